@@ -1,14 +1,122 @@
+// Command ukdev is the interactive dev loop for unikernels: it watches a
+// project, rebuilds it on every save, hot-reboots the new image under QEMU
+// and streams the serial console.
 package main
 
 import (
-	_ "github.com/creack/pty"
-	_ "github.com/digitalocean/go-qemu/qmp"
-	_ "github.com/fsnotify/fsnotify"
-	_ "github.com/go-git/go-git/v5/plumbing/format/gitignore"
-	_ "github.com/pelletier/go-toml/v2"
-	_ "github.com/spf13/cobra"
-	_ "golang.org/x/sys/unix"
-	_ "golang.org/x/term"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukdev/ukdev/project"
 )
 
-func main() {}
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+// exitError carries a process exit status out of a command without
+// printing anything more.
+type exitError struct{ code int }
+
+func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run is main without the process: it returns the exit status.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	root := newRootCmd(&app{stdin: stdin, stdout: stdout, stderr: stderr})
+	root.SetArgs(args)
+	root.SetIn(stdin)
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	err := root.ExecuteContext(ctx)
+	var ee *exitError
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &ee):
+		return ee.code
+	default:
+		fmt.Fprintln(stderr, "ukdev:", err)
+		return 1
+	}
+}
+
+// app holds what every command shares: the streams and the global flags.
+type app struct {
+	stdin          io.Reader
+	stdout, stderr io.Writer
+	dir            string
+	configPath     string
+}
+
+func newRootCmd(a *app) *cobra.Command {
+	dev := newDevCmd(a)
+	root := &cobra.Command{
+		Use:   "ukdev",
+		Short: "The interactive dev loop for unikernels",
+		Long: `ukdev watches a unikernel project, rebuilds it on every save, hot-reboots the new
+image under QEMU (KVM where it works, TCG otherwise) and streams the serial console.
+
+Run it in a project with a ukdev.toml (ukdev init writes one). With no command it runs
+the dev loop, like "ukdev dev".`,
+		Args:          cobra.NoArgs,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		RunE:          dev.RunE,
+	}
+	root.Flags().AddFlagSet(dev.Flags())
+	root.PersistentFlags().StringVarP(&a.dir, "dir", "C", "", "run as if ukdev was started in `dir`")
+	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "use this ukdev.toml instead of searching for one")
+	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newVersionCmd(a))
+	return root
+}
+
+// workDir is the directory ukdev acts in.
+func (a *app) workDir() (string, error) {
+	if a.dir != "" {
+		return a.dir, nil
+	}
+	return os.Getwd()
+}
+
+// loadConfig finds and loads the project's ukdev.toml.
+func (a *app) loadConfig() (*project.Config, error) {
+	path := a.configPath
+	if path == "" {
+		dir, err := a.workDir()
+		if err != nil {
+			return nil, err
+		}
+		path, err = project.Find(dir)
+		if errors.Is(err, project.ErrNotFound) {
+			return nil, fmt.Errorf("no ukdev.toml in %s or any parent directory; run `ukdev init` to write one", dir)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	return project.Load(path)
+}
+
+func newVersionCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "version",
+		Short: "Print ukdev's version",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			_, err := fmt.Fprintf(a.stdout, "ukdev %s\n", versionString())
+			return err
+		},
+	}
+}

@@ -1,0 +1,45 @@
+# ukdev — make help lists the targets.
+SHELL := /bin/bash
+GO ?= go
+BIN := bin/ukdev
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+EXAMPLE ?= examples/hello
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+.PHONY: deps
+deps: ## install what ukdev and its tests need (QEMU, gcc, make, tmux) when missing
+	@scripts/deps.sh
+
+.PHONY: build
+build: ## build bin/ukdev
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ukdev
+
+.PHONY: demo
+demo: deps build ## run ukdev on the example unikernel (edit examples/hello/main.c and watch it reboot)
+	$(BIN) -C $(EXAMPLE)
+
+.PHONY: test
+test: deps ## run every test: unit tests and end-to-end tests on real QEMU
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+
+.PHONY: bench
+bench: deps build ## print reload timings over 20 edits of the example, beside bare QEMU
+	$(GO) run ./tools/bench -ukdev $(BIN) -example $(EXAMPLE) -edits 20
+
+.PHONY: lint
+lint: ## check formatting, vet and go.mod tidiness
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); echo "gofmt: the files above need formatting"; exit 1; }
+	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+.PHONY: clean
+clean: ## remove build outputs
+	rm -rf bin
+	$(MAKE) -C $(EXAMPLE) clean

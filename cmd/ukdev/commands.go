@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/project"
+)
+
+func newBuildCmd(a *app) *cobra.Command {
+	return &cobra.Command{
+		Use:   "build",
+		Short: "Build the project once and exit with the build's status",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			if cfg.Build.Command == "" {
+				fmt.Fprintln(a.stderr, "ukdev: build.command is empty: nothing to build")
+				return nil
+			}
+			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: envPairs(cfg.Build.Env)}
+			fmt.Fprintf(a.stderr, "ukdev: building: %s\n", cfg.Build.Command)
+			res := b.Run(cmd.Context(), func(l builder.Line) {
+				w := a.stdout
+				if l.Stream == "stderr" {
+					w = a.stderr
+				}
+				fmt.Fprintln(w, logs.Sanitize(l.Text, isTerminal(w) && colorAllowed()))
+			})
+			switch {
+			case res.OK():
+				fmt.Fprintf(a.stderr, "ukdev: build ok in %s\n", res.Duration.Round(time.Millisecond))
+				return nil
+			case res.Err != nil:
+				return fmt.Errorf("build: %w", res.Err)
+			default:
+				fmt.Fprintf(a.stderr, "ukdev: build failed (exit %d) in %s\n", res.ExitCode, res.Duration.Round(time.Millisecond))
+				return &exitError{code: res.ExitCode}
+			}
+		},
+	}
+}
+
+func envPairs(env map[string]string) []string {
+	var out []string
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func newLogsCmd(a *app) *cobra.Command {
+	var follow, asJSON, list bool
+	var boot int
+	cmd := &cobra.Command{
+		Use:   "logs",
+		Short: "Print or follow the console log of the current or an earlier boot",
+		Long: `logs prints the serial console of a boot from the project's log store
+($XDG_STATE_HOME/ukdev/<project>/boots). By default it shows the newest boot; with -f it
+keeps following, moving on to each new boot as "ukdev dev" starts it, also from
+another terminal.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := a.loadConfig()
+			if err != nil {
+				return err
+			}
+			store, err := logs.Open(filepath.Join(project.StateDir(cfg), "boots"), logs.Options{KeepBoots: cfg.Logs.KeepBoots, MaxBytes: cfg.Logs.MaxBytes})
+			var warn *logs.IndexWarning
+			if errors.As(err, &warn) {
+				fmt.Fprintf(a.stderr, "ukdev: %v\n", warn)
+			} else if err != nil {
+				return err
+			}
+			if list {
+				return a.listBoots(store, asJSON)
+			}
+			return a.showLogs(cmd.Context(), store, boot, follow, asJSON)
+		},
+	}
+	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output, across boots")
+	cmd.Flags().IntVar(&boot, "boot", 0, "boot number to show (default: the newest)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines ({boot, line})")
+	cmd.Flags().BoolVar(&list, "list", false, "list the recorded boots")
+	return cmd
+}
+
+func (a *app) listBoots(store *logs.Store, asJSON bool) error {
+	boots, err := store.Boots()
+	var warn *logs.IndexWarning
+	if err != nil && !errors.As(err, &warn) {
+		return err
+	}
+	for _, b := range boots {
+		if asJSON {
+			out, err := json.Marshal(b)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(a.stdout, string(out))
+			continue
+		}
+		end, reason := "running", b.Reason
+		if !b.End.IsZero() {
+			end = b.End.Format("15:04:05")
+		}
+		if b.ExitCode != nil {
+			reason = fmt.Sprintf("%s %d", reason, *b.ExitCode)
+		}
+		fmt.Fprintf(a.stdout, "boot %-4d build %-4d %s → %-8s %-10s %7d bytes  %s %s\n",
+			b.Boot, b.Build, b.Start.Format("2006-01-02 15:04:05"), end, reason, b.Bytes, b.Accel, b.Machine)
+	}
+	return nil
+}
+
+func (a *app) showLogs(ctx context.Context, store *logs.Store, boot int, follow, asJSON bool) error {
+	boots, err := store.Boots()
+	var warn *logs.IndexWarning
+	if err != nil && !errors.As(err, &warn) {
+		return err
+	}
+	if len(boots) == 0 && !follow {
+		return errors.New("no boots recorded yet for this project")
+	}
+	if boot != 0 {
+		found := false
+		for _, b := range boots {
+			found = found || b.Boot == boot
+		}
+		if !found {
+			return fmt.Errorf("no boot %d in the log store (see ukdev logs --list)", boot)
+		}
+	}
+	color := !asJSON && isTerminal(a.stdout) && colorAllowed()
+	// Lines are split per boot; the raw bytes stay in the file.
+	splitters := map[int]*logs.Splitter{}
+	emit := func(n int, text string) {
+		if asJSON {
+			out, _ := json.Marshal(struct {
+				Boot int    `json:"boot"`
+				Line string `json:"line"`
+			}{n, logs.Sanitize(text, false)})
+			fmt.Fprintln(a.stdout, string(out))
+			return
+		}
+		fmt.Fprintln(a.stdout, logs.Sanitize(text, color))
+	}
+	last := 0
+	out := func(n int, p []byte) {
+		if n != last && last != 0 {
+			if s := splitters[last]; s != nil {
+				if rest := s.Flush(); rest != "" {
+					emit(last, rest)
+				}
+			}
+			if !asJSON {
+				fmt.Fprintf(a.stdout, "── boot %d ──\n", n)
+			}
+		}
+		last = n
+		s := splitters[n]
+		if s == nil {
+			s = logs.NewSplitter(4096)
+			splitters[n] = s
+		}
+		for _, line := range s.Write(p) {
+			emit(n, line)
+		}
+	}
+	if follow {
+		err := store.Follow(ctx, boot, out)
+		if errors.Is(err, context.Canceled) {
+			return nil
+		}
+		return err
+	}
+	if boot == 0 {
+		boot = boots[len(boots)-1].Boot
+	}
+	data, err := os.ReadFile(store.Path(boot))
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("the log of boot %d was pruned", boot)
+	}
+	if err != nil {
+		return err
+	}
+	out(boot, data)
+	if rest := splitters[boot].Flush(); rest != "" {
+		emit(boot, rest)
+	}
+	return nil
+}
+
+func newInitCmd(a *app) *cobra.Command {
+	var force bool
+	cmd := &cobra.Command{
+		Use:   "init",
+		Short: "Write a commented ukdev.toml for the project in this directory",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dir, err := a.workDir()
+			if err != nil {
+				return err
+			}
+			path := filepath.Join(dir, "ukdev.toml")
+			if _, err := os.Stat(path); err == nil && !force {
+				return fmt.Errorf("%s already exists (use --force to overwrite it)", path)
+			}
+			d := project.Detect(dir)
+			fmt.Fprintf(a.stderr, "ukdev: %s project: %s\n", d.Flavor, d.Reason)
+			data := project.InitFile(d)
+			// Refuse to write a file ukdev itself would reject.
+			if _, err := project.Parse(path, data); err != nil {
+				return fmt.Errorf("init: generated config does not load: %w", err)
+			}
+			if err := os.WriteFile(path, data, 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(a.stderr, "ukdev: wrote %s\n", path)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing ukdev.toml")
+	return cmd
+}

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"runtime/debug"
+
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/project"
+)
+
+func newDevCmd(a *app) *cobra.Command {
+	var plain, asJSON bool
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Watch, rebuild and hot-reboot the unikernel on every save",
+		Long: `dev runs the loop: it builds the project, boots the image under QEMU, and on
+every save rebuilds and replaces the running VM with the new image.
+
+--plain prints one event per line (time, source, message); --json prints the same
+events as JSON lines (see the README for every type). In both modes each line read
+from standard input is typed into the guest's serial console, followed by Enter.
+The dashboard is not built yet: ukdev dev currently always runs in plain mode.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.dev(cmd.Context(), asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&plain, "plain", false, "print events as text lines (the default until the dashboard exists)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	cmd.MarkFlagsMutuallyExclusive("plain", "json")
+	return cmd
+}
+
+// isTerminal reports whether w is a terminal.
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// openDiagnostics opens ukdev's own log file in the project's state dir.
+func openDiagnostics(cfg *project.Config) (*slog.Logger, io.Closer) {
+	log, closer, err := logs.OpenDiagnostics(project.StateDir(cfg))
+	if err != nil {
+		return slog.New(slog.DiscardHandler), io.NopCloser(nil)
+	}
+	return log, closer
+}
+
+func (a *app) dev(ctx context.Context, asJSON bool) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	log, closer := openDiagnostics(cfg)
+	defer closer.Close()
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log})
+	if err != nil {
+		return err
+	}
+	go a.forwardStdin(ctx, loop)
+	p := &printer{w: a.stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
+	done := make(chan error, 1)
+	go func() {
+		var perr error
+		for e := range loop.Events() {
+			if perr == nil {
+				perr = p.print(e)
+			}
+		}
+		done <- perr
+	}()
+	_, err = loop.Run(ctx)
+	perr := <-done
+	if err != nil {
+		return err
+	}
+	return perr
+}
+
+// forwardStdin types each line of standard input into the guest console.
+// End of input stops forwarding, not the loop.
+func (a *app) forwardStdin(ctx context.Context, loop *devloop.Loop) {
+	if a.stdin == nil {
+		return
+	}
+	sc := bufio.NewScanner(a.stdin)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if ctx.Err() != nil {
+			return
+		}
+		// A terminal's Enter key sends CR; serial consoles expect it.
+		if err := loop.WriteConsole(append(sc.Bytes(), '\r')); err != nil {
+			fmt.Fprintf(a.stderr, "ukdev: console input dropped: %v\n", err)
+		}
+	}
+}
+
+// colorAllowed honours NO_COLOR (any non-empty value) and TERM=dumb.
+func colorAllowed() bool {
+	return os.Getenv("NO_COLOR") == "" && os.Getenv("TERM") != "dumb"
+}
+
+func newRunCmd(a *app) *cobra.Command {
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "run",
+		Short: "Build if needed, boot once, stream the console, exit with the guest's status",
+		Long: `run builds the project when its image is missing or older than a source file,
+boots it once and streams the serial console to standard output (ukdev's own events
+go to standard error). Lines read from standard input are typed into the console.
+
+The exit status is the guest's: its exit code for "exit"; 134 for a crash or a panic;
+125 when QEMU failed; 137 when the VM was killed; a failed build's own status.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return a.runOnce(cmd.Context(), asJSON)
+		},
+	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print every event, console lines included, as JSON lines on standard output")
+	return cmd
+}
+
+func (a *app) runOnce(ctx context.Context, asJSON bool) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	log, closer := openDiagnostics(cfg)
+	defer closer.Close()
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true})
+	if err != nil {
+		return err
+	}
+	go a.forwardStdin(ctx, loop)
+	console := &printer{w: a.stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
+	events := &printer{w: a.stderr, color: false}
+	if asJSON {
+		events = console
+	}
+	buildFailed := 0
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range loop.Events() {
+			switch {
+			case e.Type == devloop.TypeVMConsole && !asJSON:
+				fmt.Fprintln(a.stdout, logs.Sanitize(e.Line, console.color))
+			default:
+				_ = events.print(e)
+			}
+			if e.Type == devloop.TypeBuildDone && e.OK != nil && !*e.OK {
+				buildFailed = 1
+				if e.ExitCode != nil && *e.ExitCode > 0 {
+					buildFailed = *e.ExitCode
+				}
+			}
+		}
+	}()
+	exit, err := loop.Run(ctx)
+	<-done
+	switch {
+	case buildFailed != 0:
+		return &exitError{code: buildFailed}
+	case errors.Is(err, devloop.ErrNoImage):
+		return &exitError{code: 125}
+	case err != nil:
+		return err
+	case ctx.Err() != nil:
+		return &exitError{code: 130}
+	}
+	return &exitError{code: exitStatus(exit)}
+}
+
+// exitStatus maps a decoded guest exit to ukdev run's exit status.
+func exitStatus(e kernel.Exit) int {
+	switch e.Reason {
+	case kernel.ReasonExit:
+		if e.HasCode {
+			return e.Code
+		}
+		return 0
+	case kernel.ReasonCrash, kernel.ReasonPanic:
+		return 134
+	case kernel.ReasonKilled:
+		return 137
+	default:
+		return 125
+	}
+}
+
+func versionString() string {
+	v := version
+	if bi, ok := debug.ReadBuildInfo(); ok && v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		v = bi.Main.Version
+	}
+	return fmt.Sprintf("%s (%s, %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}

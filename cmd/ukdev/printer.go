@@ -1,0 +1,61 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/logs"
+)
+
+// printer renders loop events for the headless modes: one line per event,
+// as text (`15:04:05.000 source  message`) or as JSON.
+type printer struct {
+	w    io.Writer
+	json bool
+	// color keeps the guest's SGR colours (stdout is a terminal); every
+	// other escape sequence is always removed.
+	color bool
+}
+
+func (p *printer) print(e devloop.Event) error {
+	if e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput {
+		// Guest and build output are untrusted: never let them drive the
+		// terminal that reads this stream.
+		e.Line = logs.Sanitize(e.Line, p.color && !p.json)
+		e.Message = e.Line
+	}
+	if p.json {
+		b, err := json.Marshal(e)
+		if err != nil {
+			return err
+		}
+		_, err = p.w.Write(append(b, '\n'))
+		return err
+	}
+	_, err := fmt.Fprintln(p.w, plainLine(e, p.color))
+	return err
+}
+
+// plainLine renders one event as `time source message`.
+func plainLine(e devloop.Event, color bool) string {
+	msg := e.Message
+	if e.Type != devloop.TypeVMConsole && e.Type != devloop.TypeBuildOutput {
+		msg = logs.Sanitize(msg, false)
+	}
+	src := e.Source()
+	if e.Type == devloop.TypeVMConsole && e.Boot > 0 {
+		src = fmt.Sprintf("boot#%d", e.Boot)
+	}
+	if e.Type == devloop.TypeError {
+		src = "error"
+	}
+	line := fmt.Sprintf("%s %-7s %s", e.Time.Format("15:04:05.000"), src, msg)
+	if color && strings.Contains(msg, "\x1b[") {
+		// A guest colour must not bleed into the next line.
+		line += "\x1b[0m"
+	}
+	return line
+}

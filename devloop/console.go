@@ -1,0 +1,150 @@
+package devloop
+
+import (
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/ukdev/ukdev/logs"
+)
+
+// reloadClock collects the timestamps of one save → running reload.
+type reloadClock struct {
+	save, debounced      time.Time // zero when no file change started it
+	hasBuild             bool
+	buildStart, buildEnd time.Time
+	imageStart           time.Time
+	imageDone            time.Time
+	spawn, ready, cont   time.Time
+}
+
+// timing splits the reload that ended with the first console line at first.
+func (c *reloadClock) timing(first time.Time) *Timing {
+	if c.save.IsZero() {
+		return nil
+	}
+	t := &Timing{
+		DebounceMS: ms(c.debounced.Sub(c.save)),
+		ImageMS:    ms(c.imageDone.Sub(c.imageStart)),
+		QEMUMS:     ms(c.ready.Sub(c.spawn) + first.Sub(c.cont)),
+		TotalMS:    ms(first.Sub(c.save)),
+	}
+	if c.hasBuild {
+		t.BuildMS = ms(c.buildEnd.Sub(c.buildStart))
+	}
+	t.OverheadMS = t.TotalMS - t.DebounceMS - t.BuildMS - t.ImageMS - t.QEMUMS
+	return t
+}
+
+// consoleWriter receives one boot's raw console bytes from the vm package:
+// it appends them to the boot's log file (every byte, however fast the
+// guest writes), splits lines for the ring and the event stream, and reports
+// the reload timing at the first line.
+type consoleWriter struct {
+	l           *Loop
+	boot, build int
+
+	mu       sync.Mutex
+	split    *logs.Splitter
+	file     *logs.BootWriter
+	early    [][]byte // bytes that came before the log file was open
+	clock    *reloadClock
+	armed    bool
+	gotFirst bool
+	finished bool
+}
+
+func (w *consoleWriter) setFile(f *logs.BootWriter) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.file = f
+	if f == nil {
+		return
+	}
+	for _, p := range w.early {
+		_, _ = f.Write(p)
+	}
+	w.early = nil
+}
+
+// armClock starts waiting for the first line of the boot, for the timing.
+func (w *consoleWriter) armClock(cont time.Time) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.clock != nil {
+		w.clock.cont = cont
+	}
+	w.armed = true
+}
+
+// Write implements io.Writer for vm.StartOptions.Console. It never blocks on
+// the event reader.
+func (w *consoleWriter) Write(p []byte) (int, error) {
+	now := time.Now()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return len(p), nil
+	}
+	if w.file != nil {
+		if _, err := w.file.Write(p); err != nil {
+			w.l.log.Warn("console log write", "boot", w.boot, "err", err)
+		}
+	} else {
+		w.early = append(w.early, append([]byte(nil), p...))
+	}
+	for _, line := range w.split.Write(p) {
+		w.line(now, line)
+	}
+	return len(p), nil
+}
+
+func (w *consoleWriter) line(now time.Time, text string) {
+	if !w.gotFirst && w.armed {
+		w.gotFirst = true
+		if w.clock != nil {
+			if t := w.clock.timing(now); t != nil {
+				w.l.emit(Event{Time: now, Type: TypeReload, Boot: w.boot, Build: w.build, Timing: t,
+					Message: fmt.Sprintf("save → running in %.0f ms (debounce %.0f, build %.0f, image %.1f, qemu %.0f, ukdev %.1f)",
+						t.TotalMS, t.DebounceMS, t.BuildMS, t.ImageMS, t.QEMUMS, t.OverheadMS)})
+			}
+		}
+	}
+	w.l.ring.Append(logs.Line{Time: now, Boot: w.boot, Build: w.build, Source: logs.Source("console"), Text: text})
+	w.l.emitConsole(Event{Time: now, Type: TypeVMConsole, Boot: w.boot, Line: text, Message: text})
+}
+
+// separator marks a reset inside the same boot in the log file.
+func (w *consoleWriter) separator(what string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p := w.split.Flush(); p != "" {
+		w.line(time.Now(), p)
+	}
+	if w.file != nil {
+		_, _ = fmt.Fprintf(w.file, "\r\n── %s · %s ──\r\n", what, time.Now().Format("15:04:05"))
+	}
+}
+
+// flush delivers a last partial line.
+func (w *consoleWriter) flush() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p := w.split.Flush(); p != "" {
+		w.line(time.Now(), p)
+	}
+}
+
+// finish closes the boot's log file with its end.
+func (w *consoleWriter) finish(end time.Time, reason string, code *int) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.finished {
+		return nil
+	}
+	w.finished = true
+	if w.file == nil {
+		return nil
+	}
+	return w.file.Finish(end, reason, code)
+}

@@ -1,0 +1,825 @@
+package devloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/vm"
+	"github.com/ukdev/ukdev/watcher"
+)
+
+// Options configure a Loop.
+type Options struct {
+	// Config is the loaded project configuration. Required.
+	Config *project.Config
+	// Log receives ukdev's own diagnostics; nil discards them.
+	Log *slog.Logger
+	// Once makes the loop build if needed, boot once, and end with the
+	// boot (ukdev run). Without it the loop watches and reloads (ukdev dev).
+	Once bool
+	// Accel, when set, skips the accelerator probe.
+	Accel *vm.Accel
+	// StateDir and RuntimeDir override the project's directories (tests).
+	StateDir, RuntimeDir string
+	// EventBuffer is the capacity of the events channel; default 8192.
+	// Console lines are dropped (and counted) when it is full; other events
+	// wait for the reader.
+	EventBuffer int
+}
+
+// ErrNoImage is returned by Run in Once mode when no boot happened.
+var ErrNoImage = errors.New("devloop: no image to boot")
+
+// Loop is ukdev's inner loop. Create it with New, read Events, and call Run
+// once; the command methods (Reboot, Rebuild, ...) may be called from any
+// goroutine while Run runs.
+type Loop struct {
+	cfg    *project.Config
+	opts   Options
+	log    *slog.Logger
+	flavor kernel.Flavor
+
+	events  chan Event
+	closeMu sync.RWMutex // guards closed: emitters hold it for reading
+	closed  bool
+	dropped atomic.Int64
+	cmds    chan command
+	running atomic.Pointer[vm.Machine] // the current boot's QEMU, for console input
+
+	lock   *lockFile
+	store  *logs.Store
+	images *kernel.Store
+	ring   *logs.Ring
+	runDir string
+
+	// State below is owned by Run's goroutine.
+	accel     vm.Accel
+	qemuErr   error // QEMU binary missing
+	nextBuild int
+	nextBoot  int
+	build     *buildState
+	pending   *watcher.Change
+	current   *bootState
+	lastImage *kernel.Image
+	lastExit  *kernel.Exit
+	watchOn   bool
+	watch     *watcher.Watcher
+	bootEnded chan *bootState
+	buildDone chan buildResult
+	once      sync.Once
+}
+
+type command int
+
+const (
+	cmdReboot command = iota + 1
+	cmdRebuild
+	cmdStopVM
+	cmdStartVM
+	cmdTogglePause
+	cmdToggleWatch
+)
+
+type buildState struct {
+	n      int
+	cancel context.CancelFunc
+	change *watcher.Change // what triggered it, for reload timing
+	start  time.Time
+}
+
+type buildResult struct {
+	n      int
+	res    builder.Result
+	change *watcher.Change
+	start  time.Time
+}
+
+type bootState struct {
+	n, build int
+	m        *vm.Machine
+	out      *consoleWriter
+	ended    bool
+	exit     kernel.Exit
+}
+
+// New prepares a loop for cfg. It opens the log store but starts nothing.
+func New(opts Options) (*Loop, error) {
+	cfg := opts.Config
+	if cfg == nil {
+		return nil, errors.New("devloop: no config")
+	}
+	flavor, err := kernel.Lookup(cfg.Flavor)
+	if err != nil {
+		return nil, fmt.Errorf("devloop: %w", err)
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	stateDir := opts.StateDir
+	if stateDir == "" {
+		stateDir = project.StateDir(cfg)
+	}
+	runDir := opts.RuntimeDir
+	if runDir == "" {
+		runDir, err = project.RuntimeDir(cfg)
+		if err != nil {
+			return nil, fmt.Errorf("devloop: %w", err)
+		}
+	}
+	lock, err := lockState(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	store, err := logs.Open(filepath.Join(stateDir, "boots"), logs.Options{KeepBoots: cfg.Logs.KeepBoots, MaxBytes: cfg.Logs.MaxBytes})
+	var warn *logs.IndexWarning
+	if errors.As(err, &warn) {
+		log.Warn("log index rebuilt", "err", err)
+	} else if err != nil {
+		lock.release()
+		return nil, fmt.Errorf("devloop: %w", err)
+	}
+	boot, build, err := store.NextNumbers()
+	if err != nil {
+		log.Warn("log index", "err", err)
+	}
+	buf := opts.EventBuffer
+	if buf <= 0 {
+		buf = 8192
+	}
+	return &Loop{
+		cfg:       cfg,
+		opts:      opts,
+		log:       log,
+		flavor:    flavor,
+		lock:      lock,
+		events:    make(chan Event, buf),
+		cmds:      make(chan command, 16),
+		store:     store,
+		images:    &kernel.Store{Dir: filepath.Join(runDir, "images"), Keep: 2},
+		ring:      logs.NewRing(10000),
+		runDir:    runDir,
+		nextBuild: max(build, 1),
+		nextBoot:  max(boot, 1),
+		bootEnded: make(chan *bootState, 4),
+		buildDone: make(chan buildResult, 1),
+		watchOn:   true,
+	}, nil
+}
+
+// Events is the stream of everything the loop does, closed when Run ends.
+func (l *Loop) Events() <-chan Event { return l.events }
+
+// Ring holds the recent lines of every source, for views that need history.
+func (l *Loop) Ring() *logs.Ring { return l.ring }
+
+// Store is the per-boot log store.
+func (l *Loop) Store() *logs.Store { return l.store }
+
+// Reboot restarts the guest on the same build: a QMP system_reset while it
+// runs, a fresh QEMU once it has ended.
+func (l *Loop) Reboot() { l.send(cmdReboot) }
+
+// Rebuild builds now and boots the result, as a save would.
+func (l *Loop) Rebuild() { l.send(cmdRebuild) }
+
+// StopVM stops the running VM; StartVM boots the last image again.
+func (l *Loop) StopVM() { l.send(cmdStopVM) }
+
+// StartVM boots the last good image when no VM runs.
+func (l *Loop) StartVM() { l.send(cmdStartVM) }
+
+// TogglePause pauses or resumes the running VM.
+func (l *Loop) TogglePause() { l.send(cmdTogglePause) }
+
+// ToggleWatch pauses or resumes reacting to file changes.
+func (l *Loop) ToggleWatch() { l.send(cmdToggleWatch) }
+
+func (l *Loop) send(c command) {
+	select {
+	case l.cmds <- c:
+	default:
+		l.log.Warn("command dropped: queue full", "cmd", c)
+	}
+}
+
+// WriteConsole sends bytes to the running guest's serial console. It is
+// safe to call from any goroutine.
+func (l *Loop) WriteConsole(p []byte) error {
+	m := l.running.Load()
+	if m == nil {
+		return errors.New("devloop: no VM is running")
+	}
+	_, err := m.WriteConsole(p)
+	return err
+}
+
+// emit delivers an event, waiting for the reader.
+func (l *Loop) emit(e Event) {
+	if e.Time.IsZero() {
+		e.Time = time.Now()
+	}
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if !l.closed {
+		l.events <- e
+	}
+}
+
+// closeEvents ends the event stream; later emits are discarded.
+func (l *Loop) closeEvents() {
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	l.closed = true
+	close(l.events)
+}
+
+// emitConsole delivers a console line without ever blocking the VM: when
+// the reader lags, lines are dropped and counted (they stay in the log file).
+func (l *Loop) emitConsole(e Event) {
+	l.closeMu.RLock()
+	defer l.closeMu.RUnlock()
+	if l.closed {
+		return
+	}
+	if n := l.dropped.Load(); n > 0 {
+		select {
+		case l.events <- Event{Time: e.Time, Type: TypeVMDropped, Boot: e.Boot, Count: int(n),
+			Message: fmt.Sprintf("%d console lines not shown (reader too slow); they are in the boot log", n)}:
+			l.dropped.Add(-n)
+		default:
+			l.dropped.Add(1)
+			return
+		}
+	}
+	select {
+	case l.events <- e:
+	default:
+		l.dropped.Add(1)
+	}
+}
+
+func (l *Loop) errorf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	l.log.Error(msg)
+	l.emit(Event{Type: TypeError, Message: msg})
+}
+
+// Run runs the loop until ctx is done (or, with Once, until the boot ends),
+// then stops the VM and any build, and closes Events. With Once it returns
+// the boot's decoded exit.
+func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
+	defer l.lock.release()
+	defer l.closeEvents()
+	defer l.shutdown()
+
+	cfg := l.cfg
+	l.emit(Event{Type: TypeStart, Message: fmt.Sprintf("project %s (%s) in %s", cfg.Name, cfg.Flavor, cfg.Root)})
+	if _, err := exec.LookPath(cfg.VM.QEMU); err != nil {
+		l.qemuErr = fmt.Errorf("QEMU not found: %q is not on PATH; install it (Debian: apt-get install qemu-system-x86) or set vm.qemu in %s", cfg.VM.QEMU, cfg.Path)
+		l.errorf("%v", l.qemuErr)
+	} else {
+		l.accel = l.resolveAccel(ctx)
+		l.emit(Event{Type: TypeAccel, Accel: l.accel.Name, Detail: l.accel.Reason,
+			Message: fmt.Sprintf("accel %s: %s", l.accel.Name, l.accel.Reason)})
+	}
+
+	if !l.opts.Once {
+		if err := l.startWatcher(ctx); err != nil {
+			l.errorf("%v", err)
+		}
+	}
+
+	if l.opts.Once && !l.buildNeeded() {
+		n := l.nextBuild
+		l.nextBuild++
+		l.prepareAndBoot(ctx, n, nil)
+	} else {
+		l.startBuild(ctx, nil)
+	}
+
+	var changes <-chan watcher.Change
+	var warnings <-chan string
+	if l.watch != nil {
+		changes = l.watch.Changes()
+		warnings = l.watch.Warnings()
+	}
+	for {
+		if l.opts.Once && l.build == nil && l.current == nil {
+			if l.lastExit == nil {
+				return kernel.Exit{}, ErrNoImage
+			}
+			return *l.lastExit, nil
+		}
+		select {
+		case <-ctx.Done():
+			return kernel.Exit{}, nil
+		case c, ok := <-changes:
+			if !ok {
+				changes = nil
+				continue
+			}
+			l.onChange(ctx, c)
+		case w, ok := <-warnings:
+			if !ok {
+				warnings = nil
+				continue
+			}
+			l.emit(Event{Type: TypeWatchWarning, Message: w})
+		case r := <-l.buildDone:
+			l.onBuildDone(ctx, r)
+		case b := <-l.bootEnded:
+			l.onBootEnded(b)
+		case c := <-l.cmds:
+			l.onCommand(ctx, c)
+		}
+	}
+}
+
+func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
+	if l.opts.Accel != nil {
+		return *l.opts.Accel
+	}
+	switch l.cfg.VM.Accel {
+	case "kvm":
+		return vm.Accel{Name: "kvm", Reason: "vm.accel = \"kvm\" in the config"}
+	case "tcg":
+		return vm.Accel{Name: "tcg", Reason: "vm.accel = \"tcg\" in the config"}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return vm.ProbeAccel(pctx, l.cfg.VM.QEMU)
+}
+
+func (l *Loop) watchOptions() watcher.Options {
+	cfg := l.cfg
+	ignore := []string{cfg.Kernel.Image}
+	for _, p := range []string{cfg.Kernel.Initrd, cfg.Kernel.Symbols} {
+		if p != "" {
+			ignore = append(ignore, p)
+		}
+	}
+	return watcher.Options{
+		Root:        cfg.Root,
+		Paths:       cfg.Watch.Paths,
+		Ignore:      cfg.Watch.Ignore,
+		IgnorePaths: ignore,
+		Debounce:    cfg.Watch.Debounce,
+		MaxWait:     cfg.Watch.MaxWait,
+	}
+}
+
+func (l *Loop) startWatcher(ctx context.Context) error {
+	w, err := watcher.New(l.watchOptions())
+	if err != nil {
+		return err
+	}
+	l.watch = w
+	go func() {
+		if err := w.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			l.log.Error("watcher", "err", err)
+		}
+	}()
+	var rel []string
+	for _, p := range l.cfg.Watch.Paths {
+		if r, err := filepath.Rel(l.cfg.Root, p); err == nil {
+			p = r
+		}
+		rel = append(rel, p)
+	}
+	l.emit(Event{Type: TypeWatchStart, Paths: rel, Message: "watching " + strings.Join(rel, ", ")})
+	return nil
+}
+
+// buildNeeded reports whether ukdev run must build first: the image is
+// missing or a watched source is newer.
+func (l *Loop) buildNeeded() bool {
+	if l.cfg.Build.Command == "" {
+		return false
+	}
+	st, err := os.Stat(l.cfg.Kernel.Image)
+	if err != nil {
+		return true
+	}
+	newest, _, err := watcher.NewestChange(l.watchOptions())
+	if err != nil {
+		return true
+	}
+	return newest.After(st.ModTime())
+}
+
+func (l *Loop) onChange(ctx context.Context, c watcher.Change) {
+	msg := fmt.Sprintf("%d files changed", c.Count)
+	switch {
+	case c.Count == 1 && len(c.Paths) == 1:
+		msg = c.Paths[0] + " changed"
+	case c.Count < 0:
+		msg = "many files changed"
+	case len(c.Paths) > 0 && len(c.Paths) <= 3:
+		msg = strings.Join(c.Paths, ", ") + " changed"
+	}
+	l.emit(Event{Time: c.Emitted, Type: TypeWatchChange, Paths: c.Paths, Count: c.Count, Message: msg})
+	if !l.watchOn {
+		return
+	}
+	if l.build != nil {
+		// A newer change makes the running build stale: cancel it and build
+		// again once it has stopped.
+		keep := c
+		if l.pending != nil {
+			keep.First = l.pending.First
+		}
+		l.pending = &keep
+		l.build.cancel()
+		return
+	}
+	l.startBuild(ctx, &c)
+}
+
+func (l *Loop) startBuild(ctx context.Context, change *watcher.Change) {
+	n := l.nextBuild
+	l.nextBuild++
+	bctx, cancel := context.WithCancel(ctx)
+	start := time.Now()
+	l.build = &buildState{n: n, cancel: cancel, change: change, start: start}
+	cmd := l.cfg.Build.Command
+	if cmd == "" {
+		cancel()
+		l.buildDone <- buildResult{n: n, change: change, start: start}
+		return
+	}
+	l.emit(Event{Time: start, Type: TypeBuildStart, Build: n, Command: cmd, Message: fmt.Sprintf("build #%d: %s", n, cmd)})
+	b := &builder.Builder{Command: cmd, Dir: l.cfg.Build.Dir, Env: envList(l.cfg.Build.Env)}
+	go func() {
+		defer cancel()
+		res := b.Run(bctx, func(line builder.Line) {
+			l.emit(Event{Type: TypeBuildOutput, Build: n, Line: line.Text, Stream: line.Stream, Message: line.Text})
+			l.ring.Append(logs.Line{Time: time.Now(), Build: n, Source: logs.Source("build"), Text: line.Text})
+		})
+		l.buildDone <- buildResult{n: n, res: res, change: change, start: start}
+	}()
+}
+
+func envList(env map[string]string) []string {
+	var out []string
+	for k, v := range env {
+		out = append(out, k+"="+v)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (l *Loop) onBuildDone(ctx context.Context, r buildResult) {
+	l.build = nil
+	end := time.Now()
+	if r.res.Canceled {
+		l.emit(Event{Type: TypeBuildCanceled, Build: r.n, Message: fmt.Sprintf("build #%d canceled: sources changed", r.n)})
+		l.startPending(ctx)
+		return
+	}
+	if l.cfg.Build.Command != "" {
+		ok := r.res.OK()
+		e := Event{Type: TypeBuildDone, Build: r.n, OK: &ok, DurationMS: ptr(ms(r.res.Duration))}
+		if r.res.ExitCode >= 0 {
+			e.ExitCode = ptr(r.res.ExitCode)
+		}
+		switch {
+		case ok:
+			e.Message = fmt.Sprintf("build #%d ok in %s", r.n, round(r.res.Duration))
+		case r.res.Err != nil:
+			e.Message = fmt.Sprintf("build #%d failed: %v%s", r.n, r.res.Err, l.stillRunning())
+			e.Detail = r.res.Err.Error()
+		default:
+			e.Message = fmt.Sprintf("build #%d failed (exit %d)%s", r.n, r.res.ExitCode, l.stillRunning())
+		}
+		l.emit(e)
+		if !ok {
+			l.startPending(ctx)
+			return
+		}
+	}
+	if l.pending != nil {
+		// Sources changed again while this build finished: its image is
+		// already stale.
+		l.startPending(ctx)
+		return
+	}
+	clock := &reloadClock{buildStart: r.start, buildEnd: end, hasBuild: l.cfg.Build.Command != ""}
+	if r.change != nil {
+		clock.save, clock.debounced = r.change.First, r.change.Emitted
+	}
+	l.prepareAndBoot(ctx, r.n, clock)
+}
+
+func (l *Loop) startPending(ctx context.Context) {
+	if l.pending == nil {
+		return
+	}
+	c := *l.pending
+	l.pending = nil
+	l.startBuild(ctx, &c)
+}
+
+// stillRunning tells what a failed build leaves running.
+func (l *Loop) stillRunning() string {
+	if b := l.current; b != nil && !b.ended {
+		return fmt.Sprintf(" — still running boot #%d from build #%d", b.n, b.build)
+	}
+	return ""
+}
+
+func round(d time.Duration) time.Duration {
+	if d > time.Second {
+		return d.Round(10 * time.Millisecond)
+	}
+	return d.Round(100 * time.Microsecond)
+}
+
+// prepareAndBoot turns build n's output into an image and hot-reboots on it.
+// Any failure leaves the running VM as it is.
+func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
+	imgStart := time.Now()
+	var inUse []int
+	if l.current != nil {
+		inUse = append(inUse, l.current.build)
+	}
+	img, err := l.flavor.Prepare(l.images, n, kernel.Artifacts{
+		Kernel: l.cfg.Kernel.Image, Initrd: l.cfg.Kernel.Initrd, Symbols: l.cfg.Kernel.Symbols, Cmdline: l.cfg.Kernel.Cmdline,
+	}, inUse...)
+	if err != nil {
+		switch {
+		case errors.Is(err, kernel.ErrMissingArtifact):
+			l.errorf("build #%d succeeded but its output is missing: %v%s", n, err, l.stillRunning())
+		default:
+			l.errorf("build #%d cannot be booted: %v%s", n, err, l.stillRunning())
+		}
+		if l.opts.Once {
+			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+		}
+		return
+	}
+	if clock != nil {
+		clock.imageDone = time.Now()
+		clock.imageStart = imgStart
+	}
+	l.emit(Event{Type: TypeImageReady, Build: n, DurationMS: ptr(ms(time.Since(imgStart))),
+		Message: fmt.Sprintf("image of build #%d ready: %s kernel", n, img.Protocols)})
+	l.lastImage = &img
+	l.boot(ctx, img, clock)
+}
+
+// boot starts a new QEMU on img, paused, then stops the old one (freeing
+// its forwarded ports), adds the port forwards and lets the new one run.
+// When the new QEMU cannot start, the old one keeps running.
+func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
+	if l.qemuErr != nil {
+		l.errorf("cannot boot build #%d: %v", img.Build, l.qemuErr)
+		if l.opts.Once {
+			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: l.qemuErr.Error()}
+		}
+		return
+	}
+	cfg := l.cfg
+	machine := cfg.VM.Machine
+	if machine == "" || machine == "auto" {
+		machine = img.Machine
+	}
+	n := l.nextBoot
+	spec := vm.Spec{
+		QEMU:        cfg.VM.QEMU,
+		Image:       img,
+		Accel:       l.accel.Name,
+		Machine:     machine,
+		MemoryMiB:   cfg.VM.MemoryMiB,
+		CPUs:        cfg.VM.CPUs,
+		QMPSocket:   filepath.Join(l.runDir, fmt.Sprintf("qmp-%d.sock", n)),
+		Network:     cfg.VM.Network || len(cfg.VM.Ports) > 0,
+		StartPaused: true,
+		ExtraArgs:   cfg.VM.Args,
+	}
+	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
+	spawn := time.Now()
+	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log})
+	if err != nil {
+		var se *vm.StartError
+		if errors.As(err, &se) {
+			l.errorf("QEMU refused build #%d: %s%s", img.Build, strings.TrimSpace(se.Stderr), l.stillRunning())
+		} else {
+			l.errorf("cannot start QEMU for build #%d: %v%s", img.Build, err, l.stillRunning())
+		}
+		if l.opts.Once {
+			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+		}
+		return
+	}
+	ready := time.Now()
+	l.nextBoot++
+
+	if old := l.current; old != nil {
+		l.running.Store(nil)
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		if err := old.m.Stop(sctx); err != nil {
+			l.log.Warn("stop old VM", "boot", old.n, "err", err)
+		}
+		cancel()
+	}
+	for _, p := range cfg.VM.Ports {
+		pf := vm.PortForward{Proto: p.Proto, HostAddr: p.HostAddr, HostPort: p.HostPort, GuestPort: p.GuestPort}
+		if err := m.AddPortForward(ctx, pf); err != nil {
+			l.errorf("boot #%d: cannot forward %s: %v (is the port in use?)", n, p.Spec, err)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = m.Stop(sctx)
+			cancel()
+			l.current = nil
+			if l.opts.Once {
+				l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+			}
+			return
+		}
+	}
+
+	bw, err := l.store.StartBoot(logs.BootInfo{Boot: n, Build: img.Build, Start: time.Now(), Accel: l.accel.Name, Machine: machine})
+	if err != nil {
+		l.errorf("boot #%d: console log: %v", n, err)
+	}
+	out.setFile(bw)
+	b := &bootState{n: n, build: img.Build, m: m, out: out}
+	l.current = b
+	l.running.Store(m)
+	if clock != nil {
+		clock.spawn, clock.ready = spawn, ready
+	}
+	contAt := time.Now()
+	out.armClock(contAt)
+	if err := m.Cont(ctx); err != nil {
+		l.errorf("boot #%d: cont: %v", n, err)
+	}
+	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
+		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
+	go func() {
+		<-m.Ended()
+		o := m.Outcome()
+		if o.Kind == kernel.QEMUExited || o.Kind == kernel.StoppedByHost || o.Kind == kernel.StartFailed {
+			// Every console byte has been delivered once QEMU is reaped.
+			<-m.Exited()
+		}
+		l.bootEnded <- b
+	}()
+}
+
+func (l *Loop) onBootEnded(b *bootState) {
+	if b.ended {
+		return
+	}
+	b.ended = true
+	if l.running.Load() == b.m {
+		l.running.Store(nil)
+	}
+	o := b.m.Outcome()
+	exit := l.flavor.Decode(o)
+	b.exit = exit
+	b.out.flush()
+	e := Event{Type: TypeVMExit, Boot: b.n, Build: b.build, Reason: string(exit.Reason), Detail: exit.Detail,
+		Message: fmt.Sprintf("boot #%d ended: %s", b.n, exit)}
+	if exit.HasCode {
+		e.ExitCode = ptr(exit.Code)
+	}
+	if o.Kind == kernel.QEMUExited && o.Status == 1 && o.Detail != "" {
+		e.Detail = strings.TrimSpace(b.m.Stderr())
+	}
+	l.emit(e)
+	var code *int
+	if exit.HasCode {
+		code = ptr(exit.Code)
+	}
+	if err := b.out.finish(time.Now(), string(exit.Reason), code); err != nil {
+		l.log.Warn("finish boot log", "boot", b.n, "err", err)
+	}
+	if l.current == b {
+		l.lastExit = &exit
+		if l.opts.Once {
+			l.stopCurrent()
+		}
+	}
+}
+
+// stopCurrent stops the current VM and forgets it; its end is reported by
+// the goroutine that waits on it.
+func (l *Loop) stopCurrent() {
+	b := l.current
+	if b == nil {
+		return
+	}
+	l.current = nil
+	l.running.Store(nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.m.Stop(ctx); err != nil {
+		l.log.Warn("stop VM", "boot", b.n, "err", err)
+	}
+}
+
+func (l *Loop) onCommand(ctx context.Context, c command) {
+	switch c {
+	case cmdReboot:
+		b := l.current
+		if b != nil && !b.ended {
+			if err := b.m.Reset(ctx); err != nil {
+				l.errorf("boot #%d: reset: %v", b.n, err)
+				return
+			}
+			b.out.separator("reset")
+			l.emit(Event{Type: TypeVMReset, Boot: b.n, Build: b.build, Message: fmt.Sprintf("boot #%d reset (same build #%d)", b.n, b.build)})
+			return
+		}
+		fallthrough
+	case cmdStartVM:
+		if l.current != nil && !l.current.ended {
+			return
+		}
+		if l.lastImage == nil {
+			l.errorf("no image to boot yet")
+			return
+		}
+		l.boot(ctx, *l.lastImage, nil)
+	case cmdRebuild:
+		if l.build != nil {
+			l.pending = &watcher.Change{}
+			l.build.cancel()
+			return
+		}
+		l.startBuild(ctx, nil)
+	case cmdStopVM:
+		l.stopCurrent()
+	case cmdTogglePause:
+		b := l.current
+		if b == nil || b.ended {
+			return
+		}
+		st, err := b.m.Status(ctx)
+		if err != nil {
+			l.errorf("boot #%d: status: %v", b.n, err)
+			return
+		}
+		if st == "running" {
+			if err := b.m.Pause(ctx); err == nil {
+				l.emit(Event{Type: TypeVMPaused, Boot: b.n, Message: fmt.Sprintf("boot #%d paused", b.n)})
+			}
+		} else if err := b.m.Resume(ctx); err == nil {
+			l.emit(Event{Type: TypeVMResumed, Boot: b.n, Message: fmt.Sprintf("boot #%d resumed", b.n)})
+		}
+	case cmdToggleWatch:
+		if l.watch == nil {
+			return
+		}
+		l.watchOn = !l.watchOn
+		l.watch.SetPaused(!l.watchOn)
+		if l.watchOn {
+			l.emit(Event{Type: TypeWatchResumed, Message: "watching again"})
+		} else {
+			l.emit(Event{Type: TypeWatchPaused, Message: "watching paused: saves do not rebuild"})
+		}
+	}
+}
+
+// shutdown stops the build and the VM; it runs once, when Run returns.
+func (l *Loop) shutdown() {
+	l.once.Do(func() {
+		if l.build != nil {
+			// Wait for the build's process group to be gone.
+			l.build.cancel()
+			<-l.buildDone
+			l.build = nil
+		}
+		if l.watch != nil {
+			_ = l.watch.Close()
+		}
+		b := l.current
+		l.stopCurrent()
+		// Report the end of the last boot before closing Events.
+		deadline := time.After(5 * time.Second)
+		for b != nil && !b.ended {
+			select {
+			case eb := <-l.bootEnded:
+				l.onBootEnded(eb)
+			case <-deadline:
+				b = nil
+			}
+		}
+		l.emit(Event{Type: TypeStop, Message: "ukdev stopped; no VM left running"})
+	})
+}

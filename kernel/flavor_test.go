@@ -1,0 +1,239 @@
+package kernel
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+)
+
+var _ Flavor = ELF{}
+
+func TestELFPrepare(t *testing.T) {
+	le := binary.LittleEndian
+	tests := []struct {
+		name        string
+		kernel      []byte // nil means the kernel file is missing
+		initrd      bool   // also pass an initrd that exists
+		want        Protocols
+		wantMachine string
+		notBootable bool // a *FormatError wrapping ErrNotBootable
+		missing     bool // errors.Is ErrMissingArtifact
+	}{
+		{name: "multiboot only", kernel: rawFile(64, placed{0, multibootHeader(0, true)}), want: Multiboot, wantMachine: "pc"},
+		{name: "multiboot ELF", kernel: elfKernel{class: elf.ELFCLASS32, load: multibootHeader(0, true)}.bytes(), want: Multiboot, wantMachine: "pc"},
+		{name: "PVH ELF64", kernel: elfKernel{class: elf.ELFCLASS64, segNotes: pvhNote(le)}.bytes(), want: PVH, wantMachine: "microvm"},
+		{name: "PVH ELF32 with an initrd", kernel: elfKernel{class: elf.ELFCLASS32, segNotes: pvhNote(le)}.bytes(), initrd: true, want: PVH, wantMachine: "microvm"},
+		{name: "PVH and multiboot", kernel: elfKernel{class: elf.ELFCLASS64, segNotes: pvhNote(le), load: multibootHeader(0, true)}.bytes(), want: PVH | Multiboot, wantMachine: "microvm"},
+		{name: "multiboot and multiboot2", kernel: rawFile(64, placed{0, multiboot2Header(true)}, placed{32, multibootHeader(0, true)}), want: Multiboot | Multiboot2, wantMachine: "pc"},
+		{name: "Linux bzImage", kernel: rawFile(1024, placed{0x202, []byte("HdrS")}), want: LinuxBoot, wantMachine: "q35"},
+		{name: "multiboot2 only", kernel: rawFile(64, placed{0, multiboot2Header(true)}), notBootable: true},
+		{name: "PVH note only in a section", kernel: elfKernel{class: elf.ELFCLASS64, sectNotes: pvhNote(le)}.bytes(), notBootable: true},
+		{name: "not a kernel", kernel: []byte("hello"), notBootable: true},
+		{name: "empty kernel", kernel: []byte{}, notBootable: true},
+		{name: "missing kernel", missing: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			a := Artifacts{Kernel: filepath.Join(dir, "kernel.elf"), Cmdline: "-- hello"}
+			if tt.kernel != nil {
+				if err := os.WriteFile(a.Kernel, tt.kernel, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if tt.initrd {
+				a.Initrd = filepath.Join(dir, "initrd")
+				if err := os.WriteFile(a.Initrd, []byte("initrd"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s := &Store{Dir: filepath.Join(dir, "images"), Keep: 2}
+
+			img, err := ELF{}.Prepare(s, 3, a)
+			if errors.Is(err, ErrMissingArtifact) != tt.missing {
+				t.Errorf("errors.Is(%v, ErrMissingArtifact) = %v, want %v", err, !tt.missing, tt.missing)
+			}
+			if errors.Is(err, ErrNotBootable) != tt.notBootable {
+				t.Errorf("errors.Is(%v, ErrNotBootable) = %v, want %v", err, !tt.notBootable, tt.notBootable)
+			}
+			if tt.notBootable || tt.missing {
+				if err == nil {
+					t.Fatalf("Prepare = %+v, want an error", img)
+				}
+				var fe *FormatError
+				if errors.As(err, &fe) != tt.notBootable {
+					t.Errorf("errors.As(%v, *FormatError) = %v, want %v", err, !tt.notBootable, tt.notBootable)
+				}
+				if _, err := os.Stat(s.Dir); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("an unbootable build was copied into the store (stat: %v)", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Prepare: %v", err)
+			}
+			if img.Protocols != tt.want || img.Machine != tt.wantMachine {
+				t.Errorf("Prepare = %v on %q, want %v on %q", img.Protocols, img.Machine, tt.want, tt.wantMachine)
+			}
+			if !img.DebugExit || !img.PVPanic {
+				t.Errorf("Prepare: DebugExit %v, PVPanic %v, want both true", img.DebugExit, img.PVPanic)
+			}
+			if img.Build != 3 || img.Cmdline != a.Cmdline || img.Symbols != img.Kernel {
+				t.Errorf("Prepare = build %d cmdline %q symbols %q, want 3, %q and the kernel copy", img.Build, img.Cmdline, img.Symbols, a.Cmdline)
+			}
+			assertCopy(t, s, img.Kernel, a.Kernel)
+			if tt.initrd {
+				assertCopy(t, s, img.Initrd, a.Initrd)
+			}
+		})
+	}
+}
+
+func TestELFPrepareNoKernelConfigured(t *testing.T) {
+	s := &Store{Dir: t.TempDir(), Keep: 1}
+	img, err := ELF{}.Prepare(s, 1, Artifacts{})
+	if err == nil {
+		t.Fatalf("Prepare = %+v, want an error", img)
+	}
+	if errors.Is(err, ErrNotBootable) || errors.Is(err, ErrMissingArtifact) {
+		t.Errorf("Prepare error %v, want a configuration error", err)
+	}
+}
+
+func TestELFPrepareSparesInUse(t *testing.T) {
+	kernel := writeTemp(t, "kernel.elf", rawFile(64, placed{0, multibootHeader(0, true)}))
+	s := &Store{Dir: t.TempDir(), Keep: 1}
+	for build := 1; build <= 4; build++ {
+		if _, err := (ELF{}).Prepare(s, build, Artifacts{Kernel: kernel}, 1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := storedBuilds(t, s.Dir), []int{1, 4}; !slices.Equal(got, want) {
+		t.Errorf("builds in the store = %v, want %v", got, want)
+	}
+}
+
+func TestELFDecode(t *testing.T) {
+	tests := []struct {
+		name string
+		o    Outcome
+		want Exit
+	}{
+		{name: "panic", o: Outcome{Kind: GuestPanicked, Status: -1},
+			want: Exit{Reason: ReasonPanic, Detail: "guest reported a panic; VM paused for inspection"}},
+		{name: "panic with detail", o: Outcome{Kind: GuestPanicked, Status: -1, Detail: "pvpanic"},
+			want: Exit{Reason: ReasonPanic, Detail: "pvpanic"}},
+		{name: "reset", o: Outcome{Kind: GuestReset, Status: -1},
+			want: Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}},
+		{name: "reset with detail", o: Outcome{Kind: GuestReset, Status: -1, Detail: "guest-reset"},
+			want: Exit{Reason: ReasonCrash, Detail: "guest-reset"}},
+		{name: "internal error", o: Outcome{Kind: InternalError, Status: -1},
+			want: Exit{Reason: ReasonCrash, Detail: "accelerator internal error; VM paused for inspection"}},
+		{name: "internal error with detail", o: Outcome{Kind: InternalError, Status: -1, Detail: "KVM internal error. Suberror: 1"},
+			want: Exit{Reason: ReasonCrash, Detail: "KVM internal error. Suberror: 1"}},
+		{name: "shutdown", o: Outcome{Kind: GuestShutdown, Status: -1},
+			want: Exit{Reason: ReasonExit, Code: 0, HasCode: true, Detail: "guest powered off"}},
+		{name: "shutdown with detail", o: Outcome{Kind: GuestShutdown, Status: -1, Detail: "guest-shutdown"},
+			want: Exit{Reason: ReasonExit, Code: 0, HasCode: true, Detail: "guest-shutdown"}},
+		{name: "stopped by host", o: Outcome{Kind: StoppedByHost, Status: -1},
+			want: Exit{Reason: ReasonKilled, Detail: "stopped by ukdev"}},
+		{name: "stopped by host with detail", o: Outcome{Kind: StoppedByHost, Status: -1, Detail: "rebuild"},
+			want: Exit{Reason: ReasonKilled, Detail: "rebuild"}},
+		{name: "start failed", o: Outcome{Kind: StartFailed, Status: -1},
+			want: Exit{Reason: ReasonQEMUError, Detail: "QEMU did not start"}},
+		{name: "start failed with detail", o: Outcome{Kind: StartFailed, Status: -1, Detail: "could not load kernel"},
+			want: Exit{Reason: ReasonQEMUError, Detail: "could not load kernel"}},
+
+		// isa-debug-exit: QEMU exits with (code<<1)|1.
+		{name: "status 1, silent: guest exit 0", o: Outcome{Kind: QEMUExited, Status: 1},
+			want: Exit{Reason: ReasonExit, Code: 0, HasCode: true}},
+		{name: "status 7: guest exit 3", o: Outcome{Kind: QEMUExited, Status: 7},
+			want: Exit{Reason: ReasonExit, Code: 3, HasCode: true}},
+		{name: "status 3 with stderr: guest exit 1", o: Outcome{Kind: QEMUExited, Status: 3, Detail: "some warning"},
+			want: Exit{Reason: ReasonExit, Code: 1, HasCode: true}},
+		{name: "status 255: guest exit 127", o: Outcome{Kind: QEMUExited, Status: 255},
+			want: Exit{Reason: ReasonExit, Code: 127, HasCode: true}},
+		{name: "status 1 with stderr: QEMU error", o: Outcome{Kind: QEMUExited, Status: 1, Detail: "qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note"},
+			want: Exit{Reason: ReasonQEMUError, Detail: "qemu-system-x86_64: Error loading uncompressed kernel without PVH ELF Note"}},
+		{name: "status 0: QEMU quit", o: Outcome{Kind: QEMUExited, Status: 0},
+			want: Exit{Reason: ReasonKilled, Detail: "QEMU quit"}},
+		{name: "status 2: QEMU error", o: Outcome{Kind: QEMUExited, Status: 2},
+			want: Exit{Reason: ReasonQEMUError, Detail: "QEMU exited with status 2"}},
+		{name: "status 2 with stderr", o: Outcome{Kind: QEMUExited, Status: 2, Detail: "Assertion failed"},
+			want: Exit{Reason: ReasonQEMUError, Detail: "Assertion failed"}},
+		{name: "killed by a signal", o: Outcome{Kind: QEMUExited, Status: -1, Signal: "killed"},
+			want: Exit{Reason: ReasonKilled, Detail: "QEMU killed by killed"}},
+		{name: "bus error", o: Outcome{Kind: QEMUExited, Status: -1, Signal: "bus error", Detail: "ignored"},
+			want: Exit{Reason: ReasonKilled, Detail: "QEMU killed by bus error"}},
+
+		{name: "zero outcome", o: Outcome{},
+			want: Exit{Reason: ReasonQEMUError, Detail: "unknown outcome"}},
+		{name: "unknown kind", o: Outcome{Kind: OutcomeKind(99), Status: 1},
+			want: Exit{Reason: ReasonQEMUError, Detail: "unknown outcome"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := (ELF{}).Decode(tt.o); got != tt.want {
+				t.Errorf("Decode(%+v) = %+v, want %+v", tt.o, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestExitString(t *testing.T) {
+	tests := []struct {
+		e    Exit
+		want string
+	}{
+		{Exit{Reason: ReasonExit, Code: 3, HasCode: true}, "exit 3"},
+		{Exit{Reason: ReasonExit, Code: 0, HasCode: true}, "exit 0"},
+		{Exit{Reason: ReasonExit, Code: 0, HasCode: true, Detail: "guest powered off"}, "exit 0 (guest powered off)"},
+		{Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset"}, "crash (triple fault or guest reset)"},
+		{Exit{Reason: ReasonPanic}, "panic"},
+		{Exit{Reason: ReasonKilled, Code: 9}, "killed"},
+		{Exit{Reason: ReasonQEMUError, Detail: "QEMU exited with status 2"}, "qemu-error (QEMU exited with status 2)"},
+	}
+	for _, tt := range tests {
+		if got := tt.e.String(); got != tt.want {
+			t.Errorf("%+v.String() = %q, want %q", tt.e, got, tt.want)
+		}
+	}
+}
+
+func TestLookup(t *testing.T) {
+	tests := []struct {
+		name    string
+		want    string // the flavor's Name
+		wantErr bool
+	}{
+		{name: "elf", want: "elf"},
+		{name: "nanos", wantErr: true},
+		{name: "ELF", wantErr: true},
+		{name: "", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := Lookup(tt.name)
+			if tt.wantErr {
+				if err == nil || f != nil {
+					t.Errorf("Lookup(%q) = %v, %v; want nil and an error", tt.name, f, err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("Lookup(%q): %v", tt.name, err)
+			}
+			if f.Name() != tt.want {
+				t.Errorf("Lookup(%q).Name() = %q, want %q", tt.name, f.Name(), tt.want)
+			}
+		})
+	}
+	if got, want := Names(), []string{"elf"}; !slices.Equal(got, want) {
+		t.Errorf("Names() = %v, want %v", got, want)
+	}
+}

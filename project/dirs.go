@@ -1,0 +1,144 @@
+package project
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+)
+
+// MaxSocketName is the longest file name RuntimeDir leaves room for: a unix
+// socket at filepath.Join(dir, name) stays within the 108 bytes of
+// sockaddr_un, terminating NUL included, for any name up to this length.
+const MaxSocketName = 24
+
+// maxSocketPath is the usable length of a unix socket path on Linux.
+const maxSocketPath = 107
+
+// maxDirName bounds the project name inside directory names, keeping
+// runtime paths short.
+const maxDirName = 32
+
+// StateDir returns the directory for c's persistent state (boot logs,
+// history): $XDG_STATE_HOME/ukdev/<name>-<hash>, with ~/.local/state when
+// XDG_STATE_HOME is unset or not absolute. <hash> is 8 hex digits of the
+// SHA-256 of the project root, so two projects with the same name do not
+// share state. StateDir does not create the directory.
+func StateDir(c *Config) string {
+	if c == nil {
+		return ""
+	}
+	base := os.Getenv("XDG_STATE_HOME")
+	if !filepath.IsAbs(base) {
+		home, err := os.UserHomeDir()
+		if err != nil || !filepath.IsAbs(home) {
+			// Without a home there is no per-user place that survives
+			// reboots; a per-user temporary directory still works.
+			return filepath.Join(os.TempDir(), "ukdev-"+strconv.Itoa(os.Getuid()), "state", dirName(c, maxDirName))
+		}
+		base = filepath.Join(home, ".local", "state")
+	}
+	return filepath.Join(base, "ukdev", dirName(c, maxDirName))
+}
+
+// RuntimeDir returns, creating it if needed, the private directory for c's
+// sockets and other files that live only while ukdev runs:
+// $XDG_RUNTIME_DIR/ukdev/<name>-<hash> or, when XDG_RUNTIME_DIR is unset,
+// not absolute or too long, <temp>/ukdev-<uid>/<hash>. Every directory
+// RuntimeDir creates is mode 0700, and it refuses (with ErrUnsafeDir) one
+// that exists but belongs to another user, is group or world accessible or
+// is a symlink, since others could then reach the sockets inside. The path
+// leaves room for socket names up to MaxSocketName bytes.
+func RuntimeDir(c *Config) (string, error) {
+	if c == nil {
+		return "", fmt.Errorf("project: runtime dir: no config")
+	}
+	if base := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(base) {
+		top := filepath.Join(base, "ukdev")
+		// Shorten the name part, not the hash, to fit a long base.
+		room := maxSocketPath - MaxSocketName - 1 - len(top) - 1 - len("-") - 8
+		dir := filepath.Join(top, dirName(c, min(room, maxDirName)))
+		if room > 0 && fitsSocket(dir) {
+			if err := makePrivate(top, dir); err != nil {
+				return "", err
+			}
+			return dir, nil
+		}
+	}
+	top := filepath.Join(os.TempDir(), "ukdev-"+strconv.Itoa(os.Getuid()))
+	dir := filepath.Join(top, rootHash(c.Root))
+	if !fitsSocket(dir) {
+		return "", fmt.Errorf("project: runtime dir: %s is too long for unix socket paths (max %d bytes)", dir, maxSocketPath-1-MaxSocketName)
+	}
+	if err := makePrivate(top, dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// fitsSocket reports whether sockets of up to MaxSocketName bytes fit in dir.
+func fitsSocket(dir string) bool {
+	return len(dir)+1+MaxSocketName <= maxSocketPath
+}
+
+// makePrivate creates each directory in order (each the parent of the next)
+// with mode 0700 and checks that it is safe to keep sockets in.
+func makePrivate(dirs ...string) error {
+	for _, d := range dirs {
+		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("project: runtime dir: %w", err)
+		}
+		if err := checkPrivate(d); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkPrivate checks that dir is a real directory owned by the current
+// user with no group or world permissions.
+func checkPrivate(dir string) error {
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		return fmt.Errorf("project: runtime dir: %w", err)
+	}
+	if !fi.IsDir() {
+		return fmt.Errorf("project: runtime dir: %w: %s is not a directory", ErrUnsafeDir, dir)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("project: runtime dir: %w: %s belongs to uid %d, not %d", ErrUnsafeDir, dir, st.Uid, os.Getuid())
+	}
+	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("project: runtime dir: %w: %s has mode %04o; want 0700 (chmod 700 %s)", ErrUnsafeDir, dir, perm, dir)
+	}
+	return nil
+}
+
+// dirName is "<name>-<hash>", with the name made safe for a path component
+// and cut to at most maxName bytes.
+func dirName(c *Config, maxName int) string {
+	name := []byte(c.Name)
+	for i, b := range name {
+		if !(b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == '.' || b == '_' || b == '-') {
+			name[i] = '_'
+		}
+	}
+	if len(name) > maxName {
+		name = name[:max(maxName, 1)]
+	}
+	if len(name) == 0 || name[0] == '.' {
+		name = append([]byte("p"), name...)
+	}
+	return string(name) + "-" + rootHash(c.Root)
+}
+
+// rootHash is 8 hex digits of the SHA-256 of a project root.
+func rootHash(root string) string {
+	sum := sha256.Sum256([]byte(root))
+	return hex.EncodeToString(sum[:4])
+}

@@ -1,0 +1,231 @@
+package project
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestFind(t *testing.T) {
+	top := t.TempDir()
+	nested := filepath.Join(top, "a", "b", "c")
+	if err := os.MkdirAll(nested, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	// A directory named like the config file must not count as one.
+	if err := os.Mkdir(filepath.Join(top, "a", "b", FileName), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cfg := filepath.Join(top, "a", FileName)
+	if err := os.WriteFile(cfg, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, dir, want string
+	}{
+		{"nested", nested, cfg},
+		{"at the root", filepath.Join(top, "a"), cfg},
+		{"a file in a dir as start", filepath.Join(top, "a", FileName), cfg},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := Find(tt.dir)
+			if err != nil || got != tt.want {
+				t.Fatalf("Find(%q) = %q, %v; want %q", tt.dir, got, err, tt.want)
+			}
+		})
+	}
+	t.Run("relative", func(t *testing.T) {
+		t.Chdir(nested)
+		got, err := Find(".")
+		if err != nil || got != cfg {
+			t.Fatalf("Find(.) = %q, %v; want %q", got, err, cfg)
+		}
+	})
+	t.Run("not found", func(t *testing.T) {
+		if _, err := os.Stat(filepath.Join("/", FileName)); err == nil {
+			t.Skip("a ukdev.toml exists at /")
+		}
+		_, err := Find(top)
+		if !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Find(%q) = %v, want ErrNotFound", top, err)
+		}
+	})
+}
+
+func testConfig(name, root string) *Config {
+	return &Config{Name: name, Root: root}
+}
+
+func TestStateDir(t *testing.T) {
+	c := testConfig("hello", "/work/proj")
+	hash := rootHash("/work/proj")
+	tests := []struct {
+		name, xdg, home, want string
+	}{
+		{"xdg", "/xdg/state", "/home/u", "/xdg/state/ukdev/hello-" + hash},
+		{"relative xdg ignored", "rel/state", "/home/u", "/home/u/.local/state/ukdev/hello-" + hash},
+		{"unset", "", "/home/u", "/home/u/.local/state/ukdev/hello-" + hash},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Setenv("XDG_STATE_HOME", tt.xdg)
+			t.Setenv("HOME", tt.home)
+			if got := StateDir(c); got != tt.want {
+				t.Fatalf("StateDir = %q, want %q", got, tt.want)
+			}
+		})
+	}
+	t.Run("unsafe name and other root", func(t *testing.T) {
+		t.Setenv("XDG_STATE_HOME", "/s")
+		got := StateDir(testConfig("../my proj", "/other"))
+		want := "/s/ukdev/p.._my_proj-" + rootHash("/other")
+		if got != want {
+			t.Fatalf("StateDir = %q, want %q", got, want)
+		}
+	})
+	if StateDir(nil) != "" {
+		t.Error("StateDir(nil) is not empty")
+	}
+}
+
+func TestRuntimeDir(t *testing.T) {
+	c := testConfig(strings.Repeat("n", 64), "/work/proj")
+	hash := rootHash("/work/proj")
+	t.Run("xdg", func(t *testing.T) {
+		xdg := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", xdg)
+		t.Setenv("TMPDIR", t.TempDir())
+		room := maxSocketPath - MaxSocketName - len(xdg) - len("/ukdev/-") - 8 - 1
+		want := filepath.Join(xdg, "ukdev", strings.Repeat("n", min(room, maxDirName))+"-"+hash)
+		for range 2 { // a second call finds the directory ready
+			got, err := RuntimeDir(c)
+			if err != nil || got != want {
+				t.Fatalf("RuntimeDir = %q, %v; want %q", got, err, want)
+			}
+		}
+		checkMode(t, filepath.Join(xdg, "ukdev"))
+		checkMode(t, want)
+	})
+	t.Run("temp fallback", func(t *testing.T) {
+		tmp := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", "")
+		t.Setenv("TMPDIR", tmp)
+		got, err := RuntimeDir(c)
+		want := filepath.Join(tmp, "ukdev-"+strconv.Itoa(os.Getuid()), hash)
+		if err != nil || got != want {
+			t.Fatalf("RuntimeDir = %q, %v; want %q", got, err, want)
+		}
+		checkMode(t, filepath.Dir(want))
+		checkMode(t, want)
+	})
+	t.Run("xdg too long falls back", func(t *testing.T) {
+		xdg := filepath.Join(t.TempDir(), strings.Repeat("x", 60))
+		if err := os.Mkdir(xdg, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		tmp := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", xdg)
+		t.Setenv("TMPDIR", tmp)
+		got, err := RuntimeDir(c)
+		if err != nil || !strings.HasPrefix(got, tmp) {
+			t.Fatalf("RuntimeDir = %q, %v; want a dir under %q", got, err, tmp)
+		}
+		if len(got)+1+MaxSocketName > maxSocketPath {
+			t.Fatalf("%q leaves no room for socket names", got)
+		}
+	})
+	t.Run("temp too long", func(t *testing.T) {
+		tmp := filepath.Join(t.TempDir(), strings.Repeat("t", 90))
+		if err := os.Mkdir(tmp, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		t.Setenv("XDG_RUNTIME_DIR", "")
+		t.Setenv("TMPDIR", tmp)
+		if got, err := RuntimeDir(c); err == nil {
+			t.Fatalf("RuntimeDir = %q, want an error", got)
+		}
+	})
+	unsafe := []struct {
+		name  string
+		setup func(t *testing.T, dir string)
+	}{
+		{"group readable", func(t *testing.T, dir string) { mkdirMode(t, dir, 0o750) }},
+		{"world writable", func(t *testing.T, dir string) { mkdirMode(t, dir, 0o777) }},
+		{"symlink", func(t *testing.T, dir string) {
+			target := t.TempDir()
+			if err := os.Symlink(target, dir); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"a file", func(t *testing.T, dir string) {
+			if err := os.WriteFile(dir, nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"other owner", func(t *testing.T, dir string) {
+			if os.Getuid() != 0 {
+				t.Skip("needs root to create a directory owned by another user")
+			}
+			mkdirMode(t, dir, 0o700)
+			if err := os.Chown(dir, 65534, 65534); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range unsafe {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("XDG_RUNTIME_DIR", "")
+			t.Setenv("TMPDIR", tmp)
+			tt.setup(t, filepath.Join(tmp, "ukdev-"+strconv.Itoa(os.Getuid())))
+			got, err := RuntimeDir(c)
+			if !errors.Is(err, ErrUnsafeDir) {
+				t.Fatalf("RuntimeDir = %q, %v; want ErrUnsafeDir", got, err)
+			}
+		})
+	}
+	t.Run("unsafe leaf", func(t *testing.T) {
+		xdg := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", xdg)
+		t.Setenv("TMPDIR", t.TempDir())
+		mkdirMode(t, filepath.Join(xdg, "ukdev"), 0o700)
+		good, err := RuntimeDir(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(good, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := RuntimeDir(c); !errors.Is(err, ErrUnsafeDir) {
+			t.Fatalf("RuntimeDir = %v, want ErrUnsafeDir", err)
+		}
+	})
+	if _, err := RuntimeDir(nil); err == nil {
+		t.Error("RuntimeDir(nil) succeeded")
+	}
+}
+
+func mkdirMode(t *testing.T, dir string, mode os.FileMode) {
+	t.Helper()
+	if err := os.Mkdir(dir, mode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, mode); err != nil { // past the umask
+		t.Fatal(err)
+	}
+}
+
+func checkMode(t *testing.T, dir string) {
+	t.Helper()
+	fi, err := os.Lstat(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+		t.Errorf("%s: mode %v, want a directory with 0700", dir, fi.Mode())
+	}
+}

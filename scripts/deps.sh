@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Installs what ukdev and its tests need on Debian/Ubuntu when it is missing:
+# QEMU (qemu-system-x86), a C toolchain and make for the example unikernel,
+# and tmux for the dashboard's end-to-end test.
+set -euo pipefail
+
+missing=()
+command -v qemu-system-x86_64 >/dev/null || missing+=(qemu-system-x86)
+command -v gcc >/dev/null || missing+=(gcc)
+command -v ld >/dev/null || missing+=(binutils)
+command -v make >/dev/null || missing+=(make)
+command -v tmux >/dev/null || missing+=(tmux)
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "installing: ${missing[*]}" >&2
+if ! command -v apt-get >/dev/null; then
+	echo "ukdev needs: ${missing[*]} — install them with your package manager" >&2
+	exit 1
+fi
+sudo=()
+if [ "$(id -u)" -ne 0 ]; then
+	command -v sudo >/dev/null || { echo "ukdev needs: ${missing[*]} — run as root or install sudo" >&2; exit 1; }
+	sudo=(sudo)
+fi
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

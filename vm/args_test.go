@@ -1,0 +1,153 @@
+package vm
+
+import (
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ukdev/ukdev/kernel"
+)
+
+func TestArgs(t *testing.T) {
+	common := func(machine string, accel ...string) []string {
+		args := []string{"-nodefaults", "-no-user-config", "-display", "none", "-machine", machine}
+		args = append(args, accel...)
+		return args
+	}
+	tcg := []string{"-accel", "tcg", "-cpu", "max"}
+	kvm := []string{"-accel", "kvm", "-cpu", "host"}
+	console := func(mem, cpus, sock string) []string {
+		return []string{"-m", mem, "-smp", cpus,
+			"-chardev", "stdio,id=con0,signal=off", "-serial", "chardev:con0",
+			"-qmp", "unix:" + sock + ",server=on,wait=off",
+			"-action", "reboot=shutdown,shutdown=pause,panic=pause"}
+	}
+	cat := func(parts ...[]string) []string { return slices.Concat(parts...) }
+
+	tests := []struct {
+		name string
+		spec Spec
+		want []string
+	}{
+		{
+			name: "defaults",
+			spec: Spec{QMPSocket: "/run/q.sock", Image: kernel.Image{Kernel: "/k"}},
+			want: cat(common("pc"), tcg, console("128", "1", "/run/q.sock"), []string{"-kernel", "/k"}),
+		},
+		{
+			name: "microvm kvm with exit devices and paused",
+			spec: Spec{
+				Accel: "kvm", Machine: "microvm", MemoryMiB: 256, CPUs: 2, QMPSocket: "/s",
+				Image:       kernel.Image{Kernel: "/k", DebugExit: true, PVPanic: true},
+				StartPaused: true,
+			},
+			want: cat(common("microvm,pic=on,pit=on,isa-serial=on"), kvm, console("256", "2", "/s"),
+				[]string{"-device", "isa-debug-exit,iobase=0x501,iosize=2", "-device", "pvpanic",
+					"-kernel", "/k", "-S"}),
+		},
+		{
+			name: "machine from image",
+			spec: Spec{Accel: "tcg", QMPSocket: "/s", Image: kernel.Image{Kernel: "/k", Machine: "q35"}},
+			want: cat(common("q35"), tcg, console("128", "1", "/s"), []string{"-kernel", "/k"}),
+		},
+		{
+			name: "spec machine overrides image",
+			spec: Spec{Machine: "pc", QMPSocket: "/s", Image: kernel.Image{Kernel: "/k", Machine: "microvm"}},
+			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{"-kernel", "/k"}),
+		},
+		{
+			name: "network on microvm uses virtio-mmio",
+			spec: Spec{Machine: "microvm", Network: true, QMPSocket: "/s", Image: kernel.Image{Kernel: "/k"}},
+			want: cat(common("microvm,pic=on,pit=on,isa-serial=on"), tcg, console("128", "1", "/s"),
+				[]string{"-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0", "-kernel", "/k"}),
+		},
+		{
+			name: "network on q35 uses virtio-pci",
+			spec: Spec{Machine: "q35", Network: true, QMPSocket: "/s", Image: kernel.Image{Kernel: "/k"}},
+			want: cat(common("q35"), tcg, console("128", "1", "/s"),
+				[]string{"-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0", "-kernel", "/k"}),
+		},
+		{
+			name: "initrd cmdline and extra args last",
+			spec: Spec{
+				QMPSocket: "/s",
+				Image:     kernel.Image{Kernel: "/k", Initrd: "/i", Cmdline: "console=ttyS0 panic=-1"},
+				ExtraArgs: []string{"-d", "guest_errors"},
+			},
+			want: cat(common("pc"), tcg, console("128", "1", "/s"),
+				[]string{"-kernel", "/k", "-initrd", "/i", "-append", "console=ttyS0 panic=-1", "-d", "guest_errors"}),
+		},
+		{
+			name: "comma in socket path is escaped",
+			spec: Spec{QMPSocket: "/tmp/a,b.sock", Image: kernel.Image{Kernel: "/k"}},
+			want: cat(common("pc"), tcg, console("128", "1", "/tmp/a,,b.sock"), []string{"-kernel", "/k"}),
+		},
+		{
+			name: "no kernel means no -kernel",
+			spec: Spec{QMPSocket: "/s", ExtraArgs: []string{"-drive", "file=disk.img,format=raw"}},
+			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{"-drive", "file=disk.img,format=raw"}),
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Args(tt.spec)
+			if !slices.Equal(got, tt.want) {
+				t.Errorf("Args() =\n  %s\nwant\n  %s", strings.Join(got, " "), strings.Join(tt.want, " "))
+			}
+		})
+	}
+}
+
+func TestArgsIsPure(t *testing.T) {
+	spec := Spec{QMPSocket: "/s", ExtraArgs: []string{"-x"}, Image: kernel.Image{Kernel: "/k"}}
+	a, b := Args(spec), Args(spec)
+	if !slices.Equal(a, b) {
+		t.Fatalf("Args differs between calls:\n%v\n%v", a, b)
+	}
+	a[len(a)-1] = "changed"
+	if spec.ExtraArgs[0] != "-x" {
+		t.Fatal("Args result aliases Spec.ExtraArgs")
+	}
+}
+
+func TestHostfwdRule(t *testing.T) {
+	tests := []struct {
+		pf      PortForward
+		want    string
+		wantErr bool
+	}{
+		{pf: PortForward{Proto: "tcp", HostPort: 8080, GuestPort: 80}, want: "tcp:127.0.0.1:8080-:80"},
+		{pf: PortForward{Proto: "udp", HostAddr: "0.0.0.0", HostPort: 53, GuestPort: 53}, want: "udp:0.0.0.0:53-:53"},
+		{pf: PortForward{Proto: "sctp", HostPort: 1, GuestPort: 1}, wantErr: true},
+		{pf: PortForward{Proto: "tcp", HostPort: 0, GuestPort: 80}, wantErr: true},
+		{pf: PortForward{Proto: "tcp", HostPort: 80, GuestPort: 70000}, wantErr: true},
+		{pf: PortForward{Proto: "tcp", HostAddr: "localhost", HostPort: 80, GuestPort: 80}, wantErr: true},
+		{pf: PortForward{Proto: "tcp", HostAddr: "127.0.0.1 -\ninfo", HostPort: 80, GuestPort: 80}, wantErr: true},
+		{pf: PortForward{Proto: "tcp", HostAddr: "::1", HostPort: 80, GuestPort: 80}, wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := hostfwdRule(tt.pf)
+		if (err != nil) != tt.wantErr || got != tt.want {
+			t.Errorf("hostfwdRule(%+v) = %q, %v; want %q, error %v", tt.pf, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+func TestValidateSpec(t *testing.T) {
+	tests := []struct {
+		name    string
+		spec    Spec
+		wantErr bool
+	}{
+		{name: "ok", spec: Spec{QMPSocket: "/s"}},
+		{name: "no socket", spec: Spec{}, wantErr: true},
+		{name: "socket too long", spec: Spec{QMPSocket: "/" + strings.Repeat("x", 107)}, wantErr: true},
+		{name: "negative memory", spec: Spec{QMPSocket: "/s", MemoryMiB: -1}, wantErr: true},
+		{name: "negative cpus", spec: Spec{QMPSocket: "/s", CPUs: -2}, wantErr: true},
+	}
+	for _, tt := range tests {
+		if err := validateSpec(tt.spec); (err != nil) != tt.wantErr {
+			t.Errorf("%s: validateSpec() = %v, want error %v", tt.name, err, tt.wantErr)
+		}
+	}
+}

@@ -1,0 +1,841 @@
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/creack/pty"
+	"github.com/digitalocean/go-qemu/qmp"
+	"golang.org/x/sys/unix"
+
+	"github.com/ukdev/ukdev/kernel"
+)
+
+// DefaultStartTimeout bounds the time from spawning QEMU to QMP being ready
+// when StartOptions.StartTimeout is zero.
+const DefaultStartTimeout = 10 * time.Second
+
+const (
+	// stopQuitGrace is how long Stop waits for QEMU to exit after QMP
+	// quit, and then again after SIGTERM, before escalating.
+	stopQuitGrace = time.Second
+	stopTermGrace = time.Second
+	// consoleDrainLimit is how long the reaper waits, after QEMU exited,
+	// for the console copier to read the rest of the guest's output. The
+	// pty reports EOF once QEMU's ends are closed; the limit only matters
+	// if something else holds the pty slave open.
+	consoleDrainLimit = 2 * time.Second
+	// consoleWriteTimeout bounds WriteConsole while the guest does not
+	// read its serial input.
+	consoleWriteTimeout = 2 * time.Second
+	// stderrTail is how much of QEMU's stderr is kept.
+	stderrTail = 8 << 10
+	// maxSocketPath is the longest unix socket path Linux accepts
+	// (sun_path is 108 bytes, including the terminating NUL).
+	maxSocketPath = 107
+	// kvmInternalError is what QEMU prints when KVM cannot run the guest.
+	kvmInternalError = "KVM internal error"
+)
+
+// ErrExited means QEMU has exited, so the console or QMP cannot be used.
+var ErrExited = errors.New("vm: qemu has exited")
+
+// ErrNoNetwork means a port forward was asked of a machine started
+// without Spec.Network.
+var ErrNoNetwork = errors.New("vm: machine has no network")
+
+// StartOptions are the host-side settings of a Start that are not part of
+// QEMU's command line.
+type StartOptions struct {
+	// Console receives every byte the guest writes to its serial console,
+	// raw and in order. It is called from one goroutine and must not block
+	// for long: QEMU's output waits while it does. Nil discards output.
+	Console io.Writer
+	// Log receives ukdev's own diagnostics; nil discards them.
+	Log *slog.Logger
+	// QMPTimeout bounds each QMP command whose context has no deadline;
+	// zero means DefaultQMPTimeout.
+	QMPTimeout time.Duration
+	// StartTimeout bounds the time from spawning QEMU to QMP being ready;
+	// zero means DefaultStartTimeout.
+	StartTimeout time.Duration
+}
+
+// StartError means QEMU did not start: it could not be executed, exited
+// before QMP was ready (a bad argument, a kernel it refused), or QMP was
+// not ready in time.
+type StartError struct {
+	// Argv is the full command line, binary first.
+	Argv []string
+	// Stderr is the end of QEMU's standard error.
+	Stderr string
+	// Err is the cause: the exec error, the *exec.ExitError, or a context
+	// error for a timeout.
+	Err error
+}
+
+// Error implements error, leading with QEMU's own explanation when it gave
+// one.
+func (e *StartError) Error() string {
+	if d := firstLine(e.Stderr); d != "" {
+		return "vm: start qemu: " + d
+	}
+	return fmt.Sprintf("vm: start qemu: %v", e.Err)
+}
+
+// Unwrap returns the cause.
+func (e *StartError) Unwrap() error { return e.Err }
+
+// Outcome describes the failed start as the end of a boot.
+func (e *StartError) Outcome() kernel.Outcome {
+	detail := firstLine(e.Stderr)
+	if detail == "" && e.Err != nil {
+		detail = e.Err.Error()
+	}
+	return kernel.Outcome{Kind: kernel.StartFailed, Status: -1, Detail: detail}
+}
+
+// PortError means QEMU refused a port forward, typically because the host
+// port is in use.
+type PortError struct {
+	// Forward is the refused forward.
+	Forward PortForward
+	// Detail is QEMU's explanation.
+	Detail string
+}
+
+// Error implements error.
+func (e *PortError) Error() string {
+	return fmt.Sprintf("vm: forward %s %s to guest port %d: %s", e.Forward.Proto,
+		net.JoinHostPort(e.Forward.hostAddr(), strconv.Itoa(e.Forward.HostPort)), e.Forward.GuestPort, e.Detail)
+}
+
+func (pf PortForward) hostAddr() string {
+	if pf.HostAddr == "" {
+		return DefaultHostAddr
+	}
+	return pf.HostAddr
+}
+
+// Machine is one running QEMU process.
+//
+// Lifecycle contract:
+//   - Start returns a Machine whose QMP is ready, or an error and no
+//     process left behind.
+//   - The QEMU process is reaped by exactly one goroutine; Exited is closed
+//     after that, once every console byte has reached StartOptions.Console.
+//   - Ended is closed when the boot ends: QEMU exited, or the guest
+//     panicked, reset (a triple fault does), shut down, or the accelerator
+//     failed; in the last four cases QEMU stays alive with the VM paused
+//     for inspection until Stop or Reset. The first ending wins and is
+//     reported by Outcome.
+//   - Stop is idempotent and safe to call concurrently, from any
+//     goroutine: every call returns once the process has been reaped.
+//   - After Exited, QMP methods return errors wrapping ErrExited or
+//     ErrMonitorClosed; nothing panics.
+//
+// All methods are safe for concurrent use.
+type Machine struct {
+	spec   Spec
+	argv   []string
+	log    *slog.Logger
+	qmpTTL time.Duration
+
+	cmd     *exec.Cmd
+	pty     *os.File
+	console io.Writer
+	stderr  *tailBuffer
+	mon     *Monitor
+
+	// life lasts as long as the process; it bounds the Machine's own QMP
+	// calls, apart from the contexts of callers.
+	life    context.Context
+	endLife context.CancelFunc
+
+	consoleDone chan struct{}
+	exited      chan struct{}
+	// zombie is set (under sigMu) once the process has exited but before
+	// it is reaped: signals are only sent before that, so they can never
+	// reach a recycled pid.
+	sigMu  sync.Mutex
+	zombie bool
+
+	stopRequested atomic.Bool
+	stopOnce      sync.Once
+	hurry         chan struct{}
+	hurryOnce     sync.Once
+
+	mu       sync.Mutex
+	ended    chan struct{}
+	outcome  kernel.Outcome
+	hasEnded bool
+}
+
+// Start spawns QEMU for spec, connects QMP and returns once QMP is ready.
+// ctx bounds the start only (together with StartOptions.StartTimeout); the
+// Machine lives until Stop or until QEMU exits, whatever happens to ctx.
+//
+// QEMU always starts paused (-S) and is resumed once QMP is connected, so
+// no event of the boot can be missed; with spec.StartPaused it stays
+// paused until Cont. Its stdin and stdout are a pty in raw mode (the
+// serial console), its stderr is kept (Stderr), it runs in its own session
+// and process group and is killed if ukdev dies. A QEMU that exits before
+// QMP is ready yields a *StartError carrying its stderr.
+//
+// Any file at spec.QMPSocket is removed first. Each boot should use its own
+// socket path: QEMU serves one QMP client at a time.
+func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) {
+	if err := validateSpec(spec); err != nil {
+		return nil, err
+	}
+	if opts.StartTimeout <= 0 {
+		opts.StartTimeout = DefaultStartTimeout
+	}
+	if opts.QMPTimeout <= 0 {
+		opts.QMPTimeout = DefaultQMPTimeout
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	if opts.Console == nil {
+		opts.Console = io.Discard
+	}
+
+	paused := spec
+	paused.StartPaused = true
+	args := Args(paused)
+	bin := spec.qemuBinary()
+	argv := append([]string{bin}, args...)
+
+	if err := os.Remove(spec.QMPSocket); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("vm: start: remove stale QMP socket: %w", err)
+	}
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, fmt.Errorf("vm: start: open pty: %w", err)
+	}
+	if err := makeRaw(slave); err != nil {
+		_ = master.Close()
+		_ = slave.Close()
+		return nil, fmt.Errorf("vm: start: pty raw mode: %w", err)
+	}
+
+	life, endLife := context.WithCancel(context.Background())
+	m := &Machine{
+		spec:        spec,
+		argv:        argv,
+		log:         opts.Log,
+		qmpTTL:      opts.QMPTimeout,
+		pty:         master,
+		console:     opts.Console,
+		life:        life,
+		endLife:     endLife,
+		consoleDone: make(chan struct{}),
+		exited:      make(chan struct{}),
+		hurry:       make(chan struct{}),
+		ended:       make(chan struct{}),
+	}
+	m.stderr = newTailBuffer(stderrTail, kvmInternalError, m.onKVMInternalError)
+
+	m.cmd = exec.Command(bin, args...)
+	m.cmd.Stdin = slave
+	m.cmd.Stdout = slave
+	m.cmd.Stderr = m.stderr
+	// Setsid gives QEMU its own session and process group (signalled as a
+	// whole by Stop) and no controlling terminal, so no byte on the
+	// console can ever raise a signal. Pdeathsig kills it if ukdev dies.
+	m.cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	// WaitDelay keeps Wait from hanging on a stderr pipe some leftover
+	// child still holds.
+	m.cmd.WaitDelay = time.Second
+
+	err = m.cmd.Start()
+	_ = slave.Close() // QEMU has its own copies; the console ends when it exits
+	if err != nil {
+		_ = master.Close()
+		endLife()
+		return nil, &StartError{Argv: argv, Err: err}
+	}
+	m.log = opts.Log.With("pid", m.cmd.Process.Pid)
+	m.log.Debug("qemu started", "argv", argv)
+	go m.copyConsole()
+	go m.reap()
+
+	if err := m.connect(ctx, opts.StartTimeout); err != nil {
+		m.stopRequested.Store(true)
+		m.hurryOnce.Do(func() { close(m.hurry) })
+		m.stopOnce.Do(func() { go m.stopSequence() })
+		<-m.exited
+		return nil, &StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
+	}
+	go m.watchEvents()
+	if !spec.StartPaused {
+		if err := m.Cont(ctx); err != nil {
+			_ = m.Stop(context.Background())
+			return nil, &StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
+		}
+	}
+	return m, nil
+}
+
+// validateSpec rejects specs QEMU could not be started with.
+func validateSpec(s Spec) error {
+	switch {
+	case s.QMPSocket == "":
+		return errors.New("vm: start: Spec.QMPSocket is empty")
+	case len(s.QMPSocket) > maxSocketPath:
+		return fmt.Errorf("vm: start: QMP socket path %q is %d bytes, longer than the %d a unix socket allows",
+			s.QMPSocket, len(s.QMPSocket), maxSocketPath)
+	case s.MemoryMiB < 0:
+		return fmt.Errorf("vm: start: negative memory size %d MiB", s.MemoryMiB)
+	case s.CPUs < 0:
+		return fmt.Errorf("vm: start: negative CPU count %d", s.CPUs)
+	}
+	return nil
+}
+
+// makeRaw puts the pty in raw mode before QEMU starts: bytes pass both ways
+// unchanged (no CR/LF translation, no echo) and no key raises a signal,
+// even before QEMU's stdio chardev configures the terminal itself.
+func makeRaw(f *os.File) error {
+	fd := int(f.Fd())
+	t, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	// QEMU's stdio chardev turns OPOST back on; without ONLCR and friends
+	// that still translates nothing.
+	t.Oflag &^= unix.OPOST | unix.ONLCR | unix.OCRNL | unix.ONOCR | unix.ONLRET
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN] = 1
+	t.Cc[unix.VTIME] = 0
+	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
+}
+
+// connect waits for QEMU's QMP socket to accept (or for QEMU to die) and
+// negotiates QMP.
+func (m *Machine) connect(ctx context.Context, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var d net.Dialer
+	retry := time.NewTicker(5 * time.Millisecond)
+	defer retry.Stop()
+	for {
+		conn, err := d.DialContext(ctx, "unix", m.spec.QMPSocket)
+		if err == nil {
+			m.mon = NewMonitor(conn, m.qmpTTL, m.log)
+			if err := m.mon.ConnectContext(ctx); err != nil {
+				_ = m.mon.Disconnect()
+				return err
+			}
+			return nil
+		}
+		// The socket appears once QEMU has parsed its options; until then
+		// dialing fails with ENOENT or ECONNREFUSED.
+		select {
+		case <-m.exited:
+			return m.exitError()
+		case <-ctx.Done():
+			return fmt.Errorf("vm: qmp not ready: %w", ctx.Err())
+		case <-retry.C:
+		}
+	}
+}
+
+// exitError describes QEMU's exit during start.
+func (m *Machine) exitError() error {
+	if st := m.cmd.ProcessState; st != nil {
+		return &exec.ExitError{ProcessState: st}
+	}
+	return ErrExited
+}
+
+// copyConsole copies the guest's serial output to the console writer until
+// the pty reports EOF or EIO (QEMU's ends closed).
+func (m *Machine) copyConsole() {
+	defer close(m.consoleDone)
+	buf := make([]byte, 32<<10)
+	broken := false
+	for {
+		n, err := m.pty.Read(buf)
+		if n > 0 && !broken {
+			if _, werr := m.console.Write(buf[:n]); werr != nil {
+				// Keep reading so QEMU never blocks on its console.
+				broken = true
+				m.log.Warn("console writer failed; discarding console output", "err", werr)
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// reap is the only goroutine that waits for QEMU. It records the process
+// exit as the boot's end (unless one was recorded before) once the console
+// is drained, then closes Exited.
+func (m *Machine) reap() {
+	m.awaitExit()
+	m.sigMu.Lock()
+	m.zombie = true
+	m.sigMu.Unlock()
+	waitErr := m.cmd.Wait()
+
+	drain := time.NewTimer(consoleDrainLimit)
+	select {
+	case <-m.consoleDone:
+	case <-drain.C:
+		m.log.Warn("console still open after qemu exited; closing it")
+		_ = m.pty.Close()
+		<-m.consoleDone
+	}
+	drain.Stop()
+	_ = m.pty.Close()
+
+	out := kernel.Outcome{Kind: kernel.QEMUExited, Status: -1, Detail: lastLine(m.stderr.String())}
+	if st := m.cmd.ProcessState; st != nil {
+		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			out.Signal = unix.SignalName(ws.Signal())
+			if out.Signal == "" {
+				out.Signal = ws.Signal().String()
+			}
+		} else {
+			out.Status = st.ExitCode()
+		}
+	}
+	if m.stopRequested.Load() {
+		out = kernel.Outcome{Kind: kernel.StoppedByHost, Status: out.Status, Signal: out.Signal, Detail: "stopped by ukdev"}
+	}
+	m.log.Debug("qemu exited", "status", out.Status, "signal", out.Signal, "wait", waitErr)
+	m.end(out)
+	if m.mon != nil {
+		_ = m.mon.Disconnect()
+	}
+	m.endLife()
+	close(m.exited)
+}
+
+// awaitExit blocks until QEMU has exited, without reaping it.
+func (m *Machine) awaitExit() {
+	var info unix.Siginfo
+	for {
+		err := unix.Waitid(unix.P_PID, m.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
+		if !errors.Is(err, unix.EINTR) {
+			return
+		}
+	}
+}
+
+// signalGroup sends sig to QEMU's process group unless QEMU has already
+// exited.
+func (m *Machine) signalGroup(sig syscall.Signal) {
+	m.sigMu.Lock()
+	defer m.sigMu.Unlock()
+	if m.zombie {
+		return
+	}
+	m.log.Debug("signalling qemu's process group", "signal", sig)
+	if err := syscall.Kill(-m.cmd.Process.Pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+		m.log.Warn("signal qemu", "signal", sig, "err", err)
+	}
+}
+
+// end records the end of the boot; the first one wins.
+func (m *Machine) end(o kernel.Outcome) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hasEnded {
+		return
+	}
+	m.hasEnded = true
+	m.outcome = o
+	close(m.ended)
+	m.log.Debug("boot ended", "kind", o.Kind, "status", o.Status, "signal", o.Signal, "detail", o.Detail)
+}
+
+// onKVMInternalError is called by the stderr buffer when QEMU reports that
+// KVM could not run the guest.
+func (m *Machine) onKVMInternalError(line string) {
+	m.end(kernel.Outcome{Kind: kernel.InternalError, Status: -1, Detail: line})
+}
+
+// watchEvents turns QMP events into the boot's end. It reads events for
+// the QMP connection's whole life.
+func (m *Machine) watchEvents() {
+	events, err := m.mon.Events(m.life)
+	if err != nil {
+		return
+	}
+	for ev := range events {
+		m.log.Debug("qmp event", "event", ev.Event, "data", ev.Data)
+		switch ev.Event {
+		case "GUEST_PANICKED":
+			m.end(kernel.Outcome{Kind: kernel.GuestPanicked, Status: -1, Detail: panicDetail(ev.Data)})
+		case "SHUTDOWN":
+			guest, _ := ev.Data["guest"].(bool)
+			reason, _ := ev.Data["reason"].(string)
+			if !guest {
+				continue
+			}
+			switch reason {
+			case "guest-reset":
+				m.end(kernel.Outcome{Kind: kernel.GuestReset, Status: -1, Detail: reason})
+			case "guest-shutdown":
+				m.end(kernel.Outcome{Kind: kernel.GuestShutdown, Status: -1, Detail: reason})
+			case "guest-panic":
+				m.end(kernel.Outcome{Kind: kernel.GuestPanicked, Status: -1, Detail: reason})
+			}
+		case "STOP":
+			// An accelerator failure shows only as a stop whose status is
+			// internal-error.
+			status, err := m.Status(m.life)
+			if err == nil && status == "internal-error" {
+				m.end(kernel.Outcome{Kind: kernel.InternalError, Status: -1, Detail: "status internal-error"})
+			}
+		}
+	}
+}
+
+// panicDetail summarises GUEST_PANICKED data.
+func panicDetail(data map[string]any) string {
+	info, ok := data["info"].(map[string]any)
+	if !ok {
+		return "guest panicked"
+	}
+	b, err := json.Marshal(info)
+	if err != nil {
+		return "guest panicked"
+	}
+	return "guest panicked: " + string(b)
+}
+
+// PID returns QEMU's process id (also its process group id).
+func (m *Machine) PID() int { return m.cmd.Process.Pid }
+
+// Argv returns QEMU's full command line, binary first.
+func (m *Machine) Argv() []string { return append([]string(nil), m.argv...) }
+
+// Ended returns a channel closed when the current boot has ended (see the
+// Machine contract). After a Reset that restarts a paused guest, Ended
+// returns a new channel for the new boot.
+func (m *Machine) Ended() <-chan struct{} {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.ended
+}
+
+// Outcome returns how the current boot ended; it is valid once Ended is
+// closed and the zero Outcome before.
+func (m *Machine) Outcome() kernel.Outcome {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.outcome
+}
+
+// Exited returns a channel closed once QEMU has been reaped and all its
+// console output delivered.
+func (m *Machine) Exited() <-chan struct{} { return m.exited }
+
+// Stderr returns the end (the last 8 KiB) of QEMU's standard error.
+func (m *Machine) Stderr() string { return m.stderr.String() }
+
+// Events returns QMP events from now on until ctx is done or QEMU exits
+// (see Monitor.Events); the Machine tracks the boot's end on its own.
+func (m *Machine) Events(ctx context.Context) (<-chan qmp.Event, error) {
+	return m.mon.Events(ctx)
+}
+
+// WriteConsole writes bytes to the guest's serial input: keys, ^C
+// included, reach the guest and never signal QEMU. It fails with an error
+// wrapping os.ErrDeadlineExceeded when the guest has not read its input
+// for a while, and ErrExited once QEMU is gone.
+func (m *Machine) WriteConsole(p []byte) (int, error) {
+	select {
+	case <-m.exited:
+		return 0, fmt.Errorf("vm: write console: %w", ErrExited)
+	default:
+	}
+	_ = m.pty.SetWriteDeadline(time.Now().Add(consoleWriteTimeout))
+	n, err := m.pty.Write(p)
+	if err != nil {
+		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
+			return n, fmt.Errorf("vm: write console: %w", ErrExited)
+		}
+		return n, fmt.Errorf("vm: write console: %w", err)
+	}
+	return n, nil
+}
+
+// Run sends one raw QMP command (a JSON object) and returns QEMU's whole
+// reply, for panels that need commands the Machine does not wrap. An error
+// reply is a *QMPError.
+func (m *Machine) Run(ctx context.Context, cmd []byte) ([]byte, error) {
+	return m.mon.RunContext(ctx, cmd)
+}
+
+// execute runs a QMP command built from a name and arguments and returns
+// its "return" value.
+func (m *Machine) execute(ctx context.Context, name string, args any) (json.RawMessage, error) {
+	cmd, err := json.Marshal(qmp.Command{Execute: name, Args: args})
+	if err != nil {
+		return nil, fmt.Errorf("vm: qmp %s: encode: %w", name, err)
+	}
+	raw, err := m.mon.RunContext(ctx, cmd)
+	if err != nil {
+		if errors.Is(err, ErrMonitorClosed) && isClosed(m.exited) {
+			return nil, fmt.Errorf("vm: qmp %s: %w", name, ErrExited)
+		}
+		return nil, err
+	}
+	var r struct {
+		Return json.RawMessage `json:"return"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return nil, fmt.Errorf("vm: qmp %s: decode reply: %w", name, err)
+	}
+	return r.Return, nil
+}
+
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
+}
+
+// Status returns QEMU's run state ("running", "paused", "prelaunch",
+// "shutdown", "guest-panicked", "internal-error"...).
+func (m *Machine) Status(ctx context.Context) (string, error) {
+	ret, err := m.execute(ctx, "query-status", nil)
+	if err != nil {
+		return "", err
+	}
+	var st struct {
+		Status string `json:"status"`
+	}
+	if err := json.Unmarshal(ret, &st); err != nil {
+		return "", fmt.Errorf("vm: qmp query-status: decode: %w", err)
+	}
+	return st.Status, nil
+}
+
+// Cont starts or resumes the VM (QMP cont).
+func (m *Machine) Cont(ctx context.Context) error {
+	_, err := m.execute(ctx, "cont", nil)
+	return err
+}
+
+// Resume resumes a paused VM; it is Cont.
+func (m *Machine) Resume(ctx context.Context) error { return m.Cont(ctx) }
+
+// Pause pauses the VM (QMP stop).
+func (m *Machine) Pause(ctx context.Context) error {
+	_, err := m.execute(ctx, "stop", nil)
+	return err
+}
+
+// crashStates are the run states a guest leaves only through a reset.
+var crashStates = map[string]bool{"shutdown": true, "guest-panicked": true, "internal-error": true}
+
+// Reset reboots the guest in the same QEMU (the same kernel file, read
+// again). A running guest restarts at once and a guest paused by the user
+// stays paused; a guest paused after a crash, reset or shutdown is
+// restarted, and its boot counts as a new one: Ended and Outcome describe
+// it from then on.
+//
+// QEMU runs with reboot=shutdown so that a guest reset is observable,
+// which would turn system_reset into a shutdown too; Reset switches the
+// reboot action to "reset" around the command.
+func (m *Machine) Reset(ctx context.Context) error {
+	before, err := m.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("vm: reset: %w", err)
+	}
+	if _, err := m.execute(ctx, "set-action", map[string]string{"reboot": "reset"}); err != nil {
+		return fmt.Errorf("vm: reset: %w", err)
+	}
+	_, resetErr := m.execute(ctx, "system_reset", nil)
+	// Restore the action even when the reset failed or ctx ended.
+	restoreCtx, cancel := context.WithTimeout(m.life, m.qmpTTL)
+	defer cancel()
+	if _, err := m.execute(restoreCtx, "set-action", map[string]string{"reboot": "shutdown"}); err != nil {
+		return fmt.Errorf("vm: reset: restore reboot action: %w", errors.Join(resetErr, err))
+	}
+	if resetErr != nil {
+		return fmt.Errorf("vm: reset: %w", resetErr)
+	}
+	if !crashStates[before] {
+		return nil
+	}
+	// QEMU performs the reset asynchronously; cont is refused until it has.
+	if err := m.awaitStatus(ctx, func(s string) bool { return !crashStates[s] }); err != nil {
+		return fmt.Errorf("vm: reset: %w", err)
+	}
+	m.mu.Lock()
+	if m.hasEnded && m.outcome.Kind != kernel.QEMUExited && m.outcome.Kind != kernel.StoppedByHost {
+		m.hasEnded = false
+		m.outcome = kernel.Outcome{}
+		m.ended = make(chan struct{})
+	}
+	m.mu.Unlock()
+	if err := m.Cont(ctx); err != nil {
+		return fmt.Errorf("vm: reset: %w", err)
+	}
+	return nil
+}
+
+// awaitStatus polls the run state until ok accepts it. A QMP round trip
+// costs well under a millisecond; a state change is not announced by any
+// event this can wait on.
+func (m *Machine) awaitStatus(ctx context.Context, ok func(string) bool) error {
+	ctx, cancel := context.WithTimeout(ctx, m.qmpTTL)
+	defer cancel()
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		s, err := m.Status(ctx)
+		if err != nil {
+			return err
+		}
+		if ok(s) {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for the run state to change from %q: %w", s, ctx.Err())
+		case <-tick.C:
+		}
+	}
+}
+
+// AddPortForward forwards a host port to the guest through the user-mode
+// network (HMP hostfwd_add on NetdevID). QEMU binds the host port at once:
+// a port in use is reported as a *PortError.
+func (m *Machine) AddPortForward(ctx context.Context, pf PortForward) error {
+	if !m.spec.Network {
+		return fmt.Errorf("vm: add port forward: %w", ErrNoNetwork)
+	}
+	rule, err := hostfwdRule(pf)
+	if err != nil {
+		return err
+	}
+	ret, err := m.execute(ctx, "human-monitor-command",
+		map[string]string{"command-line": "hostfwd_add " + NetdevID + " " + rule})
+	if err != nil {
+		return fmt.Errorf("vm: add port forward %s: %w", rule, err)
+	}
+	var text string
+	if err := json.Unmarshal(ret, &text); err != nil {
+		return fmt.Errorf("vm: add port forward %s: decode reply: %w", rule, err)
+	}
+	if text = strings.TrimSpace(text); text != "" {
+		if pf.HostAddr == "" {
+			pf.HostAddr = DefaultHostAddr
+		}
+		return &PortError{Forward: pf, Detail: text}
+	}
+	return nil
+}
+
+// hostfwdRule validates pf and renders it in hostfwd_add syntax,
+// "tcp:127.0.0.1:8080-:80". Validation also keeps anything but the rule
+// out of the HMP command line.
+func hostfwdRule(pf PortForward) (string, error) {
+	if pf.Proto != "tcp" && pf.Proto != "udp" {
+		return "", fmt.Errorf("vm: port forward: protocol %q is not tcp or udp", pf.Proto)
+	}
+	addr, err := netip.ParseAddr(pf.hostAddr())
+	if err != nil || !addr.Is4() {
+		return "", fmt.Errorf("vm: port forward: host address %q is not an IPv4 address", pf.HostAddr)
+	}
+	if pf.HostPort < 1 || pf.HostPort > 65535 {
+		return "", fmt.Errorf("vm: port forward: host port %d is outside 1-65535", pf.HostPort)
+	}
+	if pf.GuestPort < 1 || pf.GuestPort > 65535 {
+		return "", fmt.Errorf("vm: port forward: guest port %d is outside 1-65535", pf.GuestPort)
+	}
+	return fmt.Sprintf("%s:%s:%d-:%d", pf.Proto, addr, pf.HostPort, pf.GuestPort), nil
+}
+
+// Stop ends QEMU: QMP quit, up to a second to exit, then SIGTERM to its
+// process group, another second, then SIGKILL. It returns once QEMU has
+// been reaped; when ctx ends first, it skips straight to SIGKILL and still
+// waits for the reap. It is idempotent and safe to call concurrently. The
+// boot's outcome becomes StoppedByHost unless one was recorded before.
+func (m *Machine) Stop(ctx context.Context) error {
+	m.stopRequested.Store(true)
+	m.stopOnce.Do(func() { go m.stopSequence() })
+	select {
+	case <-m.exited:
+	case <-ctx.Done():
+		m.hurryOnce.Do(func() { close(m.hurry) })
+		<-m.exited
+	}
+	return nil
+}
+
+// stopSequence escalates until QEMU has exited.
+func (m *Machine) stopSequence() {
+	if isClosed(m.exited) {
+		return
+	}
+	if m.mon != nil {
+		ctx, cancel := context.WithTimeout(m.life, stopQuitGrace)
+		go func() {
+			select {
+			case <-m.hurry:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+		_, err := m.mon.RunContext(ctx, []byte(`{"execute":"quit"}`))
+		if err != nil {
+			m.log.Debug("qmp quit", "err", err)
+		}
+		hurried := m.waitExit(ctx.Done())
+		cancel()
+		if !hurried {
+			return
+		}
+	}
+	m.signalGroup(syscall.SIGTERM)
+	ctx, cancel := context.WithTimeout(m.life, stopTermGrace)
+	defer cancel()
+	if !m.waitExit(ctx.Done()) {
+		return
+	}
+	m.signalGroup(syscall.SIGKILL)
+}
+
+// waitExit waits for QEMU to exit and reports false when it did, or true
+// when giveUp fired or Stop was told to hurry first.
+func (m *Machine) waitExit(giveUp <-chan struct{}) bool {
+	select {
+	case <-m.exited:
+		return false
+	case <-m.hurry:
+		return true
+	case <-giveUp:
+		return true
+	}
+}

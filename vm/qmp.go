@@ -1,0 +1,525 @@
+package vm
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/digitalocean/go-qemu/qmp"
+)
+
+// DefaultQMPTimeout bounds a QMP command whose context has no deadline.
+const DefaultQMPTimeout = 5 * time.Second
+
+// eventQueueLimit is how many undelivered events one subscriber may have
+// queued before the oldest are dropped; the reader never waits for a
+// subscriber.
+const eventQueueLimit = 4096
+
+// ErrMonitorClosed means the QMP connection is closed (Disconnect was
+// called, or QEMU closed its end).
+var ErrMonitorClosed = errors.New("vm: qmp: connection closed")
+
+// ErrAlreadyConnected is returned by a second Connect on one Monitor.
+var ErrAlreadyConnected = errors.New("vm: qmp: already connected")
+
+// QMPError is an error reply from QEMU to one command.
+type QMPError struct {
+	// Command is the command's "execute" name.
+	Command string
+	// Class is QEMU's error class ("GenericError", "CommandNotFound"...).
+	Class string
+	// Desc is QEMU's description of the error.
+	Desc string
+}
+
+// Error implements error.
+func (e *QMPError) Error() string {
+	return fmt.Sprintf("vm: qmp %s: %s: %s", e.Command, e.Class, e.Desc)
+}
+
+// Monitor is a QMP client over one connection. It implements qmp.Monitor
+// without the limits of go-qemu's SocketMonitor: messages of any size,
+// every command under a deadline (RunContext), replies matched to commands
+// by id so a reply that arrives after its command timed out is dropped
+// instead of answering the next command, and events read by one goroutine
+// for the connection's whole life and queued per subscriber, so a slow
+// subscriber never stalls command replies.
+//
+// All methods are safe for concurrent use. Commands may be in flight
+// concurrently; QEMU answers them in order.
+type Monitor struct {
+	conn    net.Conn
+	timeout time.Duration
+	log     *slog.Logger
+
+	// sendSlot serialises writes; a channel rather than a mutex so a
+	// command waiting to write still honours its context.
+	sendSlot chan struct{}
+	// done is closed when the reader has stopped.
+	done     chan struct{}
+	greeting chan qmp.Version
+
+	connectOnce sync.Once
+	closeOnce   sync.Once
+	closeErr    error
+
+	mu        sync.Mutex
+	nextID    uint64
+	pending   map[string]chan reply
+	subs      map[*subscription]struct{}
+	readErr   error // why the reader stopped, once it has
+	readerOn  bool
+	version   qmp.Version
+	connected bool
+}
+
+var _ qmp.Monitor = (*Monitor)(nil)
+
+// reply is the outcome of one command, as the reader saw it.
+type reply struct {
+	raw []byte
+	err error
+}
+
+// NewMonitor returns a Monitor speaking QMP over conn. timeout bounds
+// commands whose context has no deadline (zero means DefaultQMPTimeout);
+// log may be nil. The Monitor owns conn: Disconnect closes it. Nothing is
+// read until Connect.
+func NewMonitor(conn net.Conn, timeout time.Duration, log *slog.Logger) *Monitor {
+	if timeout <= 0 {
+		timeout = DefaultQMPTimeout
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Monitor{
+		conn:     conn,
+		timeout:  timeout,
+		log:      log,
+		sendSlot: make(chan struct{}, 1),
+		done:     make(chan struct{}),
+		greeting: make(chan qmp.Version, 1),
+		pending:  make(map[string]chan reply),
+		subs:     make(map[*subscription]struct{}),
+	}
+}
+
+// Connect reads QEMU's greeting and negotiates capabilities, within the
+// Monitor's default timeout. It implements qmp.Monitor.
+func (m *Monitor) Connect() error {
+	ctx, cancel := context.WithTimeout(context.Background(), m.timeout)
+	defer cancel()
+	return m.ConnectContext(ctx)
+}
+
+// ConnectContext reads QEMU's greeting and runs qmp_capabilities, giving up
+// when ctx is done. It starts the reader that serves the connection until
+// Disconnect or EOF. A Monitor connects once; a later call returns
+// ErrAlreadyConnected.
+func (m *Monitor) ConnectContext(ctx context.Context) error {
+	first := false
+	m.connectOnce.Do(func() { first = true })
+	if !first {
+		return ErrAlreadyConnected
+	}
+	m.mu.Lock()
+	m.readerOn = true
+	m.mu.Unlock()
+	go m.read()
+
+	select {
+	case v := <-m.greeting:
+		m.mu.Lock()
+		m.version = v
+		m.mu.Unlock()
+	case <-m.done:
+		return fmt.Errorf("vm: qmp connect: no greeting: %w", m.stopReason())
+	case <-ctx.Done():
+		return fmt.Errorf("vm: qmp connect: waiting for greeting: %w", ctx.Err())
+	}
+	if _, err := m.RunContext(ctx, []byte(`{"execute":"qmp_capabilities"}`)); err != nil {
+		return fmt.Errorf("vm: qmp connect: %w", err)
+	}
+	m.mu.Lock()
+	m.connected = true
+	m.mu.Unlock()
+	return nil
+}
+
+// Version returns the QEMU version from the greeting (zero before Connect).
+func (m *Monitor) Version() qmp.Version {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.version
+}
+
+// Done returns a channel closed when the connection has ended (Disconnect,
+// or QEMU closed it) and no more replies or events will arrive.
+func (m *Monitor) Done() <-chan struct{} { return m.done }
+
+// Disconnect closes the connection and waits for the reader to stop.
+// Commands in flight fail with ErrMonitorClosed and event channels close.
+// It is idempotent; it implements qmp.Monitor.
+func (m *Monitor) Disconnect() error {
+	m.closeOnce.Do(func() {
+		if err := m.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
+			m.closeErr = fmt.Errorf("vm: qmp disconnect: %w", err)
+		}
+	})
+	m.mu.Lock()
+	readerOn := m.readerOn
+	m.mu.Unlock()
+	if readerOn {
+		<-m.done
+	} else {
+		m.stop(ErrMonitorClosed)
+	}
+	return m.closeErr
+}
+
+// Run runs one raw QMP command under the Monitor's default timeout. It
+// implements qmp.Monitor; see RunContext.
+func (m *Monitor) Run(command []byte) ([]byte, error) {
+	return m.RunContext(context.Background(), command)
+}
+
+// RunContext sends one raw QMP command (a JSON object with "execute" and
+// optional "arguments") and returns QEMU's whole reply object, e.g.
+// {"return":{...},"id":"ukdev-3"}. Any "id" in command is replaced by the
+// Monitor's own. When ctx has no deadline the Monitor's default timeout
+// applies. An error reply is a *QMPError; a closed connection wraps
+// ErrMonitorClosed; a timeout wraps context.DeadlineExceeded.
+func (m *Monitor) RunContext(ctx context.Context, command []byte) ([]byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(command, &obj); err != nil {
+		return nil, fmt.Errorf("vm: qmp: command is not a JSON object: %w", err)
+	}
+	var name string
+	if err := json.Unmarshal(obj["execute"], &name); err != nil || name == "" {
+		return nil, fmt.Errorf("vm: qmp: command %.60q has no \"execute\" name", command)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, m.timeout)
+		defer cancel()
+	}
+
+	ch := make(chan reply, 1)
+	m.mu.Lock()
+	if m.readErr != nil || !m.readerOn {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("vm: qmp %s: %w", name, ErrMonitorClosed)
+	}
+	m.nextID++
+	id := "ukdev-" + strconv.FormatUint(m.nextID, 10)
+	m.pending[id] = ch
+	m.mu.Unlock()
+	defer m.forget(id)
+
+	idJSON, _ := json.Marshal(id) // a string always marshals
+	obj["id"] = idJSON
+	line, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("vm: qmp %s: encode: %w", name, err)
+	}
+	if err := m.send(ctx, append(line, '\n')); err != nil {
+		return nil, fmt.Errorf("vm: qmp %s: %w", name, err)
+	}
+
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			var qe *QMPError
+			if errors.As(r.err, &qe) {
+				qe.Command = name
+				return nil, qe
+			}
+			return nil, fmt.Errorf("vm: qmp %s: %w", name, r.err)
+		}
+		return r.raw, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("vm: qmp %s: no reply: %w", name, ctx.Err())
+	}
+}
+
+// send writes one command line, waiting at most until ctx is done. A
+// partly written command would corrupt the stream, so it closes the
+// connection.
+func (m *Monitor) send(ctx context.Context, line []byte) error {
+	select {
+	case m.sendSlot <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("waiting to send: %w", ctx.Err())
+	case <-m.done:
+		return ErrMonitorClosed
+	}
+	defer func() { <-m.sendSlot }()
+
+	deadline, _ := ctx.Deadline()
+	_ = m.conn.SetWriteDeadline(deadline) // not every net.Conn has deadlines
+	n, err := m.conn.Write(line)
+	_ = m.conn.SetWriteDeadline(time.Time{})
+	if err == nil {
+		return nil
+	}
+	if n > 0 {
+		m.log.Warn("qmp: command written in part, closing connection", "written", n, "len", len(line))
+		_ = m.conn.Close()
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("send: %w", ctx.Err())
+	}
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		// The write deadline is ctx's, which may not have fired yet.
+		return fmt.Errorf("send: %w", context.DeadlineExceeded)
+	}
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe) {
+		return ErrMonitorClosed
+	}
+	return fmt.Errorf("send: %w", err)
+}
+
+// forget drops a command's pending entry; a late reply is then discarded.
+func (m *Monitor) forget(id string) {
+	m.mu.Lock()
+	delete(m.pending, id)
+	m.mu.Unlock()
+}
+
+// message is the union of the shapes QMP sends.
+type message struct {
+	QMP *struct {
+		Version qmp.Version `json:"version"`
+	} `json:"QMP"`
+	Event  string          `json:"event"`
+	ID     json.RawMessage `json:"id"`
+	Return json.RawMessage `json:"return"`
+	Error  *struct {
+		Class string `json:"class"`
+		Desc  string `json:"desc"`
+	} `json:"error"`
+}
+
+// read is the connection's only reader. It runs from Connect until the
+// connection ends, then fails pending commands and closes event channels.
+func (m *Monitor) read() {
+	dec := json.NewDecoder(m.conn)
+	for {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, io.ErrClosedPipe) {
+				err = ErrMonitorClosed
+			} else {
+				err = fmt.Errorf("%w: read: %w", ErrMonitorClosed, err)
+			}
+			m.stop(err)
+			return
+		}
+		var msg message
+		if err := json.Unmarshal(raw, &msg); err != nil {
+			m.log.Warn("qmp: ignoring a message that is not an object", "err", err)
+			continue
+		}
+		switch {
+		case msg.QMP != nil:
+			select {
+			case m.greeting <- msg.QMP.Version:
+			default:
+			}
+		case msg.Event != "":
+			var ev qmp.Event
+			if err := json.Unmarshal(raw, &ev); err != nil {
+				m.log.Warn("qmp: ignoring a malformed event", "event", msg.Event, "err", err)
+				continue
+			}
+			m.dispatch(ev)
+		default:
+			m.deliver(msg, raw)
+		}
+	}
+}
+
+// deliver hands a reply to the command waiting for it.
+func (m *Monitor) deliver(msg message, raw []byte) {
+	var id string
+	if err := json.Unmarshal(msg.ID, &id); err != nil {
+		m.log.Warn("qmp: ignoring a reply without a string id", "reply", truncate(string(raw), 200))
+		return
+	}
+	m.mu.Lock()
+	ch, ok := m.pending[id]
+	delete(m.pending, id)
+	m.mu.Unlock()
+	if !ok {
+		m.log.Debug("qmp: dropping a reply nobody waits for", "id", id)
+		return
+	}
+	r := reply{raw: raw}
+	if msg.Error != nil {
+		r = reply{err: &QMPError{Class: msg.Error.Class, Desc: msg.Error.Desc}}
+	}
+	ch <- r // buffered, and each id is delivered once
+}
+
+// stop records why the connection ended, fails every pending command and
+// ends every subscription. Only the first reason is kept.
+func (m *Monitor) stop(reason error) {
+	m.mu.Lock()
+	if m.readErr != nil {
+		m.mu.Unlock()
+		return
+	}
+	m.readErr = reason
+	pending := m.pending
+	m.pending = make(map[string]chan reply)
+	subs := m.subs
+	m.subs = make(map[*subscription]struct{})
+	m.mu.Unlock()
+
+	for _, ch := range pending {
+		ch <- reply{err: reason}
+	}
+	for s := range subs {
+		s.end()
+	}
+	select {
+	case <-m.done:
+	default:
+		close(m.done)
+	}
+}
+
+// stopReason returns why the reader stopped.
+func (m *Monitor) stopReason() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.readErr == nil {
+		return ErrMonitorClosed
+	}
+	return m.readErr
+}
+
+// Events returns a channel of the QMP events that arrive from now on, until
+// ctx is done or the connection ends; then the channel is closed. Each call
+// makes an independent subscription with its own queue: a subscriber that
+// falls more than a few thousand events behind loses the oldest ones, and
+// never delays anyone else. It may be called before Connect. It implements
+// qmp.Monitor.
+func (m *Monitor) Events(ctx context.Context) (<-chan qmp.Event, error) {
+	s := &subscription{notify: make(chan struct{}, 1), log: m.log}
+	out := make(chan qmp.Event)
+	m.mu.Lock()
+	if m.readErr != nil {
+		m.mu.Unlock()
+		return nil, fmt.Errorf("vm: qmp events: %w", ErrMonitorClosed)
+	}
+	m.subs[s] = struct{}{}
+	m.mu.Unlock()
+	go func() {
+		defer close(out)
+		defer m.unsubscribe(s)
+		s.pump(ctx, out)
+	}()
+	return out, nil
+}
+
+// dispatch queues an event for every subscriber, without waiting.
+func (m *Monitor) dispatch(ev qmp.Event) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for s := range m.subs {
+		s.push(ev)
+	}
+}
+
+func (m *Monitor) unsubscribe(s *subscription) {
+	m.mu.Lock()
+	delete(m.subs, s)
+	m.mu.Unlock()
+}
+
+// subscription is one Events channel's queue.
+type subscription struct {
+	notify chan struct{}
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	queue   []qmp.Event
+	ended   bool
+	dropped int
+}
+
+func (s *subscription) push(ev qmp.Event) {
+	s.mu.Lock()
+	if len(s.queue) >= eventQueueLimit {
+		s.queue = s.queue[1:]
+		s.dropped++
+		if s.dropped == 1 || s.dropped%1000 == 0 {
+			s.log.Warn("qmp: event subscriber too slow, dropping events", "dropped", s.dropped)
+		}
+	}
+	s.queue = append(s.queue, ev)
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *subscription) end() {
+	s.mu.Lock()
+	s.ended = true
+	s.mu.Unlock()
+	s.wake()
+}
+
+func (s *subscription) wake() {
+	select {
+	case s.notify <- struct{}{}:
+	default:
+	}
+}
+
+// pump delivers queued events in order until ctx is done, or the
+// subscription has ended and its queue is empty.
+func (s *subscription) pump(ctx context.Context, out chan<- qmp.Event) {
+	for {
+		s.mu.Lock()
+		batch := s.queue
+		s.queue = nil
+		ended := s.ended
+		s.mu.Unlock()
+		for _, ev := range batch {
+			select {
+			case out <- ev:
+			case <-ctx.Done():
+				return
+			}
+		}
+		if ended && len(batch) == 0 {
+			return
+		}
+		if len(batch) > 0 {
+			continue
+		}
+		select {
+		case <-s.notify:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// truncate shortens s to at most n bytes for logs and messages.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

@@ -1,0 +1,690 @@
+// Package watcher watches a project's source tree recursively and reports
+// batches of changed paths. It applies the ignore rules a developer
+// expects (.git, .gitignore files with git's semantics, configured
+// patterns, editor temporary files, the build's own outputs) and debounces
+// bursts of events into single Changes. It knows nothing about builds.
+package watcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+)
+
+const (
+	// DefaultDebounce is the quiet time used when Options.Debounce is 0.
+	DefaultDebounce = 100 * time.Millisecond
+	// DefaultMaxWait is the longest batch used when Options.MaxWait is 0.
+	DefaultMaxWait = 2 * time.Second
+	// MaxPaths is the most paths a Change lists.
+	MaxPaths = 100
+	// OverflowPath stands first in Change.Paths when the kernel's event
+	// queue overflowed: some changes were lost, so the batch is "many
+	// files" (Count is -1).
+	OverflowPath = "(many files: event queue overflowed)"
+
+	// maxTracked bounds the distinct paths remembered per batch; beyond it
+	// Count becomes -1.
+	maxTracked = 100000
+	// eventBuffer is the capacity of fsnotify's event channel, which keeps
+	// inotify's reader going while the loop walks a new directory.
+	eventBuffer = 4096
+	// warningBuffer is the capacity of the Warnings channel.
+	warningBuffer = 32
+	// maxWatchesFile holds the inotify watch limit.
+	maxWatchesFile = "/proc/sys/fs/inotify/max_user_watches"
+)
+
+// ErrAlreadyRunning is returned by Run when it is called a second time.
+var ErrAlreadyRunning = errors.New("watcher: run: already called")
+
+// Options says what a Watcher watches and how it batches changes.
+type Options struct {
+	// Root is the absolute project root; Change paths are relative to it,
+	// slash-separated.
+	Root string
+	// Paths are the files and directories to watch, relative to Root or
+	// absolute, all inside Root; directories are watched recursively.
+	// Empty means ["."].
+	Paths []string
+	// Ignore holds gitignore-style patterns from the configuration,
+	// relative to Root. They take precedence over .gitignore files.
+	Ignore []string
+	// IgnorePaths are paths of build outputs (files or directories),
+	// absolute or relative to Root, never reported (nor anything below
+	// them), so that a build never triggers itself.
+	IgnorePaths []string
+	// Debounce is the quiet time after the last event before a Change is
+	// emitted; 0 means DefaultDebounce.
+	Debounce time.Duration
+	// MaxWait is the longest time from a batch's first event to its
+	// emission, so a continuous stream of events still yields Changes;
+	// 0 means DefaultMaxWait. It must not be shorter than Debounce.
+	MaxWait time.Duration
+}
+
+// Change is one batch of changed paths.
+type Change struct {
+	// Paths are the changed paths relative to Root, sorted, without
+	// duplicates, at most MaxPaths of them. A new directory counts through
+	// the files in it; a directory removed or moved away appears itself.
+	// When the event queue overflowed, Paths[0] is OverflowPath and the
+	// known paths follow.
+	Paths []string
+	// Count is the number of distinct changed paths (it may exceed
+	// len(Paths)), or -1 when unknown because events were lost.
+	Count int
+	// First is when the batch's first event arrived (the save).
+	First time.Time
+	// Emitted is when the batch was closed and offered to the consumer.
+	Emitted time.Time
+}
+
+// Watcher watches a tree and delivers Changes. Create it with New, then
+// call Run once; Close (or cancelling Run's context) stops it.
+type Watcher struct {
+	root     string
+	scopes   []scope
+	debounce time.Duration
+	maxWait  time.Duration
+	rules    *rules
+	fsw      *fsnotify.Watcher
+	// add adds one non-recursive watch; tests replace it to simulate the
+	// inotify watch limit.
+	add func(path string) error
+
+	// watched maps each watched directory (relative to the root) to its
+	// watched subdirectories. Only New and then the Run goroutine use it.
+	watched map[string]map[string]struct{}
+
+	changes  chan Change
+	warnings chan string
+
+	mu     sync.Mutex
+	paused bool
+	// wake tells the Run loop that paused changed.
+	wake chan struct{}
+
+	running   atomic.Bool
+	closeOnce sync.Once
+	closed    chan struct{}
+	closeErr  error
+}
+
+// New validates opts, reads the ignore rules and adds watches for every
+// directory that is watched and not ignored. Problems that do not prevent
+// watching (the inotify watch limit, unreadable directories) become
+// Warnings, readable once Run is called or right away.
+func New(opts Options) (*Watcher, error) {
+	return newWatcher(opts, nil)
+}
+
+// newWatcher is New with a hook that may wrap the function adding one
+// watch.
+func newWatcher(opts Options, wrapAdd func(add func(string) error) func(string) error) (*Watcher, error) {
+	w, err := checkOptions(opts)
+	if err != nil {
+		return nil, err
+	}
+	fsw, err := fsnotify.NewBufferedWatcher(eventBuffer)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: start inotify: %w", err)
+	}
+
+	w.fsw = fsw
+	w.add = fsw.Add
+	w.watched = make(map[string]map[string]struct{})
+	w.changes = make(chan Change)
+	w.warnings = make(chan string, warningBuffer)
+	w.wake = make(chan struct{}, 1)
+	w.closed = make(chan struct{})
+	if wrapAdd != nil {
+		w.add = wrapAdd(w.add)
+	}
+	for _, p := range w.rules.problems {
+		w.warn(p)
+	}
+	for _, s := range w.scopes {
+		w.watchScope(s)
+	}
+	if len(w.watched) == 0 {
+		_ = fsw.Close() // the reasons below matter more than a close error
+		var why []string
+		for len(w.warnings) > 0 {
+			why = append(why, <-w.warnings)
+		}
+		if len(why) == 0 {
+			why = append(why, "no directory to watch")
+		}
+		return nil, fmt.Errorf("watcher: nothing could be watched under %s: %s", w.root, strings.Join(why, "; "))
+	}
+	return w, nil
+}
+
+// checkOptions validates opts and returns a Watcher holding the resolved
+// root, scopes, timings and ignore rules, with nothing watched yet.
+func checkOptions(opts Options) (*Watcher, error) {
+	if opts.Root == "" || !filepath.IsAbs(opts.Root) {
+		return nil, fmt.Errorf("watcher: root %q: not an absolute path", opts.Root)
+	}
+	root := filepath.Clean(opts.Root)
+	fi, err := os.Stat(root)
+	if err != nil {
+		return nil, fmt.Errorf("watcher: root: %w", err)
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("watcher: root %s: not a directory", root)
+	}
+	debounce, maxWait := opts.Debounce, opts.MaxWait
+	if debounce < 0 || maxWait < 0 {
+		return nil, fmt.Errorf("watcher: debounce %v and max wait %v must not be negative", debounce, maxWait)
+	}
+	if debounce == 0 {
+		debounce = DefaultDebounce
+	}
+	if maxWait == 0 {
+		maxWait = max(DefaultMaxWait, debounce)
+	}
+	if maxWait < debounce {
+		return nil, fmt.Errorf("watcher: max wait %v is shorter than the debounce %v", maxWait, debounce)
+	}
+	scopes, err := resolveScopes(root, opts.Paths)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newRules(root, opts.Ignore, opts.IgnorePaths)
+	if err != nil {
+		return nil, err
+	}
+	return &Watcher{root: root, scopes: scopes, debounce: debounce, maxWait: maxWait, rules: r}, nil
+}
+
+// Changes delivers one Change per batch. It is unbuffered: a batch is held
+// (and later events coalesce into the next one) until the consumer reads.
+// Run closes it when it returns.
+func (w *Watcher) Changes() <-chan Change { return w.changes }
+
+// Warnings delivers human-readable problems that do not stop watching
+// (the inotify watch limit, unreadable directories or ignore files). It is
+// buffered; a warning that finds it full is dropped. Run closes it when it
+// returns.
+func (w *Watcher) Warnings() <-chan string { return w.warnings }
+
+// SetPaused pauses or resumes delivery. While paused, changes accumulate;
+// on resume, whatever accumulated is emitted at once as one Change. It is
+// safe to call from any goroutine, before or during Run.
+func (w *Watcher) SetPaused(paused bool) {
+	w.mu.Lock()
+	w.paused = paused
+	w.mu.Unlock()
+	select {
+	case w.wake <- struct{}{}:
+	default:
+	}
+}
+
+// isPaused reports the state last set by SetPaused.
+func (w *Watcher) isPaused() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.paused
+}
+
+// Close stops watching and releases the inotify instance; a running Run
+// returns. Close is idempotent and safe to call from any goroutine.
+func (w *Watcher) Close() error {
+	w.closeOnce.Do(func() {
+		close(w.closed)
+		if err := w.fsw.Close(); err != nil {
+			w.closeErr = fmt.Errorf("watcher: close: %w", err)
+		}
+	})
+	return w.closeErr
+}
+
+// Run watches and delivers Changes until ctx is done or Close is called,
+// then closes the watcher, Changes and Warnings, and returns nil; it
+// returns an error only if inotify stops underneath it. It may be called
+// once; a second call returns ErrAlreadyRunning.
+func (w *Watcher) Run(ctx context.Context) error {
+	if !w.running.CompareAndSwap(false, true) {
+		return ErrAlreadyRunning
+	}
+	defer close(w.warnings)
+	defer close(w.changes)
+	defer w.Close()
+
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	cur := newBatch()
+	// out is the closed batch waiting for the consumer, and pending its
+	// Change.
+	var out *batch
+	var pending Change
+	arm := func() {
+		if !armed && !cur.empty() {
+			timer.Reset(w.debounce)
+			armed = true
+		}
+	}
+	closeBatch := func(now time.Time) {
+		timer.Stop()
+		armed = false
+		if cur.empty() {
+			return
+		}
+		if cur.overflow {
+			// Directories created while events were lost have no watch.
+			w.rescan()
+		}
+		if out == nil {
+			out = cur
+		} else {
+			out.merge(cur)
+		}
+		pending = out.change(now)
+		cur = newBatch()
+	}
+
+	for {
+		var send chan<- Change
+		if out != nil && !w.isPaused() {
+			send = w.changes
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.closed:
+			return nil
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return w.stopped()
+			}
+			w.handle(ev, cur)
+			arm()
+		case err, ok := <-w.fsw.Errors:
+			if !ok {
+				return w.stopped()
+			}
+			if errors.Is(err, fsnotify.ErrEventOverflow) {
+				cur.markOverflow(time.Now())
+				arm()
+				continue
+			}
+			w.warn(fmt.Sprintf("watcher: inotify: %v", err))
+		case <-w.wake:
+			if !w.isPaused() {
+				closeBatch(time.Now())
+			}
+		case now := <-timer.C:
+			armed = false
+			// Events already waiting belong to this batch: after a stall
+			// of this goroutine the timer and the events are ready
+			// together, and the loop's own lag is not quiet.
+			if w.drainPending(cur) {
+				now = time.Now()
+			}
+			due := cur.due(w.debounce, w.maxWait)
+			if now.Before(due) {
+				timer.Reset(due.Sub(now))
+				armed = true
+				continue
+			}
+			closeBatch(now)
+		case send <- pending:
+			out = nil
+			pending = Change{}
+		}
+	}
+}
+
+// drainPending handles the events that are ready without waiting, at most
+// a buffer's worth, and reports whether there were any.
+func (w *Watcher) drainPending(b *batch) bool {
+	for i := 0; i < eventBuffer; i++ {
+		select {
+		case ev, ok := <-w.fsw.Events:
+			if !ok {
+				return i > 0
+			}
+			w.handle(ev, b)
+		default:
+			return i > 0
+		}
+	}
+	return true
+}
+
+// stopped says why fsnotify's channels closed: after Close that is a normal
+// end; otherwise inotify failed underneath.
+func (w *Watcher) stopped() error {
+	select {
+	case <-w.closed:
+		return nil
+	default:
+		return errors.New("watcher: run: inotify stopped unexpectedly")
+	}
+}
+
+// warn offers a warning without ever blocking.
+func (w *Watcher) warn(msg string) {
+	select {
+	case w.warnings <- msg:
+	default:
+	}
+}
+
+// abs returns the absolute path of rel.
+func (w *Watcher) abs(rel string) string {
+	return filepath.Join(w.root, filepath.FromSlash(rel))
+}
+
+// inScope reports whether rel lies inside one of the watched paths.
+func (w *Watcher) inScope(rel string) bool {
+	for _, s := range w.scopes {
+		if s.contains(rel) {
+			return true
+		}
+	}
+	return false
+}
+
+// handle applies one fsnotify event to the batch b.
+func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
+	rel, ok := relTo(w.root, filepath.Clean(ev.Name))
+	if !ok {
+		return
+	}
+	if rel == "." {
+		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
+			w.warn(fmt.Sprintf("watcher: project root %s was removed or moved; nothing is watched any more", w.root))
+		}
+		return
+	}
+	if !w.inScope(rel) {
+		return
+	}
+	now := time.Now()
+	switch {
+	case ev.Has(fsnotify.Create):
+		fi, err := os.Lstat(ev.Name)
+		if err == nil && fi.IsDir() {
+			if !w.rules.ignored(rel, true) {
+				w.watchTree(rel, func(p string) { b.add(p, now) })
+			}
+			return
+		}
+		// A file that came and went already is still a change.
+		if !w.rules.ignored(rel, false) {
+			b.add(rel, now)
+		}
+	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
+		_, wasDir := w.watched[rel]
+		if wasDir {
+			w.unwatch(rel)
+		}
+		if !w.rules.ignored(rel, wasDir) {
+			b.add(rel, now)
+		}
+	case ev.Has(fsnotify.Write):
+		if !w.rules.ignored(rel, false) {
+			b.add(rel, now)
+		}
+	case ev.Has(fsnotify.Chmod):
+		// touch(1) is a common way to ask for a rebuild, so a bare chmod
+		// counts for files; directories get attribute events whenever
+		// their entries change, which says nothing new.
+		fi, err := os.Lstat(ev.Name)
+		if err != nil || fi.IsDir() || w.rules.ignored(rel, false) {
+			return
+		}
+		b.add(rel, now)
+	default:
+		return
+	}
+	if path.Base(rel) == gitignoreName && !w.rules.ignored(rel, false) {
+		w.reloadIgnores(parentRel(rel))
+	}
+}
+
+// reloadIgnores rereads the .gitignore of dir and brings the watches in
+// line with the new rules: directories now ignored lose their watch, ones
+// no longer ignored gain one.
+func (w *Watcher) reloadIgnores(dir string) {
+	if err := w.rules.loadDir(w.abs(dir), dir); err != nil {
+		w.warn(err.Error())
+	}
+	var drop []string
+	for rel := range w.watched {
+		if w.rules.ignored(rel, true) && !w.isScopeParent(rel) {
+			drop = append(drop, rel)
+		}
+	}
+	for _, rel := range drop {
+		w.unwatch(rel)
+	}
+	w.rescan()
+}
+
+// isScopeParent reports whether rel is watched only as the parent of a
+// single-file scope (such a directory may itself be ignored).
+func (w *Watcher) isScopeParent(rel string) bool {
+	for _, s := range w.scopes {
+		if !s.dir && parentRel(s.rel) == rel {
+			return true
+		}
+	}
+	return false
+}
+
+// watchScope adds the watches of one scope.
+func (w *Watcher) watchScope(s scope) {
+	var noSpace int
+	wk := w.treeWalker(&noSpace, nil)
+	wk.scope(s)
+	w.warnNoSpace(noSpace)
+}
+
+// watchTree watches dir and its non-ignored subdirectories; report (if not
+// nil) receives every non-ignored file below it, which is how the contents
+// of a directory created or moved in count as changes.
+func (w *Watcher) watchTree(dir string, report func(rel string)) {
+	var noSpace int
+	wk := w.treeWalker(&noSpace, report)
+	wk.walk(dir)
+	w.warnNoSpace(noSpace)
+}
+
+// rescan walks every scope again and watches directories that have no
+// watch (after lost events or an ignore-rule change). It reports nothing.
+func (w *Watcher) rescan() {
+	var noSpace int
+	wk := w.treeWalker(&noSpace, nil)
+	for _, s := range w.scopes {
+		wk.scope(s)
+	}
+	w.warnNoSpace(noSpace)
+}
+
+// treeWalker returns a walker that adds a watch to every directory it
+// enters, counting in noSpace those refused for the inotify watch limit.
+func (w *Watcher) treeWalker(noSpace *int, report func(rel string)) *walker {
+	wk := &walker{root: w.root, rules: w.rules, warn: w.warn}
+	wk.enter = func(rel string) bool {
+		if _, ok := w.watched[rel]; ok {
+			return true
+		}
+		err := w.add(w.abs(rel))
+		switch {
+		case err == nil:
+			w.watched[rel] = make(map[string]struct{})
+			if rel != "." {
+				if subs, ok := w.watched[parentRel(rel)]; ok {
+					subs[rel] = struct{}{}
+				}
+			}
+			return true
+		case errors.Is(err, syscall.ENOSPC):
+			// Keep walking: the rest of the tree is still reported and
+			// counted, and may fit if watches are freed.
+			*noSpace++
+			return true
+		case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
+			return false
+		default:
+			w.warn(fmt.Sprintf("watcher: watch %s: %v", w.abs(rel), err))
+			return true
+		}
+	}
+	if report != nil {
+		wk.file = func(rel string, _ fs.DirEntry) { report(rel) }
+	}
+	return wk
+}
+
+// warnNoSpace warns once per walk that n directories could not be watched
+// because of the inotify watch limit.
+func (w *Watcher) warnNoSpace(n int) {
+	if n == 0 {
+		return
+	}
+	limit := "unknown"
+	if data, err := os.ReadFile(maxWatchesFile); err == nil {
+		limit = strings.TrimSpace(string(data))
+	}
+	w.warn(noSpaceWarning(n, limit))
+}
+
+// noSpaceWarning words the inotify watch limit warning.
+func noSpaceWarning(dirs int, limit string) string {
+	noun := "directories"
+	if dirs == 1 {
+		noun = "directory"
+	}
+	return fmt.Sprintf("watcher: %d %s not watched: the inotify watch limit fs.inotify.max_user_watches (now %s) is reached; "+
+		"changes there go unnoticed. Raise it with `sudo sysctl fs.inotify.max_user_watches=524288` "+
+		"(and put fs.inotify.max_user_watches=524288 in /etc/sysctl.d/ to keep it), or ignore large directories",
+		dirs, noun, limit)
+}
+
+// unwatch drops the watches of dir and everything below it, after it was
+// removed, moved away or became ignored.
+func (w *Watcher) unwatch(dir string) {
+	subs, ok := w.watched[dir]
+	if !ok {
+		return
+	}
+	for sub := range subs {
+		w.unwatch(sub)
+	}
+	delete(w.watched, dir)
+	if parent, ok := w.watched[parentRel(dir)]; ok {
+		delete(parent, dir)
+	}
+	w.rules.forgetDir(dir)
+	// The kernel already dropped the watch of a removed directory, so an
+	// error here only says there was nothing left to remove.
+	_ = w.fsw.Remove(w.abs(dir))
+}
+
+// batch accumulates the changes of one Change.
+type batch struct {
+	paths map[string]struct{}
+	// overflow says events were lost (the kernel queue overflowed).
+	overflow bool
+	// truncated says more than maxTracked paths changed.
+	truncated   bool
+	first, last time.Time
+}
+
+// newBatch returns an empty batch.
+func newBatch() *batch { return &batch{paths: make(map[string]struct{})} }
+
+// empty reports whether nothing was recorded.
+func (b *batch) empty() bool { return len(b.paths) == 0 && !b.overflow && !b.truncated }
+
+// touch records an event at now.
+func (b *batch) touch(now time.Time) {
+	if b.first.IsZero() {
+		b.first = now
+	}
+	b.last = now
+}
+
+// add records a changed path.
+func (b *batch) add(rel string, now time.Time) {
+	b.touch(now)
+	if _, ok := b.paths[rel]; ok {
+		return
+	}
+	if len(b.paths) >= maxTracked {
+		b.truncated = true
+		return
+	}
+	b.paths[rel] = struct{}{}
+}
+
+// markOverflow records that events were lost.
+func (b *batch) markOverflow(now time.Time) {
+	b.touch(now)
+	b.overflow = true
+}
+
+// due is when the batch closes: after debounce of quiet, but no later than
+// maxWait after its first event.
+func (b *batch) due(debounce, maxWait time.Duration) time.Time {
+	quiet := b.last.Add(debounce)
+	if limit := b.first.Add(maxWait); limit.Before(quiet) {
+		return limit
+	}
+	return quiet
+}
+
+// merge adds a later batch to b.
+func (b *batch) merge(later *batch) {
+	b.overflow = b.overflow || later.overflow
+	b.truncated = b.truncated || later.truncated
+	for p := range later.paths {
+		b.add(p, later.last)
+	}
+	if b.first.IsZero() {
+		b.first = later.first
+	}
+	if later.last.After(b.last) {
+		b.last = later.last
+	}
+}
+
+// change renders the batch as a Change emitted at now.
+func (b *batch) change(now time.Time) Change {
+	paths := make([]string, 0, len(b.paths))
+	for p := range b.paths {
+		paths = append(paths, p)
+	}
+	slices.Sort(paths)
+	c := Change{Count: len(paths), First: b.first, Emitted: now}
+	if b.overflow || b.truncated {
+		c.Count = -1
+	}
+	if b.overflow {
+		paths = append([]string{OverflowPath}, paths...)
+	}
+	if len(paths) > MaxPaths {
+		paths = paths[:MaxPaths]
+	}
+	c.Paths = paths
+	return c
+}
