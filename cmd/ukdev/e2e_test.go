@@ -328,8 +328,9 @@ func TestDevLoopEndToEnd(t *testing.T) {
 
 	// A save rebuilds and hot-reboots onto the new banner.
 	setBanner(t, dir, "hello again")
-	s.waitFor("boot 2 banner", boot, consoleLine(2, "hello again"))
+	// The reload's timing comes just before the new boot's first line.
 	s.waitFor("reload timing", boot, func(e jsonEvent) bool { return e.Type == "reload.done" && e.Boot == 2 })
+	s.waitFor("boot 2 banner", boot, consoleLine(2, "hello again"))
 
 	// A broken build leaves boot 2 running and answering.
 	mainC := filepath.Join(dir, "main.c")
