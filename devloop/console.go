@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/vm"
 )
 
 // reloadClock collects the timestamps of one save → running reload.
@@ -43,15 +44,17 @@ func (c *reloadClock) timing(first time.Time) *Timing {
 type consoleWriter struct {
 	l           *Loop
 	boot, build int
+	m           *vm.Machine // set once QEMU runs; the first output flushes queued input
 
-	mu       sync.Mutex
-	split    *logs.Splitter
-	file     *logs.BootWriter
-	early    [][]byte // bytes that came before the log file was open
-	clock    *reloadClock
-	armed    bool
-	gotFirst bool
-	finished bool
+	mu        sync.Mutex
+	split     *logs.Splitter
+	file      *logs.BootWriter
+	early     [][]byte // bytes that came before the log file was open
+	clock     *reloadClock
+	armed     bool
+	gotOutput bool
+	gotFirst  bool
+	finished  bool
 }
 
 func (w *consoleWriter) setFile(f *logs.BootWriter) {
@@ -67,10 +70,12 @@ func (w *consoleWriter) setFile(f *logs.BootWriter) {
 	w.early = nil
 }
 
-// armClock starts waiting for the first line of the boot, for the timing.
-func (w *consoleWriter) armClock(cont time.Time) {
+// armClock starts waiting for the first line of the boot, for the timing,
+// and for the first output, to type in queued input.
+func (w *consoleWriter) armClock(cont time.Time, m *vm.Machine) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.m = m
 	if w.clock != nil {
 		w.clock.cont = cont
 	}
@@ -85,6 +90,10 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 	defer w.mu.Unlock()
 	if w.finished {
 		return len(p), nil
+	}
+	if !w.gotOutput && w.m != nil {
+		w.gotOutput = true
+		w.l.flushInput(w.m)
 	}
 	if w.file != nil {
 		if _, err := w.file.Write(p); err != nil {

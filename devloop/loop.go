@@ -59,6 +59,8 @@ type Loop struct {
 	dropped atomic.Int64
 	cmds    chan command
 	running atomic.Pointer[vm.Machine] // the current boot's QEMU, for console input
+	inputMu sync.Mutex                 // serialises console input; guards input
+	input   []byte                     // console input waiting for a VM
 
 	lock   *lockFile
 	store  *logs.Store
@@ -218,15 +220,46 @@ func (l *Loop) send(c command) {
 	}
 }
 
-// WriteConsole sends bytes to the running guest's serial console. It is
+// WriteConsole sends bytes to the running guest's serial console. Input
+// that arrives while no VM runs (during the first build, between boots) is
+// kept, up to 64 KiB, and typed in as soon as the next boot starts. It is
 // safe to call from any goroutine.
 func (l *Loop) WriteConsole(p []byte) error {
-	m := l.running.Load()
-	if m == nil {
-		return errors.New("devloop: no VM is running")
+	l.inputMu.Lock()
+	defer l.inputMu.Unlock()
+	if m := l.running.Load(); m != nil && l.input == nil {
+		_, err := m.WriteConsole(p)
+		return err
 	}
-	_, err := m.WriteConsole(p)
-	return err
+	if len(l.input)+len(p) > maxQueuedInput {
+		return errors.New("devloop: no VM is running and the input queue is full")
+	}
+	l.input = append(l.input, p...)
+	return nil
+}
+
+const maxQueuedInput = 64 << 10
+
+// setRunning makes m the VM that console input goes to (nil: none).
+func (l *Loop) setRunning(m *vm.Machine) {
+	l.inputMu.Lock()
+	defer l.inputMu.Unlock()
+	l.running.Store(m)
+}
+
+// flushInput types in the input queued while no VM ran. It is called when
+// m first writes to its console: by then the guest has set up its serial
+// port, which could have dropped bytes sent earlier.
+func (l *Loop) flushInput(m *vm.Machine) {
+	l.inputMu.Lock()
+	defer l.inputMu.Unlock()
+	if l.running.Load() != m || len(l.input) == 0 {
+		return
+	}
+	if _, err := m.WriteConsole(l.input); err != nil {
+		l.log.Warn("queued console input", "err", err)
+	}
+	l.input = nil
 }
 
 // emit delivers an event, waiting for the reader.
@@ -631,7 +664,7 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	l.nextBoot++
 
 	if old := l.current; old != nil {
-		l.running.Store(nil)
+		l.setRunning(nil)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := old.m.Stop(sctx); err != nil {
 			l.log.Warn("stop old VM", "boot", old.n, "err", err)
@@ -660,15 +693,15 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	out.setFile(bw)
 	b := &bootState{n: n, build: img.Build, machine: machine, m: m, out: out}
 	l.current = b
-	l.running.Store(m)
 	if clock != nil {
 		clock.spawn, clock.ready = spawn, ready
 	}
 	contAt := time.Now()
-	out.armClock(contAt)
+	out.armClock(contAt, m)
 	if err := m.Cont(ctx); err != nil {
 		l.errorf("boot #%d: cont: %v", n, err)
 	}
+	l.setRunning(m)
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
 		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
 	go func() {
@@ -687,9 +720,7 @@ func (l *Loop) onBootEnded(b *bootState) {
 		return
 	}
 	b.ended = true
-	if l.running.Load() == b.m {
-		l.running.Store(nil)
-	}
+	l.running.CompareAndSwap(b.m, nil)
 	o := b.m.Outcome()
 	exit := l.flavor.Decode(o)
 	b.exit = exit
@@ -726,7 +757,7 @@ func (l *Loop) stopCurrent() {
 		return
 	}
 	l.current = nil
-	l.running.Store(nil)
+	l.setRunning(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.m.Stop(ctx); err != nil {

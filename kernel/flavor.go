@@ -132,7 +132,8 @@ func decodeCommon(o Outcome) Exit {
 	case GuestPanicked:
 		return Exit{Reason: ReasonPanic, Detail: orDefault(o.Detail, "guest reported a panic; VM paused for inspection")}
 	case GuestReset:
-		return Exit{Reason: ReasonCrash, Detail: orDefault(o.Detail, "triple fault or guest reset; VM paused for inspection")}
+		// QEMU's detail ("guest-reset") adds nothing to this.
+		return Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}
 	case InternalError:
 		return Exit{Reason: ReasonCrash, Detail: orDefault(o.Detail, "accelerator internal error; VM paused for inspection")}
 	case GuestShutdown:

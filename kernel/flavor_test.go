@@ -131,7 +131,7 @@ func TestELFDecode(t *testing.T) {
 		{name: "reset", o: Outcome{Kind: GuestReset, Status: -1},
 			want: Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}},
 		{name: "reset with detail", o: Outcome{Kind: GuestReset, Status: -1, Detail: "guest-reset"},
-			want: Exit{Reason: ReasonCrash, Detail: "guest-reset"}},
+			want: Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}},
 		{name: "internal error", o: Outcome{Kind: InternalError, Status: -1},
 			want: Exit{Reason: ReasonCrash, Detail: "accelerator internal error; VM paused for inspection"}},
 		{name: "internal error with detail", o: Outcome{Kind: InternalError, Status: -1, Detail: "KVM internal error. Suberror: 1"},

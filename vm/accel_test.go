@@ -205,3 +205,14 @@ func requireQEMU(t *testing.T) string {
 	}
 	return path
 }
+
+// TestProbeAccelOnThisHost runs the real probe: whatever the host, it must
+// choose an accelerator and say why (here: TCG, since KVM is unusable).
+func TestProbeAccelOnThisHost(t *testing.T) {
+	qemu := requireQEMU(t)
+	got := ProbeAccel(t.Context(), qemu)
+	if (got.Name != "kvm" && got.Name != "tcg") || got.Reason == "" {
+		t.Fatalf("ProbeAccel = %+v", got)
+	}
+	t.Logf("%s: %s", got.Name, got.Reason)
+}

@@ -123,7 +123,9 @@ func TestHostfwdRule(t *testing.T) {
 		{pf: PortForward{Proto: "tcp", HostPort: 80, GuestPort: 70000}, wantErr: true},
 		{pf: PortForward{Proto: "tcp", HostAddr: "localhost", HostPort: 80, GuestPort: 80}, wantErr: true},
 		{pf: PortForward{Proto: "tcp", HostAddr: "127.0.0.1 -\ninfo", HostPort: 80, GuestPort: 80}, wantErr: true},
-		{pf: PortForward{Proto: "tcp", HostAddr: "::1", HostPort: 80, GuestPort: 80}, wantErr: true},
+		{pf: PortForward{Proto: "tcp", HostAddr: "::1", HostPort: 80, GuestPort: 80}, want: "tcp:[::1]:80-:80"},
+		{pf: PortForward{Proto: "tcp", HostAddr: "[::1]", HostPort: 80, GuestPort: 80}, want: "tcp:[::1]:80-:80"},
+		{pf: PortForward{Proto: "tcp", HostAddr: "fe80::1%eth0", HostPort: 80, GuestPort: 80}, wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := hostfwdRule(tt.pf)

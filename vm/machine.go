@@ -159,8 +159,11 @@ type Machine struct {
 	cmd     *exec.Cmd
 	pty     *os.File
 	console io.Writer
-	stderr  *tailBuffer
-	mon     *Monitor
+	// writeTimeout bounds WriteConsole (consoleWriteTimeout; tests
+	// shorten it).
+	writeTimeout time.Duration
+	stderr       *tailBuffer
+	mon          *Monitor
 
 	// life lasts as long as the process; it bounds the Machine's own QMP
 	// calls, apart from the contexts of callers.
@@ -225,7 +228,7 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 	if err := os.Remove(spec.QMPSocket); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("vm: start: remove stale QMP socket: %w", err)
 	}
-	master, slave, err := pty.Open()
+	master, slave, err := openPty()
 	if err != nil {
 		return nil, fmt.Errorf("vm: start: open pty: %w", err)
 	}
@@ -237,18 +240,19 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 
 	life, endLife := context.WithCancel(context.Background())
 	m := &Machine{
-		spec:        spec,
-		argv:        argv,
-		log:         opts.Log,
-		qmpTTL:      opts.QMPTimeout,
-		pty:         master,
-		console:     opts.Console,
-		life:        life,
-		endLife:     endLife,
-		consoleDone: make(chan struct{}),
-		exited:      make(chan struct{}),
-		hurry:       make(chan struct{}),
-		ended:       make(chan struct{}),
+		spec:         spec,
+		argv:         argv,
+		log:          opts.Log,
+		qmpTTL:       opts.QMPTimeout,
+		pty:          master,
+		console:      opts.Console,
+		writeTimeout: consoleWriteTimeout,
+		life:         life,
+		endLife:      endLife,
+		consoleDone:  make(chan struct{}),
+		exited:       make(chan struct{}),
+		hurry:        make(chan struct{}),
+		ended:        make(chan struct{}),
 	}
 	m.stderr = newTailBuffer(stderrTail, kvmInternalError, m.onKVMInternalError)
 
@@ -271,8 +275,7 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 		endLife()
 		return nil, &StartError{Argv: argv, Err: err}
 	}
-	m.log = opts.Log.With("pid", m.cmd.Process.Pid)
-	m.log.Debug("qemu started", "argv", argv)
+	m.log.Debug("qemu started", "pid", m.cmd.Process.Pid, "argv", argv)
 	go m.copyConsole()
 	go m.reap()
 
@@ -307,6 +310,30 @@ func validateSpec(s Spec) error {
 		return fmt.Errorf("vm: start: negative CPU count %d", s.CPUs)
 	}
 	return nil
+}
+
+// openPty opens a pty whose master honours deadlines and Close while a
+// Read or Write waits: pty.Open's master is left in blocking mode (its
+// ioctls go through File.Fd), so the master is reopened non-blocking
+// through the runtime poller.
+func openPty() (master, slave *os.File, err error) {
+	blocking, slave, err := pty.Open()
+	if err != nil {
+		return nil, nil, err
+	}
+	defer blocking.Close()
+	fd, err := unix.Dup(int(blocking.Fd()))
+	if err != nil {
+		_ = slave.Close()
+		return nil, nil, fmt.Errorf("dup pty master: %w", err)
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		_ = unix.Close(fd)
+		_ = slave.Close()
+		return nil, nil, fmt.Errorf("pty master non-blocking: %w", err)
+	}
+	return os.NewFile(uintptr(fd), blocking.Name()), slave, nil
 }
 
 // makeRaw puts the pty in raw mode before QEMU starts: bytes pass both ways
@@ -393,10 +420,11 @@ func (m *Machine) copyConsole() {
 // exit as the boot's end (unless one was recorded before) once the console
 // is drained, then closes Exited.
 func (m *Machine) reap() {
-	m.awaitExit()
-	m.sigMu.Lock()
-	m.zombie = true
-	m.sigMu.Unlock()
+	if m.awaitExit() {
+		m.sigMu.Lock()
+		m.zombie = true
+		m.sigMu.Unlock()
+	}
 	waitErr := m.cmd.Wait()
 
 	drain := time.NewTimer(consoleDrainLimit)
@@ -422,24 +450,27 @@ func (m *Machine) reap() {
 		}
 	}
 	if m.stopRequested.Load() {
-		out = kernel.Outcome{Kind: kernel.StoppedByHost, Status: out.Status, Signal: out.Signal, Detail: "stopped by ukdev"}
+		out = kernel.Outcome{Kind: kernel.StoppedByHost, Status: -1, Signal: out.Signal, Detail: "stopped by ukdev"}
 	}
-	m.log.Debug("qemu exited", "status", out.Status, "signal", out.Signal, "wait", waitErr)
+	m.log.Debug("qemu exited", "pid", m.cmd.Process.Pid, "status", out.Status, "signal", out.Signal, "wait", waitErr)
 	m.end(out)
-	if m.mon != nil {
-		_ = m.mon.Disconnect()
-	}
+	// The QMP connection ends by itself: QEMU's exit closed the socket.
 	m.endLife()
 	close(m.exited)
 }
 
-// awaitExit blocks until QEMU has exited, without reaping it.
-func (m *Machine) awaitExit() {
+// awaitExit blocks until QEMU has exited, without reaping it, and reports
+// whether it could tell; if not, the caller learns of the exit from Wait.
+func (m *Machine) awaitExit() bool {
 	var info unix.Siginfo
 	for {
 		err := unix.Waitid(unix.P_PID, m.cmd.Process.Pid, &info, unix.WEXITED|unix.WNOWAIT, nil)
-		if !errors.Is(err, unix.EINTR) {
-			return
+		switch {
+		case err == nil:
+			return true
+		case !errors.Is(err, unix.EINTR):
+			m.log.Warn("waitid on qemu", "err", err)
+			return false
 		}
 	}
 }
@@ -508,7 +539,11 @@ func (m *Machine) watchEvents() {
 			// internal-error.
 			status, err := m.Status(m.life)
 			if err == nil && status == "internal-error" {
-				m.end(kernel.Outcome{Kind: kernel.InternalError, Status: -1, Detail: "status internal-error"})
+				detail := lastLine(m.stderr.String())
+				if detail == "" {
+					detail = "run state internal-error"
+				}
+				m.end(kernel.Outcome{Kind: kernel.InternalError, Status: -1, Detail: detail})
 			}
 		}
 	}
@@ -573,7 +608,7 @@ func (m *Machine) WriteConsole(p []byte) (int, error) {
 		return 0, fmt.Errorf("vm: write console: %w", ErrExited)
 	default:
 	}
-	_ = m.pty.SetWriteDeadline(time.Now().Add(consoleWriteTimeout))
+	_ = m.pty.SetWriteDeadline(time.Now().Add(m.writeTimeout))
 	n, err := m.pty.Write(p)
 	if err != nil {
 		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
@@ -654,8 +689,15 @@ func (m *Machine) Pause(ctx context.Context) error {
 	return err
 }
 
-// crashStates are the run states a guest leaves only through a reset.
-var crashStates = map[string]bool{"shutdown": true, "guest-panicked": true, "internal-error": true}
+// needsReset reports whether a run state is one a guest leaves only
+// through a reset (QEMU refuses cont there).
+func needsReset(status string) bool {
+	switch status {
+	case "shutdown", "guest-panicked", "internal-error":
+		return true
+	}
+	return false
+}
 
 // Reset reboots the guest in the same QEMU (the same kernel file, read
 // again). A running guest restarts at once and a guest paused by the user
@@ -684,11 +726,11 @@ func (m *Machine) Reset(ctx context.Context) error {
 	if resetErr != nil {
 		return fmt.Errorf("vm: reset: %w", resetErr)
 	}
-	if !crashStates[before] {
+	if !needsReset(before) {
 		return nil
 	}
 	// QEMU performs the reset asynchronously; cont is refused until it has.
-	if err := m.awaitStatus(ctx, func(s string) bool { return !crashStates[s] }); err != nil {
+	if err := m.awaitStatus(ctx, func(s string) bool { return !needsReset(s) }); err != nil {
 		return fmt.Errorf("vm: reset: %w", err)
 	}
 	m.mu.Lock()
@@ -764,9 +806,15 @@ func hostfwdRule(pf PortForward) (string, error) {
 	if pf.Proto != "tcp" && pf.Proto != "udp" {
 		return "", fmt.Errorf("vm: port forward: protocol %q is not tcp or udp", pf.Proto)
 	}
-	addr, err := netip.ParseAddr(pf.hostAddr())
-	if err != nil || !addr.Is4() {
-		return "", fmt.Errorf("vm: port forward: host address %q is not an IPv4 address", pf.HostAddr)
+	addr, err := netip.ParseAddr(strings.Trim(pf.hostAddr(), "[]"))
+	if err != nil || addr.Zone() != "" {
+		return "", fmt.Errorf("vm: port forward: host address %q is not an IP address", pf.HostAddr)
+	}
+	host := addr.String()
+	if addr.Is6() {
+		// QEMU 7.2 refuses IPv6 host addresses ("Bad host address", a
+		// *PortError); later versions take them bracketed.
+		host = "[" + host + "]"
 	}
 	if pf.HostPort < 1 || pf.HostPort > 65535 {
 		return "", fmt.Errorf("vm: port forward: host port %d is outside 1-65535", pf.HostPort)
@@ -774,7 +822,7 @@ func hostfwdRule(pf PortForward) (string, error) {
 	if pf.GuestPort < 1 || pf.GuestPort > 65535 {
 		return "", fmt.Errorf("vm: port forward: guest port %d is outside 1-65535", pf.GuestPort)
 	}
-	return fmt.Sprintf("%s:%s:%d-:%d", pf.Proto, addr, pf.HostPort, pf.GuestPort), nil
+	return fmt.Sprintf("%s:%s:%d-:%d", pf.Proto, host, pf.HostPort, pf.GuestPort), nil
 }
 
 // Stop ends QEMU: QMP quit, up to a second to exit, then SIGTERM to its

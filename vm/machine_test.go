@@ -18,12 +18,13 @@ import (
 )
 
 // Test kernels: 32-bit PVH code placed at pvhCodeAddr by pvhELF, assembled
-// from the sources in the comments. Each sets up a stack and prints a line
-// on COM1 by polling the 16550's line status register.
-var (
-	// echoKernel prints "READY\n", then echoes every byte it receives on
-	// COM1, and on 'x' writes 5 to isa-debug-exit (QEMU exits with 11).
-	echoKernel = []byte{
+// from testdata/kernels.S. Each sets up a stack and prints a line on COM1
+// by polling the 16550's line status register.
+
+// echoKernel prints "READY\n", then echoes every byte it receives on
+// COM1, and on 'x' writes 5 to isa-debug-exit (QEMU exits with 11).
+func echoKernel() []byte {
+	return []byte{
 		0xbc, 0x00, 0x00, 0x08, 0x00, 0xbe, 0xdc, 0x00, 0x10, 0x00, 0xe8, 0x36, 0x00, 0x00, 0x00, 0x66,
 		0xba, 0xfd, 0x03, 0xec, 0xa8, 0x01, 0x74, 0xfb, 0x66, 0xba, 0xf8, 0x03, 0xec, 0x3c, 0x78, 0x74,
 		0x09, 0x88, 0xc3, 0xe8, 0x0c, 0x00, 0x00, 0x00, 0xeb, 0xe5, 0x66, 0xba, 0x01, 0x05, 0xb0, 0x05,
@@ -31,24 +32,30 @@ var (
 		0x03, 0x88, 0xd8, 0xee, 0xc3, 0xac, 0x84, 0xc0, 0x74, 0x09, 0x88, 0xc3, 0xe8, 0xe3, 0xff, 0xff,
 		0xff, 0xeb, 0xf2, 0xc3, 'R', 'E', 'A', 'D', 'Y', '\n', 0x00,
 	}
-	// tripleFaultKernel prints "BOOT\n", loads an empty IDT and executes
-	// int3: #GP, #DF, triple fault.
-	tripleFaultKernel = []byte{
+}
+
+// tripleFaultKernel prints "BOOT\n", loads an empty IDT and executes
+// int3: #GP, #DF, triple fault.
+func tripleFaultKernel() []byte {
+	return []byte{
 		0xbc, 0x00, 0x00, 0x08, 0x00, 0xbe, 0xc8, 0x00, 0x10, 0x00, 0xe8, 0x1c, 0x00, 0x00, 0x00, 0x0f,
 		0x01, 0x1d, 0xc2, 0x00, 0x10, 0x00, 0xcc, 0xf4, 0xeb, 0xfd, 0x66, 0xba, 0xfd, 0x03, 0xec, 0xa8,
 		0x20, 0x74, 0xfb, 0x66, 0xba, 0xf8, 0x03, 0x88, 0xd8, 0xee, 0xc3, 0xac, 0x84, 0xc0, 0x74, 0x09,
 		0x88, 0xc3, 0xe8, 0xe3, 0xff, 0xff, 0xff, 0xeb, 0xf2, 0xc3, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
 		'B', 'O', 'O', 'T', '\n', 0x00,
 	}
-	// panicKernel prints "PANIC\n" and writes 1 (panicked) to the pvpanic
-	// port 0x505.
-	panicKernel = []byte{
+}
+
+// panicKernel prints "PANIC\n" and writes 1 (panicked) to the pvpanic
+// port 0x505.
+func panicKernel() []byte {
+	return []byte{
 		0xbc, 0x00, 0x00, 0x08, 0x00, 0xbe, 0xc1, 0x00, 0x10, 0x00, 0xe8, 0x1b, 0x00, 0x00, 0x00, 0x66,
 		0xba, 0x05, 0x05, 0xb0, 0x01, 0xee, 0xf4, 0xeb, 0xfd, 0x66, 0xba, 0xfd, 0x03, 0xec, 0xa8, 0x20,
 		0x74, 0xfb, 0x66, 0xba, 0xf8, 0x03, 0x88, 0xd8, 0xee, 0xc3, 0xac, 0x84, 0xc0, 0x74, 0x09, 0x88,
 		0xc3, 0xe8, 0xe3, 0xff, 0xff, 0xff, 0xeb, 0xf2, 0xc3, 'P', 'A', 'N', 'I', 'C', '\n', 0x00,
 	}
-)
+}
 
 // The generic test deadline: generous, since TCG on a loaded 2-core
 // machine can be slow; tests normally finish in milliseconds.
@@ -145,7 +152,7 @@ func processGone(pid int) bool {
 }
 
 func TestMachineConsoleAndDebugExit(t *testing.T) {
-	m, console := start(t, bootSpec(t, echoKernel))
+	m, console := start(t, bootSpec(t, echoKernel()))
 	console.waitCount(t, "READY\n", 1)
 
 	// ^C goes to the guest, which echoes it, and QEMU lives on.
@@ -187,7 +194,7 @@ func TestMachineConsoleAndDebugExit(t *testing.T) {
 }
 
 func TestMachineGuestResetThenReset(t *testing.T) {
-	m, console := start(t, bootSpec(t, tripleFaultKernel))
+	m, console := start(t, bootSpec(t, tripleFaultKernel()))
 	first := m.Ended()
 	waitClosed(t, first, "Ended")
 	if got := m.Outcome(); got.Kind != kernel.GuestReset {
@@ -212,8 +219,27 @@ func TestMachineGuestResetThenReset(t *testing.T) {
 	}
 }
 
+// TestMachineWriteConsoleGuestNotReading checks that WriteConsole gives up
+// when a paused guest leaves its input unread and the pty fills.
+func TestMachineWriteConsoleGuestNotReading(t *testing.T) {
+	spec := bootSpec(t, echoKernel())
+	spec.StartPaused = true
+	m, _ := start(t, spec)
+	m.writeTimeout = 100 * time.Millisecond
+	chunk := bytes.Repeat([]byte("a"), 4096)
+	for range 1000 {
+		if _, err := m.WriteConsole(chunk); err != nil {
+			if !errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Fatalf("err = %v, want os.ErrDeadlineExceeded", err)
+			}
+			return
+		}
+	}
+	t.Fatal("4 MB written to a guest that reads nothing")
+}
+
 func TestMachineResetRunningGuest(t *testing.T) {
-	m, console := start(t, bootSpec(t, echoKernel))
+	m, console := start(t, bootSpec(t, echoKernel()))
 	console.waitCount(t, "READY\n", 1)
 	if err := m.Reset(t.Context()); err != nil {
 		t.Fatalf("Reset: %v", err)
@@ -230,7 +256,7 @@ func TestMachineResetRunningGuest(t *testing.T) {
 }
 
 func TestMachineGuestPanicked(t *testing.T) {
-	m, console := start(t, bootSpec(t, panicKernel))
+	m, console := start(t, bootSpec(t, panicKernel()))
 	waitClosed(t, m.Ended(), "Ended")
 	console.waitCount(t, "PANIC\n", 1)
 	if got := m.Outcome(); got.Kind != kernel.GuestPanicked {
@@ -248,7 +274,7 @@ func TestMachineGuestPanicked(t *testing.T) {
 }
 
 func TestMachineStartPausedAndConcurrentStop(t *testing.T) {
-	spec := bootSpec(t, echoKernel)
+	spec := bootSpec(t, echoKernel())
 	spec.StartPaused = true
 	m, console := start(t, spec)
 	if st, err := m.Status(t.Context()); err != nil || st != "prelaunch" {
@@ -288,7 +314,7 @@ func TestMachineStartPausedAndConcurrentStop(t *testing.T) {
 }
 
 func TestMachineStopWithExpiredContextKills(t *testing.T) {
-	m, _ := start(t, bootSpec(t, echoKernel))
+	m, _ := start(t, bootSpec(t, echoKernel()))
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	if err := m.Stop(ctx); err != nil {
@@ -303,7 +329,7 @@ func TestMachineStopWithExpiredContextKills(t *testing.T) {
 }
 
 func TestMachineKilledFromOutside(t *testing.T) {
-	m, _ := start(t, bootSpec(t, echoKernel))
+	m, _ := start(t, bootSpec(t, echoKernel()))
 	if err := syscall.Kill(m.PID(), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
@@ -314,7 +340,7 @@ func TestMachineKilledFromOutside(t *testing.T) {
 }
 
 func TestMachinePortForward(t *testing.T) {
-	spec := bootSpec(t, echoKernel)
+	spec := bootSpec(t, echoKernel())
 	spec.Network = true
 	spec.StartPaused = true
 	m, _ := start(t, spec)
@@ -351,7 +377,7 @@ func TestMachinePortForward(t *testing.T) {
 }
 
 func TestMachinePortForwardWithoutNetwork(t *testing.T) {
-	m, _ := start(t, bootSpec(t, echoKernel))
+	m, _ := start(t, bootSpec(t, echoKernel()))
 	err := m.AddPortForward(t.Context(), PortForward{Proto: "tcp", HostPort: 8080, GuestPort: 80})
 	if !errors.Is(err, ErrNoNetwork) {
 		t.Fatalf("err = %v, want ErrNoNetwork", err)
@@ -362,7 +388,7 @@ func TestStartFailures(t *testing.T) {
 	qemu := requireQEMU(t)
 	dir := shortTempDir(t)
 	// An ELF whose note is not the PVH entry: microvm refuses it.
-	noPVH := pvhELF(echoKernel)
+	noPVH := pvhELF(echoKernel())
 	noPVH[52+2*32+8] = xenElfNotePhys32Entry - 1
 	noPVHPath := filepath.Join(dir, "nopvh.elf")
 	if err := os.WriteFile(noPVHPath, noPVH, 0o444); err != nil {

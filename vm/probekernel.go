@@ -31,27 +31,29 @@ const (
 	xenElfNotePhys32Entry = 18
 )
 
-// probeCode is the probe kernel's machine code (32-bit).
-var probeCode = []byte{
-	0x0f, 0x20, 0xc0, // mov eax, cr0
-	0x25, 0xfb, 0xff, 0xff, 0xff, // and eax, ~CR0.EM
-	0x83, 0xc8, 0x02, // or eax, CR0.MP
-	0x0f, 0x22, 0xc0, // mov cr0, eax
-	0x0f, 0x20, 0xe0, // mov eax, cr4
-	0x0d, 0x00, 0x06, 0x00, 0x00, // or eax, CR4.OSFXSR|CR4.OSXMMEXCPT
-	0x0f, 0x22, 0xe0, // mov cr4, eax
-	0x0f, 0x57, 0xc0, // xorps xmm0, xmm0
-	0x0f, 0x58, 0xc0, // addps xmm0, xmm0
-	0x66, 0xba, debugExitPort & 0xff, debugExitPort >> 8, // mov dx, debugExitPort
-	0xb0, probeExitValue, // mov al, probeExitValue
-	0xee,       // out dx, al
-	0xfa,       // cli
-	0xf4,       // hlt
-	0xeb, 0xfd, // jmp back to hlt
+// probeCode returns the probe kernel's machine code (32-bit).
+func probeCode() []byte {
+	return []byte{
+		0x0f, 0x20, 0xc0, // mov eax, cr0
+		0x25, 0xfb, 0xff, 0xff, 0xff, // and eax, ~CR0.EM
+		0x83, 0xc8, 0x02, // or eax, CR0.MP
+		0x0f, 0x22, 0xc0, // mov cr0, eax
+		0x0f, 0x20, 0xe0, // mov eax, cr4
+		0x0d, 0x00, 0x06, 0x00, 0x00, // or eax, CR4.OSFXSR|CR4.OSXMMEXCPT
+		0x0f, 0x22, 0xe0, // mov cr4, eax
+		0x0f, 0x57, 0xc0, // xorps xmm0, xmm0
+		0x0f, 0x58, 0xc0, // addps xmm0, xmm0
+		0x66, 0xba, debugExitPort & 0xff, debugExitPort >> 8, // mov dx, debugExitPort
+		0xb0, probeExitValue, // mov al, probeExitValue
+		0xee,       // out dx, al
+		0xfa,       // cli
+		0xf4,       // hlt
+		0xeb, 0xfd, // jmp back to hlt
+	}
 }
 
 // probeKernel returns the bytes of the probe kernel ELF file.
-func probeKernel() []byte { return pvhELF(probeCode) }
+func probeKernel() []byte { return pvhELF(probeCode()) }
 
 // pvhELF wraps 32-bit code in an ELF file whose PVH entry point is the
 // code's first byte, loaded at pvhCodeAddr.

@@ -322,6 +322,9 @@ func (m *Monitor) read() {
 				err = fmt.Errorf("%w: read: %w", ErrMonitorClosed, err)
 			}
 			m.stop(err)
+			// Nothing more can come; release the socket now rather than
+			// at Disconnect, which a caller may never need.
+			_ = m.conn.Close()
 			return
 		}
 		var msg message
