@@ -705,6 +705,11 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
 		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
 	go func() {
+		// QEMU leaves its QMP socket behind.
+		<-m.Exited()
+		_ = os.Remove(spec.QMPSocket)
+	}()
+	go func() {
 		<-m.Ended()
 		o := m.Outcome()
 		if o.Kind == kernel.QEMUExited || o.Kind == kernel.StoppedByHost || o.Kind == kernel.StartFailed {
@@ -860,6 +865,10 @@ func (l *Loop) shutdown() {
 			case <-deadline:
 				b = nil
 			}
+		}
+		// The image copies are only for QEMUs this loop ran, all gone now.
+		if err := os.RemoveAll(l.images.Dir); err != nil {
+			l.log.Warn("remove image copies", "err", err)
 		}
 		l.emit(Event{Type: TypeStop, Message: "ukdev stopped; no VM left running"})
 	})

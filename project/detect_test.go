@@ -84,10 +84,12 @@ func TestInitFile(t *testing.T) {
 		d           Detection
 		wantCommand string
 		wantImage   string
+		wantIgnore  []string // the image's directory: the build writes there
 	}{
-		{"detected", Detection{Flavor: "elf", BuildCommand: "make", Image: "build/hello.elf", Reason: "Makefile builds build/hello.elf"}, "make", root + "/build/hello.elf"},
-		{"nothing detected", Detection{}, "", root + "/" + placeholderImage},
-		{"odd characters", Detection{BuildCommand: "make \"A=\\1\"", Image: "b/x y\".elf", Reason: "line\nbreak"}, "make \"A=\\1\"", root + "/b/x y\".elf"},
+		{"detected", Detection{Flavor: "elf", BuildCommand: "make", Image: "build/hello.elf", Reason: "Makefile builds build/hello.elf"}, "make", root + "/build/hello.elf", []string{"build/"}},
+		{"image at the root", Detection{Flavor: "elf", BuildCommand: "make", Image: "kernel.elf"}, "make", root + "/kernel.elf", nil},
+		{"nothing detected", Detection{}, "", root + "/" + placeholderImage, nil},
+		{"odd characters", Detection{BuildCommand: "make \"A=\\1\"", Image: "b/x y\".elf", Reason: "line\nbreak"}, "make \"A=\\1\"", root + "/b/x y\".elf", []string{"b/"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -99,8 +101,11 @@ func TestInitFile(t *testing.T) {
 			if c.Build.Command != tt.wantCommand || c.Kernel.Image != tt.wantImage {
 				t.Errorf("command %q image %q, want %q %q", c.Build.Command, c.Kernel.Image, tt.wantCommand, tt.wantImage)
 			}
+			if !reflect.DeepEqual(c.Watch.Ignore, tt.wantIgnore) && len(c.Watch.Ignore)+len(tt.wantIgnore) > 0 {
+				t.Errorf("watch.ignore %q, want %q", c.Watch.Ignore, tt.wantIgnore)
+			}
 			// Apart from the detected values, the file holds only defaults.
-			c.Build.Command, c.Kernel = defaults.Build.Command, defaults.Kernel
+			c.Build.Command, c.Kernel, c.Watch.Ignore = defaults.Build.Command, defaults.Kernel, defaults.Watch.Ignore
 			if !reflect.DeepEqual(c, defaults) {
 				t.Errorf("InitFile sets more than the detection:\n%+v\nwant %+v", c, defaults)
 			}

@@ -2,6 +2,7 @@ package project
 
 import (
 	"fmt"
+	"path"
 	"strings"
 )
 
@@ -40,7 +41,13 @@ func InitFile(d Detection) []byte {
 	line("")
 	line("[watch]")
 	line("# paths = [\".\"]")
-	line("# ignore = [\"*.o\", \"build/\"]      # gitignore-style, in addition to .gitignore files")
+	if dir := path.Dir(d.Image); d.Image != "" && dir != "." && !strings.HasPrefix(dir, "..") && !path.IsAbs(dir) {
+		// The build writes its objects beside the image: a write there
+		// must not start another build.
+		line("ignore = [%s]  # the build's outputs; gitignore-style, in addition to .gitignore files", tomlQuote(dir+"/"))
+	} else {
+		line("# ignore = [\"*.o\", \"build/\"]  # gitignore-style, in addition to .gitignore files")
+	}
 	line("# debounce = %s", tomlQuote(DefaultDebounce.String()))
 	line("# max_wait = %s", tomlQuote(DefaultMaxWait.String()))
 	line("")
