@@ -59,6 +59,8 @@ type Loop struct {
 	dropped atomic.Int64
 	cmds    chan command
 	running atomic.Pointer[vm.Machine] // the current boot's QEMU, for console input
+	info    atomic.Pointer[VMInfo]     // the live VM (running, or frozen after a crash), for inspection
+	inspect atomic.Pointer[vm.Machine] // the VM info describes
 	inputMu sync.Mutex                 // serialises console input; guards input
 	input   []byte                     // console input waiting for a VM
 
@@ -241,10 +243,24 @@ func (l *Loop) WriteConsole(p []byte) error {
 const maxQueuedInput = 64 << 10
 
 // setRunning makes m the VM that console input goes to (nil: none).
-func (l *Loop) setRunning(m *vm.Machine) {
+func (l *Loop) setRunning(m *vm.Machine, info *VMInfo) {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
 	l.running.Store(m)
+	l.inspect.Store(m)
+	l.info.Store(info)
+}
+
+// forget drops m as the VM console input goes to and, when its QEMU is
+// gone (gone), as the VM to inspect. A VM frozen after a crash stays
+// inspectable until it is replaced or stopped.
+func (l *Loop) forget(m *vm.Machine, gone bool) {
+	l.inputMu.Lock()
+	defer l.inputMu.Unlock()
+	l.running.CompareAndSwap(m, nil)
+	if gone && l.inspect.CompareAndSwap(m, nil) {
+		l.info.Store(nil)
+	}
 }
 
 // flushInput types in the input queued while no VM ran. It is called when
@@ -664,7 +680,7 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	l.nextBoot++
 
 	if old := l.current; old != nil {
-		l.setRunning(nil)
+		l.forget(old.m, true)
 		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		if err := old.m.Stop(sctx); err != nil {
 			l.log.Warn("stop old VM", "boot", old.n, "err", err)
@@ -701,7 +717,8 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	if err := m.Cont(ctx); err != nil {
 		l.errorf("boot #%d: cont: %v", n, err)
 	}
-	l.setRunning(m)
+	l.setRunning(m, &VMInfo{Boot: n, Build: img.Build, PID: m.PID(), Machine: machine, Accel: l.accel.Name,
+		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols})
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
 		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
 	go func() {
@@ -725,8 +742,8 @@ func (l *Loop) onBootEnded(b *bootState) {
 		return
 	}
 	b.ended = true
-	l.running.CompareAndSwap(b.m, nil)
 	o := b.m.Outcome()
+	l.forget(b.m, o.Kind == kernel.QEMUExited || o.Kind == kernel.StoppedByHost || o.Kind == kernel.StartFailed)
 	exit := l.flavor.Decode(o)
 	b.exit = exit
 	b.out.flush()
@@ -762,7 +779,7 @@ func (l *Loop) stopCurrent() {
 		return
 	}
 	l.current = nil
-	l.setRunning(nil)
+	l.forget(b.m, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.m.Stop(ctx); err != nil {

@@ -1,0 +1,740 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These end-to-end tests cover the ukdev commands around the dev loop:
+// config errors, missing or refusing QEMU, port forwards, ukdev run's exit
+// statuses, ukdev logs, ukdev init and the per-project lock. Like
+// TestDevLoopEndToEnd they run the real binary on real QEMU (TCG) with
+// examples/hello.
+
+const (
+	// bootWait bounds a build plus a boot; both take well under a second
+	// here, the margin is for a loaded machine.
+	bootWait = 60 * time.Second
+	// quickWait bounds what must happen without a build or a boot.
+	quickWait = 10 * time.Second
+)
+
+// baseConfig is examples/hello's ukdev.toml; extra lines follow it, so an
+// error in the first extra line is reported at line 3.
+const baseConfig = "build.command = \"make\"\nkernel.image = \"build/hello.elf\"\n"
+
+func writeConfig(t *testing.T, dir, extra string) {
+	t.Helper()
+	writeFile(t, filepath.Join(dir, "ukdev.toml"), baseConfig+extra)
+}
+
+// runtimeDirOf returns the XDG_RUNTIME_DIR set by testEnv: every QMP socket
+// path, hence every QEMU command line of the test, holds it.
+func runtimeDirOf(t *testing.T, env []string) string {
+	t.Helper()
+	dir := ""
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "XDG_RUNTIME_DIR="); ok {
+			dir = v
+		}
+	}
+	if dir == "" {
+		t.Fatal("env has no XDG_RUNTIME_DIR")
+	}
+	return dir
+}
+
+// cliResult is a finished ukdev command.
+type cliResult struct {
+	stdout, stderr string
+	code           int
+	elapsed        time.Duration
+}
+
+func (r cliResult) String() string {
+	return fmt.Sprintf("exit %d after %s\nstdout:\n%s\nstderr:\n%s", r.code, r.elapsed.Round(time.Millisecond), r.stdout, r.stderr)
+}
+
+// runCLI runs ukdev to completion in dir with stdin as its input, failing
+// the test if it does not end within bootWait.
+func runCLI(t *testing.T, dir string, env []string, stdin string, args ...string) cliResult {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), bootWait)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ukdevBin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	cmd.Stdin = strings.NewReader(stdin)
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr strings.Builder
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := cliResult{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("ukdev %s did not end within %s\n%s", strings.Join(args, " "), bootWait, r)
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatalf("ukdev %s: %v", strings.Join(args, " "), err)
+	}
+	return r
+}
+
+// stop signals a `ukdev dev` session, reads its remaining events and
+// returns its exit status.
+func (s *session) stop(sig syscall.Signal) int {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		s.t.Fatalf("signal ukdev: %v", err)
+	}
+	deadline := time.After(30 * time.Second)
+	for open := true; open; {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				open = false
+				continue
+			}
+			s.seen = append(s.seen, e)
+		case <-deadline:
+			s.t.Fatalf("ukdev did not end within 30s of %v\n%s", sig, s.transcript())
+		}
+	}
+	err := s.cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		s.t.Fatalf("wait for ukdev: %v", err)
+	}
+	return 0
+}
+
+// seenType returns the events of type typ read so far.
+func (s *session) seenType(typ string) []jsonEvent {
+	var out []jsonEvent
+	for _, e := range s.seen {
+		if e.Type == typ {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func isType(typ string) func(jsonEvent) bool {
+	return func(e jsonEvent) bool { return e.Type == typ }
+}
+
+func bootStart(n int) func(jsonEvent) bool {
+	return func(e jsonEvent) bool { return e.Type == "vm.start" && e.Boot == n }
+}
+
+// eventLines returns the stderr lines of `ukdev run` (plain events) whose
+// source column is src.
+func eventLines(stderr, src string) []string {
+	var out []string
+	for _, l := range strings.Split(stderr, "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 && f[1] == src {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return port
+}
+
+// listenerPID returns the pid of the process holding the listening IPv4
+// socket on 127.0.0.1:port (or 0.0.0.0:port), or 0 when there is none or
+// its owner cannot be read.
+func listenerPID(t *testing.T, port int) int {
+	t.Helper()
+	data, err := os.ReadFile("/proc/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	inode := ""
+	for _, l := range strings.Split(string(data), "\n")[1:] {
+		// sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+		f := strings.Fields(l)
+		if len(f) < 10 || f[3] != "0A" {
+			continue
+		}
+		addr, hexPort, ok := strings.Cut(f[1], ":")
+		p, err := strconv.ParseUint(hexPort, 16, 16)
+		if !ok || err != nil || int(p) != port {
+			continue
+		}
+		if addr == "0100007F" || addr == "00000000" {
+			inode = f[9]
+		}
+	}
+	if inode == "" {
+		return 0
+	}
+	want := "socket:[" + inode + "]"
+	procs, _ := os.ReadDir("/proc")
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		fds, _ := os.ReadDir(filepath.Join("/proc", p.Name(), "fd"))
+		for _, fd := range fds {
+			if target, _ := os.Readlink(filepath.Join("/proc", p.Name(), "fd", fd.Name())); target == want {
+				return pid
+			}
+		}
+	}
+	return 0
+}
+
+// canListen reports whether this process can bind 127.0.0.1:port.
+func canListen(port int) bool {
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+	if err != nil {
+		return false
+	}
+	ln.Close()
+	return true
+}
+
+// follower is a running ukdev command whose stdout is read line by line
+// (ukdev logs -f).
+type follower struct {
+	t     *testing.T
+	cmd   *exec.Cmd
+	lines chan string
+	seen  []string
+	mu    sync.Mutex
+	errb  strings.Builder
+}
+
+func startFollower(t *testing.T, dir string, env []string, args ...string) *follower {
+	t.Helper()
+	cmd := exec.Command(ukdevBin, args...)
+	cmd.Dir = dir
+	cmd.Env = env
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &follower{t: t, cmd: cmd, lines: make(chan string, 100000)}
+	cmd.Stderr = &lockedWriter{b: &f.errb, mu: &f.mu}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		defer close(f.lines)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			f.lines <- sc.Text()
+		}
+	}()
+	t.Cleanup(func() {
+		if f.cmd.ProcessState == nil {
+			_ = f.cmd.Process.Kill()
+			_ = f.cmd.Wait()
+		}
+	})
+	return f
+}
+
+func (f *follower) waitLine(what string, timeout time.Duration, match func(string) bool) {
+	f.t.Helper()
+	deadline := time.After(timeout)
+	for {
+		select {
+		case l, ok := <-f.lines:
+			if !ok {
+				f.t.Fatalf("ukdev %s ended while waiting for %s\n%s", strings.Join(f.cmd.Args[1:], " "), what, f.transcript())
+			}
+			f.seen = append(f.seen, l)
+			if match(l) {
+				return
+			}
+		case <-deadline:
+			f.t.Fatalf("timed out after %s waiting for %s\n%s", timeout, what, f.transcript())
+		}
+	}
+}
+
+func (f *follower) transcript() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return "stdout:\n" + strings.Join(f.seen, "\n") + "\nstderr:\n" + f.errb.String()
+}
+
+// stop signals the command, reads the rest of its output and returns its
+// exit status.
+func (f *follower) stop(sig syscall.Signal) int {
+	f.t.Helper()
+	if err := f.cmd.Process.Signal(sig); err != nil {
+		f.t.Fatalf("signal ukdev: %v", err)
+	}
+	deadline := time.After(30 * time.Second)
+	for open := true; open; {
+		select {
+		case l, ok := <-f.lines:
+			if !ok {
+				open = false
+				continue
+			}
+			f.seen = append(f.seen, l)
+		case <-deadline:
+			f.t.Fatalf("ukdev did not end within 30s of %v\n%s", sig, f.transcript())
+		}
+	}
+	err := f.cmd.Wait()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err != nil {
+		f.t.Fatalf("wait for ukdev: %v", err)
+	}
+	return 0
+}
+
+func TestConfigErrorsStopEarly(t *testing.T) {
+	needQEMU(t)
+	cases := []struct {
+		name, line string
+		// where is "ukdev.toml:LINE:COL: key", as the error must print it.
+		where string
+	}{
+		{"unknown key", `vm.bogus = 1`, "ukdev.toml:3:1: vm.bogus"},
+		{"wrong type", `vm.cpus = "two"`, "ukdev.toml:3:11: vm.cpus"},
+		{"bad port", `vm.ports = ["abc:80"]`, "ukdev.toml:3:13: vm.ports[0]"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyExample(t)
+			env := testEnv(t)
+			writeConfig(t, dir, tc.line+"\n")
+			for _, args := range [][]string{{"dev", "--json"}, {"run"}} {
+				r := runCLI(t, dir, env, "", args...)
+				if r.code == 0 {
+					t.Fatalf("ukdev %s accepted a bad config\n%s", strings.Join(args, " "), r)
+				}
+				if r.elapsed > quickWait {
+					t.Errorf("ukdev %s took %s to reject a bad config", strings.Join(args, " "), r.elapsed)
+				}
+				lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+				if len(lines) != 1 || !strings.Contains(lines[0], tc.where) {
+					t.Errorf("ukdev %s: want one stderr line with %q\n%s", strings.Join(args, " "), tc.where, r)
+				}
+				if r.stdout != "" {
+					t.Errorf("ukdev %s printed events for a bad config\n%s", strings.Join(args, " "), r)
+				}
+			}
+			// Nothing ran: no build output, no QEMU.
+			if _, err := os.Stat(filepath.Join(dir, "build")); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("a build ran despite the bad config (build/: %v)", err)
+			}
+			waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+		})
+	}
+}
+
+func TestMissingQEMUKeepsBuilding(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	const qemu = "/nonexistent/qemu-system-x86_64"
+	writeConfig(t, dir, fmt.Sprintf("vm.qemu = %q\n", qemu))
+	s := startDev(t, dir, env)
+
+	e := s.waitFor("error about QEMU", quickWait, isType("error"))
+	if !strings.Contains(e.Message, qemu) || !strings.Contains(e.Message, "install") {
+		t.Errorf("the error neither names %s nor says how to install QEMU: %q", qemu, e.Message)
+	}
+	done := s.waitFor("build.done", bootWait, isType("build.done"))
+	if done.OK == nil || !*done.OK {
+		t.Fatalf("the build failed: %s\n%s", done.raw, s.transcript())
+	}
+	// The loop goes on: a save still builds.
+	setBanner(t, dir, "built without qemu")
+	s.waitFor("second build.done", bootWait, func(e jsonEvent) bool {
+		return e.Type == "build.done" && e.Build > done.Build && e.OK != nil && *e.OK
+	})
+	if starts := s.seenType("vm.start"); len(starts) > 0 {
+		t.Errorf("a VM started without QEMU: %s", starts[0].raw)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited with status %d after SIGTERM, want 0\n%s", code, s.transcript())
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
+
+func TestRunPortInUse(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	port := ln.Addr().(*net.TCPAddr).Port
+	writeConfig(t, dir, fmt.Sprintf("vm.ports = [\"%d:80\"]\n", port))
+
+	r := runCLI(t, dir, env, "", "run")
+	if r.code != 125 {
+		t.Errorf("exit status %d, want 125 (QEMU failed)\n%s", r.code, r)
+	}
+	errs := eventLines(r.stderr, "error")
+	if len(errs) != 1 || !strings.Contains(errs[0], strconv.Itoa(port)) {
+		t.Errorf("want one error line naming port %d\n%s", port, r)
+	}
+	if strings.Contains(r.stdout, "hello from ukdev") {
+		t.Errorf("the guest ran although its port forward failed\n%s", r)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
+
+func TestPortForwardSurvivesReboot(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	port := freePort(t)
+	writeConfig(t, dir, fmt.Sprintf("vm.ports = [\"%d:80\"]\n", port))
+	s := startDev(t, dir, env)
+
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
+	setBanner(t, dir, "hello with ports")
+	start := s.waitFor("vm.start of boot 2", bootWait, bootStart(2))
+	s.waitFor("boot 2 banner", bootWait, consoleLine(2, "hello with ports"))
+
+	// The forward now belongs to boot 2's QEMU, and it accepts.
+	if pid := listenerPID(t, port); pid != start.PID {
+		t.Errorf("port %d is held by pid %d, want boot 2's QEMU (pid %d)", port, pid, start.PID)
+	}
+	conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), quickWait)
+	if err != nil {
+		t.Errorf("connect to the forwarded port %d: %v", port, err)
+	} else {
+		conn.Close()
+	}
+	if canListen(port) {
+		t.Errorf("port %d is free while boot 2 runs", port)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
+	}
+	if errs := s.seenType("error"); len(errs) > 0 {
+		t.Errorf("ukdev reported an error: %s", errs[0].raw)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	if !canListen(port) {
+		t.Errorf("port %d is still taken after ukdev quit", port)
+	}
+}
+
+// multibootOnly is a file QEMU takes for a multiboot kernel (ukdev does
+// too) but then refuses to load: it is not ELF and has no address fields.
+func multibootOnly() string {
+	var magic, flags uint32 = 0x1BADB002, 0
+	b := make([]byte, 4096)
+	binary.LittleEndian.PutUint32(b[0:], magic)
+	binary.LittleEndian.PutUint32(b[4:], flags)
+	binary.LittleEndian.PutUint32(b[8:], -(magic + flags))
+	return string(b)
+}
+
+func TestBadKernelKeepsRunningBoot(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	// The build copies payload.bin, when there is one, over the kernel.
+	writeFile(t, filepath.Join(dir, "ukdev.toml"), `build.command = "make && if [ -f payload.bin ]; then cp payload.bin build/hello.elf; fi"
+kernel.image = "build/hello.elf"
+vm.machine = "microvm"
+`)
+	s := startDev(t, dir, env)
+	start := s.waitFor("vm.start of boot 1", bootWait, bootStart(1))
+	if start.Machine != "microvm" {
+		t.Errorf("boot 1 runs on %q, want microvm", start.Machine)
+	}
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
+
+	// A file that is no kernel at all is refused before QEMU sees it.
+	writeFile(t, filepath.Join(dir, "payload.bin"), "this is not a kernel\n")
+	e := s.waitFor("error about the non-kernel", bootWait, isType("error"))
+	if !strings.Contains(e.Message, "not a bootable kernel") || !strings.Contains(e.Message, "still running boot #1") {
+		t.Errorf("the error does not explain the bad kernel and what still runs: %q", e.Message)
+	}
+	s.send("echo alive after junk")
+	s.waitFor("boot 1 echo", bootWait, consoleLine(1, "alive after junk"))
+
+	// A file QEMU itself refuses: its own words are in the error.
+	writeFile(t, filepath.Join(dir, "payload.bin"), multibootOnly())
+	e = s.waitFor("error from QEMU", bootWait, isType("error"))
+	if !strings.Contains(e.Message, "Error while loading elf kernel") || !strings.Contains(e.Message, "still running boot #1") {
+		t.Errorf("the error lacks QEMU's stderr or what still runs: %q", e.Message)
+	}
+	s.send("echo alive after refusal")
+	s.waitFor("boot 1 echo", bootWait, consoleLine(1, "alive after refusal"))
+
+	if starts := s.seenType("vm.start"); len(starts) != 1 {
+		t.Errorf("want only boot 1 to start, got %d vm.start events", len(starts))
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
+
+func TestQEMURefusesArgs(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	writeConfig(t, dir, "vm.args = [\"-bogus-option\"]\n")
+
+	s := startDev(t, dir, env)
+	e := s.waitFor("error from QEMU", bootWait, isType("error"))
+	if !strings.Contains(e.Message, "-bogus-option: invalid option") {
+		t.Errorf("the error lacks QEMU's stderr: %q", e.Message)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
+	}
+	if starts := s.seenType("vm.start"); len(starts) > 0 {
+		t.Errorf("a VM started with a bad QEMU argument: %s", starts[0].raw)
+	}
+
+	r := runCLI(t, dir, env, "", "run")
+	if r.code != 125 || !strings.Contains(r.stderr, "invalid option") {
+		t.Errorf("ukdev run: want status 125 and QEMU's message\n%s", r)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
+
+func TestRunExitStatus(t *testing.T) {
+	needQEMU(t)
+	cases := []struct {
+		name, input string
+		want        int
+	}{
+		{"exit 7", "exit 7\n", 7},
+		{"crash", "crash\n", 134},
+		{"panic", "panic\n", 134},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := copyExample(t)
+			env := testEnv(t)
+			r := runCLI(t, dir, env, tc.input, "run")
+			if r.code != tc.want {
+				t.Errorf("exit status %d, want %d\n%s", r.code, tc.want, r)
+			}
+			if !strings.HasPrefix(r.stdout, "hello from ukdev\n") {
+				t.Errorf("stdout does not start with the banner\n%s", r)
+			}
+			waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+		})
+	}
+	t.Run("failed build", func(t *testing.T) {
+		dir := copyExample(t)
+		env := testEnv(t)
+		mainC := filepath.Join(dir, "main.c")
+		src, err := os.ReadFile(mainC)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, mainC, string(src)+"\nthis is not C;\n")
+		r := runCLI(t, dir, env, "exit 0\n", "run")
+		m := regexp.MustCompile(`build #1 failed \(exit (\d+)\)`).FindStringSubmatch(r.stderr)
+		if m == nil {
+			t.Fatalf("no failed build reported\n%s", r)
+		}
+		if want, _ := strconv.Atoi(m[1]); r.code != want || r.code == 0 {
+			t.Errorf("exit status %d, want the build's status %s\n%s", r.code, m[1], r)
+		}
+		if strings.Contains(r.stderr, "boot #1 of build") || r.stdout != "" {
+			t.Errorf("a VM started after a failed build\n%s", r)
+		}
+		waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	})
+}
+
+func TestLogs(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	r := runCLI(t, dir, env, "echo hello-log\nexit 0\n", "run")
+	if r.code != 0 {
+		t.Fatalf("ukdev run\n%s", r)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+
+	r = runCLI(t, dir, env, "", "logs")
+	if r.code != 0 || !hasLine(r.stdout, "hello from ukdev") || !hasLine(r.stdout, "hello-log") {
+		t.Errorf("ukdev logs does not print boot 1's console\n%s", r)
+	}
+
+	r = runCLI(t, dir, env, "", "logs", "--list")
+	if lines := strings.Split(strings.TrimSpace(r.stdout), "\n"); r.code != 0 || len(lines) != 1 ||
+		!strings.HasPrefix(lines[0], "boot 1 ") || !strings.Contains(lines[0], " exit 0 ") {
+		t.Errorf("ukdev logs --list: want one line for boot 1 ending with exit 0\n%s", r)
+	}
+
+	r = runCLI(t, dir, env, "", "logs", "--json")
+	if r.code != 0 {
+		t.Fatalf("ukdev logs --json\n%s", r)
+	}
+	found := false
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		var v struct {
+			Boot *int    `json:"boot"`
+			Line *string `json:"line"`
+		}
+		if err := json.Unmarshal([]byte(l), &v); err != nil || v.Boot == nil || v.Line == nil {
+			t.Fatalf("ukdev logs --json printed %q, want {boot, line}", l)
+		}
+		if *v.Boot != 1 {
+			t.Errorf("line %q is from boot %d, want 1", l, *v.Boot)
+		}
+		found = found || *v.Line == "hello-log"
+	}
+	if !found {
+		t.Errorf("ukdev logs --json lacks the echoed line\n%s", r)
+	}
+
+	r = runCLI(t, dir, env, "", "logs", "--boot", "99")
+	if r.code == 0 || !strings.Contains(r.stderr, "no boot 99") {
+		t.Errorf("ukdev logs --boot 99: want a failure naming boot 99\n%s", r)
+	}
+}
+
+func hasLine(out, text string) bool {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.TrimSpace(l) == text {
+			return true
+		}
+	}
+	return false
+}
+
+func TestLogsFollowAcrossBoots(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	s := startDev(t, dir, env)
+	f := startFollower(t, dir, env, "logs", "-f")
+
+	f.waitLine("boot 1 banner", bootWait, func(l string) bool { return l == "hello from ukdev" })
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
+	setBanner(t, dir, "hello follower")
+	f.waitLine("boot 2 header", bootWait, func(l string) bool { return strings.Contains(l, "boot 2") })
+	f.waitLine("boot 2 banner", bootWait, func(l string) bool { return l == "hello follower" })
+
+	if code := f.stop(syscall.SIGINT); code != 0 {
+		t.Errorf("ukdev logs -f exited with status %d after SIGINT, want 0\n%s", code, f.transcript())
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev dev exited with status %d after SIGTERM, want 0", code)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
+
+func TestInitVersionHelp(t *testing.T) {
+	dir := copyExample(t)
+	env := testEnv(t)
+	if err := os.Remove(filepath.Join(dir, "ukdev.toml")); err != nil {
+		t.Fatal(err)
+	}
+
+	r := runCLI(t, dir, env, "", "init")
+	if r.code != 0 {
+		t.Fatalf("ukdev init\n%s", r)
+	}
+	written, err := os.ReadFile(filepath.Join(dir, "ukdev.toml"))
+	if err != nil {
+		t.Fatalf("ukdev init wrote no ukdev.toml: %v", err)
+	}
+	if !testing.Short() {
+		r = runCLI(t, dir, env, "", "build")
+		if r.code != 0 {
+			t.Fatalf("ukdev build with the generated config\n%s", r)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "build", "hello.elf")); err != nil {
+			t.Errorf("ukdev build did not make the kernel: %v", err)
+		}
+	}
+
+	r = runCLI(t, dir, env, "", "init")
+	if r.code == 0 || !strings.Contains(r.stderr, "already exists") {
+		t.Errorf("a second ukdev init did not refuse\n%s", r)
+	}
+	if again, _ := os.ReadFile(filepath.Join(dir, "ukdev.toml")); string(again) != string(written) {
+		t.Error("a second ukdev init changed ukdev.toml")
+	}
+
+	r = runCLI(t, dir, env, "", "version")
+	if r.code != 0 || !regexp.MustCompile(`^ukdev \S+ \(go[^,]+, \w+/\w+\)\n$`).MatchString(r.stdout) {
+		t.Errorf("ukdev version\n%s", r)
+	}
+	for _, args := range [][]string{{"--help"}, {"dev", "--help"}} {
+		r = runCLI(t, dir, env, "", args...)
+		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("ukdev %s\n%s", strings.Join(args, " "), r)
+		}
+	}
+}
+
+func TestSecondDevRefused(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	s := startDev(t, dir, env)
+	s.waitFor("ukdev.start", quickWait, isType("ukdev.start"))
+
+	for _, args := range [][]string{{"dev", "--json"}, {"run"}} {
+		r := runCLI(t, dir, env, "", args...)
+		want := fmt.Sprintf("another ukdev is running for this project (pid %d)", s.cmd.Process.Pid)
+		if r.code == 0 || !strings.Contains(r.stderr, want) {
+			t.Errorf("ukdev %s: want a failure saying %q\n%s", strings.Join(args, " "), want, r)
+		}
+		if r.elapsed > quickWait {
+			t.Errorf("ukdev %s took %s to fail", strings.Join(args, " "), r.elapsed)
+		}
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("the first ukdev exited with status %d after SIGTERM, want 0", code)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}

@@ -1,0 +1,43 @@
+package devloop
+
+import (
+	"context"
+	"errors"
+)
+
+// VMInfo describes the VM that runs now, for views that inspect it.
+type VMInfo struct {
+	Boot, Build int
+	// PID is QEMU's process id (host-side CPU and memory).
+	PID       int
+	Machine   string
+	Accel     string
+	MemoryMiB int
+	// Symbols is the ELF file to read guest symbols from; "" when none.
+	Symbols string
+}
+
+// ErrNoVM is returned when an inspection needs a running VM and none runs.
+var ErrNoVM = errors.New("devloop: no VM is running")
+
+// Current returns the live VM: running, or frozen for inspection after a
+// crash or panic. It is safe to call from any
+// goroutine.
+func (l *Loop) Current() (VMInfo, bool) {
+	info := l.info.Load()
+	if info == nil {
+		return VMInfo{}, false
+	}
+	return *info, true
+}
+
+// QMP runs a raw QMP command on the live VM (running, or frozen after a
+// crash) and returns QEMU's reply. It is safe to call from any goroutine;
+// it blocks for the round trip.
+func (l *Loop) QMP(ctx context.Context, cmd []byte) ([]byte, error) {
+	m := l.inspect.Load()
+	if m == nil {
+		return nil, ErrNoVM
+	}
+	return m.Run(ctx, cmd)
+}

@@ -1,0 +1,549 @@
+// Command bench is ukdev's speed benchmark, run by `make bench`. It edits
+// a temporary copy of an example project N times under `ukdev dev --json`,
+// collects each reload's timing, boots the same image N times under a bare
+// QEMU with the same command line, and prints both side by side. It prints
+// numbers and asserts nothing about speed: it fails only when the
+// benchmark itself cannot run (or ukdev leaves a QEMU behind).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/vm"
+)
+
+const (
+	// waitTimeout bounds every wait for an event or a boot: generous,
+	// because a build and a TCG boot share two cores with everything else.
+	waitTimeout = 60 * time.Second
+	// stopTimeout bounds ukdev's shutdown after SIGTERM.
+	stopTimeout = 10 * time.Second
+	// overheadTargetMS is the target for ukdev's median overhead per reload.
+	overheadTargetMS = 20
+)
+
+func main() {
+	ukdev := flag.String("ukdev", "bin/ukdev", "path of the ukdev binary")
+	example := flag.String("example", "examples/hello", "example project to edit (copied, never changed)")
+	edits := flag.Int("edits", 20, "number of edits, and of bare QEMU boots")
+	verbose := flag.Bool("v", false, "print every ukdev event")
+	flag.Parse()
+	if err := run(*ukdev, *example, *edits, *verbose); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(ukdev, example string, edits int, verbose bool) error {
+	if edits < 1 {
+		return fmt.Errorf("bench: -edits must be at least 1, got %d", edits)
+	}
+	ukdev, err := filepath.Abs(ukdev)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	tmp, err := os.MkdirTemp("", "ukbench")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+	// The runtime dir holds QMP sockets, whose paths must stay short; it
+	// also marks every QEMU of this run in the process table.
+	runtime, err := os.MkdirTemp("", "ukrt")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(runtime)
+	if err := os.Chmod(runtime, 0o700); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+
+	dir := filepath.Join(tmp, "project")
+	if err := copyProject(example, dir); err != nil {
+		return err
+	}
+	cfg, err := project.Load(filepath.Join(dir, project.FileName))
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(tmp, "state"), "XDG_RUNTIME_DIR="+runtime, "NO_COLOR=1")
+
+	res, err := benchUkdev(ukdev, dir, env, edits, verbose)
+	// ukdev has exited: any QEMU of its runtime dir still there leaked.
+	leftover := qemuPIDs(runtime)
+	for _, pid := range leftover {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if err != nil {
+		return err
+	}
+
+	kernelCopy := filepath.Join(tmp, "kernel.elf")
+	if err := copyFile(cfg.Kernel.Image, kernelCopy, 0o444); err != nil {
+		return err
+	}
+	spec := vm.Spec{
+		QEMU:      cfg.VM.QEMU,
+		Image:     kernel.Image{Kernel: kernelCopy, DebugExit: true, PVPanic: true},
+		Accel:     res.accel,
+		Machine:   res.machine,
+		MemoryMiB: 128,
+		CPUs:      1,
+		QMPSocket: filepath.Join(runtime, "qmp.sock"),
+	}
+	bare, err := benchBare(spec, edits)
+	if err != nil {
+		return err
+	}
+
+	report(os.Stdout, example, res, bare)
+	if len(leftover) > 0 {
+		return fmt.Errorf("bench: ukdev left QEMU processes behind after SIGTERM (killed): %v", leftover)
+	}
+	return nil
+}
+
+// ukdevResult is what the edits measured.
+type ukdevResult struct {
+	accel, machine string
+	timings        []devloop.Timing
+}
+
+// benchUkdev runs `ukdev dev --json` in dir, waits for the first boot,
+// makes n edits of the banner, each waited for until the new boot prints
+// it, then stops ukdev with SIGTERM.
+func benchUkdev(ukdev, dir string, env []string, n int, verbose bool) (ukdevResult, error) {
+	var res ukdevResult
+	s, err := startSession(ukdev, dir, env, verbose)
+	if err != nil {
+		return res, err
+	}
+	defer s.kill()
+
+	// A boot's first console lines may come before its vm.start event.
+	if _, err := s.waitFor("boot 1's first console line", func(e event) bool { return e.Type == devloop.TypeVMConsole && e.Boot == 1 }); err != nil {
+		return res, err
+	}
+	start, ok := s.starts[1]
+	if !ok {
+		if start, err = s.waitFor("boot 1's vm.start", func(e event) bool { return e.Type == devloop.TypeVMStart && e.Boot == 1 }); err != nil {
+			return res, err
+		}
+	}
+	res.accel, res.machine = start.Accel, start.Machine
+
+	boot := 1
+	for i := 1; i <= n; i++ {
+		banner := fmt.Sprintf("bench edit %d", i)
+		if err := setBanner(filepath.Join(dir, "main.c"), banner); err != nil {
+			return res, err
+		}
+		// A save normally makes exactly one new boot; matching the banner
+		// rather than the boot number keeps a spurious extra build from
+		// being timed as the edit.
+		e, err := s.waitFor(fmt.Sprintf("edit %d's banner %q", i, banner), func(e event) bool {
+			return e.Type == devloop.TypeVMConsole && e.Boot > boot && e.Line != nil && strings.TrimSpace(*e.Line) == banner
+		})
+		if err != nil {
+			return res, err
+		}
+		boot = e.Boot
+		if _, ok := s.reloads[boot]; !ok {
+			if _, err := s.waitFor(fmt.Sprintf("boot %d's reload.done", boot), func(e event) bool { return e.Type == devloop.TypeReload && e.Boot == boot }); err != nil {
+				return res, err
+			}
+		}
+		t, ok := s.reloads[boot]
+		if !ok {
+			return res, fmt.Errorf("bench: edit %d: boot %d's reload.done has no timing\n%s", i, boot, s.transcript())
+		}
+		res.timings = append(res.timings, t)
+	}
+	return res, s.stop()
+}
+
+// event is the part of ukdev's JSON events the benchmark reads.
+type event struct {
+	Type    string          `json:"type"`
+	Boot    int             `json:"boot"`
+	Line    *string         `json:"line"`
+	Accel   string          `json:"accel"`
+	Machine string          `json:"machine"`
+	Timing  *devloop.Timing `json:"timing"`
+	raw     string
+}
+
+// session is a running `ukdev dev --json`.
+type session struct {
+	cmd     *exec.Cmd
+	stdin   io.WriteCloser // kept open: EOF on stdin is not a way to stop ukdev
+	events  chan event
+	stderr  *lockedBuffer
+	verbose bool
+	starts  map[int]event          // vm.start events by boot
+	reloads map[int]devloop.Timing // reload.done timings by boot
+	recent  []string               // the last events, for error reports
+}
+
+func startSession(ukdev, dir string, env []string, verbose bool) (*session, error) {
+	cmd := exec.Command(ukdev, "dev", "--json")
+	cmd.Dir = dir
+	cmd.Env = env
+	s := &session{cmd: cmd, events: make(chan event, 4096), stderr: &lockedBuffer{}, verbose: verbose,
+		starts: map[int]event{}, reloads: map[int]devloop.Timing{}}
+	cmd.Stderr = s.stderr
+	var err error
+	if s.stdin, err = cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("bench: start ukdev: %w", err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, fmt.Errorf("bench: start ukdev: %w", err)
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("bench: start ukdev: %w", err)
+	}
+	go func() {
+		defer close(s.events)
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var e event
+			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+				e = event{Type: "bench.bad-json"}
+			}
+			e.raw = sc.Text()
+			s.events <- e
+		}
+	}()
+	return s, nil
+}
+
+// waitFor reads events until one matches, for at most waitTimeout.
+func (s *session) waitFor(what string, match func(event) bool) (event, error) {
+	deadline := time.NewTimer(waitTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case e, ok := <-s.events:
+			if !ok {
+				return event{}, fmt.Errorf("bench: ukdev ended while waiting for %s\n%s", what, s.transcript())
+			}
+			s.record(e)
+			if e.Type == "bench.bad-json" {
+				return event{}, fmt.Errorf("bench: ukdev printed a line that is not JSON: %q", e.raw)
+			}
+			if match(e) {
+				return e, nil
+			}
+		case <-deadline.C:
+			return event{}, fmt.Errorf("bench: timed out after %s waiting for %s\n%s", waitTimeout, what, s.transcript())
+		}
+	}
+}
+
+func (s *session) record(e event) {
+	if s.verbose {
+		fmt.Fprintln(os.Stderr, e.raw)
+	}
+	if len(s.recent) == 40 {
+		s.recent = s.recent[1:]
+	}
+	s.recent = append(s.recent, e.raw)
+	switch {
+	case e.Type == devloop.TypeVMStart:
+		s.starts[e.Boot] = e
+	case e.Type == devloop.TypeReload && e.Timing != nil:
+		s.reloads[e.Boot] = *e.Timing
+	}
+}
+
+func (s *session) transcript() string {
+	var b strings.Builder
+	b.WriteString("last events:\n")
+	for _, r := range s.recent {
+		b.WriteString("  " + r + "\n")
+	}
+	if err := s.stderr.String(); err != "" {
+		b.WriteString("ukdev stderr:\n" + err)
+	}
+	return b.String()
+}
+
+// stop sends SIGTERM and waits for ukdev to exit, reading (and, with -v,
+// printing) its last events.
+func (s *session) stop() error {
+	if err := s.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		return fmt.Errorf("bench: stop ukdev: %w", err)
+	}
+	deadline := time.NewTimer(stopTimeout)
+	defer deadline.Stop()
+	for {
+		select {
+		case e, ok := <-s.events:
+			if ok {
+				s.record(e)
+				continue
+			}
+			if err := s.cmd.Wait(); err != nil {
+				return fmt.Errorf("bench: ukdev exited badly after SIGTERM: %w\n%s", err, s.transcript())
+			}
+			return nil
+		case <-deadline.C:
+			return fmt.Errorf("bench: ukdev still running %s after SIGTERM\n%s", stopTimeout, s.transcript())
+		}
+	}
+}
+
+// kill ends ukdev if it is still running; it is a no-op after stop.
+func (s *session) kill() {
+	if s.cmd.ProcessState == nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+	}
+}
+
+// lockedBuffer collects a process's stderr, which exec writes from its own
+// goroutine.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// benchBare boots spec n times under a bare QEMU, not paused, and returns
+// each spawn → first complete stdout line time in ms.
+func benchBare(spec vm.Spec, n int) ([]float64, error) {
+	var times []float64
+	for i := 1; i <= n; i++ {
+		d, err := bareBoot(spec)
+		if err != nil {
+			return nil, fmt.Errorf("bench: bare QEMU boot %d: %w", i, err)
+		}
+		times = append(times, ms(d))
+	}
+	return times, nil
+}
+
+// bareBoot starts QEMU on spec with its console on a pipe, waits for the
+// first line, then kills QEMU's process group and reaps it.
+func bareBoot(spec vm.Spec) (time.Duration, error) {
+	bin := spec.QEMU
+	if bin == "" {
+		bin = vm.DefaultQEMU
+	}
+	cmd := exec.Command(bin, vm.Args(spec)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(spec.QMPSocket)
+
+	spawn := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	lines := make(chan error, 1)
+	go func() {
+		_, err := bufio.NewReader(stdout).ReadString('\n')
+		lines <- err
+	}()
+	var firstLine time.Duration
+	timeout := time.NewTimer(waitTimeout)
+	defer timeout.Stop()
+	select {
+	case err = <-lines:
+		firstLine = time.Since(spawn)
+	case <-timeout.C:
+		err = fmt.Errorf("no console line within %s", waitTimeout)
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("%w (QEMU stderr: %q)", err, strings.TrimSpace(stderr.String()))
+	}
+	return firstLine, nil
+}
+
+// report prints the table.
+func report(w io.Writer, example string, res ukdevResult, bare []float64) {
+	n := len(res.timings)
+	phase := func(f func(devloop.Timing) float64) []float64 {
+		var v []float64
+		for _, t := range res.timings {
+			v = append(v, f(t))
+		}
+		return v
+	}
+	qemuPlusOverhead := phase(func(t devloop.Timing) float64 { return t.QEMUMS + t.OverheadMS })
+	overhead := phase(func(t devloop.Timing) float64 { return t.OverheadMS })
+	rows := []struct {
+		name string
+		v    []float64
+	}{
+		{"debounce", phase(func(t devloop.Timing) float64 { return t.DebounceMS })},
+		{"build", phase(func(t devloop.Timing) float64 { return t.BuildMS })},
+		{"image copy", phase(func(t devloop.Timing) float64 { return t.ImageMS })},
+		{"qemu (start → first line)", phase(func(t devloop.Timing) float64 { return t.QEMUMS })},
+		{"ukdev overhead", overhead},
+		{"total (save → first line)", phase(func(t devloop.Timing) float64 { return t.TotalMS })},
+		{"qemu + overhead", qemuPlusOverhead},
+	}
+
+	fmt.Fprintf(w, "\nukdev reload: %d edits of %s (%s, %s)\n", n, example, res.accel, res.machine)
+	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", r.name, median(r.v), p90(r.v))
+	}
+	fmt.Fprintf(w, "\nbare QEMU: %d boots of the same image, same argv, not paused\n", len(bare))
+	fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "spawn → first line", median(bare), p90(bare))
+
+	fmt.Fprintf(w, "\nratio (qemu + overhead) / bare QEMU, medians: %.2fx\n", median(qemuPlusOverhead)/median(bare))
+	verdict := "met"
+	if median(overhead) > overheadTargetMS {
+		verdict = "NOT met"
+	}
+	fmt.Fprintf(w, "target: ukdev overhead ≤ %d ms median: %s (%.1f ms)\n", overheadTargetMS, verdict, median(overhead))
+}
+
+// median returns the middle of v (the mean of the two middles when even).
+func median(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// p90 returns the 90th percentile of v by the nearest-rank method.
+func p90(v []float64) float64 {
+	s := slices.Sorted(slices.Values(v))
+	if len(s) == 0 {
+		return 0
+	}
+	rank := (9*len(s) + 9) / 10 // ceil(0.9 n)
+	return s[rank-1]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// copyProject copies the project at src to dst, leaving out the build
+// outputs in its top-level build directory.
+func copyProject(src, dst string) error {
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		switch {
+		case d.IsDir() && rel == "build":
+			return filepath.SkipDir
+		case d.IsDir():
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		case d.Type().IsRegular():
+			info, err := d.Info()
+			if err != nil {
+				return err
+			}
+			return copyFile(path, filepath.Join(dst, rel), info.Mode().Perm())
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("bench: copy %s: %w", src, err)
+	}
+	return nil
+}
+
+func copyFile(src, dst string, perm fs.FileMode) error {
+	data, err := os.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("bench: copy: %w", err)
+	}
+	if err := os.WriteFile(dst, data, perm); err != nil {
+		return fmt.Errorf("bench: copy: %w", err)
+	}
+	return nil
+}
+
+// setBanner rewrites the `#define BANNER "..."` line of the C file at path.
+func setBanner(path, banner string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("bench: set banner: %w", err)
+	}
+	lines := strings.Split(string(src), "\n")
+	found := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, "#define BANNER ") {
+			lines[i] = "#define BANNER " + strconv.Quote(banner)
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("bench: set banner: %s has no #define BANNER line", path)
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		return fmt.Errorf("bench: set banner: %w", err)
+	}
+	return nil
+}
+
+// qemuPIDs lists the QEMU processes whose command line mentions marker.
+func qemuPIDs(marker string) []int {
+	var pids []int
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil {
+			continue
+		}
+		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
+		if strings.Contains(argv0, "qemu-system") && strings.Contains(string(cmdline), marker) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}

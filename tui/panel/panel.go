@@ -1,0 +1,81 @@
+// Package panel is the contract between the dashboard's root model (package
+// tui) and its panels (console, logs, build, memory, metrics): the Panel
+// interface, the dependencies every panel shares, the styles and the
+// messages the root broadcasts.
+package panel
+
+import (
+	"context"
+	"time"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/logs"
+)
+
+// Panel is one pane of the dashboard. The root model owns the layout and the
+// focus; a panel renders exactly Width×Height cells of content (the root
+// draws the border and the title around it).
+//
+// Update and View never block and never do I/O: anything slow runs in a
+// tea.Cmd whose result comes back as a message.
+type Panel interface {
+	// Init returns the panel's first commands (e.g. loading history).
+	Init() tea.Cmd
+	// Update handles a message. Key and mouse messages reach only the
+	// focused panel; EventsMsg, TickMsg and the panel's own messages reach
+	// every panel.
+	Update(msg tea.Msg) (Panel, tea.Cmd)
+	// View renders the content, exactly the size given to SetSize.
+	View() string
+	// SetSize sets the content size in cells. Panels keep their scroll
+	// position across resizes.
+	SetSize(width, height int)
+	// Title is shown in the border, with any mode the user should see
+	// ("logs · filter /err/i").
+	Title() string
+	// Focus tells the panel whether it has the keyboard.
+	Focus(focused bool)
+	// Capturing reports whether the panel wants every key now (console
+	// input mode, a search prompt): the root then sends it all keys, and
+	// global keys such as q do not fire.
+	Capturing() bool
+	// KeyBindings lists the panel's own keys for the footer and the help
+	// overlay, from its keymap (never duplicated by hand).
+	KeyBindings() []key.Binding
+}
+
+// Control is what panels may ask of the dev loop. *devloop.Loop implements
+// it; tests use a fake.
+type Control interface {
+	Reboot()
+	Rebuild()
+	StopVM()
+	StartVM()
+	TogglePause()
+	ToggleWatch()
+	WriteConsole(p []byte) error
+}
+
+// Deps are the dependencies every panel shares, given once at creation.
+type Deps struct {
+	Styles  *Styles
+	Control Control
+	// Store is the per-boot log store (history of earlier boots); may be nil.
+	Store *logs.Store
+	// Ring holds the recent lines of every source; may be nil.
+	Ring *logs.Ring
+	// Now is the clock; tests pin it.
+	Now func() time.Time
+	// Context ends when the dashboard quits; commands use it.
+	Context context.Context
+}
+
+// EventsMsg carries a batch of loop events, in order. The root batches them
+// (every ~40 ms or 512 events) so a flooding guest does not flood Update.
+type EventsMsg []devloop.Event
+
+// TickMsg arrives about once a second, for uptime and sampling.
+type TickMsg time.Time
