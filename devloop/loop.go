@@ -712,6 +712,9 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	if clock != nil {
 		clock.spawn, clock.ready = spawn, ready
 	}
+	// vm.start comes before any console line of the boot.
+	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
+		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
 	contAt := time.Now()
 	out.armClock(contAt, m)
 	if err := m.Cont(ctx); err != nil {
@@ -719,8 +722,6 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	}
 	l.setRunning(m, &VMInfo{Boot: n, Build: img.Build, PID: m.PID(), Machine: machine, Accel: l.accel.Name,
 		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols})
-	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
-		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
 	go func() {
 		// QEMU leaves its QMP socket behind.
 		<-m.Exited()
