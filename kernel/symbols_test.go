@@ -1,0 +1,277 @@
+package kernel
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"testing"
+)
+
+// symbolsSource is a freestanding program with one variable of each shape
+// the memory view shows.
+const symbolsSource = `#include <stdint.h>
+struct point { int16_t x; int16_t y; };
+struct rec {
+	uint8_t flag;
+	uint32_t count;
+	struct point pos;
+	uint16_t hist[3];
+	char name[8];
+	unsigned low:3;
+	unsigned high:5;
+	double ratio;
+	void *next;
+};
+struct rec rec = {1};
+volatile uint64_t counter;
+static int32_t local_count = 5;
+unsigned char blob[100];
+int use(void) { return local_count + blob[0]; }
+void _start(void) { for (;;) { counter++; local_count += use(); } }
+`
+
+// buildELF compiles symbolsSource with gcc; strip removes the DWARF.
+func buildELF(t *testing.T, strip bool) string {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "t.c")
+	if err := os.WriteFile(src, []byte(symbolsSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "t.elf")
+	args := []string{"-O0", "-nostdlib", "-static", "-no-pie", "-o", out, src}
+	if !strip {
+		args = append([]string{"-g"}, args...)
+	}
+	if b, err := exec.Command(gcc, args...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, b)
+	}
+	return out
+}
+
+func TestLoadSymbolsLookup(t *testing.T) {
+	tab, err := LoadSymbols(buildELF(t, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name       string
+		wantKind   SymbolKind
+		wantSize   uint64
+		wantGlobal bool
+		wantWrite  bool
+	}{
+		{"rec", SymObject, 48, true, true},
+		{"counter", SymObject, 8, true, true},
+		{"local_count", SymObject, 4, false, true},
+		{"blob", SymObject, 100, true, true},
+		{"use", SymFunc, 24, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, ok := tab.Lookup(tt.name)
+			if !ok {
+				t.Fatalf("Lookup(%q) found nothing", tt.name)
+			}
+			if s.Kind != tt.wantKind || s.Global != tt.wantGlobal || s.Writable != tt.wantWrite || s.Addr == 0 {
+				t.Errorf("Lookup(%q) = %+v", tt.name, s)
+			}
+			if tt.wantKind == SymObject && s.Size != tt.wantSize {
+				t.Errorf("size = %d, want %d", s.Size, tt.wantSize)
+			}
+		})
+	}
+	if _, ok := tab.Lookup("nope"); ok {
+		t.Error("Lookup(nope) found something")
+	}
+	if _, err := tab.Variable("nope"); !errors.Is(err, ErrNoSymbol) {
+		t.Errorf("Variable(nope) error = %v, want ErrNoSymbol", err)
+	}
+}
+
+func TestSymbolFuncAt(t *testing.T) {
+	tab, err := LoadSymbols(buildELF(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	use, _ := tab.Lookup("use")
+	start, _ := tab.Lookup("_start")
+	tests := []struct {
+		addr       uint64
+		wantName   string
+		wantOffset uint64
+		wantOK     bool
+	}{
+		{use.Addr, "use", 0, true},
+		{use.Addr + 5, "use", 5, true},
+		{start.Addr + 3, "_start", 3, true},
+		{use.Addr - 1, "", 0, false},
+	}
+	for _, tt := range tests {
+		s, off, ok := tab.FuncAt(tt.addr)
+		if ok != tt.wantOK || s.Name != tt.wantName || off != tt.wantOffset {
+			t.Errorf("FuncAt(%#x) = %q+%d %v, want %q+%d %v", tt.addr, s.Name, off, ok, tt.wantName, tt.wantOffset, tt.wantOK)
+		}
+	}
+}
+
+func TestSymbolDataObjects(t *testing.T) {
+	tab, err := LoadSymbols(buildELF(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, s := range tab.DataObjects(0) {
+		names = append(names, s.Name)
+	}
+	// Globals first, smallest first; the static last.
+	want := []string{"counter", "rec", "blob", "local_count"}
+	if !reflect.DeepEqual(names, want) {
+		t.Errorf("DataObjects = %v, want %v", names, want)
+	}
+	if got := tab.DataObjects(2); len(got) != 2 {
+		t.Errorf("DataObjects(2) returned %d", len(got))
+	}
+}
+
+func TestVariableDWARF(t *testing.T) {
+	tab, err := LoadSymbols(buildELF(t, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, err := tab.Variable("rec")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.Type != "struct rec" {
+		t.Errorf("rec type = %q", rec.Type)
+	}
+	want := []Field{
+		{Name: ".flag", Offset: 0, Size: 1, Type: "uint8_t", Encoding: EncUnsigned},
+		{Name: ".count", Offset: 4, Size: 4, Type: "uint32_t", Encoding: EncUnsigned},
+		{Name: ".pos.x", Offset: 8, Size: 2, Type: "int16_t", Encoding: EncSigned},
+		{Name: ".pos.y", Offset: 10, Size: 2, Type: "int16_t", Encoding: EncSigned},
+		{Name: ".hist[0]", Offset: 12, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
+		{Name: ".hist[1]", Offset: 14, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
+		{Name: ".hist[2]", Offset: 16, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
+		{Name: ".name", Offset: 18, Size: 8, Type: "char [8]", Encoding: EncBytes},
+		{Name: ".low", Offset: 24, Size: 4, Type: "unsigned int:3", Encoding: EncUnsigned, BitSize: 3, BitOffset: 16},
+		{Name: ".high", Offset: 24, Size: 4, Type: "unsigned int:5", Encoding: EncUnsigned, BitSize: 5, BitOffset: 19},
+		{Name: ".ratio", Offset: 32, Size: 8, Type: "double", Encoding: EncFloat},
+		{Name: ".next", Offset: 40, Size: 8, Type: "void *", Encoding: EncPointer},
+	}
+	if !reflect.DeepEqual(rec.Fields, want) {
+		t.Errorf("rec fields:\n got %+v\nwant %+v", rec.Fields, want)
+	}
+
+	tests := []struct {
+		name      string
+		wantType  string
+		wantField Field
+	}{
+		{"counter", "volatile uint64_t", Field{Size: 8, Type: "volatile uint64_t", Encoding: EncUnsigned}},
+		{"local_count", "int32_t", Field{Size: 4, Type: "int32_t", Encoding: EncSigned}},
+		{"blob", "unsigned char [100]", Field{Size: 100, Type: "unsigned char [100]", Encoding: EncBytes}},
+	}
+	for _, tt := range tests {
+		v, err := tab.Variable(tt.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Type != tt.wantType || len(v.Fields) != 1 || v.Fields[0] != tt.wantField {
+			t.Errorf("Variable(%q) = type %q fields %+v, want %q %+v", tt.name, v.Type, v.Fields, tt.wantType, tt.wantField)
+		}
+	}
+}
+
+func TestVariableWithoutDWARF(t *testing.T) {
+	tab, err := LoadSymbols(buildELF(t, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		want Field
+	}{
+		{"counter", Field{Size: 8, Type: "u64", Encoding: EncUnsigned}},
+		{"rec", Field{Size: 48, Type: "48 bytes", Encoding: EncBytes}},
+	}
+	for _, tt := range tests {
+		v, err := tab.Variable(tt.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if v.Type != "" || !reflect.DeepEqual(v.Fields, []Field{tt.want}) {
+			t.Errorf("Variable(%q) = %q %+v, want one field %+v", tt.name, v.Type, v.Fields, tt.want)
+		}
+	}
+}
+
+// TestVariableHello reads the example unikernel: a 32-bit kernel whose
+// symbol addresses are its physical addresses.
+func TestVariableHello(t *testing.T) {
+	elfPath := filepath.Join("..", "examples", "hello", "build", "hello.elf")
+	if _, err := os.Stat(elfPath); err != nil {
+		if _, err := exec.LookPath("make"); err != nil {
+			t.Skip("make not installed and hello.elf not built")
+		}
+		if b, err := exec.Command("make", "-C", filepath.Join("..", "examples", "hello")).CombinedOutput(); err != nil {
+			t.Skipf("cannot build examples/hello: %v\n%s", err, b)
+		}
+	}
+	tab, err := LoadSymbols(elfPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tab.PointerSize() != 4 {
+		t.Errorf("PointerSize = %d, want 4", tab.PointerSize())
+	}
+	ticks, err := tab.Variable("ticks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if phys, ok := tab.PhysAddr(ticks.Addr); !ok || phys != ticks.Addr {
+		t.Errorf("PhysAddr(ticks %#x) = %#x %v, want the same address", ticks.Addr, phys, ok)
+	}
+	if len(ticks.Fields) != 1 || ticks.Fields[0].Encoding != EncUnsigned || ticks.Fields[0].Size != 4 {
+		t.Errorf("ticks = %+v", ticks)
+	}
+	stats, err := tab.Variable("stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Type != "volatile struct stats" || len(stats.Fields) != 9 || stats.Fields[1].Name != ".timer_irqs" || stats.Fields[1].Offset != 4 {
+		t.Errorf("stats = %q %+v", stats.Type, stats.Fields)
+	}
+	// A function-local static is found by address despite its ELF name.
+	ed, err := tab.Variable("ed.0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ed.Type != "struct line_editor" {
+		t.Errorf("ed.0 type = %q", ed.Type)
+	}
+	if f, off, ok := tab.FuncAt(0x100210 + 4); !ok || f.Name != "serial_interrupt" || off != 4 {
+		t.Errorf("FuncAt = %q+%d %v", f.Name, off, ok)
+	}
+}
+
+func TestLoadSymbolsErrors(t *testing.T) {
+	dir := t.TempDir()
+	notELF := filepath.Join(dir, "not.elf")
+	if err := os.WriteFile(notELF, []byte("hello"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := LoadSymbols(notELF); err == nil {
+		t.Error("LoadSymbols(not ELF) succeeded")
+	}
+	if _, err := LoadSymbols(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("LoadSymbols(missing) = %v, want ErrNotExist", err)
+	}
+}

@@ -1,0 +1,485 @@
+package memview
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/vm"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// guestSource is a 32-bit freestanding kernel-like program: globals at
+// fixed addresses, as in a kernel without paging.
+const guestSource = `#include <stdint.h>
+struct counters { uint32_t hits; int16_t delta; uint8_t flags; char tag[6]; };
+volatile uint32_t ticks;
+struct counters counters;
+int64_t balance;
+unsigned char buffer[80];
+void _start(void) { for (;;) { ticks++; counters.hits++; balance--; buffer[0]++; } }
+`
+
+// guestELF builds guestSource once per test binary run.
+func guestELF(t *testing.T) string {
+	t.Helper()
+	gcc, err := exec.LookPath("gcc")
+	if err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "guest.c")
+	if err := os.WriteFile(src, []byte(guestSource), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "guest.elf")
+	cmd := exec.Command(gcc, "-g", "-O0", "-m32", "-ffreestanding", "-fno-pic", "-nostdlib", "-static", "-no-pie",
+		"-Wl,--build-id=none", "-Wl,-Ttext=0x100000", "-o", out, src)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Skipf("cannot build a 32-bit ELF: %v\n%s", err, b)
+	}
+	return out
+}
+
+// fakeInspector plays a VM: a QMP whose replies are scripted per command,
+// and guest RAM that pmemsave writes to the file asked for.
+type fakeInspector struct {
+	mu      sync.Mutex
+	info    devloop.VMInfo
+	running bool
+	ram     map[uint64]byte
+	replies map[string]string // command → raw reply
+	errs    map[string]error  // command → error
+	calls   []string
+}
+
+func (f *fakeInspector) Current() (devloop.VMInfo, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.info, f.running
+}
+
+func (f *fakeInspector) QMP(_ context.Context, cmd []byte) ([]byte, error) {
+	var c struct {
+		Execute   string         `json:"execute"`
+		Arguments map[string]any `json:"arguments"`
+	}
+	if err := json.Unmarshal(cmd, &c); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, c.Execute)
+	if err := f.errs[c.Execute]; err != nil {
+		return nil, err
+	}
+	if c.Execute == "pmemsave" {
+		addr, size := uint64(c.Arguments["val"].(float64)), uint64(c.Arguments["size"].(float64))
+		buf := make([]byte, size)
+		for i := range buf {
+			buf[i] = f.ram[addr+uint64(i)]
+		}
+		if err := os.WriteFile(c.Arguments["filename"].(string), buf, 0o600); err != nil {
+			return nil, err
+		}
+		return []byte(`{"return":{}}`), nil
+	}
+	if r, ok := f.replies[c.Execute]; ok {
+		return []byte(r), nil
+	}
+	return []byte(`{"error":{"class":"CommandNotFound","desc":"The command ` + c.Execute + ` has not been found"}}`), nil
+}
+
+func (f *fakeInspector) count(name string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := 0
+	for _, c := range f.calls {
+		if c == name {
+			n++
+		}
+	}
+	return n
+}
+
+// poke writes v little-endian at addr.
+func (f *fakeInspector) poke(addr uint64, b []byte) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for i, c := range b {
+		f.ram[addr+uint64(i)] = c
+	}
+}
+
+var epoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
+
+// newFake returns a VM running guestELF with known values in memory.
+func newFake(t *testing.T) (*fakeInspector, *kernel.SymbolTable) {
+	t.Helper()
+	path := guestELF(t)
+	tab, err := kernel.LoadSymbols(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := &fakeInspector{
+		info:    devloop.VMInfo{Boot: 3, Build: 3, PID: 4242, Machine: "microvm", Accel: "tcg", MemoryMiB: 64, Symbols: path},
+		running: true,
+		ram:     make(map[uint64]byte),
+		replies: map[string]string{
+			"query-balloon": `{"error":{"class":"DeviceNotActive","desc":"No balloon device has been activated"}}`,
+		},
+	}
+	le := binary.LittleEndian
+	sym := func(name string) uint64 {
+		s, ok := tab.Lookup(name)
+		if !ok {
+			t.Fatalf("no %s in the test guest", name)
+		}
+		return s.Addr
+	}
+	f.poke(sym("ticks"), le.AppendUint32(nil, 1234))
+	c := sym("counters")
+	f.poke(c, le.AppendUint32(nil, 7))
+	f.poke(c+4, le.AppendUint16(nil, 0xfffe)) // -2
+	f.poke(c+6, []byte{0x81})
+	f.poke(c+7, []byte("ukdev\x00"))
+	f.poke(sym("balance"), le.AppendUint64(nil, 1<<40))
+	buf := make([]byte, 80)
+	for i := range buf {
+		buf[i] = byte('A' + i%26)
+	}
+	f.poke(sym("buffer"), buf)
+	return f, tab
+}
+
+func fakeStats(pid int) (vm.Stats, error) {
+	return vm.Stats{PID: pid, RSSBytes: 41 << 20, PeakRSSBytes: 45 << 20, Threads: 5}, nil
+}
+
+func newModel(in panel.Inspector) *Model {
+	d := panel.Deps{Styles: panel.NewStyles(false), Now: func() time.Time { return epoch }, Context: context.Background()}
+	m := New(d, in)
+	m.procStats = fakeStats
+	return m
+}
+
+// drive feeds msg to m and runs the commands it returns, feeding back
+// samples, until none is left.
+func drive(t *testing.T, m *Model, msg tea.Msg) {
+	t.Helper()
+	_, cmd := m.Update(msg)
+	for cmd != nil {
+		out := cmd()
+		s, ok := out.(sampleMsg)
+		if !ok {
+			return
+		}
+		_, cmd = m.Update(s)
+	}
+}
+
+func refresh(t *testing.T, m *Model) {
+	t.Helper()
+	drive(t, m, panel.TickMsg(epoch.Add(400*time.Millisecond)))
+}
+
+func keyPress(s string) tea.KeyPressMsg {
+	switch s {
+	case "enter":
+		return tea.KeyPressMsg{Code: tea.KeyEnter}
+	case "esc":
+		return tea.KeyPressMsg{Code: tea.KeyEscape}
+	case "down":
+		return tea.KeyPressMsg{Code: tea.KeyDown}
+	}
+	r := []rune(s)[0]
+	return tea.KeyPressMsg{Code: r, Text: s}
+}
+
+func plain(m *Model) string { return ansi.Strip(m.View()) }
+
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name+".golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update)", err)
+	}
+	if got != string(want) {
+		t.Errorf("view differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
+	}
+}
+
+func checkSize(t *testing.T, view string, w, h int) {
+	t.Helper()
+	lines := strings.Split(view, "\n")
+	if len(lines) != h {
+		t.Fatalf("view has %d lines, want %d", len(lines), h)
+	}
+	for i, l := range lines {
+		if got := ansi.StringWidth(l); got != w {
+			t.Errorf("line %d is %d cells wide, want %d: %q", i, got, w, l)
+		}
+	}
+}
+
+func TestMemViewGolden(t *testing.T) {
+	sizes := []struct{ w, h int }{{100, 30}, {56, 12}}
+	for _, sz := range sizes {
+		t.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(t *testing.T) {
+			f, _ := newFake(t)
+			m := newModel(f)
+			m.SetSize(sz.w, sz.h)
+			drive(t, m, nil)
+			refresh(t, m)
+			v := plain(m)
+			checkSize(t, v, sz.w, sz.h)
+			checkGolden(t, fmt.Sprintf("running_%dx%d", sz.w, sz.h), v)
+		})
+	}
+}
+
+func TestMemViewNoVM(t *testing.T) {
+	m := newModel(&fakeInspector{})
+	m.SetSize(40, 3)
+	refresh(t, m)
+	v := plain(m)
+	checkSize(t, v, 40, 3)
+	if !strings.HasPrefix(v, "no VM running") {
+		t.Errorf("view = %q", v)
+	}
+}
+
+func TestMemViewValues(t *testing.T) {
+	f, _ := newFake(t)
+	m := newModel(f)
+	m.SetSize(120, 40)
+	refresh(t, m)
+	v := plain(m)
+	for _, want := range []string{
+		"boot 3 · pid 4242 · sampled 0.4s ago",
+		"guest RAM 64.0 MiB · QEMU RSS 41.0 MiB (peak 45.0 MiB) · 5 threads",
+		"balloon: no balloon device",
+		"symbols: guest.elf · 4 watched",
+		"volatile uint32_t  1234 (0x4d2)",
+		"int64_t  1099511627776 (0x10000000000)",
+		".delta +4     -2 (0xfffe)",
+		".flags +6     129 (0x81)",
+		".tag   +7     75 6b 64 65 76 00  |ukdev.|",
+		"|ABCDEFGHIJKLMNOP|",
+		"80 B (first 64 shown)",
+	} {
+		if !strings.Contains(v, want) {
+			t.Errorf("view lacks %q:\n%s", want, v)
+		}
+	}
+	// Four variables close together: one pmemsave.
+	if n := f.count("pmemsave"); n != 1 {
+		t.Errorf("pmemsave ran %d times, want 1", n)
+	}
+	f.poke(mustAddr(t, m, "ticks"), binary.LittleEndian.AppendUint32(nil, 1300))
+	refresh(t, m)
+	if v := plain(m); !strings.Contains(v, "1300 (0x514)") {
+		t.Errorf("ticks did not refresh:\n%s", v)
+	}
+}
+
+func mustAddr(t *testing.T, m *Model, name string) uint64 {
+	t.Helper()
+	s, ok := m.table.Lookup(name)
+	if !ok {
+		t.Fatalf("no %s", name)
+	}
+	return s.Addr
+}
+
+func TestMemViewReadError(t *testing.T) {
+	f, _ := newFake(t)
+	f.errs = map[string]error{"pmemsave": &vm.QMPError{Command: "pmemsave", Class: "GenericError", Desc: "Could not open 'x'"}}
+	m := newModel(f)
+	m.SetSize(120, 20)
+	refresh(t, m)
+	if v := plain(m); !strings.Contains(v, "Could not open 'x'") {
+		t.Errorf("error not shown inline:\n%s", v)
+	}
+}
+
+func TestMemViewBalloon(t *testing.T) {
+	f, _ := newFake(t)
+	f.replies["query-balloon"] = `{"return":{"actual":67108864}}`
+	f.replies["qom-list"] = `{"return":[{"name":"type","type":"string"},{"name":"balloon0","type":"child<virtio-balloon-pci>"}]}`
+	f.replies["qom-set"] = `{"return":{}}`
+	f.replies["qom-get"] = `{"return":{"stats":{"stat-free-memory":1048576,"stat-total-memory":62914560,"stat-swap-in":-1,"stat-major-faults":3},"last-update":1700000000}}`
+	m := newModel(f)
+	m.SetSize(160, 20)
+	refresh(t, m)
+	refresh(t, m)
+	v := plain(m)
+	want := "balloon: 64.0 MiB · free-memory 1.0 MiB · major-faults 3 · total-memory 60.0 MiB"
+	if !strings.Contains(v, want) {
+		t.Errorf("view lacks %q:\n%s", want, v)
+	}
+	if strings.Contains(v, "swap-in") {
+		t.Error("an unreported stat is shown")
+	}
+	if n := f.count("qom-set"); n != 1 {
+		t.Errorf("polling set %d times over two samples, want once", n)
+	}
+	if n := f.count("qom-list"); n != 1 {
+		t.Errorf("balloon searched %d times, want once", n)
+	}
+}
+
+func TestMemViewKeys(t *testing.T) {
+	tests := []struct {
+		name          string
+		keys          []string
+		wantCapturing bool
+		wantRows      []string
+		wantNotice    string
+	}{
+		{name: "nothing", wantRows: []string{"ticks", "balance", "counters", "buffer"}},
+		{name: "remove the first", keys: []string{"x"}, wantRows: []string{"balance", "counters", "buffer"}},
+		{name: "remove the second", keys: []string{"j", "x"}, wantRows: []string{"ticks", "counters", "buffer"}},
+		{name: "prompt open", keys: []string{"a", "t"}, wantCapturing: true, wantRows: []string{"ticks", "balance", "counters", "buffer"}},
+		{name: "prompt cancelled", keys: []string{"a", "x", "esc"}, wantRows: []string{"ticks", "balance", "counters", "buffer"}},
+		{name: "remove then add back", keys: []string{"x", "a", "t", "i", "c", "k", "s", "enter"}, wantRows: []string{"ticks", "balance", "counters", "buffer"}},
+		{name: "unknown symbol", keys: []string{"a", "n", "o", "enter"}, wantNotice: `no symbol "no" in guest.elf`,
+			wantRows: []string{"ticks", "balance", "counters", "buffer"}},
+		{name: "a function", keys: []string{"a", "_", "s", "t", "a", "r", "t", "enter"}, wantRows: []string{"ticks", "balance", "counters", "buffer", "_start"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, _ := newFake(t)
+			m := newModel(f)
+			m.SetSize(100, 40)
+			m.Focus(true)
+			refresh(t, m)
+			for _, k := range tt.keys {
+				drive(t, m, keyPress(k))
+			}
+			refresh(t, m)
+			if m.Capturing() != tt.wantCapturing {
+				t.Errorf("Capturing = %v", m.Capturing())
+			}
+			var rows []string
+			for _, v := range m.snap.vars {
+				rows = append(rows, v.name)
+			}
+			if strings.Join(rows, ",") != strings.Join(tt.wantRows, ",") {
+				t.Errorf("rows = %v, want %v", rows, tt.wantRows)
+			}
+			if m.notice != tt.wantNotice {
+				t.Errorf("notice = %q, want %q", m.notice, tt.wantNotice)
+			}
+		})
+	}
+}
+
+func TestMemViewOneRefreshAtATime(t *testing.T) {
+	f, _ := newFake(t)
+	m := newModel(f)
+	_, first := m.Update(panel.TickMsg(epoch))
+	_, second := m.Update(panel.TickMsg(epoch.Add(time.Second)))
+	if first == nil || second != nil {
+		t.Fatalf("ticks while a refresh runs: first %v, second %v; want one command", first != nil, second != nil)
+	}
+	// A change meanwhile asks for another refresh when this one returns.
+	m.add("ticks")
+	_, again := m.Update(first())
+	if again == nil {
+		t.Error("no second refresh after a change during the first")
+	}
+}
+
+func TestFormatField(t *testing.T) {
+	le := binary.LittleEndian
+	tests := []struct {
+		name string
+		f    kernel.Field
+		data []byte
+		want string
+	}{
+		{"u8", kernel.Field{Size: 1, Encoding: kernel.EncUnsigned}, []byte{200}, "200 (0xc8)"},
+		{"u16 at offset", kernel.Field{Offset: 2, Size: 2, Encoding: kernel.EncUnsigned}, []byte{0, 0, 0x34, 0x12}, "4660 (0x1234)"},
+		{"u32", kernel.Field{Size: 4, Encoding: kernel.EncUnsigned}, le.AppendUint32(nil, 1234), "1234 (0x4d2)"},
+		{"s32 negative", kernel.Field{Size: 4, Encoding: kernel.EncSigned}, le.AppendUint32(nil, 0xffffffff), "-1 (0xffffffff)"},
+		{"s64", kernel.Field{Size: 8, Encoding: kernel.EncSigned}, le.AppendUint64(nil, 42), "42 (0x2a)"},
+		{"bool", kernel.Field{Size: 1, Encoding: kernel.EncBool}, []byte{1}, "true"},
+		{"pointer", kernel.Field{Size: 4, Encoding: kernel.EncPointer}, le.AppendUint32(nil, 0x1052a0), "0x001052a0"},
+		{"float32", kernel.Field{Size: 4, Encoding: kernel.EncFloat}, le.AppendUint32(nil, 0x3fc00000), "1.5"},
+		{"float64", kernel.Field{Size: 8, Encoding: kernel.EncFloat}, le.AppendUint64(nil, 0x4004000000000000), "2.5"},
+		{"bit field", kernel.Field{Size: 4, Encoding: kernel.EncUnsigned, BitOffset: 3, BitSize: 5}, le.AppendUint32(nil, 0b10110_101), "22 (0x16)"},
+		{"signed bit field", kernel.Field{Size: 4, Encoding: kernel.EncSigned, BitOffset: 0, BitSize: 3}, le.AppendUint32(nil, 0b111), "-1 (0x7)"},
+		{"bytes", kernel.Field{Size: 4, Encoding: kernel.EncBytes}, []byte("hi\x00\x1b"), "68 69 00 1b  |hi..|"},
+		{"long bytes", kernel.Field{Size: 18, Encoding: kernel.EncBytes}, []byte("abcdefghijklmnopqr"),
+			"61 62 63 64 65 66 67 68 69 6a 6b 6c 6d 6e 6f 70 …  |abcdefghijklmnop|"},
+		{"not read", kernel.Field{Offset: 4, Size: 4, Encoding: kernel.EncUnsigned}, []byte{1, 2, 3, 4}, "…"},
+		{"odd size", kernel.Field{Size: 3, Encoding: kernel.EncUnsigned}, []byte{1, 2, 3}, "01 02 03  |...|"},
+		{"empty", kernel.Field{Size: 0}, nil, "(empty)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := formatField(tt.f, tt.data, le); got != tt.want {
+				t.Errorf("formatField = %q, want %q", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestHexDump(t *testing.T) {
+	got := hexDump(0x1000, []byte("ABCDEFGHIJ\x00\x7f"), 8)
+	want := []string{
+		"00001000  41 42 43 44 45 46 47 48  |ABCDEFGH|",
+		"00001008  49 4a 00 7f              |IJ..|",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("hexDump:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestFormatBytesAndAge(t *testing.T) {
+	bytes := []struct {
+		n    uint64
+		want string
+	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {64 << 20, "64.0 MiB"}, {3 << 30, "3.0 GiB"}}
+	for _, tt := range bytes {
+		if got := formatBytes(tt.n); got != tt.want {
+			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+	ages := []struct {
+		d    time.Duration
+		want string
+	}{{-time.Second, "0.0s"}, {400 * time.Millisecond, "0.4s"}, {42 * time.Second, "42s"}, {125 * time.Second, "2m05s"}}
+	for _, tt := range ages {
+		if got := formatAge(tt.d); got != tt.want {
+			t.Errorf("formatAge(%v) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
