@@ -1,0 +1,61 @@
+package logview
+
+import "charm.land/bubbles/v2/key"
+
+// keyMap is the logs panel's keys. They apply only while the panel has
+// focus; none of them is one of the root's global keys (q ? tab digits f
+// r R p s w).
+type keyMap struct {
+	Up, Down, PageUp, PageDown, HalfUp, HalfDown, Top, Bottom key.Binding
+
+	Search, Next, Prev, Filter, Clear key.Binding
+	ToggleCase, ToggleRegex           key.Binding
+	Source, Times, Boot, Save         key.Binding
+
+	// Prompt keys, active only while a prompt is open.
+	Confirm, Cancel, PromptRegex, PromptCase key.Binding
+}
+
+func newKeyMap() keyMap {
+	return keyMap{
+		Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
+		Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
+		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
+		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f", "space"), key.WithHelp("pgdn", "page down")),
+		HalfUp:   key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "half page up")),
+		HalfDown: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "half page down")),
+		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "oldest")),
+		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "newest, follow")),
+
+		Search:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
+		Next:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
+		Prev:        key.NewBinding(key.WithKeys("N"), key.WithHelp("N", "previous match")),
+		Filter:      key.NewBinding(key.WithKeys("&"), key.WithHelp("&", "filter lines")),
+		Clear:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear search, then filter")),
+		ToggleCase:  key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "toggle ignore case")),
+		ToggleRegex: key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "toggle regexp")),
+		Source:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "source: all/console/build/vm/ukdev")),
+		Times:       key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timestamps")),
+		Boot:        key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "jump to boot")),
+		Save:        key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save shown lines")),
+
+		Confirm:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "confirm")),
+		Cancel:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "cancel")),
+		PromptRegex: key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "regexp on/off")),
+		PromptCase:  key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "ignore case on/off")),
+	}
+}
+
+// bindings lists the keys in help order.
+func (k keyMap) bindings() []key.Binding {
+	return []key.Binding{
+		k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
+		k.Search, k.Next, k.Prev, k.Filter, k.Clear, k.ToggleCase, k.ToggleRegex,
+		k.Source, k.Times, k.Boot, k.Save,
+	}
+}
+
+// promptBindings lists the keys of an open prompt.
+func (k keyMap) promptBindings() []key.Binding {
+	return []key.Binding{k.Confirm, k.Cancel, k.PromptRegex, k.PromptCase}
+}
