@@ -53,16 +53,17 @@ type Loop struct {
 	log    *slog.Logger
 	flavor kernel.Flavor
 
-	events  chan Event
-	closeMu sync.RWMutex // guards closed: emitters hold it for reading
-	closed  bool
-	dropped atomic.Int64
-	cmds    chan command
-	running atomic.Pointer[vm.Machine] // the current boot's QEMU, for console input
-	info    atomic.Pointer[VMInfo]     // the live VM (running, or frozen after a crash), for inspection
-	inspect atomic.Pointer[vm.Machine] // the VM info describes
-	inputMu sync.Mutex                 // serialises console input; guards input
-	input   []byte                     // console input waiting for a VM
+	events   chan Event
+	closeMu  sync.RWMutex // guards closed: emitters hold it for reading
+	closed   bool
+	dropped  atomic.Int64
+	cmds     chan command
+	running  atomic.Pointer[vm.Machine] // the current boot's QEMU, for console input
+	info     atomic.Pointer[VMInfo]     // the live VM (running, or frozen after a crash), for inspection
+	inspect  atomic.Pointer[vm.Machine] // the VM info describes
+	inputMu  sync.Mutex                 // serialises console input; guards input and starting
+	input    []byte                     // console input waiting for a VM
+	starting *vm.Machine                // a new boot that has not written to its console yet
 
 	lock   *lockFile
 	store  *logs.Store
@@ -246,9 +247,12 @@ const maxQueuedInput = 64 << 10
 func (l *Loop) setRunning(m *vm.Machine, info *VMInfo) {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
-	l.running.Store(m)
+	// Console input waits for the guest's first output (see flushInput),
+	// or for a second, for a guest that prints nothing.
+	l.starting = m
 	l.inspect.Store(m)
 	l.info.Store(info)
+	time.AfterFunc(time.Second, func() { l.flushInput(m) })
 }
 
 // forget drops m as the VM console input goes to and, when its QEMU is
@@ -258,18 +262,27 @@ func (l *Loop) forget(m *vm.Machine, gone bool) {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
 	l.running.CompareAndSwap(m, nil)
+	if l.starting == m {
+		l.starting = nil
+	}
 	if gone && l.inspect.CompareAndSwap(m, nil) {
 		l.info.Store(nil)
 	}
 }
 
-// flushInput types in the input queued while no VM ran. It is called when
-// m first writes to its console: by then the guest has set up its serial
-// port, which could have dropped bytes sent earlier.
+// flushInput makes m the VM console input goes to, and types in the input
+// queued while none could take it. It runs when m first writes to its
+// console: by then the guest has set up its serial port, which could have
+// dropped bytes sent earlier (a 16550's FIFO reset does).
 func (l *Loop) flushInput(m *vm.Machine) {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
-	if l.running.Load() != m || len(l.input) == 0 {
+	if l.starting != m {
+		return
+	}
+	l.starting = nil
+	l.running.Store(m)
+	if len(l.input) == 0 {
 		return
 	}
 	if _, err := m.WriteConsole(l.input); err != nil {
@@ -715,13 +728,13 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	// vm.start comes before any console line of the boot.
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
 		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
+	l.setRunning(m, &VMInfo{Boot: n, Build: img.Build, PID: m.PID(), Machine: machine, Accel: l.accel.Name,
+		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols})
 	contAt := time.Now()
 	out.armClock(contAt, m)
 	if err := m.Cont(ctx); err != nil {
 		l.errorf("boot #%d: cont: %v", n, err)
 	}
-	l.setRunning(m, &VMInfo{Boot: n, Build: img.Build, PID: m.PID(), Machine: machine, Accel: l.accel.Name,
-		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols})
 	go func() {
 		// QEMU leaves its QMP socket behind.
 		<-m.Exited()
