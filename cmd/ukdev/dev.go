@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -18,6 +20,7 @@ import (
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/tui"
 )
 
 func newDevCmd(a *app) *cobra.Command {
@@ -28,16 +31,21 @@ func newDevCmd(a *app) *cobra.Command {
 		Long: `dev runs the loop: it builds the project, boots the image under QEMU, and on
 every save rebuilds and replaces the running VM with the new image.
 
---plain prints one event per line (time, source, message); --json prints the same
-events as JSON lines (see the README for every type). In both modes each line read
-from standard input is typed into the guest's serial console, followed by Enter.
-The dashboard is not built yet: ukdev dev currently always runs in plain mode.`,
+On a terminal (standard input and output both) it opens the dashboard: a status
+bar, the serial console, the logs, the build output, memory and metrics; press ?
+in it for every key, q to quit (which stops the VM). NO_COLOR or TERM=dumb turn
+its colours off.
+
+--plain prints one event per line (time, source, message) instead; --json prints
+the same events as JSON lines (see the README for every type). Without a terminal
+ukdev dev runs in plain mode. In both modes each line read from standard input is
+typed into the guest's serial console, followed by Enter.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.dev(cmd.Context(), asJSON)
+			return a.dev(cmd.Context(), plain, asJSON)
 		},
 	}
-	cmd.Flags().BoolVar(&plain, "plain", false, "print events as text lines (the default until the dashboard exists)")
+	cmd.Flags().BoolVar(&plain, "plain", false, "print events as text lines instead of opening the dashboard")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	cmd.MarkFlagsMutuallyExclusive("plain", "json")
 	return cmd
@@ -58,7 +66,7 @@ func openDiagnostics(cfg *project.Config) (*slog.Logger, io.Closer) {
 	return log, closer
 }
 
-func (a *app) dev(ctx context.Context, asJSON bool) error {
+func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err
@@ -68,6 +76,19 @@ func (a *app) dev(ctx context.Context, asJSON bool) error {
 	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log})
 	if err != nil {
 		return err
+	}
+	if !plain && !asJSON && isTerminal(a.stdin) && isTerminal(a.stdout) {
+		// The dashboard owns the terminal: diagnostics go to the log file
+		// only, and keys reach the guest through the console panel.
+		return tui.Run(ctx, loop, tui.Options{
+			Color:   colorAllowed(),
+			Project: cfg.Name,
+			Flavor:  cfg.Flavor,
+			Ports:   portLabels(cfg.VM.Ports),
+			Log:     log,
+			Input:   a.stdin,
+			Output:  a.stdout,
+		})
 	}
 	go a.forwardStdin(ctx, loop)
 	p := &printer{w: a.stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
@@ -87,6 +108,20 @@ func (a *app) dev(ctx context.Context, asJSON bool) error {
 		return err
 	}
 	return perr
+}
+
+// portLabels renders the port forwards for the dashboard's status bar:
+// "tcp 8080→80", with the host address when it is not the default.
+func portLabels(ports []project.Port) []string {
+	var out []string
+	for _, p := range ports {
+		host := strconv.Itoa(p.HostPort)
+		if p.HostAddr != "" && p.HostAddr != project.DefaultHostAddr {
+			host = net.JoinHostPort(p.HostAddr, host)
+		}
+		out = append(out, fmt.Sprintf("%s %s→%d", p.Proto, host, p.GuestPort))
+	}
+	return out
 }
 
 // forwardStdin types each line of standard input into the guest console.

@@ -1,0 +1,61 @@
+package tui
+
+import (
+	"charm.land/bubbles/v2/key"
+)
+
+// keyMap holds the dashboard's global keys. The footer and the help overlay
+// are rendered from it, so a key is described in one place only.
+type keyMap struct {
+	Help      key.Binding
+	Close     key.Binding
+	Next      key.Binding
+	Prev      key.Binding
+	Focus     key.Binding
+	Maximise  key.Binding
+	Reboot    key.Binding
+	Rebuild   key.Binding
+	Pause     key.Binding
+	StopStart key.Binding
+	Watch     key.Binding
+	Quit      key.Binding
+}
+
+func newKeyMap() keyMap {
+	return keyMap{
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Close:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close help")),
+		Next:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next panel")),
+		Prev:      key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous panel")),
+		Focus:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5"), key.WithHelp("1-5", "focus panel")),
+		Maximise:  key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "maximise")),
+		Reboot:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reboot")),
+		Rebuild:   key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rebuild")),
+		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause VM")),
+		StopStart: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "stop/start VM")),
+		Watch:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pause watching")),
+		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+	}
+}
+
+// ShortHelp is the footer: the keys a user needs most.
+func (k keyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Help, k.Next, k.Focus, k.Maximise, k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Quit}
+}
+
+// FullHelp is the help overlay's global columns: moving around, then
+// driving the VM and the loop.
+func (k keyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Next, k.Prev, k.Focus, k.Maximise, k.Help, k.Close, k.Quit},
+		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch},
+	}
+}
+
+// focusIndex returns the panel a digit key names, or false.
+func focusIndex(keyName string) (int, bool) {
+	if len(keyName) != 1 || keyName[0] < '1' || keyName[0] > '0'+numPanels {
+		return 0, false
+	}
+	return int(keyName[0] - '1'), true
+}

@@ -1,0 +1,324 @@
+package tui
+
+import (
+	"log/slog"
+	"time"
+
+	"charm.land/bubbles/v2/help"
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/tui/panel"
+)
+
+// Model is the dashboard's root model. It routes messages to the panels,
+// lays them out, switches focus, keeps the status bar, and turns the global
+// keys into loop commands; the panels do everything else.
+type Model struct {
+	deps   panel.Deps
+	styles *panel.Styles
+	log    *slog.Logger
+	keys   keyMap
+	help   help.Model
+	panels [numPanels]panel.Panel
+
+	// events is the loop's event stream; nil when the caller feeds
+	// EventsMsg itself (tests).
+	events <-chan devloop.Event
+	// stop ends the loop (which stops the VM); the dashboard then quits
+	// when the event stream closes. Nil: quitting is immediate.
+	stop func()
+
+	status        status
+	focus         int
+	maximised     bool
+	showHelp      bool
+	width, height int
+	frames        [numPanels]rect
+	sizes         [numPanels][2]int // the size last given to each panel
+}
+
+// New returns the dashboard over the given dependencies, without starting
+// anything. events is the loop's event stream, read in batches once the
+// program runs; tests pass nil and send panel.EventsMsg themselves.
+func New(d panel.Deps, in panel.Inspector, events <-chan devloop.Event, opts Options) Model {
+	return newModel(d, newPanels(d, in), events, opts)
+}
+
+// newModel is New with the panels given (tests pass fakes).
+func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop.Event, opts Options) Model {
+	if d.Styles == nil {
+		d.Styles = panel.NewStyles(false)
+	}
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	log := opts.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := help.New()
+	if d.Styles.Color {
+		h.Styles = help.DefaultDarkStyles()
+	} else {
+		plain := lipgloss.NewStyle()
+		h.Styles = help.Styles{Ellipsis: plain, ShortKey: plain, ShortDesc: plain, ShortSeparator: plain,
+			FullKey: plain, FullDesc: plain, FullSeparator: plain}
+	}
+	m := Model{
+		deps:   d,
+		styles: d.Styles,
+		log:    log,
+		keys:   newKeyMap(),
+		help:   h,
+		panels: panels,
+		events: events,
+		status: status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports},
+	}
+	for i, p := range m.panels {
+		p.Focus(i == m.focus)
+	}
+	return m
+}
+
+// Init starts the panels, the once-a-second tick and the event stream.
+func (m Model) Init() tea.Cmd {
+	cmds := []tea.Cmd{tick()}
+	for _, p := range m.panels {
+		cmds = append(cmds, p.Init())
+	}
+	if m.events != nil {
+		cmds = append(cmds, waitEvents(m.events, batchEvery, batchMax))
+	}
+	return tea.Batch(cmds...)
+}
+
+func tick() tea.Cmd {
+	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return panel.TickMsg(t) })
+}
+
+// Update routes msg: keys and mouse to the focused panel (or the one under
+// the cursor) unless they are global keys; everything else to every panel.
+func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	switch msg := msg.(type) {
+	case tea.WindowSizeMsg:
+		m.width, m.height = msg.Width, msg.Height
+		m.relayout()
+		return m, nil
+	case tea.KeyPressMsg:
+		return m.onKey(msg)
+	case tea.PasteMsg:
+		// Pasted text is typing: it goes where the keys go.
+		return m, m.updatePanel(m.focus, msg)
+	case tea.MouseClickMsg:
+		return m.onClick(msg)
+	case tea.MouseWheelMsg:
+		i, local, ok := m.panelAt(msg.Mouse())
+		if !ok {
+			return m, nil
+		}
+		return m, m.updatePanel(i, tea.MouseWheelMsg(local))
+	case tea.MouseReleaseMsg:
+		// Drags and releases belong to the focused panel, wherever they are.
+		return m, m.updatePanel(m.focus, tea.MouseReleaseMsg(m.inFocused(msg.Mouse())))
+	case tea.MouseMotionMsg:
+		return m, m.updatePanel(m.focus, tea.MouseMotionMsg(m.inFocused(msg.Mouse())))
+	case panel.EventsMsg:
+		for _, e := range msg {
+			m.status.apply(e)
+		}
+		cmd := m.broadcast(msg)
+		if m.events != nil {
+			cmd = tea.Batch(cmd, waitEvents(m.events, batchEvery, batchMax))
+		}
+		return m, cmd
+	case eventsClosedMsg:
+		m.log.Info("dashboard: event stream closed; quitting")
+		return m, tea.Quit
+	case panel.TickMsg:
+		return m, tea.Batch(m.broadcast(msg), tick())
+	}
+	return m, m.broadcast(msg)
+}
+
+// onKey handles a key press: the help overlay first, then a capturing
+// panel, then the global keys; any other key goes to the focused panel.
+// The overlay is only ever shown over a panel that does not capture.
+func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
+	if m.showHelp {
+		// ? and esc only close the overlay; any other key closes it and
+		// does what it does.
+		m.showHelp = false
+		if key.Matches(msg, m.keys.Help, m.keys.Close) {
+			return m, nil
+		}
+	}
+	if m.panels[m.focus].Capturing() {
+		return m, m.updatePanel(m.focus, msg)
+	}
+	k := m.keys
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	case m.tooSmall():
+		// Nothing else is visible to act on.
+		return m, nil
+	case key.Matches(msg, k.Help):
+		m.showHelp = true
+	case key.Matches(msg, k.Next):
+		m.setFocus((m.focus + 1) % numPanels)
+	case key.Matches(msg, k.Prev):
+		m.setFocus((m.focus + numPanels - 1) % numPanels)
+	case key.Matches(msg, k.Focus):
+		if i, ok := focusIndex(msg.String()); ok {
+			m.setFocus(i)
+		}
+	case key.Matches(msg, k.Maximise):
+		m.maximised = !m.maximised
+		m.relayout()
+	case key.Matches(msg, k.Reboot):
+		return m, m.control(panel.Control.Reboot)
+	case key.Matches(msg, k.Rebuild):
+		return m, m.control(panel.Control.Rebuild)
+	case key.Matches(msg, k.Pause):
+		return m, m.control(panel.Control.TogglePause)
+	case key.Matches(msg, k.StopStart):
+		if m.status.running() {
+			return m, m.control(panel.Control.StopVM)
+		}
+		return m, m.control(panel.Control.StartVM)
+	case key.Matches(msg, k.Watch):
+		return m, m.control(panel.Control.ToggleWatch)
+	default:
+		return m, m.updatePanel(m.focus, msg)
+	}
+	return m, nil
+}
+
+// control asks the loop for something. The loop's methods only queue a
+// command, but they are still calls out of the model: they run as a Cmd.
+func (m Model) control(f func(panel.Control)) tea.Cmd {
+	c := m.deps.Control
+	if c == nil {
+		return nil
+	}
+	return func() tea.Msg {
+		f(c)
+		return nil
+	}
+}
+
+// quit ends the loop, which stops the VM; the dashboard quits when the
+// event stream closes. A second quit while stopping quits at once.
+func (m Model) quit() (tea.Model, tea.Cmd) {
+	if m.stop == nil || m.status.stopping {
+		return m, tea.Quit
+	}
+	m.status.stopping = true
+	m.stop()
+	return m, nil
+}
+
+func (m Model) onClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
+	if m.showHelp {
+		m.showHelp = false
+		return m, nil
+	}
+	i, local, ok := m.panelAt(msg.Mouse())
+	if !ok {
+		return m, nil
+	}
+	m.setFocus(i)
+	if !m.frames[i].content().contains(msg.X, msg.Y) {
+		return m, nil // a click on the border or a collapsed title only focuses
+	}
+	return m, m.updatePanel(i, tea.MouseClickMsg(local))
+}
+
+// panelAt finds the panel under the mouse and the mouse position inside
+// its content.
+func (m Model) panelAt(mm tea.Mouse) (int, tea.Mouse, bool) {
+	if m.tooSmall() {
+		return 0, mm, false
+	}
+	for i, r := range m.frames {
+		if r.contains(mm.X, mm.Y) {
+			c := r.content()
+			mm.X, mm.Y = mm.X-c.x, mm.Y-c.y
+			return i, mm, true
+		}
+	}
+	return 0, mm, false
+}
+
+// inFocused makes a mouse position relative to the focused panel's content.
+func (m Model) inFocused(mm tea.Mouse) tea.Mouse {
+	c := m.frames[m.focus].content()
+	mm.X, mm.Y = mm.X-c.x, mm.Y-c.y
+	return mm
+}
+
+func (m *Model) setFocus(i int) {
+	if i == m.focus {
+		return
+	}
+	m.panels[m.focus].Focus(false)
+	m.focus = i
+	m.panels[i].Focus(true)
+	m.relayout() // stacked panels change size with focus
+}
+
+// updatePanel gives msg to panel i.
+func (m *Model) updatePanel(i int, msg tea.Msg) tea.Cmd {
+	p, cmd := m.panels[i].Update(msg)
+	m.panels[i] = p
+	return cmd
+}
+
+// broadcast gives msg to every panel.
+func (m *Model) broadcast(msg tea.Msg) tea.Cmd {
+	cmds := make([]tea.Cmd, 0, numPanels)
+	for i := range m.panels {
+		if cmd := m.updatePanel(i, msg); cmd != nil {
+			cmds = append(cmds, cmd)
+		}
+	}
+	return tea.Batch(cmds...)
+}
+
+func (m Model) tooSmall() bool { return m.width < minWidth || m.height < minHeight }
+
+func (m Model) statusHeight() int {
+	if m.width >= oneLineStatus {
+		return 1
+	}
+	return 2
+}
+
+func (m Model) body() rect {
+	sh := m.statusHeight()
+	return rect{0, sh, m.width, m.height - sh - 1}
+}
+
+// relayout recomputes the frames and tells panels whose content size
+// changed; collapsed and hidden panels keep their last size (and with it
+// their scroll position).
+func (m *Model) relayout() {
+	if m.tooSmall() {
+		m.frames = [numPanels]rect{}
+		return
+	}
+	m.frames = arrange(m.body(), m.focus, m.maximised)
+	for i, r := range m.frames {
+		if r.h < 3 || r.w < 3 {
+			continue
+		}
+		c := r.content()
+		if m.sizes[i] != [2]int{c.w, c.h} {
+			m.sizes[i] = [2]int{c.w, c.h}
+			m.panels[i].SetSize(c.w, c.h)
+		}
+	}
+}

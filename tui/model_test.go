@@ -1,0 +1,308 @@
+package tui
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/tui/panel"
+)
+
+func TestTUIKeys(t *testing.T) {
+	running := panel.EventsMsg{{Type: devloop.TypeVMStart, Boot: 1, Time: pinnedNow}}
+	tests := []struct {
+		name      string
+		setup     panel.EventsMsg // events before the keys
+		capturing bool            // the console captures keys
+		keys      []string
+		focus     int
+		maximised bool
+		help      bool
+		calls     []string
+		quit      bool
+		toConsole []string // keys the console panel received
+	}{
+		{name: "tab cycles", keys: []string{"tab", "tab"}, focus: panelBuild},
+		{name: "shift+tab wraps", keys: []string{"shift+tab"}, focus: panelMetrics},
+		{name: "digits focus", keys: []string{"4"}, focus: panelMemory},
+		{name: "digit 2 then 1", keys: []string{"2", "1"}, focus: panelConsole},
+		{name: "f maximises and restores", keys: []string{"f"}, maximised: true},
+		{name: "f twice", keys: []string{"f", "f"}},
+		{name: "help overlay", keys: []string{"?"}, help: true},
+		{name: "esc closes help", keys: []string{"?", "esc"}},
+		{name: "? closes help", keys: []string{"?", "?"}},
+		{name: "a key under help closes it and acts", keys: []string{"?", "r", "?", "3"}, focus: panelBuild, calls: []string{"Reboot"}},
+		{name: "q quits under help", keys: []string{"?", "q"}, quit: true},
+		{name: "reboot", keys: []string{"r"}, calls: []string{"Reboot"}},
+		{name: "rebuild", keys: []string{"R"}, calls: []string{"Rebuild"}},
+		{name: "pause", keys: []string{"p"}, calls: []string{"TogglePause"}},
+		{name: "watch", keys: []string{"w"}, calls: []string{"ToggleWatch"}},
+		{name: "s starts without a VM", keys: []string{"s"}, calls: []string{"StartVM"}},
+		{name: "s stops a running VM", setup: running, keys: []string{"s"}, calls: []string{"StopVM"}},
+		{name: "q quits", keys: []string{"q"}, quit: true},
+		{name: "ctrl+c quits", keys: []string{"ctrl+c"}, quit: true},
+		{name: "other keys go to the focused panel", keys: []string{"j", "G"}, toConsole: []string{"j", "G"}},
+		{
+			name: "a capturing panel gets every key", capturing: true,
+			keys:      []string{"q", "r", "2", "tab", "?", "ctrl+c"},
+			toConsole: []string{"q", "r", "2", "tab", "?", "ctrl+c"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, fakes, c := fakeModel(120, 40)
+			if tt.setup != nil {
+				m = update(m, tt.setup)
+			}
+			fakes[panelConsole].capturing = tt.capturing
+			quit := false
+			for _, k := range tt.keys {
+				var q bool
+				m, q = updateRun(m, press(k))
+				quit = quit || q
+			}
+			if m.focus != tt.focus {
+				t.Errorf("focus = %d, want %d", m.focus, tt.focus)
+			}
+			for i, f := range fakes {
+				if f.focused != (i == tt.focus) {
+					t.Errorf("panel %s focused = %v", f.name, f.focused)
+				}
+			}
+			if m.maximised != tt.maximised {
+				t.Errorf("maximised = %v, want %v", m.maximised, tt.maximised)
+			}
+			if m.showHelp != tt.help {
+				t.Errorf("showHelp = %v, want %v", m.showHelp, tt.help)
+			}
+			if got := c.Calls(); !slices.Equal(got, tt.calls) {
+				t.Errorf("loop calls = %v, want %v", got, tt.calls)
+			}
+			if quit != tt.quit {
+				t.Errorf("quit = %v, want %v", quit, tt.quit)
+			}
+			if got := fakes[panelConsole].keys(); !slices.Equal(got, tt.toConsole) {
+				t.Errorf("console got keys %v, want %v", got, tt.toConsole)
+			}
+		})
+	}
+}
+
+// TestTUIQuitStopsLoopFirst checks that q with a loop attached stops the
+// loop and waits for the event stream to close before quitting; a second q
+// quits at once.
+func TestTUIQuitStopsLoopFirst(t *testing.T) {
+	m, _, _ := fakeModel(120, 40)
+	stopped := 0
+	m.stop = func() { stopped++ }
+	m, quit := updateRun(m, press("q"))
+	if quit || stopped != 1 || !m.status.stopping {
+		t.Fatalf("after q: quit=%v stopped=%d stopping=%v; want the loop stopped and no quit yet", quit, stopped, m.status.stopping)
+	}
+	if !strings.Contains(m.render(), "stopping") {
+		t.Errorf("the screen does not say it is stopping:\n%s", m.render())
+	}
+	if _, quit := updateRun(m, eventsClosedMsg{}); !quit {
+		t.Error("the end of the event stream does not quit")
+	}
+	if _, quit := updateRun(m, press("q")); !quit || stopped != 1 {
+		t.Errorf("second q: quit=%v stopped=%d; want an immediate quit", quit, stopped)
+	}
+}
+
+func TestTUIResize(t *testing.T) {
+	tests := []struct {
+		name      string
+		w, h      int
+		keys      []string
+		want      map[int][2]int // content sizes
+		tooSmall  bool
+		collapsed []int // stacked panels reduced to a title line
+	}{
+		{
+			name: "grid 120x40", w: 120, h: 40,
+			want: map[int][2]int{panelConsole: {70, 24}, panelLogs: {46, 11}, panelBuild: {46, 11}, panelMemory: {58, 9}, panelMetrics: {58, 9}},
+		},
+		{
+			name: "stacked 70x30", w: 70, h: 30,
+			want: map[int][2]int{panelConsole: {68, 13}, panelLogs: {68, 1}, panelBuild: {68, 1}, panelMemory: {68, 1}, panelMetrics: {68, 1}},
+		},
+		{
+			name: "stacked follows focus", w: 70, h: 30, keys: []string{"3"},
+			want: map[int][2]int{panelBuild: {68, 13}, panelConsole: {68, 1}},
+		},
+		{
+			name: "maximised", w: 120, h: 40, keys: []string{"2", "f"},
+			want: map[int][2]int{panelLogs: {118, 35}},
+		},
+		{
+			name: "small terminal collapses the others", w: 60, h: 15,
+			want: map[int][2]int{panelConsole: {58, 6}}, collapsed: []int{panelLogs, panelBuild, panelMemory, panelMetrics},
+		},
+		{name: "too small", w: 59, h: 30, tooSmall: true},
+		{name: "too short", w: 100, h: 14, tooSmall: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, fakes, _ := fakeModel(tt.w, tt.h)
+			for _, k := range tt.keys {
+				m = update(m, press(k))
+			}
+			for i, want := range tt.want {
+				if got := [2]int{fakes[i].width, fakes[i].height}; got != want {
+					t.Errorf("%s size = %v, want %v", fakes[i].name, got, want)
+				}
+			}
+			for _, i := range tt.collapsed {
+				if m.frames[i].h != 1 {
+					t.Errorf("%s frame = %+v, want a collapsed title line", fakes[i].name, m.frames[i])
+				}
+			}
+			screen := ansi.Strip(m.render())
+			lines := strings.Split(screen, "\n")
+			if len(lines) != tt.h {
+				t.Errorf("screen has %d lines, want %d", len(lines), tt.h)
+			}
+			for i, l := range lines {
+				if w := ansi.StringWidth(l); w != tt.w {
+					t.Errorf("line %d is %d cells wide, want %d: %q", i, w, tt.w, l)
+				}
+			}
+			if got := strings.Contains(screen, "terminal too small"); got != tt.tooSmall {
+				t.Errorf("too small shown = %v, want %v", got, tt.tooSmall)
+			}
+		})
+	}
+}
+
+// TestTUIResizeKeepsUnchangedSizes checks that panels are told only about
+// real size changes, so their scroll positions are left alone otherwise.
+func TestTUIResizeKeepsUnchangedSizes(t *testing.T) {
+	m, fakes, _ := fakeModel(120, 40)
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	m = update(m, press("tab"))
+	m = update(m, tea.WindowSizeMsg{Width: 70, Height: 30})
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	_ = m
+	want := [][2]int{{70, 24}, {68, 1}, {70, 24}}
+	if got := fakes[panelConsole].sizes; !slices.Equal(got, want) {
+		t.Errorf("console SetSize calls = %v, want %v", got, want)
+	}
+}
+
+func TestTUIMouse(t *testing.T) {
+	tests := []struct {
+		name    string
+		msg     tea.Msg
+		focus   int
+		target  int // the panel that receives the mouse message, -1 for none
+		x, y    int // the position it receives
+		focused bool
+	}{
+		// At 120x40, below two status lines, the logs frame is x 72..119,
+		// y 2..14: its content starts at (73, 3).
+		{name: "click in logs focuses it", msg: tea.MouseClickMsg{X: 80, Y: 5, Button: tea.MouseLeft}, focus: panelLogs, target: panelLogs, x: 7, y: 2},
+		{name: "click on a border only focuses", msg: tea.MouseClickMsg{X: 72, Y: 5, Button: tea.MouseLeft}, focus: panelLogs, target: -1},
+		{name: "wheel goes to the panel under the cursor", msg: tea.MouseWheelMsg{X: 10, Y: 35, Button: tea.MouseWheelDown}, focus: panelConsole, target: panelMemory, x: 9, y: 6},
+		{name: "click on the status bar does nothing", msg: tea.MouseClickMsg{X: 10, Y: 0, Button: tea.MouseLeft}, focus: panelConsole, target: -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, fakes, _ := fakeModel(120, 40)
+			m = update(m, tt.msg)
+			if m.focus != tt.focus {
+				t.Errorf("focus = %d, want %d", m.focus, tt.focus)
+			}
+			for i, f := range fakes {
+				var got []tea.Mouse
+				for _, msg := range f.msgs {
+					if mm, ok := msg.(tea.MouseMsg); ok {
+						got = append(got, mm.Mouse())
+					}
+				}
+				switch {
+				case i == tt.target && (len(got) != 1 || got[0].X != tt.x || got[0].Y != tt.y):
+					t.Errorf("%s got mouse %v, want one at (%d,%d)", f.name, got, tt.x, tt.y)
+				case i != tt.target && len(got) != 0:
+					t.Errorf("%s got mouse %v, want none", f.name, got)
+				}
+			}
+		})
+	}
+}
+
+func TestTUIBroadcast(t *testing.T) {
+	m, fakes, _ := fakeModel(120, 40)
+	events := panel.EventsMsg{{Type: devloop.TypeBuildStart, Build: 1}}
+	tick := panel.TickMsg(pinnedNow)
+	type own struct{}
+	for _, msg := range []tea.Msg{events, tick, own{}} {
+		m = update(m, msg)
+	}
+	for _, f := range fakes {
+		if len(f.msgs) != 3 {
+			t.Errorf("%s got %d messages, want the events, the tick and its own message", f.name, len(f.msgs))
+		}
+	}
+	if m.status.building != 1 {
+		t.Errorf("status did not see the build start")
+	}
+}
+
+func TestTUIWaitEvents(t *testing.T) {
+	ev := func(n int) []devloop.Event {
+		out := make([]devloop.Event, n)
+		for i := range out {
+			out[i] = devloop.Event{Type: devloop.TypeVMConsole, Line: "x", Count: i}
+		}
+		return out
+	}
+	tests := []struct {
+		name    string
+		queued  int  // events in the channel before the first wait
+		close   bool // the channel is closed after them
+		max     int
+		batches []int // the sizes of the successive batches
+		closed  bool  // the wait after them reports the end
+	}{
+		{name: "a batch stops at max", queued: 10, max: 4, batches: []int{4, 4}},
+		{name: "a quiet channel flushes after the interval", queued: 3, max: 512, batches: []int{3}},
+		{name: "close flushes then ends", queued: 5, close: true, max: 512, batches: []int{5}, closed: true},
+		{name: "closed and empty ends", close: true, max: 512, closed: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ch := make(chan devloop.Event, 100)
+			for _, e := range ev(tt.queued) {
+				ch <- e
+			}
+			if tt.close {
+				close(ch)
+			}
+			next := 0
+			for _, want := range tt.batches {
+				msg := waitEvents(ch, 10*time.Millisecond, tt.max)()
+				batch, ok := msg.(panel.EventsMsg)
+				if !ok || len(batch) != want {
+					t.Fatalf("got %T of %d, want a batch of %d", msg, len(batch), want)
+				}
+				for _, e := range batch {
+					if e.Count != next {
+						t.Fatalf("event %d out of order (want %d)", e.Count, next)
+					}
+					next++
+				}
+			}
+			if tt.closed {
+				if msg := waitEvents(ch, 10*time.Millisecond, tt.max)(); msg != (eventsClosedMsg{}) {
+					t.Fatalf("after the stream closed got %T, want eventsClosedMsg", msg)
+				}
+			}
+		})
+	}
+}

@@ -1,0 +1,253 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/kernel"
+)
+
+// vmState is what the status bar says about the VM.
+type vmState int
+
+const (
+	vmNone vmState = iota
+	vmBooting
+	vmRunning
+	vmPaused
+	vmExited
+	vmCrashed
+)
+
+// status is the state the status bar shows, folded from the loop's events.
+type status struct {
+	project, flavor string
+	ports           []string
+
+	vm         vmState
+	exit       string // how the last boot ended, for vmExited and vmCrashed
+	accel      string // "TCG (no KVM)"
+	machine    string
+	boot       int
+	bootStart  time.Time
+	frozenAt   time.Time     // when the VM paused or ended: the uptime stops there
+	pausedFor  time.Duration // time spent paused, not counted as uptime
+	building   int           // the build in progress, 0 when none
+	lastBuild  string
+	buildOK    bool
+	hasBuild   bool
+	reloadMS   float64
+	hasReload  bool
+	watchOff   bool
+	stopping   bool
+	stoppedAll bool
+}
+
+// apply folds one event into the status.
+func (s *status) apply(e devloop.Event) {
+	switch e.Type {
+	case devloop.TypeAccel:
+		s.accel = accelLabel(e.Accel, e.Detail)
+	case devloop.TypeBuildStart:
+		s.building = e.Build
+	case devloop.TypeBuildCanceled:
+		s.building = 0
+		s.lastBuild, s.buildOK, s.hasBuild = fmt.Sprintf("build #%d canceled", e.Build), true, true
+	case devloop.TypeBuildDone:
+		s.building = 0
+		ok := e.OK != nil && *e.OK
+		text := fmt.Sprintf("build #%d ok", e.Build)
+		if !ok {
+			text = fmt.Sprintf("build #%d FAILED", e.Build)
+			if e.ExitCode != nil {
+				text = fmt.Sprintf("build #%d FAILED (exit %d)", e.Build, *e.ExitCode)
+			}
+		}
+		if e.DurationMS != nil {
+			text += " " + formatMS(*e.DurationMS)
+		}
+		s.lastBuild, s.buildOK, s.hasBuild = text, ok, true
+	case devloop.TypeVMStart:
+		s.vm, s.boot, s.bootStart, s.exit = vmBooting, e.Boot, e.Time, ""
+		s.frozenAt, s.pausedFor = time.Time{}, 0
+		s.machine = e.Machine
+		if s.accel == "" && e.Accel != "" {
+			s.accel = accelLabel(e.Accel, "")
+		}
+	case devloop.TypeVMConsole:
+		if e.Boot == s.boot && s.vm == vmBooting {
+			s.vm = vmRunning
+		}
+	case devloop.TypeVMReset:
+		s.vm, s.bootStart = vmBooting, e.Time
+		s.frozenAt, s.pausedFor = time.Time{}, 0
+	case devloop.TypeVMPaused:
+		if e.Boot == s.boot {
+			s.vm, s.frozenAt = vmPaused, e.Time
+		}
+	case devloop.TypeVMResumed:
+		if e.Boot == s.boot {
+			s.vm = vmRunning
+			if !s.frozenAt.IsZero() {
+				s.pausedFor += e.Time.Sub(s.frozenAt)
+				s.frozenAt = time.Time{}
+			}
+		}
+	case devloop.TypeVMExit:
+		if e.Boot != s.boot {
+			return // an old boot replaced by a newer one
+		}
+		s.exit = exitLabel(e)
+		s.vm = vmExited
+		if r := kernel.Reason(e.Reason); r == kernel.ReasonCrash || r == kernel.ReasonPanic || r == kernel.ReasonQEMUError {
+			s.vm = vmCrashed
+		}
+		s.frozenAt = e.Time // uptime stops at the end
+	case devloop.TypeReload:
+		if e.Timing != nil {
+			s.reloadMS, s.hasReload = e.Timing.TotalMS, true
+		}
+	case devloop.TypeWatchPaused:
+		s.watchOff = true
+	case devloop.TypeWatchResumed:
+		s.watchOff = false
+	case devloop.TypeStop:
+		s.stoppedAll = true
+	}
+}
+
+// running reports whether a VM is up (booting, running or paused): s then
+// stops it rather than starting one.
+func (s *status) running() bool {
+	return s.vm == vmBooting || s.vm == vmRunning || s.vm == vmPaused
+}
+
+// accelLabel says which accelerator runs the guest and, for TCG, why KVM
+// does not, in a few words: "KVM", "TCG (no KVM)", "TCG (KVM unusable)".
+func accelLabel(accel, detail string) string {
+	name := strings.ToUpper(accel)
+	if accel != "tcg" {
+		return name
+	}
+	switch {
+	case strings.Contains(detail, "config"):
+		return name + " (set in config)"
+	case strings.Contains(detail, "unusable"):
+		return name + " (KVM unusable)"
+	case strings.Contains(detail, "cannot be opened"):
+		return name + " (KVM not permitted)"
+	case strings.Contains(detail, "not run"), strings.Contains(detail, "could not run"):
+		return name + " (KVM not probed)"
+	default:
+		return name + " (no KVM)"
+	}
+}
+
+// exitLabel is how a boot ended: "exit 3", "panic", "killed".
+func exitLabel(e devloop.Event) string {
+	s := e.Reason
+	if s == "" {
+		s = "ended"
+	}
+	if e.ExitCode != nil {
+		s += fmt.Sprintf(" %d", *e.ExitCode)
+	}
+	return s
+}
+
+// vmLabel is the VM segment of the status bar.
+func (s *status) vmLabel() string {
+	switch {
+	case s.stopping && !s.stoppedAll:
+		return "stopping…"
+	case s.stoppedAll:
+		return "stopped"
+	}
+	switch s.vm {
+	case vmBooting:
+		return "booting"
+	case vmRunning:
+		return "running"
+	case vmPaused:
+		return "paused"
+	case vmExited:
+		return "exited (" + s.exit + ")"
+	case vmCrashed:
+		return "crashed (" + s.exit + ")"
+	}
+	if s.building != 0 {
+		return "building"
+	}
+	return "no VM"
+}
+
+// segments renders the status bar's parts, in two groups: the VM, then the
+// loop (build, reload, ports, watching). now is the clock for the uptime.
+func (s *status) segments(now time.Time) (vm, loop []string) {
+	name := s.project
+	if s.flavor != "" {
+		name += " · " + s.flavor
+	}
+	vm = append(vm, name, s.vmLabel())
+	if s.accel != "" || s.machine != "" {
+		vm = append(vm, strings.TrimSpace(s.accel+" "+s.machine))
+	}
+	if s.boot > 0 {
+		b := fmt.Sprintf("boot #%d", s.boot)
+		if !s.bootStart.IsZero() {
+			end := now
+			if !s.frozenAt.IsZero() {
+				end = s.frozenAt
+			}
+			b += " up " + formatUptime(end.Sub(s.bootStart)-s.pausedFor)
+		}
+		vm = append(vm, b)
+	}
+
+	switch {
+	case s.building != 0:
+		loop = append(loop, fmt.Sprintf("build #%d running…", s.building))
+	case s.hasBuild:
+		loop = append(loop, s.lastBuild)
+	default:
+		loop = append(loop, "no build yet")
+	}
+	if s.hasReload {
+		loop = append(loop, "save→running "+formatMS(s.reloadMS))
+	}
+	if len(s.ports) > 0 {
+		loop = append(loop, "ports "+strings.Join(s.ports, ", "))
+	}
+	if s.watchOff {
+		loop = append(loop, "watch paused")
+	} else {
+		loop = append(loop, "watching")
+	}
+	return vm, loop
+}
+
+// formatMS renders a duration given in milliseconds: "850ms", "1.24s".
+func formatMS(ms float64) string {
+	if ms < 1000 {
+		return fmt.Sprintf("%.0fms", ms)
+	}
+	return fmt.Sprintf("%.2fs", ms/1000)
+}
+
+// formatUptime renders an uptime: "42s", "3m07s", "1h02m".
+func formatUptime(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Truncate(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+}

@@ -1,0 +1,211 @@
+package tui
+
+import (
+	"fmt"
+	"sort"
+	"strings"
+
+	"charm.land/bubbles/v2/key"
+	tea "charm.land/bubbletea/v2"
+	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
+)
+
+// View renders the whole screen: the status bar, the panels (or the help
+// overlay) and the footer, exactly the terminal's size.
+func (m Model) View() tea.View {
+	v := tea.NewView(m.render())
+	v.AltScreen = true
+	v.MouseMode = tea.MouseModeCellMotion
+	v.WindowTitle = "ukdev · " + m.status.project
+	return v
+}
+
+// render is the screen as text, one line per terminal row.
+func (m Model) render() string {
+	if m.width <= 0 || m.height <= 0 {
+		return ""
+	}
+	if m.tooSmall() {
+		msg := fmt.Sprintf("terminal too small: %d×%d\nukdev needs at least %d×%d\n\nq quits", m.width, m.height, minWidth, minHeight)
+		return strings.Join(fitLines(lipgloss.Place(m.width, m.height, lipgloss.Center, lipgloss.Center, msg), m.width, m.height), "\n")
+	}
+	lines := make([]string, 0, m.height)
+	lines = append(lines, m.statusLines()...)
+	body := m.body()
+	if m.showHelp {
+		lines = append(lines, m.helpLines(body)...)
+	} else {
+		lines = append(lines, m.bodyLines(body)...)
+	}
+	lines = append(lines, m.footerLine())
+	return strings.Join(lines, "\n")
+}
+
+// statusLines renders the status bar: one line on wide terminals, two
+// (the VM, then the loop) on narrow ones.
+func (m Model) statusLines() []string {
+	vm, loop := m.status.segments(m.deps.Now())
+	bar := m.styles.StatusBar
+	sep := bar.Render(" │ ")
+	emphasis := func(seg string, i int, first bool) string {
+		st := bar
+		switch {
+		case first && i == 1 && m.status.vm == vmCrashed:
+			st = bar.Inherit(m.styles.Error)
+		case !first && i == 0 && m.status.hasBuild && !m.status.buildOK && m.status.building == 0:
+			st = bar.Inherit(m.styles.Error)
+		case first && i == 0:
+			st = bar.Inherit(m.styles.StatusKey)
+		}
+		return st.Render(seg)
+	}
+	join := func(segs []string, first bool) string {
+		parts := make([]string, len(segs))
+		for i, s := range segs {
+			parts[i] = emphasis(s, i, first)
+		}
+		return strings.Join(parts, sep)
+	}
+	lead := bar.Render(" ")
+	var out []string
+	if m.statusHeight() == 1 {
+		out = []string{lead + join(vm, true) + sep + join(loop, false)}
+	} else {
+		out = []string{lead + join(vm, true), lead + join(loop, false)}
+	}
+	for i, l := range out {
+		out[i] = fitLine(l, m.width, bar)
+	}
+	return out
+}
+
+// bodyLines composes the panels' frames into the body's rows.
+func (m Model) bodyLines(body rect) []string {
+	type block struct {
+		r     rect
+		lines []string
+	}
+	var blocks []block
+	for i, r := range m.frames {
+		if !r.empty() {
+			blocks = append(blocks, block{r, m.frame(i, r)})
+		}
+	}
+	sort.Slice(blocks, func(a, b int) bool { return blocks[a].r.x < blocks[b].r.x })
+	out := make([]string, 0, body.h)
+	for y := body.y; y < body.y+body.h; y++ {
+		var row strings.Builder
+		for _, b := range blocks {
+			if y >= b.r.y && y < b.r.y+b.r.h {
+				row.WriteString(b.lines[y-b.r.y])
+			}
+		}
+		out = append(out, row.String())
+	}
+	return out
+}
+
+// frame draws panel i in r: a border with the panel's number and title in
+// the top edge, thick and highlighted when focused. A frame of height 1 is
+// the title line alone.
+func (m Model) frame(i int, r rect) []string {
+	bs, ts := m.styles.Border, m.styles.Title
+	if i == m.focus {
+		bs, ts = m.styles.FocusBorder, m.styles.FocusedTitle
+	}
+	b := bs.GetBorderStyle()
+	paint := lipgloss.NewStyle().Foreground(bs.GetBorderTopForeground())
+	inner := r.w - 2
+	title := fmt.Sprintf(" %d %s ", i+1, ansi.Strip(m.panels[i].Title()))
+	title = ansi.Truncate(title, max(inner-2, 0), "… ")
+	fill := max(inner-1-ansi.StringWidth(title), 0)
+	lines := make([]string, 0, r.h)
+	lines = append(lines, paint.Render(b.TopLeft+b.Top)+ts.Render(title)+paint.Render(strings.Repeat(b.Top, fill)+b.TopRight))
+	if r.h == 1 {
+		return lines
+	}
+	left, right := paint.Render(b.Left), paint.Render(b.Right)
+	for _, l := range fitLines(m.panels[i].View(), inner, r.h-2) {
+		lines = append(lines, left+l+right)
+	}
+	return append(lines, paint.Render(b.BottomLeft+strings.Repeat(b.Bottom, inner)+b.BottomRight))
+}
+
+// helpLines renders the full help over the body: the global keys and the
+// focused panel's own.
+func (m Model) helpLines(body rect) []string {
+	columns := []struct {
+		title    string
+		bindings []key.Binding
+	}{
+		{"dashboard", m.keys.FullHelp()[0]},
+		{"VM and loop", m.keys.FullHelp()[1]},
+	}
+	if kb := m.panels[m.focus].KeyBindings(); len(kb) > 0 {
+		columns = append(columns, struct {
+			title    string
+			bindings []key.Binding
+		}{ansi.Strip(m.panels[m.focus].Title()), kb})
+	}
+	var rendered []string
+	for i, c := range columns {
+		col := m.styles.FocusedTitle.Render(c.title) + "\n" + m.help.FullHelpView([][]key.Binding{c.bindings})
+		if i > 0 {
+			col = lipgloss.NewStyle().PaddingLeft(4).Render(col)
+		}
+		rendered = append(rendered, col)
+	}
+	content := "keys — ? or esc closes\n\n" + lipgloss.JoinHorizontal(lipgloss.Top, rendered...)
+	box := m.styles.FocusBorder.Padding(0, 1).Render(content)
+	return fitLines(lipgloss.Place(body.w, body.h, lipgloss.Center, lipgloss.Center, box), body.w, body.h)
+}
+
+// footerLine is the short help: the main global keys and the focused
+// panel's, or only the panel's while it captures the keyboard.
+func (m Model) footerLine() string {
+	if m.status.stopping {
+		return fitLine(m.styles.Footer.Render(" stopping the VM… q again quits at once"), m.width, m.styles.Footer)
+	}
+	p := m.panels[m.focus]
+	var bindings []key.Binding
+	if !p.Capturing() {
+		bindings = m.keys.ShortHelp()
+	}
+	bindings = append(bindings, p.KeyBindings()...)
+	h := m.help
+	h.SetWidth(m.width - 1)
+	return fitLine(" "+h.ShortHelpView(bindings), m.width, m.styles.Footer)
+}
+
+// fitLines makes s exactly w cells wide and h lines high: long lines are
+// cut, short ones padded, missing lines added blank.
+func fitLines(s string, w, h int) []string {
+	lines := strings.Split(s, "\n")
+	if len(lines) > h {
+		lines = lines[:h]
+	}
+	for len(lines) < h {
+		lines = append(lines, "")
+	}
+	for i, l := range lines {
+		lines[i] = fitLine(l, w, lipgloss.NewStyle())
+	}
+	return lines
+}
+
+// fitLine makes one line exactly w cells wide; pad renders the padding.
+// A line carrying escapes ends with a reset so its styles do not bleed
+// into the border beside it.
+func fitLine(l string, w int, pad lipgloss.Style) string {
+	if ansi.StringWidth(l) > w {
+		l = ansi.Truncate(l, w, "")
+	}
+	if strings.Contains(l, "\x1b") {
+		l += ansi.ResetStyle
+	}
+	if n := w - ansi.StringWidth(l); n > 0 {
+		l += pad.Render(strings.Repeat(" ", n))
+	}
+	return l
+}

@@ -1,0 +1,206 @@
+package tui
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/tui/panel"
+)
+
+// script is a dev session as the loop reports it: a first build and boot,
+// then a save that rebuilds and reloads onto boot 2.
+func script() []panel.EventsMsg {
+	at := func(sec int) time.Time { return pinnedNow.Add(time.Duration(sec-20) * time.Second) }
+	ok := true
+	exit0 := 0
+	f := func(v float64) *float64 { return &v }
+	return []panel.EventsMsg{
+		{
+			{Time: at(0), Type: devloop.TypeStart, Message: "project hello (elf) in /src/hello"},
+			{Time: at(0), Type: devloop.TypeAccel, Accel: "tcg", Detail: "no /dev/kvm — using TCG", Message: "accel tcg: no /dev/kvm — using TCG"},
+			{Time: at(0), Type: devloop.TypeWatchStart, Paths: []string{"."}, Message: "watching ."},
+			{Time: at(0), Type: devloop.TypeBuildStart, Build: 1, Command: "make", Message: "build #1: make"},
+			{Time: at(1), Type: devloop.TypeBuildOutput, Build: 1, Stream: "stdout", Line: "cc -c main.c -o build/main.o", Message: "cc -c main.c -o build/main.o"},
+			{Time: at(1), Type: devloop.TypeBuildOutput, Build: 1, Stream: "stdout", Line: "ld -o build/hello.elf", Message: "ld -o build/hello.elf"},
+			{Time: at(2), Type: devloop.TypeBuildDone, Build: 1, OK: &ok, ExitCode: &exit0, DurationMS: f(1240), Message: "build #1 ok in 1.24s"},
+			{Time: at(2), Type: devloop.TypeImageReady, Build: 1, DurationMS: f(3), Message: "image of build #1 ready: PVH kernel"},
+			{Time: at(2), Type: devloop.TypeVMStart, Boot: 1, Build: 1, Accel: "tcg", Machine: "microvm", PID: 4242, Message: "boot #1 of build #1: TCG on microvm, pid 4242"},
+		},
+		{
+			{Time: at(3), Type: devloop.TypeVMConsole, Boot: 1, Build: 1, Line: "hello from ukdev", Message: "hello from ukdev"},
+			{Time: at(3), Type: devloop.TypeVMConsole, Boot: 1, Build: 1, Line: "type 'help' for commands", Message: "type 'help' for commands"},
+		},
+		{
+			{Time: at(10), Type: devloop.TypeWatchChange, Paths: []string{"main.c"}, Count: 1, Message: "main.c changed"},
+			{Time: at(10), Type: devloop.TypeBuildStart, Build: 2, Command: "make", Message: "build #2: make"},
+			{Time: at(11), Type: devloop.TypeBuildOutput, Build: 2, Stream: "stdout", Line: "cc -c main.c -o build/main.o", Message: "cc -c main.c -o build/main.o"},
+			{Time: at(11), Type: devloop.TypeBuildDone, Build: 2, OK: &ok, ExitCode: &exit0, DurationMS: f(980), Message: "build #2 ok in 980ms"},
+			{Time: at(11), Type: devloop.TypeImageReady, Build: 2, DurationMS: f(3), Message: "image of build #2 ready: PVH kernel"},
+			{Time: at(12), Type: devloop.TypeVMStart, Boot: 2, Build: 2, Accel: "tcg", Machine: "microvm", PID: 4343, Message: "boot #2 of build #2: TCG on microvm, pid 4343"},
+			{Time: at(12), Type: devloop.TypeVMExit, Boot: 1, Build: 1, Reason: "killed", Message: "boot #1 ended: killed"},
+			{Time: at(12), Type: devloop.TypeReload, Boot: 2, Build: 2, Timing: &devloop.Timing{DebounceMS: 100, BuildMS: 980, ImageMS: 3, QEMUMS: 700, OverheadMS: 67, TotalMS: 1850}, Message: "save → running in 1.85s"},
+			{Time: at(12), Type: devloop.TypeVMConsole, Boot: 2, Build: 2, Line: "hello again", Message: "hello again"},
+			{Time: at(12), Type: devloop.TypeVMConsole, Boot: 2, Build: 2, Line: "type 'help' for commands", Message: "type 'help' for commands"},
+		},
+	}
+}
+
+// TestDashboardGolden renders the whole screen at fixed sizes, without
+// colour and with the clock pinned, after a scripted session. The golden
+// files are in testdata/TestDashboardGolden; go test -update rewrites them.
+func TestDashboardGolden(t *testing.T) {
+	tests := []struct {
+		name string
+		w, h int
+		keys []string
+	}{
+		{name: "dashboard-120x40", w: 120, h: 40},
+		{name: "dashboard-70x30", w: 70, h: 30},
+		{name: "help-120x40", w: 120, h: 40, keys: []string{"?"}},
+		{name: "logs-maximised-120x40", w: 120, h: 40, keys: []string{"2", "f"}},
+		{name: "too-small-50x12", w: 50, h: 12},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := testDeps(&fakeControl{})
+			m := New(d, fakeInspector{}, nil, Options{Project: "hello", Flavor: "elf", Ports: []string{"tcp 8080→80"}})
+			m = update(m, tea.WindowSizeMsg{Width: tt.w, Height: tt.h})
+			for _, batch := range script() {
+				m = update(m, batch)
+			}
+			for _, k := range tt.keys {
+				m = update(m, press(k))
+			}
+			got := ansi.Strip(m.View().Content)
+			lines := strings.Split(got, "\n")
+			if len(lines) != tt.h {
+				t.Errorf("%d lines, want %d", len(lines), tt.h)
+			}
+			for i, l := range lines {
+				if w := ansi.StringWidth(l); w != tt.w {
+					t.Errorf("line %d is %d cells wide, want %d", i, w, tt.w)
+				}
+			}
+			golden.RequireEqual(t, got)
+		})
+	}
+}
+
+func TestTUIStatus(t *testing.T) {
+	at := func(sec int) time.Time { return pinnedNow.Add(time.Duration(sec) * time.Second) }
+	bad := false
+	two := 2
+	f := func(v float64) *float64 { return &v }
+	tests := []struct {
+		name   string
+		events []devloop.Event
+		vm     string
+		want   []string // substrings of the status bar
+	}{
+		{name: "nothing yet", vm: "no VM", want: []string{"hello · elf", "no build yet", "watching"}},
+		{name: "first build", events: []devloop.Event{{Type: devloop.TypeBuildStart, Build: 1}}, vm: "building", want: []string{"build #1 running…"}},
+		{
+			name: "booting then running",
+			events: []devloop.Event{
+				{Type: devloop.TypeAccel, Accel: "tcg", Detail: "KVM present but unusable (kvm-pvm) — using TCG"},
+				{Type: devloop.TypeVMStart, Boot: 3, Machine: "microvm", Time: at(-65)},
+				{Type: devloop.TypeVMConsole, Boot: 3, Line: "hi"},
+			},
+			vm: "running", want: []string{"TCG (KVM unusable) microvm", "boot #3 up 1m05s"},
+		},
+		{
+			name:   "booting until the first line",
+			events: []devloop.Event{{Type: devloop.TypeVMStart, Boot: 1, Time: at(0)}},
+			vm:     "booting", want: []string{"boot #1 up 0s"},
+		},
+		{
+			name: "paused stops the uptime",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 1, Time: at(-30)},
+				{Type: devloop.TypeVMPaused, Boot: 1, Time: at(-20)},
+			},
+			vm: "paused", want: []string{"up 10s"},
+		},
+		{
+			name: "resumed subtracts the pause",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 1, Time: at(-30)},
+				{Type: devloop.TypeVMPaused, Boot: 1, Time: at(-20)},
+				{Type: devloop.TypeVMResumed, Boot: 1, Time: at(-5)},
+			},
+			vm: "running", want: []string{"up 15s"},
+		},
+		{
+			name: "exit code",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 1, Time: at(-5)},
+				{Type: devloop.TypeVMExit, Boot: 1, Reason: "exit", ExitCode: &two, Time: at(-1)},
+			},
+			vm: "exited (exit 2)", want: []string{"up 4s"},
+		},
+		{
+			name: "panic is a crash",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 1},
+				{Type: devloop.TypeVMExit, Boot: 1, Reason: "panic"},
+			},
+			vm: "crashed (panic)",
+		},
+		{
+			name: "an old boot's end does not count",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 2},
+				{Type: devloop.TypeVMExit, Boot: 1, Reason: "killed"},
+			},
+			vm: "booting",
+		},
+		{
+			name: "failed build keeps the VM",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 1},
+				{Type: devloop.TypeBuildStart, Build: 2},
+				{Type: devloop.TypeBuildDone, Build: 2, OK: &bad, ExitCode: &two, DurationMS: f(480)},
+			},
+			vm: "booting", want: []string{"build #2 FAILED (exit 2) 480ms"},
+		},
+		{
+			name:   "reload time",
+			events: []devloop.Event{{Type: devloop.TypeReload, Timing: &devloop.Timing{TotalMS: 1850}}},
+			vm:     "no VM", want: []string{"save→running 1.85s"},
+		},
+		{
+			name:   "watch paused",
+			events: []devloop.Event{{Type: devloop.TypeWatchPaused}},
+			vm:     "no VM", want: []string{"watch paused"},
+		},
+		{
+			name:   "config forces TCG",
+			events: []devloop.Event{{Type: devloop.TypeAccel, Accel: "tcg", Detail: `vm.accel = "tcg" in the config`}},
+			vm:     "no VM", want: []string{"TCG (set in config)"},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := status{project: "hello", flavor: "elf"}
+			for _, e := range tt.events {
+				s.apply(e)
+			}
+			if got := s.vmLabel(); got != tt.vm {
+				t.Errorf("VM = %q, want %q", got, tt.vm)
+			}
+			vm, loop := s.segments(pinnedNow)
+			bar := strings.Join(append(vm, loop...), " │ ")
+			for _, w := range tt.want {
+				if !strings.Contains(bar, w) {
+					t.Errorf("status %q lacks %q", bar, w)
+				}
+			}
+		})
+	}
+}
