@@ -145,10 +145,14 @@ func (m *Model) apply(e *devloop.Event) {
 		m.vmState = ""
 		m.sb.push(markerLine, fmt.Sprintf("boot %d reset · build %d · %s", e.Boot, e.Build, m.clock(e.Time)))
 	case devloop.TypeVMExit:
-		end := exitText(e)
-		if e.Boot == m.boot {
-			m.vmState = "ended: " + end
+		// The boot a reload replaced ends after the new one started: its
+		// end would land under the new boot's separator, so only the
+		// current boot's end is drawn.
+		if e.Boot != m.boot {
+			break
 		}
+		end := exitText(e)
+		m.vmState = "ended: " + end
 		if d := oneLine(e.Detail); d != "" {
 			end += " (" + d + ")"
 		}
