@@ -732,7 +732,8 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols})
 	contAt := time.Now()
 	out.armClock(contAt, m)
-	if err := m.Cont(ctx); err != nil {
+	if err := m.Cont(ctx); err != nil && ctx.Err() == nil {
+		// When ukdev is quitting, shutdown stops this VM anyway.
 		l.errorf("boot #%d: cont: %v", n, err)
 	}
 	go func() {
