@@ -45,6 +45,16 @@ type Image struct {
 	DebugExit bool
 	// PVPanic says the image signals panics through the pvpanic device.
 	PVPanic bool
+	// Disk is a raw disk image attached as a virtio block device (a Nanos
+	// image); QEMU opens it, so it is a private copy like Kernel.
+	Disk string
+	// Balloon adds a virtio balloon device (guest memory statistics).
+	Balloon bool
+	// RNG adds a virtio RNG device (entropy for the guest).
+	RNG bool
+	// MachineOptions are added to the -machine option, e.g.
+	// "rtc=on,ioapic2=off" for Nanos on microvm.
+	MachineOptions string
 }
 
 // OutcomeKind says how a boot ended, as QEMU reported it, before any

@@ -113,7 +113,7 @@ func Args(s Spec) []string {
 
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none",
-		"-machine", machineOption(machine),
+		"-machine", machineOption(machine, s.Image.MachineOptions),
 	}
 	args = append(args, accelArgs(s.Accel)...)
 	args = append(args,
@@ -136,6 +136,22 @@ func Args(s Spec) []string {
 			"-device", nicDevice(machine)+",netdev="+NetdevID,
 		)
 	}
+	if s.Image.Disk != "" {
+		if machine == "microvm" {
+			// Modern virtio-mmio: what virtio drivers of current guests speak.
+			args = append(args, "-global", "virtio-mmio.force-legacy=false")
+		}
+		args = append(args,
+			"-drive", "file="+escapeOption(s.Image.Disk)+",format=raw,if=none,id=hd0",
+			"-device", virtioDevice("blk", machine)+",drive=hd0",
+		)
+	}
+	if s.Image.Balloon {
+		args = append(args, "-device", virtioDevice("balloon", machine)+",id=balloon0")
+	}
+	if s.Image.RNG {
+		args = append(args, "-device", virtioDevice("rng", machine))
+	}
 	if s.Image.Kernel != "" {
 		args = append(args, "-kernel", s.Image.Kernel)
 	}
@@ -157,11 +173,15 @@ func Args(s Spec) []string {
 // and with them the ISA bus isa-debug-exit and pvpanic sit on. QEMU 7.2
 // enables them by default under TCG, but "auto" depends on the
 // accelerator, so they are asked for explicitly.
-func machineOption(machine string) string {
+func machineOption(machine, extra string) string {
+	opt := machine
 	if machine == "microvm" {
-		return "microvm,pic=on,pit=on,isa-serial=on"
+		opt = "microvm,pic=on,pit=on,isa-serial=on"
 	}
-	return machine
+	if extra != "" {
+		opt += "," + extra
+	}
+	return opt
 }
 
 // accelArgs returns the accelerator and CPU model arguments: the host CPU
@@ -180,11 +200,16 @@ func accelArgs(accel string) []string {
 
 // nicDevice returns the virtio NIC model for a machine: microvm has only
 // virtio-mmio transports, pc and q35 have PCI.
-func nicDevice(machine string) string {
+func nicDevice(machine string) string { return virtioDevice("net", machine) }
+
+// virtioDevice returns the virtio device model of a kind ("net", "blk",
+// "balloon", "rng") for a machine: microvm has only virtio-mmio transports
+// (virtio-X-device), pc and q35 have PCI (virtio-X-pci).
+func virtioDevice(kind, machine string) string {
 	if machine == "microvm" {
-		return "virtio-net-device"
+		return "virtio-" + kind + "-device"
 	}
-	return "virtio-net-pci"
+	return "virtio-" + kind + "-pci"
 }
 
 // escapeOption escapes a value embedded in a QEMU option string, where a

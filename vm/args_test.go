@@ -35,6 +35,23 @@ func TestArgs(t *testing.T) {
 			want: cat(common("pc"), tcg, console("128", "1", "/run/q.sock"), []string{"-kernel", "/k"}),
 		},
 		{
+			name: "microvm with a disk, balloon, rng and machine options",
+			spec: Spec{Machine: "microvm", QMPSocket: "/s", Image: kernel.Image{
+				Kernel: "/k", Disk: "/d,1.img", Balloon: true, RNG: true, MachineOptions: "rtc=on,ioapic2=off"}},
+			want: cat(common("microvm,pic=on,pit=on,isa-serial=on,rtc=on,ioapic2=off"), tcg, console("128", "1", "/s"), []string{
+				"-global", "virtio-mmio.force-legacy=false",
+				"-drive", "file=/d,,1.img,format=raw,if=none,id=hd0", "-device", "virtio-blk-device,drive=hd0",
+				"-device", "virtio-balloon-device,id=balloon0", "-device", "virtio-rng-device",
+				"-kernel", "/k"}),
+		},
+		{
+			name: "q35 with a disk on PCI",
+			spec: Spec{Machine: "q35", QMPSocket: "/s", Image: kernel.Image{Disk: "/d.img", Balloon: true}},
+			want: cat(common("q35"), tcg, console("128", "1", "/s"), []string{
+				"-drive", "file=/d.img,format=raw,if=none,id=hd0", "-device", "virtio-blk-pci,drive=hd0",
+				"-device", "virtio-balloon-pci,id=balloon0"}),
+		},
+		{
 			name: "microvm kvm with exit devices and paused",
 			spec: Spec{
 				Accel: "kvm", Machine: "microvm", MemoryMiB: 256, CPUs: 2, QMPSocket: "/s",
