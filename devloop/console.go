@@ -119,7 +119,7 @@ func (w *consoleWriter) line(now time.Time, text string) {
 			}
 		}
 	}
-	w.l.ring.Append(logs.Line{Time: now, Boot: w.boot, Build: w.build, Source: logs.Source("console"), Text: text})
+	w.l.ring.Append(logs.Line{Time: now, Boot: w.boot, Build: w.build, Source: logs.SourceConsole, Text: text})
 	w.l.emitConsole(Event{Time: now, Type: TypeVMConsole, Boot: w.boot, Line: text, Message: text})
 }
 

@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -526,31 +525,22 @@ func (l *Loop) startBuild(ctx context.Context, change *watcher.Change) {
 		return
 	}
 	l.emit(Event{Time: start, Type: TypeBuildStart, Build: n, Command: cmd, Message: fmt.Sprintf("build #%d: %s", n, cmd)})
-	b := &builder.Builder{Command: cmd, Dir: l.cfg.Build.Dir, Env: envList(l.cfg.Build.Env)}
+	b := &builder.Builder{Command: cmd, Dir: l.cfg.Build.Dir, Env: l.cfg.Build.Environ()}
 	go func() {
 		defer cancel()
 		res := b.Run(bctx, func(line builder.Line) {
 			l.emit(Event{Type: TypeBuildOutput, Build: n, Line: line.Text, Stream: line.Stream, Message: line.Text})
-			l.ring.Append(logs.Line{Time: time.Now(), Build: n, Source: logs.Source("build"), Text: line.Text})
+			l.ring.Append(logs.Line{Time: time.Now(), Build: n, Source: logs.SourceBuild, Text: line.Text})
 		})
 		l.buildDone <- buildResult{n: n, res: res, change: change, start: start}
 	}()
-}
-
-func envList(env map[string]string) []string {
-	var out []string
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func (l *Loop) onBuildDone(ctx context.Context, r buildResult) {
 	l.build = nil
 	end := time.Now()
 	if r.res.Canceled {
-		l.emit(Event{Type: TypeBuildCanceled, Build: r.n, Message: fmt.Sprintf("build #%d canceled: sources changed", r.n)})
+		l.emit(Event{Type: TypeBuildCanceled, Build: r.n, Message: fmt.Sprintf("build #%d canceled: a newer build replaces it", r.n)})
 		l.startPending(ctx)
 		return
 	}

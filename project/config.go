@@ -93,6 +93,17 @@ type Build struct {
 	Env map[string]string
 }
 
+// Environ returns Env as sorted KEY=VALUE entries, ready to add to a
+// process environment.
+func (b Build) Environ() []string {
+	out := make([]string, 0, len(b.Env))
+	for k, v := range b.Env {
+		out = append(out, k+"="+v)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Watch says which files trigger a rebuild.
 type Watch struct {
 	// Paths are the absolute files or directories watched (default: Root).

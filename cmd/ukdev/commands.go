@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -32,7 +31,7 @@ func newBuildCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stderr, "ukdev: build.command is empty: nothing to build")
 				return nil
 			}
-			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: envPairs(cfg.Build.Env)}
+			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ()}
 			fmt.Fprintf(a.stderr, "ukdev: building: %s\n", cfg.Build.Command)
 			res := b.Run(cmd.Context(), func(l builder.Line) {
 				w := a.stdout
@@ -53,15 +52,6 @@ func newBuildCmd(a *app) *cobra.Command {
 			}
 		},
 	}
-}
-
-func envPairs(env map[string]string) []string {
-	var out []string
-	for k, v := range env {
-		out = append(out, k+"="+v)
-	}
-	sort.Strings(out)
-	return out
 }
 
 func newLogsCmd(a *app) *cobra.Command {
