@@ -55,6 +55,7 @@ type consoleWriter struct {
 	gotOutput bool
 	gotFirst  bool
 	finished  bool
+	lastWrite time.Time // when the guest last wrote, for waitQuiet
 }
 
 func (w *consoleWriter) setFile(f *logs.BootWriter) {
@@ -88,6 +89,7 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	w.lastWrite = now
 	if w.finished {
 		return len(p), nil
 	}
@@ -156,4 +158,21 @@ func (w *consoleWriter) finish(end time.Time, reason string, code *int) error {
 		return nil
 	}
 	return w.file.Finish(end, reason, code)
+}
+
+// waitQuiet waits until the guest has written nothing for quiet, or for at
+// most limit: for a paused VM, that is when the pty has drained.
+func (w *consoleWriter) waitQuiet(quiet, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for {
+		w.mu.Lock()
+		idle := time.Since(w.lastWrite)
+		w.mu.Unlock()
+		if idle >= quiet || time.Now().After(deadline) {
+			return
+		}
+		// The pty copier offers nothing to wait on; poll at a fraction of
+		// the quiet time.
+		time.Sleep(quiet / 5)
+	}
 }

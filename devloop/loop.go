@@ -114,6 +114,7 @@ type buildResult struct {
 
 type bootState struct {
 	n, build int
+	img      kernel.Image
 	machine  string
 	m        *vm.Machine
 	out      *consoleWriter
@@ -318,13 +319,12 @@ func (l *Loop) emitConsole(e Event) {
 	if l.closed {
 		return
 	}
-	if n := l.dropped.Load(); n > 0 {
+	if n := l.dropped.Swap(0); n > 0 {
 		select {
 		case l.events <- Event{Time: e.Time, Type: TypeVMDropped, Boot: e.Boot, Count: int(n),
 			Message: fmt.Sprintf("%d console lines not shown (reader too slow); they are in the boot log", n)}:
-			l.dropped.Add(-n)
 		default:
-			l.dropped.Add(1)
+			l.dropped.Add(n + 1)
 			return
 		}
 	}
@@ -631,7 +631,6 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 	}
 	l.emit(Event{Type: TypeImageReady, Build: n, DurationMS: ptr(ms(time.Since(imgStart))),
 		Message: fmt.Sprintf("image of build #%d ready: %s kernel", n, img.Protocols)})
-	l.lastImage = &img
 	l.boot(ctx, img, clock)
 }
 
@@ -640,7 +639,10 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 // When the new QEMU cannot start, the old one keeps running.
 func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	if l.qemuErr != nil {
-		l.errorf("cannot boot build #%d: %v", img.Build, l.qemuErr)
+		if !l.opts.Once {
+			// A reminder after each build; ukdev run said it at start.
+			l.errorf("cannot boot build #%d: %v", img.Build, l.qemuErr)
+		}
 		if l.opts.Once {
 			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: l.qemuErr.Error()}
 		}
@@ -669,7 +671,7 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log})
 	if err != nil {
 		var se *vm.StartError
-		if errors.As(err, &se) {
+		if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
 			l.errorf("QEMU refused build #%d: %s%s", img.Build, strings.TrimSpace(se.Stderr), l.stillRunning())
 		} else {
 			l.errorf("cannot start QEMU for build #%d: %v%s", img.Build, err, l.stillRunning())
@@ -710,8 +712,9 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		l.errorf("boot #%d: console log: %v", n, err)
 	}
 	out.setFile(bw)
-	b := &bootState{n: n, build: img.Build, machine: machine, m: m, out: out}
+	b := &bootState{n: n, build: img.Build, img: img, machine: machine, m: m, out: out}
 	l.current = b
+	l.lastImage = &img
 	if clock != nil {
 		clock.spawn, clock.ready = spawn, ready
 	}
@@ -725,6 +728,12 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	if err := m.Cont(ctx); err != nil && ctx.Err() == nil {
 		// When ukdev is quitting, shutdown stops this VM anyway.
 		l.errorf("boot #%d: cont: %v", n, err)
+		if l.opts.Once {
+			// Nothing else would end a VM that never ran.
+			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+			l.stopCurrent()
+			return
+		}
 	}
 	go func() {
 		// QEMU leaves its QMP socket behind.
@@ -737,6 +746,11 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		if o.Kind == kernel.QEMUExited || o.Kind == kernel.StoppedByHost || o.Kind == kernel.StartFailed {
 			// Every console byte has been delivered once QEMU is reaped.
 			<-m.Exited()
+		} else {
+			// The VM is paused (panic, crash): what it wrote just before
+			// may still be in the pty. Let it drain so the last lines come
+			// before vm.exit and reach the boot log.
+			out.waitQuiet(50*time.Millisecond, time.Second)
 		}
 		l.bootEnded <- b
 	}()
@@ -801,13 +815,18 @@ func (l *Loop) onCommand(ctx context.Context, c command) {
 		// (running with reboot=shutdown so that a triple fault freezes the
 		// guest) would take for a crash: there a fresh QEMU on the same
 		// image is the reboot, and it also starts from clean RAM.
-		if b != nil && !b.ended && b.machine == "microvm" {
+		if b != nil && !b.ended && !isClosed(b.m.Ended()) && b.machine == "microvm" {
 			if err := b.m.Reset(ctx); err != nil {
 				l.errorf("boot #%d: reset: %v", b.n, err)
 				return
 			}
 			b.out.separator("reset")
 			l.emit(Event{Type: TypeVMReset, Boot: b.n, Build: b.build, Message: fmt.Sprintf("boot #%d reset (same build #%d)", b.n, b.build)})
+			return
+		}
+		if b != nil {
+			// The same build, even if a newer image was refused since.
+			l.boot(ctx, b.img, nil)
 			return
 		}
 		l.bootLast(ctx)
@@ -835,10 +854,14 @@ func (l *Loop) onCommand(ctx context.Context, c command) {
 			return
 		}
 		if st == "running" {
-			if err := b.m.Pause(ctx); err == nil {
-				l.emit(Event{Type: TypeVMPaused, Boot: b.n, Message: fmt.Sprintf("boot #%d paused", b.n)})
+			if err := b.m.Pause(ctx); err != nil {
+				l.errorf("boot #%d: pause: %v", b.n, err)
+				return
 			}
-		} else if err := b.m.Resume(ctx); err == nil {
+			l.emit(Event{Type: TypeVMPaused, Boot: b.n, Message: fmt.Sprintf("boot #%d paused", b.n)})
+		} else if err := b.m.Resume(ctx); err != nil {
+			l.errorf("boot #%d: resume: %v", b.n, err)
+		} else {
 			l.emit(Event{Type: TypeVMResumed, Boot: b.n, Message: fmt.Sprintf("boot #%d resumed", b.n)})
 		}
 	case cmdToggleWatch:
@@ -894,4 +917,14 @@ func (l *Loop) shutdown() {
 		}
 		l.emit(Event{Type: TypeStop, Message: "ukdev stopped; no VM left running"})
 	})
+}
+
+// isClosed reports whether ch is closed, without blocking.
+func isClosed(ch <-chan struct{}) bool {
+	select {
+	case <-ch:
+		return true
+	default:
+		return false
+	}
 }

@@ -207,14 +207,15 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	exit, err := loop.Run(ctx)
 	<-done
 	switch {
+	case ctx.Err() != nil:
+		// Interrupted: whatever the loop was doing when it stopped.
+		return &exitError{code: 130}
 	case buildFailed != 0:
 		return &exitError{code: buildFailed}
 	case errors.Is(err, devloop.ErrNoImage):
 		return &exitError{code: 125}
 	case err != nil:
 		return err
-	case ctx.Err() != nil:
-		return &exitError{code: 130}
 	}
 	return &exitError{code: exitStatus(exit)}
 }
