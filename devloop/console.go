@@ -56,6 +56,18 @@ type consoleWriter struct {
 	gotFirst  bool
 	finished  bool
 	lastWrite time.Time // when the guest last wrote, for waitQuiet
+	last      []string  // the boot's last lines, for crash reports
+}
+
+// tailLines is how many of a boot's last console lines are kept for a
+// flavor to explain how it ended.
+const tailLines = 400
+
+// tail returns a copy of the boot's last console lines.
+func (w *consoleWriter) tail() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.last...)
 }
 
 func (w *consoleWriter) setFile(f *logs.BootWriter) {
@@ -121,6 +133,10 @@ func (w *consoleWriter) line(now time.Time, text string) {
 			}
 		}
 	}
+	if len(w.last) == tailLines {
+		w.last = append(w.last[:0], w.last[tailLines/2:]...)
+	}
+	w.last = append(w.last, text)
 	w.l.ring.Append(logs.Line{Time: now, Boot: w.boot, Build: w.build, Source: logs.SourceConsole, Text: text})
 	w.l.emitConsole(Event{Time: now, Type: TypeVMConsole, Boot: w.boot, Line: text, Message: text})
 }

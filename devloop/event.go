@@ -29,6 +29,8 @@ const (
 	TypeVMStart       = "vm.start"
 	TypeVMConsole     = "vm.console"
 	TypeVMExit        = "vm.exit"
+	TypeVMCrash       = "vm.crash"
+	TypeConfigWarning = "config.warning"
 	TypeVMReset       = "vm.reset"
 	TypeVMPaused      = "vm.paused"
 	TypeVMResumed     = "vm.resumed"
@@ -59,6 +61,7 @@ type Event struct {
 	Reason     string
 	Detail     string
 	Command    string
+	Frames     []string // a crash's stack, innermost first, symbolised
 	Timing     *Timing
 }
 
@@ -114,13 +117,14 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Reason     string   `json:"reason,omitempty"`
 		Detail     string   `json:"detail,omitempty"`
 		Command    string   `json:"command,omitempty"`
+		Frames     []string `json:"frames,omitempty"`
 		Timing     *Timing  `json:"timing,omitempty"`
 	}
 	f := fields{
 		TS: e.Time.Format(tsLayout), Type: e.Type, Message: e.Message, Paths: e.Paths, Count: e.Count,
 		Build: e.Build, Boot: e.Boot, Stream: e.Stream, OK: e.OK, ExitCode: e.ExitCode,
 		DurationMS: e.DurationMS, Accel: e.Accel, Machine: e.Machine, PID: e.PID, Reason: e.Reason,
-		Detail: e.Detail, Command: e.Command, Timing: e.Timing,
+		Detail: e.Detail, Command: e.Command, Frames: e.Frames, Timing: e.Timing,
 	}
 	if e.Type == TypeVMConsole || e.Type == TypeBuildOutput {
 		// An empty line is still a line: keep the key.

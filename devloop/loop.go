@@ -47,7 +47,8 @@ var ErrNoImage = errors.New("devloop: no image to boot")
 // once; the command methods (Reboot, Rebuild, ...) may be called from any
 // goroutine while Run runs.
 type Loop struct {
-	cfg    *project.Config
+	cfg    *project.Config // completed by the flavor (ops' ports and memory)
+	notes  []string        // what the flavor's own config says ukdev ignores
 	opts   Options
 	log    *slog.Logger
 	flavor kernel.Flavor
@@ -128,7 +129,7 @@ func New(opts Options) (*Loop, error) {
 	if cfg == nil {
 		return nil, errors.New("devloop: no config")
 	}
-	flavor, err := kernel.Lookup(cfg.Flavor)
+	flavor, cfg, notes, err := newFlavor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("devloop: %w", err)
 	}
@@ -168,6 +169,7 @@ func New(opts Options) (*Loop, error) {
 		buf = 8192
 	}
 	return &Loop{
+		notes:     notes,
 		cfg:       cfg,
 		opts:      opts,
 		log:       log,
@@ -351,6 +353,9 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 
 	cfg := l.cfg
 	l.emit(Event{Type: TypeStart, Message: fmt.Sprintf("project %s (%s) in %s", cfg.Name, cfg.Flavor, cfg.Root)})
+	for _, n := range l.notes {
+		l.emit(Event{Type: TypeConfigWarning, Message: n})
+	}
 	if _, err := exec.LookPath(cfg.VM.QEMU); err != nil {
 		l.qemuErr = fmt.Errorf("QEMU not found: %q is not on PATH; install it (Debian: apt-get install qemu-system-x86) or set vm.qemu in %s", cfg.VM.QEMU, cfg.Path)
 		l.errorf("%v", l.qemuErr)
@@ -764,8 +769,20 @@ func (l *Loop) onBootEnded(b *bootState) {
 	o := b.m.Outcome()
 	l.forget(b.m, o.Kind == kernel.QEMUExited || o.Kind == kernel.StoppedByHost || o.Kind == kernel.StartFailed)
 	exit := l.flavor.Decode(o)
-	b.exit = exit
 	b.out.flush()
+	if ex, ok := l.flavor.(kernel.ConsoleExplainer); ok && o.Kind != kernel.StoppedByHost {
+		var crash *kernel.Crash
+		exit, crash = ex.Explain(exit, b.out.tail(), b.img)
+		if crash != nil {
+			frames := make([]string, 0, len(crash.Frames))
+			for _, f := range crash.Frames {
+				frames = append(frames, f.String())
+			}
+			l.emit(Event{Type: TypeVMCrash, Boot: b.n, Build: b.build, Detail: crash.Summary(), Frames: frames,
+				Message: fmt.Sprintf("boot #%d crashed: %s", b.n, crash.Summary())})
+		}
+	}
+	b.exit = exit
 	e := Event{Type: TypeVMExit, Boot: b.n, Build: b.build, Reason: string(exit.Reason), Detail: exit.Detail,
 		Message: fmt.Sprintf("boot #%d ended: %s", b.n, exit)}
 	if exit.HasCode {

@@ -56,7 +56,7 @@ const (
 
 // Flavors returns the kernel flavors this version of ukdev supports, the
 // values accepted for the flavor key.
-func Flavors() []string { return []string{"elf"} }
+func Flavors() []string { return []string{"elf", "nanos"} }
 
 // Accels returns the values accepted for vm.accel.
 func Accels() []string { return []string{"auto", "kvm", "tcg"} }
@@ -80,7 +80,28 @@ type Config struct {
 	Kernel Kernel
 	VM     VM
 	Logs   Logs
+	// Nanos configures the nanos flavor; zero for other flavors.
+	Nanos Nanos
 }
+
+// Nanos says where the nanos flavor finds ops' config and the Nanos kernel.
+type Nanos struct {
+	// Config is the absolute path of the ops config (config.json); empty
+	// when the project has none.
+	Config string
+	// Kernel is the absolute path of a kernel.img to use instead of ops'
+	// kernel cache; empty means the cache.
+	Kernel string
+	// Version picks a Nanos version in ops' kernel cache; empty means the
+	// ops config's NanosVersion, then the cache's latest.txt.
+	Version string
+	// Boot is "direct" (microvm, -kernel kernel.img, the image as a virtio
+	// disk: the fastest) or "disk" (q35 booting the image like ops does).
+	Boot string
+}
+
+// NanosBoots returns the values accepted for nanos.boot.
+func NanosBoots() []string { return []string{"direct", "disk"} }
 
 // Build says how the project is built.
 type Build struct {
@@ -149,6 +170,9 @@ type VM struct {
 	Args []string
 	// Network enables user networking; true whenever Ports is not empty.
 	Network bool
+	// MemorySet says vm.memory was given (a flavor may otherwise pick its
+	// own default, such as ops' RunConfig.Memory).
+	MemorySet bool
 }
 
 // Logs bounds the per-boot logs kept in the state directory.
@@ -171,6 +195,14 @@ type rawConfig struct {
 	Kernel rawKernel `toml:"kernel"`
 	VM     rawVM     `toml:"vm"`
 	Logs   rawLogs   `toml:"logs"`
+	Nanos  rawNanos  `toml:"nanos"`
+}
+
+type rawNanos struct {
+	Config  any `toml:"config"`
+	Kernel  any `toml:"kernel"`
+	Version any `toml:"version"`
+	Boot    any `toml:"boot"`
 }
 
 type rawBuild struct {
@@ -242,7 +274,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	c := &Config{Path: abs, Root: filepath.Dir(abs)}
 	steps := []func(*rawConfig, *Config) error{
-		v.top, v.build, v.watch, v.kernel, v.vm, v.logs,
+		v.top, v.build, v.watch, v.kernel, v.vm, v.logs, v.nanos,
 	}
 	for _, step := range steps {
 		if err := step(&raw, c); err != nil {
@@ -654,8 +686,11 @@ func (v *validator) kernel(raw *rawConfig, c *Config) error {
 	if c.Kernel.Image, err = v.path("kernel.image", raw.Kernel.Image, c.Root, true); err != nil {
 		return err
 	}
-	if c.Kernel.Image == "" && c.Flavor == "elf" {
+	switch {
+	case c.Kernel.Image == "" && c.Flavor == "elf":
 		return v.errorf("kernel.image", "required for flavor %q: the path of the built kernel, relative to the project root (kernel.image = \"build/kernel.elf\")", c.Flavor)
+	case c.Kernel.Image == "" && c.Flavor == "nanos":
+		return v.errorf("kernel.image", "required for flavor %q: the path of the program the build produces, relative to the project root (kernel.image = \"app\")", c.Flavor)
 	}
 	if c.Kernel.Initrd, err = v.path("kernel.initrd", raw.Kernel.Initrd, c.Root, true); err != nil {
 		return err
@@ -681,6 +716,7 @@ func (v *validator) vm(raw *rawConfig, c *Config) error {
 	if c.VM.MemoryMiB, err = v.memory(raw.VM.Memory); err != nil {
 		return err
 	}
+	c.VM.MemorySet = raw.VM.Memory != nil
 	cpus, err := v.integer("vm.cpus", raw.VM.CPUs, DefaultCPUs, 1, maxCPUs)
 	if err != nil {
 		return err
@@ -809,4 +845,38 @@ func (v *validator) logs(raw *rawConfig, c *Config) error {
 		return v.errorf("logs.max_bytes", "%v is less than 1 byte", raw.Logs.MaxBytes)
 	}
 	return nil
+}
+
+func (v *validator) nanos(raw *rawConfig, c *Config) error {
+	r := raw.Nanos
+	if c.Flavor != "nanos" {
+		for key, x := range map[string]any{"nanos.config": r.Config, "nanos.kernel": r.Kernel, "nanos.version": r.Version, "nanos.boot": r.Boot} {
+			if x != nil {
+				return v.errorf(key, "only used with flavor = \"nanos\" (this project's flavor is %q)", c.Flavor)
+			}
+		}
+		return nil
+	}
+	var err error
+	if r.Config == nil {
+		// ops' own default, used only when the project has one.
+		if def := filepath.Join(c.Root, "config.json"); fileExists(def) {
+			c.Nanos.Config = def
+		}
+	} else if c.Nanos.Config, err = v.path("nanos.config", r.Config, c.Root, false); err != nil {
+		return err
+	}
+	if c.Nanos.Kernel, err = v.path("nanos.kernel", r.Kernel, c.Root, true); err != nil {
+		return err
+	}
+	if c.Nanos.Version, err = v.str("nanos.version", r.Version, ""); err != nil {
+		return err
+	}
+	c.Nanos.Boot, err = v.oneOf("nanos.boot", r.Boot, "direct", NanosBoots())
+	return err
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }

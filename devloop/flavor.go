@@ -1,0 +1,113 @@
+package devloop
+
+import (
+	"fmt"
+
+	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/kernel/ops"
+	"github.com/ukdev/ukdev/project"
+)
+
+// nanosDefaultMemoryMiB is the guest RAM of a Nanos VM when neither
+// ukdev.toml nor the ops config says: a Go program's runtime wants more
+// than the 128 MiB default of small kernels.
+const nanosDefaultMemoryMiB = 512
+
+// newFlavor returns the project's flavor and a copy of cfg completed with
+// what the flavor's own configuration adds (ops' ports and memory), plus
+// notes to show the user (keys ukdev ignores).
+func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, error) {
+	if cfg.Flavor != "nanos" {
+		f, err := kernel.Lookup(cfg.Flavor)
+		return f, cfg, nil, err
+	}
+	c := *cfg
+	c.VM.Ports = append([]project.Port(nil), cfg.VM.Ports...)
+
+	var opsCfg *ops.Config
+	var notes []string
+	if c.Nanos.Config != "" {
+		var err error
+		if opsCfg, err = ops.Load(c.Nanos.Config); err != nil {
+			return nil, nil, nil, err
+		}
+		for _, w := range opsCfg.Warnings {
+			notes = append(notes, fmt.Sprintf("%s: %s", c.Nanos.Config, w))
+		}
+	}
+	k, err := nanosKernel(&c, opsCfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	if opsCfg != nil {
+		if err := mergeRunConfig(&c, opsCfg.RunConfig); err != nil {
+			return nil, nil, nil, fmt.Errorf("%s: %w", c.Nanos.Config, err)
+		}
+	}
+	if !c.VM.MemorySet && (opsCfg == nil || opsCfg.RunConfig.Memory == "") {
+		c.VM.MemoryMiB = nanosDefaultMemoryMiB
+	}
+	f, err := kernel.NewNanos(kernel.NanosOptions{Config: opsCfg, Dir: c.Root, Kernel: k, Boot: kernel.NanosBoot(c.Nanos.Boot)})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return f, &c, notes, nil
+}
+
+// nanosKernel finds the Nanos release to boot: nanos.kernel, else ops'
+// kernel cache (nanos.version, the ops config's NanosVersion or Kernel, or
+// latest.txt).
+func nanosKernel(c *project.Config, opsCfg *ops.Config) (ops.Kernel, error) {
+	if c.Nanos.Kernel != "" {
+		return ops.KernelAt(c.Nanos.Kernel)
+	}
+	home, err := ops.Home()
+	if err != nil {
+		return ops.Kernel{}, err
+	}
+	cache := ops.Cache{Home: home}
+	if c.Nanos.Version != "" {
+		return cache.FindKernel(c.Nanos.Version)
+	}
+	if opsCfg == nil {
+		opsCfg = &ops.Config{}
+	}
+	return cache.KernelFor(opsCfg)
+}
+
+// mergeRunConfig adds ops' RunConfig ports (host port = guest port, on
+// 127.0.0.1) and memory to c, where ukdev.toml does not already set them.
+func mergeRunConfig(c *project.Config, rc ops.RunConfig) error {
+	ranges, err := rc.PortRanges()
+	if err != nil {
+		return err
+	}
+	taken := map[string]bool{}
+	for _, p := range c.VM.Ports {
+		taken[fmt.Sprintf("%s/%d", p.Proto, p.HostPort)] = true
+	}
+	for _, r := range ranges {
+		if r.Last-r.First >= 256 {
+			return fmt.Errorf("RunConfig port range %d-%d: more than 256 ports", r.First, r.Last)
+		}
+		for p := r.First; p <= r.Last; p++ {
+			if taken[fmt.Sprintf("%s/%d", r.Proto, p)] {
+				continue
+			}
+			c.VM.Ports = append(c.VM.Ports, project.Port{Proto: r.Proto, HostAddr: project.DefaultHostAddr,
+				HostPort: p, GuestPort: p, Spec: fmt.Sprintf("%s:%d:%d (RunConfig)", r.Proto, p, p)})
+		}
+	}
+	c.VM.Network = c.VM.Network || len(c.VM.Ports) > 0
+	if !c.VM.MemorySet && rc.Memory != "" {
+		mib, err := rc.MemoryMiB()
+		if err != nil {
+			return err
+		}
+		c.VM.MemoryMiB = mib
+	}
+	if c.VM.CPUs <= 1 && rc.CPUs > 1 {
+		c.VM.CPUs = rc.CPUs
+	}
+	return nil
+}

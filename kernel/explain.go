@@ -1,0 +1,31 @@
+package kernel
+
+// ConsoleExplainer is implemented by flavors that read the end of a boot's
+// console to explain how it ended: a crash report with its stack, a
+// language runtime's panic.
+type ConsoleExplainer interface {
+	// Explain refines e with what the console's last lines show, and
+	// returns the crash they report (nil when none), symbolised against
+	// the image's symbols.
+	Explain(e Exit, console []string, img Image) (Exit, *Crash)
+}
+
+// Explain implements ConsoleExplainer: a program's signal report, a Go
+// panic or a kernel fault on the console, symbolised against the program
+// (static programs load at their ELF addresses) and the kernel's symbol
+// table.
+func (n *Nanos) Explain(e Exit, console []string, img Image) (Exit, *Crash) {
+	c, ok := ParseNanosConsole(console)
+	if !ok {
+		return ExplainNanos(e, nil), nil
+	}
+	var program, kern *SymbolTable
+	if img.Symbols != "" {
+		program, _ = LoadSymbols(img.Symbols)
+	}
+	if img.Kernel != "" {
+		kern, _ = LoadSymbols(img.Kernel)
+	}
+	c.Symbolize(program, kern)
+	return ExplainNanos(e, c), c
+}

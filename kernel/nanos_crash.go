@@ -1,0 +1,376 @@
+package kernel
+
+import (
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// CrashKind says what crashed in a Nanos guest.
+type CrashKind string
+
+// The kinds of crash a Nanos console shows.
+const (
+	// CrashSignal: the program received a fatal signal (a fault); Nanos
+	// printed the signal, the fault address, the registers and a frame
+	// trace.
+	CrashSignal CrashKind = "signal"
+	// CrashGoPanic: a Go program panicked and printed Go's trace.
+	CrashGoPanic CrashKind = "go-panic"
+	// CrashKernel: the Nanos kernel itself faulted or halted.
+	CrashKernel CrashKind = "kernel"
+)
+
+// Frame is one entry of a crash's stack, symbolised where possible.
+type Frame struct {
+	// Addr is the code address; 0 when the trace gave none (Go traces
+	// give a function and an offset, resolved to Addr by Symbolize).
+	Addr uint64
+	// Func is the function's name, "" when unknown.
+	Func string
+	// Offset is Addr's offset into Func.
+	Offset uint64
+	// File and Line locate the frame in the source, when the trace says.
+	File string
+	Line int
+	// Kernel is true for an address in the Nanos kernel.
+	Kernel bool
+}
+
+// String renders the frame like a debugger: "main.main+0x1d
+// (/src/main.go:12)", or the bare address.
+func (f Frame) String() string {
+	s := fmt.Sprintf("%#x", f.Addr)
+	if f.Func != "" {
+		s = f.Func
+		if f.Offset != 0 {
+			s += fmt.Sprintf("+%#x", f.Offset)
+		}
+	}
+	if f.File != "" {
+		s += fmt.Sprintf(" (%s:%d)", f.File, f.Line)
+	}
+	return s
+}
+
+// Crash is what a Nanos console transcript says about a crash.
+type Crash struct {
+	Kind CrashKind
+	// Message is the first line of the report: the panic's message,
+	// "signal 11 received by tid 2", the kernel's fault line.
+	Message string
+	// Signal is the signal number (11 for SIGSEGV), 0 when none.
+	Signal int
+	// TID is the thread that received the signal.
+	TID int
+	// FaultAddr is the faulting data address, when HasFaultAddr.
+	FaultAddr    uint64
+	HasFaultAddr bool
+	// RIP is the faulting instruction, 0 when unknown.
+	RIP uint64
+	// Registers holds the register dump by lower-case name ("rip", "rsp").
+	Registers map[string]uint64
+	// KernelOffset is the printed kernel load offset: a kernel symbol's
+	// address is its ELF address plus this.
+	KernelOffset uint64
+	// Frames are the stack, innermost first.
+	Frames []Frame
+	// Lines are the transcript lines of the report, prefixes removed.
+	Lines []string
+}
+
+// SignalName names a Linux signal number ("SIGSEGV"), or "signal N".
+func SignalName(n int) string {
+	names := map[int]string{1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
+		7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
+		14: "SIGALRM", 15: "SIGTERM", 31: "SIGSYS"}
+	if s, ok := names[n]; ok {
+		return s
+	}
+	return "signal " + strconv.Itoa(n)
+}
+
+var (
+	klogPrefix   = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
+	signalLine   = regexp.MustCompile(`^\*\*\*\s*signal (\d+) received by tid (\d+)`)
+	faultAddr    = regexp.MustCompile(`(?i)fault address:?\s+(?:0x)?([0-9a-f]+)`)
+	loadOffset   = regexp.MustCompile(`(?i)kernel load offset:?\s+(?:0x)?([0-9a-f]+)`)
+	registerLine = regexp.MustCompile(`^\s*(r[a-z0-9]{1,3}|rflags|cr2|fsbase|gsbase|cs|ss|ds|es|fs|gs)\s*:\s+(?:0x)?([0-9a-fA-F]{1,16})\b`)
+	traceLine    = regexp.MustCompile(`^\s*(?:0x)?([0-9a-fA-F]{8,16}):\s+(?:0x)?([0-9a-fA-F]{1,16})\b`)
+	goPanicLine  = regexp.MustCompile(`^(panic: |fatal error: )`)
+	goSigLine    = regexp.MustCompile(`^\[signal (SIG[A-Z]+|[0-9]+)[^\]]*?addr=0x([0-9a-f]+) pc=0x([0-9a-f]+)\]`)
+	goroutine    = regexp.MustCompile(`^goroutine \d+ .*\]:\s*$`)
+	goFileLine   = regexp.MustCompile(`^\t(.+):(\d+)(?: \+0x([0-9a-f]+))?`)
+	kernelFault  = regexp.MustCompile(`(?i)^(\*\*\*\s*)?(kernel (page )?fault|unhandled (page fault|exception)|exception \d+|halt:|assertion .* failed)`)
+	// oomLine is recognised on kernel lines only: a program may well print
+	// "out of memory" itself.
+	oomLine = regexp.MustCompile(`(?i)\bout of memory\b`)
+)
+
+// ParseNanosConsole looks for a crash report in the console lines of a
+// Nanos boot (kernel lines may keep their "[1.234] " prefix) and returns
+// the first one found, unsymbolised. It returns false when the console
+// shows none.
+func ParseNanosConsole(lines []string) (*Crash, bool) {
+	clean := make([]string, len(lines))
+	for i, l := range lines {
+		clean[i] = klogPrefix.ReplaceAllString(strings.TrimRight(l, "\r\n"), "")
+	}
+	for i, l := range clean {
+		fromKernel := klogPrefix.MatchString(lines[i])
+		switch {
+		case signalLine.MatchString(l):
+			return parseSignalCrash(clean[i:]), true
+		case goPanicLine.MatchString(l):
+			return parseGoPanic(clean[i:]), true
+		case kernelFault.MatchString(l) || fromKernel && oomLine.MatchString(l):
+			c := parseSignalCrash(clean[i:])
+			c.Kind = CrashKernel
+			c.Message = strings.TrimSpace(strings.TrimPrefix(l, "***"))
+			for k := range c.Frames {
+				c.Frames[k].Kernel = isKernelAddr(c.Frames[k].Addr)
+			}
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// parseSignalCrash reads Nanos' fault report starting at lines[0]: the
+// signal line, fault address, register dump, frame trace and kernel load
+// offset, up to the end of the report ("stack trace:" or a second
+// report).
+func parseSignalCrash(lines []string) *Crash {
+	c := &Crash{Kind: CrashSignal, Registers: map[string]uint64{}}
+	if m := signalLine.FindStringSubmatch(lines[0]); m != nil {
+		c.Signal, _ = strconv.Atoi(m[1])
+		c.TID, _ = strconv.Atoi(m[2])
+		c.Message = strings.TrimSpace(strings.TrimPrefix(lines[0], "***"))
+	}
+	inTrace := false
+	for i, l := range lines {
+		if i > 0 && (signalLine.MatchString(l) || strings.HasPrefix(strings.TrimSpace(l), "stack trace:")) {
+			break
+		}
+		c.Lines = append(c.Lines, l)
+		t := strings.TrimSpace(l)
+		if m := faultAddr.FindStringSubmatch(l); m != nil && !c.HasFaultAddr {
+			c.FaultAddr, c.HasFaultAddr = parseHex(m[1]), true
+		}
+		if m := loadOffset.FindStringSubmatch(l); m != nil {
+			c.KernelOffset = parseHex(m[1])
+		}
+		switch {
+		case strings.HasPrefix(t, "frame trace"):
+			inTrace = true
+			continue
+		case inTrace:
+			if m := traceLine.FindStringSubmatch(l); m != nil {
+				addr := parseHex(m[2])
+				if addr != 0 {
+					c.Frames = append(c.Frames, Frame{Addr: addr, Kernel: isKernelAddr(addr)})
+				}
+				continue
+			}
+			inTrace = false
+		}
+		if m := registerLine.FindStringSubmatch(l); m != nil {
+			c.Registers[strings.ToLower(m[1])] = parseHex(m[2])
+		}
+	}
+	for len(c.Lines) > 1 && strings.TrimSpace(c.Lines[len(c.Lines)-1]) == "" {
+		c.Lines = c.Lines[:len(c.Lines)-1]
+	}
+	c.RIP = c.Registers["rip"]
+	if c.RIP != 0 && (len(c.Frames) == 0 || c.Frames[0].Addr != c.RIP) {
+		c.Frames = append([]Frame{{Addr: c.RIP, Kernel: isKernelAddr(c.RIP)}}, c.Frames...)
+	}
+	return c
+}
+
+// parseGoPanic reads Go's panic report starting at lines[0]: the message,
+// the optional [signal ...] line, and the frames of the first goroutine.
+func parseGoPanic(lines []string) *Crash {
+	c := &Crash{Kind: CrashGoPanic, Message: lines[0]}
+	i := 1
+	for ; i < len(lines) && !goroutine.MatchString(lines[i]); i++ {
+		if m := goSigLine.FindStringSubmatch(lines[i]); m != nil {
+			c.Signal = signalNumber(m[1])
+			c.FaultAddr, c.HasFaultAddr = parseHex(m[2]), true
+			c.RIP = parseHex(m[3])
+		}
+	}
+	c.Lines = append(c.Lines, lines[:min(i+1, len(lines))]...)
+	createdBy := false
+	for i++; i < len(lines); i++ {
+		l := lines[i]
+		if m := goFileLine.FindStringSubmatch(l); m != nil {
+			c.Lines = append(c.Lines, l)
+			if len(c.Frames) > 0 && !createdBy {
+				f := &c.Frames[len(c.Frames)-1]
+				f.File = m[1]
+				f.Line, _ = strconv.Atoi(m[2])
+				if m[3] != "" {
+					f.Offset = parseHex(m[3])
+				}
+			}
+			createdBy = false
+			continue
+		}
+		t := strings.TrimSpace(l)
+		switch {
+		case strings.HasPrefix(t, "created by "):
+			createdBy = true
+		case strings.HasPrefix(t, "...") && strings.HasSuffix(t, "..."):
+			// "...additional frames elided..."
+		case t != "" && strings.HasSuffix(t, ")"):
+			c.Frames = append(c.Frames, Frame{Func: goFuncName(t)})
+		default:
+			// A blank line ends the goroutine; anything else is output
+			// that followed the trace ("exit status 2", kernel lines).
+			return c
+		}
+		c.Lines = append(c.Lines, l)
+	}
+	return c
+}
+
+// goFuncName strips the argument list from a Go trace line:
+// "main.(*T).M(0xc000010000, ...)" → "main.(*T).M".
+func goFuncName(l string) string {
+	l = strings.TrimSpace(l)
+	if !strings.HasSuffix(l, ")") {
+		return l
+	}
+	depth := 0
+	for i := len(l) - 1; i >= 0; i-- {
+		switch l[i] {
+		case ')':
+			depth++
+		case '(':
+			depth--
+			if depth == 0 {
+				return l[:i]
+			}
+		}
+	}
+	return l
+}
+
+func signalNumber(s string) int {
+	if n, err := strconv.Atoi(s); err == nil {
+		return n
+	}
+	for n := 1; n < 32; n++ {
+		if SignalName(n) == s {
+			return n
+		}
+	}
+	return 0
+}
+
+func parseHex(s string) uint64 {
+	v, _ := strconv.ParseUint(strings.TrimPrefix(strings.ToLower(s), "0x"), 16, 64)
+	return v
+}
+
+// isKernelAddr says whether addr is in the upper half, where Nanos keeps
+// its kernel; programs live in the lower half.
+func isKernelAddr(addr uint64) bool { return addr >= 0xffff800000000000 }
+
+// Symbolize names the crash's program frames from the program's symbols
+// (a static program runs at its link addresses, so they apply as they
+// are) and, when kernel is not nil, its kernel frames from kernel.img's
+// symbols moved by the printed load offset. For Go frames that have a
+// name and an offset but no address it fills in the address.
+func (c *Crash) Symbolize(program, kernel *SymbolTable) {
+	for i := range c.Frames {
+		f := &c.Frames[i]
+		switch {
+		case f.Addr == 0 && f.Func != "" && program != nil:
+			if s, ok := program.Lookup(f.Func); ok {
+				f.Addr = s.Addr + f.Offset
+			}
+		case f.Kernel && kernel != nil:
+			if s, off, ok := kernel.FuncAt(f.Addr - c.KernelOffset); ok {
+				f.Func, f.Offset = s.Name, off
+			}
+		case !f.Kernel && program != nil && f.Func == "":
+			if s, off, ok := program.FuncAt(f.Addr); ok && (s.Size == 0 || off < s.Size) {
+				f.Func, f.Offset = s.Name, off
+			}
+		}
+	}
+}
+
+// Summary is one line for people: "SIGSEGV at fault address 0x0 in
+// main.crash+0x12", "Go panic: runtime error: ...", "kernel fault ...".
+func (c *Crash) Summary() string {
+	var s string
+	switch c.Kind {
+	case CrashSignal:
+		s = SignalName(c.Signal)
+	case CrashGoPanic:
+		s = "Go " + c.Message
+	default:
+		s = c.Message
+	}
+	if c.HasFaultAddr && c.Kind != CrashGoPanic {
+		s += fmt.Sprintf(" at fault address %#x", c.FaultAddr)
+	}
+	if f, ok := c.topFrame(); ok {
+		s += " in " + f.String()
+	}
+	return s
+}
+
+// topFrame is the innermost named frame outside Go's runtime (which
+// raises panics and signals on the program's behalf), else the innermost
+// named one.
+func (c *Crash) topFrame() (Frame, bool) {
+	var first *Frame
+	for i := range c.Frames {
+		f := &c.Frames[i]
+		if f.Func == "" {
+			continue
+		}
+		if first == nil {
+			first = f
+		}
+		if !strings.HasPrefix(f.Func, "runtime.") {
+			return *f, true
+		}
+	}
+	if first != nil {
+		return *first, true
+	}
+	return Frame{}, false
+}
+
+// ExplainNanos refines a decoded exit with the crash the console showed
+// (nil when none): a program's exit by signal becomes a crash naming the
+// signal, fault address and frame; a Go program's exit 2 keeps its code
+// with "Go panic: ..." as detail; a kernel crash gets the kernel's
+// message. It is pure: the caller parses the console (ParseNanosConsole)
+// and symbolises the crash first.
+func ExplainNanos(e Exit, c *Crash) Exit {
+	if c == nil {
+		return e
+	}
+	switch c.Kind {
+	case CrashGoPanic:
+		if e.Reason == ReasonExit && e.HasCode && e.Code == 2 {
+			return Exit{Reason: ReasonExit, Code: 2, HasCode: true, Detail: c.Summary()}
+		}
+	case CrashSignal:
+		if e.Reason == ReasonExit || e.Reason == ReasonKilled || e.Reason == ReasonCrash {
+			return Exit{Reason: ReasonCrash, Detail: c.Summary()}
+		}
+	case CrashKernel:
+		if e.Reason == ReasonCrash || e.Reason == ReasonExit {
+			return Exit{Reason: ReasonCrash, Detail: "Nanos kernel: " + c.Summary()}
+		}
+	}
+	return e
+}
