@@ -30,6 +30,7 @@ const (
 	TypeVMConsole     = "vm.console"
 	TypeVMExit        = "vm.exit"
 	TypeVMCrash       = "vm.crash"
+	TypeVMSyslog      = "vm.syslog"
 	TypeConfigWarning = "config.warning"
 	TypeVMReset       = "vm.reset"
 	TypeVMPaused      = "vm.paused"
@@ -126,7 +127,7 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		DurationMS: e.DurationMS, Accel: e.Accel, Machine: e.Machine, PID: e.PID, Reason: e.Reason,
 		Detail: e.Detail, Command: e.Command, Frames: e.Frames, Timing: e.Timing,
 	}
-	if e.Type == TypeVMConsole || e.Type == TypeBuildOutput {
+	if e.Type == TypeVMConsole || e.Type == TypeBuildOutput || e.Type == TypeVMSyslog {
 		// An empty line is still a line: keep the key.
 		f.Line = &e.Line
 	}

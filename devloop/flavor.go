@@ -16,10 +16,13 @@ const nanosDefaultMemoryMiB = 512
 // newFlavor returns the project's flavor and a copy of cfg completed with
 // what the flavor's own configuration adds (ops' ports and memory), plus
 // notes to show the user (keys ukdev ignores).
-func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, error) {
+//
+// A Nanos program that loads the syslog klib aimed at the host gets a
+// loopback receiver (the returned sink; nil otherwise).
+func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *syslogSink, error) {
 	if cfg.Flavor != "nanos" {
 		f, err := kernel.Lookup(cfg.Flavor)
-		return f, cfg, nil, err
+		return f, cfg, nil, nil, err
 	}
 	c := *cfg
 	c.VM.Ports = append([]project.Port(nil), cfg.VM.Ports...)
@@ -29,7 +32,7 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, e
 	if c.Nanos.Config != "" {
 		var err error
 		if opsCfg, err = ops.Load(c.Nanos.Config); err != nil {
-			return nil, nil, nil, err
+			return nil, nil, nil, nil, err
 		}
 		for _, w := range opsCfg.Warnings {
 			notes = append(notes, fmt.Sprintf("%s: %s", c.Nanos.Config, w))
@@ -37,21 +40,31 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, e
 	}
 	k, err := nanosKernel(&c, opsCfg)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, nil, nil, err
 	}
 	if opsCfg != nil {
 		if err := mergeRunConfig(&c, opsCfg.RunConfig); err != nil {
-			return nil, nil, nil, fmt.Errorf("%s: %w", c.Nanos.Config, err)
+			return nil, nil, nil, nil, fmt.Errorf("%s: %w", c.Nanos.Config, err)
 		}
 	}
 	if !c.VM.MemorySet && (opsCfg == nil || opsCfg.RunConfig.Memory == "") {
 		c.VM.MemoryMiB = nanosDefaultMemoryMiB
 	}
+	var sink *syslogSink
+	if wantsSyslog(opsCfg) {
+		if sink, err = startSyslog(opsCfg); err != nil {
+			return nil, nil, nil, nil, err
+		}
+		c.VM.Network = true
+	}
 	f, err := kernel.NewNanos(kernel.NanosOptions{Config: opsCfg, Dir: c.Root, Kernel: k, Boot: kernel.NanosBoot(c.Nanos.Boot)})
 	if err != nil {
-		return nil, nil, nil, err
+		if sink != nil {
+			sink.close()
+		}
+		return nil, nil, nil, nil, err
 	}
-	return f, &c, notes, nil
+	return f, &c, notes, sink, nil
 }
 
 // nanosKernel finds the Nanos release to boot: nanos.kernel, else ops'

@@ -49,6 +49,7 @@ var ErrNoImage = errors.New("devloop: no image to boot")
 type Loop struct {
 	cfg    *project.Config // completed by the flavor (ops' ports and memory)
 	notes  []string        // what the flavor's own config says ukdev ignores
+	syslog *syslogSink     // the guest's syslog receiver, nil when it ships none
 	opts   Options
 	log    *slog.Logger
 	flavor kernel.Flavor
@@ -129,7 +130,7 @@ func New(opts Options) (*Loop, error) {
 	if cfg == nil {
 		return nil, errors.New("devloop: no config")
 	}
-	flavor, cfg, notes, err := newFlavor(cfg)
+	flavor, cfg, notes, syslog, err := newFlavor(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("devloop: %w", err)
 	}
@@ -169,6 +170,7 @@ func New(opts Options) (*Loop, error) {
 		buf = 8192
 	}
 	return &Loop{
+		syslog:    syslog,
 		notes:     notes,
 		cfg:       cfg,
 		opts:      opts,
@@ -355,6 +357,9 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 	l.emit(Event{Type: TypeStart, Message: fmt.Sprintf("project %s (%s) in %s", cfg.Name, cfg.Flavor, cfg.Root)})
 	for _, n := range l.notes {
 		l.emit(Event{Type: TypeConfigWarning, Message: n})
+	}
+	if l.syslog != nil {
+		go l.syslog.run(l)
 	}
 	if _, err := exec.LookPath(cfg.VM.QEMU); err != nil {
 		l.qemuErr = fmt.Errorf("QEMU not found: %q is not on PATH; install it (Debian: apt-get install qemu-system-x86) or set vm.qemu in %s", cfg.VM.QEMU, cfg.Path)
@@ -915,6 +920,9 @@ func (l *Loop) shutdown() {
 		}
 		if l.watch != nil {
 			_ = l.watch.Close()
+		}
+		if l.syslog != nil {
+			l.syslog.close()
 		}
 		b := l.current
 		l.stopCurrent()
