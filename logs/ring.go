@@ -19,6 +19,8 @@ const (
 	SourceVM Source = "vm"
 	// SourceUkdev is ukdev's messages to the user.
 	SourceUkdev Source = "ukdev"
+	// SourceSyslog is what the guest ships to syslog (Nanos' syslog klib).
+	SourceSyslog Source = "syslog"
 )
 
 // Line is one line of output kept in a Ring.

@@ -38,10 +38,13 @@ func newLine(at time.Time, boot int, src logs.Source, raw string, keepSGR bool) 
 	return line{at: at, boot: boot, source: src, text: text, plain: plain}
 }
 
-// sourceOf sorts an event into one of the four sources the panel filters
-// on: the console, the build, the VM (QEMU, images, reloads) and ukdev
-// itself (start, watching, errors).
+// sourceOf sorts an event into one of the sources the panel filters on:
+// the console, the guest's syslog, the build, the VM (QEMU, images,
+// reloads) and ukdev itself (start, watching, errors).
 func sourceOf(e devloop.Event) logs.Source {
+	if e.Type == devloop.TypeVMSyslog {
+		return logs.SourceSyslog
+	}
 	switch e.Source() {
 	case "console":
 		return logs.SourceConsole
@@ -57,7 +60,7 @@ func sourceOf(e devloop.Event) logs.Source {
 // eventText is what an event shows: the raw line for console and build
 // output, the one-line message otherwise.
 func eventText(e devloop.Event) string {
-	if e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput {
+	if e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput || e.Type == devloop.TypeVMSyslog {
 		return e.Line
 	}
 	return e.Message

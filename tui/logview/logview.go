@@ -41,12 +41,14 @@ const historyBytes = 32 << 20
 const wheelLines = 3
 
 // nextSource is the cycle of the source filter: all ("") → console →
-// build → vm → ukdev → all.
+// syslog → build → vm → ukdev → all.
 func nextSource(s logs.Source) logs.Source {
 	switch s {
 	case "":
 		return logs.SourceConsole
 	case logs.SourceConsole:
+		return logs.SourceSyslog
+	case logs.SourceSyslog:
 		return logs.SourceBuild
 	case logs.SourceBuild:
 		return logs.SourceVM
@@ -200,7 +202,7 @@ func (m *Model) addEvents(evs []devloop.Event) {
 			boot = m.curBoot
 		}
 		src := sourceOf(e)
-		output := e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput
+		output := e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput || e.Type == devloop.TypeVMSyslog
 		if output && m.liveSince.IsZero() {
 			m.liveSince = e.Time
 		}
