@@ -37,6 +37,13 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *
 		for _, w := range opsCfg.Warnings {
 			notes = append(notes, fmt.Sprintf("%s: %s", c.Nanos.Config, w))
 		}
+		// Read, but ukdev decides these itself.
+		if opsCfg.RunConfig.Accel {
+			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Accel (ukdev probes KVM itself; set vm.accel in ukdev.toml)", c.Nanos.Config))
+		}
+		if opsCfg.RunConfig.Debug {
+			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Debug (the memory panel and QMP are always on)", c.Nanos.Config))
+		}
 	}
 	k, err := nanosKernel(&c, opsCfg)
 	if err != nil {
