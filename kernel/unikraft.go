@@ -1,0 +1,368 @@
+package kernel
+
+import (
+	"bufio"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+)
+
+// QEMU exit statuses of a Unikraft guest with isa-debug-exit at 0x501
+// (QEMU exits with (value<<1)|1).
+const (
+	// UnikraftStatusHalt is a clean halt or restart: Unikraft writes 41.
+	UnikraftStatusHalt = 41<<1 | 1
+	// UnikraftStatusCrash is a crash: Unikraft writes 42.
+	UnikraftStatusCrash = 42<<1 | 1
+)
+
+// UnikraftOptions configure the Unikraft flavor.
+type UnikraftOptions struct {
+	// KernelArgs are Unikraft's own parameters (uklibparam:
+	// "vfs.fstab=... netdev.ip=..."), before "--" on the command line.
+	KernelArgs string
+	// AppArgs are the application's arguments, after "--".
+	AppArgs string
+	// Debug is the path of the .dbg ELF (symbols and DWARF); empty means
+	// the booted image's path + ".dbg" when that file exists. A relative
+	// path is relative to the current directory.
+	Debug string
+}
+
+// Unikraft is the flavor of Unikraft unikernels: the build produces the
+// stripped multiboot image <name>_qemu-x86_64, booted on pc, and the
+// <name>_qemu-x86_64.dbg beside it, read for symbols and source lines.
+// It exits through isa-debug-exit (41 halt, 42 crash) and pvpanic. It is
+// safe for concurrent use.
+type Unikraft struct {
+	opts UnikraftOptions
+}
+
+// NewUnikraft returns the flavor. It checks that a configured Debug file
+// is an ELF file.
+func NewUnikraft(opts UnikraftOptions) (*Unikraft, error) {
+	opts.KernelArgs = strings.TrimSpace(opts.KernelArgs)
+	opts.AppArgs = strings.TrimSpace(opts.AppArgs)
+	if opts.Debug != "" {
+		f, err := elf.Open(opts.Debug)
+		if err != nil {
+			return nil, fmt.Errorf("kernel: unikraft: debug file %s: %w", opts.Debug, err)
+		}
+		f.Close()
+	}
+	return &Unikraft{opts: opts}, nil
+}
+
+// Name implements Flavor.
+func (*Unikraft) Name() string { return "unikraft" }
+
+// UnikraftCmdline joins Unikraft's kernel arguments and the application's
+// with "--", as Unikraft expects: "<kernel args> -- <app args>". Without
+// kernel arguments it is the application's arguments alone; with kernel
+// arguments and no application arguments it ends with "--", so that
+// Unikraft knows where its parameters end.
+func UnikraftCmdline(kernelArgs, appArgs string) string {
+	kernelArgs, appArgs = strings.TrimSpace(kernelArgs), strings.TrimSpace(appArgs)
+	if kernelArgs == "" {
+		return appArgs
+	}
+	return strings.TrimSpace(kernelArgs + " -- " + appArgs)
+}
+
+// Prepare implements Flavor. a.Kernel is the stripped image
+// (<name>_qemu-x86_64); the symbols come from the options' Debug, else
+// a.Symbols, else a.Kernel + ".dbg" when it exists, else the image
+// itself. The command line is the options' kernel and application
+// arguments (UnikraftCmdline), or a.Cmdline when both are empty.
+func (u *Unikraft) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+	if a.Kernel == "" {
+		return Image{}, fmt.Errorf("kernel: prepare build %d: no kernel image configured", build)
+	}
+	protos, err := Inspect(a.Kernel)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Image{}, fmt.Errorf("kernel: %s: %w", a.Kernel, ErrMissingArtifact)
+	}
+	if err != nil {
+		return Image{}, err
+	}
+	if err := checkUnikraftImage(a.Kernel, protos); err != nil {
+		return Image{}, err
+	}
+	a.Symbols = u.debugFile(a)
+	if u.opts.KernelArgs != "" || u.opts.AppArgs != "" {
+		a.Cmdline = UnikraftCmdline(u.opts.KernelArgs, u.opts.AppArgs)
+	}
+	img, err := store.Copy(build, a, inUse...)
+	if err != nil {
+		return Image{}, err
+	}
+	img.Protocols = protos
+	// Always pc, even for an image with a PVH note: Unikraft's kvm
+	// platform expects a PC (PIC, PIT, ACPI power-off, virtio on PCI),
+	// which microvm is not.
+	img.Machine = "pc"
+	img.DebugExit = true
+	img.PVPanic = true
+	return img, nil
+}
+
+// debugFile picks the symbol file of a build (see Prepare).
+func (u *Unikraft) debugFile(a Artifacts) string {
+	switch {
+	case u.opts.Debug != "":
+		return u.opts.Debug
+	case a.Symbols != "":
+		return a.Symbols
+	case isFile(a.Kernel + ".dbg"):
+		return a.Kernel + ".dbg"
+	}
+	return ""
+}
+
+// checkUnikraftImage says why path cannot be booted: QEMU's multiboot
+// loader takes only 32-bit ELF files, so the 64-bit .dbg (which has no
+// PVH note either) is refused with a pointer to the stripped image.
+func checkUnikraftImage(p string, protos Protocols) error {
+	if protos.Has(PVH) || protos.Has(LinuxBoot) {
+		return nil
+	}
+	if !protos.Has(Multiboot) {
+		return &FormatError{Path: p, Err: ErrNotBootable,
+			Reason: "no multiboot v1 header or PVH note: boot the stripped <name>_qemu-x86_64 image of a Unikraft qemu/x86_64 build"}
+	}
+	f, err := elf.Open(p)
+	if err != nil {
+		// Not ELF: a multiboot header with its own load addresses.
+		return nil
+	}
+	defer f.Close()
+	if f.Class == elf.ELFCLASS64 {
+		return &FormatError{Path: p, Err: ErrNotBootable,
+			Reason: "a 64-bit ELF without a PVH note, which QEMU's multiboot loader refuses (the .dbg?): boot the stripped 32-bit <name>_qemu-x86_64 and keep the .dbg for symbols"}
+	}
+	return nil
+}
+
+// Decode implements Flavor. Status 85 ((42<<1)|1) is Unikraft's crash and
+// 83 ((41<<1)|1) its clean halt; a guest power-off (older Unikraft halts
+// through ACPI first) is a clean exit too. QEMU's status 0 is taken for a
+// halt as well (QEMU run without -action shutdown=pause exits 0 on the
+// guest's ACPI power-off), except when QEMU said it was terminated by a
+// signal. Other odd statuses are exit codes, as for any isa-debug-exit
+// kernel; GUEST_PANICKED is a panic.
+func (*Unikraft) Decode(o Outcome) Exit {
+	if o.Kind == QEMUExited && o.Signal == "" {
+		switch {
+		case o.Status == UnikraftStatusCrash:
+			return Exit{Reason: ReasonCrash, Detail: "Unikraft crashed (QEMU status 85)"}
+		case o.Status == UnikraftStatusHalt:
+			return Exit{Reason: ReasonExit, Code: 0, HasCode: true, Detail: "Unikraft halted"}
+		case o.Status == 0 && !strings.Contains(o.Detail, "terminating on signal"):
+			return Exit{Reason: ReasonExit, Code: 0, HasCode: true, Detail: "Unikraft halted (QEMU exited 0)"}
+		}
+	}
+	e := decodeCommon(o)
+	if o.Kind == GuestShutdown {
+		e.Detail = orDefault(o.Detail, "Unikraft halted (guest powered off)")
+	}
+	return e
+}
+
+// Explain implements ConsoleExplainer: a crash report on the console,
+// symbolised against the image's .dbg (function and file:line), and the
+// HWRNG failure of QEMU < 8 under TCG (see ExplainUnikraft).
+func (u *Unikraft) Explain(e Exit, console []string, img Image) (Exit, *Crash) {
+	var syms *SymbolTable
+	var lines *LineTable
+	if img.Symbols != "" {
+		syms, _ = LoadSymbols(img.Symbols)
+		lines, _ = LoadLineTable(img.Symbols)
+	}
+	return ExplainUnikraft(e, console, syms, lines)
+}
+
+// kraftfileNames are the names kraft reads a project's Kraftfile from.
+var kraftfileNames = []string{"Kraftfile", "kraftfile", "Kraftfile.yaml", "Kraftfile.yml", "kraft.yaml", "kraft.yml"}
+
+// ukMakefile recognises a Unikraft application Makefile: it names
+// UK_ROOT, or hands the build to Unikraft's with A= (the app) and L= (its
+// libraries).
+var ukMakefile = regexp.MustCompile(`\bUK_ROOT\b|\$\(MAKE\)\s.*\bA=`)
+
+// UnikraftProject is what a directory shows of a Unikraft project.
+type UnikraftProject struct {
+	// Kraftfile is the Kraftfile's name, "" when none.
+	Kraftfile string
+	// Makefile is the name of a Makefile that builds with Unikraft's
+	// build system (UK_ROOT, A=, L=), "" when none.
+	Makefile string
+	// OtherMakefile is a Makefile that does not look like Unikraft's.
+	OtherMakefile string
+}
+
+// IsUnikraft says whether the directory is a Unikraft project.
+func (p UnikraftProject) IsUnikraft() bool { return p.Kraftfile != "" || p.Makefile != "" }
+
+// Why says in a few words what makes the directory a Unikraft project.
+func (p UnikraftProject) Why() string {
+	switch {
+	case p.Kraftfile != "" && p.Makefile != "":
+		return fmt.Sprintf("%s and a Unikraft %s (UK_ROOT)", p.Kraftfile, p.Makefile)
+	case p.Kraftfile != "":
+		return p.Kraftfile
+	case p.Makefile != "":
+		return fmt.Sprintf("a Unikraft %s (UK_ROOT)", p.Makefile)
+	}
+	return "no Kraftfile and no Makefile with UK_ROOT"
+}
+
+// InspectUnikraftProject looks at the top of the project tree fsys for a
+// Kraftfile and a Unikraft application Makefile. It only reads files: a
+// directory it cannot read shows nothing.
+func InspectUnikraftProject(fsys fs.FS) UnikraftProject {
+	var p UnikraftProject
+	for _, n := range kraftfileNames {
+		if fileIn(fsys, n) {
+			p.Kraftfile = n
+			break
+		}
+	}
+	for _, n := range []string{"GNUmakefile", "Makefile", "makefile"} {
+		if !fileIn(fsys, n) {
+			continue
+		}
+		if makefileMatches(fsys, n, ukMakefile) {
+			p.Makefile = n
+		} else if p.OtherMakefile == "" {
+			p.OtherMakefile = n
+		}
+		break
+	}
+	return p
+}
+
+// DetectUnikraft says whether dir holds a Unikraft project, and why, in
+// the words of InspectUnikraftProject.
+func DetectUnikraft(dir string) (bool, string) {
+	p := InspectUnikraftProject(os.DirFS(dir))
+	return p.IsUnikraft(), p.Why()
+}
+
+// KraftBuildCommand is the build command of a project with a Kraftfile:
+// no prompts (ukdev runs it without a terminal to answer them), plain log
+// lines instead of kraft's animated ones, and the qemu/x86_64 target ukdev
+// boots.
+const KraftBuildCommand = "kraft build --no-prompt --log-type=basic --plat qemu --arch x86_64 ."
+
+// UnikraftBuildCommand decides how to build the Unikraft project in dir:
+// `kraft build` when kraft is installed and the project has a Kraftfile,
+// else `make` (for an application Makefile with UK_ROOT, A= and L=). It
+// returns the command and one line saying why; an empty command when the
+// directory has neither a Kraftfile nor a Makefile.
+func UnikraftBuildCommand(dir string, kraftAvailable bool) (cmd, why string) {
+	return unikraftBuildCommand(InspectUnikraftProject(os.DirFS(dir)), kraftAvailable, runtime.NumCPU())
+}
+
+// unikraftBuildCommand is UnikraftBuildCommand for what a directory shows.
+func unikraftBuildCommand(p UnikraftProject, kraftAvailable bool, jobs int) (cmd, why string) {
+	makeCmd := "make"
+	if jobs > 1 {
+		makeCmd = fmt.Sprintf("make -j%d", jobs)
+	}
+	switch {
+	case p.Kraftfile != "" && kraftAvailable:
+		return KraftBuildCommand, fmt.Sprintf("%s found and kraft is installed", p.Kraftfile)
+	case p.Kraftfile != "" && p.Makefile != "":
+		return makeCmd, fmt.Sprintf("%s found but kraft is not installed: building with the Unikraft %s", p.Kraftfile, p.Makefile)
+	case p.Makefile != "":
+		return makeCmd, fmt.Sprintf("a Unikraft %s (UK_ROOT) and no Kraftfile", p.Makefile)
+	case p.Kraftfile != "":
+		return KraftBuildCommand, fmt.Sprintf("%s found but kraft is not installed (and there is no Unikraft Makefile): install kraft from https://unikraft.org/docs/cli/install, or add a Makefile with UK_ROOT", p.Kraftfile)
+	case p.OtherMakefile != "":
+		return makeCmd, fmt.Sprintf("no Kraftfile; %s does not name UK_ROOT but is the only build there is", p.OtherMakefile)
+	}
+	return "", "no Kraftfile and no Makefile: set build.command"
+}
+
+// KraftInstalled says whether kraft is on the PATH, through lookPath
+// (exec.LookPath when nil).
+func KraftInstalled(lookPath func(string) (string, error)) bool {
+	if lookPath == nil {
+		lookPath = exec.LookPath
+	}
+	_, err := lookPath("kraft")
+	return err == nil
+}
+
+// unikraftImageSuffix ends the name of the bootable image of a qemu/x86_64
+// Unikraft build.
+const unikraftImageSuffix = "_qemu-x86_64"
+
+// FindUnikraftKernel returns the bootable image of the project in dir,
+// relative to dir: <name>_qemu-x86_64 in .unikraft/build (kraft) or
+// build (make), the newest when there are several. It returns an error
+// wrapping fs.ErrNotExist when there is none (the project was never
+// built).
+func FindUnikraftKernel(dir string) (string, error) {
+	return findUnikraftKernel(os.DirFS(dir))
+}
+
+func findUnikraftKernel(fsys fs.FS) (string, error) {
+	type candidate struct {
+		name string
+		mod  int64
+	}
+	var found []candidate
+	for _, d := range []string{".unikraft/build", "build"} {
+		entries, err := fs.ReadDir(fsys, d)
+		if err != nil {
+			continue
+		}
+		for _, e := range entries {
+			if e.IsDir() || !strings.HasSuffix(e.Name(), unikraftImageSuffix) {
+				continue
+			}
+			info, err := e.Info()
+			if err != nil {
+				continue
+			}
+			found = append(found, candidate{path.Join(d, e.Name()), info.ModTime().UnixNano()})
+		}
+	}
+	if len(found) == 0 {
+		return "", fmt.Errorf("kernel: unikraft: no *%s image in .unikraft/build or build (not built yet?): %w", unikraftImageSuffix, fs.ErrNotExist)
+	}
+	sort.SliceStable(found, func(i, j int) bool { return found[i].mod > found[j].mod })
+	return filepath.FromSlash(found[0].name), nil
+}
+
+func fileIn(fsys fs.FS, name string) bool {
+	info, err := fs.Stat(fsys, name)
+	return err == nil && info.Mode().IsRegular()
+}
+
+// makefileMatches says whether a line of the Makefile matches re.
+func makefileMatches(fsys fs.FS, name string, re *regexp.Regexp) bool {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64*1024), 1024*1024)
+	for sc.Scan() {
+		if re.MatchString(sc.Text()) {
+			return true
+		}
+	}
+	return false
+}
