@@ -57,6 +57,9 @@ type consoleWriter struct {
 	finished  bool
 	lastWrite time.Time // when the guest last wrote, for waitQuiet
 	last      []string  // the boot's last lines, for crash reports
+	// show, when set, hides firmware noise from the console view and
+	// events (the log file keeps every byte).
+	show func(line string) bool
 }
 
 // tailLines is how many of a boot's last console lines are kept for a
@@ -132,6 +135,9 @@ func (w *consoleWriter) line(now time.Time, text string) {
 						t.TotalMS, t.DebounceMS, t.BuildMS, t.ImageMS, t.QEMUMS, t.OverheadMS)})
 			}
 		}
+	}
+	if w.show != nil && !w.show(text) {
+		return
 	}
 	if len(w.last) == tailLines {
 		w.last = append(w.last[:0], w.last[tailLines/2:]...)

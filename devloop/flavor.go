@@ -20,7 +20,12 @@ const nanosDefaultMemoryMiB = 512
 // A Nanos program that loads the syslog klib aimed at the host gets a
 // loopback receiver (the returned sink; nil otherwise).
 func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *syslogSink, error) {
-	if cfg.Flavor != "nanos" {
+	switch cfg.Flavor {
+	case "nanos":
+	case "unikraft":
+		f, c, notes, err := newUnikraft(cfg)
+		return f, c, notes, nil, err
+	default:
 		f, err := kernel.Lookup(cfg.Flavor)
 		return f, cfg, nil, nil, err
 	}
@@ -130,4 +135,30 @@ func mergeRunConfig(c *project.Config, rc ops.RunConfig) error {
 		c.VM.CPUs = rc.CPUs
 	}
 	return nil
+}
+
+// unikraftDefaultMemoryMiB is kraft's default guest RAM.
+const unikraftDefaultMemoryMiB = 64
+
+// newUnikraft completes cfg for a Unikraft project: the build command
+// (kraft build or make) unless build.command is given, the build trees
+// ignored by the watcher, and kraft's memory default.
+func newUnikraft(cfg *project.Config) (kernel.Flavor, *project.Config, []string, error) {
+	c := *cfg
+	var notes []string
+	if !c.Build.CommandSet {
+		cmd, why := kernel.UnikraftBuildCommand(c.Root, kernel.KraftInstalled(nil))
+		c.Build.Command = cmd
+		notes = append(notes, fmt.Sprintf("build command: %s (%s; set build.command to choose)", cmd, why))
+	}
+	c.Watch.Ignore = append(append([]string(nil), c.Watch.Ignore...), ".unikraft/", "build/")
+	if !c.VM.MemorySet {
+		c.VM.MemoryMiB = unikraftDefaultMemoryMiB
+	}
+	f, err := kernel.NewUnikraft(kernel.UnikraftOptions{
+		KernelArgs: c.Unikraft.KernelArgs, AppArgs: c.Unikraft.AppArgs, Debug: c.Unikraft.Debug})
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return f, &c, notes, nil
 }

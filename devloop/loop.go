@@ -439,8 +439,8 @@ func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
 
 func (l *Loop) watchOptions() watcher.Options {
 	cfg := l.cfg
-	ignore := []string{cfg.Kernel.Image}
-	for _, p := range []string{cfg.Kernel.Initrd, cfg.Kernel.Symbols} {
+	var ignore []string
+	for _, p := range []string{cfg.Kernel.Image, cfg.Kernel.Initrd, cfg.Kernel.Symbols} {
 		if p != "" {
 			ignore = append(ignore, p)
 		}
@@ -483,7 +483,7 @@ func (l *Loop) buildNeeded() bool {
 	if l.cfg.Build.Command == "" {
 		return false
 	}
-	st, err := os.Stat(l.cfg.Kernel.Image)
+	st, err := os.Stat(l.artifacts().Kernel)
 	if err != nil {
 		return true
 	}
@@ -597,6 +597,19 @@ func (l *Loop) startPending(ctx context.Context) {
 	l.startBuild(ctx, &c)
 }
 
+// artifacts names the build's outputs. A Unikraft project without
+// kernel.image boots the <name>_qemu-x86_64 its build made.
+func (l *Loop) artifacts() kernel.Artifacts {
+	k := l.cfg.Kernel
+	a := kernel.Artifacts{Kernel: k.Image, Initrd: k.Initrd, Symbols: k.Symbols, Cmdline: k.Cmdline}
+	if a.Kernel == "" && l.cfg.Flavor == "unikraft" {
+		if rel, err := kernel.FindUnikraftKernel(l.cfg.Root); err == nil {
+			a.Kernel = filepath.Join(l.cfg.Root, rel)
+		}
+	}
+	return a
+}
+
 // stillRunning tells what a failed build leaves running.
 func (l *Loop) stillRunning() string {
 	if b := l.current; b != nil && !b.ended {
@@ -620,9 +633,7 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 	if l.current != nil {
 		inUse = append(inUse, l.current.build)
 	}
-	img, err := l.flavor.Prepare(l.images, n, kernel.Artifacts{
-		Kernel: l.cfg.Kernel.Image, Initrd: l.cfg.Kernel.Initrd, Symbols: l.cfg.Kernel.Symbols, Cmdline: l.cfg.Kernel.Cmdline,
-	}, inUse...)
+	img, err := l.flavor.Prepare(l.images, n, l.artifacts(), inUse...)
 	if err != nil {
 		switch {
 		case errors.Is(err, kernel.ErrMissingArtifact):
@@ -677,6 +688,9 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		ExtraArgs:   cfg.VM.Args,
 	}
 	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
+	if f, ok := l.flavor.(kernel.ConsoleFilterer); ok {
+		out.show = f.ConsoleFilter()
+	}
 	spawn := time.Now()
 	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log})
 	if err != nil {

@@ -29,3 +29,19 @@ func (n *Nanos) Explain(e Exit, console []string, img Image) (Exit, *Crash) {
 	c.Symbolize(program, kern)
 	return ExplainNanos(e, c), c
 }
+
+// ConsoleFilterer is implemented by flavors whose console starts with
+// noise the console view should not show (firmware banners and terminal
+// escapes before the kernel's first line). The boot's log file keeps it.
+type ConsoleFilterer interface {
+	// ConsoleFilter returns a fresh filter for one boot: it reports
+	// whether a console line is shown.
+	ConsoleFilter() func(line string) bool
+}
+
+// ConsoleFilter implements ConsoleFilterer: SeaBIOS' preamble before
+// "Booting from" is dropped, as kraft does.
+func (u *Unikraft) ConsoleFilter() func(string) bool {
+	f := &PreambleFilter{}
+	return f.Keep
+}

@@ -56,7 +56,7 @@ const (
 
 // Flavors returns the kernel flavors this version of ukdev supports, the
 // values accepted for the flavor key.
-func Flavors() []string { return []string{"elf", "nanos"} }
+func Flavors() []string { return []string{"elf", "nanos", "unikraft"} }
 
 // Accels returns the values accepted for vm.accel.
 func Accels() []string { return []string{"auto", "kvm", "tcg"} }
@@ -82,6 +82,18 @@ type Config struct {
 	Logs   Logs
 	// Nanos configures the nanos flavor; zero for other flavors.
 	Nanos Nanos
+	// Unikraft configures the unikraft flavor; zero for other flavors.
+	Unikraft Unikraft
+}
+
+// Unikraft holds the unikraft flavor's settings.
+type Unikraft struct {
+	// KernelArgs and AppArgs are joined into the kernel command line as
+	// "<kernel args> -- <app args>", Unikraft's convention.
+	KernelArgs, AppArgs string
+	// Debug is the absolute path of the debug ELF (<image>.dbg); empty
+	// means <image>.dbg when it exists.
+	Debug string
 }
 
 // Nanos says where the nanos flavor finds ops' config and the Nanos kernel.
@@ -112,6 +124,9 @@ type Build struct {
 	Dir string
 	// Env holds variables added to the command's environment.
 	Env map[string]string
+	// CommandSet says build.command was given (even empty): a flavor may
+	// otherwise pick its own (kraft build or make for Unikraft).
+	CommandSet bool
 }
 
 // Environ returns Env as sorted KEY=VALUE entries, ready to add to a
@@ -196,6 +211,13 @@ type rawConfig struct {
 	VM     rawVM     `toml:"vm"`
 	Logs   rawLogs   `toml:"logs"`
 	Nanos  rawNanos  `toml:"nanos"`
+	Uk     rawUk     `toml:"unikraft"`
+}
+
+type rawUk struct {
+	KernelArgs any `toml:"kernel_args"`
+	AppArgs    any `toml:"app_args"`
+	Debug      any `toml:"debug"`
 }
 
 type rawNanos struct {
@@ -274,7 +296,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	c := &Config{Path: abs, Root: filepath.Dir(abs)}
 	steps := []func(*rawConfig, *Config) error{
-		v.top, v.build, v.watch, v.kernel, v.vm, v.logs, v.nanos,
+		v.top, v.build, v.watch, v.kernel, v.vm, v.logs, v.nanos, v.unikraft,
 	}
 	for _, step := range steps {
 		if err := step(&raw, c); err != nil {
@@ -601,6 +623,7 @@ func (v *validator) build(raw *rawConfig, c *Config) error {
 	if c.Build.Command, err = v.str("build.command", raw.Build.Command, ""); err != nil {
 		return err
 	}
+	c.Build.CommandSet = raw.Build.Command != nil
 	c.Build.Dir = c.Root
 	if raw.Build.Dir != nil {
 		if c.Build.Dir, err = v.path("build.dir", raw.Build.Dir, c.Root, false); err != nil {
@@ -689,6 +712,8 @@ func (v *validator) kernel(raw *rawConfig, c *Config) error {
 	switch {
 	case c.Kernel.Image == "" && c.Flavor == "elf":
 		return v.errorf("kernel.image", "required for flavor %q: the path of the built kernel, relative to the project root (kernel.image = \"build/kernel.elf\")", c.Flavor)
+	// unikraft finds <name>_qemu-x86_64 in .unikraft/build or build
+	// itself when kernel.image is not set.
 	case c.Kernel.Image == "" && c.Flavor == "nanos":
 		return v.errorf("kernel.image", "required for flavor %q: the path of the program the build produces, relative to the project root (kernel.image = \"app\")", c.Flavor)
 	}
@@ -879,4 +904,25 @@ func (v *validator) nanos(raw *rawConfig, c *Config) error {
 func fileExists(path string) bool {
 	st, err := os.Stat(path)
 	return err == nil && st.Mode().IsRegular()
+}
+
+func (v *validator) unikraft(raw *rawConfig, c *Config) error {
+	r := raw.Uk
+	if c.Flavor != "unikraft" {
+		for key, x := range map[string]any{"unikraft.kernel_args": r.KernelArgs, "unikraft.app_args": r.AppArgs, "unikraft.debug": r.Debug} {
+			if x != nil {
+				return v.errorf(key, "only used with flavor = \"unikraft\" (this project's flavor is %q)", c.Flavor)
+			}
+		}
+		return nil
+	}
+	var err error
+	if c.Unikraft.KernelArgs, err = v.str("unikraft.kernel_args", r.KernelArgs, ""); err != nil {
+		return err
+	}
+	if c.Unikraft.AppArgs, err = v.str("unikraft.app_args", r.AppArgs, ""); err != nil {
+		return err
+	}
+	c.Unikraft.Debug, err = v.path("unikraft.debug", r.Debug, c.Root, true)
+	return err
 }

@@ -78,7 +78,7 @@ max_bytes = 1048576
 		Root:   root,
 		Name:   "hello",
 		Flavor: "elf",
-		Build: Build{Command: "make -j2", Dir: root + "/src",
+		Build: Build{Command: "make -j2", CommandSet: true, Dir: root + "/src",
 			Env: map[string]string{"CFLAGS": "-O2", "WITH SPACE": "x"}},
 		Watch: Watch{Paths: []string{root, "/abs/lib", "/work/shared"}, Ignore: []string{"*.o", "build/"},
 			Debounce: 50 * time.Millisecond, MaxWait: time.Second},
