@@ -445,10 +445,15 @@ func (l *Loop) watchOptions() watcher.Options {
 			ignore = append(ignore, p)
 		}
 	}
+	patterns := cfg.Watch.Ignore
+	if rel, err := filepath.Rel(cfg.Root, cfg.Kernel.Image); err == nil && cfg.Kernel.Image != "" && !strings.HasPrefix(rel, "..") {
+		// go build -o X writes X-go-tmp-umask first: part of the output too.
+		patterns = append(append([]string(nil), patterns...), "/"+filepath.ToSlash(rel)+"-go-tmp-*")
+	}
 	return watcher.Options{
 		Root:        cfg.Root,
 		Paths:       cfg.Watch.Paths,
-		Ignore:      cfg.Watch.Ignore,
+		Ignore:      patterns,
 		IgnorePaths: ignore,
 		Debounce:    cfg.Watch.Debounce,
 		MaxWait:     cfg.Watch.MaxWait,

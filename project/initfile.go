@@ -1,14 +1,20 @@
 package project
 
 import (
+	"encoding/json"
 	"fmt"
 	"path"
+	"strconv"
 	"strings"
 )
 
 // placeholderImage is written as kernel.image when Detect found none, so
 // that the new file loads and the first build says which file is missing.
 const placeholderImage = "build/kernel.elf"
+
+// placeholderProgram is written as kernel.image of a nanos project when
+// Detect found no program.
+const placeholderProgram = "app"
 
 // InitFile renders a commented ukdev.toml for a detection: the detected
 // values are set, and every other key appears commented out with its
@@ -19,6 +25,7 @@ func InitFile(d Detection) []byte {
 	if flavor == "" {
 		flavor = DefaultFlavor
 	}
+	nanos := flavor == "nanos"
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("# ukdev.toml: how ukdev builds, watches and boots this project.")
@@ -41,7 +48,18 @@ func InitFile(d Detection) []byte {
 	line("")
 	line("[watch]")
 	line("# paths = [\".\"]")
-	if dir := path.Dir(d.Image); d.Image != "" && dir != "." && !strings.HasPrefix(dir, "..") && !path.IsAbs(dir) {
+	if nanos && d.Image != "" && !path.IsAbs(d.Image) && !strings.HasPrefix(d.Image, "..") {
+		// The build writes the program into the project, and go build a
+		// temporary file beside it first: neither write may start
+		// another build.
+		program := "/" + path.Clean(d.Image)
+		if strings.Contains(d.BuildCommand, "go build") {
+			line("ignore = [%s, %s]  # the built program and go build's temporary file; gitignore-style, in addition to .gitignore files",
+				tomlQuote(program), tomlQuote(program+"-go-tmp-*"))
+		} else {
+			line("ignore = [%s]  # the built program; gitignore-style, in addition to .gitignore files", tomlQuote(program))
+		}
+	} else if dir := path.Dir(d.Image); d.Image != "" && dir != "." && !strings.HasPrefix(dir, "..") && !path.IsAbs(dir) {
 		// The build writes its objects beside the image: a write there
 		// must not start another build.
 		line("ignore = [%s]  # the build's outputs; gitignore-style, in addition to .gitignore files", tomlQuote(dir+"/"))
@@ -52,27 +70,95 @@ func InitFile(d Detection) []byte {
 	line("# max_wait = %s", tomlQuote(DefaultMaxWait.String()))
 	line("")
 	line("[kernel]")
-	if d.Image != "" {
+	switch {
+	case nanos && d.Image != "":
+		line("image = %s  # the program the build produces; Nanos runs it", tomlQuote(d.Image))
+	case nanos:
+		line("image = %s     # placeholder: the path of the program your build produces", tomlQuote(placeholderProgram))
+	case d.Image != "":
 		line("image = %s", tomlQuote(d.Image))
-	} else {
+	default:
 		line("image = %s     # placeholder: the path of the kernel your build produces", tomlQuote(placeholderImage))
 	}
-	line("# initrd = \"\"")
-	line("# symbols = \"\"                   # separate debug ELF; default: the image itself")
-	line("# cmdline = \"\"")
+	if nanos {
+		line("# symbols = \"\"                   # separate debug ELF; default: the program itself")
+	} else {
+		line("# initrd = \"\"")
+		line("# symbols = \"\"                   # separate debug ELF; default: the image itself")
+		line("# cmdline = \"\"")
+	}
 	line("")
 	line("[vm]")
 	line("# qemu = %s", tomlQuote(DefaultQEMU))
-	line("# memory = \"%dM\"", DefaultMemoryMiB)
+	if nanos {
+		line("# memory = \"512M\"               # default: %s's RunConfig.Memory, else 512M", OpsConfigName)
+	} else {
+		line("# memory = \"%dM\"", DefaultMemoryMiB)
+	}
 	line("# cpus = %d", DefaultCPUs)
 	line("# accel = %s                  # %s", tomlQuote(DefaultAccel), strings.Join(Accels(), ", "))
 	line("# machine = %s                # %s", tomlQuote(DefaultMachine), strings.Join(Machines(), ", "))
 	line("# ports = [\"8080:80\"]            # [proto:][hostaddr:]hostport:guestport; hostaddr defaults to %s", DefaultHostAddr)
+	if nanos {
+		line("#   (and %s's RunConfig.Ports, each on %s with the guest's port number)", OpsConfigName, DefaultHostAddr)
+	}
 	line("# args = []                      # extra QEMU arguments, appended verbatim")
 	line("# network = false                # user networking; on whenever ports are forwarded")
 	line("")
 	line("[logs]")
 	line("# keep_boots = %d", DefaultKeepBoots)
 	line("# max_bytes = \"%dM\"", DefaultMaxBytes>>20)
+	if nanos {
+		line("")
+		line("[nanos]")
+		if d.OpsConfig != "" && d.OpsConfig != OpsConfigName {
+			line("config = %s", tomlQuote(d.OpsConfig))
+		} else {
+			line("# config = %s        # ops' config: arguments, environment, files, ports, memory", tomlQuote(OpsConfigName))
+		}
+		line("# kernel = \"\"                   # a kernel.img to boot instead of ops' kernel cache (~/.ops)")
+		line("# version = \"\"                  # a Nanos version in the cache; default: the config's NanosVersion, else latest.txt")
+		line("# boot = \"direct\"               # direct (microvm, fastest) or disk (q35, as ops boots)")
+	}
 	return []byte(b.String())
+}
+
+// opsConfig is the part of an ops config OpsConfigFile writes, in the
+// order ops' documentation lists the keys.
+type opsConfig struct {
+	Program   string            `json:"Program"`
+	Args      []string          `json:"Args"`
+	Env       map[string]string `json:"Env"`
+	RunConfig *opsRunConfig     `json:"RunConfig,omitempty"`
+}
+
+type opsRunConfig struct {
+	Ports []string `json:"Ports"`
+}
+
+// OpsConfigFile renders a minimal ops config (config.json) for a nanos
+// detection: the program, empty arguments (after argv[0], which is the
+// program's name) and environment to fill in, and the detected ports
+// forwarded. The same file drives `ops run -c config.json`. It returns nil
+// for any other flavor.
+func OpsConfigFile(d Detection) []byte {
+	if d.Flavor != "nanos" {
+		return nil
+	}
+	c := opsConfig{Program: d.Image, Args: []string{}, Env: map[string]string{}}
+	if c.Program == "" {
+		c.Program = placeholderProgram
+	}
+	if len(d.Ports) > 0 {
+		c.RunConfig = &opsRunConfig{}
+		for _, p := range d.Ports {
+			c.RunConfig.Ports = append(c.RunConfig.Ports, strconv.Itoa(p))
+		}
+	}
+	data, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		// Strings, slices and maps of strings always encode.
+		return nil
+	}
+	return append(data, '\n')
 }

@@ -222,6 +222,26 @@ func newInitCmd(a *app) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(a.stderr, "ukdev: wrote %s\n", path)
+			// A Nanos program without an ops config gets one, which ops
+			// reads as well; an existing one is never replaced.
+			if opsData := project.OpsConfigFile(d); opsData != nil {
+				opsPath := filepath.Join(dir, project.OpsConfigName)
+				f, err := os.OpenFile(opsPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				switch {
+				case errors.Is(err, fs.ErrExist):
+					return nil
+				case err != nil:
+					return err
+				}
+				_, err = f.Write(opsData)
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+				if err != nil {
+					return err
+				}
+				fmt.Fprintf(a.stderr, "ukdev: wrote %s (ops' config: the program's arguments, environment and ports)\n", opsPath)
+			}
 			return nil
 		},
 	}

@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -90,7 +91,9 @@ func (a *app) workDir() (string, error) {
 	return os.Getwd()
 }
 
-// loadConfig finds and loads the project's ukdev.toml.
+// loadConfig finds and loads the project's ukdev.toml. Without one, a
+// directory holding an ops config is a Nanos project: the settings ukdev
+// init would write are used as they are, and one line on stderr says so.
 func (a *app) loadConfig() (*project.Config, error) {
 	path := a.configPath
 	if path == "" {
@@ -100,7 +103,21 @@ func (a *app) loadConfig() (*project.Config, error) {
 		}
 		path, err = project.Find(dir)
 		if errors.Is(err, project.ErrNotFound) {
-			return nil, fmt.Errorf("no ukdev.toml in %s or any parent directory; run `ukdev init` to write one", dir)
+			d := project.Detect(dir)
+			if d.Flavor != "nanos" || d.OpsConfig == "" {
+				return nil, fmt.Errorf("no ukdev.toml in %s or any parent directory; run `ukdev init` to write one", dir)
+			}
+			cfg, err := project.Parse(filepath.Join(dir, project.FileName), project.InitFile(d))
+			if err != nil {
+				return nil, fmt.Errorf("no ukdev.toml in %s, and the settings guessed from its %s do not load (run `ukdev init` and edit ukdev.toml): %w", dir, d.OpsConfig, err)
+			}
+			build := "no build step (set build.command in a ukdev.toml)"
+			if d.BuildCommand != "" {
+				build = "building with `" + d.BuildCommand + "`"
+			}
+			fmt.Fprintf(a.stderr, "ukdev: no ukdev.toml: nanos project from %s, %s, running %s (`ukdev init` writes these settings to ukdev.toml)\n",
+				d.OpsConfig, build, d.Image)
+			return cfg, nil
 		}
 		if err != nil {
 			return nil, err

@@ -1,9 +1,12 @@
 // Command bench is ukdev's speed benchmark, run by `make bench`. It edits
 // a temporary copy of an example project N times under `ukdev dev --json`,
 // collects each reload's timing, boots the same image N times under a bare
-// QEMU with the same command line, and prints both side by side. It prints
-// numbers and asserts nothing about speed: it fails only when the
-// benchmark itself cannot run (or ukdev leaves a QEMU behind).
+// QEMU with the same command line, and prints both side by side. Then it
+// times the Nanos image writer on the Go program of examples/nanos-http
+// and, when a Nanos kernel is installed, the Nanos reload (beside `ops
+// run` when ops is installed). It prints numbers and asserts nothing about
+// speed: it fails only when the benchmark itself cannot run (or ukdev
+// leaves a QEMU behind).
 package main
 
 import (
@@ -45,10 +48,24 @@ func main() {
 	example := flag.String("example", "examples/hello", "example project to edit (copied, never changed)")
 	edits := flag.Int("edits", 20, "number of edits, and of bare QEMU boots")
 	verbose := flag.Bool("v", false, "print every ukdev event")
+	elfPart := flag.Bool("elf", true, "benchmark reloads of -example against bare QEMU")
+	nanosPart := flag.Bool("nanos", true, "benchmark the Nanos flavor: image writes, and reloads when a Nanos kernel is installed")
+	nanosExample := flag.String("nanos-example", "examples/nanos-http", "Nanos example project (copied, never changed)")
+	nanosKernel := flag.String("nanos-kernel", os.Getenv("UKDEV_NANOS_KERNEL"), "Nanos kernel.img to boot (default: $UKDEV_NANOS_KERNEL, else ops' kernel cache)")
+	writes := flag.Int("writes", 20, "number of Nanos image writes")
 	flag.Parse()
-	if err := run(*ukdev, *example, *edits, *verbose); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	if *elfPart {
+		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *nanosPart {
+		opts := nanosOptions{ukdev: *ukdev, example: *nanosExample, kernel: *nanosKernel, writes: *writes, edits: *edits, verbose: *verbose}
+		if err := runNanos(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -86,7 +103,8 @@ func run(ukdev, example string, edits int, verbose bool) error {
 	}
 	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(tmp, "state"), "XDG_RUNTIME_DIR="+runtime, "NO_COLOR=1")
 
-	res, err := benchUkdev(ukdev, dir, env, edits, verbose)
+	mainC := filepath.Join(dir, "main.c")
+	res, err := benchUkdev(ukdev, dir, env, edits, verbose, func(banner string) error { return setBanner(mainC, banner) })
 	// ukdev has exited: any QEMU of its runtime dir still there leaked.
 	leftover := qemuPIDs(runtime)
 	for _, pid := range leftover {
@@ -125,12 +143,15 @@ func run(ukdev, example string, edits int, verbose bool) error {
 type ukdevResult struct {
 	accel, machine string
 	timings        []devloop.Timing
+	// saveToBanner is each edit's time from the file write to the new
+	// banner's console event, in ms, on the benchmark's own clock.
+	saveToBanner []float64
 }
 
 // benchUkdev runs `ukdev dev --json` in dir, waits for the first boot,
-// makes n edits of the banner, each waited for until the new boot prints
-// it, then stops ukdev with SIGTERM.
-func benchUkdev(ukdev, dir string, env []string, n int, verbose bool) (ukdevResult, error) {
+// makes n edits of the banner with setBanner, each waited for until the
+// new boot prints it, then stops ukdev with SIGTERM.
+func benchUkdev(ukdev, dir string, env []string, n int, verbose bool, setBanner func(banner string) error) (ukdevResult, error) {
 	var res ukdevResult
 	s, err := startSession(ukdev, dir, env, verbose)
 	if err != nil {
@@ -153,7 +174,8 @@ func benchUkdev(ukdev, dir string, env []string, n int, verbose bool) (ukdevResu
 	boot := 1
 	for i := 1; i <= n; i++ {
 		banner := fmt.Sprintf("bench edit %d", i)
-		if err := setBanner(filepath.Join(dir, "main.c"), banner); err != nil {
+		saved := time.Now()
+		if err := setBanner(banner); err != nil {
 			return res, err
 		}
 		// A save normally makes exactly one new boot; matching the banner
@@ -165,6 +187,7 @@ func benchUkdev(ukdev, dir string, env []string, n int, verbose bool) (ukdevResu
 		if err != nil {
 			return res, err
 		}
+		res.saveToBanner = append(res.saveToBanner, ms(time.Since(saved)))
 		boot = e.Boot
 		if _, ok := s.reloads[boot]; !ok {
 			if _, err := s.waitFor(fmt.Sprintf("boot %d's reload.done", boot), func(e event) bool { return e.Type == devloop.TypeReload && e.Boot == boot }); err != nil {

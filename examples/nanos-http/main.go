@@ -1,0 +1,41 @@
+// Command nanos-http is ukdev's example Nanos unikernel: a small HTTP
+// server, an ordinary Linux program that Nanos runs unmodified. Run
+// `ukdev` in this directory, edit banner, save, and the new server is up
+// a moment later.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+)
+
+// banner is the first line the program prints and what GET / answers:
+// edit it to see a reload.
+const banner = "hello from nanos"
+
+func main() {
+	addr := flag.String("addr", ":8080", "address to listen on")
+	flag.Parse()
+	// Listen before printing the banner, so that a client that waits for
+	// the banner never finds the port closed.
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "nanos-http:", err)
+		os.Exit(1)
+	}
+	fmt.Println(banner)
+	log.Printf("listening on %s", ln.Addr())
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, banner)
+	})
+	if err := http.Serve(ln, mux); err != nil {
+		fmt.Fprintln(os.Stderr, "nanos-http:", err)
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,434 @@
+package main
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"math/rand/v2"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/kernel/nanosimg"
+	"github.com/ukdev/ukdev/kernel/ops"
+)
+
+const (
+	// imageWriteTargetMS is the issue's target for writing the image of
+	// an 8 MB Go program.
+	imageWriteTargetMS = 60
+	// dummyKernelBytes is the size of the stand-in kernel.img, about a
+	// real one's.
+	dummyKernelBytes = 5 << 20
+	// opsRuns is the number of `ops run` boots timed: each one also
+	// builds an image, and a few are enough to compare.
+	opsRuns = 5
+)
+
+// nanosOptions configure the Nanos part of the benchmark.
+type nanosOptions struct {
+	ukdev, example string
+	// kernel is a kernel.img to boot; "" means ops' kernel cache.
+	kernel        string
+	writes, edits int
+	verbose       bool
+}
+
+// runNanos times image writes of the example's program, then, when a
+// Nanos kernel is installed, reloads under ukdev and boots under `ops
+// run`, and prints what it measured or why it skipped a part.
+func runNanos(w io.Writer, o nanosOptions) error {
+	if o.writes < 1 {
+		return fmt.Errorf("bench: -writes must be at least 1, got %d", o.writes)
+	}
+	tmp, err := os.MkdirTemp("", "ukbench-nanos")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(tmp)
+
+	program := filepath.Join(tmp, "app")
+	build := exec.Command("go", "build", "-o", program, ".")
+	build.Dir = o.example
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return fmt.Errorf("bench: build %s: %w\n%s", o.example, err, out)
+	}
+	writes, st, err := benchImageWrites(tmp, program, o.writes)
+	if err != nil {
+		return err
+	}
+	fi, err := os.Stat(program)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+
+	fmt.Fprintf(w, "\nNanos image writes: %d writes of an image holding %s's program (%.1f MB, static Go) and a %d MB dummy kernel\n",
+		len(writes), o.example, float64(fi.Size())/1e6, dummyKernelBytes>>20)
+	fmt.Fprintf(w, "  image %.1f MB (sparse), %d files\n", float64(st.Bytes)/1e6, st.Files)
+	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
+	fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "nanosimg.Write", median(writes), p90(writes))
+	verdict := "met"
+	if median(writes) >= imageWriteTargetMS {
+		verdict = "NOT met"
+	}
+	fmt.Fprintf(w, "target: image written in < %d ms for an 8 MB Go program: %s (%.1f ms median for %.1f MB)\n",
+		imageWriteTargetMS, verdict, median(writes), float64(fi.Size())/1e6)
+
+	key, why := nanosKernelKey(o.kernel)
+	if key == "" {
+		fmt.Fprintf(w, "\nNanos reload: skipped: %s\n", why)
+		return nil
+	}
+	return benchNanosReload(w, o, tmp, key, why)
+}
+
+// benchImageWrites writes the same image n times to one file, as each
+// reload does, and returns each write's time in ms and the last Stats.
+func benchImageWrites(dir, program string, n int) ([]float64, nanosimg.Stats, error) {
+	kernelImg := filepath.Join(dir, "kernel.img")
+	// Random bytes: a file of zeros could be cheaper to copy than a kernel.
+	dummy := make([]byte, dummyKernelBytes)
+	rng := rand.NewChaCha8([32]byte{'u', 'k', 'd', 'e', 'v'})
+	if _, err := rng.Read(dummy); err != nil {
+		return nil, nanosimg.Stats{}, fmt.Errorf("bench: %w", err)
+	}
+	if err := os.WriteFile(kernelImg, dummy, 0o644); err != nil {
+		return nil, nanosimg.Stats{}, fmt.Errorf("bench: %w", err)
+	}
+	root := nanosimg.NewTuple()
+	root.Set("program", "/app")
+	root.Set("arguments", nanosimg.Vector{"app", "-addr", ":8080"})
+	env := nanosimg.NewTuple()
+	env.Set("PWD", "/")
+	env.Set("USER", "root")
+	root.Set("environment", env)
+	root.Set("debug_exit", "t")
+	spec := nanosimg.Spec{
+		Kernel: kernelImg,
+		Files: []nanosimg.File{
+			{Path: "/app", Host: program},
+			{Path: "/etc/resolv.conf", Data: []byte("nameserver 10.0.2.3\n")},
+			{Path: "/etc/passwd", Data: []byte("root:x:0:0:root:/root:/bin/nobody\n")},
+			{Path: "/proc/sys/kernel/hostname", Data: []byte("app\n")},
+		},
+		Root: root,
+	}
+	dst := filepath.Join(dir, "disk.img")
+	var times []float64
+	var st nanosimg.Stats
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		var err error
+		if st, err = nanosimg.Write(dst, spec); err != nil {
+			return nil, st, fmt.Errorf("bench: image write %d: %w", i+1, err)
+		}
+		times = append(times, ms(time.Since(start)))
+	}
+	return times, st, nil
+}
+
+// nanosKernelKey returns the ukdev.toml [nanos] key that boots an
+// installed Nanos kernel (kernel = path, or version = the cache's), and
+// where it was found; or "" and why there is none.
+func nanosKernelKey(explicit string) (key, why string) {
+	if explicit != "" {
+		abs, err := filepath.Abs(explicit)
+		if err == nil {
+			_, err = os.Stat(abs)
+		}
+		if err != nil {
+			return "", fmt.Sprintf("the Nanos kernel %s cannot be used: %v", explicit, err)
+		}
+		return fmt.Sprintf("kernel = %q", abs), abs
+	}
+	home, err := ops.Home()
+	if err != nil {
+		return "", fmt.Sprintf("no Nanos kernel: %v (set UKDEV_NANOS_KERNEL or -nanos-kernel to a kernel.img)", err)
+	}
+	cache := ops.Cache{Home: home}
+	versions, err := cache.Versions()
+	if err != nil || len(versions) == 0 {
+		return "", fmt.Sprintf("no Nanos kernel in ops' kernel cache %s and UKDEV_NANOS_KERNEL is not set "+
+			"(`ukdev kernel fetch` or `ops update` installs one)", home)
+	}
+	k, err := cache.FindKernel("")
+	if err != nil {
+		k, err = cache.FindKernel(versions[len(versions)-1])
+	}
+	if err != nil {
+		return "", fmt.Sprintf("no usable Nanos kernel in %s: %v", home, err)
+	}
+	return fmt.Sprintf("version = %q", k.Version), k.Kernel
+}
+
+// benchNanosReload edits a copy of the example under `ukdev dev --json`
+// and, when ops is installed, boots the same program under `ops run`.
+func benchNanosReload(w io.Writer, o nanosOptions, tmp, kernelKey, kernelPath string) error {
+	ukdev, err := filepath.Abs(o.ukdev)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	runtime, err := os.MkdirTemp("", "ukrt")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	defer os.RemoveAll(runtime)
+	if err := os.Chmod(runtime, 0o700); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	dir := filepath.Join(tmp, "project")
+	if err := copyNanosProject(o.example, dir, kernelKey); err != nil {
+		return err
+	}
+	port, err := freePort()
+	if err != nil {
+		return err
+	}
+	if err := setNanosPort(dir, port); err != nil {
+		return err
+	}
+	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(tmp, "state"), "XDG_RUNTIME_DIR="+runtime, "NO_COLOR=1")
+	mainGo := filepath.Join(dir, "main.go")
+	res, err := benchUkdev(ukdev, dir, env, o.edits, o.verbose, func(banner string) error { return setGoBanner(mainGo, banner) })
+	leftover := qemuPIDs(runtime)
+	for _, pid := range leftover {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	if err != nil {
+		return err
+	}
+
+	var opsTimes []float64
+	opsWhy := ""
+	if _, err := exec.LookPath("ops"); err != nil {
+		opsWhy = "ops is not installed"
+	} else if opsTimes, err = benchOpsRun(dir, opsRuns); err != nil {
+		opsWhy = err.Error()
+	}
+
+	fmt.Fprintf(w, "\nNanos reload: %d edits of %s's banner (%s, %s; kernel %s)\n", len(res.timings), o.example, res.accel, res.machine, kernelPath)
+	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
+	phase := func(f func(t devloop.Timing) float64) []float64 {
+		var v []float64
+		for _, t := range res.timings {
+			v = append(v, f(t))
+		}
+		return v
+	}
+	rows := []struct {
+		name string
+		v    []float64
+	}{
+		{"build (go build)", phase(func(t devloop.Timing) float64 { return t.BuildMS })},
+		{"image (Nanos image write)", phase(func(t devloop.Timing) float64 { return t.ImageMS })},
+		{"qemu (start → first line)", phase(func(t devloop.Timing) float64 { return t.QEMUMS })},
+		{"ukdev overhead", phase(func(t devloop.Timing) float64 { return t.OverheadMS })},
+		{"save → first line", phase(func(t devloop.Timing) float64 { return t.TotalMS })},
+		{"save → program's banner", res.saveToBanner},
+	}
+	for _, r := range rows {
+		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", r.name, median(r.v), p90(r.v))
+	}
+	if opsWhy != "" {
+		fmt.Fprintf(w, "ops run: skipped: %s\n", opsWhy)
+	} else {
+		fmt.Fprintf(w, "ops run: %d runs of the same program and config.json (image build + boot)\n", len(opsTimes))
+		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "spawn → program's banner", median(opsTimes), p90(opsTimes))
+		// ops run's time holds no build: compare with ukdev's save →
+		// banner without its build and debounce.
+		var noBuild []float64
+		for i, t := range res.timings {
+			if i < len(res.saveToBanner) {
+				noBuild = append(noBuild, res.saveToBanner[i]-t.BuildMS-t.DebounceMS)
+			}
+		}
+		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "ukdev, build left out", median(noBuild), p90(noBuild))
+		fmt.Fprintf(w, "ratio ops run / ukdev (image + boot → banner), medians: %.2fx\n", median(opsTimes)/median(noBuild))
+	}
+	if len(leftover) > 0 {
+		return fmt.Errorf("bench: ukdev left QEMU processes behind after SIGTERM (killed): %v", leftover)
+	}
+	return nil
+}
+
+// copyNanosProject copies the example without its built program, gives
+// it a go.mod (outside this repository it is a module by itself) and
+// points its [nanos] section at the kernel.
+func copyNanosProject(src, dst, kernelKey string) error {
+	if err := copyProject(src, dst); err != nil {
+		return err
+	}
+	if err := os.Remove(filepath.Join(dst, "app")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dst, "go.mod"), []byte("module nanoshttp\n\ngo 1.24\n"), 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	toml := filepath.Join(dst, "ukdev.toml")
+	data, err := os.ReadFile(toml)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	data = fmt.Appendf(data, "\n[nanos]\n%s\n", kernelKey)
+	if err := os.WriteFile(toml, data, 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
+func freePort() (int, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("bench: free port: %w", err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port, nil
+}
+
+// setNanosPort makes the copy listen on port and forward it, by
+// rewriting config.json's Args and RunConfig.Ports, so the benchmark
+// never clashes with a server already on the example's port.
+func setNanosPort(dir string, port int) error {
+	path := filepath.Join(dir, "config.json")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(data, &cfg); err != nil {
+		return fmt.Errorf("bench: %s: %w", path, err)
+	}
+	rc, ok := cfg["RunConfig"].(map[string]any)
+	if !ok {
+		rc = map[string]any{}
+		cfg["RunConfig"] = rc
+	}
+	cfg["Args"] = []string{"-addr", fmt.Sprintf(":%d", port)}
+	rc["Ports"] = []string{strconv.Itoa(port)}
+	out, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := os.WriteFile(path, append(out, '\n'), 0o644); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+// setGoBanner rewrites the `const banner = "..."` line of the Go file at
+// path.
+func setGoBanner(path, banner string) error {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("bench: set banner: %w", err)
+	}
+	lines := strings.Split(string(src), "\n")
+	found := false
+	for i, l := range lines {
+		if strings.HasPrefix(l, "const banner = ") {
+			lines[i] = "const banner = " + strconv.Quote(banner)
+			found = true
+		}
+	}
+	if !found {
+		return fmt.Errorf("bench: set banner: %s has no `const banner = ` line", path)
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
+		return fmt.Errorf("bench: set banner: %w", err)
+	}
+	return nil
+}
+
+// benchOpsRun builds the project's program once, then n times runs `ops
+// run -c config.json` on it and times spawn → the banner line; each run
+// also writes its image, as ops always does.
+func benchOpsRun(dir string, n int) ([]float64, error) {
+	build := exec.Command("go", "build", "-o", "app", ".")
+	build.Dir = dir
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("go build for ops run: %w\n%s", err, out)
+	}
+	banner, err := currentBanner(filepath.Join(dir, "main.go"))
+	if err != nil {
+		return nil, err
+	}
+	var times []float64
+	for i := 1; i <= n; i++ {
+		d, err := opsRunOnce(dir, banner)
+		if err != nil {
+			return nil, fmt.Errorf("ops run %d: %w", i, err)
+		}
+		times = append(times, ms(d))
+	}
+	return times, nil
+}
+
+// opsRunOnce starts `ops run`, waits for the banner on its output, then
+// kills its process group (ops and its QEMU) and reaps it.
+func opsRunOnce(dir, banner string) (time.Duration, error) {
+	cmd := exec.Command("ops", "run", "-c", "config.json", "app")
+	cmd.Dir = dir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return 0, err
+	}
+	spawn := time.Now()
+	if err := cmd.Start(); err != nil {
+		return 0, err
+	}
+	found := make(chan error, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if strings.TrimSpace(sc.Text()) == banner {
+				found <- nil
+				return
+			}
+		}
+		found <- fmt.Errorf("ops run ended without printing %q", banner)
+	}()
+	var d time.Duration
+	timeout := time.NewTimer(waitTimeout)
+	defer timeout.Stop()
+	select {
+	case err = <-found:
+		d = time.Since(spawn)
+	case <-timeout.C:
+		err = fmt.Errorf("no banner within %s", waitTimeout)
+	}
+	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+	_ = cmd.Wait()
+	if err != nil {
+		return 0, fmt.Errorf("%w (stderr: %q)", err, strings.TrimSpace(stderr.String()))
+	}
+	return d, nil
+}
+
+// currentBanner reads the banner constant of the Go file at path.
+func currentBanner(path string) (string, error) {
+	src, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	for _, l := range strings.Split(string(src), "\n") {
+		if rest, ok := strings.CutPrefix(l, "const banner = "); ok {
+			return strconv.Unquote(strings.TrimSpace(rest))
+		}
+	}
+	return "", fmt.Errorf("bench: %s has no `const banner = ` line", path)
+}
