@@ -1,0 +1,246 @@
+package kernel
+
+import (
+	"bufio"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+
+	"github.com/ukdev/ukdev/kernel/initramfs"
+)
+
+// Defaults of the linux flavor.
+const (
+	// LinuxKernelModule is the Go module whose vmlinuz is the default
+	// kernel: Linux built for PCs and VMs, with virtio (PCI and MMIO),
+	// balloon, virtio-rng, IP autoconfiguration and initramfs support
+	// built in.
+	LinuxKernelModule = "github.com/gokrazy/kernel.amd64"
+	// DefaultLinuxKernelVersion is the version of LinuxKernelModule booted
+	// when the config pins none (Linux 7.1).
+	DefaultLinuxKernelVersion = "v0.0.0-20260705070735-de680abf072b"
+	// LinuxBaseCmdline starts every linux flavor command line: the console
+	// on the first serial port; a panic reboots at once (which QEMU turns
+	// into a pause, see vm.Args); boot messages below warnings hidden; and
+	// eth0 configured statically for QEMU's user network (guest
+	// 10.0.2.15, gateway 10.0.2.2), with no DHCP round trip.
+	LinuxBaseCmdline = "console=ttyS0 panic=-1 quiet ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
+	// DefaultLinuxMachine is the QEMU machine a Linux image boots on:
+	// microvm boots a bzImage through -kernel without firmware, faster
+	// than q35 under TCG.
+	DefaultLinuxMachine = "microvm"
+)
+
+// LinuxOptions configure the linux flavor.
+type LinuxOptions struct {
+	// Kernel is the bzImage to boot; empty means vmlinuz of
+	// LinuxKernelModule at KernelVersion, fetched through the Go module
+	// cache.
+	Kernel string
+	// KernelVersion is the version of LinuxKernelModule used when Kernel
+	// is empty; empty means DefaultLinuxKernelVersion.
+	KernelVersion string
+	// Go is the go command that resolves the module; empty means "go"
+	// looked up in PATH.
+	Go string
+	// Files are added to the initramfs beside the program (/init). A
+	// relative Host path is relative to Dir.
+	Files []initramfs.File
+	// Dir is the directory relative Host paths of Files are relative to;
+	// empty means the current directory.
+	Dir string
+	// Cmdline is added to LinuxBaseCmdline; words after "--" are the
+	// program's arguments, and unknown key=value words become its
+	// environment (the kernel's rules for init).
+	Cmdline string
+}
+
+// ErrLinuxConfig is returned (wrapped) when the linux flavor's options
+// cannot work: a configured file that is missing, a second /init.
+var ErrLinuxConfig = errors.New("bad Linux config")
+
+// Linux is the flavor of "Linux in unikernel clothing": the build produces
+// one static ELF program, and Prepare writes an initramfs holding it as
+// /init, booted by a Linux kernel. When /init exits the kernel panics
+// ("Attempted to kill init!"), so an exit code is read from the console
+// (Explain). It is safe for concurrent use.
+type Linux struct {
+	opts   LinuxOptions
+	kernel string
+}
+
+// NewLinux checks opts and resolves the kernel (which may download
+// LinuxKernelModule through the go command, see ResolveLinuxKernel), and
+// returns the flavor.
+func NewLinux(opts LinuxOptions) (*Linux, error) {
+	files := make([]initramfs.File, len(opts.Files))
+	for i, f := range opts.Files {
+		if path.Clean("/"+f.Path) == "/init" {
+			return nil, fmt.Errorf("kernel: linux: file %s: /init is the program the build produces: %w", f.Path, ErrLinuxConfig)
+		}
+		if f.Host != "" && !filepath.IsAbs(f.Host) {
+			f.Host = filepath.Join(opts.Dir, f.Host)
+		}
+		if f.Host != "" && !isFile(f.Host) {
+			return nil, fmt.Errorf("kernel: linux: file %s: host file %s is missing or not a regular file: %w", f.Path, f.Host, ErrLinuxConfig)
+		}
+		files[i] = f
+	}
+	opts.Files = files
+	k := opts.Kernel
+	if k == "" {
+		var err error
+		if k, err = ResolveLinuxKernel(opts.Go, opts.KernelVersion); err != nil {
+			return nil, err
+		}
+	}
+	protos, err := Inspect(k)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("kernel: linux: kernel %s: %w", k, err)
+	}
+	if err != nil && !errors.Is(err, ErrNotBootable) {
+		return nil, err
+	}
+	if !protos.Has(LinuxBoot) {
+		return nil, &FormatError{Path: k, Err: ErrNotBootable, Reason: "not a Linux bzImage (no Linux boot protocol header)"}
+	}
+	return &Linux{opts: opts, kernel: k}, nil
+}
+
+// Name implements Flavor.
+func (*Linux) Name() string { return "linux" }
+
+// KernelPath is the bzImage the flavor boots (a build gets its own copy).
+func (l *Linux) KernelPath() string { return l.kernel }
+
+// Prepare implements Flavor. a.Kernel is the static program; it is copied
+// into the store (it is also the image's symbol file), the build's
+// initramfs is written beside it (read-only) with the program as /init and
+// the configured files, and the kernel is copied there too. a.Cmdline
+// follows the options' Cmdline on the command line.
+func (l *Linux) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+	if a.Kernel == "" {
+		return Image{}, fmt.Errorf("kernel: prepare build %d: no program configured", build)
+	}
+	if err := checkStaticProgram(a.Kernel); err != nil {
+		return Image{}, err
+	}
+	img, err := store.Copy(build, Artifacts{Kernel: a.Kernel}, inUse...)
+	if err != nil {
+		return Image{}, err
+	}
+	program := img.Kernel
+	files := append(append([]initramfs.File(nil), l.opts.Files...), initramfs.File{Path: "/init", Host: program, Mode: 0o755})
+	img.Initrd = filepath.Join(store.BuildDir(build), "initrd.cpio")
+	if err := writeInitramfs(img.Initrd, files); err != nil {
+		return Image{}, fmt.Errorf("kernel: prepare build %d: %w", build, err)
+	}
+	if img.Kernel, err = store.AddFile(build, l.kernel, "vmlinuz"); err != nil {
+		return Image{}, err
+	}
+	img.Symbols = program
+	img.Cmdline = joinCmdline(LinuxBaseCmdline, l.opts.Cmdline, a.Cmdline)
+	img.Protocols = LinuxBoot
+	img.Machine = DefaultLinuxMachine
+	img.Balloon = true
+	img.RNG = true
+	return img, nil
+}
+
+// writeInitramfs writes the archive to a new read-only file at p: QEMU
+// maps -initrd files, so no one may write to it once it is complete.
+func writeInitramfs(p string, files []initramfs.File) (err error) {
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			os.Remove(p)
+		}
+	}()
+	w := bufio.NewWriterSize(f, 1<<20)
+	if err := initramfs.Write(w, files); err != nil {
+		return err
+	}
+	return w.Flush()
+}
+
+// joinCmdline joins the non-empty parts with spaces.
+func joinCmdline(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, " ")
+}
+
+// checkStaticProgram says whether p can be the only program of an
+// initramfs: an x86-64 ELF executable without a program interpreter
+// (there is no dynamic loader or shared library beside it).
+func checkStaticProgram(p string) error {
+	f, err := elf.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("kernel: %s: %w", p, ErrMissingArtifact)
+	}
+	if err != nil {
+		return &FormatError{Path: p, Err: ErrNotBootable,
+			Reason: fmt.Sprintf("not an ELF program (%v): the linux flavor runs a static x86-64 ELF program as /init", err)}
+	}
+	defer f.Close()
+	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 {
+		return &FormatError{Path: p, Err: ErrNotBootable,
+			Reason: fmt.Sprintf("a %v %v ELF: the linux flavor runs x86-64 programs", f.Class, f.Machine)}
+	}
+	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
+		return &FormatError{Path: p, Err: ErrNotBootable, Reason: fmt.Sprintf("an ELF %v, not a program", f.Type)}
+	}
+	for _, prog := range f.Progs {
+		if prog.Type != elf.PT_INTERP {
+			continue
+		}
+		interp := "a dynamic loader"
+		if b, err := readInterp(prog); err == nil {
+			interp = b
+		}
+		return &FormatError{Path: p, Err: ErrNotBootable,
+			Reason: fmt.Sprintf("dynamically linked (needs %s), but it is the only program in the initramfs: build it static (Go: CGO_ENABLED=0; C: -static; Rust: the x86_64-unknown-linux-musl target)", interp)}
+	}
+	return nil
+}
+
+// readInterp reads the program interpreter's path from its segment.
+func readInterp(p *elf.Prog) (string, error) {
+	b := make([]byte, min(p.Filesz, 4096))
+	if _, err := p.ReadAt(b, 0); err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\x00"), nil
+}
+
+// Decode implements Flavor. The image has no exit device: /init ending
+// panics the kernel, and with panic=-1 the panic resets the guest, which
+// QEMU turns into a pause (GuestReset); Explain reads the exit code or the
+// panic from the console. /init powering the guest off is exit 0.
+func (*Linux) Decode(o Outcome) Exit {
+	switch o.Kind {
+	case GuestReset:
+		return Exit{Reason: ReasonCrash, Detail: "guest reset: a kernel panic (panic=-1) or /init rebooted; VM paused for inspection"}
+	case QEMUExited:
+		if o.Signal == "" && o.Status != 0 {
+			// No isa-debug-exit device: a status is QEMU's own failure.
+			return Exit{Reason: ReasonQEMUError, Detail: orDefault(o.Detail, fmt.Sprintf("QEMU exited with status %d", o.Status))}
+		}
+	}
+	return decodeCommon(o)
+}

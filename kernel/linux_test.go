@@ -1,0 +1,332 @@
+package kernel
+
+import (
+	"bytes"
+	"debug/elf"
+	"errors"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ukdev/ukdev/kernel/initramfs"
+)
+
+// fakeBzImage writes a file Inspect takes for a Linux bzImage.
+func fakeBzImage(t *testing.T) string {
+	t.Helper()
+	return writeTemp(t, "vmlinuz", rawFile(1024, placed{0x202, []byte("HdrS")}))
+}
+
+func TestLinuxPrepare(t *testing.T) {
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "motd"), []byte("welcome"), 0o644))
+	l, err := NewLinux(LinuxOptions{
+		Kernel:  fakeBzImage(t),
+		Dir:     dir,
+		Cmdline: "loglevel=4",
+		Files: []initramfs.File{
+			{Path: "/etc/motd", Host: "motd"},
+			{Path: "/etc/resolv.conf", Data: []byte("nameserver 10.0.2.3\n")},
+		},
+	})
+	must(t, err)
+	store := &Store{Dir: t.TempDir(), Keep: 2}
+	program := staticProgram(t, t.TempDir(), "app")
+	img, err := l.Prepare(store, 7, Artifacts{Kernel: program, Cmdline: "-- -addr :9090"})
+	must(t, err)
+
+	build := store.BuildDir(7)
+	checks := []struct {
+		name      string
+		got, want string
+	}{
+		{"kernel", img.Kernel, filepath.Join(build, "vmlinuz")},
+		{"initrd", img.Initrd, filepath.Join(build, "initrd.cpio")},
+		{"symbols", img.Symbols, filepath.Join(build, "kernel")},
+		{"cmdline", img.Cmdline, LinuxBaseCmdline + " loglevel=4 -- -addr :9090"},
+		{"machine", img.Machine, DefaultLinuxMachine},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
+		}
+	}
+	if img.Build != 7 || !img.Balloon || !img.RNG || img.DebugExit || img.PVPanic || img.Protocols != LinuxBoot {
+		t.Errorf("image %+v", img)
+	}
+	for _, p := range []string{img.Kernel, img.Initrd, img.Symbols} {
+		fi, err := os.Stat(p)
+		must(t, err)
+		if fi.Mode().Perm()&0o222 != 0 {
+			t.Errorf("%s has mode %v, want read-only", p, fi.Mode())
+		}
+	}
+	cpio, err := os.ReadFile(img.Initrd)
+	must(t, err)
+	prog, err := os.ReadFile(program)
+	must(t, err)
+	for _, want := range [][]byte{[]byte("init\x00"), prog, []byte("etc/motd\x00"), []byte("welcome"), []byte("nameserver 10.0.2.3"), []byte("TRAILER!!!\x00")} {
+		if !bytes.Contains(cpio, want) {
+			t.Errorf("initramfs lacks %.20q", want)
+		}
+	}
+	if !strings.Contains(string(cpio), "000081ed") {
+		t.Errorf("no entry with mode 0100755 (/init) in the initramfs")
+	}
+
+	// A second build gets its own files; the first stays intact.
+	img2, err := l.Prepare(store, 8, Artifacts{Kernel: program})
+	must(t, err)
+	if img2.Initrd == img.Initrd || img2.Cmdline != LinuxBaseCmdline+" loglevel=4" {
+		t.Errorf("second image %+v", img2)
+	}
+	if _, err := os.Stat(img.Initrd); err != nil {
+		t.Errorf("first build's initrd gone: %v", err)
+	}
+}
+
+func TestLinuxPrepareErrors(t *testing.T) {
+	l, err := NewLinux(LinuxOptions{Kernel: fakeBzImage(t)})
+	must(t, err)
+	dir := t.TempDir()
+	notELF := filepath.Join(dir, "script")
+	must(t, os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755))
+	elf32 := filepath.Join(dir, "elf32")
+	must(t, os.WriteFile(elf32, elfKernel{class: elf.ELFCLASS32, load: []byte{0xf4}}.bytes(), 0o755))
+	tests := []struct {
+		name    string
+		program string
+		is      error
+		want    string
+	}{
+		{"none configured", "", nil, "no program configured"},
+		{"missing", filepath.Join(dir, "missing"), ErrMissingArtifact, "build output missing"},
+		{"not ELF", notELF, ErrNotBootable, "not an ELF program"},
+		{"32-bit", elf32, ErrNotBootable, "x86-64"},
+	}
+	if f, err := elf.Open("/bin/true"); err == nil {
+		interp, _ := interpreter(f)
+		f.Close()
+		if interp != "" {
+			tests = append(tests, struct {
+				name    string
+				program string
+				is      error
+				want    string
+			}{"dynamic", "/bin/true", ErrNotBootable, "CGO_ENABLED=0"})
+		}
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			store := &Store{Dir: t.TempDir()}
+			_, err := l.Prepare(store, 1, Artifacts{Kernel: tt.program})
+			if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
+				t.Fatalf("Prepare(%s) = %v, want %q wrapping %v", tt.program, err, tt.want, tt.is)
+			}
+		})
+	}
+}
+
+func TestNewLinuxErrors(t *testing.T) {
+	kernel := fakeBzImage(t)
+	notLinux := writeTemp(t, "elf", elfKernel{class: elf.ELFCLASS64, load: []byte{0xf4}}.bytes())
+	tests := []struct {
+		name string
+		opts LinuxOptions
+		is   error
+		want string
+	}{
+		{"second init", LinuxOptions{Kernel: kernel, Files: []initramfs.File{{Path: "init", Data: []byte("x")}}}, ErrLinuxConfig, "/init is the program"},
+		{"missing host file", LinuxOptions{Kernel: kernel, Dir: t.TempDir(), Files: []initramfs.File{{Path: "/a", Host: "nope"}}}, ErrLinuxConfig, "missing or not a regular file"},
+		{"missing kernel", LinuxOptions{Kernel: filepath.Join(t.TempDir(), "vmlinuz")}, fs.ErrNotExist, "vmlinuz"},
+		{"not a bzImage", LinuxOptions{Kernel: notLinux}, ErrNotBootable, "not a Linux bzImage"},
+		{"no go command", LinuxOptions{Go: filepath.Join(t.TempDir(), "go")}, ErrNoGo, "linux.kernel"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := NewLinux(tt.opts)
+			if err == nil || !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("NewLinux = %v, want %q wrapping %v", err, tt.want, tt.is)
+			}
+		})
+	}
+}
+
+// fakeGo writes a go command that prints stdout and exits with code.
+func fakeGo(t *testing.T, stdout, stderr string, code int) string {
+	t.Helper()
+	dir := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(dir, "out"), []byte(stdout), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "err"), []byte(stderr), 0o644))
+	script := "#!/bin/sh\necho \"$@\" > " + dir + "/args\ncat " + dir + "/out\ncat " + dir + "/err >&2\nexit " + string(rune('0'+code)) + "\n"
+	p := filepath.Join(dir, "go")
+	must(t, os.WriteFile(p, []byte(script), 0o755))
+	return p
+}
+
+func TestResolveLinuxKernel(t *testing.T) {
+	mod := t.TempDir()
+	must(t, os.WriteFile(filepath.Join(mod, "vmlinuz"), []byte("k"), 0o444))
+	empty := t.TempDir()
+	tests := []struct {
+		name    string
+		goCmd   string
+		version string
+		want    string
+		is      error
+		errText string
+	}{
+		{name: "found", goCmd: fakeGo(t, `{"Path":"m","Dir":"`+mod+`"}`, "", 0), want: filepath.Join(mod, "vmlinuz")},
+		{name: "module error", goCmd: fakeGo(t, `{"Path":"m","Error":"unknown revision v9"}`, "", 1), errText: "unknown revision v9"},
+		{name: "go fails", goCmd: fakeGo(t, "", "dial tcp: no route to host", 1), errText: "no route to host"},
+		{name: "garbage", goCmd: fakeGo(t, "not json", "", 0), errText: "unreadable answer"},
+		{name: "no dir", goCmd: fakeGo(t, `{"Path":"m"}`, "", 0), errText: "no module directory"},
+		{name: "no vmlinuz", goCmd: fakeGo(t, `{"Path":"m","Dir":"`+empty+`"}`, "", 0), errText: "has no vmlinuz"},
+		{name: "bad version", goCmd: fakeGo(t, "", "", 0), version: "v1 x", errText: "not a module version"},
+		{name: "no go", goCmd: filepath.Join(empty, "go"), is: ErrNoGo, errText: "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := ResolveLinuxKernel(tt.goCmd, tt.version)
+			if tt.errText == "" {
+				must(t, err)
+				if got != tt.want {
+					t.Errorf("kernel %q, want %q", got, tt.want)
+				}
+				args, _ := os.ReadFile(filepath.Join(filepath.Dir(tt.goCmd), "args"))
+				if want := "mod download -json " + LinuxKernelModule + "@" + DefaultLinuxKernelVersion + "\n"; string(args) != want {
+					t.Errorf("go called with %q, want %q", args, want)
+				}
+				return
+			}
+			var le *LinuxKernelError
+			if !errors.As(err, &le) || !strings.Contains(err.Error(), tt.errText) || (tt.is != nil && !errors.Is(err, tt.is)) {
+				t.Fatalf("ResolveLinuxKernel = %q, %v; want a *LinuxKernelError containing %q", got, err, tt.errText)
+			}
+			if !strings.Contains(err.Error(), "linux.kernel") {
+				t.Errorf("error %q does not say how to avoid the download", err)
+			}
+		})
+	}
+}
+
+func TestLinuxDecode(t *testing.T) {
+	tests := []struct {
+		o    Outcome
+		want Reason
+		code int
+	}{
+		{Outcome{Kind: GuestReset, Detail: "guest-reset"}, ReasonCrash, -1},
+		{Outcome{Kind: GuestShutdown}, ReasonExit, 0},
+		{Outcome{Kind: GuestPanicked}, ReasonPanic, -1},
+		{Outcome{Kind: QEMUExited, Status: 0}, ReasonKilled, -1},
+		{Outcome{Kind: QEMUExited, Status: 7}, ReasonQEMUError, -1},
+		{Outcome{Kind: QEMUExited, Status: -1, Signal: "killed"}, ReasonKilled, -1},
+		{Outcome{Kind: StoppedByHost}, ReasonKilled, -1},
+		{Outcome{Kind: StartFailed, Detail: "no such file"}, ReasonQEMUError, -1},
+	}
+	var l Linux
+	for _, tt := range tests {
+		e := l.Decode(tt.o)
+		if e.Reason != tt.want || (tt.code >= 0) != e.HasCode || (e.HasCode && e.Code != tt.code) {
+			t.Errorf("Decode(%+v) = %v, want %s code %d", tt.o, e, tt.want, tt.code)
+		}
+	}
+}
+
+func linuxTranscript(t *testing.T, name string) []string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	must(t, err)
+	return strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+}
+
+func TestLinuxExplain(t *testing.T) {
+	crashed := Exit{Reason: ReasonCrash, Detail: "guest reset"}
+	killSig := []string{"[    1.8] Kernel panic - not syncing: Attempted to kill init! exitcode=0x0000008b"}
+	tests := []struct {
+		name       string
+		in         Exit
+		console    []string
+		want       Exit
+		crash      bool
+		message    string
+		frames     []string
+		lastLine   string
+		kernelOffs uint64
+	}{
+		{name: "init exits 3", in: crashed, console: linuxTranscript(t, "linux-exit3.txt"),
+			want: Exit{Reason: ReasonExit, Code: 3, HasCode: true, Detail: "/init exited with status 3"}},
+		{name: "init exits 0", in: crashed, console: []string{"Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000000"},
+			want: Exit{Reason: ReasonExit, Code: 0, HasCode: true, Detail: "/init exited"}},
+		{name: "Go panic", in: crashed, console: linuxTranscript(t, "linux-gopanic.txt"),
+			want:  Exit{Reason: ReasonExit, Code: 2, HasCode: true, Detail: "Go panic: assignment to entry in nil map in main.main+0x245 (/tmp/linexp/crasher/main.go:20)"},
+			crash: true, message: "panic: assignment to entry in nil map", frames: []string{"main.main+0x245 (/tmp/linexp/crasher/main.go:20)"}},
+		{name: "init killed by a signal", in: crashed, console: killSig,
+			want: Exit{Reason: ReasonCrash, Detail: "/init killed by SIGSEGV (core dumped)"}, crash: true,
+			message: "Attempted to kill init! exitcode=0x0000008b", lastLine: killSig[0][10:]},
+		{name: "oops", in: crashed, console: linuxTranscript(t, "linux-oops.txt"),
+			want: Exit{Reason: ReasonCrash, Detail: "kernel panic: Fatal exception"}, crash: true, message: "Fatal exception",
+			frames:   []string{"sysrq_handle_crash+0x16", "__handle_sysrq+0x9a", "write_sysrq_trigger+0x5e", "vfs_write+0xf6", "ksys_write+0x6f", "do_syscall_64+0x82", "entry_SYSCALL_64_after_hwframe+0x76", "0x4805ee"},
+			lastLine: "---[ end Kernel panic - not syncing: Fatal exception ]---", kernelOffs: 0x2a800000},
+		{name: "no panic on the console", in: crashed, console: []string{"hello", "[ 1.0] reboot: Restarting system"}, want: crashed},
+		{name: "stopped by the host", in: Exit{Reason: ReasonKilled}, console: linuxTranscript(t, "linux-exit3.txt"), want: Exit{Reason: ReasonKilled}},
+	}
+	var l Linux
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, c := l.Explain(tt.in, tt.console, Image{})
+			if got != tt.want {
+				t.Errorf("exit %+v, want %+v", got, tt.want)
+			}
+			if (c != nil) != tt.crash {
+				t.Fatalf("crash %+v, want one: %v", c, tt.crash)
+			}
+			if c == nil {
+				return
+			}
+			if c.Message != tt.message {
+				t.Errorf("message %q, want %q", c.Message, tt.message)
+			}
+			if tt.frames != nil {
+				var fs []string
+				for _, f := range c.Frames {
+					fs = append(fs, f.String())
+				}
+				if strings.Join(fs, "|") != strings.Join(tt.frames, "|") {
+					t.Errorf("frames\n got %q\nwant %q", fs, tt.frames)
+				}
+			}
+			if tt.lastLine != "" && c.Lines[len(c.Lines)-1] != tt.lastLine {
+				t.Errorf("last line %q, want %q", c.Lines[len(c.Lines)-1], tt.lastLine)
+			}
+			if c.KernelOffset != tt.kernelOffs {
+				t.Errorf("kernel offset %#x, want %#x", c.KernelOffset, tt.kernelOffs)
+			}
+		})
+	}
+}
+
+func TestParseLinuxConsoleReport(t *testing.T) {
+	p, ok := ParseLinuxConsole(linuxTranscript(t, "linux-exit3.txt"))
+	if !ok || !p.InitExited || p.InitStatus != 0x300 {
+		t.Fatalf("parse = %+v, %v", p, ok)
+	}
+	c := p.Crash
+	if c.Lines[0] != "Kernel panic - not syncing: Attempted to kill init! exitcode=0x00000300" {
+		t.Errorf("first line %q", c.Lines[0])
+	}
+	if len(c.Frames) < 3 || c.Frames[0].Func != "vpanic" || c.Frames[0].Offset != 0x303 || !c.Frames[0].Kernel {
+		t.Errorf("frames %+v", c.Frames)
+	}
+	for _, f := range c.Frames {
+		if strings.HasPrefix(f.Func, "__pfx_") || f.Func == "futex_wait" {
+			t.Errorf("unreliable frame %+v kept", f)
+		}
+	}
+	if c.RIP != 0x480da3 || c.Registers["rax"] != 0xfffffffffffffe00 || c.KernelOffset != 0x2a800000 {
+		t.Errorf("rip %#x rax %#x offset %#x", c.RIP, c.Registers["rax"], c.KernelOffset)
+	}
+}
