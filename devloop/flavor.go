@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/kernel/initramfs"
 	"github.com/ukdev/ukdev/kernel/ops"
 	"github.com/ukdev/ukdev/project"
 )
@@ -25,6 +26,9 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *
 	case "unikraft":
 		f, c, notes, err := newUnikraft(cfg)
 		return f, c, notes, nil, err
+	case "linux":
+		f, c, err := newLinux(cfg)
+		return f, c, nil, nil, err
 	default:
 		f, err := kernel.Lookup(cfg.Flavor)
 		return f, cfg, nil, nil, err
@@ -161,4 +165,26 @@ func newUnikraft(cfg *project.Config) (kernel.Flavor, *project.Config, []string,
 		return nil, nil, nil, err
 	}
 	return f, &c, notes, nil
+}
+
+// linuxDefaultMemoryMiB leaves a Go program room beside the kernel.
+const linuxDefaultMemoryMiB = 256
+
+// newLinux builds the linux flavor. The first time, it fetches the kernel
+// module through the Go module cache (go mod download).
+func newLinux(cfg *project.Config) (kernel.Flavor, *project.Config, error) {
+	c := *cfg
+	if !c.VM.MemorySet {
+		c.VM.MemoryMiB = linuxDefaultMemoryMiB
+	}
+	var files []initramfs.File
+	for _, f := range c.Linux.Files {
+		files = append(files, initramfs.File{Path: f.Guest, Host: f.Host})
+	}
+	f, err := kernel.NewLinux(kernel.LinuxOptions{Kernel: c.Linux.Kernel, KernelVersion: c.Linux.KernelVersion,
+		Dir: c.Root, Files: files})
+	if err != nil {
+		return nil, nil, err
+	}
+	return f, &c, nil
 }

@@ -56,7 +56,7 @@ const (
 
 // Flavors returns the kernel flavors this version of ukdev supports, the
 // values accepted for the flavor key.
-func Flavors() []string { return []string{"elf", "nanos", "unikraft"} }
+func Flavors() []string { return []string{"elf", "linux", "nanos", "unikraft"} }
 
 // Accels returns the values accepted for vm.accel.
 func Accels() []string { return []string{"auto", "kvm", "tcg"} }
@@ -84,6 +84,26 @@ type Config struct {
 	Nanos Nanos
 	// Unikraft configures the unikraft flavor; zero for other flavors.
 	Unikraft Unikraft
+	// Linux configures the linux flavor; zero for other flavors.
+	Linux Linux
+}
+
+// Linux holds the linux flavor's settings.
+type Linux struct {
+	// Kernel is the absolute path of a bzImage to boot; empty means the
+	// gokrazy kernel module at KernelVersion.
+	Kernel string
+	// KernelVersion pins github.com/gokrazy/kernel.amd64; empty means
+	// ukdev's default.
+	KernelVersion string
+	// Files are extra initramfs files as host→guest pairs; hosts are
+	// absolute.
+	Files []LinuxFile
+}
+
+// LinuxFile is one extra file of the initramfs.
+type LinuxFile struct {
+	Host, Guest string
 }
 
 // Unikraft holds the unikraft flavor's settings.
@@ -212,6 +232,13 @@ type rawConfig struct {
 	Logs   rawLogs   `toml:"logs"`
 	Nanos  rawNanos  `toml:"nanos"`
 	Uk     rawUk     `toml:"unikraft"`
+	Linux  rawLinux  `toml:"linux"`
+}
+
+type rawLinux struct {
+	Kernel        any `toml:"kernel"`
+	KernelVersion any `toml:"kernel_version"`
+	Files         any `toml:"files"`
 }
 
 type rawUk struct {
@@ -296,7 +323,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	}
 	c := &Config{Path: abs, Root: filepath.Dir(abs)}
 	steps := []func(*rawConfig, *Config) error{
-		v.top, v.build, v.watch, v.kernel, v.vm, v.logs, v.nanos, v.unikraft,
+		v.top, v.build, v.watch, v.kernel, v.vm, v.logs, v.nanos, v.unikraft, v.linux,
 	}
 	for _, step := range steps {
 		if err := step(&raw, c); err != nil {
@@ -714,6 +741,8 @@ func (v *validator) kernel(raw *rawConfig, c *Config) error {
 		return v.errorf("kernel.image", "required for flavor %q: the path of the built kernel, relative to the project root (kernel.image = \"build/kernel.elf\")", c.Flavor)
 	// unikraft finds <name>_qemu-x86_64 in .unikraft/build or build
 	// itself when kernel.image is not set.
+	case c.Kernel.Image == "" && c.Flavor == "linux":
+		return v.errorf("kernel.image", "required for flavor %q: the path of the static program the build produces, run as /init (kernel.image = \"app\")", c.Flavor)
 	case c.Kernel.Image == "" && c.Flavor == "nanos":
 		return v.errorf("kernel.image", "required for flavor %q: the path of the program the build produces, relative to the project root (kernel.image = \"app\")", c.Flavor)
 	}
@@ -925,4 +954,39 @@ func (v *validator) unikraft(raw *rawConfig, c *Config) error {
 	}
 	c.Unikraft.Debug, err = v.path("unikraft.debug", r.Debug, c.Root, true)
 	return err
+}
+
+func (v *validator) linux(raw *rawConfig, c *Config) error {
+	r := raw.Linux
+	if c.Flavor != "linux" {
+		for key, x := range map[string]any{"linux.kernel": r.Kernel, "linux.kernel_version": r.KernelVersion, "linux.files": r.Files} {
+			if x != nil {
+				return v.errorf(key, "only used with flavor = \"linux\" (this project's flavor is %q)", c.Flavor)
+			}
+		}
+		return nil
+	}
+	var err error
+	if c.Linux.Kernel, err = v.path("linux.kernel", r.Kernel, c.Root, true); err != nil {
+		return err
+	}
+	if c.Linux.KernelVersion, err = v.str("linux.kernel_version", r.KernelVersion, ""); err != nil {
+		return err
+	}
+	files, _, err := v.strList("linux.files", r.Files, `"etc/motd:/etc/motd"`)
+	if err != nil {
+		return err
+	}
+	for i, f := range files {
+		key := fmt.Sprintf("linux.files[%d]", i)
+		host, guest, ok := strings.Cut(f, ":")
+		if !ok || host == "" || !strings.HasPrefix(guest, "/") {
+			return v.errorf(key, "bad initramfs file %q: want \"host path:/guest/path\"", f)
+		}
+		if host, err = v.checkPath(key, host, c.Root, false); err != nil {
+			return err
+		}
+		c.Linux.Files = append(c.Linux.Files, LinuxFile{Host: host, Guest: guest})
+	}
+	return nil
 }

@@ -19,13 +19,17 @@ const placeholderProgram = "app"
 // InitFile renders a commented ukdev.toml for a detection: the detected
 // values are set, and every other key appears commented out with its
 // default, so the file documents itself. The result parses whenever
-// d.Flavor is empty or one of Flavors().
+// d.Flavor is empty or one of Flavors(). A unikraft file leaves the build
+// command and the image to the flavor; a linux one forwards the detected
+// ports and has a [linux] section for the kernel.
 func InitFile(d Detection) []byte {
 	flavor := d.Flavor
 	if flavor == "" {
 		flavor = DefaultFlavor
 	}
-	nanos := flavor == "nanos"
+	nanos, linux, unikraft := flavor == "nanos", flavor == "linux", flavor == "unikraft"
+	// program flavors run a program the build writes into the project.
+	program := nanos || linux
 	var b strings.Builder
 	line := func(format string, args ...any) { fmt.Fprintf(&b, format+"\n", args...) }
 	line("# ukdev.toml: how ukdev builds, watches and boots this project.")
@@ -38,9 +42,12 @@ func InitFile(d Detection) []byte {
 	line("flavor = %s                    # supported: %s", tomlQuote(flavor), strings.Join(Flavors(), ", "))
 	line("")
 	line("[build]")
-	if d.BuildCommand != "" {
+	switch {
+	case d.BuildCommand != "":
 		line("command = %s                # run with sh -c in build.dir; remove for no build step", tomlQuote(d.BuildCommand))
-	} else {
+	case unikraft:
+		line("# command = \"make\"              # unset: kraft build when kraft is installed and there is a Kraftfile, else make")
+	default:
 		line("# command = \"make\"              # run with sh -c in build.dir; unset: no build step")
 	}
 	line("# dir = \".\"")
@@ -48,7 +55,10 @@ func InitFile(d Detection) []byte {
 	line("")
 	line("[watch]")
 	line("# paths = [\".\"]")
-	if nanos && d.Image != "" && !path.IsAbs(d.Image) && !strings.HasPrefix(d.Image, "..") {
+	switch dir := path.Dir(d.Image); {
+	case unikraft:
+		line("# ignore = [\"*.o\"]              # gitignore-style, in addition to .gitignore files, .unikraft/ and build/")
+	case program && d.Image != "" && !path.IsAbs(d.Image) && !strings.HasPrefix(d.Image, ".."):
 		// The build writes the program into the project, and go build a
 		// temporary file beside it first: neither write may start
 		// another build.
@@ -59,11 +69,11 @@ func InitFile(d Detection) []byte {
 		} else {
 			line("ignore = [%s]  # the built program; gitignore-style, in addition to .gitignore files", tomlQuote(program))
 		}
-	} else if dir := path.Dir(d.Image); d.Image != "" && dir != "." && !strings.HasPrefix(dir, "..") && !path.IsAbs(dir) {
+	case d.Image != "" && dir != "." && !strings.HasPrefix(dir, "..") && !path.IsAbs(dir):
 		// The build writes its objects beside the image: a write there
 		// must not start another build.
 		line("ignore = [%s]  # the build's outputs; gitignore-style, in addition to .gitignore files", tomlQuote(dir+"/"))
-	} else {
+	default:
 		line("# ignore = [\"*.o\", \"build/\"]  # gitignore-style, in addition to .gitignore files")
 	}
 	line("# debounce = %s", tomlQuote(DefaultDebounce.String()))
@@ -71,18 +81,30 @@ func InitFile(d Detection) []byte {
 	line("")
 	line("[kernel]")
 	switch {
+	case unikraft && d.Image != "":
+		line("image = %s", tomlQuote(d.Image))
+	case unikraft:
+		line("# image = \"\"                    # default: the newest *_qemu-x86_64 in .unikraft/build or build")
 	case nanos && d.Image != "":
 		line("image = %s  # the program the build produces; Nanos runs it", tomlQuote(d.Image))
-	case nanos:
+	case linux && d.Image != "":
+		line("image = %s  # the static program the build produces; Linux runs it as /init", tomlQuote(d.Image))
+	case program:
 		line("image = %s     # placeholder: the path of the program your build produces", tomlQuote(placeholderProgram))
 	case d.Image != "":
 		line("image = %s", tomlQuote(d.Image))
 	default:
 		line("image = %s     # placeholder: the path of the kernel your build produces", tomlQuote(placeholderImage))
 	}
-	if nanos {
+	switch {
+	case nanos:
 		line("# symbols = \"\"                   # separate debug ELF; default: the program itself")
-	} else {
+	case linux:
+		line("# symbols = \"\"                   # separate debug ELF; default: the program itself")
+		line("# cmdline = \"\"                   # added to the flavor's (console=ttyS0 panic=-1 ip=...); words after -- are the program's arguments")
+	case unikraft:
+		line("# cmdline = \"\"                   # used when unikraft.kernel_args and unikraft.app_args are both empty")
+	default:
 		line("# initrd = \"\"")
 		line("# symbols = \"\"                   # separate debug ELF; default: the image itself")
 		line("# cmdline = \"\"")
@@ -90,15 +112,27 @@ func InitFile(d Detection) []byte {
 	line("")
 	line("[vm]")
 	line("# qemu = %s", tomlQuote(DefaultQEMU))
-	if nanos {
+	switch {
+	case nanos:
 		line("# memory = \"512M\"               # default: %s's RunConfig.Memory, else 512M", OpsConfigName)
-	} else {
+	case unikraft:
+		line("# memory = \"64M\"                # kraft's default")
+	default:
 		line("# memory = \"%dM\"", DefaultMemoryMiB)
 	}
 	line("# cpus = %d", DefaultCPUs)
 	line("# accel = %s                  # %s", tomlQuote(DefaultAccel), strings.Join(Accels(), ", "))
 	line("# machine = %s                # %s", tomlQuote(DefaultMachine), strings.Join(Machines(), ", "))
-	line("# ports = [\"8080:80\"]            # [proto:][hostaddr:]hostport:guestport; hostaddr defaults to %s", DefaultHostAddr)
+	if linux && len(d.Ports) > 0 {
+		specs := make([]string, len(d.Ports))
+		for i, p := range d.Ports {
+			specs[i] = tomlQuote(fmt.Sprintf("%d:%d", p, p))
+		}
+		line("ports = [%s]  # the ports the program listens on; [proto:][hostaddr:]hostport:guestport, hostaddr defaults to %s",
+			strings.Join(specs, ", "), DefaultHostAddr)
+	} else {
+		line("# ports = [\"8080:80\"]            # [proto:][hostaddr:]hostport:guestport; hostaddr defaults to %s", DefaultHostAddr)
+	}
 	if nanos {
 		line("#   (and %s's RunConfig.Ports, each on %s with the guest's port number)", OpsConfigName, DefaultHostAddr)
 	}
@@ -108,7 +142,8 @@ func InitFile(d Detection) []byte {
 	line("[logs]")
 	line("# keep_boots = %d", DefaultKeepBoots)
 	line("# max_bytes = \"%dM\"", DefaultMaxBytes>>20)
-	if nanos {
+	switch {
+	case nanos:
 		line("")
 		line("[nanos]")
 		if d.OpsConfig != "" && d.OpsConfig != OpsConfigName {
@@ -119,6 +154,22 @@ func InitFile(d Detection) []byte {
 		line("# kernel = \"\"                   # a kernel.img to boot instead of ops' kernel cache (~/.ops)")
 		line("# version = \"\"                  # a Nanos version in the cache; default: the config's NanosVersion, else latest.txt")
 		line("# boot = \"direct\"               # direct (microvm, fastest) or disk (q35, as ops boots)")
+	case unikraft:
+		line("")
+		line("[unikraft]")
+		line("# kernel_args = \"\"              # Unikraft's own parameters (vfs.fstab=..., netdev.ip=...), before -- on the command line")
+		line("# app_args = \"\"                 # the application's arguments, after --")
+		line("# debug = \"\"                    # the debug ELF for symbols; default: <image>.dbg")
+	case linux:
+		line("")
+		line("[linux]")
+		line("# kernel = \"\"                   # a bzImage to boot; default: vmlinuz of the Go module github.com/gokrazy/kernel.amd64")
+		if d.LinuxKernelVersion != "" {
+			line("kernel_version = %s  # that module's version, fetched with go mod download", tomlQuote(d.LinuxKernelVersion))
+		} else {
+			line("# kernel_version = \"\"           # that module's version, fetched with go mod download; default: ukdev's pinned one")
+		}
+		line("# files = [\"etc/motd:/etc/motd\"]  # host path:/guest/path pairs added to the initramfs beside /init")
 	}
 	return []byte(b.String())
 }

@@ -8,13 +8,16 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/templates"
 )
 
 func newBuildCmd(a *app) *cobra.Command {
@@ -198,20 +201,59 @@ func (a *app) showLogs(ctx context.Context, store *logs.Store, boot int, follow,
 
 func newInitCmd(a *app) *cobra.Command {
 	var force bool
+	var template, flavor string
 	cmd := &cobra.Command{
-		Use:   "init",
-		Short: "Write a commented ukdev.toml for the project in this directory",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+		Use:   "init [dir]",
+		Short: "Write a commented ukdev.toml, or create a new project from a template",
+		Long: `init writes a commented ukdev.toml for the project in dir (default: the current
+directory), set from what its files show: a Kraftfile or a Unikraft Makefile (unikraft),
+an ops config.json (nanos), a Go main package (linux, the program run as /init), else a
+Makefile building an ELF kernel (elf). --flavor overrides the guess; a Go program made a
+nanos project also gets a config.json for ops.
+
+With --template, init creates a new project in dir from one of ukdev's examples
+(hello-c, go-http-linux, go-http-nanos) or a minimal Unikraft application (unikraft).`,
+		Example: "  ukdev init\n  ukdev init --flavor nanos\n  ukdev init --template go-http-linux web",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
 			dir, err := a.workDir()
 			if err != nil {
 				return err
 			}
-			path := filepath.Join(dir, "ukdev.toml")
+			if len(args) == 1 {
+				if filepath.IsAbs(args[0]) {
+					dir = args[0]
+				} else {
+					dir = filepath.Join(dir, args[0])
+				}
+			}
+			if template != "" {
+				if flavor != "" {
+					return errors.New("init: --flavor and --template do not go together: a template has its own flavor")
+				}
+				files, err := templates.Render(template, dir, templates.Options{Force: force, LinuxKernelVersion: kernel.DefaultLinuxKernelVersion})
+				if err != nil {
+					return fmt.Errorf("init: %w", err)
+				}
+				fmt.Fprintf(a.stderr, "ukdev: created %s from template %s (flavor %s): %s\n", dir, template, templates.Flavor(template), strings.Join(files, ", "))
+				if _, err := project.Load(filepath.Join(dir, project.FileName)); err != nil {
+					fmt.Fprintf(a.stderr, "ukdev: warning: this ukdev cannot load the new ukdev.toml: %v\n", err)
+				}
+				fmt.Fprintf(a.stderr, "ukdev: run `ukdev` in %s to build, boot and reload on every save\n", dir)
+				return nil
+			}
+			if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+				return fmt.Errorf("init: %s is not a directory (--template creates a new project)", dir)
+			}
+			path := filepath.Join(dir, project.FileName)
 			if _, err := os.Stat(path); err == nil && !force {
 				return fmt.Errorf("%s already exists (use --force to overwrite it)", path)
 			}
-			d := project.Detect(dir)
+			d, err := project.DetectFlavor(dir, flavor)
+			if err != nil {
+				return fmt.Errorf("init: %w", err)
+			}
+			d.LinuxKernelVersion = kernel.DefaultLinuxKernelVersion
 			fmt.Fprintf(a.stderr, "ukdev: %s project: %s\n", d.Flavor, d.Reason)
 			data := project.InitFile(d)
 			// Refuse to write a file ukdev itself would reject.
@@ -224,7 +266,7 @@ func newInitCmd(a *app) *cobra.Command {
 			fmt.Fprintf(a.stderr, "ukdev: wrote %s\n", path)
 			// A Nanos program without an ops config gets one, which ops
 			// reads as well; an existing one is never replaced.
-			if opsData := project.OpsConfigFile(d); opsData != nil {
+			if opsData := project.OpsConfigFile(d); opsData != nil && d.OpsConfig == "" {
 				opsPath := filepath.Join(dir, project.OpsConfigName)
 				f, err := os.OpenFile(opsPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 				switch {
@@ -245,6 +287,8 @@ func newInitCmd(a *app) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing ukdev.toml")
+	cmd.Flags().BoolVar(&force, "force", false, "overwrite an existing ukdev.toml; with --template, write into a directory that is not empty")
+	cmd.Flags().StringVar(&template, "template", "", "create a new project from a template: "+strings.Join(templates.Names(), ", "))
+	cmd.Flags().StringVar(&flavor, "flavor", "", "the project's flavor instead of the detected one: "+strings.Join(project.Flavors(), ", "))
 	return cmd
 }

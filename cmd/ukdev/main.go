@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/project"
 )
 
@@ -91,9 +92,14 @@ func (a *app) workDir() (string, error) {
 	return os.Getwd()
 }
 
-// loadConfig finds and loads the project's ukdev.toml. Without one, a
-// directory holding an ops config is a Nanos project: the settings ukdev
-// init would write are used as they are, and one line on stderr says so.
+// loadConfig finds and loads the project's ukdev.toml, walking up from
+// the work directory. Without one, the directory's own files decide
+// (project.Detect: a Kraftfile or Unikraft Makefile, an ops config, a Go
+// program, a Makefile building an ELF): when they say enough, ukdev runs
+// with the settings `ukdev init` would write, after one line on stderr
+// saying what it decided and why; otherwise it asks for `ukdev init`. A
+// unikraft config without build.command gets the command its flavor picks
+// (kraft build or make), so that `ukdev build` builds it too.
 func (a *app) loadConfig() (*project.Config, error) {
 	path := a.configPath
 	if path == "" {
@@ -104,26 +110,47 @@ func (a *app) loadConfig() (*project.Config, error) {
 		path, err = project.Find(dir)
 		if errors.Is(err, project.ErrNotFound) {
 			d := project.Detect(dir)
-			if d.Flavor != "nanos" || d.OpsConfig == "" {
-				return nil, fmt.Errorf("no ukdev.toml in %s or any parent directory; run `ukdev init` to write one", dir)
+			if !d.Complete {
+				return nil, fmt.Errorf("no ukdev.toml in %s or any parent directory, and its files do not say how to build and boot it (%s guess: %s); run `ukdev init` to write one", dir, d.Flavor, d.Reason)
 			}
 			cfg, err := project.Parse(filepath.Join(dir, project.FileName), project.InitFile(d))
 			if err != nil {
-				return nil, fmt.Errorf("no ukdev.toml in %s, and the settings guessed from its %s do not load (run `ukdev init` and edit ukdev.toml): %w", dir, d.OpsConfig, err)
+				return nil, fmt.Errorf("no ukdev.toml in %s, and the settings guessed from its %s do not load (run `ukdev init` and edit ukdev.toml): %w", dir, d.Source, err)
 			}
 			build := "no build step (set build.command in a ukdev.toml)"
 			if d.BuildCommand != "" {
 				build = "building with `" + d.BuildCommand + "`"
 			}
-			fmt.Fprintf(a.stderr, "ukdev: no ukdev.toml: nanos project from %s, %s, running %s (`ukdev init` writes these settings to ukdev.toml)\n",
-				d.OpsConfig, build, d.Image)
+			running := "running " + d.Image
+			switch d.Flavor {
+			case "unikraft":
+				why := ""
+				cfg.Build.Command, why = kernel.UnikraftBuildCommand(cfg.Root, kernel.KraftInstalled(nil))
+				// Decided and said here: the flavor need not again.
+				cfg.Build.CommandSet = true
+				build = "building with `" + cfg.Build.Command + "` (" + why + ")"
+				running = "booting the newest *_qemu-x86_64 in .unikraft/build or build"
+			case "linux":
+				running = "running " + d.Image + " as /init on Linux"
+			case "elf":
+				running = "booting " + d.Image
+			}
+			fmt.Fprintf(a.stderr, "ukdev: no ukdev.toml: %s project from %s, %s, %s (`ukdev init` writes these settings to ukdev.toml)\n",
+				d.Flavor, d.Source, build, running)
 			return cfg, nil
 		}
 		if err != nil {
 			return nil, err
 		}
 	}
-	return project.Load(path)
+	cfg, err := project.Load(path)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Flavor == "unikraft" && !cfg.Build.CommandSet {
+		cfg.Build.Command, _ = kernel.UnikraftBuildCommand(cfg.Root, kernel.KraftInstalled(nil))
+	}
+	return cfg, nil
 }
 
 func newVersionCmd(a *app) *cobra.Command {

@@ -82,16 +82,16 @@ func needNanos(t *testing.T) string {
 	return key
 }
 
-// copyNanosExample copies examples/nanos-http, without its built program,
+// copyGoExample copies examples/<name>, a Go program, without its build output,
 // into a new temporary directory, with a go.mod of its own: outside this
 // repository it is a module by itself.
-func copyNanosExample(t *testing.T) string {
+func copyGoExample(t *testing.T, name string) string {
 	t.Helper()
-	src, err := filepath.Abs("../../examples/nanos-http")
+	src, err := filepath.Abs("../../examples/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(t.TempDir(), "nanos-http")
+	dst := filepath.Join(t.TempDir(), name)
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
@@ -112,7 +112,8 @@ func copyNanosExample(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	writeFile(t, filepath.Join(dst, "go.mod"), "module nanoshttp\n\ngo 1.24\n")
+	// Outside the repository the example needs a module of its own.
+	writeFile(t, filepath.Join(dst, "go.mod"), "module example\n\ngo 1.24\n")
 	return dst
 }
 
@@ -197,7 +198,7 @@ func waitHTTP(t *testing.T, url, want string, within time.Duration) {
 // Nanos kernel: boot, HTTP through the forwarded port, reload on save.
 func TestNanosEndToEnd(t *testing.T) {
 	kernelKey := needNanos(t)
-	dir := copyNanosExample(t)
+	dir := copyGoExample(t, "nanos-http")
 	env := testEnv(t)
 	port := freePort(t)
 	setNanosPort(t, dir, port)
@@ -253,7 +254,7 @@ func TestNanosInitAndNoConfig(t *testing.T) {
 		// build.
 		built string
 	}{
-		{name: "init writes a config for main.go", args: []string{"init"},
+		{name: "init --flavor nanos writes a config for main.go", args: []string{"init", "--flavor", "nanos"},
 			files:     map[string]string{"main.go": mainGo, "go.mod": goMod},
 			wantFiles: map[string]string{"ukdev.toml": "", "config.json": "{\n  \"Program\": \"web\",\n  \"Args\": [],\n  \"Env\": {},\n  \"RunConfig\": {\n    \"Ports\": [\n      \"8081\"\n    ]\n  }\n}\n"},
 			wantErr:   []string{"nanos project: main.go is a Go program, run by Nanos as web listening on port 8081", "wrote", "config.json"}},
@@ -266,10 +267,12 @@ func TestNanosInitAndNoConfig(t *testing.T) {
 			wantFiles: map[string]string{"config.json": `{"RunConfig": {"Ports": ["8081"]}}`},
 			wantErr:   []string{"ukdev: no ukdev.toml: nanos project from config.json, building with `CGO_ENABLED=0 go build -o web .`"},
 			built:     "web"},
-		{name: "no ukdev.toml and no ops config", args: []string{"build"},
-			files:    map[string]string{"main.go": mainGo, "go.mod": goMod},
-			wantErr:  []string{"no ukdev.toml in", "ukdev init"},
-			wantCode: 1},
+		// Without an ops config a Go program is the whole userland of a
+		// Linux VM.
+		{name: "no ukdev.toml and no ops config: linux", args: []string{"build"},
+			files:   map[string]string{"main.go": mainGo, "go.mod": goMod},
+			wantErr: []string{"ukdev: no ukdev.toml: linux project from go.mod and main.go, building with `CGO_ENABLED=0 go build -o app .`"},
+			built:   "app"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -324,7 +327,7 @@ func TestNanosInitAndNoConfig(t *testing.T) {
 		writeFile(t, filepath.Join(dir, "main.go"), mainGo)
 		writeFile(t, filepath.Join(dir, "go.mod"), goMod)
 		env := testEnv(t)
-		for _, args := range [][]string{{"init"}, {"build"}} {
+		for _, args := range [][]string{{"init", "--flavor", "nanos"}, {"build"}} {
 			if r := runCLI(t, dir, env, "", args...); r.code != 0 {
 				t.Fatalf("ukdev %s\n%s", args[0], r)
 			}
@@ -341,7 +344,7 @@ func TestNanosExampleBuilds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go build: skipped in -short mode")
 	}
-	dir := copyNanosExample(t)
+	dir := copyGoExample(t, "nanos-http")
 	r := runCLI(t, dir, testEnv(t), "", "build")
 	if r.code != 0 {
 		t.Fatalf("ukdev build\n%s", r)

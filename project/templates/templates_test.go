@@ -1,0 +1,148 @@
+package templates
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/ukdev/ukdev/project"
+)
+
+func TestTemplateRender(t *testing.T) {
+	tests := []struct {
+		name      string
+		wantFiles []string // among the files written
+		// build is the command that must build the new project, nil for
+		// none (Unikraft cannot be fetched here).
+		build []string
+		// built is the file the build must make.
+		built string
+	}{
+		{"hello-c", []string{"Makefile", "main.c", "boot.S", "linker.ld", "ukdev.toml", ".gitignore"},
+			[]string{"make"}, "build/hello.elf"},
+		{"go-http-nanos", []string{"main.go", "config.json", "ukdev.toml", "go.mod"},
+			[]string{"go", "build", "-o", "app", "."}, "app"},
+		{"go-http-linux", []string{"main.go", "ukdev.toml", "go.mod"},
+			[]string{"go", "build", "-o", "app", "."}, "app"},
+		{"unikraft", []string{"Kraftfile", "Makefile", "Makefile.uk", "Config.uk", "main.c", "ukdev.toml", ".gitignore"}, nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "My Proj")
+			files, err := Render(tt.name, dir, Options{LinuxKernelVersion: "v0.0.0-20260705070735-de680abf072b"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range tt.wantFiles {
+				if !slices.Contains(files, f) {
+					t.Errorf("no %s among %q", f, files)
+				}
+			}
+			for _, f := range files {
+				if strings.HasSuffix(f, "_test.go") || f == "app" || strings.HasPrefix(f, "build/") {
+					t.Errorf("%s copied: not a source file", f)
+				}
+				data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(string(data), namePlaceholder) {
+					t.Errorf("%s still holds %s", f, namePlaceholder)
+				}
+			}
+			// The project is detected as the template's flavor, and its
+			// ukdev.toml loads as that flavor.
+			if d := project.Detect(dir); d.Flavor != Flavor(tt.name) || !d.Complete {
+				t.Errorf("Detect = %+v, want a complete %s detection", d, Flavor(tt.name))
+			}
+			if !slices.Contains(project.Flavors(), Flavor(tt.name)) {
+				t.Skipf("flavor %s is not registered in project.Flavors() yet", Flavor(tt.name))
+			}
+			cfg, err := project.Load(filepath.Join(dir, project.FileName))
+			if err != nil {
+				t.Fatalf("ukdev.toml does not load: %v", err)
+			}
+			if cfg.Flavor != Flavor(tt.name) {
+				t.Errorf("ukdev.toml flavor %q, want %q", cfg.Flavor, Flavor(tt.name))
+			}
+			if tt.build == nil {
+				return
+			}
+			if testing.Short() {
+				t.Skip("builds the project: skipped in -short mode")
+			}
+			if _, err := exec.LookPath(tt.build[0]); err != nil {
+				t.Skipf("%s is not installed", tt.build[0])
+			}
+			cmd := exec.Command(tt.build[0], tt.build[1:]...)
+			cmd.Dir = dir
+			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: %v\n%s", strings.Join(tt.build, " "), err, out)
+			}
+			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(tt.built))); err != nil {
+				t.Errorf("the build made no %s: %v", tt.built, err)
+			}
+		})
+	}
+}
+
+func TestTemplateNames(t *testing.T) {
+	want := []string{"hello-c", "go-http-linux", "go-http-nanos", "unikraft"}
+	if got := Names(); !slices.Equal(got, want) {
+		t.Errorf("Names() = %q, want %q", got, want)
+	}
+	for _, n := range want {
+		if Flavor(n) == "" {
+			t.Errorf("Flavor(%s) is empty", n)
+		}
+	}
+}
+
+func TestTemplateRefusals(t *testing.T) {
+	t.Run("unknown", func(t *testing.T) {
+		if _, err := Render("rust", t.TempDir(), Options{}); !errors.Is(err, ErrUnknown) {
+			t.Fatalf("Render(rust) error = %v, want ErrUnknown", err)
+		}
+	})
+	t.Run("not empty", func(t *testing.T) {
+		dir := t.TempDir()
+		keep := filepath.Join(dir, "notes.txt")
+		if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Render("unikraft", dir, Options{}); !errors.Is(err, ErrNotEmpty) {
+			t.Fatalf("Render into a non-empty dir: error = %v, want ErrNotEmpty", err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+			t.Fatalf("a refused Render wrote files: %v", entries)
+		}
+		if _, err := Render("unikraft", dir, Options{Force: true}); err != nil {
+			t.Fatalf("Render with Force: %v", err)
+		}
+		if data, err := os.ReadFile(keep); err != nil || string(data) != "mine" {
+			t.Errorf("Force changed an unrelated file: %q, %v", data, err)
+		}
+	})
+	t.Run("a file", func(t *testing.T) {
+		p := filepath.Join(t.TempDir(), "f")
+		if err := os.WriteFile(p, nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Render("hello-c", p, Options{Force: true}); err == nil {
+			t.Fatal("Render into a file succeeded")
+		}
+	})
+}
+
+func TestTemplateProjectName(t *testing.T) {
+	for dir, want := range map[string]string{"/x/My Proj": "my-proj", "/x/--": "app", "/x/web_2": "web_2", "/x/.hidden": "hidden"} {
+		if got := ProjectName(dir); got != want {
+			t.Errorf("ProjectName(%q) = %q, want %q", dir, got, want)
+		}
+	}
+}
