@@ -144,7 +144,9 @@ func (w *consoleWriter) line(now time.Time, text string) {
 	}
 	w.last = append(w.last, text)
 	w.l.ring.Append(logs.Line{Time: now, Boot: w.boot, Build: w.build, Source: logs.SourceConsole, Text: text})
-	w.l.emitConsole(Event{Time: now, Type: TypeVMConsole, Boot: w.boot, Line: text, Message: text})
+	e := Event{Time: now, Type: TypeVMConsole, Boot: w.boot, Line: text, Message: text}
+	annotate(w.l.flavor, &e)
+	w.l.emitConsole(e)
 }
 
 // separator marks a reset inside the same boot in the log file.

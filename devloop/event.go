@@ -64,6 +64,13 @@ type Event struct {
 	Command    string
 	Frames     []string // a crash's stack, innermost first, symbolised
 	Timing     *Timing
+
+	// Level, Library and Where are what the flavor reads from a console
+	// line in its kernel's log format (Unikraft: "crit", "err", "warn",
+	// "info", "debug"; the library; "file:line"); empty otherwise.
+	Level   string
+	Library string
+	Where   string
 }
 
 // Timing splits a save → running reload into its phases, in milliseconds.
@@ -120,12 +127,16 @@ func (e Event) MarshalJSON() ([]byte, error) {
 		Command    string   `json:"command,omitempty"`
 		Frames     []string `json:"frames,omitempty"`
 		Timing     *Timing  `json:"timing,omitempty"`
+		Level      string   `json:"level,omitempty"`
+		Library    string   `json:"lib,omitempty"`
+		Where      string   `json:"where,omitempty"`
 	}
 	f := fields{
 		TS: e.Time.Format(tsLayout), Type: e.Type, Message: e.Message, Paths: e.Paths, Count: e.Count,
 		Build: e.Build, Boot: e.Boot, Stream: e.Stream, OK: e.OK, ExitCode: e.ExitCode,
 		DurationMS: e.DurationMS, Accel: e.Accel, Machine: e.Machine, PID: e.PID, Reason: e.Reason,
 		Detail: e.Detail, Command: e.Command, Frames: e.Frames, Timing: e.Timing,
+		Level: e.Level, Library: e.Library, Where: e.Where,
 	}
 	if e.Type == TypeVMConsole || e.Type == TypeBuildOutput || e.Type == TypeVMSyslog {
 		// An empty line is still a line: keep the key.

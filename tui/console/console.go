@@ -137,7 +137,7 @@ func (m *Model) apply(e *devloop.Event) {
 		if e.Boot > m.boot {
 			m.boot, m.vmState = e.Boot, ""
 		}
-		m.sb.push(guestLine, expandTabs(logs.Sanitize(e.Line, m.deps.Styles.Color)))
+		m.sb.push(guestLine, m.colourByLevel(e.Level, expandTabs(logs.Sanitize(e.Line, m.deps.Styles.Color))))
 	case devloop.TypeVMStart:
 		m.boot, m.build, m.vmState = e.Boot, e.Build, ""
 		m.sb.push(markerLine, fmt.Sprintf("boot %d · build %d · %s", e.Boot, e.Build, m.clock(e.Time)))
@@ -164,6 +164,27 @@ func (m *Model) apply(e *devloop.Event) {
 	case devloop.TypeVMDropped:
 		m.sb.push(markerLine, fmt.Sprintf("%d lines not shown (output too fast); they are in the boot log", e.Count))
 	}
+}
+
+// colourByLevel colours a sanitised console line by the level the flavor
+// read from it (devloop.Event.Level): crit and err as errors, warn as a
+// warning, debug muted, info and unknown levels as they are. Without
+// colour, and for a line the guest coloured itself (Unikraft's
+// CONFIG_LIBUKDEBUG_ANSI_COLOR), the text is unchanged.
+func (m *Model) colourByLevel(level, text string) string {
+	st := m.deps.Styles
+	if !st.Color || text == "" || strings.IndexByte(text, 0x1b) >= 0 {
+		return text
+	}
+	switch level {
+	case "crit", "err":
+		return st.Error.Render(text)
+	case "warn":
+		return st.Warn.Render(text)
+	case "debug":
+		return st.Muted.Render(text)
+	}
+	return text
 }
 
 func (m *Model) clock(t time.Time) string { return t.In(m.loc).Format("15:04:05") }

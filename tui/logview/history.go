@@ -26,6 +26,10 @@ type line struct {
 	// text is sanitized (SGR kept only with colour) and tab-free; plain is
 	// text without SGR, what patterns match against.
 	text, plain string
+	// level is the severity the flavor read from a console line
+	// (devloop.Event.Level: "crit" … "debug"); "" when none, as for lines
+	// read back from boot files.
+	level string
 }
 
 // newLine sanitizes raw and fills text and plain.

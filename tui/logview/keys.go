@@ -10,7 +10,7 @@ type keyMap struct {
 
 	Search, Next, Prev, Filter, Clear key.Binding
 	ToggleCase, ToggleRegex           key.Binding
-	Source, Times, Boot, Save         key.Binding
+	Source, Level, Times, Boot, Save  key.Binding
 
 	// Prompt keys, active only while a prompt is open.
 	Confirm, Cancel, PromptRegex, PromptCase key.Binding
@@ -35,6 +35,7 @@ func newKeyMap() keyMap {
 		ToggleCase:  key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "toggle ignore case")),
 		ToggleRegex: key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "toggle regexp")),
 		Source:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "source: all/console/build/vm/ukdev")),
+		Level:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "level: all/≥err/≥warn/≥info")),
 		Times:       key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timestamps")),
 		Boot:        key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "jump to boot")),
 		Save:        key.NewBinding(key.WithKeys("ctrl+s"), key.WithHelp("ctrl+s", "save shown lines")),
@@ -51,7 +52,7 @@ func (k keyMap) bindings() []key.Binding {
 	return []key.Binding{
 		k.Up, k.Down, k.PageUp, k.PageDown, k.Top, k.Bottom,
 		k.Search, k.Next, k.Prev, k.Filter, k.Clear, k.ToggleCase, k.ToggleRegex,
-		k.Source, k.Times, k.Boot, k.Save,
+		k.Source, k.Level, k.Times, k.Boot, k.Save,
 	}
 }
 

@@ -6,8 +6,9 @@
 // recent lines of the ring, read in a tea.Cmd) and appends the live events
 // the root broadcasts. It keeps at most MaxLines lines. It searches (/, n,
 // N), filters lines (&) by a literal or a regexp, matching case or not,
-// filters by source (o), hides timestamps (t), jumps to a boot (b) and
-// saves the shown lines to a file (ctrl+s).
+// filters by source (o) and by the level of kernel log lines (L), hides
+// timestamps (t), jumps to a boot (b) and saves the shown lines to a file
+// (ctrl+s).
 package logview
 
 import (
@@ -59,6 +60,43 @@ func nextSource(s logs.Source) logs.Source {
 	}
 }
 
+// levelSeverity orders console levels as kernel.UnikraftLevel does: 0 for
+// crit up to 4 for debug; -1 for a line without a known level.
+func levelSeverity(level string) int {
+	switch level {
+	case "crit":
+		return 0
+	case "err":
+		return 1
+	case "warn":
+		return 2
+	case "info":
+		return 3
+	case "debug":
+		return 4
+	}
+	return -1
+}
+
+// nextLevel is the cycle of the level filter, as the most verbose level
+// shown: all (-1) → crit and err (1) → warn and worse (2) → info and worse
+// (3) → all.
+func nextLevel(cur int) int {
+	switch cur {
+	case -1:
+		return 1
+	case 1:
+		return 2
+	case 2:
+		return 3
+	default:
+		return -1
+	}
+}
+
+// levelNames name the level filter in the title.
+var levelNames = map[int]string{1: "≥err", 2: "≥warn", 3: "≥info"}
+
 type promptKind int
 
 const (
@@ -86,9 +124,13 @@ type Model struct {
 	liveSince time.Time    // time of the first live console or build line
 	liveBoots map[int]bool // boots whose console lines came live
 
-	source  logs.Source // "" for all
-	filter  *pattern
-	visible []uint64 // seqs of the shown lines when filtering; nil shows all
+	source logs.Source // "" for all
+	// maxLevel is the level filter: the most verbose level shown (see
+	// levelSeverity), -1 for all lines. When set, lines without a level
+	// are hidden.
+	maxLevel int
+	filter   *pattern
+	visible  []uint64 // seqs of the shown lines when filtering; nil shows all
 
 	search   *pattern
 	matchSeq uint64 // the line the last n/N landed on; 0 for none
@@ -127,7 +169,7 @@ func New(d panel.Deps) *Model {
 	in.SetStyles(st)
 	return &Model{
 		deps: d, styles: d.Styles, keys: newKeyMap(),
-		base: 1, maxLines: MaxLines, liveBoots: map[int]bool{},
+		base: 1, maxLines: MaxLines, liveBoots: map[int]bool{}, maxLevel: -1,
 		ignoreCase: true, showTime: true, follow: true,
 		input: in,
 	}
@@ -209,7 +251,11 @@ func (m *Model) addEvents(evs []devloop.Event) {
 		if e.Type == devloop.TypeVMConsole {
 			m.liveBoots[boot] = true
 		}
-		m.appendLine(newLine(e.Time, boot, src, eventText(e), output && m.styles.Color))
+		l := newLine(e.Time, boot, src, eventText(e), output && m.styles.Color)
+		if e.Type == devloop.TypeVMConsole {
+			l.level = e.Level
+		}
+		m.appendLine(l)
 	}
 	m.trim()
 }
@@ -284,13 +330,19 @@ func (m *Model) addHistory(h historyMsg) {
 	m.rebuildVisible()
 }
 
-// passes reports whether the source filter and the line filter show l.
+// passes reports whether the source filter, the level filter and the line
+// filter show l.
 func (m *Model) passes(l line) bool {
+	if m.maxLevel >= 0 {
+		if sev := levelSeverity(l.level); sev < 0 || sev > m.maxLevel {
+			return false
+		}
+	}
 	return (m.source == "" || l.source == m.source) && (m.filter == nil || m.filter.match(l.plain))
 }
 
 func (m *Model) rebuildVisible() {
-	if m.source == "" && m.filter == nil {
+	if m.source == "" && m.filter == nil && m.maxLevel < 0 {
 		m.visible = nil
 		return
 	}
@@ -411,6 +463,9 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.setFlags(!m.regex, m.ignoreCase)
 	case key.Matches(msg, k.Source):
 		m.setSource(nextSource(m.source))
+	case key.Matches(msg, k.Level):
+		m.maxLevel = nextLevel(m.maxLevel)
+		m.rebuildVisible()
 	case key.Matches(msg, k.Times):
 		m.showTime = !m.showTime
 	case key.Matches(msg, k.Save):
@@ -618,6 +673,9 @@ func (m *Model) Title() string {
 	if m.source != "" {
 		parts = append(parts, string(m.source))
 	}
+	if m.maxLevel >= 0 {
+		parts = append(parts, levelNames[m.maxLevel])
+	}
 	if m.filter != nil {
 		parts = append(parts, "filter "+m.filter.String())
 	}
@@ -667,6 +725,8 @@ func (m *Model) View() string {
 			s = m.renderLine(m.shownLine(i))
 		case r == 0 && len(m.lines) == 0:
 			s = m.styles.Muted.Render("no log lines yet")
+		case r == 0 && m.maxLevel >= 0:
+			s = m.styles.Muted.Render("no line shown: L changes the level, esc clears the filter, o the source")
 		case r == 0:
 			s = m.styles.Muted.Render("no line shown: esc clears the filter, o changes the source")
 		}

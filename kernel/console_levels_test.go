@@ -1,0 +1,25 @@
+package kernel
+
+import "testing"
+
+func TestUnikraftParseConsoleLine(t *testing.T) {
+	var p ConsoleParser = &Unikraft{}
+	tests := []struct {
+		line string
+		want ConsoleLine
+		ok   bool
+	}{
+		{"[    0.106206] CRIT: [libkvmplat] <traps.c @   84> Crashing", ConsoleLine{"crit", "libkvmplat", "traps.c", 84}, true},
+		{"\x1b[31mERR:  [libvfscore] <main.c @ 12> no root\x1b[0m", ConsoleLine{"err", "libvfscore", "main.c", 12}, true},
+		{"Warn: [libukboot] fallback", ConsoleLine{Level: "warn", Library: "libukboot"}, true},
+		{"Info: booting", ConsoleLine{Level: "info"}, true},
+		{"dbg:  [libukalloc] <alloc.c @ 3> x", ConsoleLine{"debug", "libukalloc", "alloc.c", 3}, true},
+		{"Hello world!", ConsoleLine{}, false},
+	}
+	for _, tt := range tests {
+		got, ok := p.ParseConsoleLine(tt.line)
+		if ok != tt.ok || got != tt.want {
+			t.Errorf("ParseConsoleLine(%q) = %+v, %v; want %+v, %v", tt.line, got, ok, tt.want, tt.ok)
+		}
+	}
+}
