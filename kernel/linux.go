@@ -190,22 +190,11 @@ func joinCmdline(parts ...string) string {
 // initramfs: an x86-64 ELF executable without a program interpreter
 // (there is no dynamic loader or shared library beside it).
 func checkStaticProgram(p string) error {
-	f, err := elf.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("kernel: %s: %w", p, ErrMissingArtifact)
-	}
+	f, err := openProgram(p, "the linux flavor runs")
 	if err != nil {
-		return &FormatError{Path: p, Err: ErrNotBootable,
-			Reason: fmt.Sprintf("not an ELF program (%v): the linux flavor runs a static x86-64 ELF program as /init", err)}
+		return err
 	}
 	defer f.Close()
-	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 {
-		return &FormatError{Path: p, Err: ErrNotBootable,
-			Reason: fmt.Sprintf("a %v %v ELF: the linux flavor runs x86-64 programs", f.Class, f.Machine)}
-	}
-	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
-		return &FormatError{Path: p, Err: ErrNotBootable, Reason: fmt.Sprintf("an ELF %v, not a program", f.Type)}
-	}
 	for _, prog := range f.Progs {
 		if prog.Type != elf.PT_INTERP {
 			continue

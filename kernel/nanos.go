@@ -206,23 +206,34 @@ func (n *Nanos) bootMode() (NanosBoot, error) {
 // checkProgram says whether path is a program Nanos can run: an x86-64
 // ELF executable.
 func checkProgram(p string) error {
+	f, err := openProgram(p, "Nanos runs")
+	if err != nil {
+		return err
+	}
+	return f.Close()
+}
+
+// openProgram opens the x86-64 ELF program at p, or says why it is not
+// one; runs completes the reason ("Nanos runs", "the linux flavor runs").
+func openProgram(p, runs string) (*elf.File, error) {
 	f, err := elf.Open(p)
 	if errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("kernel: %s: %w", p, ErrMissingArtifact)
+		return nil, fmt.Errorf("kernel: %s: %w", p, ErrMissingArtifact)
 	}
 	if err != nil {
-		return &FormatError{Path: p, Err: ErrNotBootable,
-			Reason: fmt.Sprintf("not an ELF program (%v): Nanos runs Linux x86-64 ELF programs", err)}
+		return nil, &FormatError{Path: p, Err: ErrNotBootable,
+			Reason: fmt.Sprintf("not an ELF program (%v): %s Linux x86-64 ELF programs", err, runs)}
 	}
-	defer f.Close()
-	if f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64 {
-		return &FormatError{Path: p, Err: ErrNotBootable,
-			Reason: fmt.Sprintf("a %v %v ELF: Nanos runs x86-64 programs", f.Class, f.Machine)}
+	switch {
+	case f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64:
+		f.Close()
+		return nil, &FormatError{Path: p, Err: ErrNotBootable,
+			Reason: fmt.Sprintf("a %v %v ELF: %s x86-64 programs", f.Class, f.Machine, runs)}
+	case f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN:
+		f.Close()
+		return nil, &FormatError{Path: p, Err: ErrNotBootable, Reason: fmt.Sprintf("an ELF %v, not a program", f.Type)}
 	}
-	if f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN {
-		return &FormatError{Path: p, Err: ErrNotBootable, Reason: fmt.Sprintf("an ELF %v, not a program", f.Type)}
-	}
-	return nil
+	return f, nil
 }
 
 // spec describes the image of one build: program is the store's copy of

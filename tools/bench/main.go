@@ -529,6 +529,12 @@ func copyFile(src, dst string, perm fs.FileMode) error {
 
 // setBanner rewrites the `#define BANNER "..."` line of the C file at path.
 func setBanner(path, banner string) error {
+	return replaceLine(path, "#define BANNER ", "#define BANNER "+strconv.Quote(banner))
+}
+
+// replaceLine rewrites every line of the file at path that starts with
+// prefix to line; the file must have one.
+func replaceLine(path, prefix, line string) error {
 	src, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("bench: set banner: %w", err)
@@ -536,13 +542,13 @@ func setBanner(path, banner string) error {
 	lines := strings.Split(string(src), "\n")
 	found := false
 	for i, l := range lines {
-		if strings.HasPrefix(l, "#define BANNER ") {
-			lines[i] = "#define BANNER " + strconv.Quote(banner)
+		if strings.HasPrefix(l, prefix) {
+			lines[i] = line
 			found = true
 		}
 	}
 	if !found {
-		return fmt.Errorf("bench: set banner: %s has no #define BANNER line", path)
+		return fmt.Errorf("bench: set banner: %s has no %q line", path, prefix)
 	}
 	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
 		return fmt.Errorf("bench: set banner: %w", err)

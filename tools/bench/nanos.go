@@ -329,25 +329,7 @@ func setNanosPort(dir string, port int) error {
 // setGoBanner rewrites the `const banner = "..."` line of the Go file at
 // path.
 func setGoBanner(path, banner string) error {
-	src, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("bench: set banner: %w", err)
-	}
-	lines := strings.Split(string(src), "\n")
-	found := false
-	for i, l := range lines {
-		if strings.HasPrefix(l, "const banner = ") {
-			lines[i] = "const banner = " + strconv.Quote(banner)
-			found = true
-		}
-	}
-	if !found {
-		return fmt.Errorf("bench: set banner: %s has no `const banner = ` line", path)
-	}
-	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")), 0o644); err != nil {
-		return fmt.Errorf("bench: set banner: %w", err)
-	}
-	return nil
+	return replaceLine(path, "const banner = ", "const banner = "+strconv.Quote(banner))
 }
 
 // benchOpsRun builds the project's program once, then n times runs `ops
