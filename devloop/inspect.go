@@ -15,6 +15,9 @@ type VMInfo struct {
 	MemoryMiB int
 	// Symbols is the ELF file to read guest symbols from; "" when none.
 	Symbols string
+	// SymbolSpace is how the symbols' addresses reach guest memory (see
+	// kernel.Image.SymbolSpace).
+	SymbolSpace string
 }
 
 // ErrNoVM is returned when an inspection needs a running VM and none runs.

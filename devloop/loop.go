@@ -751,7 +751,7 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
 		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
 	l.setRunning(m, &VMInfo{Boot: n, Build: img.Build, PID: m.PID(), Machine: machine, Accel: l.accel.Name,
-		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols})
+		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols, SymbolSpace: img.SymbolSpace})
 	contAt := time.Now()
 	out.armClock(contAt, m)
 	if err := m.Cont(ctx); err != nil && ctx.Err() == nil {

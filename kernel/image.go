@@ -41,6 +41,11 @@ type Image struct {
 	// Symbols is the ELF file to read symbols from (the kernel itself or a
 	// separate debug file), empty when none.
 	Symbols string
+	// SymbolSpace says how the addresses in Symbols map to guest memory:
+	// SpacePhysical (the default: identity-mapped kernels), SpaceVirtual
+	// (through the vCPU's page tables, which always map them) or
+	// SpaceNone (a process's addresses the host cannot resolve).
+	SymbolSpace string
 	// DebugExit says the image exits through isa-debug-exit.
 	DebugExit bool
 	// PVPanic says the image signals panics through the pvpanic device.
@@ -56,6 +61,13 @@ type Image struct {
 	// "rtc=on,ioapic2=off" for Nanos on microvm.
 	MachineOptions string
 }
+
+// The address spaces of Image.SymbolSpace.
+const (
+	SpacePhysical = ""
+	SpaceVirtual  = "virtual"
+	SpaceNone     = "none"
+)
 
 // OutcomeKind says how a boot ended, as QEMU reported it, before any
 // flavor-specific decoding.

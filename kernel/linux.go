@@ -145,6 +145,9 @@ func (l *Linux) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Ima
 		return Image{}, err
 	}
 	img.Symbols = program
+	// /init's addresses are mapped only while it runs on the vCPU; an
+	// idle guest runs on the kernel's page tables.
+	img.SymbolSpace = SpaceNone
 	img.Cmdline = joinCmdline(LinuxBaseCmdline, l.opts.Cmdline, a.Cmdline)
 	img.Protocols = LinuxBoot
 	img.Machine = DefaultLinuxMachine

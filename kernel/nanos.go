@@ -165,6 +165,9 @@ func (n *Nanos) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Ima
 	n.mu.Unlock()
 
 	img.Symbols = program
+	// Nanos runs kernel and program on one page table: memsave reads the
+	// program's variables at any moment.
+	img.SymbolSpace = SpaceVirtual
 	img.Cmdline = ""
 	img.DebugExit = true
 	img.Balloon = true

@@ -89,7 +89,7 @@ func (f *fakeInspector) QMP(_ context.Context, cmd []byte) ([]byte, error) {
 	if err := f.errs[c.Execute]; err != nil {
 		return nil, err
 	}
-	if c.Execute == "pmemsave" {
+	if c.Execute == "pmemsave" || c.Execute == "memsave" {
 		addr, size := uint64(c.Arguments["val"].(float64)), uint64(c.Arguments["size"].(float64))
 		buf := make([]byte, size)
 		for i := range buf {
@@ -481,5 +481,41 @@ func TestFormatBytesAndAge(t *testing.T) {
 		if got := formatAge(tt.d); got != tt.want {
 			t.Errorf("formatAge(%v) = %q, want %q", tt.d, got, tt.want)
 		}
+	}
+}
+
+// The flavor says how symbol addresses reach guest memory: Nanos maps its
+// program on the one page table (memsave, virtual), a Linux process is not
+// readable from the host (no read, a reason instead).
+func TestMemViewSymbolSpace(t *testing.T) {
+	tests := []struct {
+		space     string
+		wantCmd   string
+		wantShown string
+	}{
+		{kernel.SpacePhysical, "pmemsave", "1234 (0x4d2)"},
+		{kernel.SpaceVirtual, "memsave", "1234 (0x4d2)"},
+		{kernel.SpaceNone, "", "not readable from the host"},
+	}
+	for _, tt := range tests {
+		t.Run("space "+tt.space, func(t *testing.T) {
+			f, _ := newFake(t)
+			f.info.SymbolSpace = tt.space
+			m := newModel(f)
+			m.SetSize(140, 20)
+			refresh(t, m)
+			if v := plain(m); !strings.Contains(v, tt.wantShown) {
+				t.Errorf("view lacks %q:\n%s", tt.wantShown, v)
+			}
+			for _, cmd := range []string{"pmemsave", "memsave"} {
+				want := 0
+				if cmd == tt.wantCmd {
+					want = 1
+				}
+				if n := f.count(cmd); n != want {
+					t.Errorf("%s ran %d times, want %d", cmd, n, want)
+				}
+			}
+		})
 	}
 }

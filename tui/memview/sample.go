@@ -21,6 +21,11 @@ import (
 // sampleTimeout bounds one refresh: every QMP round trip and file read.
 const sampleTimeout = 2 * time.Second
 
+// errProcessSymbols says why a Linux program's variables are not shown:
+// its addresses are mapped only while it runs, and QMP reads through the
+// page tables of whatever the vCPU runs (the kernel, when idle).
+var errProcessSymbols = errors.New("a process's virtual address: not readable from the host while the guest kernel schedules it")
+
 // defaultSymbols is how many data objects are shown when the user has
 // chosen none.
 const defaultSymbols = 20
@@ -158,7 +163,7 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 	msg.balloon = readBalloon(ctx, in, &known)
 
 	if msg.table != nil {
-		msg.vars = readVariables(ctx, in, msg.table, watchNames(msg.table, req.added, req.removed))
+		msg.vars = readVariables(ctx, in, msg.table, info.SymbolSpace, watchNames(msg.table, req.added, req.removed))
 	}
 	msg.known = known
 	msg.at = now()
@@ -197,7 +202,11 @@ func readLen(v kernel.Variable) uint64 {
 
 // readVariables reads the named variables' bytes from guest memory. Nearby
 // variables share one pmemsave; each variable carries its own error.
-func readVariables(ctx context.Context, in panel.Inspector, t *kernel.SymbolTable, names []string) []varValue {
+//
+// space says how the addresses reach guest memory: physical (identity-
+// mapped kernels: through the ELF's load segments), virtual (memsave
+// through the vCPU's page tables) or none (not readable from the host).
+func readVariables(ctx context.Context, in panel.Inspector, t *kernel.SymbolTable, space string, names []string) []varValue {
 	vals := make([]varValue, len(names))
 	type want struct {
 		i      int
@@ -217,7 +226,11 @@ func readVariables(ctx context.Context, in panel.Inspector, t *kernel.SymbolTabl
 		if n == 0 {
 			continue
 		}
-		if p, ok := t.PhysAddr(v.Addr); ok {
+		if space == kernel.SpaceNone {
+			vals[i].err = errProcessSymbols
+			continue
+		}
+		if p, ok := t.PhysAddr(v.Addr); ok && space != kernel.SpaceVirtual {
 			vals[i].phys = p
 			phys = append(phys, want{i, p, n})
 		} else {
