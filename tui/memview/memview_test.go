@@ -495,7 +495,7 @@ func TestMemViewSymbolSpace(t *testing.T) {
 	}{
 		{kernel.SpacePhysical, "pmemsave", "1234 (0x4d2)"},
 		{kernel.SpaceVirtual, "memsave", "1234 (0x4d2)"},
-		{kernel.SpaceNone, "", "not readable from the host"},
+		{kernel.SpaceNone, "", "symbols: guest.elf · a process's virtual address: not readable from the host"},
 	}
 	for _, tt := range tests {
 		t.Run("space "+tt.space, func(t *testing.T) {

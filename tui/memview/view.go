@@ -112,6 +112,8 @@ func (m *Model) symbolsLine() string {
 		return "symbols: " + st.Error.Render(s.tableErr.Error())
 	case m.table == nil:
 		return "symbols: " + st.Muted.Render("none (the image names no ELF)")
+	case s.info.SymbolSpace == kernel.SpaceNone:
+		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render(errProcessSymbols.Error())
 	case len(s.vars) == 0:
 		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render("none watched (a to add)")
 	}
@@ -123,7 +125,7 @@ func (m *Model) symbolsLine() string {
 func (m *Model) symbolLines() ([]string, []int) {
 	st := m.d.Styles
 	vars := m.snap.vars
-	if !m.snap.running {
+	if !m.snap.running || m.snap.info.SymbolSpace == kernel.SpaceNone {
 		vars = nil
 	}
 	nameW := 0
