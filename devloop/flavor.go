@@ -111,16 +111,20 @@ func mergeRunConfig(c *project.Config, rc ops.RunConfig) error {
 	if err != nil {
 		return err
 	}
+	// A RunConfig port is skipped when ukdev.toml already uses its host
+	// port, or already forwards some host port to its guest port (a
+	// remapping such as "9090:8080" for a busy or privileged 8080).
 	taken := map[string]bool{}
 	for _, p := range c.VM.Ports {
 		taken[fmt.Sprintf("%s/%d", p.Proto, p.HostPort)] = true
+		taken[fmt.Sprintf("%s/guest/%d", p.Proto, p.GuestPort)] = true
 	}
 	for _, r := range ranges {
 		if r.Last-r.First >= 256 {
 			return fmt.Errorf("RunConfig port range %d-%d: more than 256 ports", r.First, r.Last)
 		}
 		for p := r.First; p <= r.Last; p++ {
-			if taken[fmt.Sprintf("%s/%d", r.Proto, p)] {
+			if taken[fmt.Sprintf("%s/%d", r.Proto, p)] || taken[fmt.Sprintf("%s/guest/%d", r.Proto, p)] {
 				continue
 			}
 			c.VM.Ports = append(c.VM.Ports, project.Port{Proto: r.Proto, HostAddr: project.DefaultHostAddr,
@@ -135,7 +139,7 @@ func mergeRunConfig(c *project.Config, rc ops.RunConfig) error {
 		}
 		c.VM.MemoryMiB = mib
 	}
-	if c.VM.CPUs <= 1 && rc.CPUs > 1 {
+	if !c.VM.CPUsSet && rc.CPUs > 1 {
 		c.VM.CPUs = rc.CPUs
 	}
 	return nil
@@ -153,7 +157,11 @@ func newUnikraft(cfg *project.Config) (kernel.Flavor, *project.Config, []string,
 	if !c.Build.CommandSet {
 		cmd, why := kernel.UnikraftBuildCommand(c.Root, kernel.KraftInstalled(nil))
 		c.Build.Command = cmd
-		notes = append(notes, fmt.Sprintf("build command: %s (%s; set build.command to choose)", cmd, why))
+		if cmd == "" {
+			notes = append(notes, fmt.Sprintf("no build step: %s (set build.command)", why))
+		} else {
+			notes = append(notes, fmt.Sprintf("build command: %s (%s; set build.command to choose)", cmd, why))
+		}
 	}
 	c.Watch.Ignore = append(append([]string(nil), c.Watch.Ignore...), ".unikraft/", "build/")
 	if !c.VM.MemorySet {

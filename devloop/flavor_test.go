@@ -113,9 +113,11 @@ func TestNewFlavorNanos(t *testing.T) {
 			wantPorts:  []string{"tcp:127.0.0.1:8080:8080", "tcp:127.0.0.1:9000:9000", "tcp:127.0.0.1:9001:9001", "udp:127.0.0.1:5353:5353"},
 			wantMemory: 1024, wantCPUs: 2, wantVersion: "0.1.52"},
 		{name: "ukdev.toml's forwards and memory win",
-			toml:       "vm.memory = \"256M\"\nvm.ports = [\"8080:80\", \"0.0.0.0:9001:9001\"]\n",
-			ops:        `{"RunConfig": {"Ports": ["8080", "9000-9001", "80"], "Memory": "2G"}}`,
-			wantPorts:  []string{"tcp:127.0.0.1:8080:80", "tcp:0.0.0.0:9001:9001", "tcp:127.0.0.1:9000:9000", "tcp:127.0.0.1:80:80"},
+			toml: "vm.memory = \"256M\"\nvm.ports = [\"8080:80\", \"0.0.0.0:9001:9001\"]\n",
+			ops:  `{"RunConfig": {"Ports": ["8080", "9000-9001", "80"], "Memory": "2G"}}`,
+			// 80 is forwarded already (8080:80): not again on the
+			// privileged host port 80.
+			wantPorts:  []string{"tcp:127.0.0.1:8080:80", "tcp:0.0.0.0:9001:9001", "tcp:127.0.0.1:9000:9000"},
 			wantMemory: 256, wantCPUs: 1, wantVersion: "0.1.52"},
 		{name: "ops config without RunConfig.Memory: 512 MiB",
 			ops:        `{"Args": ["-v"], "RunConfig": {"Ports": ["80"]}}`,

@@ -125,7 +125,7 @@ type bootState struct {
 }
 
 // New prepares a loop for cfg. It opens the log store but starts nothing.
-func New(opts Options) (*Loop, error) {
+func New(opts Options) (l *Loop, err error) {
 	cfg := opts.Config
 	if cfg == nil {
 		return nil, errors.New("devloop: no config")
@@ -134,6 +134,11 @@ func New(opts Options) (*Loop, error) {
 	if err != nil {
 		return nil, fmt.Errorf("devloop: %w", err)
 	}
+	defer func() {
+		if err != nil && syslog != nil {
+			syslog.close()
+		}
+	}()
 	log := opts.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -607,9 +612,16 @@ func (l *Loop) startPending(ctx context.Context) {
 func (l *Loop) artifacts() kernel.Artifacts {
 	k := l.cfg.Kernel
 	a := kernel.Artifacts{Kernel: k.Image, Initrd: k.Initrd, Symbols: k.Symbols, Cmdline: k.Cmdline}
-	if a.Kernel == "" && l.cfg.Flavor == "unikraft" {
-		if rel, err := kernel.FindUnikraftKernel(l.cfg.Root); err == nil {
-			a.Kernel = filepath.Join(l.cfg.Root, rel)
+	if l.cfg.Flavor == "unikraft" {
+		if a.Kernel == "" {
+			if rel, err := kernel.FindUnikraftKernel(l.cfg.Root); err == nil {
+				a.Kernel = filepath.Join(l.cfg.Root, rel)
+			}
+		}
+		if a.Symbols == k.Image {
+			// Symbols defaulted to the image, which is stripped: the
+			// flavor looks for its .dbg instead.
+			a.Symbols = ""
 		}
 	}
 	return a
@@ -678,6 +690,11 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 	machine := cfg.VM.Machine
 	if machine == "" || machine == "auto" {
 		machine = img.Machine
+	}
+	if machine != img.Machine {
+		// The flavor's machine options are for its own machine
+		// (microvm's ioapic2 does not exist on q35).
+		img.MachineOptions = ""
 	}
 	n := l.nextBoot
 	spec := vm.Spec{

@@ -54,6 +54,10 @@ func NewUnikraft(opts UnikraftOptions) (*Unikraft, error) {
 	opts.AppArgs = strings.TrimSpace(opts.AppArgs)
 	if opts.Debug != "" {
 		f, err := elf.Open(opts.Debug)
+		if errors.Is(err, fs.ErrNotExist) {
+			// The build makes it; Prepare copies it and says if it is missing.
+			return &Unikraft{opts: opts}, nil
+		}
 		if err != nil {
 			return nil, fmt.Errorf("kernel: unikraft: debug file %s: %w", opts.Debug, err)
 		}

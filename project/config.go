@@ -208,6 +208,8 @@ type VM struct {
 	// MemorySet says vm.memory was given (a flavor may otherwise pick its
 	// own default, such as ops' RunConfig.Memory).
 	MemorySet bool
+	// CPUsSet says vm.cpus was given.
+	CPUsSet bool
 }
 
 // Logs bounds the per-boot logs kept in the state directory.
@@ -746,6 +748,24 @@ func (v *validator) kernel(raw *rawConfig, c *Config) error {
 	case c.Kernel.Image == "" && c.Flavor == "nanos":
 		return v.errorf("kernel.image", "required for flavor %q: the path of the program the build produces, relative to the project root (kernel.image = \"app\")", c.Flavor)
 	}
+	// Keys a flavor would not act on are refused, never ignored silently.
+	unused := map[string]map[string]string{
+		"nanos": {
+			"kernel.initrd":  "the nanos flavor has no initrd: put files in the ops config's Files, Dirs or MapDirs",
+			"kernel.cmdline": "the nanos flavor takes the program's arguments from the ops config's Args",
+			"kernel.symbols": "the program itself is the symbol file",
+		},
+		"linux": {
+			"kernel.initrd":  "the linux flavor writes the initramfs itself: add files with linux.files",
+			"kernel.symbols": "the program itself is the symbol file",
+		},
+	}
+	for key, why := range unused[c.Flavor] {
+		given := map[string]any{"kernel.initrd": raw.Kernel.Initrd, "kernel.cmdline": raw.Kernel.Cmdline, "kernel.symbols": raw.Kernel.Symbols}[key]
+		if given != nil {
+			return v.errorf(key, "not used with flavor %q: %s", c.Flavor, why)
+		}
+	}
 	if c.Kernel.Initrd, err = v.path("kernel.initrd", raw.Kernel.Initrd, c.Root, true); err != nil {
 		return err
 	}
@@ -776,6 +796,7 @@ func (v *validator) vm(raw *rawConfig, c *Config) error {
 		return err
 	}
 	c.VM.CPUs = int(cpus)
+	c.VM.CPUsSet = raw.VM.CPUs != nil
 	if c.VM.Accel, err = v.oneOf("vm.accel", raw.VM.Accel, DefaultAccel, Accels()); err != nil {
 		return err
 	}

@@ -84,7 +84,7 @@ max_bytes = 1048576
 			Debounce: 50 * time.Millisecond, MaxWait: time.Second},
 		Kernel: Kernel{Image: "/abs/build/hello.elf", Initrd: root + "/initrd.cpio",
 			Symbols: root + "/build/hello.dbg", Cmdline: "console=ttyS0"},
-		VM: VM{QEMU: "/usr/bin/qemu-system-x86_64", MemoryMiB: 1024, MemorySet: true, CPUs: 2, Accel: "tcg", Machine: "microvm",
+		VM: VM{QEMU: "/usr/bin/qemu-system-x86_64", MemoryMiB: 1024, MemorySet: true, CPUs: 2, CPUsSet: true, Accel: "tcg", Machine: "microvm",
 			Ports: []Port{
 				{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 8080, GuestPort: 80, Spec: "8080:80"},
 				{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 2222, GuestPort: 22, Spec: "127.0.0.1:2222:22"},
@@ -176,6 +176,8 @@ func TestParseErrors(t *testing.T) {
 		{"name empty", img + "name = \"\"\n", 2, 8, "name", "want 1 to 64"},
 		{"flavor unsupported", "flavor = \"mirage\"\n" + img, 1, 10, "flavor", `"mirage" is not supported; supported: elf, linux, nanos, unikraft`},
 		{"linux file without guest path", "flavor = \"linux\"\nkernel.image = \"app\"\nlinux.files = [\"motd\"]\n", 3, 16, "linux.files[0]", "want \"host path:/guest/path\""},
+		{"nanos initrd", "flavor = \"nanos\"\nkernel.image = \"app\"\nkernel.initrd = \"x\"\n", 3, 17, "kernel.initrd", `not used with flavor "nanos"`},
+		{"linux symbols", "flavor = \"linux\"\nkernel.image = \"app\"\nkernel.symbols = \"x\"\n", 3, 18, "kernel.symbols", `not used with flavor "linux"`},
 		{"linux key with elf", img + "linux.kernel_version = \"v1\"\n", 2, 24, "linux.kernel_version", `only used with flavor = "linux"`},
 		{"nanos key with elf", img + "nanos.boot = \"disk\"\n", 2, 14, "nanos.boot", `only used with flavor = "nanos"`},
 		{"nanos boot bad", "flavor = \"nanos\"\nkernel.image = \"app\"\nnanos.boot = \"usb\"\n", 3, 14, "nanos.boot", "usb"},

@@ -142,7 +142,7 @@ func TestInitFile(t *testing.T) {
 			t.Errorf("initrd %q symbols %q", c.Kernel.Initrd, c.Kernel.Symbols)
 		}
 		want.VM.Args = c.VM.Args
-		want.VM.MemorySet = true // the uncommented default is given explicitly
+		want.VM.MemorySet, want.VM.CPUsSet = true, true // the uncommented defaults are given explicitly
 		if !reflect.DeepEqual(c, &want) {
 			t.Errorf("commented defaults differ from the defaults:\n%+v\nwant %+v", c, &want)
 		}

@@ -98,9 +98,9 @@ func InitFile(d Detection) []byte {
 	}
 	switch {
 	case nanos:
-		line("# symbols = \"\"                   # separate debug ELF; default: the program itself")
+		// The program is its own symbol file; its arguments are the ops
+		// config's Args.
 	case linux:
-		line("# symbols = \"\"                   # separate debug ELF; default: the program itself")
 		line("# cmdline = \"\"                   # added to the flavor's (console=ttyS0 panic=-1 ip=...); words after -- are the program's arguments")
 	case unikraft:
 		line("# cmdline = \"\"                   # used when unikraft.kernel_args and unikraft.app_args are both empty")
