@@ -487,6 +487,21 @@ func (l *Loop) startWatcher(ctx context.Context) error {
 	return nil
 }
 
+// configFiles maps the root-relative paths of the files ukdev read its
+// settings from (ukdev.toml, ops' config.json) to their names.
+func (l *Loop) configFiles() map[string]string {
+	files := map[string]string{}
+	for _, p := range []string{l.cfg.Path, l.cfg.Nanos.Config} {
+		if p == "" {
+			continue
+		}
+		if rel, err := filepath.Rel(l.cfg.Root, p); err == nil {
+			files[filepath.ToSlash(rel)] = filepath.Base(p)
+		}
+	}
+	return files
+}
+
 // buildNeeded reports whether ukdev run must build first: the image is
 // missing or a watched source is newer.
 func (l *Loop) buildNeeded() bool {
@@ -515,6 +530,11 @@ func (l *Loop) onChange(ctx context.Context, c watcher.Change) {
 		msg = strings.Join(c.Paths, ", ") + " changed"
 	}
 	l.emit(Event{Time: c.Emitted, Type: TypeWatchChange, Paths: c.Paths, Count: c.Count, Message: msg})
+	for _, p := range c.Paths {
+		if cfgFile := l.configFiles()[p]; cfgFile != "" {
+			l.emit(Event{Type: TypeConfigWarning, Message: fmt.Sprintf("%s changed: its settings apply when ukdev restarts", cfgFile)})
+		}
+	}
 	if !l.watchOn {
 		return
 	}

@@ -749,3 +749,26 @@ func TestSecondDevRefused(t *testing.T) {
 	}
 	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
 }
+
+// Saving ukdev.toml says that its settings apply on restart, rather than
+// seeming to apply them with the rebuild it triggers.
+func TestConfigChangeSaysRestart(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	s := startDev(t, dir, env)
+	s.waitFor("boot 1 banner", time.Minute, consoleLine(1, "hello from ukdev"))
+	path := filepath.Join(dir, "ukdev.toml")
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, path, string(data)+"# edited\n")
+	s.waitFor("the restart note", time.Minute, func(e jsonEvent) bool {
+		return e.Type == "config.warning" && strings.Contains(e.Message, "ukdev.toml changed: its settings apply when ukdev restarts")
+	})
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}

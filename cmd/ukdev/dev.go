@@ -73,6 +73,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 	}
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
+	a.announceKernelFetch(cfg)
 	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log})
 	if err != nil {
 		return err
@@ -175,6 +176,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	}
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
+	a.announceKernelFetch(cfg)
 	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true})
 	if err != nil {
 		return err
@@ -243,4 +245,19 @@ func versionString() string {
 		v = bi.Main.Version
 	}
 	return fmt.Sprintf("%s (%s, %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// announceKernelFetch says, before the loop starts, that the linux flavor
+// resolves its kernel through the Go module cache: the first time that is
+// a download, which would otherwise look like a hang.
+func (a *app) announceKernelFetch(cfg *project.Config) {
+	if cfg.Flavor != "linux" || cfg.Linux.Kernel != "" {
+		return
+	}
+	version := cfg.Linux.KernelVersion
+	if version == "" {
+		version = kernel.DefaultLinuxKernelVersion
+	}
+	fmt.Fprintf(a.stderr, "ukdev: Linux kernel %s@%s from the Go module cache (downloaded the first time)\n",
+		kernel.LinuxKernelModule, version)
 }
