@@ -377,14 +377,20 @@ func benchBare(spec vm.Spec, n int) ([]float64, error) {
 	return times, nil
 }
 
-// bareBoot starts QEMU on spec with its console on a pipe, waits for the
-// first line, then kills QEMU's process group and reaps it.
+// bareBoot starts QEMU on spec with its console on a pipe and times
+// spawn → first complete line.
 func bareBoot(spec vm.Spec) (time.Duration, error) {
 	bin := spec.QEMU
 	if bin == "" {
 		bin = vm.DefaultQEMU
 	}
-	cmd := exec.Command(bin, vm.Args(spec)...)
+	defer os.Remove(spec.QMPSocket)
+	return timeToLine(exec.Command(bin, vm.Args(spec)...), func(string) bool { return true })
+}
+
+// timeToLine starts cmd in its own process group, times spawn → the first
+// stdout line that want accepts, then kills the group and reaps it.
+func timeToLine(cmd *exec.Cmd, want func(line string) bool) (time.Duration, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	stderr := &lockedBuffer{}
 	cmd.Stderr = stderr
@@ -392,32 +398,36 @@ func bareBoot(spec vm.Spec) (time.Duration, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer os.Remove(spec.QMPSocket)
-
 	spawn := time.Now()
 	if err := cmd.Start(); err != nil {
 		return 0, err
 	}
-	lines := make(chan error, 1)
+	found := make(chan error, 1)
 	go func() {
-		_, err := bufio.NewReader(stdout).ReadString('\n')
-		lines <- err
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			if want(strings.TrimSpace(sc.Text())) {
+				found <- nil
+				return
+			}
+		}
+		found <- fmt.Errorf("%s ended without the line waited for", cmd.Path)
 	}()
-	var firstLine time.Duration
+	var d time.Duration
 	timeout := time.NewTimer(waitTimeout)
 	defer timeout.Stop()
 	select {
-	case err = <-lines:
-		firstLine = time.Since(spawn)
+	case err = <-found:
+		d = time.Since(spawn)
 	case <-timeout.C:
-		err = fmt.Errorf("no console line within %s", waitTimeout)
+		err = fmt.Errorf("no such line within %s", waitTimeout)
 	}
 	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	_ = cmd.Wait()
 	if err != nil {
-		return 0, fmt.Errorf("%w (QEMU stderr: %q)", err, strings.TrimSpace(stderr.String()))
+		return 0, fmt.Errorf("%w (stderr: %q)", err, strings.TrimSpace(stderr.String()))
 	}
-	return firstLine, nil
+	return d, nil
 }
 
 // report prints the table.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -357,48 +356,12 @@ func benchOpsRun(dir string, n int) ([]float64, error) {
 	return times, nil
 }
 
-// opsRunOnce starts `ops run`, waits for the banner on its output, then
+// opsRunOnce times `ops run` from spawn to the banner on its output, then
 // kills its process group (ops and its QEMU) and reaps it.
 func opsRunOnce(dir, banner string) (time.Duration, error) {
 	cmd := exec.Command("ops", "run", "-c", "config.json", "app")
 	cmd.Dir = dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	stderr := &lockedBuffer{}
-	cmd.Stderr = stderr
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		return 0, err
-	}
-	spawn := time.Now()
-	if err := cmd.Start(); err != nil {
-		return 0, err
-	}
-	found := make(chan error, 1)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.TrimSpace(sc.Text()) == banner {
-				found <- nil
-				return
-			}
-		}
-		found <- fmt.Errorf("ops run ended without printing %q", banner)
-	}()
-	var d time.Duration
-	timeout := time.NewTimer(waitTimeout)
-	defer timeout.Stop()
-	select {
-	case err = <-found:
-		d = time.Since(spawn)
-	case <-timeout.C:
-		err = fmt.Errorf("no banner within %s", waitTimeout)
-	}
-	_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-	_ = cmd.Wait()
-	if err != nil {
-		return 0, fmt.Errorf("%w (stderr: %q)", err, strings.TrimSpace(stderr.String()))
-	}
-	return d, nil
+	return timeToLine(cmd, func(line string) bool { return line == banner })
 }
 
 // currentBanner reads the banner constant of the Go file at path.
