@@ -48,6 +48,9 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 	uiCtx, closeUI := context.WithCancel(ctx)
 	defer closeUI()
 
+	// The dashboard reads every event from the loop's start: history
+	// views stop where the events begin.
+	liveSince := time.Now()
 	loopDone := make(chan error, 1)
 	go func() {
 		_, err := loop.Run(loopCtx)
@@ -55,12 +58,13 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 	}()
 
 	d := panel.Deps{
-		Styles:  panel.NewStyles(opts.Color),
-		Control: loop,
-		Store:   loop.Store(),
-		Ring:    loop.Ring(),
-		Now:     time.Now,
-		Context: uiCtx,
+		Styles:    panel.NewStyles(opts.Color),
+		Control:   loop,
+		Store:     loop.Store(),
+		Ring:      loop.Ring(),
+		LiveSince: liveSince,
+		Now:       time.Now,
+		Context:   uiCtx,
 	}
 	m := New(d, loop, loop.Events(), opts)
 	m.stop = stopLoop

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -92,14 +93,18 @@ type historyLimits struct {
 
 // loadHistory reads the recent lines of ring and, for the boots the ring
 // does not hold, the tail of their boot files in store, newest first
-// until the limits are reached. Boots that started after now are left to
-// the live events. Either source may be nil.
-func loadHistory(store *logs.Store, ring *logs.Ring, now time.Time, lim historyLimits, keepSGR bool) historyMsg {
+// until the limits are reached. Lines and boots from liveSince on are left
+// to the live events, which carry them too. Either source may be nil.
+func loadHistory(store *logs.Store, ring *logs.Ring, liveSince time.Time, lim historyLimits, keepSGR bool) historyMsg {
 	var msg historyMsg
 	var snap []logs.Line
 	if ring != nil {
 		snap = ring.Snapshot()
 	}
+	// A line's event is stamped no later than its ring line, so a ring
+	// line from liveSince on has its event in the live stream.
+	evicted := len(snap) > 0 && snap[0].Seq > 1
+	snap = slices.DeleteFunc(snap, func(l logs.Line) bool { return !l.Time.Before(liveSince) })
 	if len(snap) > lim.lines {
 		snap = snap[len(snap)-lim.lines:]
 	}
@@ -116,7 +121,6 @@ func loadHistory(store *logs.Store, ring *logs.Ring, now time.Time, lim historyL
 			}
 		}
 	}
-	evicted := len(snap) > 0 && snap[0].Seq > 1
 
 	var boots []logs.BootInfo
 	if store != nil {
@@ -145,7 +149,7 @@ func loadHistory(store *logs.Store, ring *logs.Ring, now time.Time, lim historyL
 	var perBoot [][]line
 	for i := len(boots) - 1; i >= 0 && linesLeft > 0 && bytesLeft > 0; i-- {
 		b := boots[i]
-		if inRing[b.Boot] || (!b.Start.IsZero() && b.Start.After(now)) {
+		if inRing[b.Boot] || (!b.Start.IsZero() && !b.Start.Before(liveSince)) {
 			continue
 		}
 		text, err := readTail(store.Path(b.Boot), bytesLeft)
@@ -167,20 +171,34 @@ func loadHistory(store *logs.Store, ring *logs.Ring, now time.Time, lim historyL
 	}
 
 	// Build lines in the ring carry no boot: they belong to the boot that
-	// was running, the last one seen before them.
+	// was running, the last one seen before them, or else the stored boot
+	// that ran at the time (none when the loop had just started).
 	boot := 0
-	if len(msg.storedBoots) > 0 {
-		boot = msg.storedBoots[0]
-	}
 	msg.recent = make([]line, 0, len(snap))
 	for _, l := range snap {
 		if l.Boot > 0 {
 			boot = l.Boot
 		}
+		at := boot
+		if at == 0 {
+			at = bootAt(boots, l.Time)
+		}
 		keep := keepSGR && (l.Source == logs.SourceConsole || l.Source == logs.SourceBuild)
-		msg.recent = append(msg.recent, newLine(l.Time, boot, l.Source, l.Text, keep))
+		msg.recent = append(msg.recent, newLine(l.Time, at, l.Source, l.Text, keep))
 	}
 	return msg
+}
+
+// bootAt returns the boot that was running at t: started by then and not
+// yet ended. It is 0 when none was.
+func bootAt(boots []logs.BootInfo, t time.Time) int {
+	for i := len(boots) - 1; i >= 0; i-- {
+		b := boots[i]
+		if !b.Start.IsZero() && !b.Start.After(t) && (b.Running() || !b.End.Before(t)) {
+			return b.Boot
+		}
+	}
+	return 0
 }
 
 func hasBoot(boots []logs.BootInfo, n int) bool {

@@ -178,13 +178,16 @@ func New(d panel.Deps) *Model {
 // Init returns the command that reads the history from the log store and
 // the ring.
 func (m *Model) Init() tea.Cmd {
-	store, ring, now := m.deps.Store, m.deps.Ring, m.deps.Now()
+	store, ring, since := m.deps.Store, m.deps.Ring, m.deps.LiveSince
 	if store == nil && ring == nil {
 		return nil
 	}
+	if since.IsZero() {
+		since = m.deps.Now()
+	}
 	lim := historyLimits{lines: m.maxLines, bytes: historyBytes}
 	color := m.styles.Color
-	return func() tea.Msg { return loadHistory(store, ring, now, lim, color) }
+	return func() tea.Msg { return loadHistory(store, ring, since, lim, color) }
 }
 
 // savedMsg reports the outcome of ctrl+s.

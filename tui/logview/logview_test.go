@@ -504,3 +504,28 @@ func TestMatchesHighlighted(t *testing.T) {
 		}
 	}
 }
+
+// TestHistoryAtStartDoesNotRepeatLiveLines is the dashboard's start: the
+// loop's first build line is in the ring before the history is read, and
+// its event reaches the panel only after the history.
+func TestHistoryAtStartDoesNotRepeatLiveLines(t *testing.T) {
+	start := t0.Add(time.Hour) // the loop starts; boots 1 and 2 are from an earlier run
+	ring := logs.NewRing(0)
+	ring.Append(logs.Line{Time: start.Add(20 * time.Millisecond), Build: 3, Source: logs.SourceBuild, Text: "cc main.c"})
+	m := New(panel.Deps{Styles: panel.NewStyles(false), Store: newStore(t), Ring: ring,
+		LiveSince: start, Now: func() time.Time { return start.Add(time.Second) }})
+	m.SetSize(60, 10)
+	m.Update(m.Init()())
+	m.Update(panel.EventsMsg{
+		{Time: start, Type: devloop.TypeStart, Message: "ukdev started"},
+		{Time: start.Add(10 * time.Millisecond), Type: devloop.TypeBuildOutput, Build: 3, Line: "cc main.c"},
+	})
+	var got []string
+	for _, l := range m.lines {
+		got = append(got, bootLabel(l.boot)+" "+l.plain)
+	}
+	want := []string{"#1 one", "#1 two", "#2 three", "#2 four", "- ukdev started", "- cc main.c"}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

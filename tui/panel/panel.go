@@ -67,6 +67,10 @@ type Deps struct {
 	Store *logs.Store
 	// Ring holds the recent lines of every source; may be nil.
 	Ring *logs.Ring
+	// LiveSince is when the event stream the panels receive began: every
+	// line from then on arrives as an event, so history read from Store
+	// and Ring stops there. Zero means when the panel loads its history.
+	LiveSince time.Time
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 	// Context ends when the dashboard quits; commands use it.
