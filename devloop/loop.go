@@ -66,11 +66,12 @@ type Loop struct {
 	input    []byte                     // console input waiting for a VM
 	starting *vm.Machine                // a new boot that has not written to its console yet
 
-	lock   *lockFile
-	store  *logs.Store
-	images *kernel.Store
-	ring   *logs.Ring
-	runDir string
+	lock     *lockFile
+	store    *logs.Store
+	images   *kernel.Store
+	ring     *logs.Ring
+	stateDir string
+	runDir   string
 
 	// State below is owned by Run's goroutine.
 	accel     vm.Accel
@@ -187,6 +188,7 @@ func New(opts Options) (l *Loop, err error) {
 		store:     store,
 		images:    &kernel.Store{Dir: filepath.Join(runDir, "images"), Keep: 2},
 		ring:      logs.NewRing(10000),
+		stateDir:  stateDir,
 		runDir:    runDir,
 		nextBuild: max(build, 1),
 		nextBoot:  max(boot, 1),
@@ -204,6 +206,11 @@ func (l *Loop) Ring() *logs.Ring { return l.ring }
 
 // Store is the per-boot log store.
 func (l *Loop) Store() *logs.Store { return l.store }
+
+// StateDir is the project's state directory: where files ukdev writes on
+// the user's behalf (saved logs) go. The watcher never reports changes in
+// it.
+func (l *Loop) StateDir() string { return l.stateDir }
 
 // Reboot restarts the guest on the same build: a QMP system_reset while it
 // runs, a fresh QEMU once it has ended.
@@ -448,6 +455,14 @@ func (l *Loop) watchOptions() watcher.Options {
 	for _, p := range []string{cfg.Kernel.Image, cfg.Kernel.Initrd, cfg.Kernel.Symbols} {
 		if p != "" {
 			ignore = append(ignore, p)
+		}
+	}
+	// ukdev's own directories may lie inside the tree (XDG_STATE_HOME=./state):
+	// nothing ukdev writes there may start a build. Those outside the root
+	// are left out by the watcher itself.
+	for _, d := range []string{l.stateDir, l.runDir} {
+		if d != "" && filepath.Clean(d) != filepath.Clean(cfg.Root) {
+			ignore = append(ignore, d)
 		}
 	}
 	patterns := cfg.Watch.Ignore

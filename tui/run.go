@@ -63,6 +63,7 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 		Store:     loop.Store(),
 		Ring:      loop.Ring(),
 		LiveSince: liveSince,
+		StateDir:  loop.StateDir(),
 		Now:       time.Now,
 		Context:   uiCtx,
 	}

@@ -145,9 +145,11 @@ type Model struct {
 	prompt promptKind
 	input  textinput.Model
 
-	status  string // the outcome of the last action, shown in the title
+	status string // the outcome of the last action, shown in the title
+	// notice is shown whole under the log until the next key: where ctrl+s
+	// wrote, a path too long for the title.
+	notice  string
 	focused bool
-	saveDir string // where ctrl+s writes; "" is the working directory
 }
 
 var _ panel.Panel = (*Model)(nil)
@@ -208,12 +210,15 @@ func (m *Model) Update(msg tea.Msg) (panel.Panel, tea.Cmd) {
 		return m, nil
 	case savedMsg:
 		if msg.err != nil {
-			m.status = "save failed: " + msg.err.Error()
+			m.status = "save failed"
+			m.notice = "save failed: " + msg.err.Error()
 		} else {
-			m.status = fmt.Sprintf("saved %d lines to %s", msg.lines, msg.path)
+			m.status = fmt.Sprintf("saved %d lines", msg.lines)
+			m.notice = "saved to " + msg.path
 		}
 		return m, nil
 	case tea.KeyPressMsg:
+		m.notice = ""
 		if m.prompt != promptNone {
 			return m, m.promptKey(msg)
 		}
@@ -386,10 +391,24 @@ func (m *Model) indexOf(seq uint64) int {
 }
 
 func (m *Model) bodyRows() int {
+	rows := m.height - len(m.noticeRows())
 	if m.prompt != promptNone {
-		return max(m.height-1, 0)
+		rows--
 	}
-	return m.height
+	return max(rows, 0)
+}
+
+// noticeRows is the notice wrapped to the width, leaving at least one row
+// for the log when the panel has two or more.
+func (m *Model) noticeRows() []string {
+	if m.notice == "" || m.width <= 0 || m.height <= 0 {
+		return nil
+	}
+	rows := strings.Split(ansi.Hardwrap(m.notice, m.width, true), "\n")
+	if most := max(m.height-1, 1); len(rows) > most {
+		rows = rows[len(rows)-most:]
+	}
+	return rows
 }
 
 func (m *Model) maxTop() int { return max(m.shown()-m.bodyRows(), 0) }
@@ -644,13 +663,14 @@ func (m *Model) jumpToBoot(n int) {
 	m.status = fmt.Sprintf("no shown lines of boot #%d", n)
 }
 
-// save writes the shown lines to ukdev-logs-<time>.txt in a tea.Cmd.
+// save writes the shown lines to ukdev-logs-<time>.txt in the state
+// directory, in a tea.Cmd.
 func (m *Model) save() tea.Cmd {
 	out := make([]line, 0, m.shown())
 	for i := range m.shown() {
 		out = append(out, *m.shownLine(i))
 	}
-	path := saveName(m.saveDir, m.deps.Now())
+	path := saveName(m.deps.StateDir, m.deps.Now())
 	return func() tea.Msg {
 		err := writeLines(path, out)
 		return savedMsg{path: path, lines: len(out), err: err}
@@ -734,6 +754,9 @@ func (m *Model) View() string {
 			s = m.styles.Muted.Render("no line shown: esc clears the filter, o changes the source")
 		}
 		rows = append(rows, fit(s, m.width))
+	}
+	for _, r := range m.noticeRows() {
+		rows = append(rows, fit(m.styles.Muted.Render(r), m.width))
 	}
 	if m.prompt != promptNone {
 		rows = append(rows, fit(m.input.View()+" "+m.styles.Muted.Render(m.promptHint()), m.width))

@@ -280,17 +280,22 @@ func TestBounded(t *testing.T) {
 }
 
 func TestSave(t *testing.T) {
-	m := newModel(80, 20)
-	m.saveDir = t.TempDir()
+	dir := t.TempDir()
+	m := New(panel.Deps{Styles: panel.NewStyles(false), StateDir: dir, Now: func() time.Time { return t0.Add(time.Hour) }})
+	m.SetSize(80, 20)
+	m.Update(sampleEvents())
 	run(m, keys("&", typeText("hello"), "enter"))
 	cmd := run(m, keys("ctrl+s"))
 	if cmd == nil {
 		t.Fatal("ctrl+s returned no command")
 	}
 	m.Update(cmd())
-	path := filepath.Join(m.saveDir, "ukdev-logs-20250102-130000.txt")
-	if want := "saved 2 lines to " + path; !strings.Contains(m.Title(), want) {
+	path := filepath.Join(dir, "ukdev-logs-20250102-130000.txt")
+	if want := "saved 2 lines"; !strings.Contains(m.Title(), want) {
 		t.Errorf("title = %q, want %q", m.Title(), want)
+	}
+	if want := "saved to " + path; !strings.Contains(m.View(), want) {
+		t.Errorf("view lacks %q:\n%s", want, m.View())
 	}
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -527,5 +532,38 @@ func TestHistoryAtStartDoesNotRepeatLiveLines(t *testing.T) {
 	want := []string{"#1 one", "#1 two", "#2 three", "#2 four", "- ukdev started", "- cc main.c"}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("lines:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestSaveGoesToStateDir: ctrl+s writes into the state directory, never
+// into the project (the working directory, which is watched), and the
+// panel shows the whole path even when it is narrower than the path.
+func TestSaveGoesToStateDir(t *testing.T) {
+	project := t.TempDir()
+	t.Chdir(project)
+	state := filepath.Join(t.TempDir(), "state", "ukdev", "hello-0123abcd")
+	if err := os.MkdirAll(state, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	m := New(panel.Deps{Styles: panel.NewStyles(false), StateDir: state, Now: func() time.Time { return t0.Add(time.Hour) }})
+	m.SetSize(30, 8)
+	m.Update(sampleEvents())
+	m.Update(run(m, keys("ctrl+s"))())
+	path := filepath.Join(state, "ukdev-logs-20250102-130000.txt")
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("saved file: %v", err)
+	}
+	if entries, _ := os.ReadDir(project); len(entries) > 0 {
+		t.Errorf("save wrote %s into the project directory", entries[0].Name())
+	}
+	view := ansi.Strip(m.View())
+	checkSize(t, view, 30, 8)
+	if joined := strings.Join(strings.Fields(view), ""); !strings.Contains(joined, path) {
+		t.Errorf("view does not show the whole path %s:\n%s", path, view)
+	}
+	// The next key puts the log back in the whole panel.
+	run(m, keys("k"))
+	if view := ansi.Strip(m.View()); strings.Contains(view, "saved") {
+		t.Errorf("notice still shown after a key:\n%s", view)
 	}
 }

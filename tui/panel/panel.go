@@ -71,6 +71,10 @@ type Deps struct {
 	// line from then on arrives as an event, so history read from Store
 	// and Ring stops there. Zero means when the panel loads its history.
 	LiveSince time.Time
+	// StateDir is the project's state directory, where files the user asks
+	// for (saved logs) are written: never the watched tree. "" is the
+	// working directory.
+	StateDir string
 	// Now is the clock; tests pin it.
 	Now func() time.Time
 	// Context ends when the dashboard quits; commands use it.

@@ -1,0 +1,59 @@
+package devloop
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/watcher"
+)
+
+// TestWatchIgnoresUkdevDirs writes into ukdev's own state and runtime
+// directories, placed inside the project as XDG_STATE_HOME=./state would:
+// files ukdev writes there (saved logs, boot logs, image copies) must not
+// start a build.
+func TestWatchIgnoresUkdevDirs(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, project.FileName)
+	writeTestFile(t, path, "build.command = \"true\"\nkernel.image = \"k.elf\"\n")
+	cfg, err := project.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(root, ".state", "ukdev", "p")
+	runtime := filepath.Join(root, "run")
+	if err := os.MkdirAll(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	l, err := New(Options{Config: cfg, StateDir: state, RuntimeDir: runtime})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.lock.release()
+	opts := l.watchOptions()
+	opts.Debounce = 20 * time.Millisecond
+	w, err := watcher.New(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+
+	writeTestFile(t, filepath.Join(state, "ukdev-logs-20250102-120000.txt"), "saved")
+	writeTestFile(t, filepath.Join(state, "boots", "boot-000001.log"), "console")
+	writeTestFile(t, filepath.Join(runtime, "images", "k-1.elf"), "copy")
+	writeTestFile(t, filepath.Join(root, "main.c"), "int main;")
+	select {
+	case c := <-w.Changes():
+		if !slices.Equal(c.Paths, []string{"main.c"}) {
+			t.Errorf("change %q, want only main.c: ukdev's own files were reported", c.Paths)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no change reported for main.c")
+	}
+}
