@@ -34,7 +34,8 @@ type Line struct {
 	Boot, Build int
 	// Source says where the line came from.
 	Source Source
-	// Text is the line without its line ending.
+	// Text is the line without its line ending, cut to MaxDisplayLine
+	// bytes by Append (see TruncateLine).
 	Text string
 }
 
@@ -42,49 +43,69 @@ type Line struct {
 const (
 	// DefaultRingCapacity is the capacity of a Ring created with capacity <= 0.
 	DefaultRingCapacity = 10000
+	// DefaultRingBytes bounds the text a Ring holds when NewRingSize gets
+	// bytes <= 0, and for every Ring made by NewRing.
+	DefaultRingBytes = 8 << 20
 	// DefaultSubscriptionBuffer is the buffer of a Subscription asked for with buffer <= 0.
 	DefaultSubscriptionBuffer = 256
 )
 
-// Ring keeps the most recent lines, up to a fixed capacity, and passes new
-// lines to subscribers. Append never blocks: a subscriber whose buffer is
-// full loses the line and counts it. A Ring is safe for concurrent use.
+// Ring keeps the most recent lines, up to a number of lines and a number
+// of bytes of text, and passes new lines to subscribers. Append never
+// blocks: a subscriber whose buffer is full loses the line and counts it.
+// A Ring is safe for concurrent use.
 type Ring struct {
-	mu    sync.Mutex
-	lines []Line // circular, len(lines) == capacity
-	head  int    // index of the oldest line
-	n     int    // lines held
-	seq   uint64 // Seq of the last appended line
-	subs  map[*Subscription]struct{}
+	mu       sync.Mutex
+	lines    []Line // circular, len(lines) == capacity
+	head     int    // index of the oldest line
+	n        int    // lines held
+	bytes    int    // text bytes held
+	maxBytes int
+	seq      uint64 // Seq of the last appended line
+	subs     map[*Subscription]struct{}
 }
 
 // NewRing returns a Ring holding at most capacity lines
-// (DefaultRingCapacity when capacity <= 0).
-func NewRing(capacity int) *Ring {
-	if capacity <= 0 {
-		capacity = DefaultRingCapacity
+// (DefaultRingCapacity when capacity <= 0) and DefaultRingBytes bytes of
+// text.
+func NewRing(capacity int) *Ring { return NewRingSize(capacity, 0) }
+
+// NewRingSize returns a Ring holding at most lines lines
+// (DefaultRingCapacity when lines <= 0) and bytes bytes of text
+// (DefaultRingBytes when bytes <= 0). The newest line is always held,
+// even when alone it is over bytes.
+func NewRingSize(lines, bytes int) *Ring {
+	if lines <= 0 {
+		lines = DefaultRingCapacity
 	}
-	return &Ring{lines: make([]Line, capacity), subs: map[*Subscription]struct{}{}}
+	if bytes <= 0 {
+		bytes = DefaultRingBytes
+	}
+	return &Ring{lines: make([]Line, lines), maxBytes: bytes, subs: map[*Subscription]struct{}{}}
 }
 
-// Append stores l, evicting the oldest line when the ring is full, and
-// offers it to every subscriber without waiting. It assigns l.Seq, and
-// l.Time when zero, and returns the stored line.
+// Append stores l, its text cut to MaxDisplayLine bytes, evicting the
+// oldest lines while the ring is over its line or byte limit, and offers
+// it to every subscriber without waiting. It assigns l.Seq, and l.Time
+// when zero, and returns the stored line.
 func (r *Ring) Append(l Line) Line {
 	if l.Time.IsZero() {
 		l.Time = time.Now()
 	}
+	l.Text = TruncateLine(l.Text, MaxDisplayLine)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.seq++
 	l.Seq = r.seq
-	if r.n < len(r.lines) {
-		r.lines[(r.head+r.n)%len(r.lines)] = l
-		r.n++
-	} else {
-		r.lines[r.head] = l
+	for r.n > 0 && (r.n == len(r.lines) || r.bytes+len(l.Text) > r.maxBytes) {
+		r.bytes -= len(r.lines[r.head].Text)
+		r.lines[r.head] = Line{} // let the text be freed
 		r.head = (r.head + 1) % len(r.lines)
+		r.n--
 	}
+	r.lines[(r.head+r.n)%len(r.lines)] = l
+	r.n++
+	r.bytes += len(l.Text)
 	// Sends happen under the lock so that Close never closes a channel
 	// while a send to it is in progress.
 	for s := range r.subs {

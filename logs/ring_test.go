@@ -2,6 +2,7 @@ package logs
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -164,5 +165,52 @@ func TestRingConcurrent(t *testing.T) {
 		if snap[i].Seq != snap[i-1].Seq+1 {
 			t.Fatalf("snapshot Seq gap: %d then %d", snap[i-1].Seq, snap[i].Seq)
 		}
+	}
+}
+
+// TestRingBoundedByBytes floods a ring with 64 KiB lines, as a build
+// printing long lines does: the ring must hold a bounded number of bytes,
+// not capacity times the longest line.
+func TestRingBoundedByBytes(t *testing.T) {
+	r := NewRing(10000)
+	long := strings.Repeat("x", 64<<10)
+	for range 2000 {
+		r.Append(Line{Source: SourceBuild, Text: long})
+	}
+	held := 0
+	snap := r.Snapshot()
+	for _, l := range snap {
+		held += len(l.Text)
+	}
+	if held > 16<<20 {
+		t.Fatalf("ring holds %d MiB of text in %d lines, want at most 16 MiB", held>>20, len(snap))
+	}
+	last := snap[len(snap)-1]
+	if last.Seq != 2000 || !strings.HasPrefix(last.Text, long[:1000]) || !strings.Contains(last.Text, "bytes]") {
+		t.Fatalf("newest line: seq %d, %d bytes ending %q; want seq 2000 cut with a marker", last.Seq, len(last.Text), last.Text[max(len(last.Text)-40, 0):])
+	}
+}
+
+func TestRingSizeEvictsByBytes(t *testing.T) {
+	tests := []struct {
+		name    string
+		appends []string
+		want    []string
+	}{
+		{"under", []string{"aaaa", "bbbb"}, []string{"aaaa", "bbbb"}},
+		{"over evicts the oldest", []string{"aaaa", "bbbb", "cccc"}, []string{"bbbb", "cccc"}},
+		{"a line over the limit is kept alone", []string{"aaaa", "0123456789ab"}, []string{"0123456789ab"}},
+		{"lines limit still applies", []string{"a", "b", "c", "d", "e"}, []string{"b", "c", "d", "e"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := NewRingSize(4, 10)
+			for _, s := range tt.appends {
+				r.Append(Line{Text: s})
+			}
+			if got := texts(r.Snapshot()); fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("Snapshot = %q, want %q", got, tt.want)
+			}
+		})
 	}
 }

@@ -33,8 +33,10 @@ type line struct {
 	level string
 }
 
-// newLine sanitizes raw and fills text and plain.
+// newLine sanitizes raw, cut to logs.MaxDisplayLine bytes with a marker
+// (the boot file keeps the whole line), and fills text and plain.
 func newLine(at time.Time, boot int, src logs.Source, raw string, keepSGR bool) line {
+	raw = logs.TruncateLine(raw, logs.MaxDisplayLine)
 	text := strings.ReplaceAll(logs.Sanitize(raw, keepSGR), "\t", "    ")
 	plain := text
 	if strings.IndexByte(text, 0x1b) >= 0 {

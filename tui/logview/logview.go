@@ -4,11 +4,11 @@
 //
 // The panel starts from history (the boot files of the log store and the
 // recent lines of the ring, read in a tea.Cmd) and appends the live events
-// the root broadcasts. It keeps at most MaxLines lines. It searches (/, n,
-// N), filters lines (&) by a literal or a regexp, matching case or not,
-// filters by source (o) and by the level of kernel log lines (L), hides
-// timestamps (t), jumps to a boot (b) and saves the shown lines to a file
-// (ctrl+s).
+// the root broadcasts. It keeps at most MaxLines lines and MaxBytes bytes.
+// It searches (/, n, N), filters lines (&) by a literal or a regexp,
+// matching case or not, filters by source (o) and by the level of kernel
+// log lines (L), hides timestamps (t), jumps to a boot (b) and saves the
+// shown lines to a file in the state directory (ctrl+s).
 package logview
 
 import (
@@ -30,10 +30,14 @@ import (
 	"github.com/ukdev/ukdev/tui/panel"
 )
 
-// MaxLines is the most lines the panel keeps; older lines are dropped
-// (they stay in the boot files). The panel trims in steps, so it may hold
-// up to an eighth more for a moment.
-const MaxLines = 50000
+// MaxLines and MaxBytes bound what the panel keeps: lines, and bytes of
+// their text (each cut to logs.MaxDisplayLine for display); older lines
+// are dropped (they stay in the boot files). The panel trims in steps, so
+// it may hold up to an eighth more for a moment.
+const (
+	MaxLines = 50000
+	MaxBytes = 32 << 20
+)
 
 // historyBytes bounds how much of the boot files the history load reads.
 const historyBytes = 32 << 20
@@ -118,6 +122,8 @@ type Model struct {
 	lines    []line
 	base     uint64
 	maxLines int
+	bytes    int // text held, as lineBytes counts it
+	maxBytes int
 
 	curBoot   int          // the running boot, as vm.start events tell
 	maxBoot   int          // the highest boot number held, for the column width
@@ -171,7 +177,7 @@ func New(d panel.Deps) *Model {
 	in.SetStyles(st)
 	return &Model{
 		deps: d, styles: d.Styles, keys: newKeyMap(),
-		base: 1, maxLines: MaxLines, liveBoots: map[int]bool{}, maxLevel: -1,
+		base: 1, maxLines: MaxLines, maxBytes: MaxBytes, liveBoots: map[int]bool{}, maxLevel: -1,
 		ignoreCase: true, showTime: true, follow: true,
 		input: in,
 	}
@@ -271,24 +277,51 @@ func (m *Model) addEvents(evs []devloop.Event) {
 func (m *Model) appendLine(l line) {
 	l.seq = m.base + uint64(len(m.lines))
 	m.lines = append(m.lines, l)
+	m.bytes += lineBytes(l)
 	m.maxBoot = max(m.maxBoot, l.boot)
 	if m.visible != nil && m.passes(l) {
 		m.visible = append(m.visible, l.seq)
 	}
 }
 
-// trim drops the oldest lines once the log is an eighth over its bound,
-// so that the copy happens rarely.
+// lineBytes is the memory of a line's text: plain counts only when it is
+// not text itself (text without SGR).
+func lineBytes(l line) int {
+	n := len(l.text)
+	if len(l.plain) != len(l.text) {
+		n += len(l.plain)
+	}
+	return n
+}
+
+// trim drops the oldest lines once the log is an eighth over one of its
+// bounds, down to both bounds, so that the copy happens rarely. The copy
+// lets the dropped lines' memory go.
 func (m *Model) trim() {
-	if len(m.lines) <= m.maxLines+m.maxLines/8 {
+	if len(m.lines) <= m.maxLines+m.maxLines/8 && m.bytes <= m.maxBytes+m.maxBytes/8 {
 		return
 	}
-	drop := len(m.lines) - m.maxLines
-	m.lines = slices.Clone(m.lines[drop:])
-	m.base += uint64(drop)
+	m.dropOldest()
 	if m.visible != nil {
 		i := sort.Search(len(m.visible), func(i int) bool { return m.visible[i] >= m.base })
 		m.visible = slices.Clone(m.visible[i:])
+	}
+}
+
+// dropOldest drops the oldest lines until both bounds hold (the newest
+// line always stays), and moves the rest to a new array.
+func (m *Model) dropOldest() {
+	drop := max(len(m.lines)-m.maxLines, 0)
+	for _, l := range m.lines[:drop] {
+		m.bytes -= lineBytes(l)
+	}
+	for drop < len(m.lines)-1 && m.bytes > m.maxBytes {
+		m.bytes -= lineBytes(m.lines[drop])
+		drop++
+	}
+	if drop > 0 {
+		m.lines = slices.Clone(m.lines[drop:])
+		m.base += uint64(drop)
 	}
 }
 
@@ -324,17 +357,14 @@ func (m *Model) addHistory(h historyMsg) {
 	m.topSeq, m.matchSeq = shift(m.topSeq), shift(m.matchSeq)
 	live := m.lines
 	m.lines = make([]line, 0, len(hist)+len(live))
-	m.base = 1
+	m.base, m.bytes = 1, 0
 	for _, l := range append(hist, live...) {
 		l.seq = m.base + uint64(len(m.lines))
 		m.lines = append(m.lines, l)
+		m.bytes += lineBytes(l)
 		m.maxBoot = max(m.maxBoot, l.boot)
 	}
-	if len(m.lines) > m.maxLines {
-		drop := len(m.lines) - m.maxLines
-		m.lines = slices.Clone(m.lines[drop:])
-		m.base += uint64(drop)
-	}
+	m.dropOldest()
 	m.rebuildVisible()
 }
 

@@ -567,3 +567,33 @@ func TestSaveGoesToStateDir(t *testing.T) {
 		t.Errorf("notice still shown after a key:\n%s", view)
 	}
 }
+
+// TestLinesBoundedByBytes floods the panel with 64 KiB build lines: it
+// must keep a bounded number of bytes, each long line cut for display
+// with a marker, not MaxLines times the longest line.
+func TestLinesBoundedByBytes(t *testing.T) {
+	m := New(panel.Deps{Styles: panel.NewStyles(false), Now: func() time.Time { return t0 }})
+	m.SetSize(80, 10)
+	long := strings.Repeat("y", 64<<10)
+	for i := range 40 {
+		batch := make(panel.EventsMsg, 50)
+		for j := range batch {
+			batch[j] = devloop.Event{Time: t0.Add(time.Duration(i*50+j) * time.Millisecond), Type: devloop.TypeBuildOutput, Build: 1, Line: long}
+		}
+		m.Update(batch)
+	}
+	held := 0
+	for _, l := range m.lines {
+		held += len(l.text)
+		if len(l.plain) != len(l.text) {
+			held += len(l.plain)
+		}
+	}
+	if held > 40<<20 {
+		t.Fatalf("panel holds %d MiB of text in %d lines, want at most 40 MiB", held>>20, len(m.lines))
+	}
+	last := m.lines[len(m.lines)-1].plain
+	if len(last) >= len(long) || !strings.HasSuffix(last, "bytes]") {
+		t.Fatalf("a 64 KiB line is kept as %d bytes ending %q, want it cut with a marker", len(last), last[max(len(last)-30, 0):])
+	}
+}
