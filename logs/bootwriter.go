@@ -22,6 +22,7 @@ var ErrFinished = errors.New("boot writer finished")
 type BootWriter struct {
 	store *Store
 	boot  int
+	info  BootInfo // as recorded when the boot started
 
 	mu       sync.Mutex
 	file     *os.File
@@ -32,8 +33,8 @@ type BootWriter struct {
 	finished bool
 }
 
-func newBootWriter(s *Store, boot int, f *os.File) *BootWriter {
-	return &BootWriter{store: s, boot: boot, file: f, buf: bufio.NewWriterSize(f, 64<<10)}
+func newBootWriter(s *Store, info BootInfo, f *os.File) *BootWriter {
+	return &BootWriter{store: s, boot: info.Boot, info: info, file: f, buf: bufio.NewWriterSize(f, 64<<10)}
 }
 
 // Boot returns the boot number the writer writes.
@@ -74,8 +75,8 @@ func (w *BootWriter) timedFlush() {
 	}
 }
 
-// Finish flushes and closes the log file, records the end of the boot in
-// the index and prunes old boots. exitCode may be nil. Finish may be
+// Finish flushes the log file, records the end of the boot in the index,
+// prunes old boots and closes the file. exitCode may be nil. Finish may be
 // called once; later calls return ErrFinished.
 func (w *BootWriter) Finish(end time.Time, reason string, exitCode *int) error {
 	w.mu.Lock()
@@ -95,9 +96,6 @@ func (w *BootWriter) Finish(end time.Time, reason string, exitCode *int) error {
 	if err := w.buf.Flush(); err != nil {
 		errs = append(errs, err)
 	}
-	if err := w.file.Close(); err != nil {
-		errs = append(errs, err)
-	}
 	size := w.size
 	w.mu.Unlock()
 
@@ -105,9 +103,13 @@ func (w *BootWriter) Finish(end time.Time, reason string, exitCode *int) error {
 		errs = []error{fmt.Errorf("logs: finish boot %d: %w", w.boot, err)}
 	}
 	// The index is updated even when the file failed, so the boot does
-	// not look like it is still running.
-	if err := w.store.finishBoot(w.boot, end, reason, exitCode, size); err != nil {
+	// not look like it is still running. The file is closed only then: its
+	// lock tells readers the boot runs until the index says it ended.
+	if err := w.store.finishBoot(w.info, end, reason, exitCode, size); err != nil {
 		errs = append(errs, err)
+	}
+	if err := w.file.Close(); err != nil {
+		errs = append(errs, fmt.Errorf("logs: finish boot %d: %w", w.boot, err))
 	}
 	return errors.Join(errs...)
 }

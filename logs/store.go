@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Default limits applied when Options leaves a field zero or negative.
@@ -51,6 +53,10 @@ const (
 	ReasonKilled = "killed"
 	// ReasonQEMUError means QEMU failed to start or to run the guest.
 	ReasonQEMUError = "qemu-error"
+	// ReasonUnknown means the end of the boot was never recorded: the ukdev
+	// running it was killed (SIGKILL, a crash, the machine went down), or
+	// the index was lost. End is then the last write to the boot's file.
+	ReasonUnknown = "unknown"
 )
 
 // ErrNoSuchBoot is returned when a boot number is not in the index.
@@ -87,7 +93,8 @@ type BootInfo struct {
 	Reason string `json:"reason,omitempty"`
 	// ExitCode is the guest's decoded exit code, when it had one.
 	ExitCode *int `json:"exit_code,omitempty"`
-	// Bytes is the size of the boot's log file, recorded when it ends.
+	// Bytes is the size of the boot's log file: recorded when it ends, and
+	// for a running boot its size when the index was read.
 	Bytes int64 `json:"bytes"`
 	// File is the base name of the boot's log file, e.g. "boot-000007.log".
 	File string `json:"file"`
@@ -228,6 +235,12 @@ func (s *Store) StartBoot(b BootInfo) (*BootWriter, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Locked before the index lists the boot as running: see probeBoot.
+		// A reader probing the new file holds its shared lock for a moment
+		// only, so waiting for it is short.
+		if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
+			return nil, fmt.Errorf("boot %d: lock %s: %w", b.Boot, f.Name(), err)
+		}
 		return append(boots, b), nil
 	})
 	if err != nil {
@@ -238,11 +251,13 @@ func (s *Store) StartBoot(b BootInfo) (*BootWriter, error) {
 		return nil, fmt.Errorf("logs: start boot: %w", err)
 	}
 	s.running[b.Boot] = true
-	return newBootWriter(s, b.Boot, f), nil
+	return newBootWriter(s, b, f), nil
 }
 
-// finishBoot records the end of a boot, then prunes old boots.
-func (s *Store) finishBoot(boot int, end time.Time, reason string, exitCode *int, size int64) error {
+// finishBoot records the end of the boot started as info, then prunes old
+// boots.
+func (s *Store) finishBoot(info BootInfo, end time.Time, reason string, exitCode *int, size int64) error {
+	boot := info.Boot
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.running, boot)
@@ -251,11 +266,14 @@ func (s *Store) finishBoot(boot int, end time.Time, reason string, exitCode *int
 		if !ok {
 			// The index was lost and rebuilt without this boot's file
 			// (or someone removed it): record the boot again.
-			boots = append(boots, BootInfo{Boot: boot, File: bootFileName(boot)})
+			boots = append(boots, info)
 			slices.SortFunc(boots, func(a, b BootInfo) int { return a.Boot - b.Boot })
 			i, _ = findBoot(boots, boot)
 		}
 		b := &boots[i]
+		// What the writer recorded at the start is kept, also when the
+		// index was rebuilt from the files in between.
+		b.Build, b.Start, b.Accel, b.Machine = info.Build, info.Start, info.Accel, info.Machine
 		b.End, b.Reason, b.Bytes = end, reason, size
 		if exitCode != nil {
 			code := *exitCode
@@ -327,10 +345,11 @@ func (s *Store) updateIndex(change func([]BootInfo) ([]BootInfo, error)) error {
 
 func (s *Store) indexPath() string { return filepath.Join(s.dir, indexName) }
 
-// readIndex returns the boots of the index in ascending order. A missing
-// index with no boot files is an empty store; a missing index with boot
-// files, or an unreadable one, is rebuilt from the file names and comes
-// with an *IndexWarning.
+// readIndex returns the boots of the index in ascending order, with the
+// boots whose writer is gone marked as ended (see settle). A missing index
+// with no boot files is an empty store; a missing index with boot files,
+// or an unreadable one, is rebuilt from the files and comes with an
+// *IndexWarning.
 func (s *Store) readIndex() ([]BootInfo, error) {
 	data, err := os.ReadFile(s.indexPath())
 	if errors.Is(err, fs.ErrNotExist) {
@@ -341,20 +360,79 @@ func (s *Store) readIndex() ([]BootInfo, error) {
 		if len(onDisk) == 0 {
 			return nil, nil
 		}
-		return onDisk, &IndexWarning{Path: s.indexPath(), Err: err}
+		return s.settle(onDisk), &IndexWarning{Path: s.indexPath(), Err: err}
 	}
 	if err != nil {
 		return nil, err
 	}
 	boots, perr := parseIndex(data)
 	if perr == nil {
-		return boots, nil
+		return s.settle(boots), nil
 	}
 	onDisk, serr := s.scanFiles()
 	if serr != nil {
 		return nil, serr
 	}
-	return onDisk, &IndexWarning{Path: s.indexPath(), Err: perr}
+	return s.settle(onDisk), &IndexWarning{Path: s.indexPath(), Err: perr}
+}
+
+// settle looks at the boots listed as running. One whose file a live
+// BootWriter holds gets its current size; one whose writer is gone (the
+// ukdev running it was killed) is marked as ended with ReasonUnknown at
+// the file's last write, with its size. Readers only see the change; the
+// writing Store records it with its next update of the index.
+func (s *Store) settle(boots []BootInfo) []BootInfo {
+	for i := range boots {
+		b := &boots[i]
+		if !b.Running() {
+			continue
+		}
+		fi, alive := probeBoot(s.Path(b.Boot))
+		if fi != nil {
+			b.Bytes = fi.Size()
+		}
+		if alive {
+			continue
+		}
+		b.Reason = ReasonUnknown
+		switch {
+		case fi != nil && fi.ModTime().After(b.Start):
+			b.End = fi.ModTime()
+		case !b.Start.IsZero():
+			b.End = b.Start
+		default:
+			b.End = time.Now()
+		}
+	}
+	return boots
+}
+
+// probeBoot returns the boot file's information (nil when it is gone) and
+// whether a BootWriter, in this process or another, still holds it.
+//
+// Every BootWriter holds an exclusive flock on its file from before the
+// index lists the boot as running until after it records the end, and the
+// kernel drops the lock when the process dies, however it dies. So a file
+// that is not locked has no writer left. This is tied to the writer
+// itself: unlike a recorded pid it cannot be fooled by a reused pid, and
+// unlike the project's lock it does not depend on where that lock lives
+// or on which ukdev command holds it. When the lock cannot be tested (a
+// file system without flock), the writer is taken to be alive: a running
+// boot must never be shown as ended.
+func probeBoot(path string) (fs.FileInfo, bool) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, !errors.Is(err, fs.ErrNotExist)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, true
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_SH|unix.LOCK_NB); err != nil {
+		return fi, true
+	}
+	return fi, false
 }
 
 // parseIndex decodes and validates an index. File names are checked
@@ -417,9 +495,11 @@ func (s *Store) writeIndex(boots []BootInfo) error {
 	return nil
 }
 
-// scanFiles lists the boot files in the directory as BootInfos, ascending.
-// Only what the file system knows is filled in: number, name, size and
-// the modification time as End.
+// scanFiles lists the boot files in the directory as BootInfos, ascending,
+// all as running: settle tells which ended. Only what the file system
+// knows is filled in: number, name, size, and the file's creation as Start
+// (for a boot whose file was cut while it ran, the last cut), zero where
+// the file system does not record it.
 func (s *Store) scanFiles() ([]BootInfo, error) {
 	entries, err := os.ReadDir(s.dir)
 	if err != nil {
@@ -431,9 +511,9 @@ func (s *Store) scanFiles() ([]BootInfo, error) {
 		if !ok || !e.Type().IsRegular() {
 			continue
 		}
-		b := BootInfo{Boot: n, File: e.Name()}
+		b := BootInfo{Boot: n, File: e.Name(), Start: birthTime(filepath.Join(s.dir, e.Name()))}
 		if fi, err := e.Info(); err == nil {
-			b.Bytes, b.End = fi.Size(), fi.ModTime()
+			b.Bytes = fi.Size()
 		}
 		boots = append(boots, b)
 	}
@@ -463,4 +543,14 @@ func parseBootFileName(name string) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// birthTime returns when the file at path was created, or the zero time
+// when the file system does not record it.
+func birthTime(path string) time.Time {
+	var st unix.Statx_t
+	if err := unix.Statx(unix.AT_FDCWD, path, unix.AT_SYMLINK_NOFOLLOW, unix.STATX_BTIME, &st); err != nil || st.Mask&unix.STATX_BTIME == 0 {
+		return time.Time{}
+	}
+	return time.Unix(st.Btime.Sec, int64(st.Btime.Nsec))
 }

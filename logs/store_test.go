@@ -300,3 +300,144 @@ func TestFinishRecordsBootMissingFromIndex(t *testing.T) {
 		t.Fatalf("boots = %v, want [3]", got)
 	}
 }
+
+// writeIndexFile writes an index with the given boots, as a ukdev that
+// was killed left it.
+func writeIndexFile(t *testing.T, dir string, boots ...BootInfo) {
+	t.Helper()
+	s := &Store{dir: dir}
+	if err := s.writeIndex(boots); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBootOfKilledUkdevEnds(t *testing.T) {
+	dir := t.TempDir()
+	start := time.Now().Add(-time.Minute).Round(time.Millisecond)
+	last := start.Add(5 * time.Second)
+	// ukdev was killed while boot 2 ran: the index says it runs, and no
+	// process holds its file.
+	writeIndexFile(t, dir,
+		BootInfo{Boot: 1, Build: 1, Start: start.Add(-time.Minute), End: start, Reason: ReasonExit, Bytes: 3, File: bootFileName(1)},
+		BootInfo{Boot: 2, Build: 1, Start: start, File: bootFileName(2)})
+	for n, data := range map[int]string{1: "one", 2: "hello\nworld\n"} {
+		if err := os.WriteFile(filepath.Join(dir, bootFileName(n)), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chtimes(filepath.Join(dir, bootFileName(2)), last, last); err != nil {
+		t.Fatal(err)
+	}
+
+	reader := openStore(t, dir, Options{})
+	boots, err := reader.Boots()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := boots[1]
+	if b.Running() || !b.End.Equal(last) || b.Reason != ReasonUnknown || b.Bytes != 12 || !b.Start.Equal(start) || b.Build != 1 {
+		t.Fatalf("boot of the killed ukdev = %+v; want ended at its last write (%v), reason %q, 12 bytes, start and build kept",
+			b, last, ReasonUnknown)
+	}
+	if boots[0].Reason != ReasonExit {
+		t.Fatalf("a boot that ended normally changed: %+v", boots[0])
+	}
+
+	// The next ukdev records it in the index for good.
+	writer := openStore(t, dir, Options{})
+	runBoot(t, writer, 3, 2, "three\n")
+	data, err := os.ReadFile(filepath.Join(dir, indexName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recorded, err := parseIndex(data)
+	if err != nil || len(recorded) != 3 || recorded[1].Running() || recorded[1].Reason != ReasonUnknown || recorded[1].Bytes != 12 {
+		t.Fatalf("index after the next boot = %+v, %v; want boot 2 recorded as ended", recorded, err)
+	}
+}
+
+func TestRunningBootOfLiveUkdevStaysRunning(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{})
+	w, err := s.StartBoot(BootInfo{Boot: 1, Build: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, w, "still going\n")
+	// Another process (ukdev logs --list) reads the store.
+	reader := openStore(t, dir, Options{})
+	for _, st := range []*Store{reader, s} {
+		boots, err := st.Boots()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(boots) != 1 || !boots[0].Running() || boots[0].Reason != "" {
+			t.Fatalf("boot of a live writer = %+v, want running", boots)
+		}
+	}
+	if err := w.Finish(time.Now(), ReasonExit, nil); err != nil {
+		t.Fatal(err)
+	}
+	boots, err := reader.Boots()
+	if err != nil || boots[0].Reason != ReasonExit || boots[0].Bytes != 12 {
+		t.Fatalf("finished boot = %+v, %v", boots, err)
+	}
+}
+
+// needBirthTime skips a test on a file system that does not record when a
+// file was created.
+func needBirthTime(t *testing.T, dir string) {
+	t.Helper()
+	p := filepath.Join(dir, "probe")
+	if err := os.WriteFile(p, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(p)
+	if birthTime(p).IsZero() {
+		t.Skip("the file system does not record creation times")
+	}
+}
+
+func TestRebuiltIndexKeepsTimes(t *testing.T) {
+	dir := t.TempDir()
+	needBirthTime(t, dir)
+	s := openStore(t, dir, Options{})
+	before := time.Now().Add(-time.Second)
+	runBoot(t, s, 1, 1, "one\n")
+	w, err := s.StartBoot(BootInfo{Boot: 2, Build: 3, Start: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, w, "two\n")
+	after := time.Now().Add(time.Second)
+	if err := os.Remove(filepath.Join(dir, indexName)); err != nil {
+		t.Fatal(err)
+	}
+
+	reader, err := Open(dir, Options{})
+	if reader == nil {
+		t.Fatalf("Open: %v", err)
+	}
+	boots, err := reader.Boots()
+	var warn *IndexWarning
+	if !errors.As(err, &warn) || len(boots) != 2 {
+		t.Fatalf("Boots = %+v, %v; want 2 boots and an IndexWarning", boots, err)
+	}
+	for _, b := range boots {
+		if b.Start.Before(before) || b.Start.After(after) {
+			t.Errorf("boot %d: rebuilt start %v, want between %v and %v", b.Boot, b.Start, before, after)
+		}
+	}
+	if boots[0].Running() || boots[0].Reason != ReasonUnknown || !boots[1].Running() {
+		t.Errorf("rebuilt boots = %+v; want 1 ended (reason unknown) and 2 running", boots)
+	}
+
+	// The writer records its boot again with what it knows.
+	if err := w.Finish(time.Now(), ReasonPanic, nil); err != nil {
+		t.Fatal(err)
+	}
+	boots, err = s.Boots()
+	if err != nil || boots[1].Build != 3 || boots[1].Reason != ReasonPanic || boots[1].Start.IsZero() {
+		t.Fatalf("boot 2 after Finish = %+v, %v; want build 3, panic, its start", boots, err)
+	}
+}

@@ -108,15 +108,18 @@ func (a *app) listBoots(store *logs.Store, asJSON bool) error {
 			fmt.Fprintln(a.stdout, string(out))
 			continue
 		}
-		end, reason := "running", b.Reason
+		start, end, reason := "?", "running", b.Reason
+		if !b.Start.IsZero() {
+			start = b.Start.Format("2006-01-02 15:04:05")
+		}
 		if !b.End.IsZero() {
 			end = b.End.Format("15:04:05")
 		}
 		if b.ExitCode != nil {
 			reason = fmt.Sprintf("%s %d", reason, *b.ExitCode)
 		}
-		fmt.Fprintf(a.stdout, "boot %-4d build %-4d %s → %-8s %-10s %7d bytes  %s %s\n",
-			b.Boot, b.Build, b.Start.Format("2006-01-02 15:04:05"), end, reason, b.Bytes, b.Accel, b.Machine)
+		fmt.Fprintf(a.stdout, "boot %-4d build %-4d %-19s → %-8s %-10s %7d bytes  %s %s\n",
+			b.Boot, b.Build, start, end, reason, b.Bytes, b.Accel, b.Machine)
 	}
 	return nil
 }

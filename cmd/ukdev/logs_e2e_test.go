@@ -1,0 +1,132 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// These end-to-end tests cover what the log store keeps when things go
+// wrong: ukdev killed while a boot runs, the index lost, a crash in a
+// store much smaller than the boot's output.
+
+// stateDirOf returns the project's state directory under testEnv's
+// XDG_STATE_HOME (there is one project per test).
+func stateDirOf(t *testing.T, env []string) string {
+	t.Helper()
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "XDG_STATE_HOME="); ok {
+			dirs, err := filepath.Glob(filepath.Join(v, "ukdev", "*"))
+			if err != nil || len(dirs) != 1 {
+				t.Fatalf("state dirs under %s: %v, %v; want one", v, dirs, err)
+			}
+			return dirs[0]
+		}
+	}
+	t.Fatal("env has no XDG_STATE_HOME")
+	return ""
+}
+
+// listLine matches a line of `ukdev logs --list`.
+var listLine = regexp.MustCompile(`^boot (\d+) +build (\d+) +(\S+ \S+|\?) +→ (\S+) +(\S*(?: -?\d+)?) +(\d+) bytes`)
+
+type listedBoot struct {
+	boot, build int
+	start, end  string
+	reason      string
+	bytes       int64
+}
+
+func listBootsCLI(t *testing.T, dir string, env []string) []listedBoot {
+	t.Helper()
+	r := runCLI(t, dir, env, "", "logs", "--list")
+	if r.code != 0 {
+		t.Fatalf("ukdev logs --list\n%s", r)
+	}
+	var out []listedBoot
+	for _, l := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+		m := listLine.FindStringSubmatch(l)
+		if m == nil {
+			t.Fatalf("ukdev logs --list printed %q\n%s", l, r)
+		}
+		boot, _ := strconv.Atoi(m[1])
+		build, _ := strconv.Atoi(m[2])
+		size, _ := strconv.ParseInt(m[6], 10, 64)
+		out = append(out, listedBoot{boot: boot, build: build, start: m[3], end: m[4], reason: strings.TrimSpace(m[5]), bytes: size})
+	}
+	return out
+}
+
+// TestLogsListAfterKill kills ukdev with SIGKILL while boot 1 runs: the
+// boot must then be listed as ended, with its size, not as running with 0
+// bytes forever; while ukdev runs it must be listed as running. A lost
+// index is rebuilt with real start times.
+func TestLogsListAfterKill(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	s := startDev(t, dir, env)
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
+
+	// The console reaches the file within ukdev's flush interval: poll
+	// the list until it shows the bytes.
+	deadline := time.Now().Add(quickWait)
+	for {
+		boots := listBootsCLI(t, dir, env)
+		if len(boots) != 1 || boots[0].end != "running" {
+			t.Fatalf("while ukdev runs, want boot 1 running: %+v", boots)
+		}
+		if boots[0].bytes > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("running boot 1 listed with 0 bytes after %s: %+v", quickWait, boots)
+		}
+	}
+
+	if err := s.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	_ = s.cmd.Wait()
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+
+	logFile := filepath.Join(stateDirOf(t, env), "boots", "boot-000001.log")
+	fi, err := os.Stat(logFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	boots := listBootsCLI(t, dir, env)
+	if len(boots) != 1 || boots[0].end == "running" || boots[0].reason != "unknown" || boots[0].bytes != fi.Size() || boots[0].build != 1 {
+		t.Fatalf("after SIGKILL, want boot 1 ended (unknown) with its %d bytes, build 1: %+v", fi.Size(), boots)
+	}
+	startBefore := boots[0].start
+
+	// The index is lost: the list is rebuilt from the files, with times.
+	if err := os.Remove(filepath.Join(stateDirOf(t, env), "boots", "index.json")); err != nil {
+		t.Fatal(err)
+	}
+	boots = listBootsCLI(t, dir, env)
+	if len(boots) != 1 || boots[0].start == "?" || strings.HasPrefix(boots[0].start, "0001-") || boots[0].end == "running" {
+		t.Fatalf("rebuilt list, want boot 1 with a start time and an end: %+v", boots)
+	}
+	if boots[0].start[:10] != startBefore[:10] {
+		t.Errorf("rebuilt start %s, want the day of %s", boots[0].start, startBefore)
+	}
+
+	// The next ukdev records it for good and goes on from boot 2.
+	s = startDev(t, dir, env)
+	s.waitFor("boot 2 banner", bootWait, consoleLine(2, "hello from ukdev"))
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev dev exited with status %d after SIGTERM, want 0", code)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	boots = listBootsCLI(t, dir, env)
+	if len(boots) != 2 || boots[0].reason != "unknown" || boots[1].reason != "killed" {
+		t.Fatalf("after the next run, want boot 1 unknown and boot 2 killed: %+v", boots)
+	}
+}
