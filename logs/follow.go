@@ -34,6 +34,11 @@ const (
 // current file to its end first. It returns ctx.Err() when ctx is done,
 // and another error only when the store cannot be read.
 //
+// A boot file cut to stay under the size limit (see BootWriter) is read to
+// its end and followed on in the cut copy from the same point of the
+// boot's output, so a follower that keeps up sees every byte once; one
+// that fell behind by more than the part cut out gets the marker instead.
+//
 // Follow works from another process while one writes the store. out is
 // called from Follow's goroutine; p is valid only during the call.
 func (s *Store) Follow(ctx context.Context, boot int, out func(boot int, p []byte)) error {
@@ -90,8 +95,10 @@ func (s *Store) followOne(ctx context.Context, cur int, buf []byte, out func(int
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return 0, fmt.Errorf("logs: follow: %w", err)
 	}
+	var cut *cutMap
 	if f != nil {
-		defer f.Close()
+		cut = readCutMap(f)
+		defer func() { f.Close() }()
 	}
 	lastGrowth := time.Now()
 	var newerSeen time.Time // when a newer boot was first seen in the index
@@ -99,6 +106,9 @@ func (s *Store) followOne(ctx context.Context, cur int, buf []byte, out func(int
 		if f != nil {
 			grew, err := drain(f, cur, buf, out)
 			if err != nil {
+				return 0, fmt.Errorf("logs: follow: %w", err)
+			}
+			if f, cut, err = followCut(s.Path(cur), f, cut, cur, buf, out); err != nil {
 				return 0, fmt.Errorf("logs: follow: %w", err)
 			}
 			if grew {
@@ -134,6 +144,52 @@ func (s *Store) followOne(ctx context.Context, cur int, buf []byte, out func(int
 			return 0, err
 		}
 	}
+}
+
+// followCut returns f and its cut, or, when the file at path is not f any
+// more because it was replaced by a cut copy, the copy positioned at the
+// first byte of the boot's output that f did not hold, and its cut. It
+// reads f to its end first: f no longer grows.
+func followCut(path string, f *os.File, cut *cutMap, boot int, buf []byte, out func(int, []byte)) (*os.File, *cutMap, error) {
+	now, err := os.Stat(path)
+	if err != nil {
+		return f, cut, nil // pruned: the caller moves on
+	}
+	was, err := f.Stat()
+	if err != nil {
+		return f, cut, err
+	}
+	if os.SameFile(was, now) {
+		return f, cut, nil
+	}
+	if _, err := drain(f, boot, buf, out); err != nil {
+		return f, cut, err
+	}
+	read, err := f.Seek(0, io.SeekCurrent)
+	if err != nil {
+		return f, cut, err
+	}
+	next, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return f, cut, nil
+	}
+	if err != nil {
+		return f, cut, err
+	}
+	nextCut := readCutMap(next)
+	if nextCut != nil {
+		_, err = next.Seek(nextCut.fileOffset(cut.outputOffset(read)), io.SeekStart)
+	} else {
+		// No map (a file system without extended attributes): carry on
+		// with what is written from now on.
+		_, err = next.Seek(0, io.SeekEnd)
+	}
+	if err != nil {
+		next.Close()
+		return f, cut, err
+	}
+	f.Close()
+	return next, nextCut, nil
 }
 
 // drain reads f to its current end, passing the bytes to out.

@@ -281,3 +281,39 @@ func TestFollowEmptyStoreReturnsOnCancel(t *testing.T) {
 		t.Fatalf("Follow returned %v, want context.Canceled", err)
 	}
 }
+
+// TestFollowAcrossCuts follows a boot whose file the writer cuts again and
+// again to stay under the limit: a follower that keeps up must see every
+// byte once, in order, as if nothing were cut.
+func TestFollowAcrossCuts(t *testing.T) {
+	dir := t.TempDir()
+	s := openStore(t, dir, Options{MaxBytes: 2 << 10})
+	w, err := s.StartBoot(BootInfo{Boot: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newCollector()
+	stop := startFollow(t, dir, 1, c)
+	var all strings.Builder
+	for burst := range 12 {
+		// A burst stays under half the limit, so the follower is never
+		// more than one cut behind.
+		text := numbered(fmt.Sprintf("burst %02d", burst), 0, 45) // 900 bytes
+		mustWrite(t, w, text)
+		all.WriteString(text)
+		c.waitText(t, 1, all.String())
+	}
+	if err := w.Finish(time.Now(), ReasonExit, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow returned %v", err)
+	}
+	data, err := os.ReadFile(s.Path(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(data) > 2<<10 || !strings.Contains(string(data), "[ukdev: ") {
+		t.Fatalf("the boot's file was not cut (%d bytes): the test did not test cuts", len(data))
+	}
+}

@@ -1,8 +1,9 @@
 // Package logs keeps what the guest and ukdev say: one raw log file per
-// boot with a small index, pruning of old boots, following a log from
-// another process, a bounded in-memory ring of lines with subscribers, a
-// terminal-safe sanitizer for untrusted guest output, a byte-to-line
-// splitter, and ukdev's own diagnostics log.
+// boot, cut to its head and tail past a size limit, with a small index,
+// pruning of old boots, following a log from another process, a bounded
+// in-memory ring of lines with subscribers, a terminal-safe sanitizer for
+// untrusted guest output, a byte-to-line splitter, and ukdev's own
+// diagnostics log.
 //
 // Nothing here blocks a writer on a slow reader: the console bytes of a
 // boot go to a buffered file, and ring subscribers that fall behind lose
@@ -228,7 +229,8 @@ func (s *Store) StartBoot(b BootInfo) (*BootWriter, error) {
 			return nil, fmt.Errorf("boot %d: %w", b.Boot, ErrBootExists)
 		}
 		var err error
-		f, err = os.OpenFile(s.Path(b.Boot), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		// Read too: a cut copies the file's head and tail (see BootWriter).
+		f, err = os.OpenFile(s.Path(b.Boot), os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("boot %d: %w", b.Boot, ErrBootExists)
 		}
@@ -287,34 +289,94 @@ func (s *Store) finishBoot(info BootInfo, end time.Time, reason string, exitCode
 	return nil
 }
 
-// prune deletes the oldest boots until at most KeepBoots boots and
-// MaxBytes bytes remain, skipping boots this Store is still writing. It
-// returns the boots that remain. s.mu must be held.
+// fileLimit is the most bytes one boot's file holds: MaxBytes, but never
+// less than minFileBytes. A longer boot keeps its head and its tail.
+func (s *Store) fileLimit() int64 { return max(s.opts.MaxBytes, minFileBytes) }
+
+// prune keeps the store within KeepBoots boots and MaxBytes bytes, and
+// returns the boots that remain. It never touches a boot this Store is
+// still writing (its writer cuts its own file) and never deletes the
+// newest boot. A finished boot file over the limit for one file is cut to
+// its head and tail. Then, oldest first:
+//
+//   - over KeepBoots, boots are deleted, those that ended in a crash or a
+//     panic only once no other boot is left to delete;
+//   - over MaxBytes, boots are deleted, but not those that ended in a crash
+//     or a panic: the older of these are cut instead, down to a
+//     sixteenth of the limit each (1 KiB at least), so that their head and
+//     tail, where a crash report is, stay. When they are still over,
+//     the store stays over MaxBytes.
+//
+// s.mu must be held.
 func (s *Store) prune(boots []BootInfo) ([]BootInfo, error) {
+	s.removeStaleCuts()
+	limit := s.fileLimit()
+	newest := 0
+	if len(boots) > 0 {
+		newest = boots[len(boots)-1].Boot
+	}
+	pinned := func(b BootInfo) bool { return b.Boot == newest || s.running[b.Boot] }
+	spared := func(b BootInfo) bool { return pinned(b) || b.Reason == ReasonCrash || b.Reason == ReasonPanic }
+
+	var errs []error
 	sizes := make([]int64, len(boots))
 	var total int64
 	for i, b := range boots {
 		if fi, err := os.Stat(s.Path(b.Boot)); err == nil {
 			sizes[i] = fi.Size()
 		}
+		if sizes[i] > limit && !s.running[b.Boot] {
+			if n, err := s.cutFinished(b.Boot, limit); err != nil {
+				errs = append(errs, fmt.Errorf("prune: %w", err))
+			} else {
+				sizes[i], boots[i].Bytes = n, n
+			}
+		}
 		total += sizes[i]
 	}
+
+	gone := make([]bool, len(boots))
 	count := len(boots)
-	kept := boots[:0:0]
-	var errs []error
-	for i, b := range boots {
-		over := count > s.opts.KeepBoots || total > s.opts.MaxBytes
-		if !over || s.running[b.Boot] {
-			kept = append(kept, b)
-			continue
-		}
-		if err := os.Remove(s.Path(b.Boot)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	remove := func(i int) {
+		if err := os.Remove(s.Path(boots[i].Boot)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, fmt.Errorf("prune: %w", err))
-			kept = append(kept, b)
-			continue
+			return
 		}
+		gone[i] = true
 		count--
 		total -= sizes[i]
+	}
+	for _, keep := range []func(BootInfo) bool{spared, pinned} {
+		for i, b := range boots {
+			if count > s.opts.KeepBoots && !gone[i] && !keep(b) {
+				remove(i)
+			}
+		}
+	}
+	for i, b := range boots {
+		if total > s.opts.MaxBytes && !gone[i] && !spared(b) {
+			remove(i)
+		}
+	}
+	floor := max(limit/16, minFileBytes)
+	for i, b := range boots {
+		if total <= s.opts.MaxBytes || gone[i] || pinned(b) || sizes[i] <= floor {
+			continue
+		}
+		n, err := s.cutFinished(b.Boot, max(floor, sizes[i]-(total-s.opts.MaxBytes)))
+		if err != nil {
+			errs = append(errs, fmt.Errorf("prune: %w", err))
+			continue
+		}
+		total -= sizes[i] - n
+		sizes[i], boots[i].Bytes = n, n
+	}
+
+	kept := boots[:0:0]
+	for i, b := range boots {
+		if !gone[i] {
+			kept = append(kept, b)
+		}
 	}
 	return kept, errors.Join(errs...)
 }

@@ -160,30 +160,52 @@ func TestStartBootRejectsBadNumbers(t *testing.T) {
 }
 
 func TestPrune(t *testing.T) {
+	type boot struct {
+		size   int
+		reason string
+	}
+	exits := func(sizes ...int) []boot {
+		var out []boot
+		for _, n := range sizes {
+			out = append(out, boot{n, ReasonExit})
+		}
+		return out
+	}
 	tests := []struct {
 		name  string
 		opts  Options
-		sizes []int // bytes written by boots 1..n, in order
+		boots []boot // boots 1..n, in order
 		want  []int
 	}{
-		{"under limits", Options{KeepBoots: 5, MaxBytes: 1000}, []int{10, 10, 10}, []int{1, 2, 3}},
-		{"by count", Options{KeepBoots: 3}, []int{1, 1, 1, 1, 1, 1}, []int{4, 5, 6}},
-		{"by size", Options{MaxBytes: 100}, []int{40, 40, 40, 30}, []int{3, 4}},
-		{"exactly max size", Options{MaxBytes: 80}, []int{40, 40}, []int{1, 2}},
-		{"one boot over size", Options{MaxBytes: 10}, []int{5, 50}, []int{}},
-		{"count and size", Options{KeepBoots: 3, MaxBytes: 25}, []int{10, 10, 10, 10, 10}, []int{4, 5}},
+		{"under limits", Options{KeepBoots: 5, MaxBytes: 1000}, exits(10, 10, 10), []int{1, 2, 3}},
+		{"by count", Options{KeepBoots: 3}, exits(1, 1, 1, 1, 1, 1), []int{4, 5, 6}},
+		{"by size", Options{MaxBytes: 100}, exits(40, 40, 40, 30), []int{3, 4}},
+		{"exactly max size", Options{MaxBytes: 80}, exits(40, 40), []int{1, 2}},
+		{"the newest boot stays over the size", Options{MaxBytes: 10}, exits(5, 50), []int{2}},
+		{"count and size", Options{KeepBoots: 3, MaxBytes: 25}, exits(10, 10, 10, 10, 10), []int{4, 5}},
+		{"crashes and panics stay over the size", Options{MaxBytes: 100},
+			[]boot{{40, ReasonCrash}, {40, ReasonKilled}, {40, ReasonPanic}, {30, ReasonExit}}, []int{1, 3, 4}},
+		{"crashes go last by count", Options{KeepBoots: 2},
+			[]boot{{1, ReasonCrash}, {1, ReasonExit}, {1, ReasonPanic}, {1, ReasonExit}, {1, ReasonExit}}, []int{3, 5}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := openStore(t, t.TempDir(), tt.opts)
-			for i, n := range tt.sizes {
-				runBoot(t, s, i+1, 1, strings.Repeat("x", n))
+			for i, b := range tt.boots {
+				w, err := s.StartBoot(BootInfo{Boot: i + 1, Build: 1})
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustWrite(t, w, strings.Repeat("x", b.size))
+				if err := w.Finish(time.Now(), b.reason, nil); err != nil {
+					t.Fatal(err)
+				}
 			}
 			got := bootNumbers(t, s)
 			if !slices.Equal(got, tt.want) && !(len(got) == 0 && len(tt.want) == 0) {
 				t.Fatalf("boots = %v, want %v", got, tt.want)
 			}
-			for i := range tt.sizes {
+			for i := range tt.boots {
 				_, err := os.Stat(s.Path(i + 1))
 				if kept := slices.Contains(tt.want, i+1); kept != (err == nil) {
 					t.Errorf("boot %d: file present = %v, want %v", i+1, err == nil, kept)
@@ -204,15 +226,133 @@ func TestPruneNeverDeletesRunningBoot(t *testing.T) {
 	}
 	runBoot(t, s, 2, 1, "done")
 	runBoot(t, s, 3, 1, "done")
-	if got := bootNumbers(t, s); !slices.Equal(got, []int{1}) {
-		t.Fatalf("boots = %v, want [1] (running boot kept)", got)
+	if got := bootNumbers(t, s); !slices.Equal(got, []int{1, 3}) {
+		t.Fatalf("boots = %v, want [1 3] (the running boot and the newest kept)", got)
 	}
 	if err := running.Finish(time.Now(), ReasonKilled, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := bootNumbers(t, s); len(got) != 0 {
-		t.Fatalf("boots after finishing = %v, want none (over both limits)", got)
+	if got := bootNumbers(t, s); !slices.Equal(got, []int{3}) {
+		t.Fatalf("boots after finishing = %v, want [3] (over both limits, the newest kept)", got)
 	}
+}
+
+// numbered returns lines "<prefix> line <i>" for i in [from, to).
+func numbered(prefix string, from, to int) string {
+	var b strings.Builder
+	for i := from; i < to; i++ {
+		fmt.Fprintf(&b, "%s line %04d\r\n", prefix, i)
+	}
+	return b.String()
+}
+
+// checkCut checks that a cut log keeps its first and last lines whole,
+// with one marker between them that counts the bytes left out of total.
+func checkCut(t *testing.T, data string, total int, first, last string, most int) {
+	t.Helper()
+	if len(data) > most {
+		t.Errorf("file is %d bytes, want at most %d", len(data), most)
+	}
+	if !strings.HasPrefix(data, first) || !strings.HasSuffix(data, last) {
+		t.Errorf("file does not keep its head %q and its tail %q:\n%s", first, last, data)
+	}
+	i := strings.Index(data, "[ukdev: ")
+	if i < 0 || strings.Count(data, "[ukdev: ") != 1 {
+		t.Fatalf("want one marker in the file:\n%s", data)
+	}
+	var cut int
+	if _, err := fmt.Sscanf(data[i:], "[ukdev: %d bytes", &cut); err != nil {
+		t.Fatalf("marker %q: %v", data[i:min(i+40, len(data))], err)
+	}
+	marker := data[i : i+strings.IndexByte(data[i:], '\n')+1]
+	if kept := len(data) - len(marker); kept+cut != total {
+		t.Errorf("marker says %d bytes cut, the file keeps %d: %d bytes, want %d", cut, kept, kept+cut, total)
+	}
+	// The cut falls between lines.
+	if !strings.HasSuffix(data[:i], "\r\n") || !strings.HasPrefix(data[i+len(marker):], first[:5]) {
+		t.Errorf("the cut splits a line:\n%s", data)
+	}
+}
+
+// TestCrashLogSurvivesSmallStore is the issue's case: logs.max_bytes = 4K,
+// 100 echoed lines and a panic. The crashed boot's log must be kept, its
+// head and its tail, not deleted with the boots before it.
+func TestCrashLogSurvivesSmallStore(t *testing.T) {
+	s := openStore(t, t.TempDir(), Options{MaxBytes: 4 << 10})
+	runBoot(t, s, 1, 1, numbered("older", 0, 250))
+	w, err := s.StartBoot(BootInfo{Boot: 2, Build: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := numbered("echo", 0, 300) + "panic: the end\r\n"
+	mustWrite(t, w, out)
+	if err := w.Finish(time.Now(), ReasonPanic, nil); err != nil {
+		t.Fatal(err)
+	}
+	boots, err := s.Boots()
+	if err != nil || len(boots) == 0 || boots[len(boots)-1].Boot != 2 {
+		t.Fatalf("boots = %+v, %v; want the crashed boot 2 kept", boots, err)
+	}
+	var total int64
+	for _, b := range boots {
+		total += b.Bytes
+	}
+	if total > 4<<10 {
+		t.Errorf("the store holds %d bytes, over its 4 KiB", total)
+	}
+	data, err := os.ReadFile(s.Path(2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCut(t, string(data), len(out), "echo line 0000\r\n", "echo line 0299\r\npanic: the end\r\n", 4<<10)
+	if b := boots[len(boots)-1]; b.Bytes != int64(len(data)) || b.Reason != ReasonPanic {
+		t.Errorf("index entry = %+v, want %d bytes, panic", b, len(data))
+	}
+}
+
+// TestRunningBootBounded writes a long boot line by line: its file must
+// stay near the limit while it runs, a whole log at every moment (what a
+// SIGKILL of ukdev would leave), and end with its head and its tail.
+func TestRunningBootBounded(t *testing.T) {
+	const limit = 4 << 10
+	s := openStore(t, t.TempDir(), Options{MaxBytes: limit})
+	w, err := s.StartBoot(BootInfo{Boot: 1, Build: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for i := range 2000 {
+		line := numbered("flood", i, i+1)
+		mustWrite(t, w, line)
+		total += len(line)
+		fi, err := os.Stat(s.Path(1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() > limit+int64(len(line)) {
+			t.Fatalf("after %d bytes the running boot's file is %d bytes, want at most about %d", total, fi.Size(), limit)
+		}
+	}
+	// What a reader sees while it runs: a whole log, with head and marker.
+	w.mu.Lock()
+	err = w.buf.Flush()
+	w.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(s.Path(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCut(t, string(data), total, "flood line 0000\r\n", "flood line 1999\r\n", limit+20)
+	if err := w.Finish(time.Now(), ReasonExit, nil); err != nil {
+		t.Fatal(err)
+	}
+	data, err = os.ReadFile(s.Path(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkCut(t, string(data), total, "flood line 0000\r\n", "flood line 1999\r\n", limit)
 }
 
 func TestIndexRecovery(t *testing.T) {
@@ -439,5 +579,79 @@ func TestRebuiltIndexKeepsTimes(t *testing.T) {
 	boots, err = s.Boots()
 	if err != nil || boots[1].Build != 3 || boots[1].Reason != ReasonPanic || boots[1].Start.IsZero() {
 		t.Fatalf("boot 2 after Finish = %+v, %v; want build 3, panic, its start", boots, err)
+	}
+}
+
+// TestPruneCutsOlderCrashes: crashed boots that alone are over MaxBytes
+// are cut to their head and tail, oldest first, instead of deleted.
+func TestPruneCutsOlderCrashes(t *testing.T) {
+	const limit = 4 << 10
+	s := openStore(t, t.TempDir(), Options{MaxBytes: limit})
+	outs := []string{
+		numbered("first", 0, 200) + "crash one\r\n",
+		numbered("second", 0, 200) + "crash two\r\n",
+		"fine\r\n",
+	}
+	for i, out := range outs {
+		w, err := s.StartBoot(BootInfo{Boot: i + 1, Build: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustWrite(t, w, out)
+		reason := ReasonCrash
+		if i == 2 {
+			reason = ReasonExit
+		}
+		if err := w.Finish(time.Now(), reason, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := bootNumbers(t, s); !slices.Equal(got, []int{1, 2, 3}) {
+		t.Fatalf("boots = %v, want [1 2 3]", got)
+	}
+	var total int64
+	for i, out := range outs {
+		data, err := os.ReadFile(s.Path(i + 1))
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(data))
+		if i < 2 {
+			first := out[:strings.Index(out, "\r\n")+2]
+			checkCut(t, string(data), len(out), first, out[strings.LastIndex(out[:len(out)-2], "\r\n")+2:], len(out))
+		}
+	}
+	if total > limit {
+		t.Errorf("the store holds %d bytes, over its %d", total, limit)
+	}
+}
+
+func TestCutMapOffsets(t *testing.T) {
+	m := &cutMap{head: 100, tail: 160, cut: 1000}
+	tests := []struct {
+		name     string
+		m        *cutMap
+		file     int64 // a byte of the file
+		output   int64 // its offset in the output
+		resumeAt int64 // where a reader that has seen output up to `output` goes on
+	}{
+		{"whole file", nil, 500, 500, 500},
+		{"in the head", m, 40, 40, 40},
+		{"end of the head", m, 100, 1100, 160},
+		{"in the marker", m, 130, 1100, 160},
+		{"in the tail", m, 200, 1140, 200},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tt.m.outputOffset(tt.file); got != tt.output {
+				t.Errorf("outputOffset(%d) = %d, want %d", tt.file, got, tt.output)
+			}
+			if got := tt.m.fileOffset(tt.output); got != tt.resumeAt {
+				t.Errorf("fileOffset(%d) = %d, want %d", tt.output, got, tt.resumeAt)
+			}
+		})
+	}
+	if got := m.fileOffset(500); got != 100 {
+		t.Errorf("a reader that saw up to 500, inside the cut, goes on at %d, want the marker at 100", got)
 	}
 }

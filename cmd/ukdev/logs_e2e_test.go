@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -129,4 +130,54 @@ func TestLogsListAfterKill(t *testing.T) {
 	if len(boots) != 2 || boots[0].reason != "unknown" || boots[1].reason != "killed" {
 		t.Fatalf("after the next run, want boot 1 unknown and boot 2 killed: %+v", boots)
 	}
+}
+
+// TestCrashLogKeptInSmallStore is the issue's case: with logs.max_bytes =
+// "4K", 100 echoed lines and a panic. While the crashed VM is frozen for
+// inspection, ukdev logs must show the boot's head, a marker saying how
+// much was cut, and the panic; the boot must stay listed.
+func TestCrashLogKeptInSmallStore(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	writeConfig(t, dir, "logs.max_bytes = \"4K\"\n")
+	s := startDev(t, dir, env)
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
+	for i := range 100 {
+		s.send(fmt.Sprintf("echo flood line %03d with some words to make it longer", i))
+	}
+	s.waitFor("the last echo", bootWait, consoleLine(1, "flood line 099 with some words to make it longer"))
+	s.send("panic")
+	s.waitFor("the panic", bootWait, func(e jsonEvent) bool { return e.Type == "vm.exit" && e.Reason == "panic" })
+
+	// The VM is frozen; ukdev still runs. The console's last bytes reach
+	// the file within ukdev's flush interval: poll ukdev logs for them.
+	deadline := time.Now().Add(quickWait)
+	var r cliResult
+	for {
+		r = runCLI(t, dir, env, "", "logs")
+		if r.code == 0 && strings.Contains(r.stdout, "panic: guest panic requested") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ukdev logs does not show the panic within %s\n%s", quickWait, r)
+		}
+	}
+	if !hasLine(r.stdout, "hello from ukdev") {
+		t.Errorf("ukdev logs lacks the boot's head (its banner)\n%s", r)
+	}
+	if !regexp.MustCompile(`\[ukdev: \d+ bytes of this boot's output cut here`).MatchString(r.stdout) {
+		t.Errorf("ukdev logs lacks the marker saying what was cut\n%s", r)
+	}
+	if fi, err := os.Stat(filepath.Join(stateDirOf(t, env), "boots", "boot-000001.log")); err != nil || fi.Size() > 4<<10 {
+		t.Errorf("boot 1's file: %v, %v; want at most 4 KiB", fi, err)
+	}
+	boots := listBootsCLI(t, dir, env)
+	if len(boots) != 1 || boots[0].reason != "panic" {
+		t.Errorf("ukdev logs --list: want boot 1 ended in a panic: %+v", boots)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev dev exited with status %d after SIGTERM, want 0", code)
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
 }
