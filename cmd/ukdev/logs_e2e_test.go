@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -179,5 +180,50 @@ func TestCrashLogKeptInSmallStore(t *testing.T) {
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("ukdev dev exited with status %d after SIGTERM, want 0", code)
 	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
+
+// TestDashboardSavesLogsToStateDir presses ctrl+s in the logs panel of the
+// real dashboard: the file must go to the state directory, never into the
+// project (which is watched: a save there rebuilt and rebooted the VM),
+// and the panel must show where it went.
+func TestDashboardSavesLogsToStateDir(t *testing.T) {
+	needQEMU(t)
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux not found: run `make deps` (make test does)")
+	}
+	dir := copyExample(t)
+	env := testEnv(t)
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("ukdev-e2e-save-%d", os.Getpid()), name: "ukdev"}
+	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
+	start := exec.Command("tmux", "-L", s.socket, "-f", "/dev/null",
+		"new-session", "-d", "-s", s.name, "-x", "160", "-y", "40", "-c", dir, ukdevBin)
+	start.Env = env
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	s.waitText("dashboard with the banner", bootWait, "2 logs", "hello from ukdev")
+
+	// The logs panel, maximised so that the path fits on one row.
+	s.keys("2")
+	s.keys("f")
+	s.keys("C-s")
+	s.waitText("the saved notice", quickWait, "saved to ")
+	saved, err := filepath.Glob(filepath.Join(stateDirOf(t, env), "ukdev-logs-*.txt"))
+	if err != nil || len(saved) != 1 {
+		t.Fatalf("saved files in the state directory: %v, %v; want one\nlast screen:\n%s", saved, err, s.last)
+	}
+	if !strings.Contains(s.last, "saved to "+saved[0]) {
+		t.Errorf("the panel does not show the whole path %s:\n%s", saved[0], s.last)
+	}
+	if inProject, _ := filepath.Glob(filepath.Join(dir, "ukdev-logs-*")); len(inProject) > 0 {
+		t.Errorf("the save wrote into the project: %v", inProject)
+	}
+	if data, err := os.ReadFile(saved[0]); err != nil || !strings.Contains(string(data), "hello from ukdev") {
+		t.Errorf("saved file: %v; want the console's banner in it:\n%s", err, data)
+	}
+
+	s.keys("q")
+	s.waitEnded(30 * time.Second)
 	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
 }
