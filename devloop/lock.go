@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // ErrLocked is returned (wrapped) by New when another ukdev already runs the
@@ -25,7 +27,7 @@ func lockState(dir string) (*lockFile, error) {
 		return nil, fmt.Errorf("devloop: lock: %w", err)
 	}
 	path := filepath.Join(dir, "lock")
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	f, err := nofollow.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("devloop: lock: %w", err)
 	}

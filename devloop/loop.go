@@ -145,7 +145,9 @@ func New(opts Options) (l *Loop, err error) {
 	}
 	stateDir := opts.StateDir
 	if stateDir == "" {
-		stateDir = project.StateDir(cfg)
+		if stateDir, err = project.StateDir(cfg); err != nil {
+			return nil, fmt.Errorf("devloop: %w", err)
+		}
 	}
 	runDir := opts.RuntimeDir
 	if runDir == "" {

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/ukdev/ukdev/kernel/initramfs"
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // Defaults of the linux flavor.
@@ -159,7 +160,7 @@ func (l *Linux) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Ima
 // writeInitramfs writes the archive to a new read-only file at p: QEMU
 // maps -initrd files, so no one may write to it once it is complete.
 func writeInitramfs(p string, files []initramfs.File) (err error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	f, err := nofollow.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 	if err != nil {
 		return err
 	}

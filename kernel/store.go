@@ -11,6 +11,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // Artifacts are the files a build produced, as the project names them.
@@ -86,7 +88,7 @@ func copyReadOnly(src, dst string) (string, error) {
 		return "", fmt.Errorf("kernel: copy %s: %w", src, err)
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	out, err := nofollow.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 	if err != nil {
 		return "", fmt.Errorf("kernel: copy %s: %w", src, err)
 	}

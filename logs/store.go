@@ -21,6 +21,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // Default limits applied when Options leaves a field zero or negative.
@@ -221,7 +223,7 @@ func (s *Store) StartBoot(b BootInfo) (*BootWriter, error) {
 			return nil, fmt.Errorf("boot %d: %w", b.Boot, ErrBootExists)
 		}
 		var err error
-		f, err = os.OpenFile(s.Path(b.Boot), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		f, err = nofollow.OpenFile(s.Path(b.Boot), os.O_WRONLY|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("boot %d: %w", b.Boot, ErrBootExists)
 		}
