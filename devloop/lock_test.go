@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/ukdev/ukdev/project"
@@ -47,7 +48,7 @@ func TestLockStateRefusesSymlink(t *testing.T) {
 	symlink(t, v.path, filepath.Join(dir, "lock"))
 	l, err := lockState(dir)
 	if err == nil {
-		l.release()
+		l.Release()
 		t.Error("lockState followed a symlinked lock file")
 	}
 	v.check(t)
@@ -90,11 +91,47 @@ func TestNewRefusesStateFallbackOfAnotherUser(t *testing.T) {
 
 	l, err := New(Options{Config: cfg})
 	if err == nil {
-		l.lock.release()
+		l.lock.Release()
 		t.Error("New used a state dir another user could write to")
 	} else if !errors.Is(err, project.ErrUnsafeDir) {
 		t.Errorf("New = %v, want ErrUnsafeDir", err)
 	}
 	lock.check(t)
 	log.check(t)
+}
+
+// The project lock is the real root directory: the project reached
+// through a symlink is locked too, and the error names the holder's pid.
+func TestLockProject(t *testing.T) {
+	root := filepath.Join(t.TempDir(), "proj")
+	if err := os.Mkdir(root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	via := filepath.Join(t.TempDir(), "link")
+	symlink(t, root, via)
+	l, err := LockProject(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{root, via} {
+		second, err := LockProject(p)
+		if err == nil {
+			second.Release()
+			t.Fatalf("LockProject(%s) succeeded while the project is locked", p)
+		}
+		want := "(pid " + strconv.Itoa(os.Getpid()) + ")"
+		if !errors.Is(err, ErrLocked) || !strings.HasSuffix(err.Error(), want) {
+			t.Errorf("LockProject(%s) = %v, want ErrLocked naming %s", p, err, want)
+		}
+	}
+	l.Release()
+	l.Release() // idempotent
+	again, err := LockProject(via)
+	if err != nil {
+		t.Fatalf("LockProject after Release = %v", err)
+	}
+	again.Release()
+	if _, err := LockProject(filepath.Join(t.TempDir(), "missing")); err == nil || errors.Is(err, ErrLocked) {
+		t.Errorf("LockProject(missing) = %v, want an error that is not ErrLocked", err)
+	}
 }

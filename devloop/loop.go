@@ -66,7 +66,7 @@ type Loop struct {
 	input    []byte                     // console input waiting for a VM
 	starting *vm.Machine                // a new boot that has not written to its console yet
 
-	lock   *lockFile
+	lock   *Lock
 	store  *logs.Store
 	images *kernel.Store
 	ring   *logs.Ring
@@ -156,7 +156,7 @@ func New(opts Options) (l *Loop, err error) {
 			return nil, fmt.Errorf("devloop: %w", err)
 		}
 	}
-	lock, err := lockState(stateDir)
+	lock, err := lockLoop(cfg.Root, stateDir)
 	if err != nil {
 		return nil, err
 	}
@@ -165,7 +165,7 @@ func New(opts Options) (l *Loop, err error) {
 	if errors.As(err, &warn) {
 		log.Warn("log index rebuilt", "err", err)
 	} else if err != nil {
-		lock.release()
+		lock.Release()
 		return nil, fmt.Errorf("devloop: %w", err)
 	}
 	boot, build, err := store.NextNumbers()
@@ -356,7 +356,7 @@ func (l *Loop) errorf(format string, args ...any) {
 // then stops the VM and any build, and closes Events. With Once it returns
 // the boot's decoded exit.
 func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
-	defer l.lock.release()
+	defer l.lock.Release()
 	defer l.closeEvents()
 	defer l.shutdown()
 

@@ -154,8 +154,13 @@ func dirName(c *Config, maxName int) string {
 	return string(name) + "-" + rootHash(c.Root)
 }
 
-// rootHash is 8 hex digits of the SHA-256 of a project root.
+// rootHash is 8 hex digits of the SHA-256 of a project root's real path
+// (the root itself when it cannot be resolved), so that a project reached
+// through a symlink has the same state, runtime dir and lock.
 func rootHash(root string) string {
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	sum := sha256.Sum256([]byte(root))
 	return hex.EncodeToString(sum[:4])
 }

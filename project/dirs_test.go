@@ -104,6 +104,38 @@ func TestStateDir(t *testing.T) {
 		checkMode(t, filepath.Dir(want))
 		checkMode(t, want)
 	})
+	t.Run("symlinked root", func(t *testing.T) {
+		t.Setenv("XDG_STATE_HOME", t.TempDir())
+		t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+		root := filepath.Join(t.TempDir(), "proj")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		via := filepath.Join(t.TempDir(), "link")
+		link(t, root, via)
+		var state, run []string
+		for _, r := range []string{root, via} {
+			c, err := Parse(filepath.Join(r, FileName), []byte("kernel.image = \"k\"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := StateDir(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd, err := RuntimeDir(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state, run = append(state, s), append(run, rd)
+		}
+		if state[0] != state[1] || run[0] != run[1] {
+			t.Errorf("through a symlink: state %q, runtime %q; want those of the real root: %q, %q", state[1], run[1], state[0], run[0])
+		}
+		if want := "proj-" + rootHash(root); filepath.Base(state[1]) != want {
+			t.Errorf("state dir %q, want one named %q", state[1], want)
+		}
+	})
 	if got, err := StateDir(nil); err == nil {
 		t.Errorf("StateDir(nil) = %q, want an error", got)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/nofollow"
@@ -35,6 +36,17 @@ func newBuildCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stderr, "ukdev: build.command is empty: nothing to build")
 				return nil
 			}
+			// A second build beside a running loop's would write the
+			// same outputs at once and corrupt them: refuse, and hold
+			// the lock so that no loop starts during this build.
+			lock, err := devloop.LockProject(cfg.Root)
+			if errors.Is(err, devloop.ErrLocked) {
+				return fmt.Errorf("build: %w: it rebuilds on every save (save a file, or press R in its dashboard), and a second build would write the same outputs at once", err)
+			}
+			if err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+			defer lock.Release()
 			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ()}
 			fmt.Fprintf(a.stderr, "ukdev: building: %s\n", cfg.Build.Command)
 			res := b.Run(cmd.Context(), func(l builder.Line) {
