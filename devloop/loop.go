@@ -672,9 +672,12 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 	if l.current != nil {
 		inUse = append(inUse, l.current.build)
 	}
-	img, err := l.flavor.Prepare(l.images, n, l.artifacts(), inUse...)
+	img, err := l.flavor.Prepare(ctx, l.images, n, l.artifacts(), inUse...)
 	if err != nil {
 		switch {
+		case ctx.Err() != nil:
+			// ukdev is stopping: the copy was cut short on purpose.
+			return
 		case errors.Is(err, kernel.ErrMissingArtifact):
 			l.errorf("build #%d succeeded but its output is missing: %v%s", n, err, l.stillRunning())
 		default:
