@@ -739,7 +739,8 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		out.show = f.ConsoleFilter()
 	}
 	spawn := time.Now()
-	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log})
+	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))
+	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
 	if err != nil {
 		var se *vm.StartError
 		if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
@@ -807,9 +808,10 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		}
 	}
 	go func() {
-		// QEMU leaves its QMP socket behind.
+		// QEMU leaves its QMP socket behind, and ReadMemory its dump.
 		<-m.Exited()
 		_ = os.Remove(spec.QMPSocket)
+		_ = os.Remove(dump)
 	}()
 	go func() {
 		<-m.Ended()
