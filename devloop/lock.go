@@ -3,6 +3,7 @@ package devloop
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -19,6 +20,13 @@ import (
 // would fight over the log store and the forwarded ports, and two builds
 // would write the same outputs at once.
 var ErrLocked = errors.New("another ukdev is running for this project")
+
+// ErrNoProjectLock is returned (wrapped) by LockProject when the project's
+// file system cannot flock a directory (NFS emulates flock with fcntl
+// locks, which need a file open for writing). The loop then goes on with
+// its state-dir lock alone, which still keeps out a second loop started
+// the same way.
+var ErrNoProjectLock = errors.New("cannot lock the project directory on this file system")
 
 // Lock is held by the one ukdev that runs a project's loop or builds it.
 // It is made of flocks, which the kernel drops when the process dies,
@@ -49,7 +57,7 @@ func LockProject(root string) (*Lock, error) {
 			}
 			return nil, fmt.Errorf("devloop: %w", ErrLocked)
 		}
-		return nil, fmt.Errorf("devloop: lock project %s: %w", real, err)
+		return nil, fmt.Errorf("devloop: lock project %s: %w: %w", real, ErrNoProjectLock, err)
 	}
 	return &Lock{files: []*os.File{f}}, nil
 }
@@ -115,9 +123,13 @@ func lockState(dir string) (*Lock, error) {
 }
 
 // lockLoop takes the locks a loop holds for its life: the project's and
-// its state dir's.
-func lockLoop(root, stateDir string) (*Lock, error) {
+// its state dir's. A project lock the file system cannot take is logged.
+func lockLoop(root, stateDir string, log *slog.Logger) (*Lock, error) {
 	l, err := LockProject(root)
+	if errors.Is(err, ErrNoProjectLock) {
+		log.Warn("project lock", "err", err)
+		l, err = &Lock{}, nil
+	}
 	if err != nil {
 		return nil, err
 	}

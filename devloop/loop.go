@@ -156,7 +156,7 @@ func New(opts Options) (l *Loop, err error) {
 			return nil, fmt.Errorf("devloop: %w", err)
 		}
 	}
-	lock, err := lockLoop(cfg.Root, stateDir)
+	lock, err := lockLoop(cfg.Root, stateDir, log)
 	if err != nil {
 		return nil, err
 	}

@@ -40,10 +40,12 @@ func newBuildCmd(a *app) *cobra.Command {
 			// same outputs at once and corrupt them: refuse, and hold
 			// the lock so that no loop starts during this build.
 			lock, err := devloop.LockProject(cfg.Root)
-			if errors.Is(err, devloop.ErrLocked) {
+			switch {
+			case errors.Is(err, devloop.ErrLocked):
 				return fmt.Errorf("build: %w: it rebuilds on every save (save a file, or press R in its dashboard), and a second build would write the same outputs at once", err)
-			}
-			if err != nil {
+			case errors.Is(err, devloop.ErrNoProjectLock):
+				fmt.Fprintf(a.stderr, "ukdev: warning: %v; building without checking for a running ukdev\n", err)
+			case err != nil:
 				return fmt.Errorf("build: %w", err)
 			}
 			defer lock.Release()
