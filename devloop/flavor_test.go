@@ -204,7 +204,7 @@ func newFlavorT(t *testing.T, cfg *project.Config) (kernel.Flavor, *project.Conf
 func prepareFake(t *testing.T, f kernel.Flavor, cfg *project.Config) kernel.Image {
 	t.Helper()
 	writeTestFile(t, cfg.Kernel.Image, string(pvhKernel()))
-	img, err := f.Prepare(&kernel.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}, 1, kernel.Artifacts{Kernel: cfg.Kernel.Image})
+	img, err := f.Prepare(t.Context(), &kernel.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}, 1, kernel.Artifacts{Kernel: cfg.Kernel.Image})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +304,7 @@ func TestNewFlavorPrepareGoProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	store := &kernel.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}
-	img, err := f.Prepare(store, 3, kernel.Artifacts{Kernel: c.Kernel.Image, Symbols: c.Kernel.Symbols})
+	img, err := f.Prepare(t.Context(), store, 3, kernel.Artifacts{Kernel: c.Kernel.Image, Symbols: c.Kernel.Symbols})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,6 +34,19 @@ func (l *Loop) Current() (VMInfo, bool) {
 	return *info, true
 }
 
+// ReadMemory reads size bytes of the live VM's memory at addr, physical or
+// (virtual) through vCPU 0's page tables. QEMU dumps them into one file
+// per boot in the private runtime dir, reused by every read and removed
+// when the boot's QEMU exits. It is safe to call from any goroutine; it
+// blocks for the round trip.
+func (l *Loop) ReadMemory(ctx context.Context, addr, size uint64, virtual bool) ([]byte, error) {
+	m := l.inspect.Load()
+	if m == nil {
+		return nil, ErrNoVM
+	}
+	return m.ReadMemory(ctx, addr, size, virtual)
+}
+
 // QMP runs a raw QMP command on the live VM (running, or frozen after a
 // crash) and returns QEMU's reply. It is safe to call from any goroutine;
 // it blocks for the round trip.

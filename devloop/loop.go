@@ -66,7 +66,7 @@ type Loop struct {
 	input    []byte                     // console input waiting for a VM
 	starting *vm.Machine                // a new boot that has not written to its console yet
 
-	lock     *lockFile
+	lock     *Lock
 	store    *logs.Store
 	images   *kernel.Store
 	ring     *logs.Ring
@@ -146,7 +146,9 @@ func New(opts Options) (l *Loop, err error) {
 	}
 	stateDir := opts.StateDir
 	if stateDir == "" {
-		stateDir = project.StateDir(cfg)
+		if stateDir, err = project.StateDir(cfg); err != nil {
+			return nil, fmt.Errorf("devloop: %w", err)
+		}
 	}
 	runDir := opts.RuntimeDir
 	if runDir == "" {
@@ -155,7 +157,7 @@ func New(opts Options) (l *Loop, err error) {
 			return nil, fmt.Errorf("devloop: %w", err)
 		}
 	}
-	lock, err := lockState(stateDir)
+	lock, err := lockLoop(cfg.Root, stateDir, log)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +166,7 @@ func New(opts Options) (l *Loop, err error) {
 	if errors.As(err, &warn) {
 		log.Warn("log index rebuilt", "err", err)
 	} else if err != nil {
-		lock.release()
+		lock.Release()
 		return nil, fmt.Errorf("devloop: %w", err)
 	}
 	boot, build, err := store.NextNumbers()
@@ -361,7 +363,7 @@ func (l *Loop) errorf(format string, args ...any) {
 // then stops the VM and any build, and closes Events. With Once it returns
 // the boot's decoded exit.
 func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
-	defer l.lock.release()
+	defer l.lock.Release()
 	defer l.closeEvents()
 	defer l.shutdown()
 
@@ -685,9 +687,12 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 	if l.current != nil {
 		inUse = append(inUse, l.current.build)
 	}
-	img, err := l.flavor.Prepare(l.images, n, l.artifacts(), inUse...)
+	img, err := l.flavor.Prepare(ctx, l.images, n, l.artifacts(), inUse...)
 	if err != nil {
 		switch {
+		case ctx.Err() != nil:
+			// ukdev is stopping: the copy was cut short on purpose.
+			return
 		case errors.Is(err, kernel.ErrMissingArtifact):
 			l.errorf("build #%d succeeded but its output is missing: %v%s", n, err, l.stillRunning())
 		default:
@@ -749,7 +754,8 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		out.show = f.ConsoleFilter()
 	}
 	spawn := time.Now()
-	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log})
+	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))
+	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
 	if err != nil {
 		var se *vm.StartError
 		if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
@@ -817,9 +823,10 @@ func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
 		}
 	}
 	go func() {
-		// QEMU leaves its QMP socket behind.
+		// QEMU leaves its QMP socket behind, and ReadMemory its dump.
 		<-m.Exited()
 		_ = os.Remove(spec.QMPSocket)
+		_ = os.Remove(dump)
 	}()
 	go func() {
 		<-m.Ended()

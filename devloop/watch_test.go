@@ -33,7 +33,7 @@ func TestWatchIgnoresUkdevDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.lock.release()
+	defer l.lock.Release()
 	opts := l.watchOptions()
 	opts.Debounce = 20 * time.Millisecond
 	w, err := watcher.New(opts)

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -54,8 +55,9 @@ type Flavor interface {
 	// Name is the flavor's config name, e.g. "elf".
 	Name() string
 	// Prepare copies the build's artifacts into store and returns the image
-	// to boot, or an error saying why it cannot be booted.
-	Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, error)
+	// to boot, or an error saying why it cannot be booted. It stops early,
+	// with ctx's error, when ctx ends.
+	Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error)
 	// Decode turns what QEMU reported into an exit reason.
 	Decode(o Outcome) Exit
 }
@@ -92,7 +94,7 @@ func (ELF) Name() string { return "elf" }
 
 // Prepare implements Flavor. The kernel must carry a PVH note or a multiboot
 // v1 header (or be a Linux bzImage); the machine follows from that.
-func (ELF) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (ELF) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
 	if a.Kernel == "" {
 		return Image{}, fmt.Errorf("kernel: prepare build %d: no kernel image configured", build)
 	}
@@ -109,7 +111,7 @@ func (ELF) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, e
 		return Image{}, &FormatError{Path: a.Kernel, Err: ErrNotBootable,
 			Reason: "only a multiboot2 header: QEMU's -kernel boots PVH, multiboot v1 and Linux kernels; add a multiboot v1 header or a PVH note"}
 	}
-	img, err := store.Copy(build, a, inUse...)
+	img, err := store.Copy(ctx, build, a, inUse...)
 	if err != nil {
 		return Image{}, err
 	}

@@ -54,7 +54,7 @@ func TestELFPrepare(t *testing.T) {
 			}
 			s := &Store{Dir: filepath.Join(dir, "images"), Keep: 2}
 
-			img, err := ELF{}.Prepare(s, 3, a)
+			img, err := ELF{}.Prepare(t.Context(), s, 3, a)
 			if errors.Is(err, ErrMissingArtifact) != tt.missing {
 				t.Errorf("errors.Is(%v, ErrMissingArtifact) = %v, want %v", err, !tt.missing, tt.missing)
 			}
@@ -96,7 +96,7 @@ func TestELFPrepare(t *testing.T) {
 
 func TestELFPrepareNoKernelConfigured(t *testing.T) {
 	s := &Store{Dir: t.TempDir(), Keep: 1}
-	img, err := ELF{}.Prepare(s, 1, Artifacts{})
+	img, err := ELF{}.Prepare(t.Context(), s, 1, Artifacts{})
 	if err == nil {
 		t.Fatalf("Prepare = %+v, want an error", img)
 	}
@@ -109,7 +109,7 @@ func TestELFPrepareSparesInUse(t *testing.T) {
 	kernel := writeTemp(t, "kernel.elf", rawFile(64, placed{0, multibootHeader(0, true)}))
 	s := &Store{Dir: t.TempDir(), Keep: 1}
 	for build := 1; build <= 4; build++ {
-		if _, err := (ELF{}).Prepare(s, build, Artifacts{Kernel: kernel}, 1); err != nil {
+		if _, err := (ELF{}).Prepare(t.Context(), s, build, Artifacts{Kernel: kernel}, 1); err != nil {
 			t.Fatal(err)
 		}
 	}

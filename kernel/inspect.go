@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 )
 
 const (
@@ -65,9 +64,14 @@ func (p Protocols) String() string {
 }
 
 // Inspect reads the kernel file at path and reports the boot protocols it
-// supports. A file with none returns a *FormatError wrapping ErrNotBootable.
+// supports. A file with none returns a *FormatError wrapping ErrNotBootable;
+// one that is not a regular file is refused with ErrNotRegular, never
+// opened for reading.
 func Inspect(path string) (Protocols, error) {
-	f, err := os.Open(path)
+	f, _, err := openRegular(path)
+	if errors.Is(err, ErrNotRegular) {
+		return 0, err
+	}
 	if err != nil {
 		return 0, fmt.Errorf("kernel: inspect: %w", err)
 	}

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bufio"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/ukdev/ukdev/kernel/initramfs"
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // Defaults of the linux flavor.
@@ -124,14 +126,14 @@ func (l *Linux) KernelPath() string { return l.kernel }
 // initramfs is written beside it (read-only) with the program as /init and
 // the configured files, and the kernel is copied there too. a.Cmdline
 // follows the options' Cmdline on the command line.
-func (l *Linux) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (l *Linux) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
 	if a.Kernel == "" {
 		return Image{}, fmt.Errorf("kernel: prepare build %d: no program configured", build)
 	}
 	if err := checkStaticProgram(a.Kernel); err != nil {
 		return Image{}, err
 	}
-	img, err := store.Copy(build, Artifacts{Kernel: a.Kernel}, inUse...)
+	img, err := store.Copy(ctx, build, Artifacts{Kernel: a.Kernel}, inUse...)
 	if err != nil {
 		return Image{}, err
 	}
@@ -141,7 +143,7 @@ func (l *Linux) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Ima
 	if err := writeInitramfs(img.Initrd, files); err != nil {
 		return Image{}, fmt.Errorf("kernel: prepare build %d: %w", build, err)
 	}
-	if img.Kernel, err = store.AddFile(build, l.kernel, "vmlinuz"); err != nil {
+	if img.Kernel, err = store.AddFile(ctx, build, l.kernel, "vmlinuz"); err != nil {
 		return Image{}, err
 	}
 	img.Symbols = program
@@ -159,7 +161,7 @@ func (l *Linux) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Ima
 // writeInitramfs writes the archive to a new read-only file at p: QEMU
 // maps -initrd files, so no one may write to it once it is complete.
 func writeInitramfs(p string, files []initramfs.File) (err error) {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
+	f, err := nofollow.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o400)
 	if err != nil {
 		return err
 	}

@@ -77,7 +77,7 @@ func TestLinuxBootsUnderQEMU(t *testing.T) {
 		t.Fatalf("build example: %v\n%s", err, out)
 	}
 	store := &kernel.Store{Dir: t.TempDir(), Keep: 1}
-	img, err := l.Prepare(store, 1, kernel.Artifacts{Kernel: program})
+	img, err := l.Prepare(t.Context(), store, 1, kernel.Artifacts{Kernel: program})
 	if err != nil {
 		t.Fatal(err)
 	}

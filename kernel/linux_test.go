@@ -34,7 +34,7 @@ func TestLinuxPrepare(t *testing.T) {
 	must(t, err)
 	store := &Store{Dir: t.TempDir(), Keep: 2}
 	program := staticProgram(t, t.TempDir(), "app")
-	img, err := l.Prepare(store, 7, Artifacts{Kernel: program, Cmdline: "-- -addr :9090"})
+	img, err := l.Prepare(t.Context(), store, 7, Artifacts{Kernel: program, Cmdline: "-- -addr :9090"})
 	must(t, err)
 
 	build := store.BuildDir(7)
@@ -77,7 +77,7 @@ func TestLinuxPrepare(t *testing.T) {
 	}
 
 	// A second build gets its own files; the first stays intact.
-	img2, err := l.Prepare(store, 8, Artifacts{Kernel: program})
+	img2, err := l.Prepare(t.Context(), store, 8, Artifacts{Kernel: program})
 	must(t, err)
 	if img2.Initrd == img.Initrd || img2.Cmdline != LinuxBaseCmdline+" loglevel=4" {
 		t.Errorf("second image %+v", img2)
@@ -121,7 +121,7 @@ func TestLinuxPrepareErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			store := &Store{Dir: t.TempDir()}
-			_, err := l.Prepare(store, 1, Artifacts{Kernel: tt.program})
+			_, err := l.Prepare(t.Context(), store, 1, Artifacts{Kernel: tt.program})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
 				t.Fatalf("Prepare(%s) = %v, want %q wrapping %v", tt.program, err, tt.want, tt.is)
 			}

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"debug/elf"
 	"encoding/json"
 	"errors"
@@ -132,7 +133,7 @@ func (n *Nanos) LastStats() nanosimg.Stats {
 // it into the store (it is also the image's symbol file: a static program
 // runs at its link addresses), writes the build's own Nanos image there,
 // and for direct boot copies kernel.img beside it.
-func (n *Nanos) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (n *Nanos) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
 	if a.Kernel == "" {
 		return Image{}, fmt.Errorf("kernel: prepare build %d: no program configured", build)
 	}
@@ -143,7 +144,7 @@ func (n *Nanos) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Ima
 	if err != nil {
 		return Image{}, err
 	}
-	img, err := store.Copy(build, Artifacts{Kernel: a.Kernel, Cmdline: a.Cmdline}, inUse...)
+	img, err := store.Copy(ctx, build, Artifacts{Kernel: a.Kernel, Cmdline: a.Cmdline}, inUse...)
 	if err != nil {
 		return Image{}, err
 	}
@@ -174,7 +175,7 @@ func (n *Nanos) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Ima
 	img.RNG = true
 	switch boot {
 	case NanosBootDirect:
-		if img.Kernel, err = store.AddFile(build, n.opts.Kernel.Kernel, "kernel.img"); err != nil {
+		if img.Kernel, err = store.AddFile(ctx, build, n.opts.Kernel.Kernel, "kernel.img"); err != nil {
 			return Image{}, err
 		}
 		img.Protocols = PVH
@@ -216,27 +217,47 @@ func checkProgram(p string) error {
 	return f.Close()
 }
 
+// programFile is an ELF program opened by openProgram.
+type programFile struct {
+	*elf.File
+	file *os.File
+}
+
+// Close closes the program's file.
+func (p *programFile) Close() error {
+	_ = p.File.Close()
+	return p.file.Close()
+}
+
 // openProgram opens the x86-64 ELF program at p, or says why it is not
 // one; runs completes the reason ("Nanos runs", "the linux flavor runs").
-func openProgram(p, runs string) (*elf.File, error) {
-	f, err := elf.Open(p)
-	if errors.Is(err, fs.ErrNotExist) {
+// Anything but a regular file is refused (ErrNotRegular) without blocking.
+func openProgram(p, runs string) (*programFile, error) {
+	file, _, err := openRegular(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
 		return nil, fmt.Errorf("kernel: %s: %w", p, ErrMissingArtifact)
+	case errors.Is(err, ErrNotRegular):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("kernel: open program %s: %w", p, err)
 	}
+	f, err := elf.NewFile(file)
 	if err != nil {
+		file.Close()
 		return nil, &FormatError{Path: p, Err: ErrNotBootable,
 			Reason: fmt.Sprintf("not an ELF program (%v): %s Linux x86-64 ELF programs", err, runs)}
 	}
 	switch {
 	case f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64:
-		f.Close()
+		file.Close()
 		return nil, &FormatError{Path: p, Err: ErrNotBootable,
 			Reason: fmt.Sprintf("a %v %v ELF: %s x86-64 programs", f.Class, f.Machine, runs)}
 	case f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN:
-		f.Close()
+		file.Close()
 		return nil, &FormatError{Path: p, Err: ErrNotBootable, Reason: fmt.Sprintf("an ELF %v, not a program", f.Type)}
 	}
-	return f, nil
+	return &programFile{File: f, file: file}, nil
 }
 
 // spec describes the image of one build: program is the store's copy of

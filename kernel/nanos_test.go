@@ -126,7 +126,7 @@ func TestNanosPrepare(t *testing.T) {
 			w := &fakeWriter{}
 			n.write = w.write
 			store := &Store{Dir: t.TempDir(), Keep: 2}
-			img, err := n.Prepare(store, 7, Artifacts{Kernel: prog})
+			img, err := n.Prepare(t.Context(), store, 7, Artifacts{Kernel: prog})
 			must(t, err)
 			dir := store.BuildDir(7)
 
@@ -231,7 +231,7 @@ func TestNanosPrepareWritesRealImage(t *testing.T) {
 	store := &Store{Dir: t.TempDir(), Keep: 1}
 	prog := staticProgram(t, t.TempDir(), "hello")
 	for build := 1; build <= 2; build++ {
-		img, err := n.Prepare(store, build, Artifacts{Kernel: prog})
+		img, err := n.Prepare(t.Context(), store, build, Artifacts{Kernel: prog})
 		must(t, err)
 		fi, err := os.Stat(img.Disk)
 		must(t, err)
@@ -279,7 +279,7 @@ func TestNanosPrepareErrors(t *testing.T) {
 			n, err := NewNanos(NanosOptions{Config: cfg, Dir: dir, Kernel: nanosRelease(t, tt.pvh, tt.bootImg)})
 			must(t, err)
 			n.write = (&fakeWriter{}).write
-			_, err = n.Prepare(&Store{Dir: t.TempDir()}, 1, Artifacts{Kernel: tt.program})
+			_, err = n.Prepare(t.Context(), &Store{Dir: t.TempDir()}, 1, Artifacts{Kernel: tt.program})
 			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.mention) {
 				t.Errorf("Prepare = %v, want %v mentioning %q", err, tt.is, tt.mention)
 			}
@@ -360,7 +360,7 @@ func TestNanosSharedLibraries(t *testing.T) {
 	must(t, err)
 	w := &fakeWriter{}
 	n.write = w.write
-	_, err = n.Prepare(&Store{Dir: t.TempDir()}, 1, Artifacts{Kernel: program})
+	_, err = n.Prepare(t.Context(), &Store{Dir: t.TempDir()}, 1, Artifacts{Kernel: program})
 	must(t, err)
 	files := guestPaths(w.spec.Files)
 	for _, l := range libs {
@@ -413,18 +413,18 @@ func TestStoreDisk(t *testing.T) {
 	if _, err := store.WriteDisk(3, "disk.img", func(string) error { return nil }); err == nil {
 		t.Error("WriteDisk before Copy succeeded")
 	}
-	_, err := store.Copy(3, Artifacts{Kernel: src})
+	_, err := store.Copy(t.Context(), 3, Artifacts{Kernel: src})
 	must(t, err)
-	p, err := store.AddFile(3, src, "extra")
+	p, err := store.AddFile(t.Context(), 3, src, "extra")
 	must(t, err)
 	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o400 || filepath.Dir(p) != store.BuildDir(3) {
 		t.Errorf("AddFile: %s %v %v", p, fi, err)
 	}
-	if _, err := store.AddFile(3, filepath.Join(t.TempDir(), "gone"), "x"); !errors.Is(err, ErrMissingArtifact) {
+	if _, err := store.AddFile(t.Context(), 3, filepath.Join(t.TempDir(), "gone"), "x"); !errors.Is(err, ErrMissingArtifact) {
 		t.Errorf("AddFile of a missing file = %v", err)
 	}
 	for _, bad := range []string{"", "../x", "a/b"} {
-		if _, err := store.AddFile(3, src, bad); err == nil {
+		if _, err := store.AddFile(t.Context(), 3, src, bad); err == nil {
 			t.Errorf("AddFile name %q accepted", bad)
 		}
 		if _, err := store.WriteDisk(3, bad, func(string) error { return nil }); err == nil {

@@ -1,6 +1,7 @@
 package kernel
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,12 +13,14 @@ func (s *Store) BuildDir(build int) string {
 }
 
 // AddFile copies src read-only into build's directory, made by Copy, as
-// name and returns the copy's path. A missing src wraps ErrMissingArtifact.
-func (s *Store) AddFile(build int, src, name string) (string, error) {
+// name and returns the copy's path, as Copy copies (sparsely, refusing a
+// src that is not a regular file, cancelled with ctx). A missing src wraps
+// ErrMissingArtifact.
+func (s *Store) AddFile(ctx context.Context, build int, src, name string) (string, error) {
 	if name == "" || name != filepath.Base(name) {
 		return "", fmt.Errorf("kernel: add file %q to build %d: not a plain file name", name, build)
 	}
-	return copyReadOnly(src, filepath.Join(s.BuildDir(build), name))
+	return copyReadOnly(ctx, src, filepath.Join(s.BuildDir(build), name))
 }
 
 // WriteDisk has write create a disk image named name in build's directory,

@@ -93,7 +93,7 @@ func TestStoreCopy(t *testing.T) {
 			a := Artifacts{Kernel: path(tt.kernel), Initrd: path(tt.initrd), Symbols: path(tt.symbols), Cmdline: "console=ttyS0 -- run"}
 			s := &Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}
 
-			img, err := s.Copy(7, a)
+			img, err := s.Copy(t.Context(), 7, a)
 			if errors.Is(err, ErrMissingArtifact) != tt.wantMissing {
 				t.Errorf("errors.Is(%v, ErrMissingArtifact) = %v, want %v", err, !tt.wantMissing, tt.wantMissing)
 			}
@@ -212,7 +212,7 @@ func TestStorePrune(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, c := range tt.calls {
-				if _, err := s.Copy(c.build, a, c.inUse...); err != nil {
+				if _, err := s.Copy(t.Context(), c.build, a, c.inUse...); err != nil {
 					t.Fatalf("Copy(%d, inUse %v): %v", c.build, c.inUse, err)
 				}
 			}
@@ -231,11 +231,11 @@ func TestStorePrune(t *testing.T) {
 func TestStoreCopyReplacesBuild(t *testing.T) {
 	out := buildOutput(t, "first.elf", "second.elf", "initrd")
 	s := &Store{Dir: t.TempDir(), Keep: 3}
-	first, err := s.Copy(4, Artifacts{Kernel: out["first.elf"], Initrd: out["initrd"]})
+	first, err := s.Copy(t.Context(), 4, Artifacts{Kernel: out["first.elf"], Initrd: out["initrd"]})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := s.Copy(4, Artifacts{Kernel: out["second.elf"]})
+	second, err := s.Copy(t.Context(), 4, Artifacts{Kernel: out["second.elf"]})
 	if err != nil {
 		t.Fatalf("copying build 4 again: %v", err)
 	}
@@ -255,7 +255,7 @@ func TestStoreCopyKeepsCallersSlice(t *testing.T) {
 	out := buildOutput(t, "kernel.elf")
 	s := &Store{Dir: t.TempDir(), Keep: 1}
 	backing := []int{1, 2, 42}
-	if _, err := s.Copy(3, Artifacts{Kernel: out["kernel.elf"]}, backing[:1]...); err != nil {
+	if _, err := s.Copy(t.Context(), 3, Artifacts{Kernel: out["kernel.elf"]}, backing[:1]...); err != nil {
 		t.Fatal(err)
 	}
 	if want := []int{1, 2, 42}; !slices.Equal(backing, want) {
@@ -267,7 +267,7 @@ func TestStoreCopyBuildDirName(t *testing.T) {
 	out := buildOutput(t, "kernel.elf")
 	for _, build := range []int{0, 1, 123456, 1234567} {
 		s := &Store{Dir: t.TempDir(), Keep: 1}
-		img, err := s.Copy(build, Artifacts{Kernel: out["kernel.elf"]})
+		img, err := s.Copy(t.Context(), build, Artifacts{Kernel: out["kernel.elf"]})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -2,6 +2,7 @@ package kernel
 
 import (
 	"bufio"
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -87,7 +88,7 @@ func UnikraftCmdline(kernelArgs, appArgs string) string {
 // a.Symbols, else a.Kernel + ".dbg" when it exists, else the image
 // itself. The command line is the options' kernel and application
 // arguments (UnikraftCmdline), or a.Cmdline when both are empty.
-func (u *Unikraft) Prepare(store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (u *Unikraft) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
 	if a.Kernel == "" {
 		return Image{}, fmt.Errorf("kernel: prepare build %d: no kernel image configured", build)
 	}
@@ -105,7 +106,7 @@ func (u *Unikraft) Prepare(store *Store, build int, a Artifacts, inUse ...int) (
 	if u.opts.KernelArgs != "" || u.opts.AppArgs != "" {
 		a.Cmdline = UnikraftCmdline(u.opts.KernelArgs, u.opts.AppArgs)
 	}
-	img, err := store.Copy(build, a, inUse...)
+	img, err := store.Copy(ctx, build, a, inUse...)
 	if err != nil {
 		return Image{}, err
 	}

@@ -220,7 +220,7 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := u.Prepare(&Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 2}, 4, Artifacts{Kernel: image, Cmdline: "ignored"})
+	img, err := u.Prepare(t.Context(), &Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 2}, 4, Artifacts{Kernel: image, Cmdline: "ignored"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +271,7 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 		if err := os.WriteFile(other, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		img, err := u.Prepare(&Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, Artifacts{Kernel: other, Cmdline: "-- hi"})
+		img, err := u.Prepare(t.Context(), &Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, Artifacts{Kernel: other, Cmdline: "-- hi"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -292,7 +292,7 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 		if err := os.WriteFile(other, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		img, err := (&Unikraft{}).Prepare(&Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, Artifacts{Kernel: other})
+		img, err := (&Unikraft{}).Prepare(t.Context(), &Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, Artifacts{Kernel: other})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -173,7 +173,7 @@ func TestUnikraftPrepareRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = u.Prepare(&Store{Dir: filepath.Join(dir, "store"), Keep: 1}, 1, Artifacts{Kernel: k})
+			_, err = u.Prepare(t.Context(), &Store{Dir: filepath.Join(dir, "store"), Keep: 1}, 1, Artifacts{Kernel: k})
 			if tt.missing {
 				if !errors.Is(err, ErrMissingArtifact) {
 					t.Errorf("Prepare = %v, want ErrMissingArtifact", err)

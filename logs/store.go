@@ -23,6 +23,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ukdev/ukdev/nofollow"
 	"golang.org/x/sys/unix"
 )
 
@@ -230,7 +231,7 @@ func (s *Store) StartBoot(b BootInfo) (*BootWriter, error) {
 		}
 		var err error
 		// Read too: a cut copies the file's head and tail (see BootWriter).
-		f, err = os.OpenFile(s.Path(b.Boot), os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
+		f, err = nofollow.OpenFile(s.Path(b.Boot), os.O_RDWR|os.O_CREATE|os.O_EXCL|os.O_APPEND, 0o600)
 		if errors.Is(err, fs.ErrExist) {
 			return nil, fmt.Errorf("boot %d: %w", b.Boot, ErrBootExists)
 		}

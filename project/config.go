@@ -617,7 +617,13 @@ func (v *validator) top(raw *rawConfig, c *Config) error {
 			return v.errorf("name", "%s", msg)
 		}
 	} else {
-		name = filepath.Base(c.Root)
+		// The real directory's name: a project reached through a symlink
+		// is the same project, with the same state dir.
+		root := c.Root
+		if real, err := filepath.EvalSymlinks(root); err == nil {
+			root = real
+		}
+		name = filepath.Base(root)
 	}
 	c.Name = name
 	c.Flavor, err = v.str("flavor", raw.Flavor, DefaultFlavor)

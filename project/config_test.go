@@ -63,7 +63,7 @@ memory = "1G"
 cpus = 2
 accel = "tcg"
 machine = "microvm"
-ports = ["8080:80", "127.0.0.1:2222:22", "udp:5353:53", "[::1]:8080:80", "tcp:0.0.0.0:9000:9000"]
+ports = ["8080:80", "127.0.0.1:2222:22", "udp:5353:53", "127.0.0.2:8080:80", "tcp:0.0.0.0:9000:9000"]
 args = ["-d", "int"]
 [logs]
 keep_boots = 3
@@ -89,7 +89,7 @@ max_bytes = 1048576
 				{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 8080, GuestPort: 80, Spec: "8080:80"},
 				{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 2222, GuestPort: 22, Spec: "127.0.0.1:2222:22"},
 				{Proto: "udp", HostAddr: "127.0.0.1", HostPort: 5353, GuestPort: 53, Spec: "udp:5353:53"},
-				{Proto: "tcp", HostAddr: "::1", HostPort: 8080, GuestPort: 80, Spec: "[::1]:8080:80"},
+				{Proto: "tcp", HostAddr: "127.0.0.2", HostPort: 8080, GuestPort: 80, Spec: "127.0.0.2:8080:80"},
 				{Proto: "tcp", HostAddr: "0.0.0.0", HostPort: 9000, GuestPort: 9000, Spec: "tcp:0.0.0.0:9000:9000"},
 			},
 			Args: []string{"-d", "int"}, Network: true},
@@ -135,7 +135,7 @@ func TestParseForms(t *testing.T) {
 			func(c *Config) bool { return c.Watch.Debounce == 0 }},
 		{"same port tcp and udp", "kernel.image = \"k\"\nvm.ports = [\"53:53\", \"udp:53:53\"]\n",
 			func(c *Config) bool { return len(c.VM.Ports) == 2 }},
-		{"same port on two addresses", "kernel.image = \"k\"\nvm.ports = [\"127.0.0.1:80:80\", \"[::1]:80:80\"]\n",
+		{"same port on two addresses", "kernel.image = \"k\"\nvm.ports = [\"127.0.0.1:80:80\", \"127.0.0.2:80:80\"]\n",
 			func(c *Config) bool { return len(c.VM.Ports) == 2 }},
 	}
 	for _, tt := range tests {
@@ -219,6 +219,7 @@ func TestParseErrors(t *testing.T) {
 		{"port wrong type", img + "vm.ports = [8080]\n", 2, 13, "vm.ports[0]", "got an integer"},
 		{"duplicate host port", img + "vm.ports = [\"8080:80\", \"127.0.0.1:8080:81\"]\n", 2, 24, "vm.ports[1]", "already forwarded by vm.ports[0]"},
 		{"duplicate with wildcard", img + "vm.ports = [\"0.0.0.0:8080:80\", \"8080:81\"]\n", 2, 32, "vm.ports[1]", "8080/tcp"},
+		{"ipv6 host address", img + "[vm]\nports = [\"8080:80\", \"[::1]:18094:80\"]\n", 3, 21, "vm.ports[1]", `bad port forward "[::1]:18094:80": host address ::1 is IPv6`},
 		{"args element", img + "vm.args = [\"-s\", false]\n", 2, 18, "vm.args[1]", "got a boolean"},
 		{"network wrong type", img + "vm.network = \"yes\"\n", 2, 14, "vm.network", "want true or false"},
 		{"keep_boots zero", img + "[logs]\nkeep_boots = 0\n", 3, 14, "logs.keep_boots", "0 is less than 1"},

@@ -27,11 +27,18 @@ const maxDirName = 32
 // StateDir returns the directory for c's persistent state (boot logs,
 // history): $XDG_STATE_HOME/ukdev/<name>-<hash>, with ~/.local/state when
 // XDG_STATE_HOME is unset or not absolute. <hash> is 8 hex digits of the
-// SHA-256 of the project root, so two projects with the same name do not
-// share state. StateDir does not create the directory.
-func StateDir(c *Config) string {
+// SHA-256 of the project root's real path, so two projects with the same
+// name do not share state and one reached through a symlink does. StateDir
+// does not create that directory.
+//
+// Without a home either, the state goes to <temp>/ukdev-<uid>/state/
+// <name>-<hash>, in a directory others can create first: StateDir then
+// creates each of those directories mode 0700 and refuses (with
+// ErrUnsafeDir, saying why) one that belongs to another user, is group or
+// world accessible or is a symlink, as RuntimeDir does.
+func StateDir(c *Config) (string, error) {
 	if c == nil {
-		return ""
+		return "", fmt.Errorf("project: state dir: no config")
 	}
 	base := os.Getenv("XDG_STATE_HOME")
 	if !filepath.IsAbs(base) {
@@ -39,11 +46,17 @@ func StateDir(c *Config) string {
 		if err != nil || !filepath.IsAbs(home) {
 			// Without a home there is no per-user place that survives
 			// reboots; a per-user temporary directory still works.
-			return filepath.Join(os.TempDir(), "ukdev-"+strconv.Itoa(os.Getuid()), "state", dirName(c, maxDirName))
+			top := filepath.Join(os.TempDir(), "ukdev-"+strconv.Itoa(os.Getuid()))
+			state := filepath.Join(top, "state")
+			dir := filepath.Join(state, dirName(c, maxDirName))
+			if err := makePrivate("state dir", top, state, dir); err != nil {
+				return "", err
+			}
+			return dir, nil
 		}
 		base = filepath.Join(home, ".local", "state")
 	}
-	return filepath.Join(base, "ukdev", dirName(c, maxDirName))
+	return filepath.Join(base, "ukdev", dirName(c, maxDirName)), nil
 }
 
 // RuntimeDir returns, creating it if needed, the private directory for c's
@@ -64,7 +77,7 @@ func RuntimeDir(c *Config) (string, error) {
 		room := maxSocketPath - MaxSocketName - 1 - len(top) - 1 - len("-") - 8
 		dir := filepath.Join(top, dirName(c, min(room, maxDirName)))
 		if room > 0 && fitsSocket(dir) {
-			if err := makePrivate(top, dir); err != nil {
+			if err := makePrivate("runtime dir", top, dir); err != nil {
 				return "", err
 			}
 			return dir, nil
@@ -75,7 +88,7 @@ func RuntimeDir(c *Config) (string, error) {
 	if !fitsSocket(dir) {
 		return "", fmt.Errorf("project: runtime dir: %s is too long for unix socket paths (max %d bytes)", dir, maxSocketPath-1-MaxSocketName)
 	}
-	if err := makePrivate(top, dir); err != nil {
+	if err := makePrivate("runtime dir", top, dir); err != nil {
 		return "", err
 	}
 	return dir, nil
@@ -87,13 +100,14 @@ func fitsSocket(dir string) bool {
 }
 
 // makePrivate creates each directory in order (each the parent of the next)
-// with mode 0700 and checks that it is safe to keep sockets in.
-func makePrivate(dirs ...string) error {
+// with mode 0700 and checks that it is ours alone; what names the
+// directories in errors.
+func makePrivate(what string, dirs ...string) error {
 	for _, d := range dirs {
 		if err := os.Mkdir(d, 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("project: runtime dir: %w", err)
+			return fmt.Errorf("project: %s: %w", what, err)
 		}
-		if err := checkPrivate(d); err != nil {
+		if err := checkPrivate(what, d); err != nil {
 			return err
 		}
 	}
@@ -102,19 +116,22 @@ func makePrivate(dirs ...string) error {
 
 // checkPrivate checks that dir is a real directory owned by the current
 // user with no group or world permissions.
-func checkPrivate(dir string) error {
+func checkPrivate(what, dir string) error {
 	fi, err := os.Lstat(dir)
 	if err != nil {
-		return fmt.Errorf("project: runtime dir: %w", err)
+		return fmt.Errorf("project: %s: %w", what, err)
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("project: %s: %w: %s is a symbolic link; remove it and ukdev creates a private directory", what, ErrUnsafeDir, dir)
 	}
 	if !fi.IsDir() {
-		return fmt.Errorf("project: runtime dir: %w: %s is not a directory", ErrUnsafeDir, dir)
+		return fmt.Errorf("project: %s: %w: %s is not a directory", what, ErrUnsafeDir, dir)
 	}
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
-		return fmt.Errorf("project: runtime dir: %w: %s belongs to uid %d, not %d", ErrUnsafeDir, dir, st.Uid, os.Getuid())
+		return fmt.Errorf("project: %s: %w: %s belongs to uid %d, not %d: another user created it, and ukdev does not share it", what, ErrUnsafeDir, dir, st.Uid, os.Getuid())
 	}
 	if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-		return fmt.Errorf("project: runtime dir: %w: %s has mode %04o; want 0700 (chmod 700 %s)", ErrUnsafeDir, dir, perm, dir)
+		return fmt.Errorf("project: %s: %w: %s has mode %04o; want 0700 (chmod 700 %s)", what, ErrUnsafeDir, dir, perm, dir)
 	}
 	return nil
 }
@@ -137,8 +154,13 @@ func dirName(c *Config, maxName int) string {
 	return string(name) + "-" + rootHash(c.Root)
 }
 
-// rootHash is 8 hex digits of the SHA-256 of a project root.
+// rootHash is 8 hex digits of the SHA-256 of a project root's real path
+// (the root itself when it cannot be resolved), so that a project reached
+// through a symlink has the same state, runtime dir and lock.
 func rootHash(root string) string {
+	if real, err := filepath.EvalSymlinks(root); err == nil {
+		root = real
+	}
 	sum := sha256.Sum256([]byte(root))
 	return hex.EncodeToString(sum[:4])
 }

@@ -74,21 +74,150 @@ func TestStateDir(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Setenv("XDG_STATE_HOME", tt.xdg)
 			t.Setenv("HOME", tt.home)
-			if got := StateDir(c); got != tt.want {
-				t.Fatalf("StateDir = %q, want %q", got, tt.want)
+			if got, err := StateDir(c); err != nil || got != tt.want {
+				t.Fatalf("StateDir = %q, %v; want %q", got, err, tt.want)
 			}
 		})
 	}
 	t.Run("unsafe name and other root", func(t *testing.T) {
 		t.Setenv("XDG_STATE_HOME", "/s")
-		got := StateDir(testConfig("../my proj", "/other"))
+		got, err := StateDir(testConfig("../my proj", "/other"))
 		want := "/s/ukdev/p.._my_proj-" + rootHash("/other")
-		if got != want {
-			t.Fatalf("StateDir = %q, want %q", got, want)
+		if err != nil || got != want {
+			t.Fatalf("StateDir = %q, %v; want %q", got, err, want)
 		}
 	})
-	if StateDir(nil) != "" {
-		t.Error("StateDir(nil) is not empty")
+	t.Run("temp fallback", func(t *testing.T) {
+		tmp := t.TempDir()
+		t.Setenv("XDG_STATE_HOME", "")
+		t.Setenv("HOME", "")
+		t.Setenv("TMPDIR", tmp)
+		top := filepath.Join(tmp, "ukdev-"+strconv.Itoa(os.Getuid()))
+		want := filepath.Join(top, "state", "hello-"+hash)
+		for range 2 { // a second call finds the directories ready
+			got, err := StateDir(c)
+			if err != nil || got != want {
+				t.Fatalf("StateDir = %q, %v; want %q", got, err, want)
+			}
+		}
+		checkMode(t, top)
+		checkMode(t, filepath.Dir(want))
+		checkMode(t, want)
+	})
+	t.Run("symlinked root", func(t *testing.T) {
+		t.Setenv("XDG_STATE_HOME", t.TempDir())
+		t.Setenv("XDG_RUNTIME_DIR", t.TempDir())
+		root := filepath.Join(t.TempDir(), "proj")
+		if err := os.Mkdir(root, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		via := filepath.Join(t.TempDir(), "link")
+		link(t, root, via)
+		var state, run []string
+		for _, r := range []string{root, via} {
+			c, err := Parse(filepath.Join(r, FileName), []byte("kernel.image = \"k\"\n"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := StateDir(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rd, err := RuntimeDir(c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			state, run = append(state, s), append(run, rd)
+		}
+		if state[0] != state[1] || run[0] != run[1] {
+			t.Errorf("through a symlink: state %q, runtime %q; want those of the real root: %q, %q", state[1], run[1], state[0], run[0])
+		}
+		if want := "proj-" + rootHash(root); filepath.Base(state[1]) != want {
+			t.Errorf("state dir %q, want one named %q", state[1], want)
+		}
+	})
+	if got, err := StateDir(nil); err == nil {
+		t.Errorf("StateDir(nil) = %q, want an error", got)
+	}
+}
+
+// Every directory of the state dir's fallback under the shared temp dir
+// is refused when someone else could have made it or can write in it;
+// files planted inside it are left alone.
+func TestStateDirFallbackUnsafe(t *testing.T) {
+	c := testConfig("hello", "/work/proj")
+	leafName := "hello-" + rootHash("/work/proj")
+	tests := []struct {
+		name  string
+		setup func(t *testing.T, top string) // top is <tmp>/ukdev-<uid>
+		want  string                         // part of the reason
+	}{
+		{"top world writable", func(t *testing.T, top string) { mkdirMode(t, top, 0o777) }, "mode 0777"},
+		{"top a symlink", func(t *testing.T, top string) { link(t, t.TempDir(), top) }, "symbolic link"},
+		{"top other owner", func(t *testing.T, top string) { mkdirOwned(t, top) }, "belongs to uid 65534"},
+		{"state world writable", func(t *testing.T, top string) {
+			mkdirMode(t, top, 0o700)
+			mkdirMode(t, filepath.Join(top, "state"), 0o777)
+		}, "mode 0777"},
+		{"state a symlink", func(t *testing.T, top string) {
+			mkdirMode(t, top, 0o700)
+			link(t, t.TempDir(), filepath.Join(top, "state"))
+		}, "symbolic link"},
+		{"leaf group readable with symlinks inside", func(t *testing.T, top string) {
+			mkdirMode(t, top, 0o700)
+			mkdirMode(t, filepath.Join(top, "state"), 0o700)
+			leaf := filepath.Join(top, "state", leafName)
+			mkdirMode(t, leaf, 0o750)
+			link(t, "/etc/passwd", filepath.Join(leaf, "lock"))
+			link(t, "/etc/passwd", filepath.Join(leaf, "ukdev.log"))
+		}, "mode 0750"},
+		{"leaf other owner", func(t *testing.T, top string) {
+			mkdirMode(t, top, 0o700)
+			mkdirMode(t, filepath.Join(top, "state"), 0o700)
+			mkdirOwned(t, filepath.Join(top, "state", leafName))
+		}, "belongs to uid 65534"},
+		{"leaf a file", func(t *testing.T, top string) {
+			mkdirMode(t, top, 0o700)
+			mkdirMode(t, filepath.Join(top, "state"), 0o700)
+			if err := os.WriteFile(filepath.Join(top, "state", leafName), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "not a directory"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tmp := t.TempDir()
+			t.Setenv("XDG_STATE_HOME", "")
+			t.Setenv("HOME", "")
+			t.Setenv("TMPDIR", tmp)
+			tt.setup(t, filepath.Join(tmp, "ukdev-"+strconv.Itoa(os.Getuid())))
+			got, err := StateDir(c)
+			if !errors.Is(err, ErrUnsafeDir) {
+				t.Fatalf("StateDir = %q, %v; want ErrUnsafeDir", got, err)
+			}
+			if !strings.Contains(err.Error(), tt.want) || !strings.HasPrefix(err.Error(), "project: state dir: ") {
+				t.Errorf("StateDir error %q does not say %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func link(t *testing.T, target, p string) {
+	t.Helper()
+	if err := os.Symlink(target, p); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// mkdirOwned makes a 0700 directory that belongs to another user.
+func mkdirOwned(t *testing.T, dir string) {
+	t.Helper()
+	if os.Getuid() != 0 {
+		t.Skip("needs root to create a directory owned by another user")
+	}
+	mkdirMode(t, dir, 0o700)
+	if err := os.Chown(dir, 65534, 65534); err != nil {
+		t.Fatal(err)
 	}
 }
 
@@ -166,15 +295,7 @@ func TestRuntimeDir(t *testing.T) {
 				t.Fatal(err)
 			}
 		}},
-		{"other owner", func(t *testing.T, dir string) {
-			if os.Getuid() != 0 {
-				t.Skip("needs root to create a directory owned by another user")
-			}
-			mkdirMode(t, dir, 0o700)
-			if err := os.Chown(dir, 65534, 65534); err != nil {
-				t.Fatal(err)
-			}
-		}},
+		{"other owner", mkdirOwned},
 	}
 	for _, tt := range unsafe {
 		t.Run(tt.name, func(t *testing.T) {

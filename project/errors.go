@@ -15,10 +15,12 @@ var ErrBadPort = errors.New("bad port forward")
 // ErrBadSize is returned (wrapped) by ParseSize for a malformed size.
 var ErrBadSize = errors.New("bad size")
 
-// ErrUnsafeDir is returned (wrapped) by RuntimeDir when a directory it would
-// use belongs to another user, is group or world accessible, or is not a
-// plain directory. Sockets in such a directory could be reached by others.
-var ErrUnsafeDir = errors.New("unsafe runtime directory")
+// ErrUnsafeDir is returned (wrapped) by RuntimeDir, and by StateDir for its
+// fallback under the temp dir, when a directory it would use belongs to
+// another user, is group or world accessible, or is not a plain directory:
+// others could reach the sockets inside, or plant symlinks where ukdev's
+// files go.
+var ErrUnsafeDir = errors.New("unsafe directory")
 
 // Error is a problem in a ukdev.toml file: a TOML syntax error, an unknown
 // key, a value of the wrong type or an invalid value. Line and Column are

@@ -15,8 +15,8 @@ const DefaultHostAddr = "127.0.0.1"
 type Port struct {
 	// Proto is "tcp" or "udp".
 	Proto string
-	// HostAddr is the host IP address to bind (IPv4 or IPv6, without
-	// brackets); DefaultHostAddr unless the spec names one.
+	// HostAddr is the host IPv4 address to bind; DefaultHostAddr unless
+	// the spec names one.
 	HostAddr string
 	// HostPort and GuestPort are in 1..65535.
 	HostPort  int
@@ -26,7 +26,7 @@ type Port struct {
 }
 
 // String formats p in the config's spec syntax, always with protocol and
-// address ("tcp:127.0.0.1:8080:80", "udp:[::1]:5353:53").
+// address ("tcp:127.0.0.1:8080:80", "udp:0.0.0.0:5353:53").
 func (p Port) String() string {
 	addr := p.HostAddr
 	if strings.Contains(addr, ":") {
@@ -37,7 +37,9 @@ func (p Port) String() string {
 
 // ParsePort parses a port forward written as
 // [proto:][hostaddr:]hostport:guestport, where proto is tcp (the default) or
-// udp and hostaddr is an IP address, IPv6 in brackets ("[::1]:8080:80").
+// udp and hostaddr is an IPv4 address. An IPv6 address ("[::1]:8080:80")
+// is refused: QEMU 7.2's user-mode networking forwards IPv4 host addresses
+// only.
 // Port ranges ("8000-8010:8000-8010") are not supported: each port is
 // forwarded on its own line, so that a conflict names the exact port.
 // Errors wrap ErrBadPort.
@@ -90,7 +92,11 @@ func parsePort(spec string) (Port, error) {
 		return finishPort(p, parts[1], parts[2])
 	}
 	if len(parts) > 3 {
-		return Port{}, fmt.Errorf("%s (write IPv6 addresses in brackets: [::1]:8080:80)", want)
+		if addr := strings.Join(parts[:len(parts)-2], ":"); isIP(addr) {
+			// An IPv6 address without brackets: say why IPv6 fails.
+			_, err := parseHostAddr(addr)
+			return Port{}, err
+		}
 	}
 	return Port{}, fmt.Errorf("%s", want)
 }
@@ -105,7 +111,24 @@ func parseHostAddr(s string) (string, error) {
 	if err != nil || addr.Zone() != "" {
 		return "", fmt.Errorf("host address %q is not an IP address", s)
 	}
-	return addr.Unmap().String(), nil
+	addr = addr.Unmap()
+	if addr.Is6() {
+		// QEMU 7.2's user-mode networking parses hostfwd's host address
+		// as IPv4 only; refusing here beats QEMU's misleading "is the
+		// port in use?" at boot.
+		use := "an IPv4 address such as " + DefaultHostAddr
+		if addr.IsUnspecified() {
+			use = "0.0.0.0 for every interface"
+		}
+		return "", fmt.Errorf("host address %s is IPv6, and QEMU's user-mode networking forwards only IPv4 host addresses: use %s", addr, use)
+	}
+	return addr.String(), nil
+}
+
+// isIP reports whether s is an IP address.
+func isIP(s string) bool {
+	_, err := netip.ParseAddr(s)
+	return err == nil
 }
 
 // finishPort parses the two port numbers of a forward.

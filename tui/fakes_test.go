@@ -102,6 +102,9 @@ func (fakeInspector) Current() (devloop.VMInfo, bool) { return devloop.VMInfo{},
 func (fakeInspector) QMP(context.Context, []byte) ([]byte, error) {
 	return nil, devloop.ErrNoVM
 }
+func (fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
+	return nil, devloop.ErrNoVM
+}
 
 // pinnedNow is the clock of the view tests.
 var pinnedNow = time.Date(2025, 3, 1, 12, 3, 20, 0, time.Local)

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // probeTimeout bounds one probe boot. The probe kernel needs a few
@@ -147,7 +149,7 @@ func (hostProbe) WriteKernel() (string, func(), error) {
 	}
 	remove := func() { _ = os.RemoveAll(dir) }
 	path := filepath.Join(dir, "probe.elf")
-	if err := os.WriteFile(path, probeKernel(), 0o444); err != nil {
+	if err := nofollow.WriteFile(path, probeKernel(), 0o444); err != nil {
 		remove()
 		return "", nil, fmt.Errorf("vm: write probe kernel: %w", err)
 	}

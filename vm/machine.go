@@ -74,6 +74,12 @@ type StartOptions struct {
 	// StartTimeout bounds the time from spawning QEMU to QMP being ready;
 	// zero means DefaultStartTimeout.
 	StartTimeout time.Duration
+	// DumpFile is the file ReadMemory has QEMU write guest memory to,
+	// one file reused by every read. QEMU opens it by name, following
+	// symlinks, and it holds guest memory: it belongs in a private
+	// directory (the runtime dir). The caller removes it once QEMU has
+	// exited. Empty: ReadMemory fails.
+	DumpFile string
 }
 
 // StartError means QEMU did not start: it could not be executed, exited
@@ -183,6 +189,11 @@ type Machine struct {
 	hurry         chan struct{}
 	hurryOnce     sync.Once
 
+	// dumpFile is StartOptions.DumpFile; dumpMu serialises the reads
+	// that share it.
+	dumpFile string
+	dumpMu   sync.Mutex
+
 	mu       sync.Mutex
 	ended    chan struct{}
 	outcome  kernel.Outcome
@@ -246,6 +257,7 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 		qmpTTL:       opts.QMPTimeout,
 		pty:          master,
 		console:      opts.Console,
+		dumpFile:     opts.DumpFile,
 		writeTimeout: consoleWriteTimeout,
 		life:         life,
 		endLife:      endLife,
@@ -624,6 +636,37 @@ func (m *Machine) WriteConsole(p []byte) (int, error) {
 // reply is a *QMPError.
 func (m *Machine) Run(ctx context.Context, cmd []byte) ([]byte, error) {
 	return m.mon.RunContext(ctx, cmd)
+}
+
+// ReadMemory reads size bytes of guest memory at addr: a physical address
+// with QMP pmemsave, or with virtual a virtual one, through vCPU 0's page
+// tables, with memsave. QEMU writes them to StartOptions.DumpFile, which
+// every read reuses (reads are serialised); pmemsave writes a binary file
+// of any size, where HMP's xp would be text whose format is no stable API.
+// An error reply is a *QMPError.
+func (m *Machine) ReadMemory(ctx context.Context, addr, size uint64, virtual bool) ([]byte, error) {
+	cmd := "pmemsave"
+	args := map[string]any{"val": addr, "size": size, "filename": m.dumpFile}
+	if virtual {
+		cmd = "memsave"
+		args["cpu-index"] = 0
+	}
+	if m.dumpFile == "" {
+		return nil, fmt.Errorf("vm: %s: no dump file (StartOptions.DumpFile)", cmd)
+	}
+	m.dumpMu.Lock()
+	defer m.dumpMu.Unlock()
+	if _, err := m.execute(ctx, cmd, args); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(m.dumpFile)
+	if err != nil {
+		return nil, fmt.Errorf("vm: %s: %w", cmd, err)
+	}
+	if uint64(len(data)) != size {
+		return nil, fmt.Errorf("vm: %s at %#x: got %d bytes, want %d", cmd, addr, len(data), size)
+	}
+	return data, nil
 }
 
 // execute runs a QMP command built from a name and arguments and returns

@@ -14,8 +14,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/nofollow"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/project/templates"
 )
@@ -34,6 +36,19 @@ func newBuildCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stderr, "ukdev: build.command is empty: nothing to build")
 				return nil
 			}
+			// A second build beside a running loop's would write the
+			// same outputs at once and corrupt them: refuse, and hold
+			// the lock so that no loop starts during this build.
+			lock, err := devloop.LockProject(cfg.Root)
+			switch {
+			case errors.Is(err, devloop.ErrLocked):
+				return fmt.Errorf("build: %w: it rebuilds on every save (save a file, or press R in its dashboard), and a second build would write the same outputs at once", err)
+			case errors.Is(err, devloop.ErrNoProjectLock):
+				fmt.Fprintf(a.stderr, "ukdev: warning: %v; building without checking for a running ukdev\n", err)
+			case err != nil:
+				return fmt.Errorf("build: %w", err)
+			}
+			defer lock.Release()
 			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ()}
 			fmt.Fprintf(a.stderr, "ukdev: building: %s\n", cfg.Build.Command)
 			res := b.Run(cmd.Context(), func(l builder.Line) {
@@ -73,7 +88,11 @@ another terminal.`,
 			if err != nil {
 				return err
 			}
-			store, err := logs.Open(filepath.Join(project.StateDir(cfg), "boots"), logs.Options{KeepBoots: cfg.Logs.KeepBoots, MaxBytes: cfg.Logs.MaxBytes})
+			state, err := project.StateDir(cfg)
+			if err != nil {
+				return err
+			}
+			store, err := logs.Open(filepath.Join(state, "boots"), logs.Options{KeepBoots: cfg.Logs.KeepBoots, MaxBytes: cfg.Logs.MaxBytes})
 			var warn *logs.IndexWarning
 			if errors.As(err, &warn) {
 				fmt.Fprintf(a.stderr, "ukdev: %v\n", warn)
@@ -263,15 +282,22 @@ With --template, init creates a new project in dir from one of ukdev's examples
 			if _, err := project.Parse(path, data); err != nil {
 				return fmt.Errorf("init: generated config does not load: %w", err)
 			}
-			if err := os.WriteFile(path, data, 0o644); err != nil {
-				return err
+			// Never through a symlink at ukdev.toml (dotfile managers
+			// make them): --force says to replace the file, not what
+			// a link points at.
+			flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			if force {
+				flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+			}
+			if err := writeNew(path, flag, data); err != nil {
+				return fmt.Errorf("init: %w", err)
 			}
 			fmt.Fprintf(a.stderr, "ukdev: wrote %s\n", path)
 			// A Nanos program without an ops config gets one, which ops
 			// reads as well; an existing one is never replaced.
 			if opsData := project.OpsConfigFile(d); opsData != nil && d.OpsConfig == "" {
 				opsPath := filepath.Join(dir, project.OpsConfigName)
-				f, err := os.OpenFile(opsPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				f, err := nofollow.OpenFile(opsPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 				switch {
 				case errors.Is(err, fs.ErrExist):
 					return nil
@@ -294,4 +320,22 @@ With --template, init creates a new project in dir from one of ukdev's examples
 	cmd.Flags().StringVar(&template, "template", "", "create a new project from a template: "+strings.Join(templates.Names(), ", "))
 	cmd.Flags().StringVar(&flavor, "flavor", "", "the project's flavor instead of the detected one: "+strings.Join(project.Flavors(), ", "))
 	return cmd
+}
+
+// writeNew writes data to path, opened with flag (O_EXCL for a new file,
+// O_TRUNC to replace one) and never through a symlink.
+func writeNew(path string, flag int, data []byte) error {
+	f, err := nofollow.OpenFile(path, flag, 0o644)
+	if fi, lerr := os.Lstat(path); err != nil && lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
+		// O_EXCL reports a (dangling) link as an existing file.
+		return fmt.Errorf("%s is a symbolic link, and ukdev init does not write through links: remove the link, or edit its target yourself", path)
+	}
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }

@@ -58,8 +58,13 @@ func isTerminal(w any) bool {
 }
 
 // openDiagnostics opens ukdev's own log file in the project's state dir.
+// A state dir that cannot be used is reported by devloop.New.
 func openDiagnostics(cfg *project.Config) (*slog.Logger, io.Closer) {
-	log, closer, err := logs.OpenDiagnostics(project.StateDir(cfg))
+	state, err := project.StateDir(cfg)
+	if err != nil {
+		return slog.New(slog.DiscardHandler), io.NopCloser(nil)
+	}
+	log, closer, err := logs.OpenDiagnostics(state)
 	if err != nil {
 		return slog.New(slog.DiscardHandler), io.NopCloser(nil)
 	}

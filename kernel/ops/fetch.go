@@ -12,6 +12,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // DefaultBaseURL is where Nanos releases are published:
@@ -78,7 +80,7 @@ func Fetch(ctx context.Context, client *http.Client, baseURL, version, home stri
 	}
 	latest := filepath.Join(home, "latest.txt")
 	if fromLatest || !fileExists(latest) {
-		if err := os.WriteFile(latest, []byte(version+"\n"), 0o644); err != nil {
+		if err := nofollow.WriteFile(latest, []byte(version+"\n"), 0o644); err != nil {
 			return Kernel{}, fmt.Errorf("ops: fetch %s: %w", version, err)
 		}
 	}
@@ -165,7 +167,7 @@ func writeFile(target string, r io.Reader, size int64, perm os.FileMode) error {
 	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm|0o600)
+	f, err := nofollow.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm|0o600)
 	if err != nil {
 		return err
 	}

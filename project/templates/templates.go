@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"github.com/ukdev/ukdev/examples"
+	"github.com/ukdev/ukdev/nofollow"
 	"github.com/ukdev/ukdev/project"
 )
 
@@ -113,7 +114,7 @@ func Render(name, dir string, opts Options) ([]string, error) {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("templates: %s: %w", name, err)
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		if err := nofollow.WriteFile(p, data, 0o644); err != nil {
 			return fmt.Errorf("templates: %s: %w", name, err)
 		}
 		written = append(written, rel)

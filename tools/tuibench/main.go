@@ -178,6 +178,9 @@ func (noVM) Current() (devloop.VMInfo, bool) { return devloop.VMInfo{}, false }
 func (noVM) QMP(context.Context, []byte) ([]byte, error) {
 	return nil, devloop.ErrNoVM
 }
+func (noVM) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
+	return nil, devloop.ErrNoVM
+}
 
 // noControl is a loop that ignores what it is asked.
 type noControl struct{}

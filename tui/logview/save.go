@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/ukdev/ukdev/nofollow"
 )
 
 // saveTimeLayout is the time column of a saved file.
@@ -21,7 +23,7 @@ func saveName(dir string, now time.Time) string {
 // writeLines writes lines as plain text, one per line with its time, boot
 // and source, to a new file at path. It never overwrites a file.
 func writeLines(path string, lines []line) (err error) {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err := nofollow.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return fmt.Errorf("logview: save: %w", err)
 	}

@@ -58,7 +58,7 @@ func guestELF(t *testing.T) string {
 }
 
 // fakeInspector plays a VM: a QMP whose replies are scripted per command,
-// and guest RAM that pmemsave writes to the file asked for.
+// and guest RAM that ReadMemory reads.
 type fakeInspector struct {
 	mu      sync.Mutex
 	info    devloop.VMInfo
@@ -67,6 +67,7 @@ type fakeInspector struct {
 	replies map[string]string // command → raw reply
 	errs    map[string]error  // command → error
 	calls   []string
+	onRead  func() // called on each memory read, while it runs
 }
 
 func (f *fakeInspector) Current() (devloop.VMInfo, bool) {
@@ -89,21 +90,33 @@ func (f *fakeInspector) QMP(_ context.Context, cmd []byte) ([]byte, error) {
 	if err := f.errs[c.Execute]; err != nil {
 		return nil, err
 	}
-	if c.Execute == "pmemsave" || c.Execute == "memsave" {
-		addr, size := uint64(c.Arguments["val"].(float64)), uint64(c.Arguments["size"].(float64))
-		buf := make([]byte, size)
-		for i := range buf {
-			buf[i] = f.ram[addr+uint64(i)]
-		}
-		if err := os.WriteFile(c.Arguments["filename"].(string), buf, 0o600); err != nil {
-			return nil, err
-		}
-		return []byte(`{"return":{}}`), nil
-	}
 	if r, ok := f.replies[c.Execute]; ok {
 		return []byte(r), nil
 	}
 	return []byte(`{"error":{"class":"CommandNotFound","desc":"The command ` + c.Execute + ` has not been found"}}`), nil
+}
+
+// ReadMemory reads the fake's RAM, counted as the QMP command a VM runs
+// for it (pmemsave, or memsave for a virtual address).
+func (f *fakeInspector) ReadMemory(_ context.Context, addr, size uint64, virtual bool) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	cmd := "pmemsave"
+	if virtual {
+		cmd = "memsave"
+	}
+	f.calls = append(f.calls, cmd)
+	if f.onRead != nil {
+		f.onRead()
+	}
+	if err := f.errs[cmd]; err != nil {
+		return nil, err
+	}
+	buf := make([]byte, size)
+	for i := range buf {
+		buf[i] = f.ram[addr+uint64(i)]
+	}
+	return buf, nil
 }
 
 func (f *fakeInspector) count(name string) int {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -264,36 +263,10 @@ func readVariables(ctx context.Context, in panel.Inspector, t *kernel.SymbolTabl
 	return vals
 }
 
-// readGuest reads size bytes of guest memory at addr with QMP pmemsave
-// (physical) or memsave (virtual, through vCPU 0's page tables). QEMU
-// writes them to a file of ours: a binary file of any size, where HMP's
-// xp would be text whose format is no stable API.
+// readGuest reads size bytes of guest memory at addr, physical or
+// (virtual) through the vCPU's page tables.
 func readGuest(ctx context.Context, in panel.Inspector, addr, size uint64, virtual bool) ([]byte, error) {
-	f, err := os.CreateTemp("", "ukdev-mem-*.bin")
-	if err != nil {
-		return nil, fmt.Errorf("memview: read guest memory: %w", err)
-	}
-	path := f.Name()
-	_ = f.Close()
-	defer os.Remove(path)
-
-	cmd := "pmemsave"
-	args := map[string]any{"val": addr, "size": size, "filename": path}
-	if virtual {
-		cmd = "memsave"
-		args["cpu-index"] = 0
-	}
-	if err := runQMP(ctx, in, cmd, args, nil); err != nil {
-		return nil, err
-	}
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("memview: read guest memory: %w", err)
-	}
-	if uint64(len(data)) != size {
-		return nil, fmt.Errorf("memview: %s at %#x: got %d bytes, want %d", cmd, addr, len(data), size)
-	}
-	return data, nil
+	return in.ReadMemory(ctx, addr, size, virtual)
 }
 
 // runQMP runs one QMP command and decodes its "return" into out (unless

@@ -34,6 +34,10 @@ func (f *fakeInspector) QMP(context.Context, []byte) ([]byte, error) {
 	return nil, errors.New("no QMP in this fake")
 }
 
+func (f *fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
+	return nil, errors.New("no memory in this fake")
+}
+
 // host scripts /proc: each sample returns the next stats.
 type host struct {
 	stats []vm.Stats

@@ -15,4 +15,7 @@ type Inspector interface {
 	// QMP runs a raw QMP command (one JSON object) on the running VM and
 	// returns QEMU's reply.
 	QMP(ctx context.Context, cmd []byte) ([]byte, error)
+	// ReadMemory reads size bytes of guest memory at addr, physical or
+	// (virtual) through vCPU 0's page tables.
+	ReadMemory(ctx context.Context, addr, size uint64, virtual bool) ([]byte, error)
 }
