@@ -44,6 +44,7 @@ var hostileLines = []string{
 	strings.Repeat("long \x1b[2J\x1b]0;t\x07line ", 400),
 	strings.Repeat("界", 3000) + " \x1b[H wide",
 	"\x1b[32m" + strings.Repeat("green ", 1000),
+	"bidi if admin\u202e }\u2066 \u202b{ \u2067isolate\u2069\u200f\u061c \u200e",
 }
 
 // marker is the start of what a hostile line shows: its first word once
@@ -248,6 +249,8 @@ func screenProblems(s string, w, h int, color bool) []string {
 				out = append(out, fmt.Sprintf("line %d byte %d: control %#x: %q", y, i, r, around(l, i)))
 			case r >= 0x80 && r <= 0x9f:
 				out = append(out, fmt.Sprintf("line %d byte %d: C1 control U+%04X: %q", y, i, r, around(l, i)))
+			case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c:
+				out = append(out, fmt.Sprintf("line %d byte %d: bidirectional control U+%04X: %q", y, i, r, around(l, i)))
 			}
 			i += size
 		}
@@ -429,6 +432,8 @@ func TestTUIScreenProblems(t *testing.T) {
 		{name: "tab", screen: "ab\tc\nefgh", want: "control 0x9"},
 		{name: "raw C1", screen: "ab\x9bcd\nefgh", want: "invalid UTF-8 byte 0x9b"},
 		{name: "encoded C1", screen: "ab\u009bcd\nefgh", want: "C1 control U+009B"},
+		{name: "right-to-left override", screen: "ab\u202ecd\nefgh", want: "bidirectional control U+202E"},
+		{name: "isolate", screen: "ab\u2066cd\nefgh", want: "bidirectional control U+2066"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
