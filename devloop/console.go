@@ -49,6 +49,7 @@ type consoleWriter struct {
 	mu        sync.Mutex
 	split     *logs.Splitter
 	file      *logs.BootWriter
+	fileSet   bool     // setFile was called: early is no longer kept
 	early     [][]byte // bytes that came before the log file was open
 	clock     *reloadClock
 	armed     bool
@@ -76,13 +77,14 @@ func (w *consoleWriter) tail() []string {
 func (w *consoleWriter) setFile(f *logs.BootWriter) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.file = f
-	if f == nil {
-		return
+	w.file, w.fileSet = f, true
+	if f != nil {
+		for _, p := range w.early {
+			_, _ = f.Write(p)
+		}
 	}
-	for _, p := range w.early {
-		_, _ = f.Write(p)
-	}
+	// Without a file (opening it failed, and said so), keeping the bytes
+	// would only grow memory for as long as the boot runs.
 	w.early = nil
 }
 
@@ -116,7 +118,7 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 		if _, err := w.file.Write(p); err != nil {
 			w.l.log.Warn("console log write", "boot", w.boot, "err", err)
 		}
-	} else {
+	} else if !w.fileSet {
 		w.early = append(w.early, append([]byte(nil), p...))
 	}
 	for _, line := range w.split.Write(p) {

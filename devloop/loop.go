@@ -586,11 +586,42 @@ func (l *Loop) startBuild(ctx context.Context, change *watcher.Change) {
 	go func() {
 		defer cancel()
 		res := b.Run(bctx, func(line builder.Line) {
+			l.waitForRoom(bctx, line.Text)
 			l.emit(Event{Type: TypeBuildOutput, Build: n, Line: line.Text, Stream: line.Stream, Message: line.Text})
 			l.ring.Append(logs.Line{Time: time.Now(), Build: n, Source: logs.SourceBuild, Text: line.Text})
 		})
 		l.buildDone <- buildResult{n: n, res: res, change: change, start: start}
 	}()
+}
+
+// The event channel is bounded by count (EventBuffer, for bursts of
+// console lines of at most 4 KiB), not by bytes, and build output lines
+// may be 64 KiB (builder.MaxLine): full of them it would hold 512 MiB. A
+// long build line therefore waits until fewer than maxQueuedLong events are
+// queued, which bounds the long lines queued to about 4 MiB. Build output
+// already slows the build down when the reader lags (emit waits); this
+// only makes it wait sooner for long lines.
+const (
+	// longLine is the longest line sent without waiting: a console piece.
+	longLine = 4 << 10
+	// maxQueuedLong is how many events may be queued when a long line is.
+	maxQueuedLong = 64
+	// queuePoll is how often a waiting long line looks at the queue again:
+	// the channel tells no one when it drains.
+	queuePoll = time.Millisecond
+)
+
+// waitForRoom returns once a build output line may be queued: at once for
+// a short line, else when fewer than maxQueuedLong events are queued or
+// ctx (the build's) is done. It runs on the build's output goroutine,
+// never on the loop's.
+func (l *Loop) waitForRoom(ctx context.Context, line string) {
+	if len(line) <= longLine {
+		return
+	}
+	for len(l.events) >= maxQueuedLong && ctx.Err() == nil {
+		time.Sleep(queuePoll)
+	}
 }
 
 func (l *Loop) onBuildDone(ctx context.Context, r buildResult) {

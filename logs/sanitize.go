@@ -1,6 +1,7 @@
 package logs
 
 import (
+	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -18,10 +19,14 @@ const (
 // OSC, ended by BEL or ST; DCS, SOS, PM and APC, ended by ST; two-byte and
 // character-set ESC sequences), every C0 control except tab, DEL, every C1
 // control (U+0080-U+009F) and raw 8-bit C1 bytes, and replaces other
-// invalid UTF-8 with U+FFFD. With keepSGR, SGR sequences (ESC [ params m,
-// params made only of digits, ';' and ':') are kept verbatim, so colours
-// survive. A sequence left unterminated at the end of s is dropped; a
-// sequence broken by an unexpected byte is dropped up to that byte.
+// invalid UTF-8 with U+FFFD. Bidirectional controls, which would reorder
+// the text that follows them on screen (the embeddings and overrides
+// U+202A-U+202E, the isolates U+2066-U+2069 and the marks U+200E, U+200F
+// and U+061C), are shown as their code point, "<U+202E>", instead. With
+// keepSGR, SGR sequences (ESC [ params m, params made only of digits, ';'
+// and ':') are kept verbatim, so colours survive. A sequence left
+// unterminated at the end of s is dropped; a sequence broken by an
+// unexpected byte is dropped up to that byte.
 func Sanitize(s string, keepSGR bool) string {
 	if isPlain(s) {
 		return s
@@ -52,6 +57,8 @@ func Sanitize(s string, keepSGR bool) string {
 				}
 			case r >= 0x80 && r <= 0x9f:
 				// C1 control encoded as UTF-8: drop it.
+			case isBidiControl(r):
+				fmt.Fprintf(&b, "<U+%04X>", r)
 			default:
 				b.WriteString(s[i : i+size])
 			}
@@ -59,6 +66,28 @@ func Sanitize(s string, keepSGR bool) string {
 		}
 	}
 	return b.String()
+}
+
+// ResetSGR is the SGR sequence that turns every attribute off.
+const ResetSGR = "\x1b[0m"
+
+// SanitizeLine is Sanitize for a line printed on a terminal on its own.
+// With keepSGR, a line that keeps any SGR sequence ends with ResetSGR, so
+// no colour or attribute it leaves set (conceal, reverse, blink) reaches
+// the next line, ukdev's own messages or the shell prompt.
+func SanitizeLine(s string, keepSGR bool) string {
+	s = Sanitize(s, keepSGR)
+	if keepSGR && strings.IndexByte(s, esc) >= 0 {
+		return s + ResetSGR
+	}
+	return s
+}
+
+// isBidiControl reports whether r is a Unicode bidirectional formatting
+// character: an embedding, override, isolate or their terminator, or an
+// implicit direction mark.
+func isBidiControl(r rune) bool {
+	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
 }
 
 // isPlain reports whether s is printable ASCII and tabs only.

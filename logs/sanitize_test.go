@@ -54,6 +54,15 @@ func TestSanitize(t *testing.T) {
 		{"truncated rune", "a\xe2\x82b", true, "a\ufffdb"},
 		{"utf8 kept", "héllo ✓ 日本 🎉", true, "héllo ✓ 日本 🎉"},
 		{"replacement char kept", "\ufffd", true, "\ufffd"},
+		// Bidirectional controls reorder what follows them on screen
+		// ("Trojan Source"): they are shown, not obeyed.
+		{"right-to-left override shown", "if admin\u202e } \u2066{", true, "if admin<U+202E> } <U+2066>{"},
+		{"every embedding and override", "\u202a\u202b\u202c\u202d\u202e", false, "<U+202A><U+202B><U+202C><U+202D><U+202E>"},
+		{"every isolate", "a\u2066b\u2067c\u2068d\u2069", false, "a<U+2066>b<U+2067>c<U+2068>d<U+2069>"},
+		{"marks", "\u200e\u200f\u061c", true, "<U+200E><U+200F><U+061C>"},
+		{"bidi beside sgr", "\x1b[31m\u202eevil\x1b[0m", true, "\x1b[31m<U+202E>evil\x1b[0m"},
+		{"right-to-left text kept", "שלום مرحبا", true, "שלום مرحبا"},
+		{"zero width joiner kept", "👩\u200d💻", true, "👩\u200d💻"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -84,9 +93,46 @@ func checkSafe(out string, keepSGR bool) string {
 			return "DEL"
 		case r >= 0x80 && r <= 0x9f:
 			return "C1 control"
+		case bidiRune(r):
+			return "bidirectional control"
 		}
 	}
 	return ""
+}
+
+// bidiRune is the test's own list of the bidirectional controls.
+func bidiRune(r rune) bool {
+	return (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c
+}
+
+// TestSanitizeLine checks that a line printed on its own never leaves an
+// attribute set: with SGR kept, a line holding any ends with a reset, so
+// an unclosed conceal (ESC [ 8 m) cannot hide the next line, the shell
+// prompt or ukdev's own messages.
+func TestSanitizeLine(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		keepSGR bool
+		want    string
+	}{
+		{"plain", "hello", true, "hello"},
+		{"plain without colour", "hello", false, "hello"},
+		{"unclosed conceal reset", "\x1b[8mhidden", true, "\x1b[8mhidden\x1b[0m"},
+		{"unclosed colour reset", "\x1b[1;31merror: x", true, "\x1b[1;31merror: x\x1b[0m"},
+		{"closed colour reset again", "\x1b[32mok\x1b[0m", true, "\x1b[32mok\x1b[0m\x1b[0m"},
+		{"sgr removed without colour", "\x1b[8mhidden", false, "hidden"},
+		{"other escapes removed, no reset needed", "\x1b[2Jx\x1b]0;t\x07", true, "x"},
+		{"bidi shown and colour reset", "\x1b[7m\u202eab", true, "\x1b[7m<U+202E>ab\x1b[0m"},
+		{"unterminated sgr dropped", "x\x1b[8", true, "x"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := SanitizeLine(tt.in, tt.keepSGR); got != tt.want {
+				t.Errorf("SanitizeLine(%q, %v) = %q, want %q", tt.in, tt.keepSGR, got, tt.want)
+			}
+		})
+	}
 }
 
 func FuzzSanitize(f *testing.F) {

@@ -44,6 +44,18 @@ var hostileLines = []string{
 	strings.Repeat("long \x1b[2J\x1b]0;t\x07line ", 400),
 	strings.Repeat("界", 3000) + " \x1b[H wide",
 	"\x1b[32m" + strings.Repeat("green ", 1000),
+	"bidi if admin\u202e }\u2066 \u202b{ \u2067isolate\u2069\u200f\u061c \u200e",
+	// Characters whose width terminals disagree about: emoji sequences
+	// joined by ZWJ, with variation selectors, skin tones and tags,
+	// conjoining jamo; and marks and zero-width characters that take no
+	// cell of their own.
+	"emoji 👨\u200d👩\u200d👧\u200d👦 family 👩\u200d💻 coder 🏳\ufe0f\u200d🌈 flag ❤\ufe0f ✔\ufe0f 1\ufe0f\u20e3 👍🏽 🇺🇸",
+	"zwj " + strings.Repeat("👩\u200d💻", 100),
+	"marks e\u0301\u0302\u0303 " + strings.Repeat("Z\u0335\u0321\u0322a\u0308", 60),
+	"zero a\u200bb\u200cc\u200dd\u2060e\ufefff\u00adg \u180e" + strings.Repeat("\u200b", 200),
+	"tags 🏴\U000E0067\U000E0062\U000E0073\U000E0063\U000E0074\U000E007F x\U000E0041\U000E0042 " + strings.Repeat("🏴\U000E0067\U000E0062\U000E007F", 50),
+	"jamo \u1100\u1161\u11a8 " + strings.Repeat("\u1100\u1161\u11a8", 60),
+	"vs16 " + strings.Repeat("❤\ufe0f", 80),
 }
 
 // marker is the start of what a hostile line shows: its first word once
@@ -226,8 +238,14 @@ func screenProblems(s string, w, h int, color bool) []string {
 		out = append(out, fmt.Sprintf("%d lines, want %d", len(lines), h))
 	}
 	for y, l := range lines {
+		// The dashboard lays out with lipgloss's measure (grapheme
+		// clusters); Bubble Tea's renderer, and a terminal that does not
+		// report grapheme clustering (mode 2027), count cells code point
+		// by code point. A row must have the screen's width by both.
 		if cw := ansi.StringWidth(l); cw != w {
 			out = append(out, fmt.Sprintf("line %d is %d cells wide, want %d: %q", y, cw, w, ansi.Strip(l)))
+		} else if ww := ansi.WcWidth.StringWidth(l); ww != w {
+			out = append(out, fmt.Sprintf("line %d is %d cells wide code point by code point, want %d: %q", y, ww, w, ansi.Strip(l)))
 		}
 		for i := 0; i < len(l); {
 			r, size := utf8.DecodeRuneInString(l[i:])
@@ -248,6 +266,8 @@ func screenProblems(s string, w, h int, color bool) []string {
 				out = append(out, fmt.Sprintf("line %d byte %d: control %#x: %q", y, i, r, around(l, i)))
 			case r >= 0x80 && r <= 0x9f:
 				out = append(out, fmt.Sprintf("line %d byte %d: C1 control U+%04X: %q", y, i, r, around(l, i)))
+			case (r >= 0x202a && r <= 0x202e) || (r >= 0x2066 && r <= 0x2069) || r == 0x200e || r == 0x200f || r == 0x061c:
+				out = append(out, fmt.Sprintf("line %d byte %d: bidirectional control U+%04X: %q", y, i, r, around(l, i)))
 			}
 			i += size
 		}
@@ -364,11 +384,19 @@ func cellGrid(lines []string) screenGrid {
 			if text == "" {
 				break
 			}
+			rest = rest[len(text):]
+			if w == 0 {
+				// A zero-width cluster takes no cell: a terminal (and
+				// Bubble Tea's renderer) draws it with the cell before.
+				if n := len(g.cells[y]); n > 0 {
+					g.cells[y][n-1].text += text
+				}
+				continue
+			}
 			g.cells[y] = append(g.cells[y], screenCell{text, pen})
 			for range w - 1 {
 				g.cells[y] = append(g.cells[y], screenCell{"", pen})
 			}
-			rest = rest[len(text):]
 		}
 		g.ends[y] = pen
 	}
@@ -421,6 +449,9 @@ func TestTUIScreenProblems(t *testing.T) {
 		{name: "too few lines", screen: "abcd", want: "1 lines, want 2"},
 		{name: "too wide", screen: "abcde\nefgh", want: "5 cells wide"},
 		{name: "too narrow", screen: "abc\nefgh", want: "3 cells wide"},
+		{name: "a cluster wider code point by code point", screen: "👩\u200d💻ab\nefgh", want: "6 cells wide code point by code point"},
+		{name: "a cluster narrower code point by code point", screen: "❤\ufe0fab\nefgh", want: "3 cells wide code point by code point"},
+		{name: "combining marks", screen: "e\u0301fgh\nefgh"},
 		{name: "clipboard", screen: "\x1b]52;c;aGVsbG8=\x07abcd\nefgh", color: true, want: "does not start an SGR"},
 		{name: "clear", screen: "\x1b[2Jabcd\nefgh", color: true, want: "does not start an SGR"},
 		{name: "private mode", screen: "\x1b[?1049labcd\nefgh", color: true, want: "does not start an SGR"},
@@ -429,6 +460,8 @@ func TestTUIScreenProblems(t *testing.T) {
 		{name: "tab", screen: "ab\tc\nefgh", want: "control 0x9"},
 		{name: "raw C1", screen: "ab\x9bcd\nefgh", want: "invalid UTF-8 byte 0x9b"},
 		{name: "encoded C1", screen: "ab\u009bcd\nefgh", want: "C1 control U+009B"},
+		{name: "right-to-left override", screen: "ab\u202ecd\nefgh", want: "bidirectional control U+202E"},
+		{name: "isolate", screen: "ab\u2066cd\nefgh", want: "bidirectional control U+2066"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -459,6 +492,7 @@ func TestTUICellGrid(t *testing.T) {
 		{name: "reset inside parameters", lines: []string{"\x1b[4m\x1b[0;32ma"}, want: screenCell{"a", "32;"}, ends: []string{"32;"}},
 		{name: "extended colour with a zero", lines: []string{"\x1b[38;5;0ma"}, want: screenCell{"a", "38;5;0;"}, ends: []string{"38;5;0;"}},
 		{name: "wide rune takes two cells", lines: []string{"界b"}, x: 2, want: screenCell{"b", ""}, ends: []string{""}},
+		{name: "zero width takes none", lines: []string{"a\u200bb"}, x: 1, want: screenCell{"b", ""}, ends: []string{""}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -90,7 +90,7 @@ func (m Model) Init() tea.Cmd {
 		cmds = append(cmds, p.Init())
 	}
 	if m.events != nil {
-		cmds = append(cmds, waitEvents(m.events, batchEvery, batchMax))
+		cmds = append(cmds, waitEvents(m.events, defaultBatch))
 	}
 	return tea.Batch(cmds...)
 }
@@ -131,7 +131,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		cmd := m.broadcast(msg)
 		if m.events != nil {
-			cmd = tea.Batch(cmd, waitEvents(m.events, batchEvery, batchMax))
+			cmd = tea.Batch(cmd, waitEvents(m.events, defaultBatch))
 		}
 		return m, cmd
 	case eventsClosedMsg:

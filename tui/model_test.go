@@ -255,30 +255,40 @@ func TestTUIBroadcast(t *testing.T) {
 }
 
 func TestTUIWaitEvents(t *testing.T) {
-	ev := func(n int) []devloop.Event {
+	ev := func(n, lineLen int) []devloop.Event {
 		out := make([]devloop.Event, n)
 		for i := range out {
-			out[i] = devloop.Event{Type: devloop.TypeVMConsole, Line: "x", Count: i}
+			out[i] = devloop.Event{Type: devloop.TypeBuildOutput, Line: strings.Repeat("x", lineLen), Count: i}
 		}
 		return out
 	}
 	tests := []struct {
-		name    string
-		queued  int  // events in the channel before the first wait
-		close   bool // the channel is closed after them
-		max     int
-		batches []int // the sizes of the successive batches
-		closed  bool  // the wait after them reports the end
+		name     string
+		queued   int  // events in the channel before the first wait
+		lineLen  int  // bytes of each event's line; 1 when 0
+		close    bool // the channel is closed after them
+		max      int
+		maxBytes int   // 1 MiB when 0
+		batches  []int // the sizes of the successive batches
+		closed   bool  // the wait after them reports the end
 	}{
 		{name: "a batch stops at max", queued: 10, max: 4, batches: []int{4, 4}},
+		{name: "a batch stops at max bytes of lines", queued: 10, lineLen: 1000, max: 512, maxBytes: 3000, batches: []int{3, 3, 3, 1}},
+		{name: "a line over max bytes is a batch", queued: 2, lineLen: 64 << 10, max: 512, maxBytes: 4096, batches: []int{1, 1}},
 		{name: "a quiet channel flushes after the interval", queued: 3, max: 512, batches: []int{3}},
 		{name: "close flushes then ends", queued: 5, close: true, max: 512, batches: []int{5}, closed: true},
 		{name: "closed and empty ends", close: true, max: 512, closed: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.lineLen == 0 {
+				tt.lineLen = 1
+			}
+			if tt.maxBytes == 0 {
+				tt.maxBytes = 1 << 20
+			}
 			ch := make(chan devloop.Event, 100)
-			for _, e := range ev(tt.queued) {
+			for _, e := range ev(tt.queued, tt.lineLen) {
 				ch <- e
 			}
 			if tt.close {
@@ -286,7 +296,7 @@ func TestTUIWaitEvents(t *testing.T) {
 			}
 			next := 0
 			for _, want := range tt.batches {
-				msg := waitEvents(ch, 10*time.Millisecond, tt.max)()
+				msg := waitEvents(ch, batchLimits{every: 10 * time.Millisecond, events: tt.max, bytes: tt.maxBytes})()
 				batch, ok := msg.(panel.EventsMsg)
 				if !ok || len(batch) != want {
 					t.Fatalf("got %T of %d, want a batch of %d", msg, len(batch), want)
@@ -299,7 +309,7 @@ func TestTUIWaitEvents(t *testing.T) {
 				}
 			}
 			if tt.closed {
-				if msg := waitEvents(ch, 10*time.Millisecond, tt.max)(); msg != (eventsClosedMsg{}) {
+				if msg := waitEvents(ch, batchLimits{every: 10 * time.Millisecond, events: tt.max, bytes: tt.maxBytes})(); msg != (eventsClosedMsg{}) {
 					t.Fatalf("after the stream closed got %T, want eventsClosedMsg", msg)
 				}
 			}

@@ -9,6 +9,8 @@ import (
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
+
+	"github.com/ukdev/ukdev/tui/panel"
 )
 
 // View renders the whole screen: the status bar, the panels (or the help
@@ -117,7 +119,7 @@ func (m Model) frame(i int, r rect) []string {
 	b := bs.GetBorderStyle()
 	paint := lipgloss.NewStyle().Foreground(bs.GetBorderTopForeground())
 	inner := r.w - 2
-	title := fmt.Sprintf(" %d %s ", i+1, ansi.Strip(m.panels[i].Title()))
+	title := fmt.Sprintf(" %d %s ", i+1, panel.OneWidth(ansi.Strip(m.panels[i].Title())))
 	title = ansi.Truncate(title, max(inner-2, 0), "… ")
 	fill := max(inner-1-ansi.StringWidth(title), 0)
 	lines := make([]string, 0, r.h)
@@ -196,8 +198,11 @@ func fitLines(s string, w, h int) []string {
 
 // fitLine makes one line exactly w cells wide; pad renders the padding.
 // A line carrying escapes ends with a reset so its styles do not bleed
-// into the border beside it.
+// into the border beside it. Characters the renderer would count
+// differently from lipgloss are replaced first (panel.OneWidth), so the
+// line is w cells wide for the terminal too.
 func fitLine(l string, w int, pad lipgloss.Style) string {
+	l = panel.OneWidth(l)
 	if ansi.StringWidth(l) > w {
 		l = ansi.Truncate(l, w, "")
 	}

@@ -51,12 +51,14 @@ func newBuildCmd(a *app) *cobra.Command {
 			defer lock.Release()
 			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ()}
 			fmt.Fprintf(a.stderr, "ukdev: building: %s\n", cfg.Build.Command)
+			stdout := &printer{w: a.stdout, color: isTerminal(a.stdout) && colorAllowed()}
+			stderr := &printer{w: a.stderr, color: isTerminal(a.stderr) && colorAllowed()}
 			res := b.Run(cmd.Context(), func(l builder.Line) {
-				w := a.stdout
-				if l.Stream == "stderr" {
-					w = a.stderr
+				p := stdout
+				if l.Stream == builder.Stderr {
+					p = stderr
 				}
-				fmt.Fprintln(w, logs.Sanitize(l.Text, isTerminal(w) && colorAllowed()))
+				_ = p.line(l.Text)
 			})
 			switch {
 			case res.OK():
@@ -161,19 +163,19 @@ func (a *app) showLogs(ctx context.Context, store *logs.Store, boot int, follow,
 			return fmt.Errorf("no boot %d in the log store (see ukdev logs --list)", boot)
 		}
 	}
-	color := !asJSON && isTerminal(a.stdout) && colorAllowed()
+	text := &printer{w: a.stdout, color: !asJSON && isTerminal(a.stdout) && colorAllowed()}
 	// Lines are split per boot; the raw bytes stay in the file.
 	splitters := map[int]*logs.Splitter{}
-	emit := func(n int, text string) {
+	emit := func(n int, line string) {
 		if asJSON {
 			out, _ := json.Marshal(struct {
 				Boot int    `json:"boot"`
 				Line string `json:"line"`
-			}{n, logs.Sanitize(text, false)})
+			}{n, logs.Sanitize(line, false)})
 			fmt.Fprintln(a.stdout, string(out))
 			return
 		}
-		fmt.Fprintln(a.stdout, logs.Sanitize(text, color))
+		_ = text.line(line)
 	}
 	last := 0
 	out := func(n int, p []byte) {

@@ -199,7 +199,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 		for e := range loop.Events() {
 			switch {
 			case e.Type == devloop.TypeVMConsole && !asJSON:
-				fmt.Fprintln(a.stdout, logs.Sanitize(e.Line, console.color))
+				_ = console.line(e.Line)
 			default:
 				_ = events.print(e)
 			}

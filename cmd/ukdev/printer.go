@@ -53,9 +53,18 @@ func plainLine(e devloop.Event, color bool) string {
 		src = "error"
 	}
 	line := fmt.Sprintf("%s %-7s %s", e.Time.Format("15:04:05.000"), src, msg)
-	if color && strings.Contains(msg, "\x1b[") {
+	if color && strings.IndexByte(msg, 0x1b) >= 0 {
 		// A guest colour must not bleed into the next line.
-		line += "\x1b[0m"
+		line += logs.ResetSGR
 	}
 	return line
+}
+
+// line prints one line of guest or build text on its own, as ukdev run's
+// console, ukdev build and ukdev logs do: sanitised, with colours kept
+// only with p.color (never in JSON mode) and then reset at the line's
+// end, so that nothing the line sets outlives it.
+func (p *printer) line(text string) error {
+	_, err := fmt.Fprintln(p.w, logs.SanitizeLine(text, p.color && !p.json))
+	return err
 }

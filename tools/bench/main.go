@@ -4,9 +4,11 @@
 // QEMU with the same command line, and prints both side by side. Then it
 // times the Nanos image writer on the Go program of examples/nanos-http
 // and, when a Nanos kernel is installed, the Nanos reload (beside `ops
-// run` when ops is installed). It prints numbers and asserts nothing about
-// speed: it fails only when the benchmark itself cannot run (or ukdev
-// leaves a QEMU behind).
+// run` when ops is installed). Last it measures ukdev's resident memory
+// after a build that prints 2.5 GiB in 64 KiB lines, headless and with the
+// dashboard on a pty, beside the target. It prints numbers and asserts
+// nothing about speed: it fails only when the benchmark itself cannot run
+// (or ukdev leaves a QEMU behind).
 package main
 
 import (
@@ -53,6 +55,9 @@ func main() {
 	nanosExample := flag.String("nanos-example", "examples/nanos-http", "Nanos example project (copied, never changed)")
 	nanosKernel := flag.String("nanos-kernel", os.Getenv("UKDEV_NANOS_KERNEL"), "Nanos kernel.img to boot (default: $UKDEV_NANOS_KERNEL, else ops' kernel cache)")
 	writes := flag.Int("writes", 20, "number of Nanos image writes")
+	floodPart := flag.Bool("flood", true, "measure ukdev's memory after a build that floods it with long lines, headless and with the dashboard")
+	floodBytes := flag.Int64("flood-bytes", 5<<29, "bytes of build output in the flood (default 2.5 GiB)")
+	floodLine := flag.Int("flood-line", 64<<10, "bytes per line of the flood, newline included")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -63,6 +68,13 @@ func main() {
 	if *nanosPart {
 		opts := nanosOptions{ukdev: *ukdev, example: *nanosExample, kernel: *nanosKernel, writes: *writes, edits: *edits, verbose: *verbose}
 		if err := runNanos(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *floodPart {
+		opts := floodOptions{ukdev: *ukdev, total: *floodBytes, lineLen: *floodLine, verbose: *verbose}
+		if err := runFlood(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

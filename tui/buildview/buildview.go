@@ -29,6 +29,19 @@ import (
 // oldest are dropped first.
 const MaxLines = 10000
 
+const (
+	// maxBytes bounds the text the panel keeps, however long the lines:
+	// the oldest lines are dropped first.
+	maxBytes = 8 << 20
+	// maxLineBytes is the most of one line the panel keeps, far more than
+	// a row shows (the panel has no horizontal scroll); the rest is cut
+	// with a marker saying how much.
+	maxLineBytes = 4 << 10
+	// lineOverhead is what a line costs beside its text, counted in the
+	// byte bound so that many empty lines count too.
+	lineOverhead = 64
+)
+
 // wheelLines is how far one mouse wheel step scrolls.
 const wheelLines = 3
 
@@ -52,11 +65,22 @@ const (
 )
 
 // outLine is one line of the panel: text is sanitized (SGR kept only with
-// colour), plain is text without SGR, what locations are parsed from.
+// colour), plain is text without SGR, what locations are parsed from; cut
+// is how many bytes of a very long line were left out.
 type outLine struct {
 	kind        lineKind
 	text, plain string
 	locs        []location
+	cut         int
+}
+
+// size is what the line counts against the panel's byte bound.
+func (l *outLine) size() int {
+	n := lineOverhead + len(l.text)
+	if l.plain != l.text {
+		n += len(l.plain)
+	}
+	return n
 }
 
 // Model is the build panel. Create it with New.
@@ -73,6 +97,7 @@ type Model struct {
 	pinned string
 
 	lines []outLine
+	bytes int // the size of lines, at most maxBytes after each batch
 
 	sel    int // index in lines of the selected location line; -1 for none
 	top    int
@@ -147,7 +172,7 @@ func (m *Model) event(e devloop.Event) {
 		m.start(e.Build)
 		if e.Command != "" {
 			text := logs.Sanitize("$ "+e.Command, false)
-			m.lines = append(m.lines, outLine{kind: kindCommand, text: text, plain: text})
+			m.add(outLine{kind: kindCommand, text: text, plain: text})
 		}
 	case devloop.TypeBuildOutput:
 		if e.Build != m.build {
@@ -163,16 +188,16 @@ func (m *Model) event(e devloop.Event) {
 		text := logs.Sanitize(e.Message, false)
 		if e.OK != nil && *e.OK {
 			m.state, m.pinned = stateOK, ""
-			m.lines = append(m.lines, outLine{kind: kindOK, text: text, plain: text})
+			m.add(outLine{kind: kindOK, text: text, plain: text})
 		} else {
 			m.state, m.pinned = stateFailed, text
-			m.lines = append(m.lines, outLine{kind: kindFailed, text: text, plain: text})
+			m.add(outLine{kind: kindFailed, text: text, plain: text})
 		}
 	case devloop.TypeBuildCanceled:
 		if e.Build == m.build {
 			m.state = stateCanceled
 			text := logs.Sanitize(e.Message, false)
-			m.lines = append(m.lines, outLine{kind: kindFailed, text: text, plain: text})
+			m.add(outLine{kind: kindFailed, text: text, plain: text})
 		}
 	}
 }
@@ -181,27 +206,45 @@ func (m *Model) event(e devloop.Event) {
 func (m *Model) start(n int) {
 	m.build, m.state = n, stateRunning
 	m.exitCode, m.durationMS = nil, nil
-	m.lines = nil
+	m.lines, m.bytes = nil, 0
 	m.sel, m.top, m.follow = -1, 0, true
 	m.status = ""
 }
 
+// appendOutput adds a line of build output, cut to maxLineBytes: the
+// panel never sanitises, stores or shows more of a line than that.
 func (m *Model) appendOutput(raw string) {
+	raw, cut := panel.Clip(raw, maxLineBytes)
 	text := strings.ReplaceAll(logs.Sanitize(raw, m.styles.Color), "\t", "    ")
 	plain := text
 	if strings.IndexByte(text, 0x1b) >= 0 {
 		plain = ansi.Strip(text)
 	}
-	m.lines = append(m.lines, outLine{kind: kindOutput, text: text, plain: plain, locs: parseLocations(plain)})
+	m.add(outLine{kind: kindOutput, text: text, plain: plain, locs: parseLocations(plain), cut: cut})
 }
 
-// trim drops the oldest lines once the output is an eighth over its
-// bound, moving the selection and the scroll position with them.
+// add appends a line and counts its size.
+func (m *Model) add(l outLine) {
+	m.lines = append(m.lines, l)
+	m.bytes += l.size()
+}
+
+// trim drops the oldest lines once the output is an eighth over its line
+// bound or over its byte bound, down to the line bound and an eighth
+// under the byte bound, moving the selection and the scroll position with
+// them. The kept lines move to a new array, so the old one is freed.
 func (m *Model) trim() {
-	if len(m.lines) <= MaxLines+MaxLines/8 {
+	if len(m.lines) <= MaxLines+MaxLines/8 && m.bytes <= maxBytes {
 		return
 	}
-	drop := len(m.lines) - MaxLines
+	drop := max(len(m.lines)-MaxLines, 0)
+	for i := range drop {
+		m.bytes -= m.lines[i].size()
+	}
+	for drop < len(m.lines)-1 && m.bytes > maxBytes-maxBytes/8 {
+		m.bytes -= m.lines[drop].size()
+		drop++
+	}
 	m.lines = slices.Clone(m.lines[drop:])
 	m.top = max(m.top-drop, 0)
 	if m.sel >= 0 {
@@ -400,6 +443,9 @@ func (m *Model) View() string {
 		switch {
 		case i < len(m.lines):
 			s = m.renderLine(i)
+			if cut := m.lines[i].cut; cut > 0 {
+				s = withMarker(s, m.width, m.styles.Muted.Render(panel.ClipMarker(cut)))
+			}
 		case r == 0 && m.state == stateNone:
 			s = m.styles.Muted.Render("no build yet")
 		}
@@ -439,6 +485,16 @@ func highlight(plain string, locs []location, style lipgloss.Style) string {
 	}
 	b.WriteString(plain[at:])
 	return b.String()
+}
+
+// withMarker ends the row s, width cells at most, with marker: the row
+// says that its line was cut.
+func withMarker(s string, width int, marker string) string {
+	s = ansi.Truncate(s, max(width-ansi.StringWidth(marker), 0), "")
+	if strings.IndexByte(s, 0x1b) >= 0 {
+		s += "\x1b[m"
+	}
+	return s + marker
 }
 
 // fit truncates or pads s to exactly width cells, closing any SGR the

@@ -3,6 +3,7 @@ package buildview
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
@@ -395,5 +397,86 @@ func checkSize(t *testing.T, view string, w, h int) {
 		if got := ansi.StringWidth(r); got != w {
 			t.Errorf("row %d is %d cells wide, want %d: %q", i, got, w, r)
 		}
+	}
+}
+
+// heldBytes is the text the panel holds for its lines, counting a string
+// that shares another's memory once.
+func heldBytes(m *Model) int {
+	n := 0
+	for _, l := range m.lines {
+		n += len(l.text)
+		if len(l.plain) > 0 && unsafe.StringData(l.plain) != unsafe.StringData(l.text) {
+			n += len(l.plain)
+		}
+	}
+	return n
+}
+
+// TestLongLinesBounded floods the panel with very long lines: it keeps
+// its lines under its byte bound as well as its line bound, never holds
+// on to the memory of the events' lines, and shows a kept line cut with a
+// marker saying how much was left out.
+func TestLongLinesBounded(t *testing.T) {
+	tests := []struct {
+		name         string
+		lineLen, n   int
+		color        bool
+		marker       string // the end of the last row; "" for no marker
+		wantMaxLines bool   // the line bound is what holds
+	}{
+		{name: "64 KiB lines", lineLen: 64 << 10, n: 2400, marker: "…[+60.0 KiB]"},
+		{name: "64 KiB coloured lines", lineLen: 64 << 10, n: 1500, color: true, marker: "…[+60.0 KiB]"},
+		{name: "1 MiB lines", lineLen: 1 << 20, n: 20, marker: "…[+1020.0 KiB]"},
+		{name: "short lines", lineLen: 40, n: 30000, wantMaxLines: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := New(panel.Deps{Styles: panel.NewStyles(tt.color)})
+			m.SetSize(60, 6)
+			m.Update(events(start(1)))
+			var last string
+			for i := 0; i < tt.n; {
+				var batch panel.EventsMsg
+				for ; i < tt.n && len(batch) < 256; i++ {
+					prefix := fmt.Sprintf("main.c:%d:1: warning: ", i)
+					if tt.color && i%2 == 0 {
+						prefix = "\x1b[01;35m" + prefix + "\x1b[m"
+					}
+					last = prefix + strings.Repeat("x", tt.lineLen-len(prefix))
+					batch = append(batch, output(1, last)...)
+				}
+				m.Update(batch)
+				if got := heldBytes(m); got > maxBytes {
+					t.Fatalf("after %d lines the panel holds %d bytes of text, over its bound of %d", i, got, maxBytes)
+				}
+				if len(m.lines) > MaxLines+MaxLines/8 {
+					t.Fatalf("after %d lines the panel holds %d lines, over its bound of %d", i, len(m.lines), MaxLines)
+				}
+				// A line cut for display is a copy: a piece of the
+				// event's line would keep all of it in memory.
+				for _, l := range m.lines {
+					if p := unsafe.StringData(l.text); tt.marker != "" && p == unsafe.StringData(last) {
+						t.Fatalf("a kept line shares the memory of an event's %d-byte line", len(last))
+					}
+				}
+			}
+			if tt.wantMaxLines && len(m.lines) < MaxLines {
+				t.Errorf("%d short lines kept, want %d: the byte bound must not cut short lines", len(m.lines), MaxLines)
+			}
+			view := m.View()
+			checkSize(t, view, 60, 6)
+			rows := strings.Split(ansi.Strip(view), "\n")
+			lastRow := rows[len(rows)-1]
+			if !strings.HasPrefix(lastRow, fmt.Sprintf("main.c:%d:1: warning: x", tt.n-1)) {
+				t.Errorf("last row %q, want the last line", lastRow)
+			}
+			if tt.marker != "" && !strings.HasSuffix(lastRow, tt.marker) {
+				t.Errorf("last row %q, want it to end with the marker %q", lastRow, tt.marker)
+			}
+			if tt.marker == "" && strings.Contains(lastRow, "…[") {
+				t.Errorf("last row %q has a cut marker, want none", lastRow)
+			}
+		})
 	}
 }

@@ -34,6 +34,10 @@ const (
 	// maxLines and maxBytes bound the scrollback; the oldest lines go first.
 	maxLines = 10_000
 	maxBytes = 8 << 20
+	// maxLineBytes is the most of one line the console keeps (devloop
+	// splits the console into pieces of 4 KiB); the rest is cut with a
+	// marker saying how much. The boot's log file has the whole line.
+	maxLineBytes = 16 << 10
 	// maxPendingInput bounds input waiting behind a slow write.
 	maxPendingInput = 64 << 10
 	// hStep is how far one horizontal scroll moves, in cells.
@@ -137,7 +141,7 @@ func (m *Model) apply(e *devloop.Event) {
 		if e.Boot > m.boot {
 			m.boot, m.vmState = e.Boot, ""
 		}
-		m.sb.push(guestLine, m.colourByLevel(e.Level, expandTabs(logs.Sanitize(e.Line, m.deps.Styles.Color))))
+		m.sb.push(guestLine, m.guestText(e))
 	case devloop.TypeVMStart:
 		m.boot, m.build, m.vmState = e.Boot, e.Build, ""
 		m.sb.push(markerLine, fmt.Sprintf("boot %d · build %d · %s", e.Boot, e.Build, m.clock(e.Time)))
@@ -164,6 +168,21 @@ func (m *Model) apply(e *devloop.Event) {
 	case devloop.TypeVMDropped:
 		m.sb.push(markerLine, fmt.Sprintf("%d lines not shown (output too fast); they are in the boot log", e.Count))
 	}
+}
+
+// guestText is what the scrollback keeps of a console line: at most
+// maxLineBytes of it, sanitised, tabs expanded, coloured by level, and
+// ended by a marker when it was cut.
+func (m *Model) guestText(e *devloop.Event) string {
+	raw, cut := panel.Clip(e.Line, maxLineBytes)
+	text := m.colourByLevel(e.Level, expandTabs(logs.Sanitize(raw, m.deps.Styles.Color)))
+	if cut == 0 {
+		return text
+	}
+	if strings.IndexByte(text, 0x1b) >= 0 {
+		text += "\x1b[m"
+	}
+	return text + m.deps.Styles.Muted.Render(panel.ClipMarker(cut))
 }
 
 // colourByLevel colours a sanitised console line by the level the flavor

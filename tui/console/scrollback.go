@@ -18,21 +18,26 @@ const (
 // shown and cached for one width, so a flood costs nothing until a line
 // becomes visible and a redraw at the same width costs no wrapping.
 type line struct {
-	kind  lineKind
-	text  string // sanitised; tabs expanded; only SGR sequences remain
-	rows  []string
-	wrapW int // the width rows were computed for; 0: none
+	kind     lineKind
+	text     string // sanitised; tabs expanded; only SGR sequences remain
+	rows     []string
+	rowBytes int // the bytes of rows
+	wrapW    int // the width rows were computed for; 0: none
 }
 
 // scrollback is a bounded ring of lines. Lines are numbered by a sequence
 // number that never repeats, so a scroll position stays meaningful while
 // old lines are dropped.
+//
+// It holds at most maxBytes of text and cached rows after each push:
+// drawing caches the rows of the lines on screen, which the next push
+// counts and makes room for.
 type scrollback struct {
 	buf      []line
 	start    int    // index in buf of the oldest line
 	n        int    // lines held
 	first    uint64 // sequence number of the oldest line
-	bytes    int    // text bytes held
+	bytes    int    // text and cached row bytes held
 	maxBytes int
 }
 
@@ -63,7 +68,7 @@ func (s *scrollback) push(kind lineKind, text string) {
 
 func (s *scrollback) dropOldest() {
 	old := &s.buf[s.start]
-	s.bytes -= len(old.text)
+	s.bytes -= len(old.text) + old.rowBytes
 	*old = line{}
 	s.start = (s.start + 1) % len(s.buf)
 	s.n--
@@ -97,6 +102,15 @@ func (lo layout) rows(l *line) []string {
 	if l.wrapW != lo.width {
 		l.rows = wrapRows(l.text, lo.width)
 		l.wrapW = lo.width
+		n := 0
+		if len(l.rows) > 1 || (len(l.rows) == 1 && l.rows[0] != l.text) {
+			// (A line that fits one row is its own row: no copy.)
+			for _, r := range l.rows {
+				n += len(r)
+			}
+		}
+		lo.sb.bytes += n - l.rowBytes
+		l.rowBytes = n
 	}
 	return l.rows
 }
