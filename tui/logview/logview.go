@@ -36,7 +36,7 @@ import (
 // it may hold up to an eighth more for a moment.
 const (
 	MaxLines = 50000
-	MaxBytes = 32 << 20
+	MaxBytes = 16 << 20
 )
 
 // historyBytes bounds how much of the boot files the history load reads.
