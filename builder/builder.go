@@ -51,6 +51,13 @@ type Builder struct {
 	// Grace is how long a canceled build has between SIGTERM and SIGKILL;
 	// zero or negative means DefaultGrace.
 	Grace time.Duration
+	// Supervisor is the executable that runs the build supervisor when
+	// started with SupervisorArg (cmd/ukdev: SelfExe; see supervisor.go):
+	// with it, the whole build dies with the calling process however that
+	// ends. Empty starts `sh -c Command` directly, which only Pdeathsig
+	// ties to the caller: a SIGKILL of the caller then leaves the shell's
+	// children running.
+	Supervisor string
 }
 
 // Line is one line of build output, without its line ending.
@@ -85,8 +92,10 @@ func (r Result) OK() bool { return r.Err == nil && !r.Canceled && r.ExitCode == 
 // its group after a cancel has been killed, and all its output has been
 // delivered.
 //
-// The command runs in a new process group and receives SIGKILL if the
-// thread that started it dies. When ctx is canceled, the group gets SIGTERM,
+// The command runs in a new process group. With a Supervisor, every
+// process of the build is killed when the caller dies, however it dies;
+// without one, only the shell gets SIGKILL, and only if the thread that
+// started it dies. When ctx is canceled, the group gets SIGTERM,
 // and SIGKILL once Grace has passed, whether or not the command itself has
 // exited by then, so a grandchild that ignores SIGTERM dies too. When the
 // command exits on its own but something it left behind keeps its output
@@ -125,13 +134,31 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 	}
 
 	cmd := exec.Command("sh", "-c", b.Command)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	var lifeline *os.File // ukdev's end of the supervisor's lifeline
+	if b.Supervisor != "" {
+		lifeR, lifeW, err := os.Pipe() // close-on-exec: only this process holds lifeW
+		if err != nil {
+			closeAll(outR, outW, errR, errW)
+			return failed(start, fmt.Errorf("builder: pipe: %w", err))
+		}
+		defer closeAll(lifeW)
+		lifeline = lifeR
+		cmd = exec.Command(b.Supervisor, SupervisorArg, b.Command)
+		cmd.Args[0] = "ukdev" // not "/proc/self/exe" in ps
+		cmd.ExtraFiles = []*os.File{lifeR}
+		// No Pdeathsig: it would kill the supervisor when the thread that
+		// started it ends, leaving the build without its watch.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	}
 	cmd.Dir = b.Dir
 	cmd.Env = append(os.Environ(), b.Env...)
 	cmd.Stdin = nil // /dev/null: a build must not read the terminal ukdev draws on
 	cmd.Stdout = outW
 	cmd.Stderr = errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	err = cmd.Start()
+	closeAll(lifeline)
+	if err != nil {
 		closeAll(outR, outW, errR, errW)
 		return failed(start, fmt.Errorf("builder: start %q: %w", b.Command, err))
 	}
@@ -275,7 +302,9 @@ func killGroup(pgid int, sig unix.Signal) {
 // cannot lose data.
 func closeAll(files ...*os.File) {
 	for _, f := range files {
-		_ = f.Close()
+		if f != nil {
+			_ = f.Close()
+		}
 	}
 }
 

@@ -34,6 +34,10 @@ type Options struct {
 	Accel *vm.Accel
 	// StateDir and RuntimeDir override the project's directories (tests).
 	StateDir, RuntimeDir string
+	// BuildSupervisor is the executable that supervises each build so
+	// that it dies with ukdev (builder.Builder.Supervisor); empty runs
+	// builds without one.
+	BuildSupervisor string
 	// EventBuffer is the capacity of the events channel; default 8192.
 	// Console lines are dropped (and counted) when it is full; other events
 	// wait for the reader.
@@ -565,7 +569,7 @@ func (l *Loop) startBuild(ctx context.Context, change *watcher.Change) {
 		return
 	}
 	l.emit(Event{Time: start, Type: TypeBuildStart, Build: n, Command: cmd, Message: fmt.Sprintf("build #%d: %s", n, cmd)})
-	b := &builder.Builder{Command: cmd, Dir: l.cfg.Build.Dir, Env: l.cfg.Build.Environ()}
+	b := &builder.Builder{Command: cmd, Dir: l.cfg.Build.Dir, Env: l.cfg.Build.Environ(), Supervisor: l.opts.BuildSupervisor}
 	go func() {
 		defer cancel()
 		res := b.Run(bctx, func(line builder.Line) {

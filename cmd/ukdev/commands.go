@@ -34,7 +34,7 @@ func newBuildCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stderr, "ukdev: build.command is empty: nothing to build")
 				return nil
 			}
-			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ()}
+			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ(), Supervisor: builder.SelfExe}
 			fmt.Fprintf(a.stderr, "ukdev: building: %s\n", cfg.Build.Command)
 			res := b.Run(cmd.Context(), func(l builder.Line) {
 				w := a.stdout

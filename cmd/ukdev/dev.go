@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
@@ -74,7 +75,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
 	a.announceKernelFetch(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
 	}
@@ -177,7 +178,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
 	a.announceKernelFetch(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
 	}
