@@ -93,23 +93,41 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 		})
 	}
 	go a.forwardStdin(ctx, loop)
-	p := &printer{w: a.stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
+	out := newOutputQueue(ctx.Done())
+	p := &printer{w: out.writer(a.stdout), json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
 	done := make(chan error, 1)
 	go func() {
 		var perr error
 		for e := range loop.Events() {
-			if perr == nil {
-				perr = p.print(e)
+			if err := p.print(e); err != nil && perr == nil {
+				perr = err
 			}
 		}
 		done <- perr
 	}()
 	_, err = loop.Run(ctx)
 	perr := <-done
+	if werr := finishOutput(out, log); perr == nil {
+		perr = werr
+	}
 	if err != nil {
 		return err
 	}
 	return perr
+}
+
+// finishOutput waits for the output queue (a bounded time once ukdev is
+// stopping) and records in ukdev's log what could not be written: the
+// terminal or pipe is not the place to say so.
+func finishOutput(out *outputQueue, log *slog.Logger) error {
+	dropped, err := out.finish()
+	switch {
+	case err != nil:
+		log.Warn("events not written: writing the output failed", "dropped", dropped, "err", err)
+	case dropped > 0:
+		log.Warn("events not written: ukdev stopped while nothing read its output", "dropped", dropped)
+	}
+	return err
 }
 
 // portLabels renders the port forwards for the dashboard's status bar:
@@ -183,8 +201,10 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 		return err
 	}
 	go a.forwardStdin(ctx, loop)
-	console := &printer{w: a.stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
-	events := &printer{w: a.stderr, color: false}
+	out := newOutputQueue(ctx.Done())
+	stdout := out.writer(a.stdout)
+	console := &printer{w: stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
+	events := &printer{w: out.writer(a.stderr), color: false}
 	if asJSON {
 		events = console
 	}
@@ -195,7 +215,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 		for e := range loop.Events() {
 			switch {
 			case e.Type == devloop.TypeVMConsole && !asJSON:
-				fmt.Fprintln(a.stdout, logs.Sanitize(e.Line, console.color))
+				fmt.Fprintln(stdout, logs.Sanitize(e.Line, console.color))
 			default:
 				_ = events.print(e)
 			}
@@ -209,6 +229,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	}()
 	exit, err := loop.Run(ctx)
 	<-done
+	_ = finishOutput(out, log) // a write error does not change the guest's status
 	switch {
 	case ctx.Err() != nil:
 		// Interrupted: whatever the loop was doing when it stopped.

@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // These end-to-end tests inject the faults a user meets outside the happy
@@ -103,4 +107,98 @@ func TestSIGKILLDuringBuildLeavesNoBuild(t *testing.T) {
 		t.Fatalf("3s after SIGKILL of ukdev the build lives on: %v (before the kill: %v)", procsWith(marker), before)
 	}
 	t.Logf("build tree gone %v after SIGKILL (was %d processes: %v)", time.Since(killed).Round(time.Millisecond), len(before), before)
+}
+
+// TestSIGTERMWithStdoutNeverRead runs `ukdev dev --json` with its standard
+// output on a pipe nobody reads, fills that pipe with a build's output,
+// and sends SIGTERM: ukdev must end within 3 s, stop its QEMU, and count in
+// ukdev.log the events it could not write.
+func TestSIGTERMWithStdoutNeverRead(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	// The first build boots; once "flood" exists, each build floods.
+	writeFile(t, filepath.Join(dir, "ukdev.toml"), "build.command = \"make && { [ ! -e flood ] || seq -f 'flood line %g' 1 10000000; }\"\nkernel.image = \"build/hello.elf\"\n")
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdoutR.Close()
+	cmd := exec.Command(ukdevBin, "dev", "--json")
+	cmd.Dir, cmd.Env, cmd.Stdout = dir, env, stdoutW
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdoutW.Close()
+	exited := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(exited)
+	}()
+	t.Cleanup(func() {
+		select {
+		case <-exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	marker := runtimeDirOf(t, env)
+	if !pollUntil(bootWait, func() bool { return len(qemuPIDs(marker)) > 0 }) {
+		t.Fatalf("no QEMU started\nstderr: %s", stderr.String())
+	}
+
+	writeFile(t, filepath.Join(dir, "flood"), "")
+	size, err := unix.FcntlInt(stdoutR.Fd(), unix.F_GETPIPE_SZ, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(bootWait, func() bool {
+		n, err := unix.IoctlGetInt(int(stdoutR.Fd()), unix.TIOCINQ) // FIONREAD
+		return err == nil && n >= size-4096                         // JSON lines do not fill the last bytes exactly
+	}) {
+		t.Fatalf("ukdev's standard output never filled up\nstderr: %s", stderr.String())
+	}
+
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	signaled := time.Now()
+	select {
+	case <-exited:
+		t.Logf("ukdev ended %v after SIGTERM", time.Since(signaled).Round(time.Millisecond))
+	case <-time.After(3 * time.Second):
+		t.Fatalf("ukdev still runs 3s after SIGTERM with its standard output unread\nstderr: %s", stderr.String())
+	}
+	waitNoQEMU(t, marker, quickWait)
+
+	logs, _ := filepath.Glob(filepath.Join(stateHomeOf(t, env), "ukdev", "*", "ukdev.log"))
+	if len(logs) != 1 {
+		t.Fatalf("want one ukdev.log, found %v", logs)
+	}
+	data, err := os.ReadFile(logs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`events not written.* dropped=(\d+)`).FindSubmatch(data)
+	if m == nil {
+		t.Fatalf("ukdev.log does not count the events it dropped:\n%s", data)
+	}
+	if n, _ := strconv.Atoi(string(m[1])); n == 0 {
+		t.Errorf("ukdev.log counts 0 dropped events: %s", m[0])
+	}
+}
+
+// stateHomeOf returns the XDG_STATE_HOME set by testEnv.
+func stateHomeOf(t *testing.T, env []string) string {
+	t.Helper()
+	for _, kv := range env {
+		if v, ok := strings.CutPrefix(kv, "XDG_STATE_HOME="); ok {
+			return v
+		}
+	}
+	t.Fatal("env has no XDG_STATE_HOME")
+	return ""
 }

@@ -42,6 +42,9 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// The first signal stops ukdev in order; a second one gets the
+	// default action and ends it at once (its QEMU and build die with it).
+	context.AfterFunc(ctx, stop)
 	root := newRootCmd(&app{stdin: stdin, stdout: stdout, stderr: stderr})
 	root.SetArgs(args)
 	root.SetIn(stdin)
