@@ -69,6 +69,8 @@ type Loop struct {
 	inputMu  sync.Mutex                 // serialises console input; guards input and starting
 	input    []byte                     // console input waiting for a VM
 	starting *vm.Machine                // a new boot that has not written to its console yet
+	typing   *vm.Machine                // the VM the queued input is being typed into
+	room     chan struct{}              // closed when queued input is taken (InputRoom)
 
 	lock   *lockFile
 	store  *logs.Store
@@ -236,25 +238,50 @@ func (l *Loop) send(c command) {
 	}
 }
 
+// ErrInputQueueFull is returned by WriteConsole when no VM takes console
+// input and the input waiting for one would pass MaxQueuedInput. Nothing
+// of the refused bytes was queued; InputRoom says when to try again.
+var ErrInputQueueFull = errors.New("devloop: no VM is running and the console input queue is full")
+
+// MaxQueuedInput is how much console input WriteConsole keeps while no VM
+// takes it.
+const MaxQueuedInput = 64 << 10
+
 // WriteConsole sends bytes to the running guest's serial console. Input
 // that arrives while no VM runs (during the first build, between boots) is
-// kept, up to 64 KiB, and typed in as soon as the next boot starts. It is
-// safe to call from any goroutine.
+// kept, up to MaxQueuedInput, and typed in as soon as the next boot starts;
+// beyond that it is refused whole with ErrInputQueueFull. It is safe to
+// call from any goroutine.
 func (l *Loop) WriteConsole(p []byte) error {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
-	if m := l.running.Load(); m != nil && l.input == nil {
+	if m := l.running.Load(); m != nil && len(l.input) == 0 {
 		_, err := m.WriteConsole(p)
 		return err
 	}
-	if len(l.input)+len(p) > maxQueuedInput {
-		return errors.New("devloop: no VM is running and the input queue is full")
+	if len(l.input)+len(p) > MaxQueuedInput {
+		return ErrInputQueueFull
 	}
 	l.input = append(l.input, p...)
 	return nil
 }
 
-const maxQueuedInput = 64 << 10
+// InputRoom returns a channel that is closed once some of the queued
+// console input has been typed into a VM (at once when nothing is queued):
+// a writer refused with ErrInputQueueFull waits on it, then writes again.
+func (l *Loop) InputRoom() <-chan struct{} {
+	l.inputMu.Lock()
+	defer l.inputMu.Unlock()
+	if len(l.input) == 0 {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	if l.room == nil {
+		l.room = make(chan struct{})
+	}
+	return l.room
+}
 
 // setRunning makes m the VM that console input goes to (nil: none).
 func (l *Loop) setRunning(m *vm.Machine, info *VMInfo) {
@@ -278,6 +305,10 @@ func (l *Loop) forget(m *vm.Machine, gone bool) {
 	if l.starting == m {
 		l.starting = nil
 	}
+	if l.typing == m {
+		// What is still queued waits for the next VM.
+		l.typing = nil
+	}
 	if gone && l.inspect.CompareAndSwap(m, nil) {
 		l.info.Store(nil)
 	}
@@ -294,14 +325,75 @@ func (l *Loop) flushInput(m *vm.Machine) {
 		return
 	}
 	l.starting = nil
-	l.running.Store(m)
-	if len(l.input) == 0 {
+	if len(l.input) == 0 || l.typing != nil {
+		l.running.Store(m)
 		return
 	}
-	if _, err := m.WriteConsole(l.input); err != nil {
-		l.log.Warn("queued console input", "err", err)
+	l.typing = m
+	go l.typeQueued(m)
+}
+
+// typePiece is the most queued input typed in one write: a guest that
+// takes its UART's bytes one at a time reads about 20 KB/s under TCG, and
+// each write must end within the console's write deadline.
+const typePiece = 4 << 10
+
+// typeQueued types the queued console input into m a piece at a time,
+// from its own goroutine so that m's console output (which called
+// flushInput) keeps flowing meanwhile. Input written while it runs queues
+// behind the rest; once the queue is empty, m takes input directly. A
+// failed write drops what is queued: quietly (in ukdev's log) when the VM
+// has ended, with an error event when it does not read its input.
+func (l *Loop) typeQueued(m *vm.Machine) {
+	for {
+		l.inputMu.Lock()
+		if l.typing != m {
+			l.inputMu.Unlock()
+			return
+		}
+		if len(l.input) == 0 {
+			l.typing = nil
+			l.input = nil
+			l.running.Store(m)
+			l.inputMu.Unlock()
+			return
+		}
+		n := min(len(l.input), typePiece)
+		piece := l.input[:n:n] // owned here: later appends go past it
+		l.input = l.input[n:]
+		l.freeRoom()
+		l.inputMu.Unlock()
+
+		if _, err := m.WriteConsole(piece); err != nil {
+			l.inputMu.Lock()
+			mine := l.typing == m
+			dropped := len(piece)
+			if mine {
+				dropped += len(l.input)
+				l.input = nil
+				l.typing = nil
+				// Later input goes straight to m, and fails on its own.
+				l.running.Store(m)
+				l.freeRoom()
+			}
+			l.inputMu.Unlock()
+			if !mine || errors.Is(err, vm.ErrExited) {
+				l.log.Warn("queued console input dropped", "err", err, "bytes", dropped)
+				return
+			}
+			l.errorf("console input: %d queued bytes dropped: %v", dropped, err)
+			return
+		}
 	}
-	l.input = nil
+}
+
+// freeRoom wakes the writers waiting on InputRoom. The caller holds
+// inputMu.
+func (l *Loop) freeRoom() {
+	if l.room != nil {
+		close(l.room)
+		l.room = nil
+	}
 }
 
 // emit delivers an event, waiting for the reader.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -144,23 +143,13 @@ func portLabels(ports []project.Port) []string {
 	return out
 }
 
-// forwardStdin types each line of standard input into the guest console.
-// End of input stops forwarding, not the loop.
+// forwardStdin types each line of standard input into the guest console
+// (see forwardInput). End of input stops forwarding, not the loop.
 func (a *app) forwardStdin(ctx context.Context, loop *devloop.Loop) {
 	if a.stdin == nil {
 		return
 	}
-	sc := bufio.NewScanner(a.stdin)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if ctx.Err() != nil {
-			return
-		}
-		// A terminal's Enter key sends CR; serial consoles expect it.
-		if err := loop.WriteConsole(append(sc.Bytes(), '\r')); err != nil {
-			fmt.Fprintf(a.stderr, "ukdev: console input dropped: %v\n", err)
-		}
-	}
+	forwardInput(ctx, a.stdin, loop, func(msg string) { fmt.Fprintf(a.stderr, "ukdev: %s\n", msg) })
 }
 
 // colorAllowed honours NO_COLOR (any non-empty value) and TERM=dumb.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -201,4 +203,49 @@ func stateHomeOf(t *testing.T, env []string) string {
 	}
 	t.Fatal("env has no XDG_STATE_HOME")
 	return ""
+}
+
+// TestRunHugeInputLine types a line of more than 1 MiB into `ukdev run`,
+// then `exit 3`: the line must not end console input, so the guest exits 3.
+// The example guest takes its UART's bytes one at a time (about 20 KB/s
+// under TCG), so this test takes about a minute.
+func TestRunHugeInputLine(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	huge := strings.Repeat("x", 1<<20+1024)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, ukdevBin, "run")
+	cmd.Dir, cmd.Env = dir, env
+	cmd.Stdin = strings.NewReader("echo " + huge + "\necho after the long line\nexit 3\n")
+	cmd.WaitDelay = 5 * time.Second
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	start := time.Now()
+	err := cmd.Run()
+	r := cliResult{stdout: abbreviate(stdout.String()), stderr: stderr.String(), elapsed: time.Since(start)}
+	var ee *exec.ExitError
+	switch {
+	case ctx.Err() != nil:
+		t.Fatalf("ukdev run did not end within 5 minutes\n%s", r)
+	case errors.As(err, &ee):
+		r.code = ee.ExitCode()
+	case err != nil:
+		t.Fatal(err)
+	}
+	if r.code != 3 {
+		t.Fatalf("ukdev run exited %d, want 3 (the guest's exit after the long line)\n%s", r.code, r)
+	}
+	if !hasLine(r.stdout, "after the long line") {
+		t.Errorf("the line after the long one did not reach the guest\n%s", r)
+	}
+	t.Logf("ukdev run took %v", r.elapsed.Round(time.Millisecond))
+}
+
+// abbreviate shortens the long runs of x that TestRunHugeInputLine types.
+func abbreviate(s string) string {
+	return regexp.MustCompile(`x{64,}`).ReplaceAllStringFunc(s, func(m string) string {
+		return fmt.Sprintf("x…(%d×x)", len(m))
+	})
 }
