@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"sync"
@@ -123,6 +124,10 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 		return Result{ExitCode: -1, Canceled: true, Err: fmt.Errorf("builder: run: %w", err), Duration: time.Since(start)}
 	}
 
+	if err := checkDir(b.Dir); err != nil {
+		return failed(start, fmt.Errorf("builder: %w", err))
+	}
+
 	outR, outW, err := os.Pipe()
 	if err != nil {
 		return failed(start, fmt.Errorf("builder: pipe: %w", err))
@@ -160,6 +165,11 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 	closeAll(lifeline)
 	if err != nil {
 		closeAll(outR, outW, errR, errW)
+		if derr := checkDir(b.Dir); derr != nil {
+			// Removed since the check: the start error would blame the
+			// executable ("fork/exec /usr/bin/sh: no such file").
+			err = derr
+		}
 		return failed(start, fmt.Errorf("builder: start %q: %w", b.Command, err))
 	}
 	// Only the children hold the write ends now: the readers see EOF once
@@ -224,6 +234,44 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 	}
 	res.Duration = time.Since(start)
 	return res
+}
+
+// DirError says the build did not start because its directory (Builder.Dir)
+// does not exist or is not a directory. Err is the cause (wrapping
+// fs.ErrNotExist when it is missing).
+type DirError struct {
+	Dir string
+	Err error
+}
+
+// ErrNotDir is DirError.Err for a Dir that exists but is not a directory.
+var ErrNotDir = errors.New("not a directory")
+
+// Error says what is wrong with the directory.
+func (e *DirError) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		return "build directory " + e.Dir + " does not exist"
+	}
+	return "build directory " + e.Dir + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *DirError) Unwrap() error { return e.Err }
+
+// checkDir returns a *DirError when dir (empty: the current directory) is
+// not a directory that exists.
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return &DirError{Dir: dir, Err: err}
+	case !fi.IsDir():
+		return &DirError{Dir: dir, Err: ErrNotDir}
+	}
+	return nil
 }
 
 // SignalError says the build command was killed by a signal it did not get

@@ -134,12 +134,13 @@ func TestRun(t *testing.T) {
 		{name: "killed by SIGQUIT", b: Builder{Command: "ulimit -c 0; kill -QUIT $$", Dir: dir}, wantCode: -1, check: wantSignal(syscall.SIGQUIT)},
 		{name: "exit 255", b: Builder{Command: "exit 255"}, wantCode: 255},
 		{name: "missing dir", b: Builder{Command: "true", Dir: filepath.Join(dir, "nope")}, wantCode: -1,
-			check: func(t *testing.T, res Result, _ *recorder) {
-				if !errors.Is(res.Err, os.ErrNotExist) {
-					t.Errorf("Err = %v, want ErrNotExist", res.Err)
-				}
-			}},
+			check: wantDirError(filepath.Join(dir, "nope"), "does not exist")},
+		{name: "dir is a file", b: Builder{Command: "true", Dir: filepath.Join(dir, "file")}, wantCode: -1,
+			check: wantDirError(filepath.Join(dir, "file"), "not a directory")},
 		{name: "empty command is no build step", b: Builder{}, wantCode: 0, wantOK: true, wantStdout: []string{}},
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
 	}
 	modes(t, func(t *testing.T, supervisor string) {
 		for _, tt := range tests {
@@ -172,6 +173,18 @@ func TestRun(t *testing.T) {
 			})
 		}
 	})
+}
+
+// wantDirError checks that the build did not start because its directory
+// is missing or not one, and that the error says so.
+func wantDirError(dir, why string) func(t *testing.T, res Result, _ *recorder) {
+	return func(t *testing.T, res Result, _ *recorder) {
+		t.Helper()
+		var de *DirError
+		if !errors.As(res.Err, &de) || de.Dir != dir || !strings.Contains(res.Err.Error(), why) {
+			t.Errorf("Err = %v, want a DirError for %s saying %q", res.Err, dir, why)
+		}
+	}
 }
 
 // wantSignal checks that the build was reported killed by sig, and not

@@ -686,9 +686,13 @@ func (l *Loop) onBuildDone(ctx context.Context, r buildResult) {
 		if r.res.ExitCode >= 0 {
 			e.ExitCode = ptr(r.res.ExitCode)
 		}
+		dirMsg, dirMissing := buildDirMessage(l.cfg.Root, l.cfg.Path, r.res.Err)
 		switch {
 		case ok:
 			e.Message = fmt.Sprintf("build #%d ok in %s", r.n, round(r.res.Duration))
+		case dirMissing:
+			e.Message = fmt.Sprintf("build #%d not run: %s%s", r.n, dirMsg, l.stillRunning())
+			e.Detail = r.res.Err.Error()
 		case r.res.Err != nil:
 			e.Message = fmt.Sprintf("build #%d failed: %v%s", r.n, r.res.Err, l.stillRunning())
 			e.Detail = r.res.Err.Error()

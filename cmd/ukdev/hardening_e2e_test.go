@@ -249,3 +249,49 @@ func abbreviate(s string) string {
 		return fmt.Sprintf("x…(%d×x)", len(m))
 	})
 }
+
+// TestProjectDirDeletedAndBack deletes the project directory under a
+// running `ukdev dev`, then puts it back: ukdev must say the directory is
+// gone (not "fork/exec /usr/bin/sh: no such file or directory"), keep the
+// VM, and build and boot again once the directory is back.
+func TestProjectDirDeletedAndBack(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	s := startDev(t, dir, env)
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
+
+	// Keep a copy to bring back.
+	saved := filepath.Join(t.TempDir(), "saved")
+	if out, err := exec.Command("cp", "-a", dir, saved).CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v\n%s", err, out)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	gone := s.waitFor("a word that the project directory is gone", quickWait, func(e jsonEvent) bool {
+		return strings.Contains(e.Message, dir) && strings.Contains(e.Message, "gone")
+	})
+	t.Logf("said: %s", gone.Message)
+
+	setBanner(t, saved, "back again")
+	if err := os.Rename(saved, dir); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("the directory back", quickWait, func(e jsonEvent) bool {
+		return strings.Contains(e.Message, dir) && strings.Contains(e.Message, "back")
+	})
+	s.waitFor("a boot of the project that came back", bootWait, consoleAny("back again"))
+	for _, e := range s.seen {
+		if strings.Contains(e.Message, "fork/exec") {
+			t.Errorf("a message still blames the shell: %s", e.raw)
+		}
+		if e.Type == "vm.exit" && e.Boot == 1 && e.Reason != "killed" {
+			t.Errorf("boot 1 ended while the directory was gone: %s", e.raw)
+		}
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited %d after SIGTERM\n%s", code, s.transcript())
+	}
+	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
