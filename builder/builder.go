@@ -59,6 +59,10 @@ type Builder struct {
 	// ties to the caller: a SIGKILL of the caller then leaves the shell's
 	// children running.
 	Supervisor string
+
+	// prestart holds the supervisor started ahead of time; nil without
+	// Prestart.
+	prestart *prestarter
 }
 
 // Line is one line of build output, without its line ending.
@@ -128,43 +132,8 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 		return failed(start, fmt.Errorf("builder: %w", err))
 	}
 
-	outR, outW, err := os.Pipe()
+	proc, err := b.start()
 	if err != nil {
-		return failed(start, fmt.Errorf("builder: pipe: %w", err))
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		closeAll(outR, outW)
-		return failed(start, fmt.Errorf("builder: pipe: %w", err))
-	}
-
-	cmd := exec.Command("sh", "-c", b.Command)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	var lifeline *os.File // ukdev's end of the supervisor's lifeline
-	if b.Supervisor != "" {
-		lifeR, lifeW, err := os.Pipe() // close-on-exec: only this process holds lifeW
-		if err != nil {
-			closeAll(outR, outW, errR, errW)
-			return failed(start, fmt.Errorf("builder: pipe: %w", err))
-		}
-		defer closeAll(lifeW)
-		lifeline = lifeR
-		cmd = exec.Command(b.Supervisor, SupervisorArg, b.Command)
-		cmd.Args[0] = "ukdev" // not "/proc/self/exe" in ps
-		cmd.ExtraFiles = []*os.File{lifeR}
-		// No Pdeathsig: it would kill the supervisor when the thread that
-		// started it ends, leaving the build without its watch.
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	}
-	cmd.Dir = b.Dir
-	cmd.Env = append(os.Environ(), b.Env...)
-	cmd.Stdin = nil // /dev/null: a build must not read the terminal ukdev draws on
-	cmd.Stdout = outW
-	cmd.Stderr = errW
-	err = cmd.Start()
-	closeAll(lifeline)
-	if err != nil {
-		closeAll(outR, outW, errR, errW)
 		if derr := checkDir(b.Dir); derr != nil {
 			// Removed since the check: the start error would blame the
 			// executable ("fork/exec /usr/bin/sh: no such file").
@@ -172,9 +141,8 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 		}
 		return failed(start, fmt.Errorf("builder: start %q: %w", b.Command, err))
 	}
-	// Only the children hold the write ends now: the readers see EOF once
-	// every process that inherited them has exited or closed them.
-	closeAll(outW, errW)
+	defer closeAll(proc.lifeW)
+	cmd, outR, errR := proc.cmd, proc.outR, proc.errR
 	pgid := cmd.Process.Pid
 
 	var mu sync.Mutex
@@ -272,6 +240,99 @@ func checkDir(dir string) error {
 		return &DirError{Dir: dir, Err: ErrNotDir}
 	}
 	return nil
+}
+
+// buildProc is a started build: its process (the shell, or the supervisor
+// leading the build's group), the read ends of its output, and the
+// lifeline's write end (nil without a supervisor), which the caller keeps
+// open until the build has ended.
+type buildProc struct {
+	cmd        *exec.Cmd
+	outR, errR *os.File
+	lifeW      *os.File
+}
+
+// start starts the build: with the supervisor started ahead of time when
+// there is one (see Prestart), else afresh.
+func (b *Builder) start() (*buildProc, error) {
+	if s := b.prestart.take(b); s != nil {
+		if err := s.launch(b.Dir); err == nil {
+			return s.proc, nil
+		}
+		// The spare died: start afresh.
+		s.discard()
+	}
+	proc, _, err := b.spawn(false)
+	return proc, err
+}
+
+// spawn starts `sh -c Command`, or the supervisor when b has one. With
+// waitGo (a spare, see Prestart) the supervisor starts in ukdev's working
+// directory and waits for the go pipe, whose write end spawn returns.
+func (b *Builder) spawn(waitGo bool) (proc *buildProc, goW *os.File, err error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(outR, outW)
+		return nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	// The child's ends: closed here once it has them (or failed to start).
+	var childEnds []*os.File
+	defer func() { closeAll(childEnds...) }()
+	childEnds = append(childEnds, outW, errW)
+
+	proc = &buildProc{outR: outR, errR: errR}
+	cmd := exec.Command("sh", "-c", b.Command)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Dir = b.Dir
+	if b.Supervisor != "" {
+		lifeR, lifeW, err := os.Pipe() // close-on-exec: only this process holds lifeW
+		if err != nil {
+			closeAll(outR, errR)
+			return nil, nil, fmt.Errorf("pipe: %w", err)
+		}
+		childEnds = append(childEnds, lifeR)
+		proc.lifeW = lifeW
+		mode := modeNow
+		if waitGo {
+			mode = modeSpare
+		}
+		cmd = exec.Command(b.Supervisor, SupervisorArg, mode, b.Command)
+		cmd.Args[0] = "ukdev" // not "/proc/self/exe" in ps
+		cmd.ExtraFiles = []*os.File{lifeR}
+		// No Pdeathsig: it would kill the supervisor when the thread that
+		// started it ends, leaving the build without its watch.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Dir = b.Dir
+		if waitGo {
+			goR, w, err := os.Pipe()
+			if err != nil {
+				closeAll(outR, errR, lifeW)
+				return nil, nil, fmt.Errorf("pipe: %w", err)
+			}
+			childEnds = append(childEnds, goR)
+			goW = w
+			cmd.ExtraFiles = append(cmd.ExtraFiles, goR)
+			// The directory is entered at go: it may be gone or
+			// replaced by then.
+			cmd.Dir = ""
+		}
+	}
+	cmd.Env = append(os.Environ(), b.Env...)
+	cmd.Stdin = nil // /dev/null: a build must not read the terminal ukdev draws on
+	cmd.Stdout = outW
+	cmd.Stderr = errW
+	if err := cmd.Start(); err != nil {
+		closeAll(outR, errR, proc.lifeW, goW)
+		return nil, nil, err
+	}
+	// Only the children hold the write ends now: the readers see EOF once
+	// every process that inherited them has exited or closed them.
+	proc.cmd = cmd
+	return proc, goW, nil
 }
 
 // SignalError says the build command was killed by a signal it did not get

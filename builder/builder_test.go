@@ -31,11 +31,27 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// modes runs test once with the command started directly and once under
-// the build supervisor (the test binary, through TestMain).
-func modes(t *testing.T, test func(t *testing.T, supervisor string)) {
-	t.Run("direct", func(t *testing.T) { test(t, "") })
-	t.Run("supervised", func(t *testing.T) { test(t, SelfExe) })
+// modes runs test with the command started directly, under a build
+// supervisor (the test binary, through TestMain) started for the build,
+// and under one started ahead of time (Prestart). test calls prepare on
+// each Builder before running it.
+func modes(t *testing.T, test func(t *testing.T, prepare func(*testing.T, *Builder))) {
+	t.Run("direct", func(t *testing.T) { test(t, func(*testing.T, *Builder) {}) })
+	t.Run("supervised", func(t *testing.T) {
+		test(t, func(_ *testing.T, b *Builder) { b.Supervisor = SelfExe })
+	})
+	t.Run("prestarted", func(t *testing.T) {
+		test(t, func(t *testing.T, b *Builder) {
+			b.Supervisor = SelfExe
+			b.Prestart()
+			t.Cleanup(func() { _ = b.Close() })
+			waitCond(t, "a spare supervisor", func() bool {
+				b.prestart.mu.Lock()
+				defer b.prestart.mu.Unlock()
+				return b.prestart.spare != nil
+			})
+		})
+	})
 }
 
 // recorder collects lines and checks that out is never called concurrently.
@@ -142,12 +158,13 @@ func TestRun(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	modes(t, func(t *testing.T, supervisor string) {
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				tt.b.Supervisor = supervisor
+				b := tt.b
+				prepare(t, &b)
 				rec := newRecorder()
-				res := runWithin(t, &tt.b, context.Background(), rec.out)
+				res := runWithin(t, &b, context.Background(), rec.out)
 				if res.ExitCode != tt.wantCode || res.OK() != tt.wantOK || res.Canceled {
 					t.Errorf("got %+v, want exit code %d, OK %v", res, tt.wantCode, tt.wantOK)
 				}
@@ -226,10 +243,12 @@ func TestCancelKillsGroup(t *testing.T) {
 		{"sh -c sleep", "sh -c 'sleep 60' & echo $$; wait"},
 		{"foreground nested shell", "echo $$; sh -c 'sleep 60'; true"},
 	}
-	modes(t, func(t *testing.T, supervisor string) {
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
-				res, members := cancelAfterSleepStarts(t, &Builder{Command: tt.command, Grace: time.Hour, Supervisor: supervisor})
+				b := &Builder{Command: tt.command, Grace: time.Hour}
+				prepare(t, b)
+				res, members := cancelAfterSleepStarts(t, b)
 				if !res.Canceled || !errors.Is(res.Err, context.Canceled) || res.OK() {
 					t.Errorf("got %+v, want canceled", res)
 				}
@@ -252,11 +271,13 @@ func TestCancelEscalates(t *testing.T) {
 		{"shell and child ignore TERM", "trap '' TERM; sleep 60 & echo $$; wait"},
 		{"only the grandchild ignores TERM", "sh -c \"trap '' TERM; sleep 60 & wait\" & echo $$; wait"},
 	}
-	modes(t, func(t *testing.T, supervisor string) {
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
 		for _, tt := range tests {
 			t.Run(tt.name, func(t *testing.T) {
 				start := time.Now()
-				res, members := cancelAfterSleepStarts(t, &Builder{Command: tt.command, Grace: grace, Supervisor: supervisor})
+				b := &Builder{Command: tt.command, Grace: grace}
+				prepare(t, b)
+				res, members := cancelAfterSleepStarts(t, b)
 				if !res.Canceled || res.OK() {
 					t.Errorf("got %+v, want canceled", res)
 				}
@@ -274,9 +295,10 @@ func TestCancelEscalates(t *testing.T) {
 // TestLeftoverHoldingOutput: a build that exits but leaves a process
 // holding its stdout must not make Run wait for that process.
 func TestLeftoverHoldingOutput(t *testing.T) {
-	modes(t, func(t *testing.T, supervisor string) {
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
 		rec := newRecorder()
-		b := &Builder{Command: "sleep 60 & echo $!", Grace: 100 * time.Millisecond, Supervisor: supervisor}
+		b := &Builder{Command: "sleep 60 & echo $!", Grace: 100 * time.Millisecond}
+		prepare(t, b)
 		res := runWithin(t, b, context.Background(), rec.out)
 		if !res.OK() {
 			t.Errorf("got %+v, want OK", res)

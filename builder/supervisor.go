@@ -61,6 +61,18 @@ const SelfExe = "/proc/self/exe"
 // first of exec.Cmd.ExtraFiles).
 const lifelineFD = 3
 
+// goFD is a spare supervisor's go pipe (see Prestart): goMessage and the
+// directory to enter start the build; end of file without them releases
+// the supervisor.
+const goFD = 4
+
+// The supervisor's modes, its second argument: start the build at once, or
+// wait on goFD (a spare).
+const (
+	modeNow   = "now"
+	modeSpare = "spare"
+)
+
 // maxKillRounds bounds the kill loop: a round kills every process then
 // visible; a new one can only come from a process forked before it was
 // killed, so a few rounds always suffice.
@@ -72,23 +84,31 @@ func IsSupervisor(args []string) bool {
 }
 
 // RunSupervisor runs the build supervisor for args (os.Args: the program,
-// SupervisorArg and the command) and returns the exit status for os.Exit.
+// SupervisorArg, the mode and the command) and returns the exit status for
+// os.Exit.
 // When the shell was killed by a signal, RunSupervisor does not return: the
 // supervisor dies of the same signal, so that its parent sees the status
 // the shell had.
 func RunSupervisor(args []string) int {
-	if len(args) != 3 || args[1] != SupervisorArg {
-		fmt.Fprintf(os.Stderr, "ukdev: build supervisor: want %s COMMAND, got %q\n", SupervisorArg, args[1:])
+	if len(args) != 4 || args[1] != SupervisorArg || (args[2] != modeNow && args[2] != modeSpare) {
+		fmt.Fprintf(os.Stderr, "ukdev: build supervisor: want %s now|spare COMMAND, got %q\n", SupervisorArg, args[1:])
 		return 2
 	}
-	var st unix.Stat_t
-	if err := unix.Fstat(lifelineFD, &st); err != nil || st.Mode&unix.S_IFMT != unix.S_IFIFO {
+	spare, command := args[2] == modeSpare, args[3]
+	if !isPipe(lifelineFD) {
 		fmt.Fprintln(os.Stderr, "ukdev: build supervisor: no lifeline pipe on fd 3 (it is started by ukdev's builder, not by hand)")
 		return 2
 	}
-	// The build must not hold the lifeline: only ukdev's end matters, but
-	// a build that keeps fds open should not see ukdev's plumbing.
+	// The build must not hold ukdev's plumbing: only ukdev's end of the
+	// lifeline matters, but a build that keeps fds open should not see it.
 	unix.CloseOnExec(lifelineFD)
+	if spare {
+		if !isPipe(goFD) {
+			fmt.Fprintln(os.Stderr, "ukdev: build supervisor: no go pipe on fd 4")
+			return 2
+		}
+		unix.CloseOnExec(goFD)
+	}
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "ukdev: build supervisor: become a subreaper: %v\n", err)
 		return 126
@@ -103,22 +123,44 @@ func RunSupervisor(args []string) int {
 		}
 	}()
 
-	shellDone := make(chan unix.WaitStatus, 1)
-	// Reap before starting, in one goroutine for the supervisor's life:
-	// orphans reparented here must not pile up as zombies.
-	pid, err := startShell(args[2])
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ukdev: build supervisor: start sh: %v\n", err)
-		return 127
-	}
-	go reap(pid, shellDone)
-
 	lifeline := make(chan struct{})
 	go func() {
 		defer close(lifeline)
 		f := os.NewFile(lifelineFD, "lifeline")
 		_, _ = io.Copy(io.Discard, f) // returns at EOF: ukdev is gone
 	}()
+	if spare {
+		launch := make(chan []byte, 1)
+		go func() {
+			msg, _ := io.ReadAll(os.NewFile(goFD, "go"))
+			launch <- msg
+		}()
+		select {
+		case msg := <-launch:
+			dir, ok := strings.CutPrefix(string(msg), goMessage)
+			if !ok {
+				return 0 // released unused
+			}
+			if dir != "" {
+				if err := os.Chdir(dir); err != nil {
+					fmt.Fprintf(os.Stderr, "ukdev: build supervisor: %v\n", err)
+					return 126
+				}
+			}
+		case <-lifeline:
+			return 0
+		}
+	}
+
+	shellDone := make(chan unix.WaitStatus, 1)
+	pid, err := startShell(command)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ukdev: build supervisor: start sh: %v\n", err)
+		return 127
+	}
+	// One goroutine reaps for the supervisor's life: orphans reparented
+	// here must not pile up as zombies.
+	go reap(pid, shellDone)
 
 	select {
 	case ws := <-shellDone:
@@ -127,6 +169,12 @@ func RunSupervisor(args []string) int {
 		killTree()
 		return 137
 	}
+}
+
+// isPipe reports whether fd is an open pipe.
+func isPipe(fd int) bool {
+	var st unix.Stat_t
+	return unix.Fstat(fd, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFIFO
 }
 
 // startShell starts `sh -c command` in the supervisor's process group, with

@@ -23,6 +23,7 @@ const callerEnv = "UKDEV_BUILDER_TEST_CALLER"
 // test that started it kills it during the build.
 func runCaller(command string) int {
 	b := &Builder{Command: command, Supervisor: SelfExe}
+	b.Prestart() // a spare waits beside the build: it must die too
 	res := b.Run(context.Background(), func(l Line) { fmt.Println(l.Text) })
 	fmt.Fprintf(os.Stderr, "the build ended before the caller was killed: %+v\n", res)
 	return 1
@@ -59,14 +60,19 @@ func TestSupervisorKillsBuildWhenCallerDies(t *testing.T) {
 			if err := caller.Start(); err != nil {
 				t.Fatal(err)
 			}
-			waitCond(t, fmt.Sprintf("%d sleeps", tt.sleeps), func() bool {
-				n := 0
+			// Two supervisors started as spares: the build's, and the one
+			// waiting for the next build.
+			waitCond(t, fmt.Sprintf("%d sleeps and two supervisors", tt.sleeps), func() bool {
+				n, spares := 0, 0
 				for _, cmdline := range procsWith(marker) {
-					if strings.HasPrefix(cmdline, "sleep ") {
+					switch {
+					case strings.HasPrefix(cmdline, "sleep "):
 						n++
+					case strings.Contains(cmdline, SupervisorArg+" "+modeSpare+" "):
+						spares++
 					}
 				}
-				return n >= tt.sleeps
+				return n >= tt.sleeps && spares == 2
 			})
 			before := procsWith(marker)
 			if err := caller.Process.Kill(); err != nil {
@@ -110,7 +116,7 @@ func procsWith(marker string) map[int]string {
 // supervisor says what it is and starts nothing.
 func TestSupervisorRefusesToRunByHand(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], SupervisorArg, "touch ran")
+	cmd := exec.Command(os.Args[0], SupervisorArg, modeNow, "touch ran")
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError
@@ -119,5 +125,95 @@ func TestSupervisorRefusesToRunByHand(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "ran")); err == nil {
 		t.Error("the command ran")
+	}
+}
+
+// TestPrestart runs builds with a supervisor started ahead of time: the
+// second and later builds run under the spare, which enters the build
+// directory as it is when the build starts, and Close ends the spare.
+func TestPrestart(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "proj")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := &Builder{Command: "echo $PPID; ls", Dir: dir, Supervisor: SelfExe}
+	b.Prestart()
+	run := func() (supervisor int, files []string) {
+		t.Helper()
+		rec := newRecorder()
+		res := runWithin(t, b, context.Background(), rec.out)
+		lines := rec.stream(Stdout)
+		if !res.OK() || len(lines) == 0 {
+			t.Fatalf("build: %+v, stdout %q, stderr %q", res, lines, rec.stream(Stderr))
+		}
+		pid, err := strconv.Atoi(lines[0])
+		if err != nil {
+			t.Fatalf("first line %q is not a pid", lines[0])
+		}
+		return pid, lines[1:]
+	}
+	spare := func() int {
+		t.Helper()
+		var pid int
+		waitCond(t, "a spare supervisor", func() bool {
+			b.prestart.mu.Lock()
+			defer b.prestart.mu.Unlock()
+			if s := b.prestart.spare; s != nil {
+				pid = s.proc.cmd.Process.Pid
+			}
+			return pid != 0
+		})
+		return pid
+	}
+
+	for i := range 3 {
+		want := spare()
+		// The directory is replaced after the spare started: the build
+		// must run in the new one.
+		next := dir + ".next"
+		if err := os.Mkdir(next, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		marker := fmt.Sprintf("new-%d", i)
+		if err := os.WriteFile(filepath.Join(next, marker), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(next, dir); err != nil {
+			t.Fatal(err)
+		}
+		got, files := run()
+		if got != want {
+			t.Errorf("build %d ran under supervisor %d, want the spare %d", i+1, got, want)
+		}
+		if len(files) != 1 || files[0] != marker {
+			t.Errorf("build %d saw %q in its directory, want [%s]", i+1, files, marker)
+		}
+	}
+
+	// A directory gone when the build starts is reported as such.
+	last := spare()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	res := runWithin(t, b, context.Background(), nil)
+	var de *DirError
+	if !errors.As(res.Err, &de) {
+		t.Errorf("with the directory gone: %+v, want a DirError", res)
+	}
+
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	waitGone(t, last)
+	b.prestart.mu.Lock()
+	defer b.prestart.mu.Unlock()
+	if b.prestart.spare != nil || b.prestart.filling != nil {
+		t.Error("a spare is kept or started after Close")
 	}
 }

@@ -72,11 +72,12 @@ type Loop struct {
 	typing   *vm.Machine                // the VM the queued input is being typed into
 	room     chan struct{}              // closed when queued input is taken (InputRoom)
 
-	lock   *lockFile
-	store  *logs.Store
-	images *kernel.Store
-	ring   *logs.Ring
-	runDir string
+	lock    *lockFile
+	builder *builder.Builder // runs every build; keeps a supervisor ready
+	store   *logs.Store
+	images  *kernel.Store
+	ring    *logs.Ring
+	runDir  string
 
 	// State below is owned by Run's goroutine.
 	accel     vm.Accel
@@ -180,7 +181,12 @@ func New(opts Options) (l *Loop, err error) {
 	if buf <= 0 {
 		buf = 8192
 	}
+	// The build's settings do not change while the loop runs (a changed
+	// ukdev.toml applies on restart), so one Builder serves every build
+	// and keeps the next build's supervisor started.
+	b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ(), Supervisor: opts.BuildSupervisor}
 	return &Loop{
+		builder:   b,
 		syslog:    syslog,
 		notes:     notes,
 		cfg:       cfg,
@@ -455,6 +461,11 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 	defer l.shutdown()
 
 	cfg := l.cfg
+	if cfg.Build.Command != "" && (!l.opts.Once || l.buildNeeded()) {
+		// Started while QEMU's accelerator is probed: ready for the first
+		// build. shutdown closes it.
+		l.builder.Prestart()
+	}
 	l.emit(Event{Type: TypeStart, Message: fmt.Sprintf("project %s (%s) in %s", cfg.Name, cfg.Flavor, cfg.Root)})
 	for _, n := range l.notes {
 		l.emit(Event{Type: TypeConfigWarning, Message: n})
@@ -661,10 +672,9 @@ func (l *Loop) startBuild(ctx context.Context, change *watcher.Change) {
 		return
 	}
 	l.emit(Event{Time: start, Type: TypeBuildStart, Build: n, Command: cmd, Message: fmt.Sprintf("build #%d: %s", n, cmd)})
-	b := &builder.Builder{Command: cmd, Dir: l.cfg.Build.Dir, Env: l.cfg.Build.Environ(), Supervisor: l.opts.BuildSupervisor}
 	go func() {
 		defer cancel()
-		res := b.Run(bctx, func(line builder.Line) {
+		res := l.builder.Run(bctx, func(line builder.Line) {
 			l.emit(Event{Type: TypeBuildOutput, Build: n, Line: line.Text, Stream: line.Stream, Message: line.Text})
 			l.ring.Append(logs.Line{Time: time.Now(), Build: n, Source: logs.SourceBuild, Text: line.Text})
 		})
@@ -1074,6 +1084,7 @@ func (l *Loop) shutdown() {
 			<-l.buildDone
 			l.build = nil
 		}
+		_ = l.builder.Close() // the spare supervisor
 		if l.watch != nil {
 			_ = l.watch.Close()
 		}
