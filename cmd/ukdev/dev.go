@@ -92,7 +92,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 		})
 	}
 	go a.forwardStdin(ctx, loop)
-	out := newOutputQueue(ctx.Done())
+	out := newOutputQueue(ctx)
 	p := &printer{w: out.writer(a.stdout), json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
 	done := make(chan error, 1)
 	go func() {
@@ -190,7 +190,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 		return err
 	}
 	go a.forwardStdin(ctx, loop)
-	out := newOutputQueue(ctx.Done())
+	out := newOutputQueue(ctx)
 	stdout := out.writer(a.stdout)
 	console := &printer{w: stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
 	events := &printer{w: out.writer(a.stderr), color: false}

@@ -2,15 +2,21 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"io"
 	"sync/atomic"
 	"time"
 )
 
-// outputGrace is how long a stopping ukdev waits for its queued output to
-// be written before it drops the rest: a signal ends ukdev within a few
-// seconds even when nothing reads its output.
-const outputGrace = time.Second
+// outputGrace bounds how long after the signal a stopping ukdev waits for
+// its queued output to be written before it drops the rest, and
+// outputFinal how long it waits at least once the loop has ended (for the
+// last events, to a reader that reads). With the build's 2 s to stop, a
+// signal ends ukdev within 3 s even when nothing reads its output.
+const (
+	outputGrace = time.Second
+	outputFinal = 200 * time.Millisecond
+)
 
 // outputQueue writes the headless modes' lines to ukdev's standard output
 // and error from one goroutine, in the order they were queued.
@@ -26,9 +32,10 @@ type outputQueue struct {
 	lines    chan queuedLine
 	done     chan struct{} // closed when the writing goroutine has returned
 
-	dropped atomic.Int64
-	writing atomic.Bool // a Write is in progress
-	err     error       // the first write error; read once done is closed
+	stoppedAt atomic.Int64 // when stopping closed, in Unix nanoseconds
+	dropped   atomic.Int64
+	writing   atomic.Bool // a Write is in progress
+	err       error       // the first write error; read once done is closed
 }
 
 // queuedLine is one line and the stream it goes to.
@@ -41,10 +48,11 @@ type queuedLine struct {
 // of shutdown (the last build lines, vm.exit, ukdev.stop).
 const outputQueueLen = 1024
 
-// newOutputQueue starts the writing goroutine. Call finish once nothing
-// more is written through the queue.
-func newOutputQueue(stopping <-chan struct{}) *outputQueue {
-	q := &outputQueue{stopping: stopping, lines: make(chan queuedLine, outputQueueLen), done: make(chan struct{})}
+// newOutputQueue starts the writing goroutine; ukdev is stopping once ctx
+// is done. Call finish once nothing more is written through the queue.
+func newOutputQueue(ctx context.Context) *outputQueue {
+	q := &outputQueue{stopping: ctx.Done(), lines: make(chan queuedLine, outputQueueLen), done: make(chan struct{})}
+	context.AfterFunc(ctx, func() { q.stoppedAt.Store(time.Now().UnixNano()) })
 	go q.run()
 	return q
 }
@@ -97,8 +105,9 @@ func (q *outputQueue) put(l queuedLine) {
 
 // finish ends the queue (nothing may be written through it afterwards) and
 // waits for the queued lines to be written: as long as that takes while
-// ukdev is not stopping, at most outputGrace once it is. It returns how
-// many lines were not written and the first write error.
+// ukdev is not stopping; once it is, until outputGrace after it began to
+// stop, or for outputFinal, whichever is later. It returns how many lines
+// were not written and the first write error.
 func (q *outputQueue) finish() (dropped int64, err error) {
 	close(q.lines)
 	select {
@@ -106,7 +115,11 @@ func (q *outputQueue) finish() (dropped int64, err error) {
 		return q.dropped.Load(), q.err
 	case <-q.stopping:
 	}
-	t := time.NewTimer(outputGrace)
+	wait := outputFinal
+	if at := q.stoppedAt.Load(); at != 0 {
+		wait = max(wait, time.Until(time.Unix(0, at).Add(outputGrace)))
+	}
+	t := time.NewTimer(wait)
 	defer t.Stop()
 	select {
 	case <-q.done:

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -45,7 +46,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
 
 func TestOutputQueueKeepsOrderAcrossStreams(t *testing.T) {
 	var out syncBuilder
-	q := newOutputQueue(make(chan struct{}))
+	q := newOutputQueue(context.Background())
 	stdout, stderr := q.writer(&out), q.writer(&out)
 	var want strings.Builder
 	for i := range 3 * outputQueueLen {
@@ -69,10 +70,11 @@ func TestOutputQueueKeepsOrderAcrossStreams(t *testing.T) {
 // TestOutputQueueStoppingDropsAndCounts: once ukdev stops, a reader that
 // never reads costs counted lines, not a ukdev that never ends.
 func TestOutputQueueStoppingDropsAndCounts(t *testing.T) {
-	stopping := make(chan struct{})
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
 	stuck := blockedWriter{release: make(chan struct{})}
 	defer close(stuck.release)
-	q := newOutputQueue(stopping)
+	q := newOutputQueue(ctx)
 	w := q.writer(stuck)
 
 	// Before the stop, a full queue holds the writer back.
@@ -89,17 +91,17 @@ func TestOutputQueueStoppingDropsAndCounts(t *testing.T) {
 		t.Fatal("a write to a full queue returned before ukdev was stopping")
 	case <-time.After(50 * time.Millisecond): // proving a negative: it stays blocked
 	}
-	close(stopping)
+	stop()
+	stopped := time.Now()
 	<-held // dropped or queued, it returns now
 
 	const more = 10
 	for range more {
 		fmt.Fprintln(w, "after stop")
 	}
-	start := time.Now()
 	dropped, err := q.finish()
-	if elapsed := time.Since(start); elapsed > outputGrace+time.Second {
-		t.Errorf("finish took %v, want about %v", elapsed, outputGrace)
+	if elapsed := time.Since(stopped); elapsed > outputGrace+time.Second {
+		t.Errorf("finish returned %v after the stop, want about %v", elapsed, outputGrace)
 	}
 	if err != nil {
 		t.Errorf("finish err = %v", err)
@@ -111,7 +113,7 @@ func TestOutputQueueStoppingDropsAndCounts(t *testing.T) {
 }
 
 func TestOutputQueueWriteError(t *testing.T) {
-	q := newOutputQueue(make(chan struct{}))
+	q := newOutputQueue(context.Background())
 	w := q.writer(failingWriter{})
 	for range 3 {
 		fmt.Fprintln(w, "x")
@@ -119,5 +121,25 @@ func TestOutputQueueWriteError(t *testing.T) {
 	dropped, err := q.finish()
 	if !errors.Is(err, errWrite) || dropped != 3 {
 		t.Errorf("finish = %d, %v; want 3, %v", dropped, err, errWrite)
+	}
+}
+
+// TestOutputQueueGraceCountsFromTheStop: the time the loop took to stop
+// counts against the grace, but the last lines still get outputFinal.
+func TestOutputQueueGraceCountsFromTheStop(t *testing.T) {
+	ctx, stop := context.WithCancel(context.Background())
+	stuck := blockedWriter{release: make(chan struct{})}
+	defer close(stuck.release)
+	q := newOutputQueue(ctx)
+	fmt.Fprintln(q.writer(stuck), "line")
+	stop()
+	time.Sleep(outputGrace) // a shutdown as long as the grace
+	start := time.Now()
+	dropped, _ := q.finish()
+	if elapsed := time.Since(start); elapsed < outputFinal || elapsed > outputFinal+time.Second {
+		t.Errorf("finish waited %v after a shutdown of %v, want about %v", elapsed, outputGrace, outputFinal)
+	}
+	if dropped != 1 {
+		t.Errorf("dropped = %d, want 1", dropped)
 	}
 }
