@@ -1,7 +1,9 @@
 // Package builder runs a project's build command: it starts it in its own
 // process group, streams its output line by line, and, when a newer change
-// makes the build stale, stops the whole group (grandchildren included). It
-// knows nothing about QEMU or what the build produces.
+// makes the build stale, stops the whole group (grandchildren included).
+// Under a supervisor (see RunSupervisor) the whole build also dies with the
+// process that started it, however that ends. It knows nothing about QEMU
+// or what the build produces.
 package builder
 
 import (
@@ -37,9 +39,9 @@ const (
 	Stderr = "stderr"
 )
 
-// Builder runs one build command. A Builder holds only settings: Run may be
-// called again (and from several goroutines), each call running the command
-// afresh.
+// Builder runs one build command. A Builder holds settings, and after
+// Prestart a supervisor waiting for the next build: Run may be called again
+// (and from several goroutines), each call running the command afresh.
 type Builder struct {
 	// Command is run as `sh -c Command`. An empty Command is no build step:
 	// Run succeeds at once without starting anything.
@@ -53,7 +55,7 @@ type Builder struct {
 	// zero or negative means DefaultGrace.
 	Grace time.Duration
 	// Supervisor is the executable that runs the build supervisor when
-	// started with SupervisorArg (cmd/ukdev: SelfExe; see supervisor.go):
+	// started with SupervisorArg (cmd/ukdev: SelfExe; see RunSupervisor):
 	// with it, the whole build dies with the calling process however that
 	// ends. Empty starts `sh -c Command` directly, which only Pdeathsig
 	// ties to the caller: a SIGKILL of the caller then leaves the shell's

@@ -85,10 +85,9 @@ func IsSupervisor(args []string) bool {
 
 // RunSupervisor runs the build supervisor for args (os.Args: the program,
 // SupervisorArg, the mode and the command) and returns the exit status for
-// os.Exit.
-// When the shell was killed by a signal, RunSupervisor does not return: the
-// supervisor dies of the same signal, so that its parent sees the status
-// the shell had.
+// os.Exit. When the shell was killed by a signal, RunSupervisor does not
+// return: the supervisor dies of the same signal, so that its parent sees
+// the status the shell had.
 func RunSupervisor(args []string) int {
 	if len(args) != 4 || args[1] != SupervisorArg || (args[2] != modeNow && args[2] != modeSpare) {
 		fmt.Fprintf(os.Stderr, "ukdev: build supervisor: want %s now|spare COMMAND, got %q\n", SupervisorArg, args[1:])

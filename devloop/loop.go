@@ -331,10 +331,11 @@ func (l *Loop) flushInput(m *vm.Machine) {
 		return
 	}
 	l.starting = nil
-	if len(l.input) == 0 || l.typing != nil {
+	if len(l.input) == 0 {
 		l.running.Store(m)
 		return
 	}
+	// A typer still on an older VM stops at its next piece.
 	l.typing = m
 	go l.typeQueued(m)
 }
@@ -461,7 +462,8 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 	defer l.shutdown()
 
 	cfg := l.cfg
-	if cfg.Build.Command != "" && (!l.opts.Once || l.buildNeeded()) {
+	buildFirst := !l.opts.Once || l.buildNeeded()
+	if buildFirst && cfg.Build.Command != "" {
 		// Started while QEMU's accelerator is probed: ready for the first
 		// build. shutdown closes it.
 		l.builder.Prestart()
@@ -488,7 +490,7 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 		}
 	}
 
-	if l.opts.Once && !l.buildNeeded() {
+	if !buildFirst {
 		n := l.nextBuild
 		l.nextBuild++
 		l.prepareAndBoot(ctx, n, nil)
