@@ -1,7 +1,9 @@
 // Package builder runs a project's build command: it starts it in its own
 // process group, streams its output line by line, and, when a newer change
-// makes the build stale, stops the whole group (grandchildren included). It
-// knows nothing about QEMU or what the build produces.
+// makes the build stale, stops the whole group (grandchildren included).
+// Under a supervisor (see RunSupervisor) the whole build also dies with the
+// process that started it, however that ends. It knows nothing about QEMU
+// or what the build produces.
 package builder
 
 import (
@@ -11,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"sync"
@@ -36,9 +39,9 @@ const (
 	Stderr = "stderr"
 )
 
-// Builder runs one build command. A Builder holds only settings: Run may be
-// called again (and from several goroutines), each call running the command
-// afresh.
+// Builder runs one build command. A Builder holds settings, and after
+// Prestart a supervisor waiting for the next build: Run may be called again
+// (and from several goroutines), each call running the command afresh.
 type Builder struct {
 	// Command is run as `sh -c Command`. An empty Command is no build step:
 	// Run succeeds at once without starting anything.
@@ -51,6 +54,17 @@ type Builder struct {
 	// Grace is how long a canceled build has between SIGTERM and SIGKILL;
 	// zero or negative means DefaultGrace.
 	Grace time.Duration
+	// Supervisor is the executable that runs the build supervisor when
+	// started with SupervisorArg (cmd/ukdev: SelfExe; see RunSupervisor):
+	// with it, the whole build dies with the calling process however that
+	// ends. Empty starts `sh -c Command` directly, which only Pdeathsig
+	// ties to the caller: a SIGKILL of the caller then leaves the shell's
+	// children running.
+	Supervisor string
+
+	// prestart holds the supervisor started ahead of time; nil without
+	// Prestart.
+	prestart *prestarter
 }
 
 // Line is one line of build output, without its line ending.
@@ -85,8 +99,10 @@ func (r Result) OK() bool { return r.Err == nil && !r.Canceled && r.ExitCode == 
 // its group after a cancel has been killed, and all its output has been
 // delivered.
 //
-// The command runs in a new process group and receives SIGKILL if the
-// thread that started it dies. When ctx is canceled, the group gets SIGTERM,
+// The command runs in a new process group. With a Supervisor, every
+// process of the build is killed when the caller dies, however it dies;
+// without one, only the shell gets SIGKILL, and only if the thread that
+// started it dies. When ctx is canceled, the group gets SIGTERM,
 // and SIGKILL once Grace has passed, whether or not the command itself has
 // exited by then, so a grandchild that ignores SIGTERM dies too. When the
 // command exits on its own but something it left behind keeps its output
@@ -114,30 +130,21 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 		return Result{ExitCode: -1, Canceled: true, Err: fmt.Errorf("builder: run: %w", err), Duration: time.Since(start)}
 	}
 
-	outR, outW, err := os.Pipe()
-	if err != nil {
-		return failed(start, fmt.Errorf("builder: pipe: %w", err))
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		closeAll(outR, outW)
-		return failed(start, fmt.Errorf("builder: pipe: %w", err))
+	if err := checkDir(b.Dir); err != nil {
+		return failed(start, fmt.Errorf("builder: %w", err))
 	}
 
-	cmd := exec.Command("sh", "-c", b.Command)
-	cmd.Dir = b.Dir
-	cmd.Env = append(os.Environ(), b.Env...)
-	cmd.Stdin = nil // /dev/null: a build must not read the terminal ukdev draws on
-	cmd.Stdout = outW
-	cmd.Stderr = errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		closeAll(outR, outW, errR, errW)
+	proc, err := b.start()
+	if err != nil {
+		if derr := checkDir(b.Dir); derr != nil {
+			// Removed since the check: the start error would blame the
+			// executable ("fork/exec /usr/bin/sh: no such file").
+			err = derr
+		}
 		return failed(start, fmt.Errorf("builder: start %q: %w", b.Command, err))
 	}
-	// Only the children hold the write ends now: the readers see EOF once
-	// every process that inherited them has exited or closed them.
-	closeAll(outW, errW)
+	defer closeAll(proc.lifeW)
+	cmd, outR, errR := proc.cmd, proc.outR, proc.errR
 	pgid := cmd.Process.Pid
 
 	var mu sync.Mutex
@@ -197,6 +204,137 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 	}
 	res.Duration = time.Since(start)
 	return res
+}
+
+// DirError says the build did not start because its directory (Builder.Dir)
+// does not exist or is not a directory. Err is the cause (wrapping
+// fs.ErrNotExist when it is missing).
+type DirError struct {
+	Dir string
+	Err error
+}
+
+// ErrNotDir is DirError.Err for a Dir that exists but is not a directory.
+var ErrNotDir = errors.New("not a directory")
+
+// Error says what is wrong with the directory.
+func (e *DirError) Error() string {
+	if errors.Is(e.Err, fs.ErrNotExist) {
+		return "build directory " + e.Dir + " does not exist"
+	}
+	return "build directory " + e.Dir + ": " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *DirError) Unwrap() error { return e.Err }
+
+// checkDir returns a *DirError when dir (empty: the current directory) is
+// not a directory that exists.
+func checkDir(dir string) error {
+	if dir == "" {
+		return nil
+	}
+	fi, err := os.Stat(dir)
+	switch {
+	case err != nil:
+		return &DirError{Dir: dir, Err: err}
+	case !fi.IsDir():
+		return &DirError{Dir: dir, Err: ErrNotDir}
+	}
+	return nil
+}
+
+// buildProc is a started build: its process (the shell, or the supervisor
+// leading the build's group), the read ends of its output, and the
+// lifeline's write end (nil without a supervisor), which the caller keeps
+// open until the build has ended.
+type buildProc struct {
+	cmd        *exec.Cmd
+	outR, errR *os.File
+	lifeW      *os.File
+}
+
+// start starts the build: with the supervisor started ahead of time when
+// there is one (see Prestart), else afresh.
+func (b *Builder) start() (*buildProc, error) {
+	if s := b.prestart.take(b); s != nil {
+		if err := s.launch(b.Dir); err == nil {
+			return s.proc, nil
+		}
+		// The spare died: start afresh.
+		s.discard()
+	}
+	proc, _, err := b.spawn(false)
+	return proc, err
+}
+
+// spawn starts `sh -c Command`, or the supervisor when b has one. With
+// waitGo (a spare, see Prestart) the supervisor starts in ukdev's working
+// directory and waits for the go pipe, whose write end spawn returns.
+func (b *Builder) spawn(waitGo bool) (proc *buildProc, goW *os.File, err error) {
+	outR, outW, err := os.Pipe()
+	if err != nil {
+		return nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		closeAll(outR, outW)
+		return nil, nil, fmt.Errorf("pipe: %w", err)
+	}
+	// The child's ends: closed here once it has them (or failed to start).
+	var childEnds []*os.File
+	defer func() { closeAll(childEnds...) }()
+	childEnds = append(childEnds, outW, errW)
+
+	proc = &buildProc{outR: outR, errR: errR}
+	cmd := exec.Command("sh", "-c", b.Command)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	cmd.Dir = b.Dir
+	if b.Supervisor != "" {
+		lifeR, lifeW, err := os.Pipe() // close-on-exec: only this process holds lifeW
+		if err != nil {
+			closeAll(outR, errR)
+			return nil, nil, fmt.Errorf("pipe: %w", err)
+		}
+		childEnds = append(childEnds, lifeR)
+		proc.lifeW = lifeW
+		mode := modeNow
+		if waitGo {
+			mode = modeSpare
+		}
+		cmd = exec.Command(b.Supervisor, SupervisorArg, mode, b.Command)
+		cmd.Args[0] = "ukdev" // not "/proc/self/exe" in ps
+		cmd.ExtraFiles = []*os.File{lifeR}
+		// No Pdeathsig: it would kill the supervisor when the thread that
+		// started it ends, leaving the build without its watch.
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		cmd.Dir = b.Dir
+		if waitGo {
+			goR, w, err := os.Pipe()
+			if err != nil {
+				closeAll(outR, errR, lifeW)
+				return nil, nil, fmt.Errorf("pipe: %w", err)
+			}
+			childEnds = append(childEnds, goR)
+			goW = w
+			cmd.ExtraFiles = append(cmd.ExtraFiles, goR)
+			// The directory is entered at go: it may be gone or
+			// replaced by then.
+			cmd.Dir = ""
+		}
+	}
+	cmd.Env = append(os.Environ(), b.Env...)
+	cmd.Stdin = nil // /dev/null: a build must not read the terminal ukdev draws on
+	cmd.Stdout = outW
+	cmd.Stderr = errW
+	if err := cmd.Start(); err != nil {
+		closeAll(outR, errR, proc.lifeW, goW)
+		return nil, nil, err
+	}
+	// Only the children hold the write ends now: the readers see EOF once
+	// every process that inherited them has exited or closed them.
+	proc.cmd = cmd
+	return proc, goW, nil
 }
 
 // SignalError says the build command was killed by a signal it did not get
@@ -275,7 +413,9 @@ func killGroup(pgid int, sig unix.Signal) {
 // cannot lose data.
 func closeAll(files ...*os.File) {
 	for _, f := range files {
-		_ = f.Close()
+		if f != nil {
+			_ = f.Close()
+		}
 	}
 }
 

@@ -19,6 +19,41 @@ import (
 // milliseconds.
 const deadline = 15 * time.Second
 
+// TestMain lets the test binary be the build supervisor, as cmd/ukdev's
+// main does, and the caller that TestSupervisorOutlivesNoCaller kills.
+func TestMain(m *testing.M) {
+	if IsSupervisor(os.Args) {
+		os.Exit(RunSupervisor(os.Args))
+	}
+	if cmd := os.Getenv(callerEnv); cmd != "" {
+		os.Exit(runCaller(cmd))
+	}
+	os.Exit(m.Run())
+}
+
+// modes runs test with the command started directly, under a build
+// supervisor (the test binary, through TestMain) started for the build,
+// and under one started ahead of time (Prestart). test calls prepare on
+// each Builder before running it.
+func modes(t *testing.T, test func(t *testing.T, prepare func(*testing.T, *Builder))) {
+	t.Run("direct", func(t *testing.T) { test(t, func(*testing.T, *Builder) {}) })
+	t.Run("supervised", func(t *testing.T) {
+		test(t, func(_ *testing.T, b *Builder) { b.Supervisor = SelfExe })
+	})
+	t.Run("prestarted", func(t *testing.T) {
+		test(t, func(t *testing.T, b *Builder) {
+			b.Supervisor = SelfExe
+			b.Prestart()
+			t.Cleanup(func() { _ = b.Close() })
+			waitCond(t, "a spare supervisor", func() bool {
+				b.prestart.mu.Lock()
+				defer b.prestart.mu.Unlock()
+				return b.prestart.spare != nil
+			})
+		})
+	})
+}
+
 // recorder collects lines and checks that out is never called concurrently.
 type recorder struct {
 	mu       sync.Mutex
@@ -110,41 +145,74 @@ func TestRun(t *testing.T) {
 					t.Errorf("Err = %v, Canceled = %v; want a SIGKILL SignalError", res.Err, res.Canceled)
 				}
 			}},
+		{name: "killed by SIGTERM", b: Builder{Command: "kill -TERM $$"}, wantCode: -1, check: wantSignal(syscall.SIGTERM)},
+		{name: "killed by SIGSEGV", b: Builder{Command: "ulimit -c 0; kill -SEGV $$", Dir: dir}, wantCode: -1, check: wantSignal(syscall.SIGSEGV)},
+		{name: "killed by SIGQUIT", b: Builder{Command: "ulimit -c 0; kill -QUIT $$", Dir: dir}, wantCode: -1, check: wantSignal(syscall.SIGQUIT)},
+		{name: "exit 255", b: Builder{Command: "exit 255"}, wantCode: 255},
 		{name: "missing dir", b: Builder{Command: "true", Dir: filepath.Join(dir, "nope")}, wantCode: -1,
-			check: func(t *testing.T, res Result, _ *recorder) {
-				if !errors.Is(res.Err, os.ErrNotExist) {
-					t.Errorf("Err = %v, want ErrNotExist", res.Err)
-				}
-			}},
+			check: wantDirError(filepath.Join(dir, "nope"), "does not exist")},
+		{name: "dir is a file", b: Builder{Command: "true", Dir: filepath.Join(dir, "file")}, wantCode: -1,
+			check: wantDirError(filepath.Join(dir, "file"), "not a directory")},
 		{name: "empty command is no build step", b: Builder{}, wantCode: 0, wantOK: true, wantStdout: []string{}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			rec := newRecorder()
-			res := runWithin(t, &tt.b, context.Background(), rec.out)
-			if res.ExitCode != tt.wantCode || res.OK() != tt.wantOK || res.Canceled {
-				t.Errorf("got %+v, want exit code %d, OK %v", res, tt.wantCode, tt.wantOK)
-			}
-			if tt.b.Command != "" && res.Duration <= 0 {
-				t.Errorf("Duration = %v", res.Duration)
-			}
-			if tt.wantStdout != nil {
-				if got := rec.stream(Stdout); !equal(got, tt.wantStdout) {
-					t.Errorf("stdout %q, want %q", abbrev(got), abbrev(tt.wantStdout))
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				b := tt.b
+				prepare(t, &b)
+				rec := newRecorder()
+				res := runWithin(t, &b, context.Background(), rec.out)
+				if res.ExitCode != tt.wantCode || res.OK() != tt.wantOK || res.Canceled {
+					t.Errorf("got %+v, want exit code %d, OK %v", res, tt.wantCode, tt.wantOK)
 				}
-			}
-			if tt.wantStderr != nil {
-				if got := rec.stream(Stderr); !equal(got, tt.wantStderr) {
-					t.Errorf("stderr %q, want %q", got, tt.wantStderr)
+				if tt.b.Command != "" && res.Duration <= 0 {
+					t.Errorf("Duration = %v", res.Duration)
 				}
-			}
-			if n := rec.overlaps.Load(); n > 0 {
-				t.Errorf("out called concurrently %d times", n)
-			}
-			if tt.check != nil {
-				tt.check(t, res, rec)
-			}
-		})
+				if tt.wantStdout != nil {
+					if got := rec.stream(Stdout); !equal(got, tt.wantStdout) {
+						t.Errorf("stdout %q, want %q", abbrev(got), abbrev(tt.wantStdout))
+					}
+				}
+				if tt.wantStderr != nil {
+					if got := rec.stream(Stderr); !equal(got, tt.wantStderr) {
+						t.Errorf("stderr %q, want %q", got, tt.wantStderr)
+					}
+				}
+				if n := rec.overlaps.Load(); n > 0 {
+					t.Errorf("out called concurrently %d times", n)
+				}
+				if tt.check != nil {
+					tt.check(t, res, rec)
+				}
+			})
+		}
+	})
+}
+
+// wantDirError checks that the build did not start because its directory
+// is missing or not one, and that the error says so.
+func wantDirError(dir, why string) func(t *testing.T, res Result, _ *recorder) {
+	return func(t *testing.T, res Result, _ *recorder) {
+		t.Helper()
+		var de *DirError
+		if !errors.As(res.Err, &de) || de.Dir != dir || !strings.Contains(res.Err.Error(), why) {
+			t.Errorf("Err = %v, want a DirError for %s saying %q", res.Err, dir, why)
+		}
+	}
+}
+
+// wantSignal checks that the build was reported killed by sig, and not
+// canceled.
+func wantSignal(sig syscall.Signal) func(t *testing.T, res Result, _ *recorder) {
+	return func(t *testing.T, res Result, _ *recorder) {
+		t.Helper()
+		var se *SignalError
+		if !errors.As(res.Err, &se) || se.Signal != sig || res.Canceled {
+			t.Errorf("Err = %v, Canceled = %v; want a %v SignalError", res.Err, res.Canceled, sig)
+		}
 	}
 }
 
@@ -175,17 +243,21 @@ func TestCancelKillsGroup(t *testing.T) {
 		{"sh -c sleep", "sh -c 'sleep 60' & echo $$; wait"},
 		{"foreground nested shell", "echo $$; sh -c 'sleep 60'; true"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			res, members := cancelAfterSleepStarts(t, &Builder{Command: tt.command, Grace: time.Hour})
-			if !res.Canceled || !errors.Is(res.Err, context.Canceled) || res.OK() {
-				t.Errorf("got %+v, want canceled", res)
-			}
-			for _, pid := range members {
-				waitGone(t, pid)
-			}
-		})
-	}
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				b := &Builder{Command: tt.command, Grace: time.Hour}
+				prepare(t, b)
+				res, members := cancelAfterSleepStarts(t, b)
+				if !res.Canceled || !errors.Is(res.Err, context.Canceled) || res.OK() {
+					t.Errorf("got %+v, want canceled", res)
+				}
+				for _, pid := range members {
+					waitGone(t, pid)
+				}
+			})
+		}
+	})
 }
 
 // TestCancelEscalates cancels a build that ignores SIGTERM: it must be
@@ -199,46 +271,53 @@ func TestCancelEscalates(t *testing.T) {
 		{"shell and child ignore TERM", "trap '' TERM; sleep 60 & echo $$; wait"},
 		{"only the grandchild ignores TERM", "sh -c \"trap '' TERM; sleep 60 & wait\" & echo $$; wait"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			start := time.Now()
-			res, members := cancelAfterSleepStarts(t, &Builder{Command: tt.command, Grace: grace})
-			if !res.Canceled || res.OK() {
-				t.Errorf("got %+v, want canceled", res)
-			}
-			if elapsed := time.Since(start); elapsed < grace {
-				t.Errorf("returned after %v, before Grace %v", elapsed, grace)
-			}
-			for _, pid := range members {
-				waitGone(t, pid)
-			}
-		})
-	}
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
+		for _, tt := range tests {
+			t.Run(tt.name, func(t *testing.T) {
+				start := time.Now()
+				b := &Builder{Command: tt.command, Grace: grace}
+				prepare(t, b)
+				res, members := cancelAfterSleepStarts(t, b)
+				if !res.Canceled || res.OK() {
+					t.Errorf("got %+v, want canceled", res)
+				}
+				if elapsed := time.Since(start); elapsed < grace {
+					t.Errorf("returned after %v, before Grace %v", elapsed, grace)
+				}
+				for _, pid := range members {
+					waitGone(t, pid)
+				}
+			})
+		}
+	})
 }
 
 // TestLeftoverHoldingOutput: a build that exits but leaves a process
 // holding its stdout must not make Run wait for that process.
 func TestLeftoverHoldingOutput(t *testing.T) {
-	rec := newRecorder()
-	b := &Builder{Command: "sleep 60 & echo $!", Grace: 100 * time.Millisecond}
-	res := runWithin(t, b, context.Background(), rec.out)
-	if !res.OK() {
-		t.Errorf("got %+v, want OK", res)
-	}
-	lines := rec.stream(Stdout)
-	if len(lines) != 1 {
-		t.Fatalf("stdout %q, want the pid of sleep", lines)
-	}
-	pid, err := strconv.Atoi(lines[0])
-	if err != nil {
-		t.Fatal(err)
-	}
-	waitGone(t, pid)
+	modes(t, func(t *testing.T, prepare func(*testing.T, *Builder)) {
+		rec := newRecorder()
+		b := &Builder{Command: "sleep 60 & echo $!", Grace: 100 * time.Millisecond}
+		prepare(t, b)
+		res := runWithin(t, b, context.Background(), rec.out)
+		if !res.OK() {
+			t.Errorf("got %+v, want OK", res)
+		}
+		lines := rec.stream(Stdout)
+		if len(lines) != 1 {
+			t.Fatalf("stdout %q, want the pid of sleep", lines)
+		}
+		pid, err := strconv.Atoi(lines[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		waitGone(t, pid)
+	})
 }
 
 // cancelAfterSleepStarts runs b, waits for its first stdout line (the
-// shell's pid, which is the group id) and for a sleep to appear in the
-// group, cancels, and returns the result and the group's members seen
+// shell's pid, whose group is the build's) and for a sleep to appear in
+// the group, cancels, and returns the result and the group's members seen
 // before the cancel.
 func cancelAfterSleepStarts(t *testing.T, b *Builder) (Result, []int) {
 	t.Helper()
@@ -251,9 +330,14 @@ func cancelAfterSleepStarts(t *testing.T, b *Builder) (Result, []int) {
 	var pgid int
 	select {
 	case l := <-rec.first:
-		var err error
-		if pgid, err = strconv.Atoi(l.Text); err != nil {
+		shell, err := strconv.Atoi(l.Text)
+		if err != nil {
 			t.Fatalf("first line %q is not a pid", l.Text)
+		}
+		// The shell leads the group, or the supervisor does.
+		var ok bool
+		if _, _, pgid, ok = procStat(shell); !ok {
+			t.Fatalf("shell %d: no /proc entry", shell)
 		}
 	case res := <-done:
 		t.Fatalf("build ended early: %+v, output %q", res, rec.stream(Stderr))

@@ -34,6 +34,10 @@ type Options struct {
 	Accel *vm.Accel
 	// StateDir and RuntimeDir override the project's directories (tests).
 	StateDir, RuntimeDir string
+	// BuildSupervisor is the executable that supervises each build so
+	// that it dies with ukdev (builder.Builder.Supervisor); empty runs
+	// builds without one.
+	BuildSupervisor string
 	// EventBuffer is the capacity of the events channel; default 8192.
 	// Console lines are dropped (and counted) when it is full; other events
 	// wait for the reader.
@@ -65,8 +69,11 @@ type Loop struct {
 	inputMu  sync.Mutex                 // serialises console input; guards input and starting
 	input    []byte                     // console input waiting for a VM
 	starting *vm.Machine                // a new boot that has not written to its console yet
+	typing   *vm.Machine                // the VM the queued input is being typed into
+	room     chan struct{}              // closed when queued input is taken (InputRoom)
 
 	lock     *Lock
+	builder  *builder.Builder // runs every build; keeps a supervisor ready
 	store    *logs.Store
 	images   *kernel.Store
 	ring     *logs.Ring
@@ -177,7 +184,12 @@ func New(opts Options) (l *Loop, err error) {
 	if buf <= 0 {
 		buf = 8192
 	}
+	// The build's settings do not change while the loop runs (a changed
+	// ukdev.toml applies on restart), so one Builder serves every build
+	// and keeps the next build's supervisor started.
+	b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ(), Supervisor: opts.BuildSupervisor}
 	return &Loop{
+		builder:   b,
 		syslog:    syslog,
 		notes:     notes,
 		cfg:       cfg,
@@ -241,25 +253,50 @@ func (l *Loop) send(c command) {
 	}
 }
 
+// ErrInputQueueFull is returned by WriteConsole when no VM takes console
+// input and the input waiting for one would pass MaxQueuedInput. Nothing
+// of the refused bytes was queued; InputRoom says when to try again.
+var ErrInputQueueFull = errors.New("devloop: no VM is running and the console input queue is full")
+
+// MaxQueuedInput is how much console input WriteConsole keeps while no VM
+// takes it.
+const MaxQueuedInput = 64 << 10
+
 // WriteConsole sends bytes to the running guest's serial console. Input
 // that arrives while no VM runs (during the first build, between boots) is
-// kept, up to 64 KiB, and typed in as soon as the next boot starts. It is
-// safe to call from any goroutine.
+// kept, up to MaxQueuedInput, and typed in as soon as the next boot starts;
+// beyond that it is refused whole with ErrInputQueueFull. It is safe to
+// call from any goroutine.
 func (l *Loop) WriteConsole(p []byte) error {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
-	if m := l.running.Load(); m != nil && l.input == nil {
+	if m := l.running.Load(); m != nil && len(l.input) == 0 {
 		_, err := m.WriteConsole(p)
 		return err
 	}
-	if len(l.input)+len(p) > maxQueuedInput {
-		return errors.New("devloop: no VM is running and the input queue is full")
+	if len(l.input)+len(p) > MaxQueuedInput {
+		return ErrInputQueueFull
 	}
 	l.input = append(l.input, p...)
 	return nil
 }
 
-const maxQueuedInput = 64 << 10
+// InputRoom returns a channel that is closed once some of the queued
+// console input has been typed into a VM (at once when nothing is queued):
+// a writer refused with ErrInputQueueFull waits on it, then writes again.
+func (l *Loop) InputRoom() <-chan struct{} {
+	l.inputMu.Lock()
+	defer l.inputMu.Unlock()
+	if len(l.input) == 0 {
+		ch := make(chan struct{})
+		close(ch)
+		return ch
+	}
+	if l.room == nil {
+		l.room = make(chan struct{})
+	}
+	return l.room
+}
 
 // setRunning makes m the VM that console input goes to (nil: none).
 func (l *Loop) setRunning(m *vm.Machine, info *VMInfo) {
@@ -283,6 +320,10 @@ func (l *Loop) forget(m *vm.Machine, gone bool) {
 	if l.starting == m {
 		l.starting = nil
 	}
+	if l.typing == m {
+		// What is still queued waits for the next VM.
+		l.typing = nil
+	}
 	if gone && l.inspect.CompareAndSwap(m, nil) {
 		l.info.Store(nil)
 	}
@@ -299,14 +340,76 @@ func (l *Loop) flushInput(m *vm.Machine) {
 		return
 	}
 	l.starting = nil
-	l.running.Store(m)
 	if len(l.input) == 0 {
+		l.running.Store(m)
 		return
 	}
-	if _, err := m.WriteConsole(l.input); err != nil {
-		l.log.Warn("queued console input", "err", err)
+	// A typer still on an older VM stops at its next piece.
+	l.typing = m
+	go l.typeQueued(m)
+}
+
+// typePiece is the most queued input typed in one write: a guest that
+// takes its UART's bytes one at a time reads about 20 KB/s under TCG, and
+// each write must end within the console's write deadline.
+const typePiece = 4 << 10
+
+// typeQueued types the queued console input into m a piece at a time,
+// from its own goroutine so that m's console output (which called
+// flushInput) keeps flowing meanwhile. Input written while it runs queues
+// behind the rest; once the queue is empty, m takes input directly. A
+// failed write drops what is queued: quietly (in ukdev's log) when the VM
+// has ended, with an error event when it does not read its input.
+func (l *Loop) typeQueued(m *vm.Machine) {
+	for {
+		l.inputMu.Lock()
+		if l.typing != m {
+			l.inputMu.Unlock()
+			return
+		}
+		if len(l.input) == 0 {
+			l.typing = nil
+			l.input = nil
+			l.running.Store(m)
+			l.inputMu.Unlock()
+			return
+		}
+		n := min(len(l.input), typePiece)
+		piece := l.input[:n:n] // owned here: later appends go past it
+		l.input = l.input[n:]
+		l.freeRoom()
+		l.inputMu.Unlock()
+
+		if _, err := m.WriteConsole(piece); err != nil {
+			l.inputMu.Lock()
+			mine := l.typing == m
+			dropped := len(piece)
+			if mine {
+				dropped += len(l.input)
+				l.input = nil
+				l.typing = nil
+				// Later input goes straight to m, and fails on its own.
+				l.running.Store(m)
+				l.freeRoom()
+			}
+			l.inputMu.Unlock()
+			if !mine || errors.Is(err, vm.ErrExited) {
+				l.log.Warn("queued console input dropped", "err", err, "bytes", dropped)
+				return
+			}
+			l.errorf("console input: %d queued bytes dropped: %v", dropped, err)
+			return
+		}
 	}
-	l.input = nil
+}
+
+// freeRoom wakes the writers waiting on InputRoom. The caller holds
+// inputMu.
+func (l *Loop) freeRoom() {
+	if l.room != nil {
+		close(l.room)
+		l.room = nil
+	}
 }
 
 // emit delivers an event, waiting for the reader.
@@ -368,6 +471,12 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 	defer l.shutdown()
 
 	cfg := l.cfg
+	buildFirst := !l.opts.Once || l.buildNeeded()
+	if buildFirst && cfg.Build.Command != "" {
+		// Started while QEMU's accelerator is probed: ready for the first
+		// build. shutdown closes it.
+		l.builder.Prestart()
+	}
 	l.emit(Event{Type: TypeStart, Message: fmt.Sprintf("project %s (%s) in %s", cfg.Name, cfg.Flavor, cfg.Root)})
 	for _, n := range l.notes {
 		l.emit(Event{Type: TypeConfigWarning, Message: n})
@@ -390,7 +499,7 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 		}
 	}
 
-	if l.opts.Once && !l.buildNeeded() {
+	if !buildFirst {
 		n := l.nextBuild
 		l.nextBuild++
 		l.prepareAndBoot(ctx, n, nil)
@@ -582,10 +691,9 @@ func (l *Loop) startBuild(ctx context.Context, change *watcher.Change) {
 		return
 	}
 	l.emit(Event{Time: start, Type: TypeBuildStart, Build: n, Command: cmd, Message: fmt.Sprintf("build #%d: %s", n, cmd)})
-	b := &builder.Builder{Command: cmd, Dir: l.cfg.Build.Dir, Env: l.cfg.Build.Environ()}
 	go func() {
 		defer cancel()
-		res := b.Run(bctx, func(line builder.Line) {
+		res := l.builder.Run(bctx, func(line builder.Line) {
 			l.waitForRoom(bctx, line.Text)
 			l.emit(Event{Type: TypeBuildOutput, Build: n, Line: line.Text, Stream: line.Stream, Message: line.Text})
 			l.ring.Append(logs.Line{Time: time.Now(), Build: n, Source: logs.SourceBuild, Text: line.Text})
@@ -638,9 +746,13 @@ func (l *Loop) onBuildDone(ctx context.Context, r buildResult) {
 		if r.res.ExitCode >= 0 {
 			e.ExitCode = ptr(r.res.ExitCode)
 		}
+		dirMsg, dirMissing := buildDirMessage(l.cfg.Root, l.cfg.Path, r.res.Err)
 		switch {
 		case ok:
 			e.Message = fmt.Sprintf("build #%d ok in %s", r.n, round(r.res.Duration))
+		case dirMissing:
+			e.Message = fmt.Sprintf("build #%d not run: %s%s", r.n, dirMsg, l.stillRunning())
+			e.Detail = r.res.Err.Error()
 		case r.res.Err != nil:
 			e.Message = fmt.Sprintf("build #%d failed: %v%s", r.n, r.res.Err, l.stillRunning())
 			e.Detail = r.res.Err.Error()
@@ -1027,6 +1139,7 @@ func (l *Loop) shutdown() {
 			<-l.buildDone
 			l.build = nil
 		}
+		_ = l.builder.Close() // the spare supervisor
 		if l.watch != nil {
 			_ = l.watch.Close()
 		}

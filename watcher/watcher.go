@@ -100,6 +100,7 @@ type Watcher struct {
 	debounce time.Duration
 	maxWait  time.Duration
 	rules    *rules
+	opts     Options // as given, to read the ignore rules again
 	fsw      *fsnotify.Watcher
 	// add adds one non-recursive watch; tests replace it to simulate the
 	// inotify watch limit.
@@ -108,6 +109,16 @@ type Watcher struct {
 	// watched maps each watched directory (relative to the root) to its
 	// watched subdirectories. Only New and then the Run goroutine use it.
 	watched map[string]map[string]struct{}
+	// gone says the root was removed or moved away; anchor is then the
+	// nearest existing directory above it, watched (when it could be) to
+	// see the root come back. Only the Run goroutine uses them.
+	gone   bool
+	anchor string
+	// rootID identifies the root directory being watched: a root deleted
+	// while a process still has its working directory in it sends no
+	// event, and one replaced by another directory is no longer the one
+	// the watches are on.
+	rootID fileID
 
 	changes  chan Change
 	warnings chan string
@@ -170,7 +181,35 @@ func newWatcher(opts Options, wrapAdd func(add func(string) error) func(string) 
 		}
 		return nil, fmt.Errorf("watcher: nothing could be watched under %s: %s", w.root, strings.Join(why, "; "))
 	}
+	w.watchRoot()
+	w.rootID, _ = idOf(w.root)
 	return w, nil
+}
+
+// fileID identifies a file by device and inode.
+type fileID struct{ dev, ino uint64 }
+
+// idOf returns the identity of the directory at path, and false when there
+// is none.
+func idOf(path string) (fileID, bool) {
+	fi, err := os.Stat(path)
+	if err != nil || !fi.IsDir() {
+		return fileID{}, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileID{}, true
+	}
+	return fileID{dev: uint64(st.Dev), ino: st.Ino}, true
+}
+
+// watchRoot watches the root directory itself, also when no scope covers
+// it, so that its removal or move is always seen; events of files outside
+// the scopes are ignored.
+func (w *Watcher) watchRoot() {
+	var noSpace int
+	w.treeWalker(&noSpace, nil).enter(".")
+	w.warnNoSpace(noSpace)
 }
 
 // checkOptions validates opts and returns a Watcher holding the resolved
@@ -208,7 +247,7 @@ func checkOptions(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{root: root, scopes: scopes, debounce: debounce, maxWait: maxWait, rules: r}, nil
+	return &Watcher{root: root, scopes: scopes, debounce: debounce, maxWait: maxWait, rules: r, opts: opts}, nil
 }
 
 // Changes delivers one Change per batch. It is unbuffered: a batch is held
@@ -299,9 +338,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 		cur = newBatch()
 	}
 
+	// The root is checked once a second (a deletion may send no event);
+	// while it is gone, also on every event near it.
+	recheck := time.NewTicker(rootRecheck)
+	defer recheck.Stop()
 	for {
 		var send chan<- Change
-		if out != nil && !w.isPaused() {
+		if out != nil && !w.isPaused() && !w.gone {
 			send = w.changes
 		}
 		select {
@@ -313,7 +356,14 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if !ok {
 				return w.stopped()
 			}
-			w.handle(ev, cur)
+			if w.gone {
+				w.lookForRoot(cur)
+			} else {
+				w.handle(ev, cur)
+			}
+			arm()
+		case <-recheck.C:
+			w.checkRoot(cur)
 			arm()
 		case err, ok := <-w.fsw.Errors:
 			if !ok {
@@ -331,6 +381,12 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		case now := <-timer.C:
 			armed = false
+			if w.checkRoot(cur) {
+				// Nothing can be built from a root that is not there:
+				// the batch waits for it, and grows with what it holds
+				// when it is back.
+				continue
+			}
 			// Events already waiting belong to this batch: after a stall
 			// of this goroutine the timer and the events are ready
 			// together, and the loop's own lag is not quiet.
@@ -410,7 +466,7 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
 	}
 	if rel == "." {
 		if ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename) {
-			w.warn(fmt.Sprintf("watcher: project root %s was removed or moved; nothing is watched any more", w.root))
+			w.rootGone()
 		}
 		return
 	}
@@ -435,6 +491,13 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
 		_, wasDir := w.watched[rel]
 		if wasDir {
 			w.unwatch(rel)
+			// The root itself may be what went, unseen when it is not
+			// watched (watch.paths without ".").
+			if w.rootMissing() {
+				b.add(rel, now)
+				w.rootGone()
+				return
+			}
 		}
 		if !w.rules.ignored(rel, wasDir) {
 			b.add(rel, now)
@@ -458,6 +521,114 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
 	if path.Base(rel) == gitignoreName && !w.rules.ignored(rel, false) {
 		w.reloadIgnores(parentRel(rel))
 	}
+}
+
+// rootRecheck is how often the root is checked without an event: it may
+// have been deleted while a process kept its working directory in it
+// (then no event comes), and while it is gone its anchor may not be
+// watchable.
+const rootRecheck = time.Second
+
+// rootMissing reports whether the root watched is no longer at its path:
+// removed, moved away, or replaced by another directory.
+func (w *Watcher) rootMissing() bool {
+	id, ok := idOf(w.root)
+	return !ok || id != w.rootID
+}
+
+// checkRoot notices a root that is missing and looks for one that is gone;
+// it reports whether the root is gone (b must then wait).
+func (w *Watcher) checkRoot(b *batch) bool {
+	if !w.gone && w.rootMissing() {
+		w.rootGone()
+	}
+	if w.gone {
+		// A root replaced by another directory is back at once.
+		w.lookForRoot(b)
+	}
+	return w.gone
+}
+
+// rootGone stops watching a root that was removed or moved away (watches
+// on a moved tree would report its new place under the old names) and
+// watches the nearest existing directory above it, to see it come back.
+func (w *Watcher) rootGone() {
+	if w.gone {
+		return
+	}
+	w.gone = true
+	for rel := range w.watched {
+		// A removed directory's watch is gone already: errors only say so.
+		_ = w.fsw.Remove(w.abs(rel))
+	}
+	w.watched = make(map[string]map[string]struct{})
+	w.warn(fmt.Sprintf("watcher: project directory %s is gone (deleted or moved away); watching for it to come back", w.root))
+	w.setAnchor()
+}
+
+// setAnchor watches the nearest existing directory above the root, in
+// place of the one watched before (if any).
+func (w *Watcher) setAnchor() {
+	dir := filepath.Dir(w.root)
+	for {
+		if fi, err := os.Stat(dir); err == nil && fi.IsDir() {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			break
+		}
+		dir = parent
+	}
+	if dir == w.anchor {
+		return
+	}
+	w.dropAnchor()
+	if err := w.fsw.Add(dir); err == nil {
+		w.anchor = dir
+	}
+	// Otherwise the root is looked for every rootRecheck.
+}
+
+// dropAnchor stops watching the anchor.
+func (w *Watcher) dropAnchor() {
+	if w.anchor != "" {
+		_ = w.fsw.Remove(w.anchor) // gone with its directory, or removed now
+		w.anchor = ""
+	}
+}
+
+// lookForRoot checks whether a root that was gone is back. When it is, it
+// reads the ignore rules again, watches the new tree and adds every file
+// in it to b: what it holds may differ in any way from what was there.
+// When it is not, it moves the anchor as far down as directories exist.
+func (w *Watcher) lookForRoot(b *batch) {
+	id, ok := idOf(w.root)
+	if !ok {
+		w.setAnchor()
+		return
+	}
+	w.dropAnchor()
+	w.gone = false
+	w.rootID = id
+	if r, err := newRules(w.root, w.opts.Ignore, w.opts.IgnorePaths); err == nil {
+		w.rules = r
+		for _, p := range r.problems {
+			w.warn(p)
+		}
+	} else {
+		w.warn(err.Error())
+	}
+	w.warn(fmt.Sprintf("watcher: project directory %s is back; watching it again", w.root))
+	now := time.Now()
+	b.touch(now)
+	var noSpace int
+	wk := w.treeWalker(&noSpace, func(p string) { b.add(p, now) })
+	for _, s := range w.scopes {
+		wk.scope(s)
+	}
+	w.warnNoSpace(noSpace)
+	w.watchRoot()
 }
 
 // reloadIgnores rereads the .gitignore of dir and brings the watches in

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -917,5 +918,100 @@ func TestNoSpaceWarning(t *testing.T) {
 		if got := noSpaceWarning(tt.dirs, "8192"); !strings.HasPrefix(got, tt.want) || !strings.Contains(got, "(now 8192)") {
 			t.Errorf("noSpaceWarning(%d) = %q", tt.dirs, got)
 		}
+	}
+}
+
+// TestRootGoneAndBack removes the project root under a running Watcher and
+// brings it back: the Watcher says it is gone, holds the changes made while
+// it is (nothing could be built), says it is back, reports what the new
+// tree holds, and watches the new tree, not the old one.
+func TestRootGoneAndBack(t *testing.T) {
+	tests := []struct {
+		name  string
+		paths []string
+		// nest puts the root this deep below the temp dir; remove is
+		// relative to the temp dir and removed or moved away.
+		nest, remove string
+		move         bool
+		// cwd keeps a process in the root: the kernel then sends no
+		// event for the root's own deletion.
+		cwd bool
+		// replace puts the new tree in place with one rename, within the
+		// same debounce as the removal.
+		replace bool
+	}{
+		{name: "deleted", nest: "proj", remove: "proj"},
+		{name: "moved away", nest: "proj", remove: "proj", move: true},
+		{name: "deleted with its parents", nest: "a/b/proj", remove: "a"},
+		{name: "only a subdirectory watched", nest: "proj", remove: "proj", paths: []string{"src"}},
+		{name: "deleted while a process works in it", nest: "proj", remove: "proj", cwd: true},
+		{name: "replaced by another directory at once", nest: "proj", remove: "proj", move: true, replace: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			base := t.TempDir()
+			root := filepath.Join(base, filepath.FromSlash(tt.nest))
+			writeFile(t, root, "src/main.c", "x")
+			if tt.cwd {
+				sleep := exec.Command("sleep", "60")
+				sleep.Dir = root
+				if err := sleep.Start(); err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() {
+					_ = sleep.Process.Kill()
+					_ = sleep.Wait()
+				})
+			}
+			w := start(t, Options{Root: root, Paths: tt.paths, Debounce: testDebounce})
+
+			removed := filepath.Join(base, filepath.FromSlash(tt.remove))
+			moved := removed + ".old"
+			next := filepath.Join(base, "next")
+			if tt.replace {
+				writeFile(t, next, "src/main.c", "back")
+				writeFile(t, next, "src/util.c", "new")
+			}
+			if tt.move {
+				if err := os.Rename(removed, moved); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := os.RemoveAll(removed); err != nil {
+				t.Fatal(err)
+			}
+			if tt.replace {
+				if err := os.Rename(next, root); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if msg := w.warning(t); !strings.Contains(msg, root) || !strings.Contains(msg, "gone") {
+				t.Fatalf("warning %q, want one saying %s is gone", msg, root)
+			}
+			if !tt.replace {
+				w.none(t, quietPeriod)
+				writeFile(t, root, "src/main.c", "back")
+				writeFile(t, root, "src/util.c", "new")
+			}
+			if msg := w.warning(t); !strings.Contains(msg, root) || !strings.Contains(msg, "back") {
+				t.Fatalf("warning %q, want one saying %s is back", msg, root)
+			}
+			c := w.next(t)
+			if !slices.Contains(c.Paths, "src/main.c") || !slices.Contains(c.Paths, "src/util.c") {
+				t.Errorf("Change after the root came back = %q, want src/main.c and src/util.c in it", c.Paths)
+			}
+
+			// The new tree is watched; the old one (moved away) is not.
+			if tt.move {
+				writeFile(t, moved, "src/main.c", "old tree")
+			}
+			writeFile(t, root, "src/new.c", "y")
+			c = w.next(t)
+			if !reflect.DeepEqual(c.Paths, []string{"src/new.c"}) {
+				t.Errorf("Change after a write in the new tree = %q, want [src/new.c]", c.Paths)
+			}
+			if warnings := w.stop(t); len(warnings) > 0 {
+				t.Errorf("more warnings: %q", warnings)
+			}
+		})
 	}
 }

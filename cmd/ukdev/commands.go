@@ -49,7 +49,7 @@ func newBuildCmd(a *app) *cobra.Command {
 				return fmt.Errorf("build: %w", err)
 			}
 			defer lock.Release()
-			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ()}
+			b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ(), Supervisor: builder.SelfExe}
 			fmt.Fprintf(a.stderr, "ukdev: building: %s\n", cfg.Build.Command)
 			stdout := &printer{w: a.stdout, color: isTerminal(a.stdout) && colorAllowed()}
 			stderr := &printer{w: a.stderr, color: isTerminal(a.stderr) && colorAllowed()}

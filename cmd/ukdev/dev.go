@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
+	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
@@ -79,7 +79,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
 	a.announceKernelFetch(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
 	}
@@ -97,23 +97,41 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 		})
 	}
 	go a.forwardStdin(ctx, loop)
-	p := &printer{w: a.stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
+	out := newOutputQueue(ctx)
+	p := &printer{w: out.writer(a.stdout), json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
 	done := make(chan error, 1)
 	go func() {
 		var perr error
 		for e := range loop.Events() {
-			if perr == nil {
-				perr = p.print(e)
+			if err := p.print(e); err != nil && perr == nil {
+				perr = err
 			}
 		}
 		done <- perr
 	}()
 	_, err = loop.Run(ctx)
 	perr := <-done
+	if werr := finishOutput(out, log); perr == nil {
+		perr = werr
+	}
 	if err != nil {
 		return err
 	}
 	return perr
+}
+
+// finishOutput waits for the output queue (a bounded time once ukdev is
+// stopping) and records in ukdev's log what could not be written: the
+// terminal or pipe is not the place to say so.
+func finishOutput(out *outputQueue, log *slog.Logger) error {
+	dropped, err := out.finish()
+	switch {
+	case err != nil:
+		log.Warn("events not written: writing the output failed", "dropped", dropped, "err", err)
+	case dropped > 0:
+		log.Warn("events not written: ukdev stopped while nothing read its output", "dropped", dropped)
+	}
+	return err
 }
 
 // portLabels renders the port forwards for the dashboard's status bar:
@@ -130,23 +148,13 @@ func portLabels(ports []project.Port) []string {
 	return out
 }
 
-// forwardStdin types each line of standard input into the guest console.
-// End of input stops forwarding, not the loop.
+// forwardStdin types each line of standard input into the guest console
+// (see forwardInput). End of input stops forwarding, not the loop.
 func (a *app) forwardStdin(ctx context.Context, loop *devloop.Loop) {
 	if a.stdin == nil {
 		return
 	}
-	sc := bufio.NewScanner(a.stdin)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		if ctx.Err() != nil {
-			return
-		}
-		// A terminal's Enter key sends CR; serial consoles expect it.
-		if err := loop.WriteConsole(append(sc.Bytes(), '\r')); err != nil {
-			fmt.Fprintf(a.stderr, "ukdev: console input dropped: %v\n", err)
-		}
-	}
+	forwardInput(ctx, a.stdin, loop, func(msg string) { fmt.Fprintf(a.stderr, "ukdev: %s\n", msg) })
 }
 
 // colorAllowed honours NO_COLOR (any non-empty value) and TERM=dumb.
@@ -182,13 +190,15 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
 	a.announceKernelFetch(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
 	}
 	go a.forwardStdin(ctx, loop)
-	console := &printer{w: a.stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
-	events := &printer{w: a.stderr, color: false}
+	out := newOutputQueue(ctx)
+	stdout := out.writer(a.stdout)
+	console := &printer{w: stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
+	events := &printer{w: out.writer(a.stderr), color: false}
 	if asJSON {
 		events = console
 	}
@@ -213,6 +223,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	}()
 	exit, err := loop.Run(ctx)
 	<-done
+	_ = finishOutput(out, log) // a write error does not change the guest's status
 	switch {
 	case ctx.Err() != nil:
 		// Interrupted: whatever the loop was doing when it stopped.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/project"
 )
@@ -29,6 +30,11 @@ type exitError struct{ code int }
 func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
 
 func main() {
+	// ukdev re-executes itself as the supervisor of each build (see
+	// builder.RunSupervisor): that mode comes before any flag parsing.
+	if builder.IsSupervisor(os.Args) {
+		os.Exit(builder.RunSupervisor(os.Args))
+	}
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -36,6 +42,9 @@ func main() {
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
+	// The first signal stops ukdev in order; a second one gets the
+	// default action and ends it at once (its QEMU and build die with it).
+	context.AfterFunc(ctx, stop)
 	root := newRootCmd(&app{stdin: stdin, stdout: stdout, stderr: stderr})
 	root.SetArgs(args)
 	root.SetIn(stdin)
