@@ -6,6 +6,7 @@ package project
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -304,9 +305,16 @@ func Load(path string) (*Config, error) {
 
 // Parse parses and validates the content of the config file at path, which
 // is used to make paths absolute and, as given, in error messages. Every
-// problem with the content is reported as one *Error, the first found: TOML
-// syntax, duplicate and unknown keys, then each key's type and value in the
-// order of the file's sections.
+// problem with the content is reported as one *Error, always the same one
+// for the same content: the first in the file. A file that is not TOML, or
+// that go-toml cannot read into sections (a key defined twice, a section
+// given a value other than a table), reports the first such place, since
+// nothing after it can be read. Otherwise every key is checked, and the
+// error that comes first in the file wins, whether it is an unknown key, a
+// value of the wrong type or an invalid value, or a rule between keys (a
+// key the flavor refuses, max_wait below debounce, two forwards of one
+// host port), which is reported at the key where it breaks. A required key
+// that is missing has no place in the file, so it comes after all others.
 func Parse(path string, data []byte) (*Config, error) {
 	abs, err := filepath.Abs(path)
 	if err != nil {
@@ -321,46 +329,90 @@ func Parse(path string, data []byte) (*Config, error) {
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&raw); err != nil {
-		return nil, v.decodeError(err)
+		var strict *toml.StrictMissingError
+		if !errors.As(err, &strict) {
+			return nil, v.decodeError(err)
+		}
+		// go-toml reports unknown keys once it has decoded everything
+		// else: they compete in file order with the other problems.
+		v.unknownKeys(strict)
 	}
 	c := &Config{Path: abs, Root: filepath.Dir(abs)}
-	steps := []func(*rawConfig, *Config) error{
-		v.top, v.build, v.watch, v.kernel, v.vm, v.logs, v.nanos, v.unikraft, v.linux,
-	}
-	for _, step := range steps {
-		if err := step(&raw, c); err != nil {
-			return nil, err
-		}
+	v.top(&raw, c)
+	v.build(raw.Build, c)
+	v.watch(raw.Watch, c)
+	v.kernel(raw.Kernel, c)
+	v.vm(raw.VM, c)
+	v.logs(raw.Logs, c)
+	v.nanos(raw.Nanos, c)
+	v.unikraft(raw.Uk, c)
+	v.linux(raw.Linux, c)
+	if err := v.first(); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// validator turns raw values into a Config, reporting errors at the
-// positions of the offending values.
+// validator turns raw values into a Config, collecting an error for every
+// problem at the position of the offending value; Parse reports the first.
 type validator struct {
 	file string
 	pos  *positionMap
+	errs []problem
 }
 
-// errorf returns an *Error for key at the position of its value (or of its
+// problem is one error found in a config, with what orders it.
+type problem struct {
+	err *Error
+	// absent says the key is not in the file: the error points at where
+	// it would go, and comes after the errors about what the file says.
+	absent bool
+}
+
+// report records an error for key at the position of its value (or of its
 // table when the key is missing).
-func (v *validator) errorf(key, format string, args ...any) error {
-	at := v.where(key)
-	return &Error{File: v.file, Line: at.line, Column: at.col, Key: key, Msg: fmt.Sprintf(format, args...)}
+func (v *validator) report(key, format string, args ...any) {
+	at, absent := v.where(key)
+	v.errs = append(v.errs, problem{
+		err:    &Error{File: v.file, Line: at.line, Column: at.col, Key: key, Msg: fmt.Sprintf(format, args...)},
+		absent: absent,
+	})
+}
+
+// first returns the error that comes first in the file, or nil. Errors at
+// the same place keep the order they were found in, which is fixed.
+func (v *validator) first() error {
+	if len(v.errs) == 0 {
+		return nil
+	}
+	p := slices.MinFunc(v.errs, func(a, b problem) int {
+		if a.absent != b.absent {
+			if a.absent {
+				return 1
+			}
+			return -1
+		}
+		if a.err.Line != b.err.Line {
+			return cmp.Compare(a.err.Line, b.err.Line)
+		}
+		return cmp.Compare(a.err.Column, b.err.Column)
+	})
+	return p.err
 }
 
 // where finds the best position for key: its value, else the nearest
 // enclosing table that appears in the file, else the start of the file.
-func (v *validator) where(key string) pos {
+// absent says the key itself is not in the file.
+func (v *validator) where(key string) (at pos, absent bool) {
 	if p, ok := v.pos.values[key]; ok {
-		return p
+		return p, false
 	}
 	for k := key; k != ""; k = parentKey(k) {
 		if p, ok := v.pos.tables[k]; ok {
-			return p
+			return p, true
 		}
 	}
-	return pos{1, 1}
+	return pos{1, 1}, true
 }
 
 // parentKey drops the last part of a key path ("vm.ports[1]" → "vm.ports",
@@ -377,15 +429,18 @@ func parentKey(k string) string {
 	return ""
 }
 
-// decodeError translates go-toml's decode errors into an *Error.
-func (v *validator) decodeError(err error) error {
-	var strict *toml.StrictMissingError
-	if errors.As(err, &strict) && len(strict.Errors) > 0 {
-		first := strict.Errors[0]
-		line, col := first.Position()
-		key := first.Key()
-		return &Error{File: v.file, Line: line, Column: col, Key: keyString(key), Msg: unknownKeyMsg(key)}
+// unknownKeys records go-toml's unknown keys, at the positions it gives.
+func (v *validator) unknownKeys(strict *toml.StrictMissingError) {
+	for i := range strict.Errors {
+		e := &strict.Errors[i]
+		line, col := e.Position()
+		key := e.Key()
+		v.errs = append(v.errs, problem{err: &Error{File: v.file, Line: line, Column: col, Key: keyString(key), Msg: unknownKeyMsg(key)}})
 	}
+}
+
+// decodeError translates an error that stopped go-toml into an *Error.
+func (v *validator) decodeError(err error) error {
 	var de *toml.DecodeError
 	if errors.As(err, &de) {
 		line, col := de.Position()
@@ -498,142 +553,174 @@ func describe(x any) string {
 	return "a date or time"
 }
 
+// The readers below return a value and ok; when ok is false the problem is
+// already reported and the value must not be used.
+
 // str reads an optional string.
-func (v *validator) str(key string, x any, def string) (string, error) {
+func (v *validator) str(key string, x any, def string) (string, bool) {
 	if x == nil {
-		return def, nil
+		return def, true
 	}
 	s, ok := x.(string)
 	if !ok {
-		return "", v.errorf(key, "want a string, got %s", describe(x))
+		v.report(key, "want a string, got %s", describe(x))
 	}
-	return s, nil
+	return s, ok
 }
 
 // oneOf reads an optional string that must be one of allowed.
-func (v *validator) oneOf(key string, x any, def string, allowed []string) (string, error) {
-	s, err := v.str(key, x, def)
-	if err != nil {
-		return "", err
+func (v *validator) oneOf(key string, x any, def string, allowed []string) (string, bool) {
+	s, ok := v.str(key, x, def)
+	if ok && !slices.Contains(allowed, s) {
+		v.report(key, "%q is not one of %s", s, strings.Join(allowed, ", "))
+		return "", false
 	}
-	if !slices.Contains(allowed, s) {
-		return "", v.errorf(key, "%q is not one of %s", s, strings.Join(allowed, ", "))
-	}
-	return s, nil
+	return s, ok
 }
 
-// strList reads an optional array of strings; ok is false when absent.
-func (v *validator) strList(key string, x any, example string) (list []string, ok bool, err error) {
+// strItem is a string element of an array, with its key ("vm.ports[1]").
+type strItem struct{ key, s string }
+
+// strItems reads an optional array of strings (nil when absent), reporting
+// every element that is not a string and returning the others.
+func (v *validator) strItems(key string, x any, example string) (items []strItem, ok bool) {
 	if x == nil {
-		return nil, false, nil
+		return nil, true
 	}
-	items, isList := x.([]any)
+	list, isList := x.([]any)
 	if !isList {
-		return nil, false, v.errorf(key, "want an array of strings such as [%s], got %s", example, describe(x))
+		v.report(key, "want an array of strings such as [%s], got %s", example, describe(x))
+		return nil, false
 	}
-	list = make([]string, 0, len(items))
-	for i, item := range items {
-		s, isStr := item.(string)
-		if !isStr {
-			return nil, false, v.errorf(fmt.Sprintf("%s[%d]", key, i), "want a string such as %s, got %s", example, describe(item))
+	ok = true
+	for i, elem := range list {
+		k := fmt.Sprintf("%s[%d]", key, i)
+		if s, isStr := elem.(string); isStr {
+			items = append(items, strItem{k, s})
+		} else {
+			v.report(k, "want a string such as %s, got %s", example, describe(elem))
+			ok = false
 		}
-		list = append(list, s)
 	}
-	return list, true, nil
+	return items, ok
+}
+
+// strList reads an optional array of strings (nil when absent).
+func (v *validator) strList(key string, x any, example string) ([]string, bool) {
+	items, ok := v.strItems(key, x, example)
+	if !ok || x == nil {
+		return nil, ok
+	}
+	list := make([]string, 0, len(items))
+	for _, it := range items {
+		list = append(list, it.s)
+	}
+	return list, true
 }
 
 // integer reads an optional integer in [lo, hi].
-func (v *validator) integer(key string, x any, def, lo, hi int64) (int64, error) {
+func (v *validator) integer(key string, x any, def, lo, hi int64) (int64, bool) {
 	if x == nil {
-		return def, nil
+		return def, true
 	}
 	n, ok := x.(int64)
-	if !ok {
-		return 0, v.errorf(key, "want an integer, got %s", describe(x))
+	switch {
+	case !ok:
+		v.report(key, "want an integer, got %s", describe(x))
+	case n < lo:
+		v.report(key, "%d is less than %d", n, lo)
+	case n > hi:
+		v.report(key, "%d is more than %d", n, hi)
+	default:
+		return n, true
 	}
-	if n < lo {
-		return 0, v.errorf(key, "%d is less than %d", n, lo)
-	}
-	if n > hi {
-		return 0, v.errorf(key, "%d is more than %d", n, hi)
-	}
-	return n, nil
+	return 0, false
 }
 
 // duration reads an optional Go duration string.
-func (v *validator) duration(key string, x any, def time.Duration) (time.Duration, error) {
+func (v *validator) duration(key string, x any, def time.Duration) (time.Duration, bool) {
 	if x == nil {
-		return def, nil
+		return def, true
 	}
 	s, ok := x.(string)
 	if !ok {
-		return 0, v.errorf(key, "want a duration string such as \"100ms\", got %s", describe(x))
+		v.report(key, "want a duration string such as \"100ms\", got %s", describe(x))
+		return 0, false
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil {
-		return 0, v.errorf(key, "bad duration %q: want a number with a unit such as \"100ms\" or \"2s\"", s)
+	switch {
+	case err != nil:
+		v.report(key, "bad duration %q: want a number with a unit such as \"100ms\" or \"2s\"", s)
+	case d < 0:
+		v.report(key, "duration %q is negative", s)
+	default:
+		return d, true
 	}
-	if d < 0 {
-		return 0, v.errorf(key, "duration %q is negative", s)
-	}
-	return d, nil
+	return 0, false
 }
 
 // path reads an optional path and makes it absolute against root; an
 // explicit empty string is an error unless allowEmpty.
-func (v *validator) path(key string, x any, root string, allowEmpty bool) (string, error) {
+func (v *validator) path(key string, x any, root string, allowEmpty bool) (string, bool) {
 	if x == nil {
-		return "", nil
+		return "", true
 	}
-	s, err := v.str(key, x, "")
-	if err != nil {
-		return "", err
+	s, ok := v.str(key, x, "")
+	if !ok {
+		return "", false
 	}
 	return v.checkPath(key, s, root, allowEmpty)
 }
 
 // checkPath makes a configured path absolute against root.
-func (v *validator) checkPath(key, s, root string, allowEmpty bool) (string, error) {
+func (v *validator) checkPath(key, s, root string, allowEmpty bool) (string, bool) {
 	switch {
 	case s == "" && allowEmpty:
-		return "", nil
+		return "", true
 	case s == "":
-		return "", v.errorf(key, "empty path")
+		v.report(key, "empty path")
+		return "", false
 	case strings.ContainsRune(s, 0):
-		return "", v.errorf(key, "path contains a NUL byte")
+		v.report(key, "path contains a NUL byte")
+		return "", false
 	case filepath.IsAbs(s):
-		return filepath.Clean(s), nil
+		return filepath.Clean(s), true
 	}
-	return filepath.Join(root, s), nil
+	return filepath.Join(root, s), true
 }
 
-func (v *validator) top(raw *rawConfig, c *Config) error {
-	name, err := v.str("name", raw.Name, "")
-	if err != nil {
-		return err
-	}
-	if raw.Name != nil {
-		if msg := checkName(name); msg != "" {
-			return v.errorf("name", "%s", msg)
-		}
-	} else {
+// rawKey is a key with its raw value.
+type rawKey struct {
+	name  string
+	value any
+}
+
+// top reads the top-level keys. An unsupported flavor is reported and
+// leaves c.Flavor empty, so that the rules of a flavor are not checked.
+func (v *validator) top(raw *rawConfig, c *Config) {
+	if raw.Name == nil {
 		// The real directory's name: a project reached through a symlink
 		// is the same project, with the same state dir.
 		root := c.Root
 		if real, err := filepath.EvalSymlinks(root); err == nil {
 			root = real
 		}
-		name = filepath.Base(root)
+		c.Name = filepath.Base(root)
+	} else if name, ok := v.str("name", raw.Name, ""); ok {
+		if msg := checkName(name); msg != "" {
+			v.report("name", "%s", msg)
+		}
+		c.Name = name
 	}
-	c.Name = name
-	c.Flavor, err = v.str("flavor", raw.Flavor, DefaultFlavor)
-	if err != nil {
-		return err
+	flavor, ok := v.str("flavor", raw.Flavor, DefaultFlavor)
+	if !ok {
+		return
 	}
-	if !slices.Contains(Flavors(), c.Flavor) {
-		return v.errorf("flavor", "flavor %q is not supported; supported: %s", c.Flavor, strings.Join(Flavors(), ", "))
+	if !slices.Contains(Flavors(), flavor) {
+		v.report("flavor", "flavor %q is not supported; supported: %s", flavor, strings.Join(Flavors(), ", "))
+		return
 	}
-	return nil
+	c.Flavor = flavor
 }
 
 // checkName explains what is wrong with an explicit project name, which
@@ -653,213 +740,182 @@ func checkName(name string) string {
 	return ""
 }
 
-func (v *validator) build(raw *rawConfig, c *Config) error {
-	var err error
-	if c.Build.Command, err = v.str("build.command", raw.Build.Command, ""); err != nil {
-		return err
-	}
-	c.Build.CommandSet = raw.Build.Command != nil
+func (v *validator) build(r rawBuild, c *Config) {
+	c.Build.Command, _ = v.str("build.command", r.Command, "")
+	c.Build.CommandSet = r.Command != nil
 	c.Build.Dir = c.Root
-	if raw.Build.Dir != nil {
-		if c.Build.Dir, err = v.path("build.dir", raw.Build.Dir, c.Root, false); err != nil {
-			return err
-		}
+	if r.Dir != nil {
+		c.Build.Dir, _ = v.path("build.dir", r.Dir, c.Root, false)
 	}
-	if raw.Build.Env == nil {
-		return nil
+	if r.Env == nil {
+		return
 	}
-	table, ok := raw.Build.Env.(map[string]any)
+	table, ok := r.Env.(map[string]any)
 	if !ok {
-		return v.errorf("build.env", "want a table such as { CFLAGS = \"-O2\" }, got %s", describe(raw.Build.Env))
+		v.report("build.env", "want a table such as { CFLAGS = \"-O2\" }, got %s", describe(r.Env))
+		return
 	}
 	c.Build.Env = make(map[string]string, len(table))
-	names := make([]string, 0, len(table))
-	for name := range table {
-		names = append(names, name)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for name, x := range table {
 		key := keyString([]string{"build", "env", name})
-		if name == "" || strings.ContainsAny(name, "=\x00") {
-			return v.errorf(key, "%q is not a valid environment variable name", name)
+		val, isStr := x.(string)
+		switch {
+		case name == "" || strings.ContainsAny(name, "=\x00"):
+			v.report(key, "%q is not a valid environment variable name", name)
+		case !isStr:
+			v.report(key, "want a string, got %s", describe(x))
+		case strings.ContainsRune(val, 0):
+			v.report(key, "value contains a NUL byte")
+		default:
+			c.Build.Env[name] = val
 		}
-		val, ok := table[name].(string)
-		if !ok {
-			return v.errorf(key, "want a string, got %s", describe(table[name]))
-		}
-		if strings.ContainsRune(val, 0) {
-			return v.errorf(key, "value contains a NUL byte")
-		}
-		c.Build.Env[name] = val
 	}
-	return nil
 }
 
-func (v *validator) watch(raw *rawConfig, c *Config) error {
-	paths, ok, err := v.strList("watch.paths", raw.Watch.Paths, `"."`)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		paths = []string{"."}
-	}
-	if len(paths) == 0 {
-		return v.errorf("watch.paths", "want at least one path (the default is [\".\"])")
-	}
-	for i, p := range paths {
-		abs, err := v.checkPath(fmt.Sprintf("watch.paths[%d]", i), p, c.Root, false)
-		if err != nil {
-			return err
-		}
-		c.Watch.Paths = append(c.Watch.Paths, abs)
-	}
-	ignore, _, err := v.strList("watch.ignore", raw.Watch.Ignore, `"*.o"`)
-	if err != nil {
-		return err
-	}
-	for i, p := range ignore {
-		if strings.TrimSpace(p) == "" {
-			return v.errorf(fmt.Sprintf("watch.ignore[%d]", i), "empty pattern")
+func (v *validator) watch(r rawWatch, c *Config) {
+	switch paths, ok := v.strItems("watch.paths", r.Paths, `"."`); {
+	case !ok:
+	case r.Paths == nil:
+		c.Watch.Paths = []string{c.Root}
+	case len(paths) == 0:
+		v.report("watch.paths", "want at least one path (the default is [\".\"])")
+	default:
+		for _, p := range paths {
+			if abs, ok := v.checkPath(p.key, p.s, c.Root, false); ok {
+				c.Watch.Paths = append(c.Watch.Paths, abs)
+			}
 		}
 	}
-	c.Watch.Ignore = ignore
-	if c.Watch.Debounce, err = v.duration("watch.debounce", raw.Watch.Debounce, DefaultDebounce); err != nil {
-		return err
+	ignore, _ := v.strItems("watch.ignore", r.Ignore, `"*.o"`)
+	for _, p := range ignore {
+		if strings.TrimSpace(p.s) == "" {
+			v.report(p.key, "empty pattern")
+		}
+		c.Watch.Ignore = append(c.Watch.Ignore, p.s)
 	}
-	if c.Watch.MaxWait, err = v.duration("watch.max_wait", raw.Watch.MaxWait, DefaultMaxWait); err != nil {
-		return err
-	}
-	if c.Watch.MaxWait < c.Watch.Debounce {
+	var debounceOK, maxWaitOK bool
+	c.Watch.Debounce, debounceOK = v.duration("watch.debounce", r.Debounce, DefaultDebounce)
+	c.Watch.MaxWait, maxWaitOK = v.duration("watch.max_wait", r.MaxWait, DefaultMaxWait)
+	if debounceOK && maxWaitOK && c.Watch.MaxWait < c.Watch.Debounce {
 		key := "watch.max_wait"
-		if raw.Watch.MaxWait == nil {
+		if r.MaxWait == nil {
 			key = "watch.debounce"
 		}
-		return v.errorf(key, "max_wait (%v) is shorter than debounce (%v)", c.Watch.MaxWait, c.Watch.Debounce)
+		v.report(key, "max_wait (%v) is shorter than debounce (%v)", c.Watch.MaxWait, c.Watch.Debounce)
 	}
-	return nil
 }
 
-func (v *validator) kernel(raw *rawConfig, c *Config) error {
-	var err error
-	if c.Kernel.Image, err = v.path("kernel.image", raw.Kernel.Image, c.Root, true); err != nil {
-		return err
-	}
+func (v *validator) kernel(r rawKernel, c *Config) {
+	image, ok := v.path("kernel.image", r.Image, c.Root, true)
+	c.Kernel.Image = image
 	switch {
-	case c.Kernel.Image == "" && c.Flavor == "elf":
-		return v.errorf("kernel.image", "required for flavor %q: the path of the built kernel, relative to the project root (kernel.image = \"build/kernel.elf\")", c.Flavor)
+	case !ok:
+	case image == "" && c.Flavor == "elf":
+		v.report("kernel.image", "required for flavor %q: the path of the built kernel, relative to the project root (kernel.image = \"build/kernel.elf\")", c.Flavor)
 	// unikraft finds <name>_qemu-x86_64 in .unikraft/build or build
 	// itself when kernel.image is not set.
-	case c.Kernel.Image == "" && c.Flavor == "linux":
-		return v.errorf("kernel.image", "required for flavor %q: the path of the static program the build produces, run as /init (kernel.image = \"app\")", c.Flavor)
-	case c.Kernel.Image == "" && c.Flavor == "nanos":
-		return v.errorf("kernel.image", "required for flavor %q: the path of the program the build produces, relative to the project root (kernel.image = \"app\")", c.Flavor)
+	case image == "" && c.Flavor == "linux":
+		v.report("kernel.image", "required for flavor %q: the path of the static program the build produces, run as /init (kernel.image = \"app\")", c.Flavor)
+	case image == "" && c.Flavor == "nanos":
+		v.report("kernel.image", "required for flavor %q: the path of the program the build produces, relative to the project root (kernel.image = \"app\")", c.Flavor)
 	}
 	// Keys a flavor would not act on are refused, never ignored silently.
-	unused := map[string]map[string]string{
-		"nanos": {
-			"kernel.initrd":  "the nanos flavor has no initrd: put files in the ops config's Files, Dirs or MapDirs",
-			"kernel.cmdline": "the nanos flavor takes the program's arguments from the ops config's Args",
-			"kernel.symbols": "the program itself is the symbol file",
-		},
-		"linux": {
-			"kernel.initrd":  "the linux flavor writes the initramfs itself: add files with linux.files",
-			"kernel.symbols": "the program itself is the symbol file",
-		},
-	}
-	for key, why := range unused[c.Flavor] {
-		given := map[string]any{"kernel.initrd": raw.Kernel.Initrd, "kernel.cmdline": raw.Kernel.Cmdline, "kernel.symbols": raw.Kernel.Symbols}[key]
-		if given != nil {
-			return v.errorf(key, "not used with flavor %q: %s", c.Flavor, why)
+	given := map[string]any{"kernel.initrd": r.Initrd, "kernel.cmdline": r.Cmdline, "kernel.symbols": r.Symbols}
+	for _, u := range unusedKernelKeys(c.Flavor) {
+		if given[u.key] != nil {
+			v.report(u.key, "not used with flavor %q: %s", c.Flavor, u.why)
 		}
 	}
-	if c.Kernel.Initrd, err = v.path("kernel.initrd", raw.Kernel.Initrd, c.Root, true); err != nil {
-		return err
-	}
-	if c.Kernel.Symbols, err = v.path("kernel.symbols", raw.Kernel.Symbols, c.Root, true); err != nil {
-		return err
-	}
+	c.Kernel.Initrd, _ = v.path("kernel.initrd", r.Initrd, c.Root, true)
+	c.Kernel.Symbols, _ = v.path("kernel.symbols", r.Symbols, c.Root, true)
 	if c.Kernel.Symbols == "" {
 		c.Kernel.Symbols = c.Kernel.Image
 	}
-	c.Kernel.Cmdline, err = v.str("kernel.cmdline", raw.Kernel.Cmdline, "")
-	return err
+	c.Kernel.Cmdline, _ = v.str("kernel.cmdline", r.Cmdline, "")
 }
 
-func (v *validator) vm(raw *rawConfig, c *Config) error {
-	var err error
-	if c.VM.QEMU, err = v.str("vm.qemu", raw.VM.QEMU, DefaultQEMU); err != nil {
-		return err
+// unusedKernelKeys lists the [kernel] keys a flavor would not act on, in
+// the section's order, with the reason.
+func unusedKernelKeys(flavor string) []struct{ key, why string } {
+	switch flavor {
+	case "nanos":
+		return []struct{ key, why string }{
+			{"kernel.initrd", "the nanos flavor has no initrd: put files in the ops config's Files, Dirs or MapDirs"},
+			{"kernel.symbols", "the program itself is the symbol file"},
+			{"kernel.cmdline", "the nanos flavor takes the program's arguments from the ops config's Args"},
+		}
+	case "linux":
+		return []struct{ key, why string }{
+			{"kernel.initrd", "the linux flavor writes the initramfs itself: add files with linux.files"},
+			{"kernel.symbols", "the program itself is the symbol file"},
+		}
 	}
-	if c.VM.QEMU == "" {
-		return v.errorf("vm.qemu", "empty QEMU binary (the default is %q)", DefaultQEMU)
+	return nil
+}
+
+func (v *validator) vm(r rawVM, c *Config) {
+	if qemu, ok := v.str("vm.qemu", r.QEMU, DefaultQEMU); ok && qemu == "" {
+		v.report("vm.qemu", "empty QEMU binary (the default is %q)", DefaultQEMU)
+	} else {
+		c.VM.QEMU = qemu
 	}
-	if c.VM.MemoryMiB, err = v.memory(raw.VM.Memory); err != nil {
-		return err
-	}
-	c.VM.MemorySet = raw.VM.Memory != nil
-	cpus, err := v.integer("vm.cpus", raw.VM.CPUs, DefaultCPUs, 1, maxCPUs)
-	if err != nil {
-		return err
-	}
+	c.VM.MemoryMiB = v.memory(r.Memory)
+	c.VM.MemorySet = r.Memory != nil
+	cpus, _ := v.integer("vm.cpus", r.CPUs, DefaultCPUs, 1, maxCPUs)
 	c.VM.CPUs = int(cpus)
-	c.VM.CPUsSet = raw.VM.CPUs != nil
-	if c.VM.Accel, err = v.oneOf("vm.accel", raw.VM.Accel, DefaultAccel, Accels()); err != nil {
-		return err
-	}
-	if c.VM.Machine, err = v.oneOf("vm.machine", raw.VM.Machine, DefaultMachine, Machines()); err != nil {
-		return err
-	}
-	if c.VM.Ports, err = v.ports(raw.VM.Ports); err != nil {
-		return err
-	}
-	if c.VM.Args, _, err = v.strList("vm.args", raw.VM.Args, `"-d", "int"`); err != nil {
-		return err
-	}
-	if raw.VM.Network != nil {
-		b, ok := raw.VM.Network.(bool)
+	c.VM.CPUsSet = r.CPUs != nil
+	c.VM.Accel, _ = v.oneOf("vm.accel", r.Accel, DefaultAccel, Accels())
+	c.VM.Machine, _ = v.oneOf("vm.machine", r.Machine, DefaultMachine, Machines())
+	c.VM.Ports = v.ports(r.Ports)
+	c.VM.Args, _ = v.strList("vm.args", r.Args, `"-d", "int"`)
+	if r.Network != nil {
+		b, ok := r.Network.(bool)
 		if !ok {
-			return v.errorf("vm.network", "want true or false, got %s", describe(raw.VM.Network))
+			v.report("vm.network", "want true or false, got %s", describe(r.Network))
 		}
 		c.VM.Network = b
 	}
 	c.VM.Network = c.VM.Network || len(c.VM.Ports) > 0
-	return nil
 }
 
 // memory reads vm.memory: an integer or a plain-number string counts MiB,
 // as QEMU's -m does; a string with a unit is a size in bytes that must be a
 // whole number of MiB.
-func (v *validator) memory(x any) (int, error) {
+func (v *validator) memory(x any) int {
 	const key = "vm.memory"
 	var mib int64
 	switch m := x.(type) {
 	case nil:
-		return DefaultMemoryMiB, nil
+		return DefaultMemoryMiB
 	case int64:
 		mib = m
 	case string:
 		n, err := parseSize(m)
-		if err != nil {
-			return 0, v.errorf(key, "bad size %q: %v", m, err)
-		}
-		if !hasUnit(m) {
+		switch {
+		case err != nil:
+			v.report(key, "bad size %q: %v", m, err)
+			return 0
+		case !hasUnit(m):
 			mib = n
-		} else {
-			if n%(1<<20) != 0 {
-				return 0, v.errorf(key, "%q is not a whole number of MiB", m)
-			}
+		case n%(1<<20) != 0:
+			v.report(key, "%q is not a whole number of MiB", m)
+			return 0
+		default:
 			mib = n >> 20
 		}
 	default:
-		return 0, v.errorf(key, "want a size such as \"128M\", got %s", describe(x))
+		v.report(key, "want a size such as \"128M\", got %s", describe(x))
+		return 0
 	}
-	if mib < 1 {
-		return 0, v.errorf(key, "%v is less than the minimum of 1 MiB", x)
+	switch {
+	case mib < 1:
+		v.report(key, "%v is less than the minimum of 1 MiB", x)
+	case mib > maxMemoryMiB:
+		v.report(key, "%v is more than %d MiB", x, maxMemoryMiB)
+	default:
+		return int(mib)
 	}
-	if mib > maxMemoryMiB {
-		return 0, v.errorf(key, "%v is more than %d MiB", x, maxMemoryMiB)
-	}
-	return int(mib), nil
+	return 0
 }
 
 // hasUnit reports whether a size string has a unit after its number.
@@ -868,27 +924,27 @@ func hasUnit(s string) bool {
 }
 
 // ports reads vm.ports and rejects forwards that would bind the same host
+
+// ports reads vm.ports and rejects forwards that would bind the same host
 // socket twice.
-func (v *validator) ports(x any) ([]Port, error) {
-	specs, _, err := v.strList("vm.ports", x, `"8080:80"`)
-	if err != nil {
-		return nil, err
-	}
+func (v *validator) ports(x any) []Port {
+	specs, _ := v.strItems("vm.ports", x, `"8080:80"`)
 	var ports []Port
-	for i, spec := range specs {
-		key := fmt.Sprintf("vm.ports[%d]", i)
-		p, err := parsePort(spec)
+	var keys []string // keys[k] is the key of ports[k]
+	for _, spec := range specs {
+		p, err := parsePort(spec.s)
 		if err != nil {
-			return nil, v.errorf(key, "bad port forward %q: %v", spec, err)
+			v.report(spec.key, "bad port forward %q: %v", spec.s, err)
+			continue
 		}
-		for j, q := range ports {
-			if conflicts(p, q) {
-				return nil, v.errorf(key, "host port %d/%s is already forwarded by vm.ports[%d] (%q)", p.HostPort, p.Proto, j, q.Spec)
-			}
+		if k := slices.IndexFunc(ports, func(q Port) bool { return conflicts(p, q) }); k >= 0 {
+			v.report(spec.key, "host port %d/%s is already forwarded by %s (%q)", p.HostPort, p.Proto, keys[k], ports[k].Spec)
+			continue
 		}
 		ports = append(ports, p)
+		keys = append(keys, spec.key)
 	}
-	return ports, nil
+	return ports
 }
 
 // conflicts reports whether two forwards would bind the same host socket:
@@ -902,13 +958,11 @@ func conflicts(p, q Port) bool {
 
 func isUnspecified(addr string) bool { return addr == "0.0.0.0" || addr == "::" }
 
-func (v *validator) logs(raw *rawConfig, c *Config) error {
-	keep, err := v.integer("logs.keep_boots", raw.Logs.KeepBoots, DefaultKeepBoots, 1, math.MaxInt32)
-	if err != nil {
-		return err
-	}
+func (v *validator) logs(r rawLogs, c *Config) {
+	keep, _ := v.integer("logs.keep_boots", r.KeepBoots, DefaultKeepBoots, 1, math.MaxInt32)
 	c.Logs.KeepBoots = int(keep)
-	switch m := raw.Logs.MaxBytes.(type) {
+	const key = "logs.max_bytes"
+	switch m := r.MaxBytes.(type) {
 	case nil:
 		c.Logs.MaxBytes = DefaultMaxBytes
 	case int64:
@@ -916,45 +970,53 @@ func (v *validator) logs(raw *rawConfig, c *Config) error {
 	case string:
 		n, err := parseSize(m)
 		if err != nil {
-			return v.errorf("logs.max_bytes", "bad size %q: %v", m, err)
+			v.report(key, "bad size %q: %v", m, err)
+			return
 		}
 		c.Logs.MaxBytes = n
 	default:
-		return v.errorf("logs.max_bytes", "want a size such as \"256M\", got %s", describe(raw.Logs.MaxBytes))
+		v.report(key, "want a size such as \"256M\", got %s", describe(r.MaxBytes))
+		return
 	}
 	if c.Logs.MaxBytes < 1 {
-		return v.errorf("logs.max_bytes", "%v is less than 1 byte", raw.Logs.MaxBytes)
+		v.report(key, "%v is less than 1 byte", r.MaxBytes)
 	}
-	return nil
 }
 
-func (v *validator) nanos(raw *rawConfig, c *Config) error {
-	r := raw.Nanos
-	if c.Flavor != "nanos" {
-		for key, x := range map[string]any{"nanos.config": r.Config, "nanos.kernel": r.Kernel, "nanos.version": r.Version, "nanos.boot": r.Boot} {
-			if x != nil {
-				return v.errorf(key, "only used with flavor = \"nanos\" (this project's flavor is %q)", c.Flavor)
-			}
-		}
-		return nil
+// onlyFor reports the given keys of a flavor's section when the project has
+// another flavor, and says whether the section is to be read.
+func (v *validator) onlyFor(flavor string, c *Config, keys []rawKey) bool {
+	switch c.Flavor {
+	case flavor:
+		return true
+	case "":
+		// The flavor is itself in error: its rules cannot be judged.
+		return false
 	}
-	var err error
+	for _, k := range keys {
+		if k.value != nil {
+			v.report(k.name, "only used with flavor = %q (this project's flavor is %q)", flavor, c.Flavor)
+		}
+	}
+	return false
+}
+
+func (v *validator) nanos(r rawNanos, c *Config) {
+	keys := []rawKey{{"nanos.config", r.Config}, {"nanos.kernel", r.Kernel}, {"nanos.version", r.Version}, {"nanos.boot", r.Boot}}
+	if !v.onlyFor("nanos", c, keys) {
+		return
+	}
 	if r.Config == nil {
 		// ops' own default, used only when the project has one.
 		if def := filepath.Join(c.Root, "config.json"); fileExists(def) {
 			c.Nanos.Config = def
 		}
-	} else if c.Nanos.Config, err = v.path("nanos.config", r.Config, c.Root, false); err != nil {
-		return err
+	} else {
+		c.Nanos.Config, _ = v.path("nanos.config", r.Config, c.Root, false)
 	}
-	if c.Nanos.Kernel, err = v.path("nanos.kernel", r.Kernel, c.Root, true); err != nil {
-		return err
-	}
-	if c.Nanos.Version, err = v.str("nanos.version", r.Version, ""); err != nil {
-		return err
-	}
-	c.Nanos.Boot, err = v.oneOf("nanos.boot", r.Boot, "direct", NanosBoots())
-	return err
+	c.Nanos.Kernel, _ = v.path("nanos.kernel", r.Kernel, c.Root, true)
+	c.Nanos.Version, _ = v.str("nanos.version", r.Version, "")
+	c.Nanos.Boot, _ = v.oneOf("nanos.boot", r.Boot, "direct", NanosBoots())
 }
 
 func fileExists(path string) bool {
@@ -962,58 +1024,32 @@ func fileExists(path string) bool {
 	return err == nil && st.Mode().IsRegular()
 }
 
-func (v *validator) unikraft(raw *rawConfig, c *Config) error {
-	r := raw.Uk
-	if c.Flavor != "unikraft" {
-		for key, x := range map[string]any{"unikraft.kernel_args": r.KernelArgs, "unikraft.app_args": r.AppArgs, "unikraft.debug": r.Debug} {
-			if x != nil {
-				return v.errorf(key, "only used with flavor = \"unikraft\" (this project's flavor is %q)", c.Flavor)
-			}
-		}
-		return nil
+func (v *validator) unikraft(r rawUk, c *Config) {
+	keys := []rawKey{{"unikraft.kernel_args", r.KernelArgs}, {"unikraft.app_args", r.AppArgs}, {"unikraft.debug", r.Debug}}
+	if !v.onlyFor("unikraft", c, keys) {
+		return
 	}
-	var err error
-	if c.Unikraft.KernelArgs, err = v.str("unikraft.kernel_args", r.KernelArgs, ""); err != nil {
-		return err
-	}
-	if c.Unikraft.AppArgs, err = v.str("unikraft.app_args", r.AppArgs, ""); err != nil {
-		return err
-	}
-	c.Unikraft.Debug, err = v.path("unikraft.debug", r.Debug, c.Root, true)
-	return err
+	c.Unikraft.KernelArgs, _ = v.str("unikraft.kernel_args", r.KernelArgs, "")
+	c.Unikraft.AppArgs, _ = v.str("unikraft.app_args", r.AppArgs, "")
+	c.Unikraft.Debug, _ = v.path("unikraft.debug", r.Debug, c.Root, true)
 }
 
-func (v *validator) linux(raw *rawConfig, c *Config) error {
-	r := raw.Linux
-	if c.Flavor != "linux" {
-		for key, x := range map[string]any{"linux.kernel": r.Kernel, "linux.kernel_version": r.KernelVersion, "linux.files": r.Files} {
-			if x != nil {
-				return v.errorf(key, "only used with flavor = \"linux\" (this project's flavor is %q)", c.Flavor)
-			}
+func (v *validator) linux(r rawLinux, c *Config) {
+	keys := []rawKey{{"linux.kernel", r.Kernel}, {"linux.kernel_version", r.KernelVersion}, {"linux.files", r.Files}}
+	if !v.onlyFor("linux", c, keys) {
+		return
+	}
+	c.Linux.Kernel, _ = v.path("linux.kernel", r.Kernel, c.Root, true)
+	c.Linux.KernelVersion, _ = v.str("linux.kernel_version", r.KernelVersion, "")
+	files, _ := v.strItems("linux.files", r.Files, `"etc/motd:/etc/motd"`)
+	for _, f := range files {
+		host, guest, found := strings.Cut(f.s, ":")
+		if !found || host == "" || !strings.HasPrefix(guest, "/") {
+			v.report(f.key, "bad initramfs file %q: want \"host path:/guest/path\"", f.s)
+			continue
 		}
-		return nil
-	}
-	var err error
-	if c.Linux.Kernel, err = v.path("linux.kernel", r.Kernel, c.Root, true); err != nil {
-		return err
-	}
-	if c.Linux.KernelVersion, err = v.str("linux.kernel_version", r.KernelVersion, ""); err != nil {
-		return err
-	}
-	files, _, err := v.strList("linux.files", r.Files, `"etc/motd:/etc/motd"`)
-	if err != nil {
-		return err
-	}
-	for i, f := range files {
-		key := fmt.Sprintf("linux.files[%d]", i)
-		host, guest, ok := strings.Cut(f, ":")
-		if !ok || host == "" || !strings.HasPrefix(guest, "/") {
-			return v.errorf(key, "bad initramfs file %q: want \"host path:/guest/path\"", f)
+		if host, ok := v.checkPath(f.key, host, c.Root, false); ok {
+			c.Linux.Files = append(c.Linux.Files, LinuxFile{Host: host, Guest: guest})
 		}
-		if host, err = v.checkPath(key, host, c.Root, false); err != nil {
-			return err
-		}
-		c.Linux.Files = append(c.Linux.Files, LinuxFile{Host: host, Guest: guest})
 	}
-	return nil
 }

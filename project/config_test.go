@@ -307,3 +307,51 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// A file with several mistakes reports the one that comes first in the file,
+// the same one every time: the keys of a section, the refused keys of a
+// flavor and the names of build.env are all checked in file order.
+func TestParseFirstErrorInFileOrder(t *testing.T) {
+	tests := []struct {
+		name string
+		doc  string
+		want string
+	}{
+		{"refused flavor keys",
+			"kernel.image = \"k\"\n[nanos]\nversion = \"1\"\nboot = \"disk\"\nkernel = \"k.img\"\nconfig = \"c.json\"\n[unikraft]\napp_args = \"a\"\ndebug = \"d\"\n",
+			`ukdev.toml:3:11: nanos.version: only used with flavor = "nanos" (this project's flavor is "elf")`},
+		{"keys a flavor does not use",
+			"flavor = \"nanos\"\n[kernel]\nimage = \"app\"\nsymbols = \"s\"\ncmdline = \"c\"\ninitrd = \"i\"\n",
+			`ukdev.toml:4:11: kernel.symbols: not used with flavor "nanos": the program itself is the symbol file`},
+		{"sections in file order",
+			"kernel.image = \"k\"\n[logs]\nkeep_boots = 0\n[vm]\ncpus = 0\n[build]\ndir = \"\"\n",
+			`ukdev.toml:3:14: logs.keep_boots: 0 is less than 1`},
+		{"value before an unknown key",
+			"kernel.image = \"k\"\nvm.cpus = 0\nvm.bogus = 1\nnmae = \"x\"\n",
+			`ukdev.toml:2:11: vm.cpus: 0 is less than 1`},
+		{"unknown key before a value",
+			"kernel.image = \"k\"\nvm.bogus = 1\nvm.cpus = 0\n",
+			`ukdev.toml:2:1: vm.bogus: unknown key; [vm] accepts: qemu, memory, cpus, accel, machine, ports, args, network`},
+		{"a missing key after the keys given",
+			"vm.cpus = 0\n",
+			`ukdev.toml:1:11: vm.cpus: 0 is less than 1`},
+		{"environment in file order",
+			"kernel.image = \"k\"\nbuild.env = { Z = 1, A = 2 }\n",
+			`ukdev.toml:2:19: build.env.Z: want a string, got an integer`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := map[string]int{}
+			for range 200 {
+				_, err := Parse(FileName, []byte(tt.doc))
+				if err == nil {
+					t.Fatal("no error")
+				}
+				got[err.Error()]++
+			}
+			if len(got) != 1 || got[tt.want] != 200 {
+				t.Errorf("200 parses gave %v\nwant only %q", got, tt.want)
+			}
+		})
+	}
+}
