@@ -31,7 +31,10 @@ var ErrNoProjectLock = errors.New("cannot lock the project directory on this fil
 // Lock is held by the one ukdev that runs a project's loop or builds it.
 // It is made of flocks, which the kernel drops when the process dies,
 // however it dies.
-type Lock struct{ files []*os.File }
+type Lock struct {
+	files   []*os.File
+	project *os.File // the locked project directory (one of files); nil without one
+}
 
 // LockProject takes the lock of the project whose root is root: an
 // exclusive flock on the root directory itself, resolved through symlinks.
@@ -59,7 +62,42 @@ func LockProject(root string) (*Lock, error) {
 		}
 		return nil, fmt.Errorf("devloop: lock project %s: %w: %w", real, ErrNoProjectLock, err)
 	}
-	return &Lock{files: []*os.File{f}}, nil
+	return &Lock{files: []*os.File{f}, project: f}, nil
+}
+
+// relockProject moves the project lock to the directory now at root when
+// the one locked was deleted or replaced (rm -rf and a fresh clone): the
+// lock is the directory itself, and the old one no longer keeps out a
+// second ukdev on the new one. A root that is gone is left alone; when the
+// new directory cannot be locked, the old lock is kept and the error
+// returned.
+func (l *Lock) relockProject(root string) error {
+	if l == nil || l.project == nil {
+		return nil
+	}
+	now, err := os.Stat(root)
+	if err != nil {
+		return nil
+	}
+	if held, err := l.project.Stat(); err == nil && os.SameFile(held, now) {
+		return nil
+	}
+	nl, err := LockProject(root)
+	if errors.Is(err, ErrNoProjectLock) {
+		// As at start: the state-dir lock alone then.
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i, f := range l.files {
+		if f == l.project {
+			l.files[i] = nl.project
+		}
+	}
+	_ = l.project.Close()
+	l.project = nl.project
+	return nil
 }
 
 // flockHolder returns the pid that /proc/locks names as holding a flock on
@@ -150,5 +188,5 @@ func (l *Lock) Release() {
 	for _, f := range l.files {
 		_ = f.Close()
 	}
-	l.files = nil
+	l.files, l.project = nil, nil
 }

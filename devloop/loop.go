@@ -690,6 +690,11 @@ func (l *Loop) startBuild(ctx context.Context, change *watcher.Change) {
 		l.buildDone <- buildResult{n: n, change: change, start: start}
 		return
 	}
+	if err := l.lock.relockProject(l.cfg.Root); err != nil {
+		// The project directory was replaced and another ukdev took the
+		// new one first.
+		l.errorf("project directory %s was replaced: %v", l.cfg.Root, err)
+	}
 	l.emit(Event{Time: start, Type: TypeBuildStart, Build: n, Command: cmd, Message: fmt.Sprintf("build #%d: %s", n, cmd)})
 	go func() {
 		defer cancel()
