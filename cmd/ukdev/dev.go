@@ -96,8 +96,11 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 			Output:  a.stdout,
 		})
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer watchBrokenPipe()()
 	go a.forwardStdin(ctx, loop)
-	out := newOutputQueue(ctx)
+	out := newOutputQueue(ctx, stop)
 	p := &printer{w: out.writer(a.stdout), json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
 	done := make(chan error, 1)
 	go func() {
@@ -194,8 +197,11 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	defer watchBrokenPipe()()
 	go a.forwardStdin(ctx, loop)
-	out := newOutputQueue(ctx)
+	out := newOutputQueue(ctx, stop)
 	stdout := out.writer(a.stdout)
 	console := &printer{w: stdout, json: asJSON, color: isTerminal(a.stdout) && colorAllowed()}
 	events := &printer{w: out.writer(a.stderr), color: false}

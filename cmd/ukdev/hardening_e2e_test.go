@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -294,4 +295,69 @@ func TestProjectDirDeletedAndBack(t *testing.T) {
 		t.Errorf("ukdev exited %d after SIGTERM\n%s", code, s.transcript())
 	}
 	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+}
+
+// TestReaderGoneStopsInOrder closes the read end of ukdev's standard output
+// after the first console line, as `ukdev dev --json | head -1` does: ukdev
+// must stop its VM in order (the boot recorded as killed by ukdev, not as
+// ended by a ukdev that died) instead of being killed by SIGPIPE.
+func TestReaderGoneStopsInOrder(t *testing.T) {
+	needQEMU(t)
+	dir := copyExample(t)
+	env := testEnv(t)
+	stdoutR, stdoutW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(ukdevBin, "dev", "--json")
+	cmd.Dir, cmd.Env, cmd.Stdout = dir, env, stdoutW
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	stdoutW.Close()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			<-exited
+		}
+	})
+	marker := runtimeDirOf(t, env)
+	sc := bufio.NewScanner(stdoutR)
+	for sc.Scan() && !strings.Contains(sc.Text(), `"type":"vm.console"`) {
+	}
+	stdoutR.Close() // the reader is gone: the next event finds a broken pipe
+
+	// A save makes the next events (watch.change, build.start).
+	main := filepath.Join(dir, "main.c")
+	src, err := os.ReadFile(main)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, main, string(src)+"\n")
+	select {
+	case err := <-exited:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			if ws := ee.Sys().(syscall.WaitStatus); ws.Signaled() {
+				t.Fatalf("ukdev was killed by %v instead of stopping in order\nstderr: %s", ws.Signal(), stderr.String())
+			}
+		}
+	case <-time.After(bootWait):
+		t.Fatalf("ukdev still runs after the reader of its output went away\nstderr: %s", stderr.String())
+	}
+	waitNoQEMU(t, marker, quickWait)
+
+	list := exec.Command(ukdevBin, "logs", "--list")
+	list.Dir, list.Env = dir, env
+	out, err := list.CombinedOutput()
+	if err != nil {
+		t.Fatalf("ukdev logs --list: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "killed") || strings.Contains(string(out), "unknown") {
+		t.Errorf("the boot is not recorded as stopped by ukdev:\n%s", out)
+	}
 }

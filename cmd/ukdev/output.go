@@ -3,8 +3,12 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
+	"os"
+	"os/signal"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -27,8 +31,13 @@ const (
 // hold it: a line that finds the queue full is dropped, and finish waits at
 // most outputGrace for the rest. A pipe nobody reads (`| less` left
 // unpaged) then costs lines, counted, instead of a ukdev that never exits.
+//
+// A reader that goes away (`ukdev dev --json | head -1`) stops ukdev in
+// order: the write fails with EPIPE (watchBrokenPipe keeps SIGPIPE from
+// killing ukdev first) and the queue calls its stop function.
 type outputQueue struct {
 	stopping <-chan struct{}
+	stop     func() // asks ukdev to stop: the reader of its output is gone
 	lines    chan queuedLine
 	done     chan struct{} // closed when the writing goroutine has returned
 
@@ -49,9 +58,10 @@ type queuedLine struct {
 const outputQueueLen = 1024
 
 // newOutputQueue starts the writing goroutine; ukdev is stopping once ctx
-// is done. Call finish once nothing more is written through the queue.
-func newOutputQueue(ctx context.Context) *outputQueue {
-	q := &outputQueue{stopping: ctx.Done(), lines: make(chan queuedLine, outputQueueLen), done: make(chan struct{})}
+// is done, and stop is called when a write finds the reader gone. Call
+// finish once nothing more is written through the queue.
+func newOutputQueue(ctx context.Context, stop func()) *outputQueue {
+	q := &outputQueue{stopping: ctx.Done(), stop: stop, lines: make(chan queuedLine, outputQueueLen), done: make(chan struct{})}
 	context.AfterFunc(ctx, func() { q.stoppedAt.Store(time.Now().UnixNano()) })
 	go q.run()
 	return q
@@ -71,6 +81,9 @@ func (q *outputQueue) run() {
 		if err != nil {
 			q.err = err
 			q.dropped.Add(1)
+			if errors.Is(err, syscall.EPIPE) && q.stop != nil {
+				q.stop()
+			}
 		}
 	}
 }
@@ -133,4 +146,16 @@ func (q *outputQueue) finish() (dropped int64, err error) {
 		}
 		return n, nil
 	}
+}
+
+// watchBrokenPipe makes a write to a standard output or error whose reader
+// is gone fail with EPIPE instead of killing ukdev with SIGPIPE (Go's
+// default for file descriptors 1 and 2), so that the headless loop can stop
+// its VM and build in order. The signals themselves are not needed: the
+// channel is never read, and package signal never blocks on it. The
+// returned function restores the default.
+func watchBrokenPipe() (restore func()) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, syscall.SIGPIPE)
+	return func() { signal.Stop(c) }
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -46,7 +48,7 @@ func (failingWriter) Write([]byte) (int, error) { return 0, errWrite }
 
 func TestOutputQueueKeepsOrderAcrossStreams(t *testing.T) {
 	var out syncBuilder
-	q := newOutputQueue(context.Background())
+	q := newOutputQueue(context.Background(), nil)
 	stdout, stderr := q.writer(&out), q.writer(&out)
 	var want strings.Builder
 	for i := range 3 * outputQueueLen {
@@ -74,7 +76,7 @@ func TestOutputQueueStoppingDropsAndCounts(t *testing.T) {
 	defer stop()
 	stuck := blockedWriter{release: make(chan struct{})}
 	defer close(stuck.release)
-	q := newOutputQueue(ctx)
+	q := newOutputQueue(ctx, nil)
 	w := q.writer(stuck)
 
 	// Before the stop, a full queue holds the writer back.
@@ -113,7 +115,7 @@ func TestOutputQueueStoppingDropsAndCounts(t *testing.T) {
 }
 
 func TestOutputQueueWriteError(t *testing.T) {
-	q := newOutputQueue(context.Background())
+	q := newOutputQueue(context.Background(), nil)
 	w := q.writer(failingWriter{})
 	for range 3 {
 		fmt.Fprintln(w, "x")
@@ -130,7 +132,7 @@ func TestOutputQueueGraceCountsFromTheStop(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	stuck := blockedWriter{release: make(chan struct{})}
 	defer close(stuck.release)
-	q := newOutputQueue(ctx)
+	q := newOutputQueue(ctx, nil)
 	fmt.Fprintln(q.writer(stuck), "line")
 	stop()
 	time.Sleep(outputGrace) // a shutdown as long as the grace
@@ -141,5 +143,43 @@ func TestOutputQueueGraceCountsFromTheStop(t *testing.T) {
 	}
 	if dropped != 1 {
 		t.Errorf("dropped = %d, want 1", dropped)
+	}
+}
+
+// epipeWriter fails like a pipe whose reader is gone.
+type epipeWriter struct{}
+
+func (epipeWriter) Write([]byte) (int, error) { return 0, syscall.EPIPE }
+
+func TestOutputQueueStopsWhenReaderIsGone(t *testing.T) {
+	tests := []struct {
+		name     string
+		w        io.Writer
+		wantStop bool
+	}{
+		{"broken pipe", epipeWriter{}, true},
+		{"other write error", failingWriter{}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stopped := make(chan struct{})
+			var once sync.Once
+			q := newOutputQueue(context.Background(), func() { once.Do(func() { close(stopped) }) })
+			fmt.Fprintln(q.writer(tt.w), "line")
+			_, err := q.finish()
+			if err == nil {
+				t.Fatal("finish reports no write error")
+			}
+			select {
+			case <-stopped:
+				if !tt.wantStop {
+					t.Error("stop was called for an error other than a broken pipe")
+				}
+			default:
+				if tt.wantStop {
+					t.Error("a broken pipe did not ask ukdev to stop")
+				}
+			}
+		})
 	}
 }
