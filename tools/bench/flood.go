@@ -196,7 +196,9 @@ func floodDashboard(ukdev, dir string, env []string, verbose bool) (floodResult,
 	deadline := time.Now().Add(floodTimeout)
 	seen := false
 	for {
-		kids := children(pid)
+		// ukdev keeps the next build's supervisor waiting as a child: a
+		// build runs while one of its children has children of its own.
+		kids := grandchildren(pid)
 		seen = seen || kids > 0
 		if seen && kids == 0 {
 			break
@@ -259,15 +261,29 @@ func stopFlood(cmd *exec.Cmd) {
 	}
 }
 
-// children counts pid's child processes, over all its threads.
-func children(pid int) int {
+// children lists pid's child processes, over all its threads.
+func children(pid int) []int {
 	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	n := 0
+	var kids []int
 	for _, t := range tasks {
 		data, err := os.ReadFile(t)
-		if err == nil {
-			n += len(strings.Fields(string(data)))
+		if err != nil {
+			continue
 		}
+		for _, f := range strings.Fields(string(data)) {
+			if kid, err := strconv.Atoi(f); err == nil {
+				kids = append(kids, kid)
+			}
+		}
+	}
+	return kids
+}
+
+// grandchildren counts the children of pid's children.
+func grandchildren(pid int) int {
+	n := 0
+	for _, kid := range children(pid) {
+		n += len(children(kid))
 	}
 	return n
 }
