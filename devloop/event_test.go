@@ -65,7 +65,7 @@ func TestEventMarshalJSON(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !strings.HasPrefix(string(b), `{"ts":"`) || !strings.Contains(string(b), `","type":"`+tc.e.Type+`"`) {
+			if !strings.HasPrefix(string(b), `{"ts":"`) || !strings.Contains(string(b), `","type":"`+string(tc.e.Type)+`"`) {
 				t.Errorf("%s: want ts then type first", b)
 			}
 			var got map[string]any
@@ -80,7 +80,10 @@ func TestEventMarshalJSON(t *testing.T) {
 }
 
 func TestEventSource(t *testing.T) {
-	cases := []struct{ typ, want string }{
+	cases := []struct {
+		typ  EventType
+		want string
+	}{
 		{TypeVMConsole, "console"},
 		{TypeVMStart, "vm"},
 		{TypeBuildOutput, "build"},
