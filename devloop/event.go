@@ -11,66 +11,118 @@ import (
 	"time"
 )
 
-// Event types. The JSON contract (README "Events") names these strings.
+// EventType says what an Event reports. Its values are the "type" strings
+// of the JSON stream, which the README's "Events" table documents; a test
+// keeps the table and the constants below in step.
+type EventType string
+
+// The event types, in the order of the README's table. Every type is
+// declared here and nowhere else.
 const (
-	TypeStart         = "ukdev.start"
-	TypeStop          = "ukdev.stop"
-	TypeAccel         = "vm.accel"
-	TypeWatchStart    = "watch.start"
-	TypeWatchChange   = "watch.change"
-	TypeWatchWarning  = "watch.warning"
-	TypeWatchPaused   = "watch.paused"
-	TypeWatchResumed  = "watch.resumed"
-	TypeBuildStart    = "build.start"
-	TypeBuildOutput   = "build.output"
-	TypeBuildDone     = "build.done"
-	TypeBuildCanceled = "build.canceled"
-	TypeImageReady    = "image.ready"
-	TypeVMStart       = "vm.start"
-	TypeVMConsole     = "vm.console"
-	TypeVMExit        = "vm.exit"
-	TypeVMCrash       = "vm.crash"
-	TypeVMSyslog      = "vm.syslog"
-	TypeConfigWarning = "config.warning"
-	TypeVMReset       = "vm.reset"
-	TypeVMPaused      = "vm.paused"
-	TypeVMResumed     = "vm.resumed"
-	TypeVMDropped     = "vm.console_dropped"
-	TypeReload        = "reload.done"
-	TypeError         = "error"
+	// TypeStart is sent once, when the loop starts.
+	TypeStart EventType = "ukdev.start"
+	// TypeConfigWarning reports what the flavor decided or ignores, or
+	// that a config file changed and applies only after a restart.
+	TypeConfigWarning EventType = "config.warning"
+	// TypeAccel names the accelerator chosen (Accel) and why (Detail).
+	TypeAccel EventType = "vm.accel"
+	// TypeWatchStart lists the watched Paths when watching begins.
+	TypeWatchStart EventType = "watch.start"
+	// TypeWatchChange is a debounced batch of changed Paths; Count is -1
+	// when there were too many to count.
+	TypeWatchChange EventType = "watch.change"
+	// TypeWatchWarning reports a watching problem, such as the inotify
+	// watch limit.
+	TypeWatchWarning EventType = "watch.warning"
+	// TypeWatchPaused says that saves no longer trigger builds.
+	TypeWatchPaused EventType = "watch.paused"
+	// TypeWatchResumed says that saves trigger builds again.
+	TypeWatchResumed EventType = "watch.resumed"
+	// TypeBuildStart is sent when build number Build runs Command.
+	TypeBuildStart EventType = "build.start"
+	// TypeBuildOutput is one Line of a build's output on Stream.
+	TypeBuildOutput EventType = "build.output"
+	// TypeBuildDone ends a build: OK, ExitCode when known, DurationMS.
+	TypeBuildDone EventType = "build.done"
+	// TypeBuildCanceled says that a newer change cancelled the build.
+	TypeBuildCanceled EventType = "build.canceled"
+	// TypeImageReady says that the build's image is checked and copied.
+	TypeImageReady EventType = "image.ready"
+	// TypeVMStart is sent when boot number Boot of a build starts, before
+	// any of its console lines.
+	TypeVMStart EventType = "vm.start"
+	// TypeVMConsole is one Line of the guest's serial console, with the
+	// Level, Library and Where the flavor reads from it.
+	TypeVMConsole EventType = "vm.console"
+	// TypeVMDropped counts console lines not delivered because the reader
+	// was slow; they are in the boot log.
+	TypeVMDropped EventType = "vm.console_dropped"
+	// TypeVMSyslog is one Line the guest shipped to syslog.
+	TypeVMSyslog EventType = "vm.syslog"
+	// TypeVMCrash is a crash report seen on the console: its summary in
+	// Detail and its symbolised stack in Frames.
+	TypeVMCrash EventType = "vm.crash"
+	// TypeVMExit ends a boot, with its Reason, ExitCode when known and
+	// Detail.
+	TypeVMExit EventType = "vm.exit"
+	// TypeVMReset says that the guest was reset in place.
+	TypeVMReset EventType = "vm.reset"
+	// TypeVMPaused says that the VM was paused.
+	TypeVMPaused EventType = "vm.paused"
+	// TypeVMResumed says that the VM runs again after a pause.
+	TypeVMResumed EventType = "vm.resumed"
+	// TypeReload is sent at a new boot's first console line after a save,
+	// with the Timing of save → running.
+	TypeReload EventType = "reload.done"
+	// TypeError reports a failure in Message; the loop goes on.
+	TypeError EventType = "error"
+	// TypeStop is the last event: the loop ended and no VM is left.
+	TypeStop EventType = "ukdev.stop"
 )
+
+// HasLine reports whether events of type t carry a Line of guest or build
+// text. Their JSON keeps "line" even when it is empty; other types never
+// write it.
+func (t EventType) HasLine() bool {
+	return t == TypeVMConsole || t == TypeBuildOutput || t == TypeVMSyslog
+}
 
 // Event is one thing that happened in the loop. Only the fields that belong
 // to its Type are set; Message is always a one-line human rendering.
+//
+// The struct tags are the JSON contract (README "Events"): a new field
+// needs only its tag. MarshalJSON adds the two things tags cannot say:
+// "ts" comes first, and "line" is written for the types that carry one
+// (even when empty) and never for the others.
 type Event struct {
-	Time    time.Time
-	Type    string
-	Message string
+	Time    time.Time `json:"-"` // written as "ts" by MarshalJSON
+	Type    EventType `json:"type"`
+	Message string    `json:"message,omitempty"`
 
-	Paths      []string
-	Count      int
-	Build      int
-	Boot       int
-	Line       string // raw guest or build text (untrusted: sanitise before display)
-	Stream     string
-	OK         *bool
-	ExitCode   *int
-	DurationMS *float64
-	Accel      string
-	Machine    string
-	PID        int
-	Reason     string
-	Detail     string
-	Command    string
-	Frames     []string // a crash's stack, innermost first, symbolised
-	Timing     *Timing
+	Paths      []string `json:"paths,omitempty"`
+	Count      int      `json:"count,omitempty"`
+	Build      int      `json:"build,omitempty"`
+	Boot       int      `json:"boot,omitempty"`
+	Line       string   `json:"line"` // raw guest or build text (untrusted: sanitise before display); see HasLine
+	Stream     string   `json:"stream,omitempty"`
+	OK         *bool    `json:"ok,omitempty"`
+	ExitCode   *int     `json:"exit_code,omitempty"`
+	DurationMS *float64 `json:"duration_ms,omitempty"`
+	Accel      string   `json:"accel,omitempty"`
+	Machine    string   `json:"machine,omitempty"`
+	PID        int      `json:"pid,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	Detail     string   `json:"detail,omitempty"`
+	Command    string   `json:"command,omitempty"`
+	Frames     []string `json:"frames,omitempty"` // a crash's stack, innermost first, symbolised
+	Timing     *Timing  `json:"timing,omitempty"`
 
 	// Level, Library and Where are what the flavor reads from a console
 	// line in its kernel's log format (Unikraft: "crit", "err", "warn",
 	// "info", "debug"; the library; "file:line"); empty otherwise.
-	Level   string
-	Library string
-	Where   string
+	Level   string `json:"level,omitempty"`
+	Library string `json:"lib,omitempty"`
+	Where   string `json:"where,omitempty"`
 }
 
 // Timing splits a save → running reload into its phases, in milliseconds.
@@ -97,52 +149,47 @@ func (e Event) Source() string {
 	if e.Type == TypeVMConsole {
 		return "console"
 	}
-	src, _, _ := strings.Cut(e.Type, ".")
+	src, _, _ := strings.Cut(string(e.Type), ".")
 	return src
 }
+
+// MarshalJSON writes the event as one flat object: "ts" first, then the
+// fields as their tags say, in the struct's order.
+func (e Event) MarshalJSON() ([]byte, error) {
+	w := eventJSON{TS: timestamp(e.Time), taggedEvent: taggedEvent(e)}
+	if e.Type.HasLine() {
+		return json.Marshal(w)
+	}
+	return json.Marshal(eventJSONNoLine{eventJSON: w})
+}
+
+// taggedEvent is Event without its MarshalJSON, so that encoding/json
+// writes it by its tags.
+type taggedEvent Event
+
+// eventJSON is an event as written: its fields after "ts".
+type eventJSON struct {
+	TS timestamp `json:"ts"`
+	taggedEvent
+}
+
+// eventJSONNoLine is an event of a type without a line. Its own Line,
+// shallower than the embedded one, hides it from encoding/json, and being
+// always zero it is never written either.
+type eventJSONNoLine struct {
+	eventJSON
+	Line struct{} `json:"line,omitzero"`
+}
+
+// timestamp is an event's time as JSON: RFC 3339 with milliseconds.
+type timestamp time.Time
 
 // tsLayout is RFC 3339 with milliseconds.
 const tsLayout = "2006-01-02T15:04:05.000Z07:00"
 
-// MarshalJSON writes the event as one flat object with "ts" and "type" first.
-func (e Event) MarshalJSON() ([]byte, error) {
-	type fields struct {
-		TS         string   `json:"ts"`
-		Type       string   `json:"type"`
-		Message    string   `json:"message,omitempty"`
-		Paths      []string `json:"paths,omitempty"`
-		Count      int      `json:"count,omitempty"`
-		Build      int      `json:"build,omitempty"`
-		Boot       int      `json:"boot,omitempty"`
-		Line       *string  `json:"line,omitempty"`
-		Stream     string   `json:"stream,omitempty"`
-		OK         *bool    `json:"ok,omitempty"`
-		ExitCode   *int     `json:"exit_code,omitempty"`
-		DurationMS *float64 `json:"duration_ms,omitempty"`
-		Accel      string   `json:"accel,omitempty"`
-		Machine    string   `json:"machine,omitempty"`
-		PID        int      `json:"pid,omitempty"`
-		Reason     string   `json:"reason,omitempty"`
-		Detail     string   `json:"detail,omitempty"`
-		Command    string   `json:"command,omitempty"`
-		Frames     []string `json:"frames,omitempty"`
-		Timing     *Timing  `json:"timing,omitempty"`
-		Level      string   `json:"level,omitempty"`
-		Library    string   `json:"lib,omitempty"`
-		Where      string   `json:"where,omitempty"`
-	}
-	f := fields{
-		TS: e.Time.Format(tsLayout), Type: e.Type, Message: e.Message, Paths: e.Paths, Count: e.Count,
-		Build: e.Build, Boot: e.Boot, Stream: e.Stream, OK: e.OK, ExitCode: e.ExitCode,
-		DurationMS: e.DurationMS, Accel: e.Accel, Machine: e.Machine, PID: e.PID, Reason: e.Reason,
-		Detail: e.Detail, Command: e.Command, Frames: e.Frames, Timing: e.Timing,
-		Level: e.Level, Library: e.Library, Where: e.Where,
-	}
-	if e.Type == TypeVMConsole || e.Type == TypeBuildOutput || e.Type == TypeVMSyslog {
-		// An empty line is still a line: keep the key.
-		f.Line = &e.Line
-	}
-	return json.Marshal(f)
+// MarshalText writes t in tsLayout; encoding/json quotes it.
+func (t timestamp) MarshalText() ([]byte, error) {
+	return time.Time(t).AppendFormat(make([]byte, 0, len(tsLayout)), tsLayout), nil
 }
 
 func ptr[T any](v T) *T { return &v }

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/devloop"
 )
 
 // These end-to-end tests cover the ukdev commands around the dev loop:
@@ -131,7 +133,7 @@ func (s *session) stop(sig syscall.Signal) int {
 }
 
 // seenType returns the events of type typ read so far.
-func (s *session) seenType(typ string) []jsonEvent {
+func (s *session) seenType(typ devloop.EventType) []jsonEvent {
 	var out []jsonEvent
 	for _, e := range s.seen {
 		if e.Type == typ {
@@ -141,12 +143,12 @@ func (s *session) seenType(typ string) []jsonEvent {
 	return out
 }
 
-func isType(typ string) func(jsonEvent) bool {
+func isType(typ devloop.EventType) func(jsonEvent) bool {
 	return func(e jsonEvent) bool { return e.Type == typ }
 }
 
 func bootStart(n int) func(jsonEvent) bool {
-	return func(e jsonEvent) bool { return e.Type == "vm.start" && e.Boot == n }
+	return func(e jsonEvent) bool { return e.Type == devloop.TypeVMStart && e.Boot == n }
 }
 
 // eventLines returns the stderr lines of `ukdev run` (plain events) whose
@@ -378,20 +380,20 @@ func TestMissingQEMUKeepsBuilding(t *testing.T) {
 	writeConfig(t, dir, fmt.Sprintf("vm.qemu = %q\n", qemu))
 	s := startDev(t, dir, env)
 
-	e := s.waitFor("error about QEMU", quickWait, isType("error"))
+	e := s.waitFor("error about QEMU", quickWait, isType(devloop.TypeError))
 	if !strings.Contains(e.Message, qemu) || !strings.Contains(e.Message, "install") {
 		t.Errorf("the error neither names %s nor says how to install QEMU: %q", qemu, e.Message)
 	}
-	done := s.waitFor("build.done", bootWait, isType("build.done"))
+	done := s.waitFor("build.done", bootWait, isType(devloop.TypeBuildDone))
 	if done.OK == nil || !*done.OK {
 		t.Fatalf("the build failed: %s\n%s", done.raw, s.transcript())
 	}
 	// The loop goes on: a save still builds.
 	setBanner(t, dir, "built without qemu")
 	s.waitFor("second build.done", bootWait, func(e jsonEvent) bool {
-		return e.Type == "build.done" && e.Build > done.Build && e.OK != nil && *e.OK
+		return e.Type == devloop.TypeBuildDone && e.Build > done.Build && e.OK != nil && *e.OK
 	})
-	if starts := s.seenType("vm.start"); len(starts) > 0 {
+	if starts := s.seenType(devloop.TypeVMStart); len(starts) > 0 {
 		t.Errorf("a VM started without QEMU: %s", starts[0].raw)
 	}
 	if code := s.stop(syscall.SIGTERM); code != 0 {
@@ -460,7 +462,7 @@ func TestPortForwardSurvivesReboot(t *testing.T) {
 	}
 	// Errors are checked up to here: SIGTERM can cut short QMP commands
 	// still in flight (boot 2's cont), which is not what this test is about.
-	if errs := s.seenType("error"); len(errs) > 0 {
+	if errs := s.seenType(devloop.TypeError); len(errs) > 0 {
 		t.Errorf("ukdev reported an error: %s\n%s", errs[0].raw, s.transcript())
 	}
 	if code := s.stop(syscall.SIGTERM); code != 0 {
@@ -501,7 +503,7 @@ vm.machine = "microvm"
 
 	// A file that is no kernel at all is refused before QEMU sees it.
 	writeFile(t, filepath.Join(dir, "payload.bin"), "this is not a kernel\n")
-	e := s.waitFor("error about the non-kernel", bootWait, isType("error"))
+	e := s.waitFor("error about the non-kernel", bootWait, isType(devloop.TypeError))
 	if !strings.Contains(e.Message, "not a bootable kernel") || !strings.Contains(e.Message, "still running boot #1") {
 		t.Errorf("the error does not explain the bad kernel and what still runs: %q", e.Message)
 	}
@@ -512,7 +514,7 @@ vm.machine = "microvm"
 	writeFile(t, filepath.Join(dir, "payload.bin"), multibootOnly())
 	// A save can build twice; only the next different error is QEMU's.
 	e = s.waitFor("error from QEMU", bootWait, func(e jsonEvent) bool {
-		return e.Type == "error" && !strings.Contains(e.Message, "not a bootable kernel")
+		return e.Type == devloop.TypeError && !strings.Contains(e.Message, "not a bootable kernel")
 	})
 	if !strings.Contains(e.Message, "Error while loading elf kernel") || !strings.Contains(e.Message, "still running boot #1") {
 		t.Errorf("the error lacks QEMU's stderr or what still runs: %q", e.Message)
@@ -520,7 +522,7 @@ vm.machine = "microvm"
 	s.send("echo alive after refusal")
 	s.waitFor("boot 1 echo", bootWait, consoleLine(1, "alive after refusal"))
 
-	if starts := s.seenType("vm.start"); len(starts) != 1 {
+	if starts := s.seenType(devloop.TypeVMStart); len(starts) != 1 {
 		t.Errorf("want only boot 1 to start, got %d vm.start events", len(starts))
 	}
 	if code := s.stop(syscall.SIGTERM); code != 0 {
@@ -536,14 +538,14 @@ func TestQEMURefusesArgs(t *testing.T) {
 	writeConfig(t, dir, "vm.args = [\"-bogus-option\"]\n")
 
 	s := startDev(t, dir, env)
-	e := s.waitFor("error from QEMU", bootWait, isType("error"))
+	e := s.waitFor("error from QEMU", bootWait, isType(devloop.TypeError))
 	if !strings.Contains(e.Message, "-bogus-option: invalid option") {
 		t.Errorf("the error lacks QEMU's stderr: %q", e.Message)
 	}
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
 	}
-	if starts := s.seenType("vm.start"); len(starts) > 0 {
+	if starts := s.seenType(devloop.TypeVMStart); len(starts) > 0 {
 		t.Errorf("a VM started with a bad QEMU argument: %s", starts[0].raw)
 	}
 
@@ -732,7 +734,7 @@ func TestSecondDevRefused(t *testing.T) {
 	dir := copyExample(t)
 	env := testEnv(t)
 	s := startDev(t, dir, env)
-	s.waitFor("ukdev.start", quickWait, isType("ukdev.start"))
+	s.waitFor("ukdev.start", quickWait, isType(devloop.TypeStart))
 
 	for _, args := range [][]string{{"dev", "--json"}, {"run"}} {
 		r := runCLI(t, dir, env, "", args...)
@@ -765,7 +767,7 @@ func TestConfigChangeSaysRestart(t *testing.T) {
 	}
 	writeFile(t, path, string(data)+"# edited\n")
 	s.waitFor("the restart note", time.Minute, func(e jsonEvent) bool {
-		return e.Type == "config.warning" && strings.Contains(e.Message, "ukdev.toml changed: its settings apply when ukdev restarts")
+		return e.Type == devloop.TypeConfigWarning && strings.Contains(e.Message, "ukdev.toml changed: its settings apply when ukdev restarts")
 	})
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/devloop"
 )
 
 // The end-to-end tests drive the real ukdev binary against real QEMU (TCG)
@@ -102,19 +104,19 @@ func testEnv(t *testing.T) []string {
 
 // jsonEvent is the part of ukdev's JSON events the tests look at.
 type jsonEvent struct {
-	TS       string   `json:"ts"`
-	Type     string   `json:"type"`
-	Message  string   `json:"message"`
-	Paths    []string `json:"paths"`
-	Build    int      `json:"build"`
-	Boot     int      `json:"boot"`
-	Line     *string  `json:"line"`
-	OK       *bool    `json:"ok"`
-	ExitCode *int     `json:"exit_code"`
-	Reason   string   `json:"reason"`
-	Accel    string   `json:"accel"`
-	Machine  string   `json:"machine"`
-	PID      int      `json:"pid"`
+	TS       string            `json:"ts"`
+	Type     devloop.EventType `json:"type"`
+	Message  string            `json:"message"`
+	Paths    []string          `json:"paths"`
+	Build    int               `json:"build"`
+	Boot     int               `json:"boot"`
+	Line     *string           `json:"line"`
+	OK       *bool             `json:"ok"`
+	ExitCode *int              `json:"exit_code"`
+	Reason   string            `json:"reason"`
+	Accel    string            `json:"accel"`
+	Machine  string            `json:"machine"`
+	PID      int               `json:"pid"`
 	raw      string
 }
 
@@ -235,13 +237,13 @@ func (s *session) send(line string) {
 
 func consoleLine(boot int, text string) func(jsonEvent) bool {
 	return func(e jsonEvent) bool {
-		return e.Type == "vm.console" && e.Boot == boot && strings.TrimSpace(e.line()) == text
+		return e.Type == devloop.TypeVMConsole && e.Boot == boot && strings.TrimSpace(e.line()) == text
 	}
 }
 
 func consoleAny(text string) func(jsonEvent) bool {
 	return func(e jsonEvent) bool {
-		return e.Type == "vm.console" && strings.TrimSpace(e.line()) == text
+		return e.Type == devloop.TypeVMConsole && strings.TrimSpace(e.line()) == text
 	}
 }
 
@@ -320,7 +322,7 @@ func TestDevLoopEndToEnd(t *testing.T) {
 	s := startDev(t, dir, env)
 	const boot = 60 * time.Second
 
-	start := s.waitFor("vm.start of boot 1", boot, func(e jsonEvent) bool { return e.Type == "vm.start" && e.Boot == 1 })
+	start := s.waitFor("vm.start of boot 1", boot, func(e jsonEvent) bool { return e.Type == devloop.TypeVMStart && e.Boot == 1 })
 	if start.Accel == "" || start.Machine == "" || start.PID == 0 || start.Build == 0 {
 		t.Fatalf("vm.start lacks fields: %s", start.raw)
 	}
@@ -329,7 +331,7 @@ func TestDevLoopEndToEnd(t *testing.T) {
 	// A save rebuilds and hot-reboots onto the new banner.
 	setBanner(t, dir, "hello again")
 	// The reload's timing comes just before the new boot's first line.
-	s.waitFor("reload timing", boot, func(e jsonEvent) bool { return e.Type == "reload.done" && e.Boot == 2 })
+	s.waitFor("reload timing", boot, func(e jsonEvent) bool { return e.Type == devloop.TypeReload && e.Boot == 2 })
 	s.waitFor("boot 2 banner", boot, consoleLine(2, "hello again"))
 
 	// A broken build leaves boot 2 running and answering.
@@ -339,7 +341,7 @@ func TestDevLoopEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeFile(t, mainC, string(good)+"\nthis is not C;\n")
-	done := s.waitFor("failed build", boot, func(e jsonEvent) bool { return e.Type == "build.done" && e.OK != nil && !*e.OK })
+	done := s.waitFor("failed build", boot, func(e jsonEvent) bool { return e.Type == devloop.TypeBuildDone && e.OK != nil && !*e.OK })
 	if done.ExitCode == nil || *done.ExitCode == 0 {
 		t.Fatalf("failed build.done has no exit code: %s", done.raw)
 	}
@@ -360,7 +362,7 @@ func TestDevLoopEndToEnd(t *testing.T) {
 
 	// The guest's exit code comes through.
 	s.send("exit 3")
-	exit := s.waitFor("vm.exit of boot 3", boot, func(e jsonEvent) bool { return e.Type == "vm.exit" && e.Boot == 3 })
+	exit := s.waitFor("vm.exit of boot 3", boot, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Boot == 3 })
 	if exit.Reason != "exit" || exit.ExitCode == nil || *exit.ExitCode != 3 {
 		t.Fatalf("boot 3 ended with %s, want reason=exit exit_code=3", exit.raw)
 	}
@@ -372,7 +374,7 @@ func TestDevLoopEndToEnd(t *testing.T) {
 		setBanner(t, dir, banner)
 		s.waitFor(fmt.Sprintf("boot %d banner", n), boot, consoleLine(n, banner))
 		s.send(tc.cmd)
-		e := s.waitFor(fmt.Sprintf("vm.exit of boot %d", n), boot, func(e jsonEvent) bool { return e.Type == "vm.exit" && e.Boot == n })
+		e := s.waitFor(fmt.Sprintf("vm.exit of boot %d", n), boot, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Boot == n })
 		if e.Reason != tc.reason {
 			t.Fatalf("%s: boot %d ended with %s, want reason=%s", tc.cmd, n, e.raw, tc.reason)
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/devloop"
 	"golang.org/x/sys/unix"
 )
 
@@ -88,7 +89,7 @@ func TestSIGKILLDuringBuildLeavesNoBuild(t *testing.T) {
 	t.Cleanup(func() { killProcsWith(marker) })
 
 	s := startDev(t, dir, testEnv(t))
-	s.waitFor("build.start", quickWait, isType("build.start"))
+	s.waitFor("build.start", quickWait, isType(devloop.TypeBuildStart))
 	if !pollUntil(quickWait, func() bool {
 		for _, cmdline := range procsWith(marker) {
 			if strings.HasPrefix(cmdline, "sleep ") {
@@ -287,7 +288,7 @@ func TestProjectDirDeletedAndBack(t *testing.T) {
 		if strings.Contains(e.Message, "fork/exec") {
 			t.Errorf("a message still blames the shell: %s", e.raw)
 		}
-		if e.Type == "vm.exit" && e.Boot == 1 && e.Reason != "killed" {
+		if e.Type == devloop.TypeVMExit && e.Boot == 1 && e.Reason != "killed" {
 			t.Errorf("boot 1 ended while the directory was gone: %s", e.raw)
 		}
 	}

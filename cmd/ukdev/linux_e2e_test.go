@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/devloop"
 )
 
 // linuxWait covers the first fetch of the kernel module and a Linux boot
@@ -43,7 +45,7 @@ func TestLinuxEndToEnd(t *testing.T) {
 	const edited = "hello again from linux"
 	setGoBanner(t, dir, edited)
 	second := s.waitFor("the edited banner", linuxWait, func(e jsonEvent) bool {
-		return e.Type == "vm.console" && e.Boot > first.Boot && strings.TrimSpace(e.line()) == edited
+		return e.Type == devloop.TypeVMConsole && e.Boot > first.Boot && strings.TrimSpace(e.line()) == edited
 	})
 	waitHTTP(t, url, edited, linuxWait)
 

@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/devloop"
 )
 
 // These end-to-end tests cover what the log store keeps when things go
@@ -149,7 +151,7 @@ func TestCrashLogKeptInSmallStore(t *testing.T) {
 	}
 	s.waitFor("the last echo", bootWait, consoleLine(1, "flood line 099 with some words to make it longer"))
 	s.send("panic")
-	s.waitFor("the panic", bootWait, func(e jsonEvent) bool { return e.Type == "vm.exit" && e.Reason == "panic" })
+	s.waitFor("the panic", bootWait, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Reason == "panic" })
 
 	// The VM is frozen; ukdev still runs. The console's last bytes reach
 	// the file within ukdev's flush interval: poll ukdev logs for them.

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel/ops"
 )
 
@@ -221,7 +222,7 @@ func TestNanosEndToEnd(t *testing.T) {
 	const edited = "hello again from nanos"
 	setGoBanner(t, dir, edited)
 	second := s.waitFor("the edited banner", nanosWait, func(e jsonEvent) bool {
-		return e.Type == "vm.console" && e.Boot > first.Boot && strings.TrimSpace(e.line()) == edited
+		return e.Type == devloop.TypeVMConsole && e.Boot > first.Boot && strings.TrimSpace(e.line()) == edited
 	})
 	waitHTTP(t, url, edited, nanosWait)
 

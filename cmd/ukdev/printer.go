@@ -21,7 +21,7 @@ type printer struct {
 }
 
 func (p *printer) print(e devloop.Event) error {
-	if e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput || e.Type == devloop.TypeVMSyslog {
+	if e.Type.HasLine() {
 		// Guest and build output are untrusted: never let them drive the
 		// terminal that reads this stream.
 		e.Line = logs.Sanitize(e.Line, p.color && !p.json)
@@ -42,7 +42,7 @@ func (p *printer) print(e devloop.Event) error {
 // plainLine renders one event as `time source message`.
 func plainLine(e devloop.Event, color bool) string {
 	msg := e.Message
-	if e.Type != devloop.TypeVMConsole && e.Type != devloop.TypeBuildOutput && e.Type != devloop.TypeVMSyslog {
+	if !e.Type.HasLine() {
 		msg = logs.Sanitize(msg, false)
 	}
 	src := e.Source()

@@ -160,10 +160,10 @@ func TestPrinterJSON(t *testing.T) {
 				t.Errorf("raw control bytes in the JSON line: %q", out)
 			}
 			var got struct {
-				TS      string  `json:"ts"`
-				Type    string  `json:"type"`
-				Message string  `json:"message"`
-				Line    *string `json:"line"`
+				TS      string            `json:"ts"`
+				Type    devloop.EventType `json:"type"`
+				Message string            `json:"message"`
+				Line    *string           `json:"line"`
 			}
 			if err := json.Unmarshal([]byte(out), &got); err != nil {
 				t.Fatalf("%q: %v", out, err)

@@ -59,8 +59,8 @@ func TestPrinterLine(t *testing.T) {
 // TestPrinterPlainResetsConceal checks the headless --plain path (ukdev
 // dev --plain, and ukdev run's events) the same way.
 func TestPrinterPlainResetsConceal(t *testing.T) {
-	for _, typ := range []string{"vm.console", "build.output", "vm.syslog"} {
-		t.Run(typ, func(t *testing.T) {
+	for _, typ := range []devloop.EventType{devloop.TypeVMConsole, devloop.TypeBuildOutput, devloop.TypeVMSyslog} {
+		t.Run(string(typ), func(t *testing.T) {
 			var b strings.Builder
 			p := &printer{w: &b, color: true}
 			text := conceal + "secret \u202e"
@@ -186,6 +186,6 @@ func runOnTerminal(t *testing.T, dir string, env []string, args ...string) strin
 	return strings.ReplaceAll(out.String(), "\r\n", "\n")
 }
 
-func eventOf(typ, text string) devloop.Event {
+func eventOf(typ devloop.EventType, text string) devloop.Event {
 	return devloop.Event{Time: at, Type: typ, Boot: 1, Build: 1, Line: text, Message: text}
 }

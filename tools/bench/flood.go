@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/creack/pty"
+
+	"github.com/ukdev/ukdev/devloop"
 )
 
 const (
@@ -134,6 +136,10 @@ func floodHeadless(ukdev, dir string, env []string, verbose bool) (floodResult, 
 	}
 	defer stopFlood(cmd)
 	done := make(chan error, 1)
+	// The lines are matched on their "type", not decoded: a flood has
+	// millions of them.
+	buildOutput := []byte(`"type":"` + string(devloop.TypeBuildOutput) + `"`)
+	buildDone := []byte(`"type":"` + string(devloop.TypeBuildDone) + `"`)
 	go func() {
 		br := bufio.NewReaderSize(stdout, 1<<20)
 		signalled := false
@@ -149,10 +155,10 @@ func floodHeadless(ukdev, dir string, env []string, verbose bool) (floodResult, 
 				return
 			}
 			head := line[:min(len(line), 200)]
-			if verbose && !bytes.Contains(head, []byte(`"type":"build.output"`)) {
+			if verbose && !bytes.Contains(head, buildOutput) {
 				os.Stderr.Write(line)
 			}
-			if !signalled && bytes.Contains(head, []byte(`"type":"build.done"`)) {
+			if !signalled && bytes.Contains(head, buildDone) {
 				signalled = true
 				done <- nil
 			}

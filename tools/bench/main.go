@@ -217,13 +217,14 @@ func benchUkdev(ukdev, dir string, env []string, n int, verbose bool, setBanner 
 
 // event is the part of ukdev's JSON events the benchmark reads.
 type event struct {
-	Type    string          `json:"type"`
-	Boot    int             `json:"boot"`
-	Line    *string         `json:"line"`
-	Accel   string          `json:"accel"`
-	Machine string          `json:"machine"`
-	Timing  *devloop.Timing `json:"timing"`
+	Type    devloop.EventType `json:"type"`
+	Boot    int               `json:"boot"`
+	Line    *string           `json:"line"`
+	Accel   string            `json:"accel"`
+	Machine string            `json:"machine"`
+	Timing  *devloop.Timing   `json:"timing"`
 	raw     string
+	notJSON bool // the line did not parse
 }
 
 // session is a running `ukdev dev --json`.
@@ -263,7 +264,7 @@ func startSession(ukdev, dir string, env []string, verbose bool) (*session, erro
 		for sc.Scan() {
 			var e event
 			if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
-				e = event{Type: "bench.bad-json"}
+				e = event{notJSON: true}
 			}
 			e.raw = sc.Text()
 			s.events <- e
@@ -283,7 +284,7 @@ func (s *session) waitFor(what string, match func(event) bool) (event, error) {
 				return event{}, fmt.Errorf("bench: ukdev ended while waiting for %s\n%s", what, s.transcript())
 			}
 			s.record(e)
-			if e.Type == "bench.bad-json" {
+			if e.notJSON {
 				return event{}, fmt.Errorf("bench: ukdev printed a line that is not JSON: %q", e.raw)
 			}
 			if match(e) {

@@ -67,7 +67,7 @@ func sourceOf(e devloop.Event) logs.Source {
 // eventText is what an event shows: the raw line for console and build
 // output, the one-line message otherwise.
 func eventText(e devloop.Event) string {
-	if e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput || e.Type == devloop.TypeVMSyslog {
+	if e.Type.HasLine() {
 		return e.Line
 	}
 	return e.Message

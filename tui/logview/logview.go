@@ -258,7 +258,7 @@ func (m *Model) addEvents(evs []devloop.Event) {
 			boot = m.curBoot
 		}
 		src := sourceOf(e)
-		output := e.Type == devloop.TypeVMConsole || e.Type == devloop.TypeBuildOutput || e.Type == devloop.TypeVMSyslog
+		output := e.Type.HasLine()
 		if output && m.liveSince.IsZero() {
 			m.liveSince = e.Time
 		}
