@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -390,7 +389,7 @@ func (m *Model) Title() string {
 	case stateOK:
 		s = fmt.Sprintf("build #%d · ok", m.build)
 		if m.durationMS != nil {
-			s += " in " + formatMS(*m.durationMS)
+			s += " in " + panel.FormatMS(*m.durationMS)
 		}
 	case stateFailed:
 		s = fmt.Sprintf("build #%d · failed", m.build)
@@ -407,14 +406,6 @@ func (m *Model) Title() string {
 		s += " · " + m.status
 	}
 	return s
-}
-
-func formatMS(ms float64) string {
-	d := time.Duration(ms * float64(time.Millisecond))
-	if d >= time.Second {
-		return d.Round(10 * time.Millisecond).String()
-	}
-	return d.Round(time.Millisecond).String()
 }
 
 // Focus tells the panel whether it has the keyboard.
@@ -434,7 +425,7 @@ func (m *Model) View() string {
 	}
 	rows := make([]string, 0, m.height)
 	if m.pinned != "" {
-		rows = append(rows, fit(m.styles.Error.Render(ansi.Truncate(m.pinned, m.width, "…")), m.width))
+		rows = append(rows, panel.Fit(m.styles.Error.Render(ansi.Truncate(m.pinned, m.width, "…")), m.width))
 	}
 	top := m.topLine()
 	for r := range m.bodyRows() {
@@ -449,7 +440,7 @@ func (m *Model) View() string {
 		case r == 0 && m.state == stateNone:
 			s = m.styles.Muted.Render("no build yet")
 		}
-		rows = append(rows, fit(s, m.width))
+		rows = append(rows, panel.Fit(s, m.width))
 	}
 	return strings.Join(rows, "\n")
 }
@@ -458,7 +449,7 @@ func (m *Model) renderLine(i int) string {
 	l := m.lines[i]
 	switch {
 	case i == m.sel:
-		return m.styles.Selected.Render(fit(l.plain, m.width))
+		return m.styles.Selected.Render(panel.Fit(l.plain, m.width))
 	case l.kind == kindCommand:
 		return m.styles.Muted.Render(l.text)
 	case l.kind == kindOK:
@@ -495,17 +486,4 @@ func withMarker(s string, width int, marker string) string {
 		s += "\x1b[m"
 	}
 	return s + marker
-}
-
-// fit truncates or pads s to exactly width cells, closing any SGR the
-// text left open so colours do not bleed past the panel.
-func fit(s string, width int) string {
-	s = ansi.Truncate(s, width, "")
-	if strings.IndexByte(s, 0x1b) >= 0 {
-		s += "\x1b[m"
-	}
-	if pad := width - ansi.StringWidth(s); pad > 0 {
-		s += strings.Repeat(" ", pad)
-	}
-	return s
 }

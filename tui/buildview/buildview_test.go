@@ -121,7 +121,7 @@ func TestUpdate(t *testing.T) {
 			title: "build #8 · failed (exit 1)", pinned: "build #8 failed (exit 1)"},
 		{name: "a good build clears the pin",
 			msgs:  []panel.EventsMsg{failedBuild(), events(start(8), ok(8, 1500, "build #8 ok in 1.5s"))},
-			title: "build #8 · ok in 1.5s", lines: []string{"$ make", "build #8 ok in 1.5s"}},
+			title: "build #8 · ok in 1.50s", lines: []string{"$ make", "build #8 ok in 1.5s"}},
 		{name: "output without a start (panel opened mid-build)", msgs: []panel.EventsMsg{events(output(4, "ld kernel"))},
 			title: "build #4 · running", lines: []string{"ld kernel"}},
 		{name: "j selects the first location", msgs: []panel.EventsMsg{failedBuild()}, pinned: failMsg, keys: []string{"j"},

@@ -783,13 +783,13 @@ func (m *Model) View() string {
 		case r == 0:
 			s = m.styles.Muted.Render("no line shown: esc clears the filter, o changes the source")
 		}
-		rows = append(rows, fit(s, m.width))
+		rows = append(rows, panel.Fit(s, m.width))
 	}
 	for _, r := range m.noticeRows() {
-		rows = append(rows, fit(m.styles.Muted.Render(r), m.width))
+		rows = append(rows, panel.Fit(m.styles.Muted.Render(r), m.width))
 	}
 	if m.prompt != promptNone {
-		rows = append(rows, fit(m.input.View()+" "+m.styles.Muted.Render(m.promptHint()), m.width))
+		rows = append(rows, panel.Fit(m.input.View()+" "+m.styles.Muted.Render(m.promptHint()), m.width))
 	}
 	return strings.Join(rows, "\n")
 }
@@ -861,17 +861,4 @@ func highlight(plain string, spans [][]int, style lipgloss.Style) string {
 	}
 	b.WriteString(plain[at:])
 	return b.String()
-}
-
-// fit truncates or pads s to exactly width cells, closing any SGR the
-// text left open so colours do not bleed past the panel.
-func fit(s string, width int) string {
-	s = ansi.Truncate(s, width, "")
-	if strings.IndexByte(s, 0x1b) >= 0 {
-		s += "\x1b[m"
-	}
-	if pad := width - ansi.StringWidth(s); pad > 0 {
-		s += strings.Repeat(" ", pad)
-	}
-	return s
 }

@@ -476,16 +476,7 @@ func TestHexDump(t *testing.T) {
 	}
 }
 
-func TestFormatBytesAndAge(t *testing.T) {
-	bytes := []struct {
-		n    uint64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {64 << 20, "64.0 MiB"}, {3 << 30, "3.0 GiB"}}
-	for _, tt := range bytes {
-		if got := formatBytes(tt.n); got != tt.want {
-			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
+func TestFormatAge(t *testing.T) {
 	ages := []struct {
 		d    time.Duration
 		want string
