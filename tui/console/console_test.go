@@ -199,8 +199,8 @@ func TestScrolling(t *testing.T) {
 			if rows[0] != tt.first {
 				t.Errorf("first row %q, want %q", rows[0], tt.first)
 			}
-			if m.follow != tt.follow {
-				t.Errorf("follow = %v, want %v", m.follow, tt.follow)
+			if m.scroller.Following() != tt.follow {
+				t.Errorf("follow = %v, want %v", m.scroller.Following(), tt.follow)
 			}
 			if !strings.Contains(m.Title(), tt.title) {
 				t.Errorf("title %q does not contain %q", m.Title(), tt.title)
@@ -239,7 +239,7 @@ func TestFewLinesFollowFromTheTop(t *testing.T) {
 	if rows := plainRows(t, m, 10, 4); rows[0] != "line 1" || rows[1] != "line 2" || rows[2] != "" {
 		t.Errorf("rows %q", rows)
 	}
-	if !m.follow {
+	if !m.scroller.Following() {
 		t.Error("scrolling up content that fits paused following")
 	}
 }
@@ -370,8 +370,8 @@ func TestResizeKeepsPosition(t *testing.T) {
 			}
 			m.SetSize(tt.w, tt.h)
 			rows := plainRows(t, m, tt.w, tt.h)
-			if rows[0] != tt.wantFirst || m.follow != tt.wantFollow {
-				t.Errorf("first row %q follow %v, want %q %v", rows[0], m.follow, tt.wantFirst, tt.wantFollow)
+			if rows[0] != tt.wantFirst || m.scroller.Following() != tt.wantFollow {
+				t.Errorf("first row %q follow %v, want %q %v", rows[0], m.scroller.Following(), tt.wantFirst, tt.wantFollow)
 			}
 		})
 	}

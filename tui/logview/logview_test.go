@@ -186,7 +186,7 @@ func TestUpdate(t *testing.T) {
 				if got := m.shownLine(m.top()).plain; got != "boot #2 of build #1" {
 					t.Errorf("top line = %q, want the start of boot 2", got)
 				}
-				if m.follow {
+				if m.scroll.Following() {
 					t.Error("still following after a jump")
 				}
 			}},
@@ -199,18 +199,18 @@ func TestUpdate(t *testing.T) {
 				}
 			}},
 		{name: "G follows again", height: 3, keys: keys("k", "pgup", "G"), shown: 12, check: func(t *testing.T, m *Model) {
-			if !m.follow || m.top() != 9 {
-				t.Errorf("follow = %v, top = %d; want following at 9", m.follow, m.top())
+			if !m.scroll.Following() || m.top() != 9 {
+				t.Errorf("follow = %v, top = %d; want following at 9", m.scroll.Following(), m.top())
 			}
 		}},
 		{name: "g goes to the oldest line", height: 3, keys: keys("g"), shown: 12, check: func(t *testing.T, m *Model) {
-			if m.top() != 0 || m.follow {
-				t.Errorf("top = %d follow = %v; want 0, paused", m.top(), m.follow)
+			if m.top() != 0 || m.scroll.Following() {
+				t.Errorf("top = %d follow = %v; want 0, paused", m.top(), m.scroll.Following())
 			}
 		}},
 		{name: "scrolling down to the end follows", height: 3, keys: keys("g", "pgdown", "pgdown", "pgdown", "pgdown"), shown: 12,
 			check: func(t *testing.T, m *Model) {
-				if !m.follow {
+				if !m.scroll.Following() {
 					t.Error("not following at the bottom")
 				}
 			}},
@@ -490,11 +490,11 @@ func checkSize(t *testing.T, view string, w, h int) {
 func TestMouseWheel(t *testing.T) {
 	m := newModel(60, 3)
 	m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
-	if m.follow || m.top() != 6 {
-		t.Errorf("after wheel up: follow %v top %d, want paused at 6", m.follow, m.top())
+	if m.scroll.Following() || m.top() != 6 {
+		t.Errorf("after wheel up: follow %v top %d, want paused at 6", m.scroll.Following(), m.top())
 	}
 	m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
-	if !m.follow {
+	if !m.scroll.Following() {
 		t.Error("wheel down to the bottom does not follow")
 	}
 }
