@@ -57,20 +57,31 @@ func needQEMU(t *testing.T) {
 // temporary project directory.
 func copyExample(t *testing.T) string {
 	t.Helper()
-	src, err := filepath.Abs("../../examples/hello")
+	return copyExampleDir(t, "hello", func(rel string, d fs.DirEntry) bool {
+		return d.IsDir() && rel == "build"
+	})
+}
+
+// copyExampleDir copies examples/<name> into a new temporary directory,
+// leaving out the files and directories skip names (relative paths).
+func copyExampleDir(t *testing.T, name string, skip func(rel string, d fs.DirEntry) bool) string {
+	t.Helper()
+	src, err := filepath.Abs("../../examples/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(t.TempDir(), "hello")
+	dst := filepath.Join(t.TempDir(), name)
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			if rel == "build" {
-				return filepath.SkipDir
-			}
+		switch {
+		case skip(rel, d) && d.IsDir():
+			return filepath.SkipDir
+		case skip(rel, d):
+			return nil
+		case d.IsDir():
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
 		data, err := os.ReadFile(path)

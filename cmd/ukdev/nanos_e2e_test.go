@@ -86,31 +86,9 @@ func needNanos(t *testing.T) string {
 // repository it is a module by itself.
 func copyGoExample(t *testing.T, name string) string {
 	t.Helper()
-	src, err := filepath.Abs("../../examples/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), name)
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		case rel == "app" || !d.Type().IsRegular():
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	dst := copyExampleDir(t, name, func(rel string, d fs.DirEntry) bool {
+		return rel == "app" || !d.IsDir() && !d.Type().IsRegular()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Outside the repository the example needs a module of its own.
 	writeFile(t, filepath.Join(dst, "go.mod"), "module example\n\ngo 1.24\n")
 	return dst
