@@ -235,6 +235,7 @@ func (m *Model) scrollKey(msg tea.KeyPressMsg) {
 	case key.Matches(msg, k.Bottom):
 		m.scroller.Follow()
 	case !m.sb.empty() && m.scroller.Key(msg, k.ScrollKeys, m.rows(), page, half):
+		// Scrolled; with nothing to show, the scroll keys do nothing.
 	case key.Matches(msg, k.Wrap):
 		m.toggleWrap()
 	case key.Matches(msg, k.Left):

@@ -486,6 +486,7 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	case key.Matches(msg, k.Top):
 		m.pin(0) // the oldest line stays put as new lines come
 	case m.scroll.Key(msg, k.ScrollKeys, shownRows{m}, page, max(page/2, 1)):
+		// Scrolled.
 	case key.Matches(msg, k.Search):
 		return m.openPrompt(promptSearch, "/", m.search)
 	case key.Matches(msg, k.Filter):
