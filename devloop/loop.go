@@ -1063,7 +1063,7 @@ func (l *Loop) onCommand(ctx context.Context, c command) {
 		// (running with reboot=shutdown so that a triple fault freezes the
 		// guest) would take for a crash: there a fresh QEMU on the same
 		// image is the reboot, and it also starts from clean RAM.
-		if b != nil && !b.ended && !isClosed(b.m.Ended()) && b.machine == "microvm" {
+		if b != nil && !b.ended && !b.m.HasEnded() && b.machine == "microvm" {
 			if err := b.m.Reset(ctx); err != nil {
 				l.errorf("boot #%d: reset: %v", b.n, err)
 				return
@@ -1169,14 +1169,4 @@ func (l *Loop) shutdown() {
 		}
 		l.emit(Event{Type: TypeStop, Message: "ukdev stopped; no VM left running"})
 	})
-}
-
-// isClosed reports whether ch is closed, without blocking.
-func isClosed(ch <-chan struct{}) bool {
-	select {
-	case <-ch:
-		return true
-	default:
-		return false
-	}
 }

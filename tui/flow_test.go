@@ -11,6 +11,7 @@ import (
 	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 // TestTUIFlow drives the whole program: the events arrive through the
@@ -49,11 +50,11 @@ func TestTUIFlow(t *testing.T) {
 	}
 	waitModel(t, &latest, "the whole script", func(m *Model) bool { return m.status.boot == 2 && m.status.hasReload })
 
-	tm.Send(press("?"))
+	tm.Send(paneltest.Press("?"))
 	waitOutput(t, tm, "previous panel")
-	tm.Send(press("2"))
-	tm.Send(press("r"))
-	tm.Send(press("q"))
+	tm.Send(paneltest.Press("2"))
+	tm.Send(paneltest.Press("r"))
+	tm.Send(paneltest.Press("q"))
 	select {
 	case <-stopped:
 	case <-time.After(10 * time.Second):

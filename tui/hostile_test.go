@@ -14,6 +14,7 @@ import (
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 // hostileLines are guest console and build output lines that try to drive
@@ -178,7 +179,7 @@ func TestTUIHostileGuest(t *testing.T) {
 				check(fmt.Sprintf("after event %d (%s boot %d build %d)", i, ev.Type, ev.Boot, ev.Build))
 			}
 			for i, k := range keys {
-				bad, good = update(bad, press(k)), update(good, press(k))
+				bad, good = update(bad, paneltest.Press(k)), update(good, paneltest.Press(k))
 				check(fmt.Sprintf("after keys %q", keys[:i+1]))
 			}
 			// The lines were shown, not dropped whole: the checks above

@@ -11,6 +11,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 func TestTUIKeys(t *testing.T) {
@@ -63,7 +64,7 @@ func TestTUIKeys(t *testing.T) {
 			quit := false
 			for _, k := range tt.keys {
 				var q bool
-				m, q = updateRun(m, press(k))
+				m, q = updateRun(m, paneltest.Press(k))
 				quit = quit || q
 			}
 			if m.focus != tt.focus {
@@ -100,7 +101,7 @@ func TestTUIQuitStopsLoopFirst(t *testing.T) {
 	m, _, _ := fakeModel(120, 40)
 	stopped := 0
 	m.stop = func() { stopped++ }
-	m, quit := updateRun(m, press("q"))
+	m, quit := updateRun(m, paneltest.Press("q"))
 	if quit || stopped != 1 || !m.status.stopping {
 		t.Fatalf("after q: quit=%v stopped=%d stopping=%v; want the loop stopped and no quit yet", quit, stopped, m.status.stopping)
 	}
@@ -110,7 +111,7 @@ func TestTUIQuitStopsLoopFirst(t *testing.T) {
 	if _, quit := updateRun(m, eventsClosedMsg{}); !quit {
 		t.Error("the end of the event stream does not quit")
 	}
-	if _, quit := updateRun(m, press("q")); !quit || stopped != 1 {
+	if _, quit := updateRun(m, paneltest.Press("q")); !quit || stopped != 1 {
 		t.Errorf("second q: quit=%v stopped=%d; want an immediate quit", quit, stopped)
 	}
 }
@@ -151,7 +152,7 @@ func TestTUIResize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, fakes, _ := fakeModel(tt.w, tt.h)
 			for _, k := range tt.keys {
-				m = update(m, press(k))
+				m = update(m, paneltest.Press(k))
 			}
 			for i, want := range tt.want {
 				if got := [2]int{fakes[i].width, fakes[i].height}; got != want {
@@ -185,7 +186,7 @@ func TestTUIResize(t *testing.T) {
 func TestTUIResizeKeepsUnchangedSizes(t *testing.T) {
 	m, fakes, _ := fakeModel(120, 40)
 	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
-	m = update(m, press("tab"))
+	m = update(m, paneltest.Press("tab"))
 	m = update(m, tea.WindowSizeMsg{Width: 70, Height: 30})
 	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	_ = m

@@ -7,6 +7,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/tui/panel"
 )
 
 // vmState is what the status bar says about the VM.
@@ -66,7 +67,7 @@ func (s *status) apply(e devloop.Event) {
 			}
 		}
 		if e.DurationMS != nil {
-			text += " " + formatMS(*e.DurationMS)
+			text += " " + panel.FormatMS(*e.DurationMS)
 		}
 		s.lastBuild, s.buildOK, s.hasBuild = text, ok, true
 	case devloop.TypeVMStart:
@@ -215,7 +216,7 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, "no build yet")
 	}
 	if s.hasReload {
-		loop = append(loop, "save→running "+formatMS(s.reloadMS))
+		loop = append(loop, "save→running "+panel.FormatMS(s.reloadMS))
 	}
 	if len(s.ports) > 0 {
 		loop = append(loop, "ports "+strings.Join(s.ports, ", "))
@@ -226,14 +227,6 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, "watching")
 	}
 	return vm, loop
-}
-
-// formatMS renders a duration given in milliseconds: "850ms", "1.24s".
-func formatMS(ms float64) string {
-	if ms < 1000 {
-		return fmt.Sprintf("%.0fms", ms)
-	}
-	return fmt.Sprintf("%.2fs", ms/1000)
 }
 
 // formatUptime renders an uptime: "42s", "3m07s", "1h02m".

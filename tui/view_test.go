@@ -11,6 +11,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 // script is a dev session as the loop reports it: a first build and boot,
@@ -75,7 +76,7 @@ func TestDashboardGolden(t *testing.T) {
 				m = update(m, batch)
 			}
 			for _, k := range tt.keys {
-				m = update(m, press(k))
+				m = update(m, paneltest.Press(k))
 			}
 			got := ansi.Strip(m.View().Content)
 			lines := strings.Split(got, "\n")

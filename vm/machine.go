@@ -589,6 +589,10 @@ func (m *Machine) Ended() <-chan struct{} {
 	return m.ended
 }
 
+// HasEnded reports, without blocking, whether the current boot has ended:
+// whether Ended is closed.
+func (m *Machine) HasEnded() bool { return isClosed(m.Ended()) }
+
 // Outcome returns how the current boot ended; it is valid once Ended is
 // closed and the zero Outcome before.
 func (m *Machine) Outcome() kernel.Outcome {
@@ -692,6 +696,7 @@ func (m *Machine) execute(ctx context.Context, name string, args any) (json.RawM
 	return r.Return, nil
 }
 
+// isClosed reports whether ch is closed, without blocking.
 func isClosed(ch <-chan struct{}) bool {
 	select {
 	case <-ch:

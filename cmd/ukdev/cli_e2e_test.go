@@ -25,7 +25,7 @@ import (
 // These end-to-end tests cover the ukdev commands around the dev loop:
 // config errors, missing or refusing QEMU, port forwards, ukdev run's exit
 // statuses, ukdev logs, ukdev init and the per-project lock. Like
-// TestDevLoopEndToEnd they run the real binary on real QEMU (TCG) with
+// TestHotReloadEndToEnd they run the real binary on real QEMU (TCG) with
 // examples/hello.
 
 const (

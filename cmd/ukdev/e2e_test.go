@@ -59,20 +59,31 @@ func needQEMU(t *testing.T) {
 // temporary project directory.
 func copyExample(t *testing.T) string {
 	t.Helper()
-	src, err := filepath.Abs("../../examples/hello")
+	return copyExampleDir(t, "hello", func(rel string, d fs.DirEntry) bool {
+		return d.IsDir() && rel == "build"
+	})
+}
+
+// copyExampleDir copies examples/<name> into a new temporary directory,
+// leaving out the files and directories skip names (relative paths).
+func copyExampleDir(t *testing.T, name string, skip func(rel string, d fs.DirEntry) bool) string {
+	t.Helper()
+	src, err := filepath.Abs("../../examples/" + name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	dst := filepath.Join(t.TempDir(), "hello")
+	dst := filepath.Join(t.TempDir(), name)
 	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
 		rel, _ := filepath.Rel(src, path)
-		if d.IsDir() {
-			if rel == "build" {
-				return filepath.SkipDir
-			}
+		switch {
+		case skip(rel, d) && d.IsDir():
+			return filepath.SkipDir
+		case skip(rel, d):
+			return nil
+		case d.IsDir():
 			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
 		}
 		data, err := os.ReadFile(path)
@@ -213,6 +224,19 @@ func (s *session) waitFor(what string, timeout time.Duration, match func(jsonEve
 	}
 }
 
+// find returns the first event seen so far that matches, or else waits
+// for one as waitFor does: for an event that may come before or after the
+// one waited for last.
+func (s *session) find(what string, timeout time.Duration, match func(jsonEvent) bool) jsonEvent {
+	s.t.Helper()
+	for _, e := range s.seen {
+		if match(e) {
+			return e
+		}
+	}
+	return s.waitFor(what, timeout, match)
+}
+
 func (s *session) transcript() string {
 	var b strings.Builder
 	start := max(0, len(s.seen)-60)
@@ -247,9 +271,16 @@ func consoleAny(text string) func(jsonEvent) bool {
 	}
 }
 
+// setBanner rewrites the `#define BANNER "..."` line of main.c.
 func setBanner(t *testing.T, dir, banner string) {
 	t.Helper()
-	path := filepath.Join(dir, "main.c")
+	setLine(t, filepath.Join(dir, "main.c"), "#define BANNER ", strconv.Quote(banner))
+}
+
+// setLine rewrites every line of path that starts with prefix to prefix
+// followed by value, and fails without one.
+func setLine(t *testing.T, path, prefix, value string) {
+	t.Helper()
 	src, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
@@ -257,13 +288,13 @@ func setBanner(t *testing.T, dir, banner string) {
 	lines := strings.Split(string(src), "\n")
 	found := false
 	for i, l := range lines {
-		if strings.HasPrefix(l, "#define BANNER ") {
-			lines[i] = fmt.Sprintf("#define BANNER %q", banner)
+		if strings.HasPrefix(l, prefix) {
+			lines[i] = prefix + value
 			found = true
 		}
 	}
 	if !found {
-		t.Fatal("main.c has no #define BANNER line")
+		t.Fatalf("%s has no %q line", filepath.Base(path), prefix)
 	}
 	writeFile(t, path, strings.Join(lines, "\n"))
 }
@@ -315,25 +346,12 @@ func waitNoQEMU(t *testing.T, marker string, within time.Duration) {
 	}
 }
 
-func TestDevLoopEndToEnd(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
-	s := startDev(t, dir, env)
-	const boot = 60 * time.Second
-
-	start := s.waitFor("vm.start of boot 1", boot, func(e jsonEvent) bool { return e.Type == devloop.TypeVMStart && e.Boot == 1 })
-	if start.Accel == "" || start.Machine == "" || start.PID == 0 || start.Build == 0 {
-		t.Fatalf("vm.start lacks fields: %s", start.raw)
-	}
-	s.waitFor("boot 1 banner", boot, consoleLine(1, "hello from ukdev"))
-
-	// A save rebuilds and hot-reboots onto the new banner.
-	setBanner(t, dir, "hello again")
-	// The reload's timing comes just before the new boot's first line.
-	s.waitFor("reload timing", boot, func(e jsonEvent) bool { return e.Type == devloop.TypeReload && e.Boot == 2 })
-	s.waitFor("boot 2 banner", boot, consoleLine(2, "hello again"))
-
+// elfFailures continues the elf flavor's hot-reload session (boot 2 runs
+// the edited banner) with what only examples/hello can do: a broken
+// build, console input, an exit code, a crash and a panic, and ends it
+// with SIGKILL.
+func elfFailures(t *testing.T, s *session, dir string, env []string) {
+	const boot = elfWait
 	// A broken build leaves boot 2 running and answering.
 	mainC := filepath.Join(dir, "main.c")
 	good, err := os.ReadFile(mainC)

@@ -11,11 +11,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
-	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel/ops"
 )
 
@@ -88,31 +86,9 @@ func needNanos(t *testing.T) string {
 // repository it is a module by itself.
 func copyGoExample(t *testing.T, name string) string {
 	t.Helper()
-	src, err := filepath.Abs("../../examples/" + name)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst := filepath.Join(t.TempDir(), name)
-	err = filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		rel, _ := filepath.Rel(src, path)
-		switch {
-		case d.IsDir():
-			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
-		case rel == "app" || !d.Type().IsRegular():
-			return nil
-		}
-		data, err := os.ReadFile(path)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	dst := copyExampleDir(t, name, func(rel string, d fs.DirEntry) bool {
+		return rel == "app" || !d.IsDir() && !d.Type().IsRegular()
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
 	// Outside the repository the example needs a module of its own.
 	writeFile(t, filepath.Join(dst, "go.mod"), "module example\n\ngo 1.24\n")
 	return dst
@@ -147,23 +123,7 @@ func setNanosPort(t *testing.T, dir string, port int) {
 // setGoBanner rewrites the `const banner = "..."` line of main.go.
 func setGoBanner(t *testing.T, dir, banner string) {
 	t.Helper()
-	path := filepath.Join(dir, "main.go")
-	src, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(string(src), "\n")
-	found := false
-	for i, l := range lines {
-		if strings.HasPrefix(l, "const banner = ") {
-			lines[i] = "const banner = " + strconv.Quote(banner)
-			found = true
-		}
-	}
-	if !found {
-		t.Fatal("main.go has no `const banner = ` line")
-	}
-	writeFile(t, path, strings.Join(lines, "\n"))
+	setLine(t, filepath.Join(dir, "main.go"), "const banner = ", strconv.Quote(banner))
 }
 
 // waitHTTP polls url until it answers 200 with want as its body, or fails
@@ -195,45 +155,18 @@ func waitHTTP(t *testing.T, url, want string, within time.Duration) {
 	}
 }
 
-// TestNanosEndToEnd runs examples/nanos-http under `ukdev dev` on a real
-// Nanos kernel: boot, HTTP through the forwarded port, reload on save.
-func TestNanosEndToEnd(t *testing.T) {
+// nanosProject is examples/nanos-http set to listen on and forward port,
+// booting the Nanos kernel this machine has; it skips without one.
+func nanosProject(t *testing.T, port int) string {
 	kernelKey := needNanos(t)
 	dir := copyGoExample(t, "nanos-http")
-	env := testEnv(t)
-	port := freePort(t)
 	setNanosPort(t, dir, port)
 	toml, err := os.ReadFile(filepath.Join(dir, "ukdev.toml"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(dir, "ukdev.toml"), fmt.Sprintf("%s\n[nanos]\n%s\n", toml, kernelKey))
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-
-	s := startDev(t, dir, env)
-	first := s.waitFor("the banner", nanosWait, consoleAny(nanosBanner))
-	start := s.waitFor("vm.start of the banner's boot", nanosWait, bootStart(first.Boot))
-	if start.Machine == "" || start.PID == 0 {
-		t.Fatalf("vm.start lacks fields: %s", start.raw)
-	}
-	waitHTTP(t, url, nanosBanner, nanosWait)
-
-	// A save rebuilds, writes a new image and reboots onto the new banner.
-	const edited = "hello again from nanos"
-	setGoBanner(t, dir, edited)
-	second := s.waitFor("the edited banner", nanosWait, func(e jsonEvent) bool {
-		return e.Type == devloop.TypeVMConsole && e.Boot > first.Boot && strings.TrimSpace(e.line()) == edited
-	})
-	waitHTTP(t, url, edited, nanosWait)
-
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev exited with status %d after SIGTERM, want 0\n%s", code, s.transcript())
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
-	if !canListen(port) {
-		t.Errorf("port %d is still taken after ukdev quit", port)
-	}
-	t.Logf("banner on boot %d, edited banner on boot %d", first.Boot, second.Boot)
+	return dir
 }
 
 // TestNanosInitAndNoConfig covers ukdev init in Nanos projects and ukdev

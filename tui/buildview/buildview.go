@@ -13,7 +13,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
@@ -100,8 +99,7 @@ type Model struct {
 	bytes int // the size of lines, at most maxBytes after each batch
 
 	sel    int // index in lines of the selected location line; -1 for none
-	top    int
-	follow bool
+	scroll panel.Scroller[int]
 
 	width, height int
 	status        string
@@ -120,7 +118,7 @@ func New(d panel.Deps) *Model {
 	if d.Styles == nil {
 		d.Styles = panel.NewStyles(false)
 	}
-	return &Model{styles: d.Styles, keys: newKeyMap(), sel: -1, follow: true, getenv: os.Getenv}
+	return &Model{styles: d.Styles, keys: newKeyMap(), sel: -1, getenv: os.Getenv}
 }
 
 // SetDir sets the directory the build runs in, against which relative
@@ -207,7 +205,7 @@ func (m *Model) start(n int) {
 	m.build, m.state = n, stateRunning
 	m.exitCode, m.durationMS = nil, nil
 	m.lines, m.bytes = nil, 0
-	m.sel, m.top, m.follow = -1, 0, true
+	m.sel, m.scroll = -1, panel.Scroller[int]{}
 	m.status = ""
 }
 
@@ -246,7 +244,9 @@ func (m *Model) trim() {
 		drop++
 	}
 	m.lines = slices.Clone(m.lines[drop:])
-	m.top = max(m.top-drop, 0)
+	if !m.scroll.Following() {
+		m.scroll.Pin(max(m.scroll.Pinned()-drop, 0))
+	}
 	if m.sel >= 0 {
 		m.sel -= drop
 		if m.sel < 0 {
@@ -264,23 +264,14 @@ func (m *Model) bodyRows() int {
 
 func (m *Model) maxTop() int { return max(len(m.lines)-m.bodyRows(), 0) }
 
-func (m *Model) topLine() int {
-	if m.follow {
-		return m.maxTop()
-	}
-	return min(m.top, m.maxTop())
-}
+// rows are the lines the view scrolls over.
+func (m *Model) rows() panel.IndexRows { return panel.IndexRows{MaxTop: m.maxTop()} }
 
-// scrollTo puts line i at the top; reaching the bottom resumes following.
-func (m *Model) scrollTo(i int) {
-	if i >= m.maxTop() {
-		m.follow = true
-		return
-	}
-	m.follow, m.top = false, max(i, 0)
-}
+func (m *Model) topLine() int { return m.scroll.Top(m.rows()) }
 
-func (m *Model) scrollBy(n int) { m.scrollTo(m.topLine() + n) }
+func (m *Model) scrollTo(i int) { m.scroll.ScrollTo(m.rows(), i) }
+
+func (m *Model) scrollBy(n int) { m.scroll.ScrollBy(m.rows(), n) }
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	m.status = ""
@@ -291,20 +282,10 @@ func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 		m.moveSelection(-1)
 	case key.Matches(msg, k.Down):
 		m.moveSelection(1)
-	case key.Matches(msg, k.PageUp):
-		m.scrollBy(-page)
-	case key.Matches(msg, k.PageDown):
-		m.scrollBy(page)
-	case key.Matches(msg, k.HalfUp):
-		m.scrollBy(-max(page/2, 1))
-	case key.Matches(msg, k.HalfDown):
-		m.scrollBy(max(page/2, 1))
-	case key.Matches(msg, k.Top):
-		m.scrollTo(0)
-	case key.Matches(msg, k.Bottom):
-		m.follow = true
 	case key.Matches(msg, k.Open):
 		return m.open()
+	default:
+		m.scroll.Key(msg, k.ScrollKeys, m.rows(), page, max(page/2, 1))
 	}
 	return nil
 }
@@ -390,7 +371,7 @@ func (m *Model) Title() string {
 	case stateOK:
 		s = fmt.Sprintf("build #%d · ok", m.build)
 		if m.durationMS != nil {
-			s += " in " + formatMS(*m.durationMS)
+			s += " in " + panel.FormatMS(*m.durationMS)
 		}
 	case stateFailed:
 		s = fmt.Sprintf("build #%d · failed", m.build)
@@ -400,21 +381,13 @@ func (m *Model) Title() string {
 	case stateCanceled:
 		s = fmt.Sprintf("build #%d · canceled", m.build)
 	}
-	if !m.follow {
+	if !m.scroll.Following() {
 		s += " · paused (G follows)"
 	}
 	if m.status != "" {
 		s += " · " + m.status
 	}
 	return s
-}
-
-func formatMS(ms float64) string {
-	d := time.Duration(ms * float64(time.Millisecond))
-	if d >= time.Second {
-		return d.Round(10 * time.Millisecond).String()
-	}
-	return d.Round(time.Millisecond).String()
 }
 
 // Focus tells the panel whether it has the keyboard.
@@ -434,7 +407,7 @@ func (m *Model) View() string {
 	}
 	rows := make([]string, 0, m.height)
 	if m.pinned != "" {
-		rows = append(rows, fit(m.styles.Error.Render(ansi.Truncate(m.pinned, m.width, "…")), m.width))
+		rows = append(rows, panel.Fit(m.styles.Error.Render(ansi.Truncate(m.pinned, m.width, "…")), m.width))
 	}
 	top := m.topLine()
 	for r := range m.bodyRows() {
@@ -449,7 +422,7 @@ func (m *Model) View() string {
 		case r == 0 && m.state == stateNone:
 			s = m.styles.Muted.Render("no build yet")
 		}
-		rows = append(rows, fit(s, m.width))
+		rows = append(rows, panel.Fit(s, m.width))
 	}
 	return strings.Join(rows, "\n")
 }
@@ -458,7 +431,7 @@ func (m *Model) renderLine(i int) string {
 	l := m.lines[i]
 	switch {
 	case i == m.sel:
-		return m.styles.Selected.Render(fit(l.plain, m.width))
+		return m.styles.Selected.Render(panel.Fit(l.plain, m.width))
 	case l.kind == kindCommand:
 		return m.styles.Muted.Render(l.text)
 	case l.kind == kindOK:
@@ -495,17 +468,4 @@ func withMarker(s string, width int, marker string) string {
 		s += "\x1b[m"
 	}
 	return s + marker
-}
-
-// fit truncates or pads s to exactly width cells, closing any SGR the
-// text left open so colours do not bleed past the panel.
-func fit(s string, width int) string {
-	s = ansi.Truncate(s, width, "")
-	if strings.IndexByte(s, 0x1b) >= 0 {
-		s += "\x1b[m"
-	}
-	if pad := width - ansi.StringWidth(s); pad > 0 {
-		s += strings.Repeat(" ", pad)
-	}
-	return s
 }

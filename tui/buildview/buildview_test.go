@@ -2,7 +2,6 @@ package buildview
 
 import (
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -18,25 +17,10 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 func ptr[T any](v T) *T { return &v }
-
-func press(name string) tea.KeyPressMsg {
-	switch name {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "pgup":
-		return tea.KeyPressMsg{Code: tea.KeyPgUp}
-	}
-	return tea.KeyPressMsg{Code: rune(name[0]), Text: name}
-}
 
 func start(n int) devloop.Event {
 	return devloop.Event{Type: devloop.TypeBuildStart, Build: n, Command: "make", Message: "build #n: make"}
@@ -121,7 +105,7 @@ func TestUpdate(t *testing.T) {
 			title: "build #8 · failed (exit 1)", pinned: "build #8 failed (exit 1)"},
 		{name: "a good build clears the pin",
 			msgs:  []panel.EventsMsg{failedBuild(), events(start(8), ok(8, 1500, "build #8 ok in 1.5s"))},
-			title: "build #8 · ok in 1.5s", lines: []string{"$ make", "build #8 ok in 1.5s"}},
+			title: "build #8 · ok in 1.50s", lines: []string{"$ make", "build #8 ok in 1.5s"}},
 		{name: "output without a start (panel opened mid-build)", msgs: []panel.EventsMsg{events(output(4, "ld kernel"))},
 			title: "build #4 · running", lines: []string{"ld kernel"}},
 		{name: "j selects the first location", msgs: []panel.EventsMsg{failedBuild()}, pinned: failMsg, keys: []string{"j"},
@@ -144,7 +128,7 @@ func TestUpdate(t *testing.T) {
 				m.Update(msg)
 			}
 			for _, k := range tt.keys {
-				m.Update(press(k))
+				m.Update(paneltest.Press(k))
 			}
 			for _, msg := range tt.after {
 				m.Update(msg)
@@ -171,7 +155,7 @@ func TestUpdate(t *testing.T) {
 			if sel != tt.sel {
 				t.Errorf("selected %q, want %q", sel, tt.sel)
 			}
-			checkSize(t, m.View(), 70, 10)
+			paneltest.CheckSize(t, m.View(), 70, 10)
 			if tt.pinned != "" {
 				if first, _, _ := strings.Cut(ansi.Strip(m.View()), "\n"); !strings.HasPrefix(first, tt.pinned[:20]) {
 					t.Errorf("first row = %q, want the pinned failure", first)
@@ -189,7 +173,7 @@ func TestPinnedStaysWhileScrolling(t *testing.T) {
 		m.Update(events(output(8, strings.Repeat("x", i%7))))
 	}
 	for _, k := range []string{"pgup", "pgup", "g"} {
-		m.Update(press(k))
+		m.Update(paneltest.Press(k))
 		if first, _, _ := strings.Cut(ansi.Strip(m.View()), "\n"); !strings.HasPrefix(first, "build #7 failed") {
 			t.Fatalf("after %s the first row is %q, want the pinned failure", k, first)
 		}
@@ -316,7 +300,7 @@ func TestEnterOpensEditor(t *testing.T) {
 			m.Update(failedBuild())
 			var cmd tea.Cmd
 			for _, k := range tt.keys {
-				_, cmd = m.Update(press(k))
+				_, cmd = m.Update(paneltest.Press(k))
 			}
 			if cmd == nil {
 				t.Fatal("enter returned no command")
@@ -365,38 +349,10 @@ func TestGolden(t *testing.T) {
 				m.Update(msg)
 			}
 			for _, k := range tt.keys {
-				m.Update(press(k))
+				m.Update(paneltest.Press(k))
 			}
-			view := m.View()
-			checkSize(t, view, tt.w, tt.h)
-			got := "title: " + m.Title() + "\n" + ansi.Strip(view) + "\n"
-			path := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if got != string(want) {
-				t.Errorf("view differs from %s:\n%s\nwant:\n%s", path, got, want)
-			}
+			paneltest.Golden(t, ansi.Strip(paneltest.Snapshot(t, m, tt.w, tt.h)))
 		})
-	}
-}
-
-func checkSize(t *testing.T, view string, w, h int) {
-	t.Helper()
-	rows := strings.Split(view, "\n")
-	if len(rows) != h {
-		t.Fatalf("view has %d rows, want %d", len(rows), h)
-	}
-	for i, r := range rows {
-		if got := ansi.StringWidth(r); got != w {
-			t.Errorf("row %d is %d cells wide, want %d: %q", i, got, w, r)
-		}
 	}
 }
 
@@ -465,7 +421,7 @@ func TestLongLinesBounded(t *testing.T) {
 				t.Errorf("%d short lines kept, want %d: the byte bound must not cut short lines", len(m.lines), MaxLines)
 			}
 			view := m.View()
-			checkSize(t, view, 60, 6)
+			paneltest.CheckSize(t, view, 60, 6)
 			rows := strings.Split(ansi.Strip(view), "\n")
 			lastRow := rows[len(rows)-1]
 			if !strings.HasPrefix(lastRow, fmt.Sprintf("main.c:%d:1: warning: x", tt.n-1)) {

@@ -56,10 +56,9 @@ type Model struct {
 	sb            *scrollback
 	width, height int
 
-	wrap   bool
-	xoff   int  // first shown column with wrap off
-	follow bool // stick to the newest line
-	top    pos  // top visible row when not following
+	wrap     bool
+	xoff     int                 // first shown column with wrap off
+	scroller panel.Scroller[pos] // the top visible row when not following
 
 	focused bool
 	input   bool
@@ -82,12 +81,11 @@ func New(d panel.Deps) *Model {
 		d.Styles = panel.NewStyles(false)
 	}
 	return &Model{
-		deps:   d,
-		keys:   newKeyMap(),
-		loc:    time.Local,
-		sb:     newScrollback(maxLines, maxBytes),
-		wrap:   true,
-		follow: true,
+		deps: d,
+		keys: newKeyMap(),
+		loc:  time.Local,
+		sb:   newScrollback(maxLines, maxBytes),
+		wrap: true,
 	}
 }
 
@@ -234,24 +232,10 @@ func (m *Model) scrollKey(msg tea.KeyPressMsg) {
 	switch k := m.keys; {
 	case key.Matches(msg, k.Input):
 		m.input = true
-	case key.Matches(msg, k.Up):
-		m.scroll(-1)
-	case key.Matches(msg, k.Down):
-		m.scroll(1)
-	case key.Matches(msg, k.PageUp):
-		m.scroll(-page)
-	case key.Matches(msg, k.PageDown):
-		m.scroll(page)
-	case key.Matches(msg, k.HalfUp):
-		m.scroll(-half)
-	case key.Matches(msg, k.HalfDown):
-		m.scroll(half)
-	case key.Matches(msg, k.Top):
-		if !m.sb.empty() {
-			m.setTop(m.layout(), pos{seq: m.sb.first})
-		}
-	case key.Matches(msg, k.Follow):
-		m.follow = true
+	case key.Matches(msg, k.Bottom):
+		m.scroller.Follow()
+	case !m.sb.empty() && m.scroller.Key(msg, k.ScrollKeys, m.rows(), page, half):
+		// Scrolled; with nothing to show, the scroll keys do nothing.
 	case key.Matches(msg, k.Wrap):
 		m.toggleWrap()
 	case key.Matches(msg, k.Left):
@@ -308,13 +292,11 @@ func (m *Model) layout() layout {
 	return layout{sb: m.sb, width: max(m.width, 1), wrap: m.wrap}
 }
 
+// rows are the rows the view scrolls over, for a screen of m.height.
+func (m *Model) rows() scrollRows { return scrollRows{m.layout(), max(m.height, 1)} }
+
 // topPos is the top visible row now.
-func (m *Model) topPos(lo layout) pos {
-	if m.follow {
-		return lo.bottomTop(max(m.height, 1))
-	}
-	return lo.clamp(m.top)
-}
+func (m *Model) topPos() pos { return m.scroller.Top(m.rows()) }
 
 // scroll moves the view delta rows (negative: towards older lines).
 // Scrolling up pauses following; reaching the bottom resumes it.
@@ -322,28 +304,35 @@ func (m *Model) scroll(delta int) {
 	if m.sb.empty() || delta == 0 {
 		return
 	}
-	lo := m.layout()
-	p := m.topPos(lo)
-	if delta < 0 {
-		p = lo.up(p, -delta)
-	} else {
-		p = lo.down(p, delta)
-	}
-	m.setTop(lo, p)
+	m.scroller.ScrollBy(m.rows(), delta)
 }
 
-// setTop shows p at the top, or follows when p is at or past the bottom.
-func (m *Model) setTop(lo layout, p pos) {
-	if p.before(lo.bottomTop(max(m.height, 1))) {
-		m.follow, m.top = false, p
-		return
+// scrollRows are the wrapped rows of the scrollback, as a Scroller moves
+// over them: at the bottom the newest row is on the last of height rows,
+// and when everything fits the view follows.
+type scrollRows struct {
+	lo     layout
+	height int
+}
+
+func (r scrollRows) First() pos      { return pos{seq: r.lo.sb.first} }
+func (r scrollRows) Bottom() pos     { return r.lo.bottomTop(r.height) }
+func (r scrollRows) Clamp(p pos) pos { return r.lo.clamp(p) }
+
+func (r scrollRows) Move(p pos, n int) (pos, bool) {
+	if n < 0 {
+		p = r.lo.up(p, -n)
+	} else {
+		p = r.lo.down(p, n)
 	}
-	m.follow = true
+	return p, !p.before(r.Bottom())
 }
 
 func (m *Model) toggleWrap() {
-	if !m.follow {
-		m.top.row = 0
+	if !m.scroller.Following() {
+		p := m.scroller.Pinned()
+		p.row = 0
+		m.scroller.Pin(p)
 	}
 	m.wrap = !m.wrap
 	m.xoff = 0
@@ -364,8 +353,7 @@ func (m *Model) widestVisible() int {
 	if m.sb.empty() {
 		return 0
 	}
-	lo := m.layout()
-	p := m.topPos(lo)
+	p := m.topPos()
 	for i := 0; i < m.height && p.seq <= m.sb.last(); i, p.seq = i+1, p.seq+1 {
 		if l := m.sb.at(p.seq); l.kind == guestLine {
 			widest = max(widest, ansi.StringWidth(l.text))
@@ -377,8 +365,10 @@ func (m *Model) widestVisible() int {
 // SetSize sets the content size. A paused view keeps its top line; within a
 // wrapped line it keeps about the same text at the top.
 func (m *Model) SetSize(width, height int) {
-	if !m.follow && m.wrap && m.width > 0 && width > 0 && width != m.width {
-		m.top.row = m.top.row * m.width / width
+	if !m.scroller.Following() && m.wrap && m.width > 0 && width > 0 && width != m.width {
+		p := m.scroller.Pinned()
+		p.row = p.row * m.width / width
+		m.scroller.Pin(p)
 	}
 	m.width, m.height = max(width, 0), max(height, 0)
 }
@@ -410,8 +400,8 @@ func (m *Model) Title() string {
 	if m.input {
 		parts = append(parts, "INPUT (esc to leave)")
 	}
-	if !m.follow && !m.sb.empty() {
-		p := m.layout().clamp(m.top)
+	if !m.scroller.Following() && !m.sb.empty() {
+		p := m.layout().clamp(m.scroller.Pinned())
 		parts = append(parts, fmt.Sprintf("paused at %d/%d (G follows)", p.seq-m.sb.first+1, m.sb.n))
 	}
 	if !m.wrap {
@@ -437,5 +427,5 @@ func (m *Model) KeyBindings() []key.Binding {
 	k.Left.SetEnabled(!m.wrap)
 	k.Right.SetEnabled(!m.wrap)
 	return []key.Binding{k.Input, k.Up, k.Down, k.PageUp, k.PageDown, k.HalfUp, k.HalfDown,
-		k.Top, k.Follow, k.Wrap, k.Left, k.Right}
+		k.Top, k.Bottom, k.Wrap, k.Left, k.Right}
 }

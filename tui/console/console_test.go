@@ -10,6 +10,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 func TestInputKeysReachTheGuest(t *testing.T) {
@@ -56,7 +57,7 @@ func TestInputKeysReachTheGuest(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, ctrl := newModel(t, false, 40, 5)
-			update(m, press("i"))
+			update(m, paneltest.Press("i"))
 			if !m.Capturing() {
 				t.Fatal("i did not enter input mode")
 			}
@@ -78,13 +79,13 @@ func TestInputModeEnterAndLeave(t *testing.T) {
 		capture bool
 		sent    string
 	}{
-		{"i enters", keys("i"), true, ""},
-		{"enter enters", keys("enter"), true, ""},
-		{"esc leaves", keys("i", "x", "esc"), false, "x"},
-		{"alt+esc leaves", []tea.Msg{press("i"), tea.KeyPressMsg{Code: tea.KeyEscape, Mod: tea.ModAlt}}, false, ""},
-		{"ctrl+] leaves", keys("i", "ctrl+]"), false, ""},
-		{"keys after leaving scroll again", keys("i", "esc", "k", "i", "k"), true, "k"},
-		{"paste goes as is", []tea.Msg{press("i"), tea.PasteMsg{Content: "echo hi\nls\t-l"}}, true, "echo hi\nls\t-l"},
+		{"i enters", paneltest.Keys("i"), true, ""},
+		{"enter enters", paneltest.Keys("enter"), true, ""},
+		{"esc leaves", paneltest.Keys("i", "x", "esc"), false, "x"},
+		{"alt+esc leaves", []tea.Msg{paneltest.Press("i"), tea.KeyPressMsg{Code: tea.KeyEscape, Mod: tea.ModAlt}}, false, ""},
+		{"ctrl+] leaves", paneltest.Keys("i", "ctrl+]"), false, ""},
+		{"keys after leaving scroll again", paneltest.Keys("i", "esc", "k", "i", "k"), true, "k"},
+		{"paste goes as is", []tea.Msg{paneltest.Press("i"), tea.PasteMsg{Content: "echo hi\nls\t-l"}}, true, "echo hi\nls\t-l"},
 		{"paste outside input mode is ignored", []tea.Msg{tea.PasteMsg{Content: "rm -rf"}}, false, ""},
 	}
 	for _, tt := range tests {
@@ -108,7 +109,7 @@ func TestInputModeEnterAndLeave(t *testing.T) {
 func TestFocusLossLeavesInputMode(t *testing.T) {
 	m, _ := newModel(t, false, 40, 5)
 	m.Focus(true)
-	update(m, press("i"))
+	update(m, paneltest.Press("i"))
 	m.Focus(false)
 	if m.Capturing() {
 		t.Error("still capturing after losing focus")
@@ -119,13 +120,13 @@ func TestFocusLossLeavesInputMode(t *testing.T) {
 // after it, in order, in one write.
 func TestInputWritesInOrder(t *testing.T) {
 	m, ctrl := newModel(t, false, 40, 5)
-	update(m, press("i"))
-	_, first := m.Update(press("a"))
+	update(m, paneltest.Press("i"))
+	_, first := m.Update(paneltest.Press("a"))
 	if first == nil {
 		t.Fatal("no write command for the first key")
 	}
 	for _, k := range []string{"b", "c"} {
-		if _, cmd := m.Update(press(k)); cmd != nil {
+		if _, cmd := m.Update(paneltest.Press(k)); cmd != nil {
 			t.Fatalf("key %q started a second concurrent write", k)
 		}
 	}
@@ -144,12 +145,12 @@ func TestInputWritesInOrder(t *testing.T) {
 func TestInputErrorShownInTitle(t *testing.T) {
 	m, ctrl := newModel(t, false, 40, 5)
 	ctrl.err = errNoVM
-	update(m, press("i"), press("a"))
+	update(m, paneltest.Press("i"), paneltest.Press("a"))
 	if !strings.Contains(m.Title(), "input failed: devloop: no VM is running") {
 		t.Errorf("title %q does not show the write error", m.Title())
 	}
 	ctrl.err = nil
-	update(m, press("b"))
+	update(m, paneltest.Press("b"))
 	if strings.Contains(m.Title(), "failed") {
 		t.Errorf("title %q still shows the error after a good write", m.Title())
 	}
@@ -158,7 +159,7 @@ func TestInputErrorShownInTitle(t *testing.T) {
 func TestInputWithoutControl(t *testing.T) {
 	m := New(panel.Deps{})
 	m.SetSize(20, 2)
-	update(m, press("i"), press("a"))
+	update(m, paneltest.Press("i"), paneltest.Press("a"))
 	if !strings.Contains(m.Title(), "no console") {
 		t.Errorf("title %q does not say input went nowhere", m.Title())
 	}
@@ -174,18 +175,18 @@ func TestScrolling(t *testing.T) {
 		title  string
 	}{
 		{"follows by default", nil, "line 96", true, "console · boot 1"},
-		{"k pauses", keys("k"), "line 95", false, "paused at 95/100"},
-		{"up pauses", keys("up", "up"), "line 94", false, "paused at 94/100"},
-		{"j back to the bottom resumes", keys("k", "k", "j", "j"), "line 96", true, ""},
-		{"pgup", keys("pgup"), "line 92", false, "paused at 92/100"},
-		{"pgup pgdown", keys("pgup", "pgup", "pgdown"), "line 92", false, ""},
-		{"ctrl+u", keys("ctrl+u"), "line 94", false, ""},
-		{"ctrl+u ctrl+d", keys("ctrl+u", "ctrl+u", "ctrl+d"), "line 94", false, ""},
-		{"g top", keys("g"), "line 1", false, "paused at 1/100"},
-		{"home top", keys("home"), "line 1", false, ""},
-		{"k at top stays", keys("g", "k"), "line 1", false, ""},
-		{"G follows", keys("g", "G"), "line 96", true, ""},
-		{"end follows", keys("g", "end"), "line 96", true, ""},
+		{"k pauses", paneltest.Keys("k"), "line 95", false, "paused at 95/100"},
+		{"up pauses", paneltest.Keys("up", "up"), "line 94", false, "paused at 94/100"},
+		{"j back to the bottom resumes", paneltest.Keys("k", "k", "j", "j"), "line 96", true, ""},
+		{"pgup", paneltest.Keys("pgup"), "line 92", false, "paused at 92/100"},
+		{"pgup pgdown", paneltest.Keys("pgup", "pgup", "pgdown"), "line 92", false, ""},
+		{"ctrl+u", paneltest.Keys("ctrl+u"), "line 94", false, ""},
+		{"ctrl+u ctrl+d", paneltest.Keys("ctrl+u", "ctrl+u", "ctrl+d"), "line 94", false, ""},
+		{"g top", paneltest.Keys("g"), "line 1", false, "paused at 1/100"},
+		{"home top", paneltest.Keys("home"), "line 1", false, ""},
+		{"k at top stays", paneltest.Keys("g", "k"), "line 1", false, ""},
+		{"G follows", paneltest.Keys("g", "G"), "line 96", true, ""},
+		{"end follows", paneltest.Keys("g", "end"), "line 96", true, ""},
 		{"wheel up", []tea.Msg{tea.MouseWheelMsg{Button: tea.MouseWheelUp}}, "line 93", false, ""},
 		{"wheel down to the bottom", []tea.Msg{tea.MouseWheelMsg{Button: tea.MouseWheelUp},
 			tea.MouseWheelMsg{Button: tea.MouseWheelDown}}, "line 96", true, ""},
@@ -199,8 +200,8 @@ func TestScrolling(t *testing.T) {
 			if rows[0] != tt.first {
 				t.Errorf("first row %q, want %q", rows[0], tt.first)
 			}
-			if m.follow != tt.follow {
-				t.Errorf("follow = %v, want %v", m.follow, tt.follow)
+			if m.scroller.Following() != tt.follow {
+				t.Errorf("follow = %v, want %v", m.scroller.Following(), tt.follow)
 			}
 			if !strings.Contains(m.Title(), tt.title) {
 				t.Errorf("title %q does not contain %q", m.Title(), tt.title)
@@ -216,13 +217,13 @@ func TestPausedViewStaysWhileLinesArrive(t *testing.T) {
 	const w, h = 20, 4
 	m, _ := newModel(t, false, w, h)
 	update(m, numbered(1, 1, 50))
-	update(m, keys("k", "k")...)
+	update(m, paneltest.Keys("k", "k")...)
 	before := plainRows(t, m, w, h)
 	update(m, numbered(1, 51, 80))
 	if after := plainRows(t, m, w, h); strings.Join(after, "|") != strings.Join(before, "|") {
 		t.Errorf("paused view moved: %q → %q", before, after)
 	}
-	update(m, press("G"))
+	update(m, paneltest.Press("G"))
 	if rows := plainRows(t, m, w, h); rows[h-1] != "line 80" {
 		t.Errorf("after G the last row is %q, want line 80", rows[h-1])
 	}
@@ -235,11 +236,11 @@ func TestPausedViewStaysWhileLinesArrive(t *testing.T) {
 func TestFewLinesFollowFromTheTop(t *testing.T) {
 	m, _ := newModel(t, false, 10, 4)
 	update(m, numbered(1, 1, 2))
-	update(m, press("k"))
+	update(m, paneltest.Press("k"))
 	if rows := plainRows(t, m, 10, 4); rows[0] != "line 1" || rows[1] != "line 2" || rows[2] != "" {
 		t.Errorf("rows %q", rows)
 	}
-	if !m.follow {
+	if !m.scroller.Following() {
 		t.Error("scrolling up content that fits paused following")
 	}
 }
@@ -253,15 +254,15 @@ func TestWrapAndHorizontalScroll(t *testing.T) {
 		title string
 	}{
 		{"wraps", nil, []string{"0123456789", "abcdefghij", "klmnopqrst", "uvwxyz", "short"}, "console"},
-		{"z: no wrap", keys("z"), []string{"0123456789", "short", "", "", ""}, "nowrap"},
-		{"l scrolls right", keys("z", "l"), []string{"89abcdefgh", "", "", "", ""}, "nowrap +8"},
-		{"right stops at the widest line", keys("z", "right", "right", "right", "right"),
+		{"z: no wrap", paneltest.Keys("z"), []string{"0123456789", "short", "", "", ""}, "nowrap"},
+		{"l scrolls right", paneltest.Keys("z", "l"), []string{"89abcdefgh", "", "", "", ""}, "nowrap +8"},
+		{"right stops at the widest line", paneltest.Keys("z", "right", "right", "right", "right"),
 			[]string{"qrstuvwxyz", "", "", "", ""}, "nowrap +26"},
-		{"h scrolls back", keys("z", "l", "l", "h"), []string{"89abcdefgh", "", "", "", ""}, "nowrap +8"},
-		{"left stops at 0", keys("z", "left"), []string{"0123456789", "short", "", "", ""}, "nowrap"},
-		{"h with wrap on does nothing", keys("h"), []string{"0123456789", "abcdefghij", "klmnopqrst", "uvwxyz", "short"}, ""},
-		{"z z wraps again", keys("z", "l", "z"), []string{"0123456789", "abcdefghij", "klmnopqrst", "uvwxyz", "short"}, ""},
-		{"wheel right", []tea.Msg{press("z"), tea.MouseWheelMsg{Button: tea.MouseWheelRight}},
+		{"h scrolls back", paneltest.Keys("z", "l", "l", "h"), []string{"89abcdefgh", "", "", "", ""}, "nowrap +8"},
+		{"left stops at 0", paneltest.Keys("z", "left"), []string{"0123456789", "short", "", "", ""}, "nowrap"},
+		{"h with wrap on does nothing", paneltest.Keys("h"), []string{"0123456789", "abcdefghij", "klmnopqrst", "uvwxyz", "short"}, ""},
+		{"z z wraps again", paneltest.Keys("z", "l", "z"), []string{"0123456789", "abcdefghij", "klmnopqrst", "uvwxyz", "short"}, ""},
+		{"wheel right", []tea.Msg{paneltest.Press("z"), tea.MouseWheelMsg{Button: tea.MouseWheelRight}},
 			[]string{"89abcdefgh", "", "", "", ""}, ""},
 	}
 	for _, tt := range tests {
@@ -296,7 +297,7 @@ func TestWrappedScrollingByRows(t *testing.T) {
 	}
 	for i, s := range steps {
 		if s.key != "" {
-			update(m, press(s.key))
+			update(m, paneltest.Press(s.key))
 		}
 		if got := strings.Join(plainRows(t, m, 4, 2), "|"); got != s.rows {
 			t.Errorf("step %d (%q): rows %q, want %q", i, s.key, got, s.rows)
@@ -364,14 +365,14 @@ func TestResizeKeepsPosition(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, _ := newModel(t, false, 30, 5)
 			update(m, numbered(1, 1, 100))
-			update(m, press("g"))
+			update(m, paneltest.Press("g"))
 			for range 39 {
-				update(m, press("j"))
+				update(m, paneltest.Press("j"))
 			}
 			m.SetSize(tt.w, tt.h)
 			rows := plainRows(t, m, tt.w, tt.h)
-			if rows[0] != tt.wantFirst || m.follow != tt.wantFollow {
-				t.Errorf("first row %q follow %v, want %q %v", rows[0], m.follow, tt.wantFirst, tt.wantFollow)
+			if rows[0] != tt.wantFirst || m.scroller.Following() != tt.wantFollow {
+				t.Errorf("first row %q follow %v, want %q %v", rows[0], m.scroller.Following(), tt.wantFirst, tt.wantFollow)
 			}
 		})
 	}
@@ -389,7 +390,7 @@ func TestResizeWhileFollowingStaysAtTheBottom(t *testing.T) {
 func TestResizeWithinAWrappedLine(t *testing.T) {
 	m, _ := newModel(t, false, 10, 2)
 	update(m, panel.EventsMsg{lineEv(1, strings.Repeat("x", 30)+"ABCDEFGHIJ"+strings.Repeat("y", 30))})
-	update(m, press("g"), press("j"), press("j"), press("j"))
+	update(m, paneltest.Press("g"), paneltest.Press("j"), paneltest.Press("j"), paneltest.Press("j"))
 	if rows := plainRows(t, m, 10, 2); rows[0] != "ABCDEFGHIJ" {
 		t.Fatalf("first row %q", rows[0])
 	}
@@ -418,11 +419,11 @@ func TestKeyBindings(t *testing.T) {
 	if strings.Contains(help(), "scroll left") {
 		t.Errorf("help %q offers horizontal scroll with wrap on", help())
 	}
-	update(m, press("z"))
+	update(m, paneltest.Press("z"))
 	if !strings.Contains(help(), "←/h scroll left") {
 		t.Errorf("help %q lacks horizontal scroll with wrap off", help())
 	}
-	update(m, press("i"))
+	update(m, paneltest.Press("i"))
 	if got := help(); !strings.Contains(got, "esc/ctrl+] leave input mode") || !strings.Contains(got, "ctrl+[ send ESC") {
 		t.Errorf("input-mode help %q", got)
 	}
@@ -430,7 +431,7 @@ func TestKeyBindings(t *testing.T) {
 
 func TestZeroSize(t *testing.T) {
 	m, _ := newModel(t, false, 0, 0)
-	update(m, numbered(1, 1, 10), press("k"), press("z"), press("l"))
+	update(m, numbered(1, 1, 10), paneltest.Press("k"), paneltest.Press("z"), paneltest.Press("l"))
 	if v := m.View(); v != "" {
 		t.Errorf("View at 0×0 = %q", v)
 	}

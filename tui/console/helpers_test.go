@@ -14,6 +14,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 // fakeControl records console writes; other controls are no-ops.
@@ -92,63 +93,11 @@ func numbered(boot, from, to int) panel.EventsMsg {
 	return b
 }
 
-func press(s string) tea.KeyPressMsg {
-	switch s {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "left":
-		return tea.KeyPressMsg{Code: tea.KeyLeft}
-	case "right":
-		return tea.KeyPressMsg{Code: tea.KeyRight}
-	case "pgup":
-		return tea.KeyPressMsg{Code: tea.KeyPgUp}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	case "home":
-		return tea.KeyPressMsg{Code: tea.KeyHome}
-	case "end":
-		return tea.KeyPressMsg{Code: tea.KeyEnd}
-	}
-	if c, ok := strings.CutPrefix(s, "ctrl+"); ok {
-		return tea.KeyPressMsg{Code: rune(c[0]), Mod: tea.ModCtrl}
-	}
-	r := []rune(s)[0]
-	k := tea.KeyPressMsg{Code: r, Text: s}
-	if r >= 'A' && r <= 'Z' {
-		k.Code, k.ShiftedCode, k.Mod = r+'a'-'A', r, tea.ModShift
-	}
-	return k
-}
-
-func keys(ss ...string) []tea.Msg {
-	var out []tea.Msg
-	for _, s := range ss {
-		out = append(out, press(s))
-	}
-	return out
-}
-
 // viewRows returns View split into rows, after checking it is exactly
 // w×h cells.
 func viewRows(t *testing.T, m *Model, w, h int) []string {
 	t.Helper()
-	v := m.View()
-	rows := strings.Split(v, "\n")
-	if len(rows) != h {
-		t.Fatalf("View has %d rows, want %d:\n%s", len(rows), h, v)
-	}
-	for i, r := range rows {
-		if got := ansi.StringWidth(r); got != w {
-			t.Fatalf("row %d is %d cells wide, want %d: %q", i, got, w, r)
-		}
-	}
-	return rows
+	return paneltest.CheckSize(t, m.View(), w, h)
 }
 
 // plainRows is viewRows without SGR and trailing spaces.

@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 // heldBytes is what the scrollback holds: each line's text and the rows
@@ -50,7 +51,7 @@ func TestScrollbackBoundedWithLongLines(t *testing.T) {
 			const w, h = 80, 20
 			m, _ := newModel(t, tt.color, w, h)
 			if !tt.wrap {
-				update(m, press("z"))
+				update(m, paneltest.Press("z"))
 			}
 			update(m, panel.EventsMsg{startEv(1, 1, t0)})
 			var last string

@@ -18,7 +18,7 @@ func (m *Model) View() string {
 		rows = append(rows, m.fit(m.deps.Styles.Muted.Render("waiting for the guest's console output…")))
 	} else {
 		lo := m.layout()
-		p := m.topPos(lo)
+		p := m.topPos()
 		for len(rows) < m.height && p.seq <= m.sb.last() {
 			l := m.sb.at(p.seq)
 			switch {

@@ -1,10 +1,7 @@
 package console
 
 import (
-	"flag"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,9 +11,8 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
-
-var updateGolden = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // session is a console with two boots: separators, a tab, a long line,
 // wide characters, colours and an exit.
@@ -51,30 +47,9 @@ func TestGoldenViews(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, _ := newModel(t, false, tt.w, tt.h)
 			update(m, session())
-			update(m, keys(tt.keys...)...)
-			viewRows(t, m, tt.w, tt.h)
-			got := "title: " + m.Title() + "\n" + m.View() + "\n"
-			golden(t, filepath.Join("testdata", tt.name+".golden"), got)
+			update(m, paneltest.Keys(tt.keys...)...)
+			paneltest.Golden(t, paneltest.Snapshot(t, m, tt.w, tt.h))
 		})
-	}
-}
-
-func golden(t *testing.T, path, got string) {
-	t.Helper()
-	if *updateGolden {
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run with -update to create it): %v", err)
-	}
-	if got != string(want) {
-		t.Errorf("View differs from %s (run with -update to accept):\ngot:\n%s\nwant:\n%s", path, got, want)
 	}
 }
 
@@ -115,7 +90,7 @@ func TestGuestEscapeSequencesAreNeutralised(t *testing.T) {
 					evs = append(evs, devloop.Event{Type: devloop.TypeVMExit, Boot: 1, Reason: "qemu-error",
 						Detail: "\x1b]0;stderr title\x07qemu: \x1b[2Jbad"})
 					update(m, evs)
-					update(m, keys(mode...)...)
+					update(m, paneltest.Keys(mode...)...)
 					rows := viewRows(t, m, sz.w, sz.h)
 					coloured := 0
 					for i, r := range rows {
@@ -208,7 +183,7 @@ func TestFloodStaysBounded(t *testing.T) {
 	m, _ := newModel(t, true, w, h)
 	paused, _ := newModel(t, false, w, h)
 	update(m, panel.EventsMsg{startEv(1, 1, t0)})
-	update(paused, panel.EventsMsg{startEv(1, 1, t0)}, numbered(1, 1, 100), press("g"))
+	update(paused, panel.EventsMsg{startEv(1, 1, t0)}, numbered(1, 1, 100), paneltest.Press("g"))
 	n := 0
 	for n < total {
 		b := make(panel.EventsMsg, 0, batch)

@@ -1,12 +1,16 @@
 package logview
 
-import "charm.land/bubbles/v2/key"
+import (
+	"charm.land/bubbles/v2/key"
+
+	"github.com/ukdev/ukdev/tui/panel"
+)
 
 // keyMap is the logs panel's keys. They apply only while the panel has
 // focus; none of them is one of the root's global keys (q ? tab digits f
 // r R p s w).
 type keyMap struct {
-	Up, Down, PageUp, PageDown, HalfUp, HalfDown, Top, Bottom key.Binding
+	panel.ScrollKeys
 
 	Search, Next, Prev, Filter, Clear key.Binding
 	ToggleCase, ToggleRegex           key.Binding
@@ -17,15 +21,8 @@ type keyMap struct {
 }
 
 func newKeyMap() keyMap {
-	return keyMap{
-		Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
-		Down:     key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "down")),
-		PageUp:   key.NewBinding(key.WithKeys("pgup", "ctrl+b"), key.WithHelp("pgup", "page up")),
-		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f", "space"), key.WithHelp("pgdn", "page down")),
-		HalfUp:   key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "half page up")),
-		HalfDown: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "half page down")),
-		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "oldest")),
-		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "newest, follow")),
+	k := keyMap{
+		ScrollKeys: panel.NewScrollKeys(),
 
 		Search:      key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "search")),
 		Next:        key.NewBinding(key.WithKeys("n"), key.WithHelp("n", "next match")),
@@ -45,6 +42,9 @@ func newKeyMap() keyMap {
 		PromptRegex: key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "regexp on/off")),
 		PromptCase:  key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "ignore case on/off")),
 	}
+	k.Top.SetHelp("g", "oldest")
+	k.Bottom.SetHelp("G", "newest, follow")
+	return k
 }
 
 // bindings lists the keys in help order.

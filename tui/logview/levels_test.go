@@ -7,6 +7,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
 // levelEvents is a Unikraft boot: kernel lines of every level, the
@@ -67,7 +68,7 @@ func TestLevelFilter(t *testing.T) {
 					t.Errorf("line %d = %q, want it to start with %q", i, got[i], p)
 				}
 			}
-			checkSize(t, m.View(), 80, 10)
+			paneltest.CheckSize(t, m.View(), 80, 10)
 		})
 	}
 }

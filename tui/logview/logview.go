@@ -145,8 +145,7 @@ type Model struct {
 
 	showTime      bool
 	width, height int
-	follow        bool   // show the newest lines as they come
-	topSeq        uint64 // the top line's seq when not following
+	scroll        panel.Scroller[uint64] // the top line's seq when not following
 
 	prompt promptKind
 	input  textinput.Model
@@ -178,7 +177,7 @@ func New(d panel.Deps) *Model {
 	return &Model{
 		deps: d, styles: d.Styles, keys: newKeyMap(),
 		base: 1, maxLines: MaxLines, maxBytes: MaxBytes, liveBoots: map[int]bool{}, maxLevel: -1,
-		ignoreCase: true, showTime: true, follow: true,
+		ignoreCase: true, showTime: true,
 		input: in,
 	}
 }
@@ -354,7 +353,10 @@ func (m *Model) addHistory(h historyMsg) {
 		}
 		return seq - m.base + uint64(len(hist)) + 1
 	}
-	m.topSeq, m.matchSeq = shift(m.topSeq), shift(m.matchSeq)
+	if !m.scroll.Following() {
+		m.scroll.Pin(shift(m.scroll.Pinned()))
+	}
+	m.matchSeq = shift(m.matchSeq)
 	live := m.lines
 	m.lines = make([]line, 0, len(hist)+len(live))
 	m.base, m.bytes = 1, 0
@@ -444,55 +446,47 @@ func (m *Model) noticeRows() []string {
 func (m *Model) maxTop() int { return max(m.shown()-m.bodyRows(), 0) }
 
 // top is the index of the first shown line in the view.
-func (m *Model) top() int {
-	if m.follow {
-		return m.maxTop()
-	}
-	return min(m.indexOf(m.topSeq), m.maxTop())
-}
-
-// scrollTo puts shown line i at the top; reaching the bottom resumes
-// following.
-func (m *Model) scrollTo(i int) {
-	if i >= m.maxTop() {
-		m.follow = true
-		return
-	}
-	m.pin(i)
-}
+func (m *Model) top() int { return min(m.indexOf(m.scroll.Top(shownRows{m})), m.maxTop()) }
 
 // pin puts shown line i at the top and stops following.
-func (m *Model) pin(i int) {
-	m.follow = false
-	i = max(min(i, m.maxTop()), 0)
-	if i < m.shown() {
-		m.topSeq = m.shownLine(i).seq
+func (m *Model) pin(i int) { m.scroll.Pin(m.seqAt(i)) }
+
+func (m *Model) scrollBy(n int) { m.scroll.ScrollBy(shownRows{m}, n) }
+
+// seqAt is the seq of shown line i, kept between 0 and maxTop; with no
+// line shown, the seq pinned before.
+func (m *Model) seqAt(i int) uint64 {
+	if i = max(min(i, m.maxTop()), 0); i < m.shown() {
+		return m.shownLine(i).seq
 	}
+	return m.scroll.Pinned()
 }
 
-func (m *Model) scrollBy(n int) { m.scrollTo(m.top() + n) }
+// shownRows are the shown lines the view scrolls over, named by seq so
+// that a pinned view stays on its line while old lines are dropped and
+// filters change.
+type shownRows struct{ m *Model }
+
+func (r shownRows) First() uint64           { return r.m.seqAt(0) }
+func (r shownRows) Bottom() uint64          { return r.m.seqAt(r.m.maxTop()) }
+func (r shownRows) Clamp(seq uint64) uint64 { return seq }
+
+// Move pins the shown line n below seq's; the bottom is maxTop, as an
+// index, so that scrolling up from it pauses even when every line fits.
+func (r shownRows) Move(seq uint64, n int) (uint64, bool) {
+	i := min(r.m.indexOf(seq), r.m.maxTop()) + n
+	return r.m.seqAt(i), i >= r.m.maxTop()
+}
 
 func (m *Model) key(msg tea.KeyPressMsg) tea.Cmd {
 	m.status = ""
 	k := m.keys
 	page := max(m.bodyRows(), 1)
 	switch {
-	case key.Matches(msg, k.Up):
-		m.scrollBy(-1)
-	case key.Matches(msg, k.Down):
-		m.scrollBy(1)
-	case key.Matches(msg, k.PageUp):
-		m.scrollBy(-page)
-	case key.Matches(msg, k.PageDown):
-		m.scrollBy(page)
-	case key.Matches(msg, k.HalfUp):
-		m.scrollBy(-max(page/2, 1))
-	case key.Matches(msg, k.HalfDown):
-		m.scrollBy(max(page/2, 1))
 	case key.Matches(msg, k.Top):
-		m.pin(0)
-	case key.Matches(msg, k.Bottom):
-		m.follow = true
+		m.pin(0) // the oldest line stays put as new lines come
+	case m.scroll.Key(msg, k.ScrollKeys, shownRows{m}, page, max(page/2, 1)):
+		// Scrolled.
 	case key.Matches(msg, k.Search):
 		return m.openPrompt(promptSearch, "/", m.search)
 	case key.Matches(msg, k.Filter):
@@ -740,7 +734,7 @@ func (m *Model) Title() string {
 	} else {
 		parts = append(parts, strconv.Itoa(len(m.lines)))
 	}
-	if !m.follow {
+	if !m.scroll.Following() {
 		parts = append(parts, "paused (G follows)")
 	}
 	if m.status != "" {
@@ -783,13 +777,13 @@ func (m *Model) View() string {
 		case r == 0:
 			s = m.styles.Muted.Render("no line shown: esc clears the filter, o changes the source")
 		}
-		rows = append(rows, fit(s, m.width))
+		rows = append(rows, panel.Fit(s, m.width))
 	}
 	for _, r := range m.noticeRows() {
-		rows = append(rows, fit(m.styles.Muted.Render(r), m.width))
+		rows = append(rows, panel.Fit(m.styles.Muted.Render(r), m.width))
 	}
 	if m.prompt != promptNone {
-		rows = append(rows, fit(m.input.View()+" "+m.styles.Muted.Render(m.promptHint()), m.width))
+		rows = append(rows, panel.Fit(m.input.View()+" "+m.styles.Muted.Render(m.promptHint()), m.width))
 	}
 	return strings.Join(rows, "\n")
 }
@@ -861,17 +855,4 @@ func highlight(plain string, spans [][]int, style lipgloss.Style) string {
 	}
 	b.WriteString(plain[at:])
 	return b.String()
-}
-
-// fit truncates or pads s to exactly width cells, closing any SGR the
-// text left open so colours do not bleed past the panel.
-func fit(s string, width int) string {
-	s = ansi.Truncate(s, width, "")
-	if strings.IndexByte(s, 0x1b) >= 0 {
-		s += "\x1b[m"
-	}
-	if pad := width - ansi.StringWidth(s); pad > 0 {
-		s += strings.Repeat(" ", pad)
-	}
-	return s
 }

@@ -1,7 +1,6 @@
 package logview
 
 import (
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,33 +13,10 @@ import (
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
-
 var t0 = time.Date(2025, 1, 2, 12, 0, 0, 0, time.UTC)
-
-// press turns a key name ("enter", "ctrl+s", "N") into a key press.
-func press(name string) tea.KeyPressMsg {
-	switch name {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "up":
-		return tea.KeyPressMsg{Code: tea.KeyUp}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	case "pgup":
-		return tea.KeyPressMsg{Code: tea.KeyPgUp}
-	case "pgdown":
-		return tea.KeyPressMsg{Code: tea.KeyPgDown}
-	}
-	if r, ok := strings.CutPrefix(name, "ctrl+"); ok {
-		return tea.KeyPressMsg{Code: rune(r[0]), Mod: tea.ModCtrl}
-	}
-	return tea.KeyPressMsg{Code: rune(name[0]), Text: name}
-}
 
 // typeText is the key presses that type s into a prompt.
 func typeText(s string) []string {
@@ -95,7 +71,7 @@ func newModel(w, h int) *Model {
 func run(m *Model, names []string) tea.Cmd {
 	var last tea.Cmd
 	for _, n := range names {
-		_, last = m.Update(press(n))
+		_, last = m.Update(paneltest.Press(n))
 	}
 	return last
 }
@@ -186,7 +162,7 @@ func TestUpdate(t *testing.T) {
 				if got := m.shownLine(m.top()).plain; got != "boot #2 of build #1" {
 					t.Errorf("top line = %q, want the start of boot 2", got)
 				}
-				if m.follow {
+				if m.scroll.Following() {
 					t.Error("still following after a jump")
 				}
 			}},
@@ -199,18 +175,18 @@ func TestUpdate(t *testing.T) {
 				}
 			}},
 		{name: "G follows again", height: 3, keys: keys("k", "pgup", "G"), shown: 12, check: func(t *testing.T, m *Model) {
-			if !m.follow || m.top() != 9 {
-				t.Errorf("follow = %v, top = %d; want following at 9", m.follow, m.top())
+			if !m.scroll.Following() || m.top() != 9 {
+				t.Errorf("follow = %v, top = %d; want following at 9", m.scroll.Following(), m.top())
 			}
 		}},
 		{name: "g goes to the oldest line", height: 3, keys: keys("g"), shown: 12, check: func(t *testing.T, m *Model) {
-			if m.top() != 0 || m.follow {
-				t.Errorf("top = %d follow = %v; want 0, paused", m.top(), m.follow)
+			if m.top() != 0 || m.scroll.Following() {
+				t.Errorf("top = %d follow = %v; want 0, paused", m.top(), m.scroll.Following())
 			}
 		}},
 		{name: "scrolling down to the end follows", height: 3, keys: keys("g", "pgdown", "pgdown", "pgdown", "pgdown"), shown: 12,
 			check: func(t *testing.T, m *Model) {
-				if !m.follow {
+				if !m.scroll.Following() {
 					t.Error("not following at the bottom")
 				}
 			}},
@@ -238,7 +214,7 @@ func TestUpdate(t *testing.T) {
 			if tt.check != nil {
 				tt.check(t, m)
 			}
-			checkSize(t, m.View(), 80, h)
+			paneltest.CheckSize(t, m.View(), 80, h)
 		})
 	}
 }
@@ -453,48 +429,19 @@ func TestGolden(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m := newModel(tt.w, tt.h)
 			run(m, tt.keys)
-			view := m.View()
-			checkSize(t, view, tt.w, tt.h)
-			got := "title: " + m.Title() + "\n" + ansi.Strip(view) + "\n"
-			path := filepath.Join("testdata", tt.name+".golden")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create)", err)
-			}
-			if got != string(want) {
-				t.Errorf("view differs from %s:\n%s\nwant:\n%s", path, got, want)
-			}
+			paneltest.Golden(t, ansi.Strip(paneltest.Snapshot(t, m, tt.w, tt.h)))
 		})
-	}
-}
-
-// checkSize fails unless view is exactly w×h cells.
-func checkSize(t *testing.T, view string, w, h int) {
-	t.Helper()
-	rows := strings.Split(view, "\n")
-	if len(rows) != h {
-		t.Fatalf("view has %d rows, want %d", len(rows), h)
-	}
-	for i, r := range rows {
-		if got := ansi.StringWidth(r); got != w {
-			t.Errorf("row %d is %d cells wide, want %d: %q", i, got, w, r)
-		}
 	}
 }
 
 func TestMouseWheel(t *testing.T) {
 	m := newModel(60, 3)
 	m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelUp})
-	if m.follow || m.top() != 6 {
-		t.Errorf("after wheel up: follow %v top %d, want paused at 6", m.follow, m.top())
+	if m.scroll.Following() || m.top() != 6 {
+		t.Errorf("after wheel up: follow %v top %d, want paused at 6", m.scroll.Following(), m.top())
 	}
 	m.Update(tea.MouseWheelMsg{Button: tea.MouseWheelDown})
-	if !m.follow {
+	if !m.scroll.Following() {
 		t.Error("wheel down to the bottom does not follow")
 	}
 }
@@ -557,7 +504,7 @@ func TestSaveGoesToStateDir(t *testing.T) {
 		t.Errorf("save wrote %s into the project directory", entries[0].Name())
 	}
 	view := ansi.Strip(m.View())
-	checkSize(t, view, 30, 8)
+	paneltest.CheckSize(t, view, 30, 8)
 	if joined := strings.Join(strings.Fields(view), ""); !strings.Contains(joined, path) {
 		t.Errorf("view does not show the whole path %s:\n%s", path, view)
 	}

@@ -143,17 +143,3 @@ func hexDump(addr uint64, data []byte, perLine int) []string {
 	}
 	return lines
 }
-
-// formatBytes renders a byte count in binary units: "512 B", "64.0 MiB".
-func formatBytes(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%d B", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit && exp < 5; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
-}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -20,10 +19,9 @@ import (
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 	"github.com/ukdev/ukdev/vm"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 // guestSource is a 32-bit freestanding kernel-like program: globals at
 // fixed addresses, as in a kernel without paging.
@@ -212,54 +210,7 @@ func refresh(t *testing.T, m *Model) {
 	drive(t, m, panel.TickMsg(epoch.Add(400*time.Millisecond)))
 }
 
-func keyPress(s string) tea.KeyPressMsg {
-	switch s {
-	case "enter":
-		return tea.KeyPressMsg{Code: tea.KeyEnter}
-	case "esc":
-		return tea.KeyPressMsg{Code: tea.KeyEscape}
-	case "down":
-		return tea.KeyPressMsg{Code: tea.KeyDown}
-	}
-	r := []rune(s)[0]
-	return tea.KeyPressMsg{Code: r, Text: s}
-}
-
 func plain(m *Model) string { return ansi.Strip(m.View()) }
-
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("view differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func checkSize(t *testing.T, view string, w, h int) {
-	t.Helper()
-	lines := strings.Split(view, "\n")
-	if len(lines) != h {
-		t.Fatalf("view has %d lines, want %d", len(lines), h)
-	}
-	for i, l := range lines {
-		if got := ansi.StringWidth(l); got != w {
-			t.Errorf("line %d is %d cells wide, want %d: %q", i, got, w, l)
-		}
-	}
-}
 
 func TestMemViewGolden(t *testing.T) {
 	sizes := []struct{ w, h int }{{100, 30}, {56, 12}}
@@ -271,8 +222,8 @@ func TestMemViewGolden(t *testing.T) {
 			drive(t, m, nil)
 			refresh(t, m)
 			v := plain(m)
-			checkSize(t, v, sz.w, sz.h)
-			checkGolden(t, fmt.Sprintf("running_%dx%d", sz.w, sz.h), v)
+			paneltest.CheckSize(t, v, sz.w, sz.h)
+			paneltest.Golden(t, v)
 		})
 	}
 }
@@ -282,7 +233,7 @@ func TestMemViewNoVM(t *testing.T) {
 	m.SetSize(40, 3)
 	refresh(t, m)
 	v := plain(m)
-	checkSize(t, v, 40, 3)
+	paneltest.CheckSize(t, v, 40, 3)
 	if !strings.HasPrefix(v, "no VM running") {
 		t.Errorf("view = %q", v)
 	}
@@ -394,7 +345,7 @@ func TestMemViewKeys(t *testing.T) {
 			m.Focus(true)
 			refresh(t, m)
 			for _, k := range tt.keys {
-				drive(t, m, keyPress(k))
+				drive(t, m, paneltest.Press(k))
 			}
 			refresh(t, m)
 			if m.Capturing() != tt.wantCapturing {
@@ -476,16 +427,7 @@ func TestHexDump(t *testing.T) {
 	}
 }
 
-func TestFormatBytesAndAge(t *testing.T) {
-	bytes := []struct {
-		n    uint64
-		want string
-	}{{0, "0 B"}, {1023, "1023 B"}, {1024, "1.0 KiB"}, {64 << 20, "64.0 MiB"}, {3 << 30, "3.0 GiB"}}
-	for _, tt := range bytes {
-		if got := formatBytes(tt.n); got != tt.want {
-			t.Errorf("formatBytes(%d) = %q, want %q", tt.n, got, tt.want)
-		}
-	}
+func TestFormatAge(t *testing.T) {
 	ages := []struct {
 		d    time.Duration
 		want string

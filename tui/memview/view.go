@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/tui/panel"
 )
 
 // View renders exactly width×height cells.
@@ -23,23 +24,7 @@ func (m *Model) View() string {
 	if region > 0 && m.top < len(body) {
 		lines = append(lines, body[m.top:min(len(body), m.top+region)]...)
 	}
-	return fit(lines, m.width, m.height)
-}
-
-// fit truncates and pads lines to exactly width×height cells.
-func fit(lines []string, width, height int) string {
-	out := make([]string, height)
-	for i := range out {
-		var l string
-		if i < len(lines) {
-			l = ansi.Truncate(lines[i], width, "…")
-		}
-		if pad := width - ansi.StringWidth(l); pad > 0 {
-			l += strings.Repeat(" ", pad)
-		}
-		out[i] = l
-	}
-	return strings.Join(out, "\n")
+	return panel.FitBox(lines, m.width, m.height)
 }
 
 // headerLines are the lines above the symbol list: VM, memory, balloon,
@@ -69,11 +54,11 @@ func (m *Model) headerLines() []string {
 
 func (m *Model) memoryLine() string {
 	st, s := m.d.Styles, m.snap
-	ram := formatBytes(s.ramBytes)
+	ram := panel.FormatBytes(float64(s.ramBytes))
 	if s.ramErr != nil {
 		ram = st.Error.Render(s.ramErr.Error())
 	}
-	rss := fmt.Sprintf("%s (peak %s) · %d threads", formatBytes(s.host.RSSBytes), formatBytes(s.host.PeakRSSBytes), s.host.Threads)
+	rss := fmt.Sprintf("%s (peak %s) · %d threads", panel.FormatBytes(float64(s.host.RSSBytes)), panel.FormatBytes(float64(s.host.PeakRSSBytes)), s.host.Threads)
 	if s.hostErr != nil {
 		rss = st.Error.Render(s.hostErr.Error())
 	}
@@ -88,7 +73,7 @@ func (m *Model) balloonLine() string {
 	case !b.present:
 		return "balloon: " + st.Muted.Render("no balloon device")
 	}
-	line := "balloon: " + formatBytes(b.actual)
+	line := "balloon: " + panel.FormatBytes(float64(b.actual))
 	if b.err != nil {
 		return line + " · " + st.Error.Render(b.err.Error())
 	}
@@ -98,7 +83,7 @@ func (m *Model) balloonLine() string {
 	for _, stat := range b.stats {
 		v := fmt.Sprint(stat.value)
 		if strings.HasSuffix(stat.name, "memory") || strings.HasSuffix(stat.name, "caches") {
-			v = formatBytes(stat.value)
+			v = panel.FormatBytes(float64(stat.value))
 		}
 		line += " · " + stat.name + " " + v
 	}
@@ -147,7 +132,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 		if i == m.sel {
 			marker = "> "
 		}
-		name := padRight(ansi.Truncate(v.name, nameW, "…"), nameW)
+		name := panel.PadRight(ansi.Truncate(v.name, nameW, "…"), nameW)
 		head := marker + name
 		if v.err != nil && v.v.Name == "" {
 			head += "  " + st.Error.Render(v.err.Error())
@@ -185,7 +170,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 		}
 		fieldW = min(fieldW, 28)
 		for _, f := range v.v.Fields {
-			lines = append(lines, fmt.Sprintf("    %s %s  %s", padRight(ansi.Truncate(f.Name, fieldW, "…"), fieldW),
+			lines = append(lines, fmt.Sprintf("    %s %s  %s", panel.PadRight(ansi.Truncate(f.Name, fieldW, "…"), fieldW),
 				st.Muted.Render(fmt.Sprintf("+%-4d", f.Offset)), formatField(f, v.data, order)))
 		}
 		if v.v.Truncated {
@@ -219,13 +204,6 @@ func sizeNote(v varValue) string {
 		n += fmt.Sprintf(" (first %d shown)", got)
 	}
 	return n
-}
-
-func padRight(s string, w int) string {
-	if pad := w - ansi.StringWidth(s); pad > 0 {
-		return s + strings.Repeat(" ", pad)
-	}
-	return s
 }
 
 // formatAge renders how old the data is: "0.4s", "12s", "3m05s".

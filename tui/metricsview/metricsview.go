@@ -212,9 +212,9 @@ func (m *Model) View() string {
 	}
 	rss := row{label: "RSS", value: "–", spark: m.rss, hi: maxOf(m.rss)}
 	if len(m.rss) > 0 {
-		rss.value = formatBytes(m.rss[len(m.rss)-1])
+		rss.value = panel.FormatBytes(m.rss[len(m.rss)-1])
 		if m.hasLast && m.last.stats.PeakRSSBytes > 0 {
-			rss.value += " · peak " + formatBytes(float64(m.last.stats.PeakRSSBytes))
+			rss.value += " · peak " + panel.FormatBytes(float64(m.last.stats.PeakRSSBytes))
 		}
 	}
 	rows = append(rows, cpu, rss)
@@ -225,7 +225,7 @@ func (m *Model) View() string {
 	}
 	builds := row{label: "builds", value: "none yet", spark: buildMS, hi: maxOf(buildMS)}
 	if len(buildMS) > 0 {
-		builds.value = fmt.Sprintf("last %s · median %s · %d", formatMS(buildMS[len(buildMS)-1]), formatMS(median(buildMS)), m.nBuilds)
+		builds.value = fmt.Sprintf("last %s · median %s · %d", panel.FormatMS(buildMS[len(buildMS)-1]), panel.FormatMS(median(buildMS)), m.nBuilds)
 		if m.nFailed > 0 {
 			builds.value += fmt.Sprintf(" (%d failed)", m.nFailed)
 		}
@@ -236,7 +236,7 @@ func (m *Model) View() string {
 	}
 	reload := row{label: "reload", value: "none yet", spark: totals, hi: maxOf(totals)}
 	if len(totals) > 0 {
-		reload.value = fmt.Sprintf("last %s · median %s", formatMS(totals[len(totals)-1]), formatMS(median(totals)))
+		reload.value = fmt.Sprintf("last %s · median %s", panel.FormatMS(totals[len(totals)-1]), panel.FormatMS(median(totals)))
 	}
 	rows = append(rows, builds, reload)
 
@@ -251,19 +251,19 @@ func (m *Model) View() string {
 	}
 	lines := []string{head}
 	for _, r := range rows {
-		line := padRight(r.label, labelWidth)
+		line := panel.PadRight(r.label, labelWidth)
 		if sparkW > 0 {
 			line += Sparkline(r.spark, sparkW, r.lo, r.hi) + "  "
 		}
 		lines = append(lines, line+r.value)
 	}
-	lines = append(lines, padRight("boots", labelWidth)+fmt.Sprint(m.boots))
+	lines = append(lines, panel.PadRight("boots", labelWidth)+fmt.Sprint(m.boots))
 	if len(m.reloads) > 0 {
 		t := m.reloads[len(m.reloads)-1]
 		lines = append(lines, st.Muted.Render(fmt.Sprintf("last reload: debounce %s · build %s · image %s · qemu %s · ukdev %s",
-			formatMS(t.DebounceMS), formatMS(t.BuildMS), formatMS(t.ImageMS), formatMS(t.QEMUMS), formatMS(t.OverheadMS))))
+			panel.FormatMS(t.DebounceMS), panel.FormatMS(t.BuildMS), panel.FormatMS(t.ImageMS), panel.FormatMS(t.QEMUMS), panel.FormatMS(t.OverheadMS))))
 	}
-	return fit(lines, m.width, m.height)
+	return panel.FitBox(lines, m.width, m.height)
 }
 
 // sparkLevels are the eight heights of a sparkline cell.
@@ -311,50 +311,4 @@ func median(vs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
-}
-
-// formatMS renders milliseconds: "830 ms", "1.25 s", "2m05s".
-func formatMS(ms float64) string {
-	switch {
-	case ms < 1000:
-		return fmt.Sprintf("%.0f ms", ms)
-	case ms < 60000:
-		return fmt.Sprintf("%.2f s", ms/1000)
-	}
-	d := time.Duration(ms * float64(time.Millisecond))
-	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-}
-
-// formatBytes renders a byte count in binary units.
-func formatBytes(n float64) string {
-	units := []string{"B", "KiB", "MiB", "GiB", "TiB"}
-	i := 0
-	for n >= 1024 && i < len(units)-1 {
-		n /= 1024
-		i++
-	}
-	if i == 0 {
-		return fmt.Sprintf("%.0f B", n)
-	}
-	return fmt.Sprintf("%.1f %s", n, units[i])
-}
-
-func padRight(s string, w int) string {
-	if pad := w - ansi.StringWidth(s); pad > 0 {
-		return s + strings.Repeat(" ", pad)
-	}
-	return s
-}
-
-// fit truncates and pads lines to exactly width×height cells.
-func fit(lines []string, width, height int) string {
-	out := make([]string, height)
-	for i := range out {
-		var l string
-		if i < len(lines) {
-			l = ansi.Truncate(lines[i], width, "…")
-		}
-		out[i] = padRight(l, width)
-	}
-	return strings.Join(out, "\n")
 }

@@ -3,11 +3,8 @@ package metricsview
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -16,10 +13,9 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/panel/paneltest"
 	"github.com/ukdev/ukdev/vm"
 )
-
-var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 
 var epoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
@@ -106,40 +102,6 @@ func running() *fakeInspector {
 	return &fakeInspector{running: true, info: devloop.VMInfo{Boot: 3, PID: 4242, Accel: "tcg", Machine: "microvm"}}
 }
 
-func checkGolden(t *testing.T, name, got string) {
-	t.Helper()
-	path := filepath.Join("testdata", name+".golden")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if got != string(want) {
-		t.Errorf("view differs from %s:\n--- got\n%s\n--- want\n%s", path, got, want)
-	}
-}
-
-func checkSize(t *testing.T, view string, w, h int) {
-	t.Helper()
-	lines := strings.Split(view, "\n")
-	if len(lines) != h {
-		t.Fatalf("view has %d lines, want %d", len(lines), h)
-	}
-	for i, l := range lines {
-		if got := ansi.StringWidth(l); got != w {
-			t.Errorf("line %d is %d cells wide, want %d: %q", i, got, w, l)
-		}
-	}
-}
-
 func TestMetricsGolden(t *testing.T) {
 	for _, sz := range []struct{ w, h int }{{100, 10}, {44, 6}} {
 		t.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(t *testing.T) {
@@ -150,8 +112,8 @@ func TestMetricsGolden(t *testing.T) {
 				tick(m)
 			}
 			v := ansi.Strip(m.View())
-			checkSize(t, v, sz.w, sz.h)
-			checkGolden(t, fmt.Sprintf("metrics_%dx%d", sz.w, sz.h), v)
+			paneltest.CheckSize(t, v, sz.w, sz.h)
+			paneltest.Golden(t, v)
 		})
 	}
 }
@@ -207,9 +169,9 @@ func TestMetricsEvents(t *testing.T) {
 	m.Update(events())
 	v := ansi.Strip(m.View())
 	for _, want := range []string{
-		"last 1.50 s · median 420 ms · 3 (1 failed)",
-		"last 1.71 s · median 1.17 s",
-		"last reload: debounce 100 ms · build 1.50 s · image 4 ms · qemu 90 ms · ukdev 20 ms",
+		"last 1.50s · median 420ms · 3 (1 failed)",
+		"last 1.71s · median 1.17s",
+		"last reload: debounce 100ms · build 1.50s · image 4ms · qemu 90ms · ukdev 20ms",
 		"boots  3",
 	} {
 		if !strings.Contains(v, want) {
@@ -261,23 +223,11 @@ func TestSparkline(t *testing.T) {
 	}
 }
 
-func TestFormatting(t *testing.T) {
-	ms := []struct {
-		in   float64
-		want string
-	}{{0, "0 ms"}, {830.4, "830 ms"}, {1250, "1.25 s"}, {125000, "2m05s"}}
-	for _, tt := range ms {
-		if got := formatMS(tt.in); got != tt.want {
-			t.Errorf("formatMS(%v) = %q, want %q", tt.in, got, tt.want)
-		}
-	}
+func TestMedian(t *testing.T) {
 	if got := median([]float64{5, 1, 3}); got != 3 {
 		t.Errorf("median odd = %v", got)
 	}
 	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
 		t.Errorf("median even = %v", got)
-	}
-	if got := formatBytes(41 << 20); got != "41.0 MiB" {
-		t.Errorf("formatBytes = %q", got)
 	}
 }

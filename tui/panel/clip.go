@@ -1,7 +1,6 @@
 package panel
 
 import (
-	"fmt"
 	"strings"
 	"unicode/utf8"
 )
@@ -26,11 +25,5 @@ func Clip(s string, max int) (string, int) {
 // much was left out, "…[+60.0 KiB]". The boot's log file has the whole
 // line.
 func ClipMarker(cut int) string {
-	switch {
-	case cut >= 1<<20:
-		return fmt.Sprintf("…[+%.1f MiB]", float64(cut)/(1<<20))
-	case cut >= 1<<10:
-		return fmt.Sprintf("…[+%.1f KiB]", float64(cut)/(1<<10))
-	}
-	return fmt.Sprintf("…[+%d B]", cut)
+	return "…[+" + FormatBytes(float64(cut)) + "]"
 }

@@ -1,0 +1,51 @@
+package panel
+
+import (
+	"testing"
+
+	tea "charm.land/bubbletea/v2"
+)
+
+func TestScroller(t *testing.T) {
+	k := NewScrollKeys()
+	press := func(s string) tea.KeyPressMsg { return tea.KeyPressMsg{Code: rune(s[0]), Text: s} }
+	tests := []struct {
+		name      string
+		maxTop    int
+		keys      string
+		wantTop   int
+		following bool
+	}{
+		{"the zero value follows", 10, "", 10, true},
+		{"up pins a row above the bottom", 10, "k", 9, false},
+		{"down moves a pinned view", 10, "kkj", 9, false},
+		{"down past the bottom follows", 10, "kkjjj", 10, true},
+		{"up when everything fits pauses at row 0", 0, "k", 0, false},
+		{"up stops at row 0", 2, "kkkkk", 0, false},
+		{"g goes to row 0", 10, "g", 0, false},
+		{"g when everything fits follows", 0, "g", 0, true},
+		{"G follows", 10, "kkG", 10, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var s Scroller[int]
+			r := IndexRows{MaxTop: tt.maxTop}
+			for _, c := range tt.keys {
+				if !s.Key(press(string(c)), k, r, 5, 2) {
+					t.Fatalf("%q is not a scroll key", c)
+				}
+			}
+			if got := s.Top(r); got != tt.wantTop || s.Following() != tt.following {
+				t.Errorf("top %d following %v, want %d %v", got, s.Following(), tt.wantTop, tt.following)
+			}
+		})
+	}
+	var s Scroller[int]
+	if s.Key(press("x"), k, IndexRows{MaxTop: 3}, 5, 2) {
+		t.Error("x taken as a scroll key")
+	}
+	s.Pin(8)
+	if got := s.Top(IndexRows{MaxTop: 3}); got != 3 {
+		t.Errorf("pinned 8 with MaxTop 3: top %d, want 3", got)
+	}
+}
