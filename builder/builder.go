@@ -144,6 +144,7 @@ func (b *Builder) Run(ctx context.Context, out func(Line)) Result {
 		return failed(start, fmt.Errorf("builder: start %q: %w", b.Command, err))
 	}
 	defer closeAll(proc.lifeW)
+	defer b.prestart.refillLater(b)
 	cmd, outR, errR := proc.cmd, proc.outR, proc.errR
 	pgid := cmd.Process.Pid
 
@@ -257,7 +258,7 @@ type buildProc struct {
 // start starts the build: with the supervisor started ahead of time when
 // there is one (see Prestart), else afresh.
 func (b *Builder) start() (*buildProc, error) {
-	if s := b.prestart.take(b); s != nil {
+	if s := b.prestart.take(); s != nil {
 		if err := s.launch(b.Dir); err == nil {
 			return s.proc, nil
 		}

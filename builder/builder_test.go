@@ -459,3 +459,31 @@ func abbrev(lines []string) []string {
 	}
 	return out
 }
+
+// TestPrestartRefillsAfterTheBuild: the next spare is started once a build
+// has ended and the delay has passed, never beside the build, and each
+// build takes the spare waiting.
+func TestPrestartRefillsAfterTheBuild(t *testing.T) {
+	b := &Builder{Command: "true", Supervisor: SelfExe}
+	b.Prestart()
+	t.Cleanup(func() { _ = b.Close() })
+	hasSpare := func() bool {
+		b.prestart.mu.Lock()
+		defer b.prestart.mu.Unlock()
+		return b.prestart.spare != nil
+	}
+	for i := range 2 {
+		waitCond(t, "a spare supervisor", hasSpare)
+		if res := b.Run(context.Background(), nil); !res.OK() {
+			t.Fatalf("build %d: %+v", i, res)
+		}
+		ended := time.Now()
+		if hasSpare() {
+			t.Fatalf("build %d: a spare is waiting right after the build took the last one", i)
+		}
+		waitCond(t, "the next spare", hasSpare)
+		if waited := time.Since(ended); waited < refillDelay {
+			t.Errorf("build %d: the next spare came %v after the build, before refillDelay (%v)", i, waited, refillDelay)
+		}
+	}
+}

@@ -3,6 +3,7 @@ package builder
 import (
 	"os"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -12,9 +13,13 @@ import (
 // ukdev binary, 20-30 ms on a slow machine (exec, page faults, package
 // initialisation), which would otherwise come before every build; a build
 // under a waiting supervisor costs a few ms more than a bare `sh -c`.
-// After each Run takes the waiting supervisor, the next one is started in
-// the background; a Run that comes while one is being started waits for
-// it.
+// After each Run has taken the waiting supervisor and its build has ended,
+// the next one is started in the background once refillDelay has passed
+// without a new Run: starting a Go binary takes a core for tens of ms,
+// which on a small machine would otherwise be taken from the build (or the
+// boot that follows it) it was meant to speed up. A Run that comes while
+// one is being started waits for it; one that comes before the delay is
+// over starts a supervisor of its own, as without Prestart.
 //
 // The spare supervisor runs in its own process group with the Builder's
 // command and environment, and enters Dir only when a Run takes it, so a
@@ -39,11 +44,16 @@ func (b *Builder) Close() error {
 	return nil
 }
 
+// refillDelay is how long after a build ends the next spare is started:
+// past the image and the boot that usually follow a build.
+const refillDelay = time.Second
+
 // prestarter holds at most one spare supervisor.
 type prestarter struct {
 	mu     sync.Mutex
 	spare  *spare
 	closed bool
+	refill *time.Timer // pending start of the next spare; nil when none
 	// filling is closed when the spare being started is in place (or
 	// failed); nil when none is being started.
 	filling chan struct{}
@@ -58,13 +68,17 @@ type spare struct {
 // goMessage starts a spare supervisor; the build directory follows it.
 const goMessage = "go\n"
 
-// take returns the spare (waiting for one being started) and starts the
-// next one in the background; nil when there is none.
-func (p *prestarter) take(b *Builder) *spare {
+// take returns the spare (waiting for one being started); nil when there
+// is none. A pending refill is called off: the build's end arms it again.
+func (p *prestarter) take() *spare {
 	if p == nil {
 		return nil
 	}
 	p.mu.Lock()
+	if p.refill != nil {
+		p.refill.Stop()
+		p.refill = nil
+	}
 	if p.spare == nil && p.filling != nil {
 		// Started already, ready sooner than a fresh one would be.
 		filling := p.filling
@@ -75,8 +89,32 @@ func (p *prestarter) take(b *Builder) *spare {
 	s := p.spare
 	p.spare = nil
 	p.mu.Unlock()
-	p.fill(b)
 	return s
+}
+
+// refillLater starts the next spare after refillDelay, unless a Run takes
+// the spare's place first (see take).
+func (p *prestarter) refillLater(b *Builder) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed || p.spare != nil || p.filling != nil || p.refill != nil {
+		return
+	}
+	var t *time.Timer
+	t = time.AfterFunc(refillDelay, func() {
+		p.mu.Lock()
+		if p.refill != t {
+			p.mu.Unlock() // called off by take or close
+			return
+		}
+		p.refill = nil
+		p.mu.Unlock()
+		p.fill(b)
+	})
+	p.refill = t
 }
 
 // fill starts a spare in the background unless there is one, one is being
@@ -114,6 +152,10 @@ func (p *prestarter) fill(b *Builder) {
 func (p *prestarter) close() {
 	p.mu.Lock()
 	p.closed = true
+	if p.refill != nil {
+		p.refill.Stop()
+		p.refill = nil
+	}
 	s := p.spare
 	p.spare = nil
 	filling := p.filling

@@ -19,11 +19,22 @@ import (
 // under the supervisor, until the test kills it (see TestMain).
 const callerEnv = "UKDEV_BUILDER_TEST_CALLER"
 
+// idlePrefix, before a caller's command, makes it keep a spare waiting
+// instead of building.
+const idlePrefix = "idle:"
+
 // runCaller runs command under the supervisor, printing its output; the
 // test that started it kills it during the build.
+// With idlePrefix, the caller only keeps a spare supervisor for command
+// waiting, and never builds.
 func runCaller(command string) int {
+	if idle, ok := strings.CutPrefix(command, idlePrefix); ok {
+		b := &Builder{Command: idle, Supervisor: SelfExe}
+		b.Prestart()
+		select {} // until the test kills the caller
+	}
 	b := &Builder{Command: command, Supervisor: SelfExe}
-	b.Prestart() // a spare waits beside the build: it must die too
+	b.Prestart() // the build runs under the spare started now
 	res := b.Run(context.Background(), func(l Line) { fmt.Println(l.Text) })
 	fmt.Fprintf(os.Stderr, "the build ended before the caller was killed: %+v\n", res)
 	return 1
@@ -44,6 +55,8 @@ func TestSupervisorKillsBuildWhenCallerDies(t *testing.T) {
 		{"left the group with setsid", "setsid SLEEP & SLEEP; wait", 2},
 		{"orphaned by a subshell", "(SLEEP &); SLEEP", 2},
 		{"orphan that left the group", "(setsid SLEEP &); SLEEP", 2},
+		// No build: the spare waiting for the next one must die too.
+		{"spare waiting", idlePrefix + "SLEEP", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,9 +73,10 @@ func TestSupervisorKillsBuildWhenCallerDies(t *testing.T) {
 			if err := caller.Start(); err != nil {
 				t.Fatal(err)
 			}
-			// Two supervisors started as spares: the build's, and the one
-			// waiting for the next build.
-			waitCond(t, fmt.Sprintf("%d sleeps and two supervisors", tt.sleeps), func() bool {
+			// One supervisor, started as a spare: the build's, or the one
+			// waiting for a build. (The next spare is started only once
+			// the build has ended.)
+			waitCond(t, fmt.Sprintf("%d sleeps and a supervisor", tt.sleeps), func() bool {
 				n, spares := 0, 0
 				for _, cmdline := range procsWith(marker) {
 					switch {
@@ -72,7 +86,7 @@ func TestSupervisorKillsBuildWhenCallerDies(t *testing.T) {
 						spares++
 					}
 				}
-				return n >= tt.sleeps && spares == 2
+				return n >= tt.sleeps && spares == 1
 			})
 			before := procsWith(marker)
 			if err := caller.Process.Kill(); err != nil {
