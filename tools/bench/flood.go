@@ -64,14 +64,11 @@ func runFlood(w io.Writer, o floodOptions) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	runtime, err := os.MkdirTemp("", "ukrt")
+	runtime, err := runtimeDir()
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return err
 	}
 	defer os.RemoveAll(runtime)
-	if err := os.Chmod(runtime, 0o700); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
 	dir := filepath.Join(tmp, "project")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("bench: %w", err)

@@ -94,16 +94,11 @@ func run(ukdev, example string, edits int, verbose bool) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	// The runtime dir holds QMP sockets, whose paths must stay short; it
-	// also marks every QEMU of this run in the process table.
-	runtime, err := os.MkdirTemp("", "ukrt")
+	runtime, err := runtimeDir()
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return err
 	}
 	defer os.RemoveAll(runtime)
-	if err := os.Chmod(runtime, 0o700); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
 
 	dir := filepath.Join(tmp, "project")
 	if err := copyProject(example, dir); err != nil {
@@ -598,4 +593,19 @@ func qemuPIDs(marker string) []int {
 		}
 	}
 	return pids
+}
+
+// runtimeDir makes a private (0700) runtime directory for one ukdev run,
+// which the caller removes. It holds QMP sockets, whose paths must stay
+// short, and it marks every QEMU of the run in the process table.
+func runtimeDir() (string, error) {
+	dir, err := os.MkdirTemp("", "ukrt")
+	if err != nil {
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.RemoveAll(dir)
+		return "", fmt.Errorf("bench: %w", err)
+	}
+	return dir, nil
 }

@@ -177,14 +177,11 @@ func benchNanosReload(w io.Writer, o nanosOptions, tmp, kernelKey, kernelPath st
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	runtime, err := os.MkdirTemp("", "ukrt")
+	runtime, err := runtimeDir()
 	if err != nil {
-		return fmt.Errorf("bench: %w", err)
+		return err
 	}
 	defer os.RemoveAll(runtime)
-	if err := os.Chmod(runtime, 0o700); err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
 	dir := filepath.Join(tmp, "project")
 	if err := copyNanosProject(o.example, dir, kernelKey); err != nil {
 		return err
