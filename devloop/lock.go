@@ -131,9 +131,11 @@ func flockHolder(f *os.File) int {
 	return 0
 }
 
-// lockState takes an exclusive flock on <dir>/lock, which holds the pid,
-// so that one state dir has one writer.
-func lockState(dir string) (*Lock, error) {
+// LockState takes an exclusive flock on <dir>/lock, the project's state
+// dir, which then holds the pid, so that one state dir has one writer. It
+// is what guards a project whose directory cannot be locked
+// (ErrNoProjectLock); the error wraps ErrLocked when another ukdev holds it.
+func LockState(dir string) (*Lock, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("devloop: lock: %w", err)
 	}
@@ -171,7 +173,7 @@ func lockLoop(root, stateDir string, log *slog.Logger) (*Lock, error) {
 	if err != nil {
 		return nil, err
 	}
-	s, err := lockState(stateDir)
+	s, err := LockState(stateDir)
 	if err != nil {
 		l.Release()
 		return nil, err

@@ -46,7 +46,7 @@ func TestLockStateRefusesSymlink(t *testing.T) {
 	dir := t.TempDir()
 	v := newVictim(t, "victim")
 	symlink(t, v.path, filepath.Join(dir, "lock"))
-	l, err := lockState(dir)
+	l, err := LockState(dir)
 	if err == nil {
 		l.Release()
 		t.Error("lockState followed a symlinked lock file")

@@ -40,11 +40,17 @@ func newBuildCmd(a *app) *cobra.Command {
 			// same outputs at once and corrupt them: refuse, and hold
 			// the lock so that no loop starts during this build.
 			lock, err := devloop.LockProject(cfg.Root)
+			if errors.Is(err, devloop.ErrNoProjectLock) {
+				// The state dir's lock, which every loop also holds,
+				// guards the project instead.
+				var state string
+				if state, err = project.StateDir(cfg); err == nil {
+					lock, err = devloop.LockState(state)
+				}
+			}
 			switch {
 			case errors.Is(err, devloop.ErrLocked):
-				return fmt.Errorf("build: %w: it rebuilds on every save (save a file, or press R in its dashboard), and a second build would write the same outputs at once", err)
-			case errors.Is(err, devloop.ErrNoProjectLock):
-				fmt.Fprintf(a.stderr, "ukdev: warning: %v; building without checking for a running ukdev\n", err)
+				return fmt.Errorf("build: %w: a loop rebuilds on every save (save a file, or press R in its dashboard), and two builds at once would write the same outputs", err)
 			case err != nil:
 				return fmt.Errorf("build: %w", err)
 			}
