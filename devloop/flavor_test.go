@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/kernel/ops"
 	"github.com/ukdev/ukdev/project"
@@ -21,7 +22,7 @@ import (
 
 // pvhKernel returns a minimal ELF64 kernel whose only segment is a PT_NOTE
 // holding a Xen PHYS32_ENTRY note (type 18): what QEMU's -kernel needs for
-// PVH, and all kernel.Inspect looks at.
+// PVH, and all image.Inspect looks at.
 func pvhKernel() []byte {
 	le := binary.LittleEndian
 	const ehsize, phentsize, entry = 64, 56, 0x100000
@@ -201,10 +202,10 @@ func newFlavorT(t *testing.T, cfg *project.Config) (kernel.Flavor, *project.Conf
 }
 
 // prepareFake prepares a fake static program as build 1.
-func prepareFake(t *testing.T, f kernel.Flavor, cfg *project.Config) kernel.Image {
+func prepareFake(t *testing.T, f kernel.Flavor, cfg *project.Config) image.Image {
 	t.Helper()
 	writeTestFile(t, cfg.Kernel.Image, string(pvhKernel()))
-	img, err := f.Prepare(t.Context(), &kernel.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}, 1, kernel.Artifacts{Kernel: cfg.Kernel.Image})
+	img, err := f.Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}, 1, image.Artifacts{Kernel: cfg.Kernel.Image})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -303,12 +304,12 @@ func TestNewFlavorPrepareGoProgram(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	store := &kernel.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}
-	img, err := f.Prepare(t.Context(), store, 3, kernel.Artifacts{Kernel: c.Kernel.Image, Symbols: c.Kernel.Symbols})
+	store := &image.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}
+	img, err := f.Prepare(t.Context(), store, 3, image.Artifacts{Kernel: c.Kernel.Image, Symbols: c.Kernel.Symbols})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Build != 3 || img.Protocols != kernel.PVH || img.Machine != "microvm" || !img.DebugExit || !img.Balloon || !img.RNG {
+	if img.Build != 3 || img.Protocols != image.PVH || img.Machine != "microvm" || !img.DebugExit || !img.Balloon || !img.RNG {
 		t.Errorf("image %+v: want build 3, PVH on microvm with debug exit, balloon and RNG", img)
 	}
 	if data, err := os.ReadFile(img.Kernel); err != nil || !bytes.Equal(data, pvhKernel()) {

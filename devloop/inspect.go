@@ -16,7 +16,7 @@ type VMInfo struct {
 	// Symbols is the ELF file to read guest symbols from; "" when none.
 	Symbols string
 	// SymbolSpace is how the symbols' addresses reach guest memory (see
-	// kernel.Image.SymbolSpace).
+	// image.Image.SymbolSpace).
 	SymbolSpace string
 }
 

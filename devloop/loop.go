@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
@@ -75,7 +76,7 @@ type Loop struct {
 	lock     *Lock
 	builder  *builder.Builder // runs every build; keeps a supervisor ready
 	store    *logs.Store
-	images   *kernel.Store
+	images   *image.Store
 	ring     *logs.Ring
 	stateDir string
 	runDir   string
@@ -88,7 +89,7 @@ type Loop struct {
 	build     *buildState
 	pending   *watcher.Change
 	current   *bootState
-	lastImage *kernel.Image
+	lastImage *image.Image
 	lastExit  *kernel.Exit
 	watchOn   bool
 	watch     *watcher.Watcher
@@ -124,7 +125,7 @@ type buildResult struct {
 
 type bootState struct {
 	n, build int
-	img      kernel.Image
+	img      image.Image
 	machine  string
 	m        *vm.Machine
 	out      *consoleWriter
@@ -200,7 +201,7 @@ func New(opts Options) (l *Loop, err error) {
 		events:    make(chan Event, buf),
 		cmds:      make(chan command, 16),
 		store:     store,
-		images:    &kernel.Store{Dir: filepath.Join(runDir, "images"), Keep: 2},
+		images:    &image.Store{Dir: filepath.Join(runDir, "images"), Keep: 2},
 		ring:      logs.NewRing(10000),
 		stateDir:  stateDir,
 		runDir:    runDir,
@@ -794,9 +795,9 @@ func (l *Loop) startPending(ctx context.Context) {
 
 // artifacts names the build's outputs. A Unikraft project without
 // kernel.image boots the <name>_qemu-x86_64 its build made.
-func (l *Loop) artifacts() kernel.Artifacts {
+func (l *Loop) artifacts() image.Artifacts {
 	k := l.cfg.Kernel
-	a := kernel.Artifacts{Kernel: k.Image, Initrd: k.Initrd, Symbols: k.Symbols, Cmdline: k.Cmdline}
+	a := image.Artifacts{Kernel: k.Image, Initrd: k.Initrd, Symbols: k.Symbols, Cmdline: k.Cmdline}
 	if l.cfg.Flavor == "unikraft" {
 		if a.Kernel == "" {
 			if rel, err := kernel.FindUnikraftKernel(l.cfg.Root); err == nil {
@@ -841,7 +842,7 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 		case ctx.Err() != nil:
 			// ukdev is stopping: the copy was cut short on purpose.
 			return
-		case errors.Is(err, kernel.ErrMissingArtifact):
+		case errors.Is(err, image.ErrMissingArtifact):
 			l.errorf("build #%d succeeded but its output is missing: %v%s", n, err, l.stillRunning())
 		default:
 			l.errorf("build #%d cannot be booted: %v%s", n, err, l.stillRunning())
@@ -863,7 +864,7 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 // boot starts a new QEMU on img, paused, then stops the old one (freeing
 // its forwarded ports), adds the port forwards and lets the new one run.
 // When the new QEMU cannot start, the old one keeps running.
-func (l *Loop) boot(ctx context.Context, img kernel.Image, clock *reloadClock) {
+func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	if l.qemuErr != nil {
 		if !l.opts.Once {
 			// A reminder after each build; ukdev run said it at start.

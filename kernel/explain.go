@@ -1,5 +1,7 @@
 package kernel
 
+import "github.com/ukdev/ukdev/image"
+
 // ConsoleExplainer is implemented by flavors that read the end of a boot's
 // console to explain how it ended: a crash report with its stack, a
 // language runtime's panic.
@@ -7,14 +9,14 @@ type ConsoleExplainer interface {
 	// Explain refines e with what the console's last lines show, and
 	// returns the crash they report (nil when none), symbolised against
 	// the image's symbols.
-	Explain(e Exit, console []string, img Image) (Exit, *Crash)
+	Explain(e Exit, console []string, img image.Image) (Exit, *Crash)
 }
 
 // Explain implements ConsoleExplainer: a program's signal report, a Go
 // panic or a kernel fault on the console, symbolised against the program
 // (static programs load at their ELF addresses) and the kernel's symbol
 // table.
-func (n *Nanos) Explain(e Exit, console []string, img Image) (Exit, *Crash) {
+func (n *Nanos) Explain(e Exit, console []string, img image.Image) (Exit, *Crash) {
 	c, ok := ParseNanosConsole(console)
 	if !ok {
 		return ExplainNanos(e, nil), nil

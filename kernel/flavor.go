@@ -1,3 +1,6 @@
+// Package kernel knows the kinds of unikernel ukdev runs (flavors): how a
+// build's output becomes a bootable image.Image and how the end of a boot
+// is decoded into an exit reason. It never runs QEMU.
 package kernel
 
 import (
@@ -7,6 +10,8 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+
+	"github.com/ukdev/ukdev/image"
 )
 
 // Reason is why a boot ended, in the words of ukdev's event contract.
@@ -57,7 +62,7 @@ type Flavor interface {
 	// Prepare copies the build's artifacts into store and returns the image
 	// to boot, or an error saying why it cannot be booted. It stops early,
 	// with ctx's error, when ctx ends.
-	Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error)
+	Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error)
 	// Decode turns what QEMU reported into an exit reason.
 	Decode(o Outcome) Exit
 }
@@ -94,29 +99,29 @@ func (ELF) Name() string { return "elf" }
 
 // Prepare implements Flavor. The kernel must carry a PVH note or a multiboot
 // v1 header (or be a Linux bzImage); the machine follows from that.
-func (ELF) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (ELF) Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error) {
 	if a.Kernel == "" {
-		return Image{}, fmt.Errorf("kernel: prepare build %d: no kernel image configured", build)
+		return image.Image{}, fmt.Errorf("kernel: prepare build %d: no kernel image configured", build)
 	}
-	protos, err := Inspect(a.Kernel)
+	protos, err := image.Inspect(a.Kernel)
 	if errors.Is(err, fs.ErrNotExist) {
 		// The build said it succeeded, so an absent kernel is a missing
 		// artifact (as Store.Copy reports it), not an unbootable file.
-		return Image{}, fmt.Errorf("kernel: %s: %w", a.Kernel, ErrMissingArtifact)
+		return image.Image{}, fmt.Errorf("kernel: %s: %w", a.Kernel, image.ErrMissingArtifact)
 	}
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
-	if !protos.Has(PVH) && !protos.Has(Multiboot) && !protos.Has(LinuxBoot) {
-		return Image{}, &FormatError{Path: a.Kernel, Err: ErrNotBootable,
+	if !protos.Has(image.PVH) && !protos.Has(image.Multiboot) && !protos.Has(image.LinuxBoot) {
+		return image.Image{}, &image.FormatError{Path: a.Kernel, Err: image.ErrNotBootable,
 			Reason: "only a multiboot2 header: QEMU's -kernel boots PVH, multiboot v1 and Linux kernels; add a multiboot v1 header or a PVH note"}
 	}
 	img, err := store.Copy(ctx, build, a, inUse...)
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	img.Protocols = protos
-	img.Machine = MachineFor(protos)
+	img.Machine = image.MachineFor(protos)
 	img.DebugExit = true
 	img.PVPanic = true
 	return img, nil

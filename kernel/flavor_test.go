@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/image/imagetest"
 )
 
 var _ Flavor = ELF{}
@@ -19,20 +22,20 @@ func TestELFPrepare(t *testing.T) {
 		name        string
 		kernel      []byte // nil means the kernel file is missing
 		initrd      bool   // also pass an initrd that exists
-		want        Protocols
+		want        image.Protocols
 		wantMachine string
 		notBootable bool // a *FormatError wrapping ErrNotBootable
 		missing     bool // errors.Is ErrMissingArtifact
 	}{
-		{name: "multiboot only", kernel: rawFile(64, placed{0, multibootHeader(0, true)}), want: Multiboot, wantMachine: "pc"},
-		{name: "multiboot ELF", kernel: elfKernel{class: elf.ELFCLASS32, load: multibootHeader(0, true)}.bytes(), want: Multiboot, wantMachine: "pc"},
-		{name: "PVH ELF64", kernel: elfKernel{class: elf.ELFCLASS64, segNotes: pvhNote(le)}.bytes(), want: PVH, wantMachine: "microvm"},
-		{name: "PVH ELF32 with an initrd", kernel: elfKernel{class: elf.ELFCLASS32, segNotes: pvhNote(le)}.bytes(), initrd: true, want: PVH, wantMachine: "microvm"},
-		{name: "PVH and multiboot", kernel: elfKernel{class: elf.ELFCLASS64, segNotes: pvhNote(le), load: multibootHeader(0, true)}.bytes(), want: PVH | Multiboot, wantMachine: "microvm"},
-		{name: "multiboot and multiboot2", kernel: rawFile(64, placed{0, multiboot2Header(true)}, placed{32, multibootHeader(0, true)}), want: Multiboot | Multiboot2, wantMachine: "pc"},
-		{name: "Linux bzImage", kernel: rawFile(1024, placed{0x202, []byte("HdrS")}), want: LinuxBoot, wantMachine: "q35"},
-		{name: "multiboot2 only", kernel: rawFile(64, placed{0, multiboot2Header(true)}), notBootable: true},
-		{name: "PVH note only in a section", kernel: elfKernel{class: elf.ELFCLASS64, sectNotes: pvhNote(le)}.bytes(), notBootable: true},
+		{name: "multiboot only", kernel: imagetest.Raw(64, imagetest.Placed{Off: 0, Data: imagetest.MultibootHeader(0, true)}), want: image.Multiboot, wantMachine: "pc"},
+		{name: "multiboot ELF", kernel: imagetest.ELF{Class: elf.ELFCLASS32, Load: imagetest.MultibootHeader(0, true)}.Bytes(), want: image.Multiboot, wantMachine: "pc"},
+		{name: "PVH ELF64", kernel: imagetest.ELF{Class: elf.ELFCLASS64, SegNotes: imagetest.PVHNote(le)}.Bytes(), want: image.PVH, wantMachine: "microvm"},
+		{name: "PVH ELF32 with an initrd", kernel: imagetest.ELF{Class: elf.ELFCLASS32, SegNotes: imagetest.PVHNote(le)}.Bytes(), initrd: true, want: image.PVH, wantMachine: "microvm"},
+		{name: "PVH and multiboot", kernel: imagetest.ELF{Class: elf.ELFCLASS64, SegNotes: imagetest.PVHNote(le), Load: imagetest.MultibootHeader(0, true)}.Bytes(), want: image.PVH | image.Multiboot, wantMachine: "microvm"},
+		{name: "multiboot and multiboot2", kernel: imagetest.Raw(64, imagetest.Placed{Off: 0, Data: imagetest.Multiboot2Header(true)}, imagetest.Placed{Off: 32, Data: imagetest.MultibootHeader(0, true)}), want: image.Multiboot | image.Multiboot2, wantMachine: "pc"},
+		{name: "Linux bzImage", kernel: imagetest.Raw(1024, imagetest.Placed{Off: 0x202, Data: []byte("HdrS")}), want: image.LinuxBoot, wantMachine: "q35"},
+		{name: "multiboot2 only", kernel: imagetest.Raw(64, imagetest.Placed{Off: 0, Data: imagetest.Multiboot2Header(true)}), notBootable: true},
+		{name: "PVH note only in a section", kernel: imagetest.ELF{Class: elf.ELFCLASS64, SectNotes: imagetest.PVHNote(le)}.Bytes(), notBootable: true},
 		{name: "not a kernel", kernel: []byte("hello"), notBootable: true},
 		{name: "empty kernel", kernel: []byte{}, notBootable: true},
 		{name: "missing kernel", missing: true},
@@ -40,7 +43,7 @@ func TestELFPrepare(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
-			a := Artifacts{Kernel: filepath.Join(dir, "kernel.elf"), Cmdline: "-- hello"}
+			a := image.Artifacts{Kernel: filepath.Join(dir, "kernel.elf"), Cmdline: "-- hello"}
 			if tt.kernel != nil {
 				if err := os.WriteFile(a.Kernel, tt.kernel, 0o644); err != nil {
 					t.Fatal(err)
@@ -52,20 +55,20 @@ func TestELFPrepare(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			s := &Store{Dir: filepath.Join(dir, "images"), Keep: 2}
+			s := &image.Store{Dir: filepath.Join(dir, "images"), Keep: 2}
 
 			img, err := ELF{}.Prepare(t.Context(), s, 3, a)
-			if errors.Is(err, ErrMissingArtifact) != tt.missing {
+			if errors.Is(err, image.ErrMissingArtifact) != tt.missing {
 				t.Errorf("errors.Is(%v, ErrMissingArtifact) = %v, want %v", err, !tt.missing, tt.missing)
 			}
-			if errors.Is(err, ErrNotBootable) != tt.notBootable {
+			if errors.Is(err, image.ErrNotBootable) != tt.notBootable {
 				t.Errorf("errors.Is(%v, ErrNotBootable) = %v, want %v", err, !tt.notBootable, tt.notBootable)
 			}
 			if tt.notBootable || tt.missing {
 				if err == nil {
 					t.Fatalf("Prepare = %+v, want an error", img)
 				}
-				var fe *FormatError
+				var fe *image.FormatError
 				if errors.As(err, &fe) != tt.notBootable {
 					t.Errorf("errors.As(%v, *FormatError) = %v, want %v", err, !tt.notBootable, tt.notBootable)
 				}
@@ -86,34 +89,34 @@ func TestELFPrepare(t *testing.T) {
 			if img.Build != 3 || img.Cmdline != a.Cmdline || img.Symbols != img.Kernel {
 				t.Errorf("Prepare = build %d cmdline %q symbols %q, want 3, %q and the kernel copy", img.Build, img.Cmdline, img.Symbols, a.Cmdline)
 			}
-			assertCopy(t, s, img.Kernel, a.Kernel)
+			imagetest.AssertCopy(t, s.Dir, img.Kernel, a.Kernel)
 			if tt.initrd {
-				assertCopy(t, s, img.Initrd, a.Initrd)
+				imagetest.AssertCopy(t, s.Dir, img.Initrd, a.Initrd)
 			}
 		})
 	}
 }
 
 func TestELFPrepareNoKernelConfigured(t *testing.T) {
-	s := &Store{Dir: t.TempDir(), Keep: 1}
-	img, err := ELF{}.Prepare(t.Context(), s, 1, Artifacts{})
+	s := &image.Store{Dir: t.TempDir(), Keep: 1}
+	img, err := ELF{}.Prepare(t.Context(), s, 1, image.Artifacts{})
 	if err == nil {
 		t.Fatalf("Prepare = %+v, want an error", img)
 	}
-	if errors.Is(err, ErrNotBootable) || errors.Is(err, ErrMissingArtifact) {
+	if errors.Is(err, image.ErrNotBootable) || errors.Is(err, image.ErrMissingArtifact) {
 		t.Errorf("Prepare error %v, want a configuration error", err)
 	}
 }
 
 func TestELFPrepareSparesInUse(t *testing.T) {
-	kernel := writeTemp(t, "kernel.elf", rawFile(64, placed{0, multibootHeader(0, true)}))
-	s := &Store{Dir: t.TempDir(), Keep: 1}
+	kernel := imagetest.WriteTemp(t, "kernel.elf", imagetest.Raw(64, imagetest.Placed{Off: 0, Data: imagetest.MultibootHeader(0, true)}))
+	s := &image.Store{Dir: t.TempDir(), Keep: 1}
 	for build := 1; build <= 4; build++ {
-		if _, err := (ELF{}).Prepare(t.Context(), s, build, Artifacts{Kernel: kernel}, 1); err != nil {
+		if _, err := (ELF{}).Prepare(t.Context(), s, build, image.Artifacts{Kernel: kernel}, 1); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if got, want := storedBuilds(t, s.Dir), []int{1, 4}; !slices.Equal(got, want) {
+	if got, want := imagetest.StoredBuilds(t, s.Dir), []int{1, 4}; !slices.Equal(got, want) {
 		t.Errorf("builds in the store = %v, want %v", got, want)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel/initramfs"
 	"github.com/ukdev/ukdev/nofollow"
 )
@@ -102,15 +103,15 @@ func NewLinux(opts LinuxOptions) (*Linux, error) {
 			return nil, err
 		}
 	}
-	protos, err := Inspect(k)
+	protos, err := image.Inspect(k)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("kernel: linux: kernel %s: %w", k, err)
 	}
-	if err != nil && !errors.Is(err, ErrNotBootable) {
+	if err != nil && !errors.Is(err, image.ErrNotBootable) {
 		return nil, err
 	}
-	if !protos.Has(LinuxBoot) {
-		return nil, &FormatError{Path: k, Err: ErrNotBootable, Reason: "not a Linux bzImage (no Linux boot protocol header)"}
+	if !protos.Has(image.LinuxBoot) {
+		return nil, &image.FormatError{Path: k, Err: image.ErrNotBootable, Reason: "not a Linux bzImage (no Linux boot protocol header)"}
 	}
 	return &Linux{opts: opts, kernel: k}, nil
 }
@@ -126,32 +127,32 @@ func (l *Linux) KernelPath() string { return l.kernel }
 // initramfs is written beside it (read-only) with the program as /init and
 // the configured files, and the kernel is copied there too. a.Cmdline
 // follows the options' Cmdline on the command line.
-func (l *Linux) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (l *Linux) Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error) {
 	if a.Kernel == "" {
-		return Image{}, fmt.Errorf("kernel: prepare build %d: no program configured", build)
+		return image.Image{}, fmt.Errorf("kernel: prepare build %d: no program configured", build)
 	}
 	if err := checkStaticProgram(a.Kernel); err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
-	img, err := store.Copy(ctx, build, Artifacts{Kernel: a.Kernel}, inUse...)
+	img, err := store.Copy(ctx, build, image.Artifacts{Kernel: a.Kernel}, inUse...)
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	program := img.Kernel
 	files := append(append([]initramfs.File(nil), l.opts.Files...), initramfs.File{Path: "/init", Host: program, Mode: 0o755})
 	img.Initrd = filepath.Join(store.BuildDir(build), "initrd.cpio")
 	if err := writeInitramfs(img.Initrd, files); err != nil {
-		return Image{}, fmt.Errorf("kernel: prepare build %d: %w", build, err)
+		return image.Image{}, fmt.Errorf("kernel: prepare build %d: %w", build, err)
 	}
 	if img.Kernel, err = store.AddFile(ctx, build, l.kernel, "vmlinuz"); err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	img.Symbols = program
 	// /init's addresses are mapped only while it runs on the vCPU; an
 	// idle guest runs on the kernel's page tables.
-	img.SymbolSpace = SpaceNone
+	img.SymbolSpace = image.SpaceNone
 	img.Cmdline = joinCmdline(LinuxBaseCmdline, l.opts.Cmdline, a.Cmdline)
-	img.Protocols = LinuxBoot
+	img.Protocols = image.LinuxBoot
 	img.Machine = DefaultLinuxMachine
 	img.Balloon = true
 	img.RNG = true
@@ -208,7 +209,7 @@ func checkStaticProgram(p string) error {
 		if b, err := readInterp(prog); err == nil {
 			interp = b
 		}
-		return &FormatError{Path: p, Err: ErrNotBootable,
+		return &image.FormatError{Path: p, Err: image.ErrNotBootable,
 			Reason: fmt.Sprintf("dynamically linked (needs %s), but it is the only program in the initramfs: build it static (Go: CGO_ENABLED=0; C: -static; Rust: the x86_64-unknown-linux-musl target)", interp)}
 	}
 	return nil

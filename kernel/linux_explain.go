@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ukdev/ukdev/image"
 )
 
 var (
@@ -118,7 +120,7 @@ func parseLinuxReport(lines []string, msg string) *Crash {
 // any other panic become a crash with the panic's report. A Go panic
 // printed before /init exited is returned as the crash, symbolised
 // against the program.
-func (l *Linux) Explain(e Exit, console []string, img Image) (Exit, *Crash) {
+func (l *Linux) Explain(e Exit, console []string, img image.Image) (Exit, *Crash) {
 	if e.Reason != ReasonCrash && e.Reason != ReasonPanic {
 		return e, nil
 	}

@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/vm"
 )
@@ -76,8 +77,8 @@ func TestLinuxBootsUnderQEMU(t *testing.T) {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build example: %v\n%s", err, out)
 	}
-	store := &kernel.Store{Dir: t.TempDir(), Keep: 1}
-	img, err := l.Prepare(t.Context(), store, 1, kernel.Artifacts{Kernel: program})
+	store := &image.Store{Dir: t.TempDir(), Keep: 1}
+	img, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: program})
 	if err != nil {
 		t.Fatal(err)
 	}

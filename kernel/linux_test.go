@@ -10,13 +10,15 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/image/imagetest"
 	"github.com/ukdev/ukdev/kernel/initramfs"
 )
 
 // fakeBzImage writes a file Inspect takes for a Linux bzImage.
 func fakeBzImage(t *testing.T) string {
 	t.Helper()
-	return writeTemp(t, "vmlinuz", rawFile(1024, placed{0x202, []byte("HdrS")}))
+	return imagetest.WriteTemp(t, "vmlinuz", imagetest.Raw(1024, imagetest.Placed{Off: 0x202, Data: []byte("HdrS")}))
 }
 
 func TestLinuxPrepare(t *testing.T) {
@@ -32,9 +34,9 @@ func TestLinuxPrepare(t *testing.T) {
 		},
 	})
 	must(t, err)
-	store := &Store{Dir: t.TempDir(), Keep: 2}
+	store := &image.Store{Dir: t.TempDir(), Keep: 2}
 	program := staticProgram(t, t.TempDir(), "app")
-	img, err := l.Prepare(t.Context(), store, 7, Artifacts{Kernel: program, Cmdline: "-- -addr :9090"})
+	img, err := l.Prepare(t.Context(), store, 7, image.Artifacts{Kernel: program, Cmdline: "-- -addr :9090"})
 	must(t, err)
 
 	build := store.BuildDir(7)
@@ -53,7 +55,7 @@ func TestLinuxPrepare(t *testing.T) {
 			t.Errorf("%s = %q, want %q", c.name, c.got, c.want)
 		}
 	}
-	if img.Build != 7 || !img.Balloon || !img.RNG || img.DebugExit || img.PVPanic || img.Protocols != LinuxBoot {
+	if img.Build != 7 || !img.Balloon || !img.RNG || img.DebugExit || img.PVPanic || img.Protocols != image.LinuxBoot {
 		t.Errorf("image %+v", img)
 	}
 	for _, p := range []string{img.Kernel, img.Initrd, img.Symbols} {
@@ -77,7 +79,7 @@ func TestLinuxPrepare(t *testing.T) {
 	}
 
 	// A second build gets its own files; the first stays intact.
-	img2, err := l.Prepare(t.Context(), store, 8, Artifacts{Kernel: program})
+	img2, err := l.Prepare(t.Context(), store, 8, image.Artifacts{Kernel: program})
 	must(t, err)
 	if img2.Initrd == img.Initrd || img2.Cmdline != LinuxBaseCmdline+" loglevel=4" {
 		t.Errorf("second image %+v", img2)
@@ -94,7 +96,7 @@ func TestLinuxPrepareErrors(t *testing.T) {
 	notELF := filepath.Join(dir, "script")
 	must(t, os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755))
 	elf32 := filepath.Join(dir, "elf32")
-	must(t, os.WriteFile(elf32, elfKernel{class: elf.ELFCLASS32, load: []byte{0xf4}}.bytes(), 0o755))
+	must(t, os.WriteFile(elf32, imagetest.ELF{Class: elf.ELFCLASS32, Load: []byte{0xf4}}.Bytes(), 0o755))
 	tests := []struct {
 		name    string
 		program string
@@ -102,9 +104,9 @@ func TestLinuxPrepareErrors(t *testing.T) {
 		want    string
 	}{
 		{"none configured", "", nil, "no program configured"},
-		{"missing", filepath.Join(dir, "missing"), ErrMissingArtifact, "build output missing"},
-		{"not ELF", notELF, ErrNotBootable, "not an ELF program"},
-		{"32-bit", elf32, ErrNotBootable, "x86-64"},
+		{"missing", filepath.Join(dir, "missing"), image.ErrMissingArtifact, "build output missing"},
+		{"not ELF", notELF, image.ErrNotBootable, "not an ELF program"},
+		{"32-bit", elf32, image.ErrNotBootable, "x86-64"},
 	}
 	if f, err := elf.Open("/bin/true"); err == nil {
 		interp, _ := interpreter(f)
@@ -115,13 +117,13 @@ func TestLinuxPrepareErrors(t *testing.T) {
 				program string
 				is      error
 				want    string
-			}{"dynamic", "/bin/true", ErrNotBootable, "CGO_ENABLED=0"})
+			}{"dynamic", "/bin/true", image.ErrNotBootable, "CGO_ENABLED=0"})
 		}
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			store := &Store{Dir: t.TempDir()}
-			_, err := l.Prepare(t.Context(), store, 1, Artifacts{Kernel: tt.program})
+			store := &image.Store{Dir: t.TempDir()}
+			_, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: tt.program})
 			if err == nil || !strings.Contains(err.Error(), tt.want) || (tt.is != nil && !errors.Is(err, tt.is)) {
 				t.Fatalf("Prepare(%s) = %v, want %q wrapping %v", tt.program, err, tt.want, tt.is)
 			}
@@ -131,7 +133,7 @@ func TestLinuxPrepareErrors(t *testing.T) {
 
 func TestNewLinuxErrors(t *testing.T) {
 	kernel := fakeBzImage(t)
-	notLinux := writeTemp(t, "elf", elfKernel{class: elf.ELFCLASS64, load: []byte{0xf4}}.bytes())
+	notLinux := imagetest.WriteTemp(t, "elf", imagetest.ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}.Bytes())
 	tests := []struct {
 		name string
 		opts LinuxOptions
@@ -141,7 +143,7 @@ func TestNewLinuxErrors(t *testing.T) {
 		{"second init", LinuxOptions{Kernel: kernel, Files: []initramfs.File{{Path: "init", Data: []byte("x")}}}, ErrLinuxConfig, "/init is the program"},
 		{"missing host file", LinuxOptions{Kernel: kernel, Dir: t.TempDir(), Files: []initramfs.File{{Path: "/a", Host: "nope"}}}, ErrLinuxConfig, "missing or not a regular file"},
 		{"missing kernel", LinuxOptions{Kernel: filepath.Join(t.TempDir(), "vmlinuz")}, fs.ErrNotExist, "vmlinuz"},
-		{"not a bzImage", LinuxOptions{Kernel: notLinux}, ErrNotBootable, "not a Linux bzImage"},
+		{"not a bzImage", LinuxOptions{Kernel: notLinux}, image.ErrNotBootable, "not a Linux bzImage"},
 		{"no go command", LinuxOptions{Go: filepath.Join(t.TempDir(), "go")}, ErrNoGo, "linux.kernel"},
 	}
 	for _, tt := range tests {
@@ -277,7 +279,7 @@ func TestLinuxExplain(t *testing.T) {
 	var l Linux
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, c := l.Explain(tt.in, tt.console, Image{})
+			got, c := l.Explain(tt.in, tt.console, image.Image{})
 			if got != tt.want {
 				t.Errorf("exit %+v, want %+v", got, tt.want)
 			}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel/nanosimg"
 	"github.com/ukdev/ukdev/kernel/ops"
 )
@@ -133,25 +134,25 @@ func (n *Nanos) LastStats() nanosimg.Stats {
 // it into the store (it is also the image's symbol file: a static program
 // runs at its link addresses), writes the build's own Nanos image there,
 // and for direct boot copies kernel.img beside it.
-func (n *Nanos) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (n *Nanos) Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error) {
 	if a.Kernel == "" {
-		return Image{}, fmt.Errorf("kernel: prepare build %d: no program configured", build)
+		return image.Image{}, fmt.Errorf("kernel: prepare build %d: no program configured", build)
 	}
 	if err := checkProgram(a.Kernel); err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	boot, err := n.bootMode()
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
-	img, err := store.Copy(ctx, build, Artifacts{Kernel: a.Kernel, Cmdline: a.Cmdline}, inUse...)
+	img, err := store.Copy(ctx, build, image.Artifacts{Kernel: a.Kernel, Cmdline: a.Cmdline}, inUse...)
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	program := img.Kernel
 	spec, err := n.spec(program, filepath.Base(a.Kernel), boot)
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	var stats nanosimg.Stats
 	img.Disk, err = store.WriteDisk(build, "disk.img", func(p string) error {
@@ -159,7 +160,7 @@ func (n *Nanos) Prepare(ctx context.Context, store *Store, build int, a Artifact
 		return err
 	})
 	if err != nil {
-		return Image{}, fmt.Errorf("kernel: prepare build %d: %w", build, err)
+		return image.Image{}, fmt.Errorf("kernel: prepare build %d: %w", build, err)
 	}
 	n.mu.Lock()
 	n.stats = stats
@@ -168,7 +169,7 @@ func (n *Nanos) Prepare(ctx context.Context, store *Store, build int, a Artifact
 	img.Symbols = program
 	// Nanos runs kernel and program on one page table: memsave reads the
 	// program's variables at any moment.
-	img.SymbolSpace = SpaceVirtual
+	img.SymbolSpace = image.SpaceVirtual
 	img.Cmdline = ""
 	img.DebugExit = true
 	img.Balloon = true
@@ -176,9 +177,9 @@ func (n *Nanos) Prepare(ctx context.Context, store *Store, build int, a Artifact
 	switch boot {
 	case NanosBootDirect:
 		if img.Kernel, err = store.AddFile(ctx, build, n.opts.Kernel.Kernel, "kernel.img"); err != nil {
-			return Image{}, err
+			return image.Image{}, err
 		}
-		img.Protocols = PVH
+		img.Protocols = image.PVH
 		img.Machine = "microvm"
 		img.MachineOptions = "rtc=on,ioapic2=off"
 	default:
@@ -193,17 +194,17 @@ func (n *Nanos) bootMode() (NanosBoot, error) {
 	if n.opts.Boot == NanosBootDisk {
 		return NanosBootDisk, nil
 	}
-	protos, err := Inspect(n.opts.Kernel.Kernel)
-	if err != nil && !errors.Is(err, ErrNotBootable) {
+	protos, err := image.Inspect(n.opts.Kernel.Kernel)
+	if err != nil && !errors.Is(err, image.ErrNotBootable) {
 		return "", err
 	}
-	if protos.Has(PVH) {
+	if protos.Has(image.PVH) {
 		return NanosBootDirect, nil
 	}
 	if n.opts.Kernel.BootImg != "" {
 		return NanosBootDisk, nil
 	}
-	return "", &FormatError{Path: n.opts.Kernel.Kernel, Err: ErrNotBootable,
+	return "", &image.FormatError{Path: n.opts.Kernel.Kernel, Err: image.ErrNotBootable,
 		Reason: "no PVH note for direct boot and no boot.img beside it for disk boot"}
 }
 
@@ -233,11 +234,11 @@ func (p *programFile) Close() error {
 // one; runs completes the reason ("Nanos runs", "the linux flavor runs").
 // Anything but a regular file is refused (ErrNotRegular) without blocking.
 func openProgram(p, runs string) (*programFile, error) {
-	file, _, err := openRegular(p)
+	file, _, err := image.OpenRegular(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("kernel: %s: %w", p, ErrMissingArtifact)
-	case errors.Is(err, ErrNotRegular):
+		return nil, fmt.Errorf("kernel: %s: %w", p, image.ErrMissingArtifact)
+	case errors.Is(err, image.ErrNotRegular):
 		return nil, err
 	case err != nil:
 		return nil, fmt.Errorf("kernel: open program %s: %w", p, err)
@@ -245,17 +246,17 @@ func openProgram(p, runs string) (*programFile, error) {
 	f, err := elf.NewFile(file)
 	if err != nil {
 		file.Close()
-		return nil, &FormatError{Path: p, Err: ErrNotBootable,
+		return nil, &image.FormatError{Path: p, Err: image.ErrNotBootable,
 			Reason: fmt.Sprintf("not an ELF program (%v): %s Linux x86-64 ELF programs", err, runs)}
 	}
 	switch {
 	case f.Class != elf.ELFCLASS64 || f.Machine != elf.EM_X86_64:
 		file.Close()
-		return nil, &FormatError{Path: p, Err: ErrNotBootable,
+		return nil, &image.FormatError{Path: p, Err: image.ErrNotBootable,
 			Reason: fmt.Sprintf("a %v %v ELF: %s x86-64 programs", f.Class, f.Machine, runs)}
 	case f.Type != elf.ET_EXEC && f.Type != elf.ET_DYN:
 		file.Close()
-		return nil, &FormatError{Path: p, Err: ErrNotBootable, Reason: fmt.Sprintf("an ELF %v, not a program", f.Type)}
+		return nil, &image.FormatError{Path: p, Err: image.ErrNotBootable, Reason: fmt.Sprintf("an ELF %v, not a program", f.Type)}
 	}
 	return &programFile{File: f, file: file}, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/image/imagetest"
 	"github.com/ukdev/ukdev/kernel/nanosimg"
 	"github.com/ukdev/ukdev/kernel/ops"
 )
@@ -19,12 +21,12 @@ import (
 func nanosRelease(t *testing.T, pvh, boot bool) ops.Kernel {
 	t.Helper()
 	dir := t.TempDir()
-	k := elfKernel{class: elf.ELFCLASS64, load: []byte{0xf4}}
+	k := imagetest.ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}
 	if pvh {
-		k.segNotes = pvhNote(binary.LittleEndian)
+		k.SegNotes = imagetest.PVHNote(binary.LittleEndian)
 	}
 	rel := ops.Kernel{Version: "0.1.52", Dir: dir, Kernel: filepath.Join(dir, "kernel.img"), Klibs: filepath.Join(dir, "klibs")}
-	must(t, os.WriteFile(rel.Kernel, k.bytes(), 0o644))
+	must(t, os.WriteFile(rel.Kernel, k.Bytes(), 0o644))
 	if boot {
 		rel.BootImg = filepath.Join(dir, "boot.img")
 		must(t, os.WriteFile(rel.BootImg, make([]byte, 48640), 0o644))
@@ -47,7 +49,7 @@ func must(t *testing.T, err error) {
 func staticProgram(t *testing.T, dir, name string) string {
 	t.Helper()
 	p := filepath.Join(dir, name)
-	must(t, os.WriteFile(p, elfKernel{class: elf.ELFCLASS64, load: []byte{0xf4}}.bytes(), 0o755))
+	must(t, os.WriteFile(p, imagetest.ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}.Bytes(), 0o755))
 	return p
 }
 
@@ -125,8 +127,8 @@ func TestNanosPrepare(t *testing.T) {
 			must(t, err)
 			w := &fakeWriter{}
 			n.write = w.write
-			store := &Store{Dir: t.TempDir(), Keep: 2}
-			img, err := n.Prepare(t.Context(), store, 7, Artifacts{Kernel: prog})
+			store := &image.Store{Dir: t.TempDir(), Keep: 2}
+			img, err := n.Prepare(t.Context(), store, 7, image.Artifacts{Kernel: prog})
 			must(t, err)
 			dir := store.BuildDir(7)
 
@@ -138,7 +140,7 @@ func TestNanosPrepare(t *testing.T) {
 				t.Errorf("Symbols = %q, want the program's copy", img.Symbols)
 			}
 			if tt.wantKernel {
-				if img.Kernel != filepath.Join(dir, "kernel.img") || img.MachineOptions != "rtc=on,ioapic2=off" || !img.Protocols.Has(PVH) {
+				if img.Kernel != filepath.Join(dir, "kernel.img") || img.MachineOptions != "rtc=on,ioapic2=off" || !img.Protocols.Has(image.PVH) {
 					t.Errorf("direct image = %+v", img)
 				}
 				if w.spec.BootImg != "" {
@@ -228,10 +230,10 @@ func TestNanosPrepareWritesRealImage(t *testing.T) {
 	rel := nanosRelease(t, true, false)
 	n, err := NewNanos(NanosOptions{Kernel: rel})
 	must(t, err)
-	store := &Store{Dir: t.TempDir(), Keep: 1}
+	store := &image.Store{Dir: t.TempDir(), Keep: 1}
 	prog := staticProgram(t, t.TempDir(), "hello")
 	for build := 1; build <= 2; build++ {
-		img, err := n.Prepare(t.Context(), store, build, Artifacts{Kernel: prog})
+		img, err := n.Prepare(t.Context(), store, build, image.Artifacts{Kernel: prog})
 		must(t, err)
 		fi, err := os.Stat(img.Disk)
 		must(t, err)
@@ -242,7 +244,7 @@ func TestNanosPrepareWritesRealImage(t *testing.T) {
 			t.Errorf("LastStats = %+v", st)
 		}
 	}
-	if builds := storedBuilds(t, store.Dir); !reflect.DeepEqual(builds, []int{2}) {
+	if builds := imagetest.StoredBuilds(t, store.Dir); !reflect.DeepEqual(builds, []int{2}) {
 		t.Errorf("stored builds %v, want [2]", builds)
 	}
 }
@@ -253,7 +255,7 @@ func TestNanosPrepareErrors(t *testing.T) {
 	notELF := filepath.Join(dir, "script")
 	must(t, os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755))
 	elf32 := filepath.Join(dir, "app32")
-	must(t, os.WriteFile(elf32, elfKernel{class: elf.ELFCLASS32, load: []byte{0xf4}}.bytes(), 0o755))
+	must(t, os.WriteFile(elf32, imagetest.ELF{Class: elf.ELFCLASS32, Load: []byte{0xf4}}.Bytes(), 0o755))
 
 	tests := []struct {
 		name    string
@@ -264,10 +266,10 @@ func TestNanosPrepareErrors(t *testing.T) {
 		is      error
 		mention string
 	}{
-		{name: "missing program", pvh: true, program: filepath.Join(dir, "nope"), is: ErrMissingArtifact},
-		{name: "not ELF", pvh: true, program: notELF, is: ErrNotBootable, mention: "not an ELF program"},
-		{name: "32-bit", pvh: true, program: elf32, is: ErrNotBootable, mention: "x86-64"},
-		{name: "no PVH, no boot.img", program: prog, is: ErrNotBootable, mention: "no PVH note"},
+		{name: "missing program", pvh: true, program: filepath.Join(dir, "nope"), is: image.ErrMissingArtifact},
+		{name: "not ELF", pvh: true, program: notELF, is: image.ErrNotBootable, mention: "not an ELF program"},
+		{name: "32-bit", pvh: true, program: elf32, is: image.ErrNotBootable, mention: "x86-64"},
+		{name: "no PVH, no boot.img", program: prog, is: image.ErrNotBootable, mention: "no PVH note"},
 		{name: "missing file", pvh: true, program: prog, cfg: `{"Files": ["gone.txt"]}`, is: ErrNanosConfig, mention: "gone.txt"},
 		{name: "missing dir", pvh: true, program: prog, cfg: `{"Dirs": ["gone"]}`, is: ErrNanosConfig, mention: "gone"},
 		{name: "MapDirs matching nothing", pvh: true, program: prog, cfg: `{"MapDirs": {"gone/*": "/x"}}`, is: ErrNanosConfig, mention: "nothing matches"},
@@ -279,7 +281,7 @@ func TestNanosPrepareErrors(t *testing.T) {
 			n, err := NewNanos(NanosOptions{Config: cfg, Dir: dir, Kernel: nanosRelease(t, tt.pvh, tt.bootImg)})
 			must(t, err)
 			n.write = (&fakeWriter{}).write
-			_, err = n.Prepare(t.Context(), &Store{Dir: t.TempDir()}, 1, Artifacts{Kernel: tt.program})
+			_, err = n.Prepare(t.Context(), &image.Store{Dir: t.TempDir()}, 1, image.Artifacts{Kernel: tt.program})
 			if !errors.Is(err, tt.is) || !strings.Contains(err.Error(), tt.mention) {
 				t.Errorf("Prepare = %v, want %v mentioning %q", err, tt.is, tt.mention)
 			}
@@ -360,7 +362,7 @@ func TestNanosSharedLibraries(t *testing.T) {
 	must(t, err)
 	w := &fakeWriter{}
 	n.write = w.write
-	_, err = n.Prepare(t.Context(), &Store{Dir: t.TempDir()}, 1, Artifacts{Kernel: program})
+	_, err = n.Prepare(t.Context(), &image.Store{Dir: t.TempDir()}, 1, image.Artifacts{Kernel: program})
 	must(t, err)
 	files := guestPaths(w.spec.Files)
 	for _, l := range libs {
@@ -408,19 +410,19 @@ func TestNanosDecode(t *testing.T) {
 }
 
 func TestStoreDisk(t *testing.T) {
-	store := &Store{Dir: t.TempDir(), Keep: 1}
+	store := &image.Store{Dir: t.TempDir(), Keep: 1}
 	src := staticProgram(t, t.TempDir(), "app")
 	if _, err := store.WriteDisk(3, "disk.img", func(string) error { return nil }); err == nil {
 		t.Error("WriteDisk before Copy succeeded")
 	}
-	_, err := store.Copy(t.Context(), 3, Artifacts{Kernel: src})
+	_, err := store.Copy(t.Context(), 3, image.Artifacts{Kernel: src})
 	must(t, err)
 	p, err := store.AddFile(t.Context(), 3, src, "extra")
 	must(t, err)
 	if fi, err := os.Stat(p); err != nil || fi.Mode().Perm() != 0o400 || filepath.Dir(p) != store.BuildDir(3) {
 		t.Errorf("AddFile: %s %v %v", p, fi, err)
 	}
-	if _, err := store.AddFile(t.Context(), 3, filepath.Join(t.TempDir(), "gone"), "x"); !errors.Is(err, ErrMissingArtifact) {
+	if _, err := store.AddFile(t.Context(), 3, filepath.Join(t.TempDir(), "gone"), "x"); !errors.Is(err, image.ErrMissingArtifact) {
 		t.Errorf("AddFile of a missing file = %v", err)
 	}
 	for _, bad := range []string{"", "../x", "a/b"} {

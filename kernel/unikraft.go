@@ -15,6 +15,8 @@ import (
 	"runtime"
 	"sort"
 	"strings"
+
+	"github.com/ukdev/ukdev/image"
 )
 
 // QEMU exit statuses of a Unikraft guest with isa-debug-exit at 0x501
@@ -88,19 +90,19 @@ func UnikraftCmdline(kernelArgs, appArgs string) string {
 // a.Symbols, else a.Kernel + ".dbg" when it exists, else the image
 // itself. The command line is the options' kernel and application
 // arguments (UnikraftCmdline), or a.Cmdline when both are empty.
-func (u *Unikraft) Prepare(ctx context.Context, store *Store, build int, a Artifacts, inUse ...int) (Image, error) {
+func (u *Unikraft) Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error) {
 	if a.Kernel == "" {
-		return Image{}, fmt.Errorf("kernel: prepare build %d: no kernel image configured", build)
+		return image.Image{}, fmt.Errorf("kernel: prepare build %d: no kernel image configured", build)
 	}
-	protos, err := Inspect(a.Kernel)
+	protos, err := image.Inspect(a.Kernel)
 	if errors.Is(err, fs.ErrNotExist) {
-		return Image{}, fmt.Errorf("kernel: %s: %w", a.Kernel, ErrMissingArtifact)
+		return image.Image{}, fmt.Errorf("kernel: %s: %w", a.Kernel, image.ErrMissingArtifact)
 	}
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	if err := checkUnikraftImage(a.Kernel, protos); err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	a.Symbols = u.debugFile(a)
 	if u.opts.KernelArgs != "" || u.opts.AppArgs != "" {
@@ -108,7 +110,7 @@ func (u *Unikraft) Prepare(ctx context.Context, store *Store, build int, a Artif
 	}
 	img, err := store.Copy(ctx, build, a, inUse...)
 	if err != nil {
-		return Image{}, err
+		return image.Image{}, err
 	}
 	img.Protocols = protos
 	// Always pc, even for an image with a PVH note: Unikraft's kvm
@@ -121,7 +123,7 @@ func (u *Unikraft) Prepare(ctx context.Context, store *Store, build int, a Artif
 }
 
 // debugFile picks the symbol file of a build (see Prepare).
-func (u *Unikraft) debugFile(a Artifacts) string {
+func (u *Unikraft) debugFile(a image.Artifacts) string {
 	switch {
 	case u.opts.Debug != "":
 		return u.opts.Debug
@@ -136,12 +138,12 @@ func (u *Unikraft) debugFile(a Artifacts) string {
 // checkUnikraftImage says why path cannot be booted: QEMU's multiboot
 // loader takes only 32-bit ELF files, so the 64-bit .dbg (which has no
 // PVH note either) is refused with a pointer to the stripped image.
-func checkUnikraftImage(p string, protos Protocols) error {
-	if protos.Has(PVH) || protos.Has(LinuxBoot) {
+func checkUnikraftImage(p string, protos image.Protocols) error {
+	if protos.Has(image.PVH) || protos.Has(image.LinuxBoot) {
 		return nil
 	}
-	if !protos.Has(Multiboot) {
-		return &FormatError{Path: p, Err: ErrNotBootable,
+	if !protos.Has(image.Multiboot) {
+		return &image.FormatError{Path: p, Err: image.ErrNotBootable,
 			Reason: "no multiboot v1 header or PVH note: boot the stripped <name>_qemu-x86_64 image of a Unikraft qemu/x86_64 build"}
 	}
 	f, err := elf.Open(p)
@@ -151,7 +153,7 @@ func checkUnikraftImage(p string, protos Protocols) error {
 	}
 	defer f.Close()
 	if f.Class == elf.ELFCLASS64 {
-		return &FormatError{Path: p, Err: ErrNotBootable,
+		return &image.FormatError{Path: p, Err: image.ErrNotBootable,
 			Reason: "a 64-bit ELF without a PVH note, which QEMU's multiboot loader refuses (the .dbg?): boot the stripped 32-bit <name>_qemu-x86_64 and keep the .dbg for symbols"}
 	}
 	return nil
@@ -185,7 +187,7 @@ func (*Unikraft) Decode(o Outcome) Exit {
 // Explain implements ConsoleExplainer: a crash report on the console,
 // symbolised against the image's .dbg (function and file:line), and the
 // HWRNG failure of QEMU < 8 under TCG (see ExplainUnikraft).
-func (u *Unikraft) Explain(e Exit, console []string, img Image) (Exit, *Crash) {
+func (u *Unikraft) Explain(e Exit, console []string, img image.Image) (Exit, *Crash) {
 	var syms *SymbolTable
 	var lines *LineTable
 	if img.Symbols != "" {

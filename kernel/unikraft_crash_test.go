@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/ukdev/ukdev/image"
 )
 
 func TestParseUnikraftConsole(t *testing.T) {
@@ -147,7 +149,7 @@ func TestExplainUnikraft(t *testing.T) {
 // exampleKernel builds examples/hello in a temporary copy and splits it the
 // way a Unikraft build does: a fully stripped image to boot and a .dbg
 // beside it with the symbols and DWARF.
-func exampleKernel(t *testing.T) (image, dbg, src string) {
+func exampleKernel(t *testing.T) (kernelImage, dbg, src string) {
 	t.Helper()
 	for _, tool := range []string{"make", "gcc", "objcopy", "strip"} {
 		if _, err := exec.LookPath(tool); err != nil {
@@ -173,11 +175,11 @@ func exampleKernel(t *testing.T) (image, dbg, src string) {
 		}
 	}
 	run("make", "-s", "CC=gcc")
-	image = filepath.Join(src, "build", "hello_qemu-x86_64")
-	dbg = image + ".dbg"
+	kernelImage = filepath.Join(src, "build", "hello_qemu-x86_64")
+	dbg = kernelImage + ".dbg"
 	run("objcopy", "--only-keep-debug", "build/hello.elf", dbg)
-	run("strip", "--strip-all", "-o", image, "build/hello.elf")
-	return image, dbg, src
+	run("strip", "--strip-all", "-o", kernelImage, "build/hello.elf")
+	return kernelImage, dbg, src
 }
 
 // lineOf returns the 1-based number of the first line of file containing s.
@@ -199,11 +201,11 @@ func lineOf(t *testing.T, file, s string) int {
 }
 
 func TestUnikraftWithExampleKernel(t *testing.T) {
-	image, dbg, src := exampleKernel(t)
-	if _, err := LoadSymbols(image); !errors.Is(err, ErrNoSymbolTable) {
+	kernelImage, dbg, src := exampleKernel(t)
+	if _, err := LoadSymbols(kernelImage); !errors.Is(err, ErrNoSymbolTable) {
 		t.Fatalf("LoadSymbols(stripped image) = %v, want ErrNoSymbolTable", err)
 	}
-	if _, err := LoadLineTable(image); !errors.Is(err, ErrNoLineTable) {
+	if _, err := LoadLineTable(kernelImage); !errors.Is(err, ErrNoLineTable) {
 		t.Fatalf("LoadLineTable(stripped image) = %v, want ErrNoLineTable", err)
 	}
 	syms, err := LoadSymbols(dbg)
@@ -220,7 +222,7 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	img, err := u.Prepare(t.Context(), &Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 2}, 4, Artifacts{Kernel: image, Cmdline: "ignored"})
+	img, err := u.Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 2}, 4, image.Artifacts{Kernel: kernelImage, Cmdline: "ignored"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -264,14 +266,14 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 			t.Fatal(err)
 		}
 		other := filepath.Join(t.TempDir(), "other_qemu-x86_64")
-		b, err := os.ReadFile(image)
+		b, err := os.ReadFile(kernelImage)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(other, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		img, err := u.Prepare(t.Context(), &Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, Artifacts{Kernel: other, Cmdline: "-- hi"})
+		img, err := u.Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, image.Artifacts{Kernel: other, Cmdline: "-- hi"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,14 +287,14 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 
 	t.Run("no debug file", func(t *testing.T) {
 		other := filepath.Join(t.TempDir(), "other_qemu-x86_64")
-		b, err := os.ReadFile(image)
+		b, err := os.ReadFile(kernelImage)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if err := os.WriteFile(other, b, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		img, err := (&Unikraft{}).Prepare(t.Context(), &Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, Artifacts{Kernel: other})
+		img, err := (&Unikraft{}).Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, image.Artifacts{Kernel: other})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,9 @@ import (
 	"testing"
 	"testing/fstest"
 	"time"
+
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/image/imagetest"
 )
 
 var (
@@ -156,7 +159,7 @@ func TestUnikraftPrepareRefuses(t *testing.T) {
 		kernel  []byte // nil: missing
 		missing bool
 	}{
-		{name: "the 64-bit .dbg", kernel: elfKernel{class: elf.ELFCLASS64, load: multibootHeader(0, true)}.bytes()},
+		{name: "the 64-bit .dbg", kernel: imagetest.ELF{Class: elf.ELFCLASS64, Load: imagetest.MultibootHeader(0, true)}.Bytes()},
 		{name: "no boot header", kernel: []byte("not a kernel")},
 		{name: "missing", missing: true},
 	}
@@ -173,15 +176,15 @@ func TestUnikraftPrepareRefuses(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			_, err = u.Prepare(t.Context(), &Store{Dir: filepath.Join(dir, "store"), Keep: 1}, 1, Artifacts{Kernel: k})
+			_, err = u.Prepare(t.Context(), &image.Store{Dir: filepath.Join(dir, "store"), Keep: 1}, 1, image.Artifacts{Kernel: k})
 			if tt.missing {
-				if !errors.Is(err, ErrMissingArtifact) {
+				if !errors.Is(err, image.ErrMissingArtifact) {
 					t.Errorf("Prepare = %v, want ErrMissingArtifact", err)
 				}
 				return
 			}
-			var fe *FormatError
-			if !errors.As(err, &fe) || !errors.Is(err, ErrNotBootable) {
+			var fe *image.FormatError
+			if !errors.As(err, &fe) || !errors.Is(err, image.ErrNotBootable) {
 				t.Errorf("Prepare = %v, want a *FormatError wrapping ErrNotBootable", err)
 			}
 		})

@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/image"
 )
 
 // Defaults applied by Args when a Spec leaves a field zero.
@@ -48,7 +48,7 @@ type Spec struct {
 	QEMU string
 	// Image is the kernel, initrd and command line to boot, and the exit
 	// devices the image uses.
-	Image kernel.Image
+	Image image.Image
 	// Accel is the resolved accelerator, "kvm" or "tcg"; empty means
 	// "tcg", which works everywhere.
 	Accel string

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/image"
 )
 
 func TestArgs(t *testing.T) {
@@ -31,12 +31,12 @@ func TestArgs(t *testing.T) {
 	}{
 		{
 			name: "defaults",
-			spec: Spec{QMPSocket: "/run/q.sock", Image: kernel.Image{Kernel: "/k"}},
+			spec: Spec{QMPSocket: "/run/q.sock", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/run/q.sock"), []string{"-kernel", "/k"}),
 		},
 		{
 			name: "microvm with a disk, balloon, rng and machine options",
-			spec: Spec{Machine: "microvm", QMPSocket: "/s", Image: kernel.Image{
+			spec: Spec{Machine: "microvm", QMPSocket: "/s", Image: image.Image{
 				Kernel: "/k", Disk: "/d,1.img", Balloon: true, RNG: true, MachineOptions: "rtc=on,ioapic2=off"}},
 			want: cat(common("microvm,pic=on,pit=on,isa-serial=on,rtc=on,ioapic2=off"), tcg, console("128", "1", "/s"), []string{
 				"-global", "virtio-mmio.force-legacy=false",
@@ -46,7 +46,7 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "q35 with a disk on PCI",
-			spec: Spec{Machine: "q35", QMPSocket: "/s", Image: kernel.Image{Disk: "/d.img", Balloon: true}},
+			spec: Spec{Machine: "q35", QMPSocket: "/s", Image: image.Image{Disk: "/d.img", Balloon: true}},
 			want: cat(common("q35"), tcg, console("128", "1", "/s"), []string{
 				"-drive", "file=/d.img,format=raw,if=none,id=hd0", "-device", "virtio-blk-pci,drive=hd0",
 				"-device", "virtio-balloon-pci,id=balloon0"}),
@@ -55,7 +55,7 @@ func TestArgs(t *testing.T) {
 			name: "microvm kvm with exit devices and paused",
 			spec: Spec{
 				Accel: "kvm", Machine: "microvm", MemoryMiB: 256, CPUs: 2, QMPSocket: "/s",
-				Image:       kernel.Image{Kernel: "/k", DebugExit: true, PVPanic: true},
+				Image:       image.Image{Kernel: "/k", DebugExit: true, PVPanic: true},
 				StartPaused: true,
 			},
 			want: cat(common("microvm,pic=on,pit=on,isa-serial=on"), kvm, console("256", "2", "/s"),
@@ -64,23 +64,23 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "machine from image",
-			spec: Spec{Accel: "tcg", QMPSocket: "/s", Image: kernel.Image{Kernel: "/k", Machine: "q35"}},
+			spec: Spec{Accel: "tcg", QMPSocket: "/s", Image: image.Image{Kernel: "/k", Machine: "q35"}},
 			want: cat(common("q35"), tcg, console("128", "1", "/s"), []string{"-kernel", "/k"}),
 		},
 		{
 			name: "spec machine overrides image",
-			spec: Spec{Machine: "pc", QMPSocket: "/s", Image: kernel.Image{Kernel: "/k", Machine: "microvm"}},
+			spec: Spec{Machine: "pc", QMPSocket: "/s", Image: image.Image{Kernel: "/k", Machine: "microvm"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{"-kernel", "/k"}),
 		},
 		{
 			name: "network on microvm uses virtio-mmio",
-			spec: Spec{Machine: "microvm", Network: true, QMPSocket: "/s", Image: kernel.Image{Kernel: "/k"}},
+			spec: Spec{Machine: "microvm", Network: true, QMPSocket: "/s", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("microvm,pic=on,pit=on,isa-serial=on"), tcg, console("128", "1", "/s"),
 				[]string{"-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0", "-kernel", "/k"}),
 		},
 		{
 			name: "network on q35 uses virtio-pci",
-			spec: Spec{Machine: "q35", Network: true, QMPSocket: "/s", Image: kernel.Image{Kernel: "/k"}},
+			spec: Spec{Machine: "q35", Network: true, QMPSocket: "/s", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("q35"), tcg, console("128", "1", "/s"),
 				[]string{"-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0", "-kernel", "/k"}),
 		},
@@ -88,7 +88,7 @@ func TestArgs(t *testing.T) {
 			name: "initrd cmdline and extra args last",
 			spec: Spec{
 				QMPSocket: "/s",
-				Image:     kernel.Image{Kernel: "/k", Initrd: "/i", Cmdline: "console=ttyS0 panic=-1"},
+				Image:     image.Image{Kernel: "/k", Initrd: "/i", Cmdline: "console=ttyS0 panic=-1"},
 				ExtraArgs: []string{"-d", "guest_errors"},
 			},
 			want: cat(common("pc"), tcg, console("128", "1", "/s"),
@@ -96,7 +96,7 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "comma in socket path is escaped",
-			spec: Spec{QMPSocket: "/tmp/a,b.sock", Image: kernel.Image{Kernel: "/k"}},
+			spec: Spec{QMPSocket: "/tmp/a,b.sock", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/tmp/a,,b.sock"), []string{"-kernel", "/k"}),
 		},
 		{
@@ -116,7 +116,7 @@ func TestArgs(t *testing.T) {
 }
 
 func TestArgsIsPure(t *testing.T) {
-	spec := Spec{QMPSocket: "/s", ExtraArgs: []string{"-x"}, Image: kernel.Image{Kernel: "/k"}}
+	spec := Spec{QMPSocket: "/s", ExtraArgs: []string{"-x"}, Image: image.Image{Kernel: "/k"}}
 	a, b := Args(spec), Args(spec)
 	if !slices.Equal(a, b) {
 		t.Fatalf("Args differs between calls:\n%v\n%v", a, b)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 )
 
@@ -117,7 +118,7 @@ func bootSpec(t *testing.T, code []byte) Spec {
 	}
 	return Spec{
 		QEMU:      requireQEMU(t),
-		Image:     kernel.Image{Kernel: k, DebugExit: true, PVPanic: true},
+		Image:     image.Image{Kernel: k, DebugExit: true, PVPanic: true},
 		Accel:     "tcg",
 		Machine:   "microvm",
 		MemoryMiB: 32,
@@ -402,12 +403,12 @@ func TestStartFailures(t *testing.T) {
 	}{
 		{
 			name:       "missing kernel",
-			spec:       Spec{QEMU: qemu, Machine: "microvm", Image: kernel.Image{Kernel: filepath.Join(dir, "nope")}},
+			spec:       Spec{QEMU: qemu, Machine: "microvm", Image: image.Image{Kernel: filepath.Join(dir, "nope")}},
 			wantStderr: true,
 		},
 		{
 			name:       "kernel without PVH note",
-			spec:       Spec{QEMU: qemu, Machine: "microvm", Image: kernel.Image{Kernel: noPVHPath}},
+			spec:       Spec{QEMU: qemu, Machine: "microvm", Image: image.Image{Kernel: noPVHPath}},
 			wantStderr: true,
 		},
 		{

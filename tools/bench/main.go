@@ -30,7 +30,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/vm"
 )
@@ -127,7 +127,7 @@ func run(ukdev, example string, edits int, verbose bool) error {
 	}
 	spec := vm.Spec{
 		QEMU:      cfg.VM.QEMU,
-		Image:     kernel.Image{Kernel: kernelCopy, DebugExit: true, PVPanic: true},
+		Image:     image.Image{Kernel: kernelCopy, DebugExit: true, PVPanic: true},
 		Accel:     res.accel,
 		Machine:   res.machine,
 		MemoryMiB: 128,

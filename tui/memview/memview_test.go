@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/tui/panel"
 	"github.com/ukdev/ukdev/tui/panel/paneltest"
@@ -448,9 +449,9 @@ func TestMemViewSymbolSpace(t *testing.T) {
 		wantCmd   string
 		wantShown string
 	}{
-		{kernel.SpacePhysical, "pmemsave", "1234 (0x4d2)"},
-		{kernel.SpaceVirtual, "memsave", "1234 (0x4d2)"},
-		{kernel.SpaceNone, "", "symbols: guest.elf · a process's virtual address: not readable from the host"},
+		{image.SpacePhysical, "pmemsave", "1234 (0x4d2)"},
+		{image.SpaceVirtual, "memsave", "1234 (0x4d2)"},
+		{image.SpaceNone, "", "symbols: guest.elf · a process's virtual address: not readable from the host"},
 	}
 	for _, tt := range tests {
 		t.Run("space "+tt.space, func(t *testing.T) {

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/tui/panel"
 	"github.com/ukdev/ukdev/vm"
@@ -225,11 +226,11 @@ func readVariables(ctx context.Context, in panel.Inspector, t *kernel.SymbolTabl
 		if n == 0 {
 			continue
 		}
-		if space == kernel.SpaceNone {
+		if space == image.SpaceNone {
 			vals[i].err = errProcessSymbols
 			continue
 		}
-		if p, ok := t.PhysAddr(v.Addr); ok && space != kernel.SpaceVirtual {
+		if p, ok := t.PhysAddr(v.Addr); ok && space != image.SpaceVirtual {
 			vals[i].phys = p
 			phys = append(phys, want{i, p, n})
 		} else {

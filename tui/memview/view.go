@@ -9,6 +9,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/tui/panel"
 )
@@ -97,7 +98,7 @@ func (m *Model) symbolsLine() string {
 		return "symbols: " + st.Error.Render(s.tableErr.Error())
 	case m.table == nil:
 		return "symbols: " + st.Muted.Render("none (the image names no ELF)")
-	case s.info.SymbolSpace == kernel.SpaceNone:
+	case s.info.SymbolSpace == image.SpaceNone:
 		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render(errProcessSymbols.Error())
 	case len(s.vars) == 0:
 		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render("none watched (a to add)")
@@ -110,7 +111,7 @@ func (m *Model) symbolsLine() string {
 func (m *Model) symbolLines() ([]string, []int) {
 	st := m.d.Styles
 	vars := m.snap.vars
-	if !m.snap.running || m.snap.info.SymbolSpace == kernel.SpaceNone {
+	if !m.snap.running || m.snap.info.SymbolSpace == image.SpaceNone {
 		vars = nil
 	}
 	nameW := 0

@@ -1,8 +1,9 @@
-// Package kernel knows the kinds of unikernel ukdev runs (flavors): how a
-// build's output becomes a bootable Image, how the boot protocols of an ELF
-// kernel are detected, and how the end of a boot is decoded into an exit
-// reason. It never runs QEMU.
-package kernel
+// Package image knows what a bootable build is, apart from any flavor: the
+// Image QEMU is started with, the boot protocols a kernel file supports
+// (PVH note, multiboot, Linux boot header) and the private store of
+// read-only copies those images point at. It is a leaf: vm and the flavors
+// both import it, and it imports nothing of ukdev's but nofollow.
+package image
 
 // Protocols is the set of boot protocols a kernel image supports.
 type Protocols uint8
@@ -68,41 +69,3 @@ const (
 	SpaceVirtual  = "virtual"
 	SpaceNone     = "none"
 )
-
-// OutcomeKind says how a boot ended, as QEMU reported it, before any
-// flavor-specific decoding.
-type OutcomeKind int
-
-const (
-	// QEMUExited means the QEMU process exited on its own (Status holds its
-	// exit status, or Signal the signal that killed it).
-	QEMUExited OutcomeKind = iota + 1
-	// GuestPanicked means QEMU raised GUEST_PANICKED (pvpanic); the VM is
-	// paused for inspection.
-	GuestPanicked
-	// GuestReset means the guest asked for a reset (a triple fault does):
-	// with reboot=shutdown,shutdown=pause the VM is paused for inspection.
-	GuestReset
-	// GuestShutdown means the guest powered itself off; the VM is paused.
-	GuestShutdown
-	// InternalError means the accelerator failed to run the guest
-	// (query-status "internal-error", "KVM internal error" on stderr).
-	InternalError
-	// StoppedByHost means ukdev stopped the VM (reboot, rebuild, quit).
-	StoppedByHost
-	// StartFailed means QEMU did not start (bad argument, kernel refused,
-	// port in use); Detail holds QEMU's message.
-	StartFailed
-)
-
-// Outcome is what the vm package observed at the end of a boot.
-type Outcome struct {
-	Kind OutcomeKind
-	// Status is QEMU's exit status when Kind is QEMUExited and it exited
-	// normally; -1 otherwise.
-	Status int
-	// Signal names the signal that ended QEMU, if one did ("killed").
-	Signal string
-	// Detail is a one-line explanation (QEMU's stderr, the shutdown reason).
-	Detail string
-}

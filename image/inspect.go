@@ -1,4 +1,4 @@
-package kernel
+package image
 
 import (
 	"bytes"
@@ -68,7 +68,7 @@ func (p Protocols) String() string {
 // one that is not a regular file is refused with ErrNotRegular, never
 // opened for reading.
 func Inspect(path string) (Protocols, error) {
-	f, _, err := openRegular(path)
+	f, _, err := OpenRegular(path)
 	if errors.Is(err, ErrNotRegular) {
 		return 0, err
 	}

@@ -1,16 +1,15 @@
-package kernel
+package image
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
+
+	"github.com/ukdev/ukdev/image/imagetest"
 )
 
 // buildOutput writes the named files with distinct contents into a fresh
@@ -27,32 +26,6 @@ func buildOutput(t *testing.T, names ...string) map[string]string {
 		paths[n] = p
 	}
 	return paths
-}
-
-// assertCopy checks that dst is a read-only copy of src inside the store.
-func assertCopy(t *testing.T, s *Store, dst, src string) {
-	t.Helper()
-	if !strings.HasPrefix(dst, s.Dir+string(filepath.Separator)) {
-		t.Errorf("copy %q is outside the store %q", dst, s.Dir)
-	}
-	fi, err := os.Stat(dst)
-	if err != nil {
-		t.Fatalf("copy of %s: %v", src, err)
-	}
-	if fi.Mode().Perm() != 0o400 {
-		t.Errorf("%s has mode %v, want -r--------", dst, fi.Mode().Perm())
-	}
-	want, err := os.ReadFile(src)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := os.ReadFile(dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s holds %q, want %q (from %s)", dst, got, want, src)
-	}
 }
 
 func TestStoreCopy(t *testing.T) {
@@ -113,19 +86,19 @@ func TestStoreCopy(t *testing.T) {
 			if got, want := filepath.Dir(img.Kernel), filepath.Join(s.Dir, "build-000007"); got != want {
 				t.Errorf("kernel copied into %s, want %s", got, want)
 			}
-			assertCopy(t, s, img.Kernel, a.Kernel)
+			imagetest.AssertCopy(t, s.Dir, img.Kernel, a.Kernel)
 			if a.Initrd == "" {
 				if img.Initrd != "" {
 					t.Errorf("Initrd = %q, want empty", img.Initrd)
 				}
 			} else {
-				assertCopy(t, s, img.Initrd, a.Initrd)
+				imagetest.AssertCopy(t, s.Dir, img.Initrd, a.Initrd)
 			}
 			if tt.wantSeparateSymbols {
 				if img.Symbols == img.Kernel {
 					t.Errorf("Symbols = the kernel copy, want a separate copy of %s", a.Symbols)
 				}
-				assertCopy(t, s, img.Symbols, a.Symbols)
+				imagetest.AssertCopy(t, s.Dir, img.Symbols, a.Symbols)
 			} else if img.Symbols != img.Kernel {
 				t.Errorf("Symbols = %q, want the kernel copy %q", img.Symbols, img.Kernel)
 			}
@@ -135,25 +108,6 @@ func TestStoreCopy(t *testing.T) {
 			}
 		})
 	}
-}
-
-// storedBuilds lists the build numbers that have a directory in the store.
-func storedBuilds(t *testing.T, dir string) []int {
-	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var builds []int
-	for _, e := range entries {
-		if n, ok := strings.CutPrefix(e.Name(), "build-"); ok {
-			if b, err := strconv.Atoi(n); err == nil {
-				builds = append(builds, b)
-			}
-		}
-	}
-	slices.Sort(builds)
-	return builds
 }
 
 func TestStorePrune(t *testing.T) {
@@ -216,7 +170,7 @@ func TestStorePrune(t *testing.T) {
 					t.Fatalf("Copy(%d, inUse %v): %v", c.build, c.inUse, err)
 				}
 			}
-			if got := storedBuilds(t, s.Dir); !slices.Equal(got, tt.want) {
+			if got := imagetest.StoredBuilds(t, s.Dir); !slices.Equal(got, tt.want) {
 				t.Errorf("builds in the store = %v, want %v", got, tt.want)
 			}
 			for _, name := range []string{"build-notes", "scratch", "build-000000.txt"} {
@@ -242,11 +196,11 @@ func TestStoreCopyReplacesBuild(t *testing.T) {
 	if second.Kernel != first.Kernel {
 		t.Errorf("second copy of build 4 at %s, first at %s", second.Kernel, first.Kernel)
 	}
-	assertCopy(t, s, second.Kernel, out["second.elf"])
+	imagetest.AssertCopy(t, s.Dir, second.Kernel, out["second.elf"])
 	if _, err := os.Stat(first.Initrd); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("the first copy's initrd is still there (stat: %v)", err)
 	}
-	if got := storedBuilds(t, s.Dir); !slices.Equal(got, []int{4}) {
+	if got := imagetest.StoredBuilds(t, s.Dir); !slices.Equal(got, []int{4}) {
 		t.Errorf("builds in the store = %v, want [4]", got)
 	}
 }

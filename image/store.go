@@ -1,4 +1,4 @@
-package kernel
+package image
 
 import (
 	"context"
@@ -102,13 +102,13 @@ func copyArtifacts(ctx context.Context, dir string, build int, a Artifacts) (Ima
 // it, a device would be copied without end.
 var ErrNotRegular = errors.New("not a regular file")
 
-// openRegular opens path for reading, or refuses it with ErrNotRegular
+// OpenRegular opens path for reading, or refuses it with ErrNotRegular
 // when it is anything but a regular file (symlinks are followed: a build
 // may link its output). The type is checked before opening, so that
 // nothing special is even opened, and again on the open file, in case
 // path was replaced in between; O_NONBLOCK keeps that open from waiting
 // for a named pipe's writer.
-func openRegular(path string) (*os.File, fs.FileInfo, error) {
+func OpenRegular(path string) (*os.File, fs.FileInfo, error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return nil, nil, err
@@ -159,7 +159,7 @@ const copyChunk = 8 << 20
 // keeping src's holes (a 3 GiB sparse image with 32 KiB of data copies 32
 // KiB) and checking ctx between chunks. On any failure dst is removed.
 func copyReadOnly(ctx context.Context, src, dst string) (string, error) {
-	in, fi, err := openRegular(src)
+	in, fi, err := OpenRegular(src)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return "", fmt.Errorf("kernel: %s: %w", src, ErrMissingArtifact)
