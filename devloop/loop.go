@@ -980,7 +980,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	go func() {
 		<-m.Ended()
 		o := m.Outcome()
-		if o.Kind == kernel.QEMUExited || o.Kind == kernel.StoppedByHost || o.Kind == kernel.StartFailed {
+		if o.Kind == image.QEMUExited || o.Kind == image.StoppedByHost || o.Kind == image.StartFailed {
 			// Every console byte has been delivered once QEMU is reaped.
 			<-m.Exited()
 		} else {
@@ -999,10 +999,10 @@ func (l *Loop) onBootEnded(b *bootState) {
 	}
 	b.ended = true
 	o := b.m.Outcome()
-	l.forget(b.m, o.Kind == kernel.QEMUExited || o.Kind == kernel.StoppedByHost || o.Kind == kernel.StartFailed)
+	l.forget(b.m, o.Kind == image.QEMUExited || o.Kind == image.StoppedByHost || o.Kind == image.StartFailed)
 	exit := l.flavor.Decode(o)
 	b.out.flush()
-	if ex, ok := l.flavor.(kernel.ConsoleExplainer); ok && o.Kind != kernel.StoppedByHost {
+	if ex, ok := l.flavor.(kernel.ConsoleExplainer); ok && o.Kind != image.StoppedByHost {
 		var crash *kernel.Crash
 		exit, crash = ex.Explain(exit, b.out.tail(), b.img)
 		if crash != nil {
@@ -1020,7 +1020,7 @@ func (l *Loop) onBootEnded(b *bootState) {
 	if exit.HasCode {
 		e.ExitCode = ptr(exit.Code)
 	}
-	if o.Kind == kernel.QEMUExited && o.Status == 1 && o.Detail != "" {
+	if o.Kind == image.QEMUExited && o.Status == 1 && o.Detail != "" {
 		e.Detail = strings.TrimSpace(b.m.Stderr())
 	}
 	l.emit(e)

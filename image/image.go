@@ -1,8 +1,9 @@
 // Package image knows what a bootable build is, apart from any flavor: the
 // Image QEMU is started with, the boot protocols a kernel file supports
-// (PVH note, multiboot, Linux boot header) and the private store of
-// read-only copies those images point at. It is a leaf: vm and the flavors
-// both import it, and it imports nothing of ukdev's but nofollow.
+// (PVH note, multiboot, Linux boot header), the private store of read-only
+// copies those images point at, and the raw Outcome of a boot before a
+// flavor decodes it. It is a leaf: vm and the flavors both import it, and
+// it imports nothing of ukdev's but nofollow.
 package image
 
 // Protocols is the set of boot protocols a kernel image supports.

@@ -64,7 +64,7 @@ type Flavor interface {
 	// with ctx's error, when ctx ends.
 	Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error)
 	// Decode turns what QEMU reported into an exit reason.
-	Decode(o Outcome) Exit
+	Decode(o image.Outcome) Exit
 }
 
 var flavors = map[string]Flavor{
@@ -128,28 +128,28 @@ func (ELF) Prepare(ctx context.Context, store *image.Store, build int, a image.A
 }
 
 // Decode implements Flavor.
-func (ELF) Decode(o Outcome) Exit {
+func (ELF) Decode(o image.Outcome) Exit {
 	return decodeCommon(o)
 }
 
 // decodeCommon decodes the outcomes whose meaning does not depend on the
 // flavor, with isa-debug-exit's (code<<1)|1 convention for QEMU's status.
-func decodeCommon(o Outcome) Exit {
+func decodeCommon(o image.Outcome) Exit {
 	switch o.Kind {
-	case GuestPanicked:
+	case image.GuestPanicked:
 		return Exit{Reason: ReasonPanic, Detail: orDefault(o.Detail, "guest reported a panic; VM paused for inspection")}
-	case GuestReset:
+	case image.GuestReset:
 		// QEMU's detail ("guest-reset") adds nothing to this.
 		return Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}
-	case InternalError:
+	case image.InternalError:
 		return Exit{Reason: ReasonCrash, Detail: orDefault(o.Detail, "accelerator internal error; VM paused for inspection")}
-	case GuestShutdown:
+	case image.GuestShutdown:
 		return Exit{Reason: ReasonExit, Code: 0, HasCode: true, Detail: orDefault(o.Detail, "guest powered off")}
-	case StoppedByHost:
+	case image.StoppedByHost:
 		return Exit{Reason: ReasonKilled, Detail: orDefault(o.Detail, "stopped by ukdev")}
-	case StartFailed:
+	case image.StartFailed:
 		return Exit{Reason: ReasonQEMUError, Detail: orDefault(o.Detail, "QEMU did not start")}
-	case QEMUExited:
+	case image.QEMUExited:
 		switch {
 		case o.Signal != "":
 			return Exit{Reason: ReasonKilled, Detail: "QEMU killed by " + o.Signal}

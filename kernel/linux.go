@@ -228,11 +228,11 @@ func readInterp(p *elf.Prog) (string, error) {
 // panics the kernel, and with panic=-1 the panic resets the guest, which
 // QEMU turns into a pause (GuestReset); Explain reads the exit code or the
 // panic from the console. /init powering the guest off is exit 0.
-func (*Linux) Decode(o Outcome) Exit {
+func (*Linux) Decode(o image.Outcome) Exit {
 	switch o.Kind {
-	case GuestReset:
+	case image.GuestReset:
 		return Exit{Reason: ReasonCrash, Detail: "guest reset: a kernel panic (panic=-1) or /init rebooted; VM paused for inspection"}
-	case QEMUExited:
+	case image.QEMUExited:
 		if o.Signal == "" && o.Status != 0 {
 			// No isa-debug-exit device: a status is QEMU's own failure.
 			return Exit{Reason: ReasonQEMUError, Detail: orDefault(o.Detail, fmt.Sprintf("QEMU exited with status %d", o.Status))}

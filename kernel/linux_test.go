@@ -216,18 +216,18 @@ func TestResolveLinuxKernel(t *testing.T) {
 
 func TestLinuxDecode(t *testing.T) {
 	tests := []struct {
-		o    Outcome
+		o    image.Outcome
 		want Reason
 		code int
 	}{
-		{Outcome{Kind: GuestReset, Detail: "guest-reset"}, ReasonCrash, -1},
-		{Outcome{Kind: GuestShutdown}, ReasonExit, 0},
-		{Outcome{Kind: GuestPanicked}, ReasonPanic, -1},
-		{Outcome{Kind: QEMUExited, Status: 0}, ReasonKilled, -1},
-		{Outcome{Kind: QEMUExited, Status: 7}, ReasonQEMUError, -1},
-		{Outcome{Kind: QEMUExited, Status: -1, Signal: "killed"}, ReasonKilled, -1},
-		{Outcome{Kind: StoppedByHost}, ReasonKilled, -1},
-		{Outcome{Kind: StartFailed, Detail: "no such file"}, ReasonQEMUError, -1},
+		{image.Outcome{Kind: image.GuestReset, Detail: "guest-reset"}, ReasonCrash, -1},
+		{image.Outcome{Kind: image.GuestShutdown}, ReasonExit, 0},
+		{image.Outcome{Kind: image.GuestPanicked}, ReasonPanic, -1},
+		{image.Outcome{Kind: image.QEMUExited, Status: 0}, ReasonKilled, -1},
+		{image.Outcome{Kind: image.QEMUExited, Status: 7}, ReasonQEMUError, -1},
+		{image.Outcome{Kind: image.QEMUExited, Status: -1, Signal: "killed"}, ReasonKilled, -1},
+		{image.Outcome{Kind: image.StoppedByHost}, ReasonKilled, -1},
+		{image.Outcome{Kind: image.StartFailed, Detail: "no such file"}, ReasonQEMUError, -1},
 	}
 	var l Linux
 	for _, tt := range tests {

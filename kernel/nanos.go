@@ -562,8 +562,8 @@ func sortedMapKeys[V any](m map[string]V) []string {
 // console. A program killed by a signal exits with the signal's number
 // (SIGSEGV: 11, status 23); ExplainNanos turns that into a crash when the
 // console shows the signal.
-func (*Nanos) Decode(o Outcome) Exit {
-	if o.Kind == QEMUExited && o.Signal == "" {
+func (*Nanos) Decode(o image.Outcome) Exit {
+	if o.Kind == image.QEMUExited && o.Signal == "" {
 		switch o.Status {
 		case NanosStatusKernelFault:
 			return Exit{Reason: ReasonCrash, Detail: "Nanos kernel fault (QEMU status 253)"}

@@ -11,6 +11,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/ukdev/ukdev/image"
 )
 
 func readTranscript(t *testing.T, name string) []string {
@@ -245,7 +247,7 @@ func TestNanosCrashRealGoProgram(t *testing.T) {
 				t.Errorf("frame %s: address %#x is in %q", f.Func, f.Addr, s.Name)
 			}
 		}
-		e := ExplainNanos((&Nanos{}).Decode(Outcome{Kind: QEMUExited, Status: 5}), c)
+		e := ExplainNanos((&Nanos{}).Decode(image.Outcome{Kind: image.QEMUExited, Status: 5}), c)
 		if e.Reason != ReasonExit || e.Code != 2 || !strings.HasPrefix(e.Detail, "Go panic: boom 1 in main.explode+0x") {
 			t.Errorf("ExplainNanos = %+v", e)
 		}
@@ -280,7 +282,7 @@ kernel load offset %x
 		if !reflect.DeepEqual(got, want) || !c.Frames[2].Kernel || c.Frames[0].Kernel {
 			t.Errorf("frames %q (%+v), want %q", got, c.Frames, want)
 		}
-		e := ExplainNanos((&Nanos{}).Decode(Outcome{Kind: QEMUExited, Status: 23}), c)
+		e := ExplainNanos((&Nanos{}).Decode(image.Outcome{Kind: image.QEMUExited, Status: 23}), c)
 		wantExit := Exit{Reason: ReasonCrash, Detail: "SIGSEGV at fault address 0x0 in main.explode+0x12"}
 		if e != wantExit {
 			t.Errorf("ExplainNanos = %+v, want %+v", e, wantExit)

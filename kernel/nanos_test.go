@@ -381,20 +381,20 @@ func TestNanosDecode(t *testing.T) {
 	n := &Nanos{}
 	tests := []struct {
 		name string
-		o    Outcome
+		o    image.Outcome
 		want Exit
 	}{
-		{"exit 0", Outcome{Kind: QEMUExited, Status: 1}, Exit{Reason: ReasonExit, Code: 0, HasCode: true}},
-		{"exit 3", Outcome{Kind: QEMUExited, Status: 7}, Exit{Reason: ReasonExit, Code: 3, HasCode: true}},
-		{"go panic exit 2", Outcome{Kind: QEMUExited, Status: 5}, Exit{Reason: ReasonExit, Code: 2, HasCode: true}},
-		{"killed by SIGSEGV", Outcome{Kind: QEMUExited, Status: 23}, Exit{Reason: ReasonExit, Code: 11, HasCode: true}},
-		{"SIGTERM", Outcome{Kind: QEMUExited, Status: 31}, Exit{Reason: ReasonExit, Code: 15, HasCode: true}},
-		{"kernel fault", Outcome{Kind: QEMUExited, Status: 253}, Exit{Reason: ReasonCrash, Detail: "Nanos kernel fault (QEMU status 253)"}},
-		{"kernel halt", Outcome{Kind: QEMUExited, Status: 255}, Exit{Reason: ReasonCrash, Detail: "Nanos kernel halt, e.g. out of memory (QEMU status 255)"}},
-		{"QEMU killed", Outcome{Kind: QEMUExited, Status: -1, Signal: "killed"}, Exit{Reason: ReasonKilled, Detail: "QEMU killed by killed"}},
-		{"QEMU error", Outcome{Kind: QEMUExited, Status: 1, Detail: "qemu: could not open disk"}, Exit{Reason: ReasonQEMUError, Detail: "qemu: could not open disk"}},
-		{"triple fault", Outcome{Kind: GuestReset}, Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}},
-		{"stopped", Outcome{Kind: StoppedByHost}, Exit{Reason: ReasonKilled, Detail: "stopped by ukdev"}},
+		{"exit 0", image.Outcome{Kind: image.QEMUExited, Status: 1}, Exit{Reason: ReasonExit, Code: 0, HasCode: true}},
+		{"exit 3", image.Outcome{Kind: image.QEMUExited, Status: 7}, Exit{Reason: ReasonExit, Code: 3, HasCode: true}},
+		{"go panic exit 2", image.Outcome{Kind: image.QEMUExited, Status: 5}, Exit{Reason: ReasonExit, Code: 2, HasCode: true}},
+		{"killed by SIGSEGV", image.Outcome{Kind: image.QEMUExited, Status: 23}, Exit{Reason: ReasonExit, Code: 11, HasCode: true}},
+		{"SIGTERM", image.Outcome{Kind: image.QEMUExited, Status: 31}, Exit{Reason: ReasonExit, Code: 15, HasCode: true}},
+		{"kernel fault", image.Outcome{Kind: image.QEMUExited, Status: 253}, Exit{Reason: ReasonCrash, Detail: "Nanos kernel fault (QEMU status 253)"}},
+		{"kernel halt", image.Outcome{Kind: image.QEMUExited, Status: 255}, Exit{Reason: ReasonCrash, Detail: "Nanos kernel halt, e.g. out of memory (QEMU status 255)"}},
+		{"QEMU killed", image.Outcome{Kind: image.QEMUExited, Status: -1, Signal: "killed"}, Exit{Reason: ReasonKilled, Detail: "QEMU killed by killed"}},
+		{"QEMU error", image.Outcome{Kind: image.QEMUExited, Status: 1, Detail: "qemu: could not open disk"}, Exit{Reason: ReasonQEMUError, Detail: "qemu: could not open disk"}},
+		{"triple fault", image.Outcome{Kind: image.GuestReset}, Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}},
+		{"stopped", image.Outcome{Kind: image.StoppedByHost}, Exit{Reason: ReasonKilled, Detail: "stopped by ukdev"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

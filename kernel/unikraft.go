@@ -166,8 +166,8 @@ func checkUnikraftImage(p string, protos image.Protocols) error {
 // guest's ACPI power-off), except when QEMU said it was terminated by a
 // signal. Other odd statuses are exit codes, as for any isa-debug-exit
 // kernel; GUEST_PANICKED is a panic.
-func (*Unikraft) Decode(o Outcome) Exit {
-	if o.Kind == QEMUExited && o.Signal == "" {
+func (*Unikraft) Decode(o image.Outcome) Exit {
+	if o.Kind == image.QEMUExited && o.Signal == "" {
 		switch {
 		case o.Status == UnikraftStatusCrash:
 			return Exit{Reason: ReasonCrash, Detail: "Unikraft crashed (QEMU status 85)"}
@@ -178,7 +178,7 @@ func (*Unikraft) Decode(o Outcome) Exit {
 		}
 	}
 	e := decodeCommon(o)
-	if o.Kind == GuestShutdown {
+	if o.Kind == image.GuestShutdown {
 		e.Detail = orDefault(o.Detail, "Unikraft halted (guest powered off)")
 	}
 	return e

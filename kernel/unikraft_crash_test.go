@@ -241,7 +241,7 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 		fmt.Sprintf("[    0.106601] CRIT: [libkvmplat] <trace.c @   79> base is 0x1ffe30 caller is %#x", kmain.Addr+0x10),
 		"[    0.106712] CRIT: [libkvmplat] <traps.c @   88> Crashing",
 	}
-	e, c := u.Explain(u.Decode(Outcome{Kind: QEMUExited, Status: 85}), console, img)
+	e, c := u.Explain(u.Decode(image.Outcome{Kind: image.QEMUExited, Status: 85}), console, img)
 	if c == nil || len(c.Frames) != 2 {
 		t.Fatalf("crash = %+v, want two frames", c)
 	}

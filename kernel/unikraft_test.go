@@ -24,20 +24,20 @@ var (
 func TestUnikraftDecode(t *testing.T) {
 	tests := []struct {
 		name string
-		o    Outcome
+		o    image.Outcome
 		want Exit
 	}{
-		{"crash through isa-debug-exit", Outcome{Kind: QEMUExited, Status: 85}, Exit{Reason: ReasonCrash, Detail: "Unikraft crashed (QEMU status 85)"}},
-		{"halt through isa-debug-exit", Outcome{Kind: QEMUExited, Status: 83}, Exit{Reason: ReasonExit, HasCode: true, Detail: "Unikraft halted"}},
-		{"ACPI power-off, paused", Outcome{Kind: GuestShutdown, Status: -1}, Exit{Reason: ReasonExit, HasCode: true, Detail: "Unikraft halted (guest powered off)"}},
-		{"ACPI power-off, QEMU exits 0", Outcome{Kind: QEMUExited, Status: 0}, Exit{Reason: ReasonExit, HasCode: true, Detail: "Unikraft halted (QEMU exited 0)"}},
-		{"QEMU terminated by SIGTERM", Outcome{Kind: QEMUExited, Status: 0, Detail: "qemu-system-x86_64: terminating on signal 15 from pid 7"}, Exit{Reason: ReasonKilled, Detail: "QEMU quit"}},
-		{"pvpanic", Outcome{Kind: GuestPanicked, Status: -1}, Exit{Reason: ReasonPanic, Detail: "guest reported a panic; VM paused for inspection"}},
-		{"other odd status is a code", Outcome{Kind: QEMUExited, Status: 7}, Exit{Reason: ReasonExit, Code: 3, HasCode: true}},
-		{"QEMU error", Outcome{Kind: QEMUExited, Status: 1, Detail: "qemu: could not load kernel"}, Exit{Reason: ReasonQEMUError, Detail: "qemu: could not load kernel"}},
-		{"killed", Outcome{Kind: QEMUExited, Status: -1, Signal: "killed"}, Exit{Reason: ReasonKilled, Detail: "QEMU killed by killed"}},
-		{"triple fault", Outcome{Kind: GuestReset, Status: -1}, Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}},
-		{"stopped by ukdev", Outcome{Kind: StoppedByHost, Status: -1}, Exit{Reason: ReasonKilled, Detail: "stopped by ukdev"}},
+		{"crash through isa-debug-exit", image.Outcome{Kind: image.QEMUExited, Status: 85}, Exit{Reason: ReasonCrash, Detail: "Unikraft crashed (QEMU status 85)"}},
+		{"halt through isa-debug-exit", image.Outcome{Kind: image.QEMUExited, Status: 83}, Exit{Reason: ReasonExit, HasCode: true, Detail: "Unikraft halted"}},
+		{"ACPI power-off, paused", image.Outcome{Kind: image.GuestShutdown, Status: -1}, Exit{Reason: ReasonExit, HasCode: true, Detail: "Unikraft halted (guest powered off)"}},
+		{"ACPI power-off, QEMU exits 0", image.Outcome{Kind: image.QEMUExited, Status: 0}, Exit{Reason: ReasonExit, HasCode: true, Detail: "Unikraft halted (QEMU exited 0)"}},
+		{"QEMU terminated by SIGTERM", image.Outcome{Kind: image.QEMUExited, Status: 0, Detail: "qemu-system-x86_64: terminating on signal 15 from pid 7"}, Exit{Reason: ReasonKilled, Detail: "QEMU quit"}},
+		{"pvpanic", image.Outcome{Kind: image.GuestPanicked, Status: -1}, Exit{Reason: ReasonPanic, Detail: "guest reported a panic; VM paused for inspection"}},
+		{"other odd status is a code", image.Outcome{Kind: image.QEMUExited, Status: 7}, Exit{Reason: ReasonExit, Code: 3, HasCode: true}},
+		{"QEMU error", image.Outcome{Kind: image.QEMUExited, Status: 1, Detail: "qemu: could not load kernel"}, Exit{Reason: ReasonQEMUError, Detail: "qemu: could not load kernel"}},
+		{"killed", image.Outcome{Kind: image.QEMUExited, Status: -1, Signal: "killed"}, Exit{Reason: ReasonKilled, Detail: "QEMU killed by killed"}},
+		{"triple fault", image.Outcome{Kind: image.GuestReset, Status: -1}, Exit{Reason: ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}},
+		{"stopped by ukdev", image.Outcome{Kind: image.StoppedByHost, Status: -1}, Exit{Reason: ReasonKilled, Detail: "stopped by ukdev"}},
 	}
 	u := &Unikraft{}
 	for _, tt := range tests {

@@ -1,7 +1,7 @@
 // Package vm runs one unikernel image under QEMU: it builds QEMU's command
 // line (a pure function of a Spec), starts QEMU on a pseudo-terminal that
 // carries the guest's serial console, controls it over QMP, reports how
-// each boot ended as a raw kernel.Outcome, and probes which accelerator
+// each boot ended as a raw image.Outcome, and probes which accelerator
 // works on the host. It knows nothing about the dashboard and does not
 // decode flavor-specific exit statuses; package kernel does that.
 package vm

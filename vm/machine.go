@@ -23,7 +23,7 @@ import (
 	"github.com/digitalocean/go-qemu/qmp"
 	"golang.org/x/sys/unix"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/image"
 )
 
 // DefaultStartTimeout bounds the time from spawning QEMU to QMP being ready
@@ -108,12 +108,12 @@ func (e *StartError) Error() string {
 func (e *StartError) Unwrap() error { return e.Err }
 
 // Outcome describes the failed start as the end of a boot.
-func (e *StartError) Outcome() kernel.Outcome {
+func (e *StartError) Outcome() image.Outcome {
 	detail := firstLine(e.Stderr)
 	if detail == "" && e.Err != nil {
 		detail = e.Err.Error()
 	}
-	return kernel.Outcome{Kind: kernel.StartFailed, Status: -1, Detail: detail}
+	return image.Outcome{Kind: image.StartFailed, Status: -1, Detail: detail}
 }
 
 // PortError means QEMU refused a port forward, typically because the host
@@ -196,7 +196,7 @@ type Machine struct {
 
 	mu       sync.Mutex
 	ended    chan struct{}
-	outcome  kernel.Outcome
+	outcome  image.Outcome
 	hasEnded bool
 }
 
@@ -450,7 +450,7 @@ func (m *Machine) reap() {
 	drain.Stop()
 	_ = m.pty.Close()
 
-	out := kernel.Outcome{Kind: kernel.QEMUExited, Status: -1, Detail: lastLine(m.stderr.String())}
+	out := image.Outcome{Kind: image.QEMUExited, Status: -1, Detail: lastLine(m.stderr.String())}
 	if st := m.cmd.ProcessState; st != nil {
 		if ws, ok := st.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
 			out.Signal = unix.SignalName(ws.Signal())
@@ -462,7 +462,7 @@ func (m *Machine) reap() {
 		}
 	}
 	if m.stopRequested.Load() {
-		out = kernel.Outcome{Kind: kernel.StoppedByHost, Status: -1, Signal: out.Signal, Detail: "stopped by ukdev"}
+		out = image.Outcome{Kind: image.StoppedByHost, Status: -1, Signal: out.Signal, Detail: "stopped by ukdev"}
 	}
 	m.log.Debug("qemu exited", "pid", m.cmd.Process.Pid, "status", out.Status, "signal", out.Signal, "wait", waitErr)
 	m.end(out)
@@ -502,7 +502,7 @@ func (m *Machine) signalGroup(sig syscall.Signal) {
 }
 
 // end records the end of the boot; the first one wins.
-func (m *Machine) end(o kernel.Outcome) {
+func (m *Machine) end(o image.Outcome) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.hasEnded {
@@ -517,7 +517,7 @@ func (m *Machine) end(o kernel.Outcome) {
 // onKVMInternalError is called by the stderr buffer when QEMU reports that
 // KVM could not run the guest.
 func (m *Machine) onKVMInternalError(line string) {
-	m.end(kernel.Outcome{Kind: kernel.InternalError, Status: -1, Detail: line})
+	m.end(image.Outcome{Kind: image.InternalError, Status: -1, Detail: line})
 }
 
 // watchEvents turns QMP events into the boot's end. It reads events for
@@ -531,7 +531,7 @@ func (m *Machine) watchEvents() {
 		m.log.Debug("qmp event", "event", ev.Event, "data", ev.Data)
 		switch ev.Event {
 		case "GUEST_PANICKED":
-			m.end(kernel.Outcome{Kind: kernel.GuestPanicked, Status: -1, Detail: panicDetail(ev.Data)})
+			m.end(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: panicDetail(ev.Data)})
 		case "SHUTDOWN":
 			guest, _ := ev.Data["guest"].(bool)
 			reason, _ := ev.Data["reason"].(string)
@@ -540,11 +540,11 @@ func (m *Machine) watchEvents() {
 			}
 			switch reason {
 			case "guest-reset":
-				m.end(kernel.Outcome{Kind: kernel.GuestReset, Status: -1, Detail: reason})
+				m.end(image.Outcome{Kind: image.GuestReset, Status: -1, Detail: reason})
 			case "guest-shutdown":
-				m.end(kernel.Outcome{Kind: kernel.GuestShutdown, Status: -1, Detail: reason})
+				m.end(image.Outcome{Kind: image.GuestShutdown, Status: -1, Detail: reason})
 			case "guest-panic":
-				m.end(kernel.Outcome{Kind: kernel.GuestPanicked, Status: -1, Detail: reason})
+				m.end(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: reason})
 			}
 		case "STOP":
 			// An accelerator failure shows only as a stop whose status is
@@ -555,7 +555,7 @@ func (m *Machine) watchEvents() {
 				if detail == "" {
 					detail = "run state internal-error"
 				}
-				m.end(kernel.Outcome{Kind: kernel.InternalError, Status: -1, Detail: detail})
+				m.end(image.Outcome{Kind: image.InternalError, Status: -1, Detail: detail})
 			}
 		}
 	}
@@ -595,7 +595,7 @@ func (m *Machine) HasEnded() bool { return isClosed(m.Ended()) }
 
 // Outcome returns how the current boot ended; it is valid once Ended is
 // closed and the zero Outcome before.
-func (m *Machine) Outcome() kernel.Outcome {
+func (m *Machine) Outcome() image.Outcome {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.outcome
@@ -782,9 +782,9 @@ func (m *Machine) Reset(ctx context.Context) error {
 		return fmt.Errorf("vm: reset: %w", err)
 	}
 	m.mu.Lock()
-	if m.hasEnded && m.outcome.Kind != kernel.QEMUExited && m.outcome.Kind != kernel.StoppedByHost {
+	if m.hasEnded && m.outcome.Kind != image.QEMUExited && m.outcome.Kind != image.StoppedByHost {
 		m.hasEnded = false
-		m.outcome = kernel.Outcome{}
+		m.outcome = image.Outcome{}
 		m.ended = make(chan struct{})
 	}
 	m.mu.Unlock()

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/image"
-	"github.com/ukdev/ukdev/kernel"
 )
 
 // Test kernels: 32-bit PVH code placed at pvhCodeAddr by pvhELF, assembled
@@ -170,7 +169,7 @@ func TestMachineConsoleAndDebugExit(t *testing.T) {
 	}
 	waitClosed(t, m.Ended(), "Ended")
 	waitClosed(t, m.Exited(), "Exited")
-	want := kernel.Outcome{Kind: kernel.QEMUExited, Status: 5<<1 | 1}
+	want := image.Outcome{Kind: image.QEMUExited, Status: 5<<1 | 1}
 	if got := m.Outcome(); got.Kind != want.Kind || got.Status != want.Status || got.Signal != "" {
 		t.Fatalf("Outcome = %+v, want %+v", got, want)
 	}
@@ -189,7 +188,7 @@ func TestMachineConsoleAndDebugExit(t *testing.T) {
 	if err := m.Stop(t.Context()); err != nil {
 		t.Errorf("Stop after exit: %v", err)
 	}
-	if got := m.Outcome().Kind; got != kernel.QEMUExited {
+	if got := m.Outcome().Kind; got != image.QEMUExited {
 		t.Errorf("Stop after exit changed the outcome to %v", got)
 	}
 }
@@ -198,7 +197,7 @@ func TestMachineGuestResetThenReset(t *testing.T) {
 	m, console := start(t, bootSpec(t, tripleFaultKernel()))
 	first := m.Ended()
 	waitClosed(t, first, "Ended")
-	if got := m.Outcome(); got.Kind != kernel.GuestReset {
+	if got := m.Outcome(); got.Kind != image.GuestReset {
 		t.Fatalf("Outcome = %+v, want GuestReset", got)
 	}
 	if st, err := m.Status(t.Context()); err != nil || st != "shutdown" {
@@ -215,7 +214,7 @@ func TestMachineGuestResetThenReset(t *testing.T) {
 		t.Fatal("Reset after a guest reset did not start a new boot")
 	}
 	waitClosed(t, second, "Ended of the second boot")
-	if got := m.Outcome(); got.Kind != kernel.GuestReset {
+	if got := m.Outcome(); got.Kind != image.GuestReset {
 		t.Fatalf("second Outcome = %+v, want GuestReset", got)
 	}
 }
@@ -260,13 +259,13 @@ func TestMachineGuestPanicked(t *testing.T) {
 	m, console := start(t, bootSpec(t, panicKernel()))
 	waitClosed(t, m.Ended(), "Ended")
 	console.waitCount(t, "PANIC\n", 1)
-	if got := m.Outcome(); got.Kind != kernel.GuestPanicked {
+	if got := m.Outcome(); got.Kind != image.GuestPanicked {
 		t.Fatalf("Outcome = %+v, want GuestPanicked", got)
 	}
 	if err := m.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if got := m.Outcome(); got.Kind != kernel.GuestPanicked {
+	if got := m.Outcome(); got.Kind != image.GuestPanicked {
 		t.Fatalf("Stop replaced the outcome: %+v", got)
 	}
 	if !processGone(m.PID()) {
@@ -306,7 +305,7 @@ func TestMachineStartPausedAndConcurrentStop(t *testing.T) {
 	if !processGone(m.PID()) {
 		t.Errorf("process %d still exists after Stop", m.PID())
 	}
-	if got := m.Outcome(); got.Kind != kernel.StoppedByHost {
+	if got := m.Outcome(); got.Kind != image.StoppedByHost {
 		t.Fatalf("Outcome = %+v, want StoppedByHost", got)
 	}
 	if err := m.Stop(t.Context()); err != nil {
@@ -324,7 +323,7 @@ func TestMachineStopWithExpiredContextKills(t *testing.T) {
 	if !processGone(m.PID()) {
 		t.Errorf("process %d still exists after Stop", m.PID())
 	}
-	if got := m.Outcome(); got.Kind != kernel.StoppedByHost {
+	if got := m.Outcome(); got.Kind != image.StoppedByHost {
 		t.Fatalf("Outcome = %+v, want StoppedByHost", got)
 	}
 }
@@ -335,7 +334,7 @@ func TestMachineKilledFromOutside(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitClosed(t, m.Exited(), "Exited")
-	if got := m.Outcome(); got.Kind != kernel.QEMUExited || got.Signal != "SIGKILL" || got.Status != -1 {
+	if got := m.Outcome(); got.Kind != image.QEMUExited || got.Signal != "SIGKILL" || got.Status != -1 {
 		t.Fatalf("Outcome = %+v, want QEMUExited by SIGKILL", got)
 	}
 }
@@ -440,7 +439,7 @@ func TestStartFailures(t *testing.T) {
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("err = %v, want errors.Is %v", err, tt.wantIs)
 			}
-			if o := se.Outcome(); o.Kind != kernel.StartFailed || o.Detail == "" {
+			if o := se.Outcome(); o.Kind != image.StartFailed || o.Detail == "" {
 				t.Errorf("Outcome = %+v, want StartFailed with a detail", o)
 			}
 			t.Logf("%v", err)

@@ -1,4 +1,4 @@
-package kernel
+package image
 
 // OutcomeKind says how a boot ended, as QEMU reported it, before any
 // flavor-specific decoding.
@@ -26,7 +26,8 @@ const (
 	StartFailed
 )
 
-// Outcome is what the vm package observed at the end of a boot.
+// Outcome is how a boot of an Image ended, as the vm package observed it:
+// raw, before a flavor decodes it into an exit reason.
 type Outcome struct {
 	Kind OutcomeKind
 	// Status is QEMU's exit status when Kind is QEMUExited and it exited
