@@ -194,6 +194,9 @@ type Machine struct {
 	dumpFile string
 	dumpMu   sync.Mutex
 
+	// balloon is what BalloonStats learnt about the balloon device.
+	balloon balloonState
+
 	mu       sync.Mutex
 	ended    chan struct{}
 	outcome  image.Outcome
