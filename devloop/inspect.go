@@ -3,6 +3,8 @@ package devloop
 import (
 	"context"
 	"errors"
+
+	"github.com/ukdev/ukdev/vm"
 )
 
 // VMInfo describes the VM that runs now, for views that inspect it.
@@ -47,13 +49,31 @@ func (l *Loop) ReadMemory(ctx context.Context, addr, size uint64, virtual bool) 
 	return m.ReadMemory(ctx, addr, size, virtual)
 }
 
-// QMP runs a raw QMP command on the live VM (running, or frozen after a
-// crash) and returns QEMU's reply. It is safe to call from any goroutine;
-// it blocks for the round trip.
-func (l *Loop) QMP(ctx context.Context, cmd []byte) ([]byte, error) {
+// BalloonStats is what the live VM's balloon device says about guest
+// memory. It is vm's own type: the loop passes it through unchanged.
+type BalloonStats = vm.BalloonStats
+
+// BalloonStat is one guest-reported balloon statistic (see BalloonStats).
+type BalloonStat = vm.BalloonStat
+
+// MemorySize returns the live VM's RAM in bytes, base plus hot-plugged.
+// It is safe to call from any goroutine; it blocks for the round trip.
+func (l *Loop) MemorySize(ctx context.Context) (uint64, error) {
 	m := l.inspect.Load()
 	if m == nil {
-		return nil, ErrNoVM
+		return 0, ErrNoVM
 	}
-	return m.Run(ctx, cmd)
+	return m.MemorySize(ctx)
+}
+
+// BalloonStats returns the live VM's balloon size and the guest's memory
+// statistics, as vm.Machine.BalloonStats: a VM without a balloon yields
+// one that is not Present, and no error. It is safe to call from any
+// goroutine; it blocks for the round trips.
+func (l *Loop) BalloonStats(ctx context.Context) (BalloonStats, error) {
+	m := l.inspect.Load()
+	if m == nil {
+		return BalloonStats{}, ErrNoVM
+	}
+	return m.BalloonStats(ctx)
 }

@@ -98,9 +98,10 @@ func (c *fakeControl) Calls() []string {
 // fakeInspector has no VM.
 type fakeInspector struct{}
 
-func (fakeInspector) Current() (devloop.VMInfo, bool) { return devloop.VMInfo{}, false }
-func (fakeInspector) QMP(context.Context, []byte) ([]byte, error) {
-	return nil, devloop.ErrNoVM
+func (fakeInspector) Current() (devloop.VMInfo, bool)            { return devloop.VMInfo{}, false }
+func (fakeInspector) MemorySize(context.Context) (uint64, error) { return 0, devloop.ErrNoVM }
+func (fakeInspector) BalloonStats(context.Context) (devloop.BalloonStats, error) {
+	return devloop.BalloonStats{}, devloop.ErrNoVM
 }
 func (fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
 	return nil, devloop.ErrNoVM

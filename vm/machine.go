@@ -638,13 +638,6 @@ func (m *Machine) WriteConsole(p []byte) (int, error) {
 	return n, nil
 }
 
-// Run sends one raw QMP command (a JSON object) and returns QEMU's whole
-// reply, for panels that need commands the Machine does not wrap. An error
-// reply is a *QMPError.
-func (m *Machine) Run(ctx context.Context, cmd []byte) ([]byte, error) {
-	return m.mon.RunContext(ctx, cmd)
-}
-
 // ReadMemory reads size bytes of guest memory at addr: a physical address
 // with QMP pmemsave, or with virtual a virtual one, through vCPU 0's page
 // tables, with memsave. QEMU writes them to StartOptions.DumpFile, which

@@ -174,9 +174,10 @@ func runDashboard(total int64, lineLen, batch, width, height int, color bool) {
 // noVM is an Inspector with no VM running.
 type noVM struct{}
 
-func (noVM) Current() (devloop.VMInfo, bool) { return devloop.VMInfo{}, false }
-func (noVM) QMP(context.Context, []byte) ([]byte, error) {
-	return nil, devloop.ErrNoVM
+func (noVM) Current() (devloop.VMInfo, bool)            { return devloop.VMInfo{}, false }
+func (noVM) MemorySize(context.Context) (uint64, error) { return 0, devloop.ErrNoVM }
+func (noVM) BalloonStats(context.Context) (devloop.BalloonStats, error) {
+	return devloop.BalloonStats{}, devloop.ErrNoVM
 }
 func (noVM) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
 	return nil, devloop.ErrNoVM

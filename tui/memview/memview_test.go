@@ -3,7 +3,6 @@ package memview
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -56,15 +55,16 @@ func guestELF(t *testing.T) string {
 	return out
 }
 
-// fakeInspector plays a VM: a QMP whose replies are scripted per command,
-// and guest RAM that ReadMemory reads.
+// fakeInspector plays a VM: scripted answers about its memory and
+// balloon, and guest RAM that ReadMemory reads.
 type fakeInspector struct {
 	mu      sync.Mutex
 	info    devloop.VMInfo
 	running bool
 	ram     map[uint64]byte
-	replies map[string]string // command → raw reply
-	errs    map[string]error  // command → error
+	memSize uint64
+	balloon devloop.BalloonStats
+	errs    map[string]error // method or QMP command → error
 	calls   []string
 	onRead  func() // called on each memory read, while it runs
 }
@@ -75,24 +75,18 @@ func (f *fakeInspector) Current() (devloop.VMInfo, bool) {
 	return f.info, f.running
 }
 
-func (f *fakeInspector) QMP(_ context.Context, cmd []byte) ([]byte, error) {
-	var c struct {
-		Execute   string         `json:"execute"`
-		Arguments map[string]any `json:"arguments"`
-	}
-	if err := json.Unmarshal(cmd, &c); err != nil {
-		return nil, err
-	}
+func (f *fakeInspector) MemorySize(context.Context) (uint64, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.calls = append(f.calls, c.Execute)
-	if err := f.errs[c.Execute]; err != nil {
-		return nil, err
-	}
-	if r, ok := f.replies[c.Execute]; ok {
-		return []byte(r), nil
-	}
-	return []byte(`{"error":{"class":"CommandNotFound","desc":"The command ` + c.Execute + ` has not been found"}}`), nil
+	f.calls = append(f.calls, "MemorySize")
+	return f.memSize, f.errs["MemorySize"]
+}
+
+func (f *fakeInspector) BalloonStats(context.Context) (devloop.BalloonStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, "BalloonStats")
+	return f.balloon, f.errs["BalloonStats"]
 }
 
 // ReadMemory reads the fake's RAM, counted as the QMP command a VM runs
@@ -153,9 +147,6 @@ func newFake(t *testing.T) (*fakeInspector, *kernel.SymbolTable) {
 		info:    devloop.VMInfo{Boot: 3, Build: 3, PID: 4242, Machine: "microvm", Accel: "tcg", MemoryMiB: 64, Symbols: path},
 		running: true,
 		ram:     make(map[uint64]byte),
-		replies: map[string]string{
-			"query-balloon": `{"error":{"class":"DeviceNotActive","desc":"No balloon device has been activated"}}`,
-		},
 	}
 	le := binary.LittleEndian
 	sym := func(name string) uint64 {
@@ -296,10 +287,12 @@ func TestMemViewReadError(t *testing.T) {
 
 func TestMemViewBalloon(t *testing.T) {
 	f, _ := newFake(t)
-	f.replies["query-balloon"] = `{"return":{"actual":67108864}}`
-	f.replies["qom-list"] = `{"return":[{"name":"type","type":"string"},{"name":"balloon0","type":"child<virtio-balloon-pci>"}]}`
-	f.replies["qom-set"] = `{"return":{}}`
-	f.replies["qom-get"] = `{"return":{"stats":{"stat-free-memory":1048576,"stat-total-memory":62914560,"stat-swap-in":-1,"stat-major-faults":3},"last-update":1700000000}}`
+	f.balloon = devloop.BalloonStats{
+		Present:     true,
+		ActualBytes: 64 << 20,
+		Guest:       []devloop.BalloonStat{{Name: "free-memory", Value: 1 << 20}, {Name: "major-faults", Value: 3}, {Name: "total-memory", Value: 60 << 20}},
+		Updated:     time.Unix(1700000000, 0),
+	}
 	m := newModel(f)
 	m.SetSize(160, 20)
 	refresh(t, m)
@@ -309,14 +302,23 @@ func TestMemViewBalloon(t *testing.T) {
 	if !strings.Contains(v, want) {
 		t.Errorf("view lacks %q:\n%s", want, v)
 	}
-	if strings.Contains(v, "swap-in") {
-		t.Error("an unreported stat is shown")
+}
+
+// Without a configured size the guest's RAM is asked of the VM, once per
+// boot.
+func TestMemViewMemorySize(t *testing.T) {
+	f, _ := newFake(t)
+	f.info.MemoryMiB = 0
+	f.memSize = 96 << 20
+	m := newModel(f)
+	m.SetSize(120, 20)
+	refresh(t, m)
+	refresh(t, m)
+	if v := plain(m); !strings.Contains(v, "guest RAM 96.0 MiB") {
+		t.Errorf("view lacks the VM's RAM size:\n%s", v)
 	}
-	if n := f.count("qom-set"); n != 1 {
-		t.Errorf("polling set %d times over two samples, want once", n)
-	}
-	if n := f.count("qom-list"); n != 1 {
-		t.Errorf("balloon searched %d times, want once", n)
+	if n := f.count("MemorySize"); n != 1 {
+		t.Errorf("MemorySize asked %d times over two samples, want once", n)
 	}
 }
 

@@ -2,11 +2,8 @@ package memview
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -40,10 +37,6 @@ const (
 	maxSpan = 64 << 10
 )
 
-// guestStatsInterval is the balloon's stats polling period, in seconds,
-// set once per boot when the guest has a balloon.
-const guestStatsInterval = 2
-
 // sampleMsg is the result of one refresh.
 type sampleMsg struct {
 	at      time.Time
@@ -68,29 +61,18 @@ type sampleMsg struct {
 type vmKnown struct {
 	boot     int
 	ramBytes uint64
-	// balloonPath is the balloon's QOM path once found; pollingSet is
-	// true once stats polling was enabled on it.
-	balloonPath string
-	pollingSet  bool
-	// balloonSearched is true once the QOM tree was searched, found or not.
-	balloonSearched bool
 }
 
-// balloonState is what query-balloon and the guest's stats say.
+// balloonState is what the balloon device and the guest's stats say.
 type balloonState struct {
 	present bool
 	actual  uint64
-	// stats are the guest-reported values (bytes or counts), by QEMU's
-	// name without "stat-", only those the guest reports.
-	stats []balloonStat
+	// stats are the guest-reported values (bytes or counts), sorted by
+	// name, only those the guest reports.
+	stats []devloop.BalloonStat
 	// updated is when the guest last reported (zero: never).
 	updated time.Time
 	err     error
-}
-
-type balloonStat struct {
-	name  string
-	value uint64
 }
 
 // varValue is one watched symbol's value.
@@ -150,17 +132,11 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 	case info.MemoryMiB > 0:
 		msg.ramBytes = uint64(info.MemoryMiB) << 20
 	default:
-		var summary struct {
-			Base    uint64 `json:"base-memory"`
-			Plugged uint64 `json:"plugged-memory"`
-		}
-		if msg.ramErr = runQMP(ctx, in, "query-memory-size-summary", nil, &summary); msg.ramErr == nil {
-			msg.ramBytes = summary.Base + summary.Plugged
-		}
+		msg.ramBytes, msg.ramErr = in.MemorySize(ctx)
 	}
 	known.ramBytes = msg.ramBytes
 
-	msg.balloon = readBalloon(ctx, in, &known)
+	msg.balloon = readBalloon(ctx, in)
 
 	if msg.table != nil {
 		msg.vars = readVariables(ctx, in, msg.table, info.SymbolSpace, watchNames(msg.table, req.added, req.removed))
@@ -270,116 +246,9 @@ func readGuest(ctx context.Context, in panel.Inspector, addr, size uint64, virtu
 	return in.ReadMemory(ctx, addr, size, virtual)
 }
 
-// runQMP runs one QMP command and decodes its "return" into out (unless
-// out is nil). An error reply is a *vm.QMPError, whether the Inspector
-// returned it as an error or as the reply itself.
-func runQMP(ctx context.Context, in panel.Inspector, name string, args any, out any) error {
-	cmd := map[string]any{"execute": name}
-	if args != nil {
-		cmd["arguments"] = args
-	}
-	raw, err := json.Marshal(cmd)
-	if err != nil {
-		return fmt.Errorf("memview: qmp %s: %w", name, err)
-	}
-	reply, err := in.QMP(ctx, raw)
-	if err != nil {
-		return err
-	}
-	var r struct {
-		Return json.RawMessage `json:"return"`
-		Error  *struct {
-			Class string `json:"class"`
-			Desc  string `json:"desc"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal(reply, &r); err != nil {
-		return fmt.Errorf("memview: qmp %s: decode reply: %w", name, err)
-	}
-	if r.Error != nil {
-		return &vm.QMPError{Command: name, Class: r.Error.Class, Desc: r.Error.Desc}
-	}
-	if out == nil || len(r.Return) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(r.Return, out); err != nil {
-		return fmt.Errorf("memview: qmp %s: decode return: %w", name, err)
-	}
-	return nil
-}
-
 // readBalloon asks for the balloon's size and, once the guest reports
 // them, its memory statistics. No balloon device is not an error.
-func readBalloon(ctx context.Context, in panel.Inspector, known *vmKnown) balloonState {
-	var b struct {
-		Actual uint64 `json:"actual"`
-	}
-	if err := runQMP(ctx, in, "query-balloon", nil, &b); err != nil {
-		var qe *vm.QMPError
-		if errors.As(err, &qe) && qe.Class == "DeviceNotActive" {
-			return balloonState{}
-		}
-		return balloonState{err: err}
-	}
-	st := balloonState{present: true, actual: b.Actual}
-	if !known.balloonSearched {
-		path, err := findBalloon(ctx, in)
-		if err != nil {
-			st.err = err
-			return st
-		}
-		known.balloonPath, known.balloonSearched = path, true
-	}
-	if known.balloonPath == "" {
-		return st
-	}
-	if !known.pollingSet {
-		err := runQMP(ctx, in, "qom-set", map[string]any{
-			"path": known.balloonPath, "property": "guest-stats-polling-interval", "value": guestStatsInterval}, nil)
-		if err != nil {
-			st.err = err
-			return st
-		}
-		known.pollingSet = true
-	}
-	var gs struct {
-		Stats      map[string]int64 `json:"stats"`
-		LastUpdate int64            `json:"last-update"`
-	}
-	if err := runQMP(ctx, in, "qom-get", map[string]any{"path": known.balloonPath, "property": "guest-stats"}, &gs); err != nil {
-		st.err = err
-		return st
-	}
-	if gs.LastUpdate == 0 {
-		return st
-	}
-	st.updated = time.Unix(gs.LastUpdate, 0)
-	for name, v := range gs.Stats {
-		if v >= 0 { // -1: the guest does not report this one
-			st.stats = append(st.stats, balloonStat{strings.TrimPrefix(name, "stat-"), uint64(v)})
-		}
-	}
-	sort.Slice(st.stats, func(i, j int) bool { return st.stats[i].name < st.stats[j].name })
-	return st
-}
-
-// findBalloon returns the QOM path of the balloon device: a child of
-// /machine/peripheral (with an id) or /machine/peripheral-anon whose type
-// is a virtio-balloon. "" when none is found there.
-func findBalloon(ctx context.Context, in panel.Inspector) (string, error) {
-	for _, dir := range []string{"/machine/peripheral", "/machine/peripheral-anon"} {
-		var props []struct {
-			Name string `json:"name"`
-			Type string `json:"type"`
-		}
-		if err := runQMP(ctx, in, "qom-list", map[string]any{"path": dir}, &props); err != nil {
-			return "", err
-		}
-		for _, p := range props {
-			if strings.HasPrefix(p.Type, "child<virtio-balloon") {
-				return dir + "/" + p.Name, nil
-			}
-		}
-	}
-	return "", nil
+func readBalloon(ctx context.Context, in panel.Inspector) balloonState {
+	b, err := in.BalloonStats(ctx)
+	return balloonState{present: b.Present, actual: b.ActualBytes, stats: b.Guest, updated: b.Updated, err: err}
 }

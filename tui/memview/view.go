@@ -82,11 +82,11 @@ func (m *Model) balloonLine() string {
 		return line + " · " + st.Muted.Render("the guest reports no stats")
 	}
 	for _, stat := range b.stats {
-		v := fmt.Sprint(stat.value)
-		if strings.HasSuffix(stat.name, "memory") || strings.HasSuffix(stat.name, "caches") {
-			v = panel.FormatBytes(float64(stat.value))
+		v := fmt.Sprint(stat.Value)
+		if strings.HasSuffix(stat.Name, "memory") || strings.HasSuffix(stat.Name, "caches") {
+			v = panel.FormatBytes(float64(stat.Value))
 		}
-		line += " · " + stat.name + " " + v
+		line += " · " + stat.Name + " " + v
 	}
 	return line
 }

@@ -26,8 +26,12 @@ type fakeInspector struct {
 
 func (f *fakeInspector) Current() (devloop.VMInfo, bool) { return f.info, f.running }
 
-func (f *fakeInspector) QMP(context.Context, []byte) ([]byte, error) {
-	return nil, errors.New("no QMP in this fake")
+func (f *fakeInspector) MemorySize(context.Context) (uint64, error) {
+	return 0, errors.New("no QMP in this fake")
+}
+
+func (f *fakeInspector) BalloonStats(context.Context) (devloop.BalloonStats, error) {
+	return devloop.BalloonStats{}, errors.New("no QMP in this fake")
 }
 
 func (f *fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {

@@ -7,14 +7,16 @@ import (
 )
 
 // Inspector lets the memory and metrics panels look at the running VM.
-// *devloop.Loop implements it. Its methods may block (QMP round trips):
+// *devloop.Loop implements it. Its methods may block (round trips to QEMU):
 // call them only inside tea.Cmds.
 type Inspector interface {
 	// Current returns the running VM, or false when none runs.
 	Current() (devloop.VMInfo, bool)
-	// QMP runs a raw QMP command (one JSON object) on the running VM and
-	// returns QEMU's reply.
-	QMP(ctx context.Context, cmd []byte) ([]byte, error)
+	// MemorySize returns the running VM's RAM in bytes.
+	MemorySize(ctx context.Context) (uint64, error)
+	// BalloonStats returns the running VM's balloon size and the guest's
+	// memory statistics; a VM without a balloon is not an error.
+	BalloonStats(ctx context.Context) (devloop.BalloonStats, error)
 	// ReadMemory reads size bytes of guest memory at addr, physical or
 	// (virtual) through vCPU 0's page tables.
 	ReadMemory(ctx context.Context, addr, size uint64, virtual bool) ([]byte, error)
