@@ -9,6 +9,8 @@ import (
 	"encoding/json"
 	"strings"
 	"time"
+
+	"github.com/ukdev/ukdev/kernel"
 )
 
 // EventType says what an Event reports. Its values are the "type" strings
@@ -141,6 +143,16 @@ type Timing struct {
 	// TotalMS runs from the first file event to the new boot's first
 	// console line.
 	TotalMS float64 `json:"total_ms"`
+}
+
+// Crashed reports whether a TypeVMExit event ends its boot abnormally:
+// the guest crashed or panicked, or QEMU failed.
+func (e Event) Crashed() bool {
+	switch kernel.Reason(e.Reason) {
+	case kernel.ReasonCrash, kernel.ReasonPanic, kernel.ReasonQEMUError:
+		return true
+	}
+	return false
 }
 
 // Source is the part of the type before the dot ("build", "vm", ...), or

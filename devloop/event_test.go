@@ -193,3 +193,14 @@ func TestEventJSONGolden(t *testing.T) {
 		})
 	}
 }
+
+func TestEventCrashed(t *testing.T) {
+	for reason, want := range map[string]bool{
+		"crash": true, "panic": true, "qemu-error": true,
+		"exit": false, "killed": false, "": false,
+	} {
+		if got := (Event{Type: TypeVMExit, Reason: reason}).Crashed(); got != want {
+			t.Errorf("Crashed with reason %q = %v, want %v", reason, got, want)
+		}
+	}
+}

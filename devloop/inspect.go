@@ -3,6 +3,7 @@ package devloop
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/ukdev/ukdev/vm"
 )
@@ -17,8 +18,8 @@ type VMInfo struct {
 	MemoryMiB int
 	// Symbols is the ELF file to read guest symbols from; "" when none.
 	Symbols string
-	// SymbolSpace is how the symbols' addresses reach guest memory (see
-	// image.Image.SymbolSpace).
+	// SymbolSpace is how the symbols' addresses reach guest memory:
+	// SpacePhysical, SpaceVirtual or SpaceNone (see image.Image.SymbolSpace).
 	SymbolSpace string
 }
 
@@ -76,4 +77,19 @@ func (l *Loop) BalloonStats(ctx context.Context) (BalloonStats, error) {
 		return BalloonStats{}, ErrNoVM
 	}
 	return m.BalloonStats(ctx)
+}
+
+// HostStats is a host-side snapshot of a VM's QEMU process, from /proc. It
+// is vm's own type: the loop passes it through unchanged.
+type HostStats = vm.Stats
+
+// ProcStats reads the host-side stats of the process pid (VMInfo.PID). An
+// error wraps fs.ErrNotExist when the process is gone.
+func ProcStats(pid int) (HostStats, error) { return vm.ProcStats(pid) }
+
+// CPUPercent is the CPU a process used between two snapshots taken elapsed
+// apart, in percent of one host CPU; 0 when they are of different
+// processes (see vm.CPUPercent).
+func CPUPercent(prev, cur HostStats, elapsed time.Duration) float64 {
+	return vm.CPUPercent(prev, cur, elapsed)
 }

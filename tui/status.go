@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/tui/panel"
 )
 
@@ -102,7 +101,7 @@ func (s *status) apply(e devloop.Event) {
 		}
 		s.exit = exitLabel(e)
 		s.vm = vmExited
-		if r := kernel.Reason(e.Reason); r == kernel.ReasonCrash || r == kernel.ReasonPanic || r == kernel.ReasonQEMUError {
+		if e.Crashed() {
 			s.vm = vmCrashed
 		}
 		s.frozenAt = e.Time // uptime stops at the end

@@ -7,12 +7,12 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/devloop"
 )
 
 // formatField renders one field's value from the variable's bytes (data
 // starts at the variable's address). Fields past the bytes read show "…".
-func formatField(f kernel.Field, data []byte, order binary.ByteOrder) string {
+func formatField(f devloop.Field, data []byte, order binary.ByteOrder) string {
 	end := f.Offset + f.Size
 	if f.Size == 0 {
 		return "(empty)"
@@ -22,7 +22,7 @@ func formatField(f kernel.Field, data []byte, order binary.ByteOrder) string {
 	}
 	b := data[f.Offset:end]
 	switch f.Encoding {
-	case kernel.EncUnsigned, kernel.EncSigned, kernel.EncBool, kernel.EncPointer:
+	case devloop.EncUnsigned, devloop.EncSigned, devloop.EncBool, devloop.EncPointer:
 		raw, ok := readUint(b, order)
 		if !ok {
 			return bytesInline(b)
@@ -33,15 +33,15 @@ func formatField(f kernel.Field, data []byte, order binary.ByteOrder) string {
 			bits = f.BitSize
 		}
 		switch f.Encoding {
-		case kernel.EncBool:
+		case devloop.EncBool:
 			return strconv.FormatBool(raw != 0)
-		case kernel.EncPointer:
+		case devloop.EncPointer:
 			return fmt.Sprintf("0x%0*x", f.Size*2, raw)
-		case kernel.EncSigned:
+		case devloop.EncSigned:
 			return fmt.Sprintf("%d (0x%x)", signExtend(raw, bits), raw)
 		}
 		return fmt.Sprintf("%d (0x%x)", raw, raw)
-	case kernel.EncFloat:
+	case devloop.EncFloat:
 		raw, ok := readUint(b, order)
 		switch {
 		case !ok:

@@ -15,9 +15,8 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
-	"github.com/ukdev/ukdev/vm"
 )
 
 // keyMap is the panel's keys; KeyBindings and Update both read it.
@@ -42,8 +41,8 @@ type Model struct {
 	d    panel.Deps
 	in   panel.Inspector
 	keys keyMap
-	// procStats reads QEMU's /proc entries (vm.ProcStats; tests fake it).
-	procStats func(pid int) (vm.Stats, error)
+	// procStats reads QEMU's /proc entries (devloop.ProcStats; tests fake it).
+	procStats func(pid int) (devloop.HostStats, error)
 
 	width, height int
 	focused       bool
@@ -54,7 +53,7 @@ type Model struct {
 	// as soon as it returns (the watch list changed meanwhile).
 	inflight, again bool
 
-	table   *kernel.SymbolTable
+	table   *devloop.SymbolTable
 	added   []string
 	removed map[string]bool
 	known   vmKnown
@@ -92,7 +91,7 @@ func New(d panel.Deps, in panel.Inspector) *Model {
 	}
 	ps.Cursor.Blink = false
 	p.SetStyles(ps)
-	return &Model{d: d, in: in, keys: newKeyMap(), procStats: vm.ProcStats, removed: make(map[string]bool), prompt: p, now: d.Now()}
+	return &Model{d: d, in: in, keys: newKeyMap(), procStats: devloop.ProcStats, removed: make(map[string]bool), prompt: p, now: d.Now()}
 }
 
 // Init starts the first refresh.
@@ -151,7 +150,7 @@ func (m *Model) apply(msg sampleMsg) {
 		var names []string
 		if m.table != nil {
 			for _, s := range m.table.Symbols() {
-				if s.Kind == kernel.SymObject {
+				if s.Kind == devloop.SymObject {
 					names = append(names, s.Name)
 				}
 			}

@@ -3,6 +3,7 @@ package memview
 import (
 	"context"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,11 +17,8 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/image"
-	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/tui/panel"
 	"github.com/ukdev/ukdev/tui/panel/paneltest"
-	"github.com/ukdev/ukdev/vm"
 )
 
 // guestSource is a 32-bit freestanding kernel-like program: globals at
@@ -136,10 +134,10 @@ func (f *fakeInspector) poke(addr uint64, b []byte) {
 var epoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newFake returns a VM running guestELF with known values in memory.
-func newFake(t *testing.T) (*fakeInspector, *kernel.SymbolTable) {
+func newFake(t *testing.T) (*fakeInspector, *devloop.SymbolTable) {
 	t.Helper()
 	path := guestELF(t)
-	tab, err := kernel.LoadSymbols(path)
+	tab, err := devloop.LoadSymbols(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,8 +169,8 @@ func newFake(t *testing.T) (*fakeInspector, *kernel.SymbolTable) {
 	return f, tab
 }
 
-func fakeStats(pid int) (vm.Stats, error) {
-	return vm.Stats{PID: pid, RSSBytes: 41 << 20, PeakRSSBytes: 45 << 20, Threads: 5}, nil
+func fakeStats(pid int) (devloop.HostStats, error) {
+	return devloop.HostStats{PID: pid, RSSBytes: 41 << 20, PeakRSSBytes: 45 << 20, Threads: 5}, nil
 }
 
 func newModel(in panel.Inspector) *Model {
@@ -276,7 +274,7 @@ func mustAddr(t *testing.T, m *Model, name string) uint64 {
 
 func TestMemViewReadError(t *testing.T) {
 	f, _ := newFake(t)
-	f.errs = map[string]error{"pmemsave": &vm.QMPError{Command: "pmemsave", Class: "GenericError", Desc: "Could not open 'x'"}}
+	f.errs = map[string]error{"pmemsave": errors.New("vm: qmp pmemsave: GenericError: Could not open 'x'")}
 	m := newModel(f)
 	m.SetSize(120, 20)
 	refresh(t, m)
@@ -388,27 +386,27 @@ func TestFormatField(t *testing.T) {
 	le := binary.LittleEndian
 	tests := []struct {
 		name string
-		f    kernel.Field
+		f    devloop.Field
 		data []byte
 		want string
 	}{
-		{"u8", kernel.Field{Size: 1, Encoding: kernel.EncUnsigned}, []byte{200}, "200 (0xc8)"},
-		{"u16 at offset", kernel.Field{Offset: 2, Size: 2, Encoding: kernel.EncUnsigned}, []byte{0, 0, 0x34, 0x12}, "4660 (0x1234)"},
-		{"u32", kernel.Field{Size: 4, Encoding: kernel.EncUnsigned}, le.AppendUint32(nil, 1234), "1234 (0x4d2)"},
-		{"s32 negative", kernel.Field{Size: 4, Encoding: kernel.EncSigned}, le.AppendUint32(nil, 0xffffffff), "-1 (0xffffffff)"},
-		{"s64", kernel.Field{Size: 8, Encoding: kernel.EncSigned}, le.AppendUint64(nil, 42), "42 (0x2a)"},
-		{"bool", kernel.Field{Size: 1, Encoding: kernel.EncBool}, []byte{1}, "true"},
-		{"pointer", kernel.Field{Size: 4, Encoding: kernel.EncPointer}, le.AppendUint32(nil, 0x1052a0), "0x001052a0"},
-		{"float32", kernel.Field{Size: 4, Encoding: kernel.EncFloat}, le.AppendUint32(nil, 0x3fc00000), "1.5"},
-		{"float64", kernel.Field{Size: 8, Encoding: kernel.EncFloat}, le.AppendUint64(nil, 0x4004000000000000), "2.5"},
-		{"bit field", kernel.Field{Size: 4, Encoding: kernel.EncUnsigned, BitOffset: 3, BitSize: 5}, le.AppendUint32(nil, 0b10110_101), "22 (0x16)"},
-		{"signed bit field", kernel.Field{Size: 4, Encoding: kernel.EncSigned, BitOffset: 0, BitSize: 3}, le.AppendUint32(nil, 0b111), "-1 (0x7)"},
-		{"bytes", kernel.Field{Size: 4, Encoding: kernel.EncBytes}, []byte("hi\x00\x1b"), "68 69 00 1b  |hi..|"},
-		{"long bytes", kernel.Field{Size: 18, Encoding: kernel.EncBytes}, []byte("abcdefghijklmnopqr"),
+		{"u8", devloop.Field{Size: 1, Encoding: devloop.EncUnsigned}, []byte{200}, "200 (0xc8)"},
+		{"u16 at offset", devloop.Field{Offset: 2, Size: 2, Encoding: devloop.EncUnsigned}, []byte{0, 0, 0x34, 0x12}, "4660 (0x1234)"},
+		{"u32", devloop.Field{Size: 4, Encoding: devloop.EncUnsigned}, le.AppendUint32(nil, 1234), "1234 (0x4d2)"},
+		{"s32 negative", devloop.Field{Size: 4, Encoding: devloop.EncSigned}, le.AppendUint32(nil, 0xffffffff), "-1 (0xffffffff)"},
+		{"s64", devloop.Field{Size: 8, Encoding: devloop.EncSigned}, le.AppendUint64(nil, 42), "42 (0x2a)"},
+		{"bool", devloop.Field{Size: 1, Encoding: devloop.EncBool}, []byte{1}, "true"},
+		{"pointer", devloop.Field{Size: 4, Encoding: devloop.EncPointer}, le.AppendUint32(nil, 0x1052a0), "0x001052a0"},
+		{"float32", devloop.Field{Size: 4, Encoding: devloop.EncFloat}, le.AppendUint32(nil, 0x3fc00000), "1.5"},
+		{"float64", devloop.Field{Size: 8, Encoding: devloop.EncFloat}, le.AppendUint64(nil, 0x4004000000000000), "2.5"},
+		{"bit field", devloop.Field{Size: 4, Encoding: devloop.EncUnsigned, BitOffset: 3, BitSize: 5}, le.AppendUint32(nil, 0b10110_101), "22 (0x16)"},
+		{"signed bit field", devloop.Field{Size: 4, Encoding: devloop.EncSigned, BitOffset: 0, BitSize: 3}, le.AppendUint32(nil, 0b111), "-1 (0x7)"},
+		{"bytes", devloop.Field{Size: 4, Encoding: devloop.EncBytes}, []byte("hi\x00\x1b"), "68 69 00 1b  |hi..|"},
+		{"long bytes", devloop.Field{Size: 18, Encoding: devloop.EncBytes}, []byte("abcdefghijklmnopqr"),
 			"61 62 63 64 65 66 67 68 69 6a 6b 6c 6d 6e 6f 70 …  |abcdefghijklmnop|"},
-		{"not read", kernel.Field{Offset: 4, Size: 4, Encoding: kernel.EncUnsigned}, []byte{1, 2, 3, 4}, "…"},
-		{"odd size", kernel.Field{Size: 3, Encoding: kernel.EncUnsigned}, []byte{1, 2, 3}, "01 02 03  |...|"},
-		{"empty", kernel.Field{Size: 0}, nil, "(empty)"},
+		{"not read", devloop.Field{Offset: 4, Size: 4, Encoding: devloop.EncUnsigned}, []byte{1, 2, 3, 4}, "…"},
+		{"odd size", devloop.Field{Size: 3, Encoding: devloop.EncUnsigned}, []byte{1, 2, 3}, "01 02 03  |...|"},
+		{"empty", devloop.Field{Size: 0}, nil, "(empty)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -451,9 +449,9 @@ func TestMemViewSymbolSpace(t *testing.T) {
 		wantCmd   string
 		wantShown string
 	}{
-		{image.SpacePhysical, "pmemsave", "1234 (0x4d2)"},
-		{image.SpaceVirtual, "memsave", "1234 (0x4d2)"},
-		{image.SpaceNone, "", "symbols: guest.elf · a process's virtual address: not readable from the host"},
+		{devloop.SpacePhysical, "pmemsave", "1234 (0x4d2)"},
+		{devloop.SpaceVirtual, "memsave", "1234 (0x4d2)"},
+		{devloop.SpaceNone, "", "symbols: guest.elf · a process's virtual address: not readable from the host"},
 	}
 	for _, tt := range tests {
 		t.Run("space "+tt.space, func(t *testing.T) {

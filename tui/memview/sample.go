@@ -9,10 +9,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/image"
-	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/tui/panel"
-	"github.com/ukdev/ukdev/vm"
 )
 
 // sampleTimeout bounds one refresh: every QMP round trip and file read.
@@ -44,12 +41,12 @@ type sampleMsg struct {
 	info    devloop.VMInfo
 
 	// table is the symbol table for info.Symbols (reused or loaded).
-	table    *kernel.SymbolTable
+	table    *devloop.SymbolTable
 	tableErr error
 
 	ramBytes uint64
 	ramErr   error
-	host     vm.Stats
+	host     devloop.HostStats
 	hostErr  error
 	balloon  balloonState
 	vars     []varValue
@@ -78,7 +75,7 @@ type balloonState struct {
 // varValue is one watched symbol's value.
 type varValue struct {
 	name string
-	v    kernel.Variable
+	v    devloop.Variable
 	// phys is the address read; virtual is set when it had to be read
 	// through the vCPU's page tables (no ELF segment maps it).
 	phys    uint64
@@ -89,12 +86,12 @@ type varValue struct {
 
 // request is what Update hands a refresh: copies, never shared state.
 type request struct {
-	table   *kernel.SymbolTable
+	table   *devloop.SymbolTable
 	added   []string
 	removed map[string]bool
 	known   vmKnown
-	// procStats reads QEMU's /proc entries (vm.ProcStats; tests fake it).
-	procStats func(pid int) (vm.Stats, error)
+	// procStats reads QEMU's /proc entries (devloop.ProcStats; tests fake it).
+	procStats func(pid int) (devloop.HostStats, error)
 }
 
 // sampleCmd refreshes everything the panel shows. It runs outside Update
@@ -121,7 +118,7 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 	if info.Symbols == "" {
 		msg.table = nil
 	} else if msg.table == nil || msg.table.Path() != info.Symbols {
-		msg.table, msg.tableErr = kernel.LoadSymbols(info.Symbols)
+		msg.table, msg.tableErr = devloop.LoadSymbols(info.Symbols)
 	}
 
 	msg.host, msg.hostErr = req.procStats(info.PID)
@@ -148,7 +145,7 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 
 // watchNames is the list of symbols shown: the default data objects the
 // user has not removed, then the ones the user added.
-func watchNames(t *kernel.SymbolTable, added []string, removed map[string]bool) []string {
+func watchNames(t *devloop.SymbolTable, added []string, removed map[string]bool) []string {
 	var names []string
 	seen := make(map[string]bool)
 	if t != nil {
@@ -169,8 +166,8 @@ func watchNames(t *kernel.SymbolTable, added []string, removed map[string]bool) 
 }
 
 // readLen is how many bytes of v are read.
-func readLen(v kernel.Variable) uint64 {
-	if len(v.Fields) == 1 && v.Fields[0].Encoding == kernel.EncBytes {
+func readLen(v devloop.Variable) uint64 {
+	if len(v.Fields) == 1 && v.Fields[0].Encoding == devloop.EncBytes {
 		return min(v.Size, dumpBytes)
 	}
 	return min(v.Size, maxStructRead)
@@ -182,7 +179,7 @@ func readLen(v kernel.Variable) uint64 {
 // space says how the addresses reach guest memory: physical (identity-
 // mapped kernels: through the ELF's load segments), virtual (memsave
 // through the vCPU's page tables) or none (not readable from the host).
-func readVariables(ctx context.Context, in panel.Inspector, t *kernel.SymbolTable, space string, names []string) []varValue {
+func readVariables(ctx context.Context, in panel.Inspector, t *devloop.SymbolTable, space string, names []string) []varValue {
 	vals := make([]varValue, len(names))
 	type want struct {
 		i      int
@@ -202,11 +199,11 @@ func readVariables(ctx context.Context, in panel.Inspector, t *kernel.SymbolTabl
 		if n == 0 {
 			continue
 		}
-		if space == image.SpaceNone {
+		if space == devloop.SpaceNone {
 			vals[i].err = errProcessSymbols
 			continue
 		}
-		if p, ok := t.PhysAddr(v.Addr); ok && space != image.SpaceVirtual {
+		if p, ok := t.PhysAddr(v.Addr); ok && space != devloop.SpaceVirtual {
 			vals[i].phys = p
 			phys = append(phys, want{i, p, n})
 		} else {

@@ -9,8 +9,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/ukdev/ukdev/image"
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
 )
 
@@ -98,7 +97,7 @@ func (m *Model) symbolsLine() string {
 		return "symbols: " + st.Error.Render(s.tableErr.Error())
 	case m.table == nil:
 		return "symbols: " + st.Muted.Render("none (the image names no ELF)")
-	case s.info.SymbolSpace == image.SpaceNone:
+	case s.info.SymbolSpace == devloop.SpaceNone:
 		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render(errProcessSymbols.Error())
 	case len(s.vars) == 0:
 		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render("none watched (a to add)")
@@ -111,7 +110,7 @@ func (m *Model) symbolsLine() string {
 func (m *Model) symbolLines() ([]string, []int) {
 	st := m.d.Styles
 	vars := m.snap.vars
-	if !m.snap.running || m.snap.info.SymbolSpace == image.SpaceNone {
+	if !m.snap.running || m.snap.info.SymbolSpace == devloop.SpaceNone {
 		vars = nil
 	}
 	nameW := 0
@@ -149,7 +148,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 			typ = v.v.Fields[0].Type
 		}
 		head += "  " + st.Muted.Render(addr) + "  " + st.Muted.Render(typ)
-		single := len(v.v.Fields) == 1 && v.v.Fields[0].Name == "" && v.v.Fields[0].Encoding != kernel.EncBytes
+		single := len(v.v.Fields) == 1 && v.v.Fields[0].Name == "" && v.v.Fields[0].Encoding != devloop.EncBytes
 		switch {
 		case v.err != nil:
 			lines = append(lines, m.selectStyle(i, head+"  "+st.Error.Render(v.err.Error())))

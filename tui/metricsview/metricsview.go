@@ -19,7 +19,6 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
-	"github.com/ukdev/ukdev/vm"
 )
 
 // history is how many samples (one a tick) and durations are kept.
@@ -30,7 +29,7 @@ type sampleMsg struct {
 	at      time.Time
 	running bool
 	info    devloop.VMInfo
-	stats   vm.Stats
+	stats   devloop.HostStats
 	err     error
 }
 
@@ -44,8 +43,8 @@ type build struct {
 type Model struct {
 	d  panel.Deps
 	in panel.Inspector
-	// procStats reads QEMU's /proc entries (vm.ProcStats; tests fake it).
-	procStats func(pid int) (vm.Stats, error)
+	// procStats reads QEMU's /proc entries (devloop.ProcStats; tests fake it).
+	procStats func(pid int) (devloop.HostStats, error)
 
 	width, height int
 	inflight      bool
@@ -73,7 +72,7 @@ func New(d panel.Deps, in panel.Inspector) *Model {
 	if d.Context == nil {
 		d.Context = context.Background()
 	}
-	return &Model{d: d, in: in, procStats: vm.ProcStats}
+	return &Model{d: d, in: in, procStats: devloop.ProcStats}
 }
 
 // Init takes the first sample.
@@ -129,7 +128,7 @@ func (m *Model) applySample(s sampleMsg) {
 	// The first sample of a process has nothing to compare with: it
 	// starts the CPU line on the next tick.
 	if m.hasLast && m.last.stats.PID == s.stats.PID && m.last.stats.StartTicks == s.stats.StartTicks {
-		m.cpu = push(m.cpu, vm.CPUPercent(m.last.stats, s.stats, s.at.Sub(m.last.at)))
+		m.cpu = push(m.cpu, devloop.CPUPercent(m.last.stats, s.stats, s.at.Sub(m.last.at)))
 	}
 	m.rss = push(m.rss, float64(s.stats.RSSBytes))
 	m.last, m.hasLast = s, true

@@ -14,7 +14,6 @@ import (
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/panel"
 	"github.com/ukdev/ukdev/tui/panel/paneltest"
-	"github.com/ukdev/ukdev/vm"
 )
 
 var epoch = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
@@ -40,13 +39,13 @@ func (f *fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byt
 
 // host scripts /proc: each sample returns the next stats.
 type host struct {
-	stats []vm.Stats
+	stats []devloop.HostStats
 	err   error
 }
 
-func (h *host) read(int) (vm.Stats, error) {
+func (h *host) read(int) (devloop.HostStats, error) {
 	if h.err != nil {
-		return vm.Stats{}, h.err
+		return devloop.HostStats{}, h.err
 	}
 	s := h.stats[0]
 	if len(h.stats) > 1 {
@@ -93,11 +92,11 @@ func events() panel.EventsMsg {
 
 // busyHost is QEMU using 10, 20, ... 80 % of a CPU and a growing RSS.
 func busyHost() *host {
-	var stats []vm.Stats
+	var stats []devloop.HostStats
 	ticks := uint64(0)
 	for i := range 9 {
 		ticks += uint64(i * 10)
-		stats = append(stats, vm.Stats{PID: 4242, StartTicks: 7, UserTicks: ticks, RSSBytes: uint64(40+i) << 20, PeakRSSBytes: 50 << 20, Threads: 4})
+		stats = append(stats, devloop.HostStats{PID: 4242, StartTicks: 7, UserTicks: ticks, RSSBytes: uint64(40+i) << 20, PeakRSSBytes: 50 << 20, Threads: 4})
 	}
 	return &host{stats: stats}
 }
@@ -137,7 +136,7 @@ func TestMetricsUpdate(t *testing.T) {
 		{name: "no VM", in: &fakeInspector{}, host: busyHost(), ticks: 3, wantLine: "no VM running"},
 		{name: "first sample has no CPU", in: running(), host: busyHost(), ticks: 1, wantRSS: 1, wantLine: "QEMU pid 4242 · boot 3 · tcg microvm"},
 		{name: "CPU from deltas", in: running(), host: busyHost(), ticks: 4, wantCPU: []float64{10, 20, 30}, wantRSS: 4},
-		{name: "pid reused", in: running(), host: &host{stats: []vm.Stats{{PID: 4242, StartTicks: 1, UserTicks: 5}, {PID: 4242, StartTicks: 2, UserTicks: 50}}}, ticks: 2, wantRSS: 2},
+		{name: "pid reused", in: running(), host: &host{stats: []devloop.HostStats{{PID: 4242, StartTicks: 1, UserTicks: 5}, {PID: 4242, StartTicks: 2, UserTicks: 50}}}, ticks: 2, wantRSS: 2},
 		{name: "QEMU gone", in: running(), host: &host{err: fmt.Errorf("vm: process stats: %w", fs.ErrNotExist)}, ticks: 2, wantLine: "no VM running"},
 		{name: "read error", in: running(), host: &host{err: errors.New("vm: process stats: boom")}, ticks: 1, wantLine: "QEMU pid 4242 · boot 3 · vm: process stats: boom"},
 		{name: "events", in: &fakeInspector{}, host: busyHost(), events: true, wantBoots: 3},

@@ -1,0 +1,55 @@
+package devloop
+
+import (
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/kernel"
+)
+
+// The guest's symbols and typed variables, as the views read them from
+// VMInfo.Symbols. They are aliases of the types that define them, not
+// copies: a view gets exactly what the ELF/DWARF reader returns, and
+// imports only devloop.
+
+// SymbolTable is the symbols and variable types of one ELF file.
+type SymbolTable = kernel.SymbolTable
+
+// SymbolKind says what a symbol names (a function, a variable...).
+type SymbolKind = kernel.SymbolKind
+
+// SymObject is the SymbolKind of a variable.
+const SymObject = kernel.SymObject
+
+// Variable is a data object with its type, flattened into Fields.
+type Variable = kernel.Variable
+
+// Field is one member of a Variable's type.
+type Field = kernel.Field
+
+// Encoding says how a Field's bytes are read as a value.
+type Encoding = kernel.Encoding
+
+// The Encodings of a Field.
+const (
+	EncBytes    = kernel.EncBytes
+	EncUnsigned = kernel.EncUnsigned
+	EncSigned   = kernel.EncSigned
+	EncFloat    = kernel.EncFloat
+	EncBool     = kernel.EncBool
+	EncPointer  = kernel.EncPointer
+)
+
+// LoadSymbols reads the symbols and variable types of the ELF file at path
+// (VMInfo.Symbols).
+func LoadSymbols(path string) (*SymbolTable, error) { return kernel.LoadSymbols(path) }
+
+// The values of VMInfo.SymbolSpace: how the symbols' addresses reach
+// guest memory.
+const (
+	// SpacePhysical: through the ELF's load segments, as physical
+	// addresses (identity-mapped kernels).
+	SpacePhysical = image.SpacePhysical
+	// SpaceVirtual: through the vCPU's page tables.
+	SpaceVirtual = image.SpaceVirtual
+	// SpaceNone: not readable from the host.
+	SpaceNone = image.SpaceNone
+)
