@@ -2,7 +2,7 @@ package devloop
 
 import (
 	"github.com/ukdev/ukdev/image"
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/symbols"
 )
 
 // The guest's symbols and typed variables, as the views read them from
@@ -11,36 +11,36 @@ import (
 // imports only devloop.
 
 // SymbolTable is the symbols and variable types of one ELF file.
-type SymbolTable = kernel.SymbolTable
+type SymbolTable = symbols.Table
 
 // SymbolKind says what a symbol names (a function, a variable...).
-type SymbolKind = kernel.SymbolKind
+type SymbolKind = symbols.Kind
 
 // SymObject is the SymbolKind of a variable.
-const SymObject = kernel.SymObject
+const SymObject = symbols.Object
 
 // Variable is a data object with its type, flattened into Fields.
-type Variable = kernel.Variable
+type Variable = symbols.Variable
 
 // Field is one member of a Variable's type.
-type Field = kernel.Field
+type Field = symbols.Field
 
 // Encoding says how a Field's bytes are read as a value.
-type Encoding = kernel.Encoding
+type Encoding = symbols.Encoding
 
 // The Encodings of a Field.
 const (
-	EncBytes    = kernel.EncBytes
-	EncUnsigned = kernel.EncUnsigned
-	EncSigned   = kernel.EncSigned
-	EncFloat    = kernel.EncFloat
-	EncBool     = kernel.EncBool
-	EncPointer  = kernel.EncPointer
+	EncBytes    = symbols.EncBytes
+	EncUnsigned = symbols.EncUnsigned
+	EncSigned   = symbols.EncSigned
+	EncFloat    = symbols.EncFloat
+	EncBool     = symbols.EncBool
+	EncPointer  = symbols.EncPointer
 )
 
 // LoadSymbols reads the symbols and variable types of the ELF file at path
 // (VMInfo.Symbols).
-func LoadSymbols(path string) (*SymbolTable, error) { return kernel.LoadSymbols(path) }
+func LoadSymbols(path string) (*SymbolTable, error) { return symbols.Load(path) }
 
 // The values of VMInfo.SymbolSpace: how the symbols' addresses reach
 // guest memory.

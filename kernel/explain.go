@@ -1,6 +1,10 @@
 package kernel
 
-import "github.com/ukdev/ukdev/image"
+import (
+	"github.com/ukdev/ukdev/image"
+
+	"github.com/ukdev/ukdev/symbols"
+)
 
 // ConsoleExplainer is implemented by flavors that read the end of a boot's
 // console to explain how it ended: a crash report with its stack, a
@@ -21,12 +25,12 @@ func (n *Nanos) Explain(e Exit, console []string, img image.Image) (Exit, *Crash
 	if !ok {
 		return ExplainNanos(e, nil), nil
 	}
-	var program, kern *SymbolTable
+	var program, kern *symbols.Table
 	if img.Symbols != "" {
-		program, _ = LoadSymbols(img.Symbols)
+		program, _ = symbols.Load(img.Symbols)
 	}
 	if img.Kernel != "" {
-		kern, _ = LoadSymbols(img.Kernel)
+		kern, _ = symbols.Load(img.Kernel)
 	}
 	c.Symbolize(program, kern)
 	return ExplainNanos(e, c), c

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/symbols"
 )
 
 var (
@@ -128,9 +129,9 @@ func (l *Linux) Explain(e Exit, console []string, img image.Image) (Exit, *Crash
 	if !ok {
 		return e, nil
 	}
-	var program *SymbolTable
+	var program *symbols.Table
 	if img.Symbols != "" {
-		program, _ = LoadSymbols(img.Symbols)
+		program, _ = symbols.Load(img.Symbols)
 	}
 	out, c := ExplainLinux(p, console)
 	if c != nil {

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/ukdev/ukdev/symbols"
 )
 
 // CrashKind says what crashed in a Nanos guest.
@@ -284,7 +286,7 @@ func isKernelAddr(addr uint64) bool { return addr >= 0xffff800000000000 }
 // are) and, when kernel is not nil, its kernel frames from kernel.img's
 // symbols moved by the printed load offset. For Go frames that have a
 // name and an offset but no address it fills in the address.
-func (c *Crash) Symbolize(program, kernel *SymbolTable) {
+func (c *Crash) Symbolize(program, kernel *symbols.Table) {
 	for i := range c.Frames {
 		f := &c.Frames[i]
 		switch {

@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/symbols"
 )
 
 func readTranscript(t *testing.T, name string) []string {
@@ -202,7 +203,7 @@ func buildGoProgram(t *testing.T) string {
 // from the same program's addresses.
 func TestNanosCrashRealGoProgram(t *testing.T) {
 	prog := buildGoProgram(t)
-	syms, err := LoadSymbols(prog)
+	syms, err := symbols.Load(prog)
 	if err != nil {
 		t.Fatal(err)
 	}

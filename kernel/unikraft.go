@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/symbols"
 )
 
 // QEMU exit statuses of a Unikraft guest with isa-debug-exit at 0x501
@@ -188,11 +189,11 @@ func (*Unikraft) Decode(o image.Outcome) Exit {
 // symbolised against the image's .dbg (function and file:line), and the
 // HWRNG failure of QEMU < 8 under TCG (see ExplainUnikraft).
 func (u *Unikraft) Explain(e Exit, console []string, img image.Image) (Exit, *Crash) {
-	var syms *SymbolTable
-	var lines *LineTable
+	var syms *symbols.Table
+	var lines *symbols.LineTable
 	if img.Symbols != "" {
-		syms, _ = LoadSymbols(img.Symbols)
-		lines, _ = LoadLineTable(img.Symbols)
+		syms, _ = symbols.Load(img.Symbols)
+		lines, _ = symbols.LoadLineTable(img.Symbols)
 	}
 	return ExplainUnikraft(e, console, syms, lines)
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/ukdev/ukdev/symbols"
 )
 
 // The kinds of crash a Unikraft console shows, besides CrashKernel (a
@@ -169,7 +171,7 @@ func isCrashNoise(t string) bool {
 // so the printed addresses apply as they are. A caller's address is a
 // return address: its function and line are those of the call, found one
 // byte earlier; the offset shown stays relative to the printed address.
-func (c *Crash) SymbolizeUnikraft(syms *SymbolTable, lines *LineTable) {
+func (c *Crash) SymbolizeUnikraft(syms *symbols.Table, lines *symbols.LineTable) {
 	for i := range c.Frames {
 		f := &c.Frames[i]
 		at := f.Addr
@@ -216,7 +218,7 @@ func hwrngFailure(lines []string) (string, bool) {
 //     panic keeps its reason, with the report's summary as detail.
 //
 // Any other exit is returned unchanged.
-func ExplainUnikraft(e Exit, console []string, syms *SymbolTable, lines *LineTable) (Exit, *Crash) {
+func ExplainUnikraft(e Exit, console []string, syms *symbols.Table, lines *symbols.LineTable) (Exit, *Crash) {
 	c, ok := ParseUnikraftConsole(console)
 	if ok {
 		c.SymbolizeUnikraft(syms, lines)

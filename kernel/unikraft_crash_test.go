@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/symbols"
 )
 
 func TestParseUnikraftConsole(t *testing.T) {
@@ -202,13 +203,13 @@ func lineOf(t *testing.T, file, s string) int {
 
 func TestUnikraftWithExampleKernel(t *testing.T) {
 	kernelImage, dbg, src := exampleKernel(t)
-	if _, err := LoadSymbols(kernelImage); !errors.Is(err, ErrNoSymbolTable) {
-		t.Fatalf("LoadSymbols(stripped image) = %v, want ErrNoSymbolTable", err)
+	if _, err := symbols.Load(kernelImage); !errors.Is(err, symbols.ErrNoTable) {
+		t.Fatalf("symbols.Load(stripped image) = %v, want symbols.ErrNoTable", err)
 	}
-	if _, err := LoadLineTable(kernelImage); !errors.Is(err, ErrNoLineTable) {
-		t.Fatalf("LoadLineTable(stripped image) = %v, want ErrNoLineTable", err)
+	if _, err := symbols.LoadLineTable(kernelImage); !errors.Is(err, symbols.ErrNoLineTable) {
+		t.Fatalf("symbols.LoadLineTable(stripped image) = %v, want symbols.ErrNoLineTable", err)
 	}
-	syms, err := LoadSymbols(dbg)
+	syms, err := symbols.Load(dbg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +281,7 @@ func TestUnikraftWithExampleKernel(t *testing.T) {
 		if img.Cmdline != "-- hi" {
 			t.Errorf("cmdline = %q, want the artifacts' when no arguments are configured", img.Cmdline)
 		}
-		if _, err := LoadLineTable(img.Symbols); err != nil {
+		if _, err := symbols.LoadLineTable(img.Symbols); err != nil {
 			t.Errorf("symbols %q: %v", img.Symbols, err)
 		}
 	})

@@ -1,4 +1,4 @@
-package kernel
+package symbols
 
 import (
 	"debug/dwarf"

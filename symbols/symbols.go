@@ -1,4 +1,7 @@
-package kernel
+// Package symbols reads what an ELF file says about itself: its symbol
+// table, the DWARF types of its variables and its DWARF line tables. It
+// knows no flavor; flavors, crash symbolisation and the views share it.
+package symbols
 
 import (
 	"debug/dwarf"
@@ -11,22 +14,22 @@ import (
 	"sync"
 )
 
-// SymbolKind says what an ELF symbol names.
-type SymbolKind int
+// Kind says what an ELF symbol names.
+type Kind int
 
 // Symbol kinds, from the ELF symbol type.
 const (
-	SymOther  SymbolKind = iota // NOTYPE, SECTION, FILE, ...
-	SymFunc                     // STT_FUNC
-	SymObject                   // STT_OBJECT: a variable
+	Other  Kind = iota // NOTYPE, SECTION, FILE, ...
+	Func               // STT_FUNC
+	Object             // STT_OBJECT: a variable
 )
 
 // String names the kind as readelf does.
-func (k SymbolKind) String() string {
+func (k Kind) String() string {
 	switch k {
-	case SymFunc:
+	case Func:
 		return "func"
-	case SymObject:
+	case Object:
 		return "object"
 	default:
 		return "other"
@@ -37,10 +40,10 @@ func (k SymbolKind) String() string {
 type Symbol struct {
 	Name string
 	// Addr is the symbol's value: a virtual address (for a kernel without
-	// paging, also the physical one; see SymbolTable.PhysAddr).
+	// paging, also the physical one; see Table.PhysAddr).
 	Addr uint64
 	Size uint64
-	Kind SymbolKind
+	Kind Kind
 	// Section names the section the symbol lives in (".bss"), "" when
 	// none (absolute or undefined).
 	Section string
@@ -51,17 +54,17 @@ type Symbol struct {
 	Writable bool
 }
 
-// ErrNoSymbol is returned (wrapped) when a name is not in the table.
-var ErrNoSymbol = errors.New("kernel: no such symbol")
+// ErrNotFound is returned (wrapped) when a name is not in the table.
+var ErrNotFound = errors.New("kernel: no such symbol")
 
-// ErrNoSymbolTable is returned (wrapped) when an ELF has neither .symtab
+// ErrNoTable is returned (wrapped) when an ELF has neither .symtab
 // nor .dynsym (a stripped kernel).
-var ErrNoSymbolTable = errors.New("kernel: no symbol table")
+var ErrNoTable = errors.New("kernel: no symbol table")
 
-// SymbolTable holds the symbols of one ELF file, for looking up globals by
+// Table holds the symbols of one ELF file, for looking up globals by
 // name and code addresses by value. It is immutable once loaded and safe
 // for concurrent use.
-type SymbolTable struct {
+type Table struct {
 	path   string
 	order  binary.ByteOrder
 	ptr    int // pointer size in bytes
@@ -78,11 +81,11 @@ type SymbolTable struct {
 	file      func() (*elf.File, error)
 }
 
-// LoadSymbols reads the symbols of the ELF file at path: .symtab, or
+// Load reads the symbols of the ELF file at path: .symtab, or
 // .dynsym when the file has no .symtab. A file without either returns an
-// error wrapping ErrNoSymbolTable; a file that is not ELF returns the
+// error wrapping ErrNoTable; a file that is not ELF returns the
 // debug/elf error, wrapped.
-func LoadSymbols(path string) (*SymbolTable, error) {
+func Load(path string) (*Table, error) {
 	f, err := elf.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("kernel: load symbols: %w", err)
@@ -93,12 +96,12 @@ func LoadSymbols(path string) (*SymbolTable, error) {
 		raw, err = f.DynamicSymbols()
 	}
 	if errors.Is(err, elf.ErrNoSymbols) {
-		return nil, fmt.Errorf("kernel: load symbols from %s: %w", path, ErrNoSymbolTable)
+		return nil, fmt.Errorf("kernel: load symbols from %s: %w", path, ErrNoTable)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kernel: load symbols from %s: %w", path, err)
 	}
-	t := &SymbolTable{
+	t := &Table{
 		path:   path,
 		order:  f.ByteOrder,
 		ptr:    8,
@@ -120,9 +123,9 @@ func LoadSymbols(path string) (*SymbolTable, error) {
 		sym := Symbol{Name: s.Name, Addr: s.Value, Size: s.Size}
 		switch elf.ST_TYPE(s.Info) {
 		case elf.STT_FUNC:
-			sym.Kind = SymFunc
+			sym.Kind = Func
 		case elf.STT_OBJECT:
-			sym.Kind = SymObject
+			sym.Kind = Object
 		case elf.STT_FILE, elf.STT_SECTION:
 			continue
 		}
@@ -142,7 +145,7 @@ func LoadSymbols(path string) (*SymbolTable, error) {
 		if j, ok := t.byName[s.Name]; !ok || (s.Global && !t.syms[j].Global) {
 			t.byName[s.Name] = i
 		}
-		if s.Kind == SymFunc {
+		if s.Kind == Func {
 			t.funcs = append(t.funcs, i)
 		}
 	}
@@ -150,21 +153,21 @@ func LoadSymbols(path string) (*SymbolTable, error) {
 }
 
 // Path is the ELF file the table was read from.
-func (t *SymbolTable) Path() string { return t.path }
+func (t *Table) Path() string { return t.path }
 
 // ByteOrder is the ELF's byte order, which is the guest's.
-func (t *SymbolTable) ByteOrder() binary.ByteOrder { return t.order }
+func (t *Table) ByteOrder() binary.ByteOrder { return t.order }
 
 // PointerSize is 4 for a 32-bit ELF, 8 for a 64-bit one.
-func (t *SymbolTable) PointerSize() int { return t.ptr }
+func (t *Table) PointerSize() int { return t.ptr }
 
 // Symbols returns every symbol, by address. The caller must not modify
 // the slice.
-func (t *SymbolTable) Symbols() []Symbol { return t.syms }
+func (t *Table) Symbols() []Symbol { return t.syms }
 
 // Lookup returns the symbol with exactly this name: a global one when a
 // static shares its name.
-func (t *SymbolTable) Lookup(name string) (Symbol, bool) {
+func (t *Table) Lookup(name string) (Symbol, bool) {
 	i, ok := t.byName[name]
 	if !ok {
 		return Symbol{}, false
@@ -176,7 +179,7 @@ func (t *SymbolTable) Lookup(name string) (Symbol, bool) {
 // function before it, and addr's offset from its start: the way a crash
 // address is symbolised ("kmain+0x1c"). It returns false when no function
 // starts at or before addr.
-func (t *SymbolTable) FuncAt(addr uint64) (Symbol, uint64, bool) {
+func (t *Table) FuncAt(addr uint64) (Symbol, uint64, bool) {
 	n := sort.Search(len(t.funcs), func(k int) bool { return t.syms[t.funcs[k]].Addr > addr })
 	if n == 0 {
 		return Symbol{}, 0, false
@@ -189,10 +192,10 @@ func (t *SymbolTable) FuncAt(addr uint64) (Symbol, uint64, bool) {
 // default: sized objects in writable data sections (.data, .bss), globals
 // before statics, then smaller before larger, then by name. max <= 0
 // means all.
-func (t *SymbolTable) DataObjects(max int) []Symbol {
+func (t *Table) DataObjects(max int) []Symbol {
 	var out []Symbol
 	for _, s := range t.syms {
-		if s.Kind == SymObject && s.Writable && s.Size > 0 {
+		if s.Kind == Object && s.Writable && s.Size > 0 {
 			out = append(out, s)
 		}
 	}
@@ -216,7 +219,7 @@ func (t *SymbolTable) DataObjects(max int) []Symbol {
 // address its loadable segment is placed at, as QEMU's -kernel loader
 // does: vaddr - p_vaddr + p_paddr. It returns false when no PT_LOAD
 // segment covers addr.
-func (t *SymbolTable) PhysAddr(addr uint64) (uint64, bool) {
+func (t *Table) PhysAddr(addr uint64) (uint64, bool) {
 	for _, p := range t.loads {
 		if addr >= p.Vaddr && addr < p.Vaddr+p.Memsz {
 			return addr - p.Vaddr + p.Paddr, true
@@ -277,11 +280,11 @@ const maxArrayExpand = 16
 // Without DWARF, or with no DWARF variable at that address, the variable
 // is one field of the symbol's size: an integer when it is 1, 2, 4 or 8
 // bytes, raw bytes otherwise. An unknown name returns an error wrapping
-// ErrNoSymbol.
-func (t *SymbolTable) Variable(name string) (Variable, error) {
+// ErrNotFound.
+func (t *Table) Variable(name string) (Variable, error) {
 	sym, ok := t.Lookup(name)
 	if !ok {
-		return Variable{}, fmt.Errorf("kernel: variable %q: %w", name, ErrNoSymbol)
+		return Variable{}, fmt.Errorf("kernel: variable %q: %w", name, ErrNotFound)
 	}
 	v := Variable{Symbol: sym, Fields: []Field{plainField(sym.Size)}}
 	t.dwarfOnce.Do(t.loadDWARF)
@@ -321,7 +324,7 @@ func plainField(size uint64) Field {
 // loadDWARF indexes the DWARF variables that have a fixed address
 // (DW_OP_addr). A file without DWARF, or one that cannot be reopened,
 // leaves t.dwarf nil: types are a bonus, symbols still work.
-func (t *SymbolTable) loadDWARF() {
+func (t *Table) loadDWARF() {
 	f, err := t.file()
 	if err != nil {
 		return

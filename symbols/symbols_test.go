@@ -1,4 +1,4 @@
-package kernel
+package symbols
 
 import (
 	"errors"
@@ -56,22 +56,22 @@ func buildELF(t *testing.T, strip bool) string {
 }
 
 func TestLoadSymbolsLookup(t *testing.T) {
-	tab, err := LoadSymbols(buildELF(t, false))
+	tab, err := Load(buildELF(t, false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name       string
-		wantKind   SymbolKind
+		wantKind   Kind
 		wantSize   uint64
 		wantGlobal bool
 		wantWrite  bool
 	}{
-		{"rec", SymObject, 48, true, true},
-		{"counter", SymObject, 8, true, true},
-		{"local_count", SymObject, 4, false, true},
-		{"blob", SymObject, 100, true, true},
-		{"use", SymFunc, 24, true, false},
+		{"rec", Object, 48, true, true},
+		{"counter", Object, 8, true, true},
+		{"local_count", Object, 4, false, true},
+		{"blob", Object, 100, true, true},
+		{"use", Func, 24, true, false},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -82,7 +82,7 @@ func TestLoadSymbolsLookup(t *testing.T) {
 			if s.Kind != tt.wantKind || s.Global != tt.wantGlobal || s.Writable != tt.wantWrite || s.Addr == 0 {
 				t.Errorf("Lookup(%q) = %+v", tt.name, s)
 			}
-			if tt.wantKind == SymObject && s.Size != tt.wantSize {
+			if tt.wantKind == Object && s.Size != tt.wantSize {
 				t.Errorf("size = %d, want %d", s.Size, tt.wantSize)
 			}
 		})
@@ -90,13 +90,13 @@ func TestLoadSymbolsLookup(t *testing.T) {
 	if _, ok := tab.Lookup("nope"); ok {
 		t.Error("Lookup(nope) found something")
 	}
-	if _, err := tab.Variable("nope"); !errors.Is(err, ErrNoSymbol) {
-		t.Errorf("Variable(nope) error = %v, want ErrNoSymbol", err)
+	if _, err := tab.Variable("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Variable(nope) error = %v, want ErrNotFound", err)
 	}
 }
 
 func TestSymbolFuncAt(t *testing.T) {
-	tab, err := LoadSymbols(buildELF(t, true))
+	tab, err := Load(buildELF(t, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestSymbolFuncAt(t *testing.T) {
 }
 
 func TestSymbolDataObjects(t *testing.T) {
-	tab, err := LoadSymbols(buildELF(t, true))
+	tab, err := Load(buildELF(t, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestSymbolDataObjects(t *testing.T) {
 }
 
 func TestVariableDWARF(t *testing.T) {
-	tab, err := LoadSymbols(buildELF(t, false))
+	tab, err := Load(buildELF(t, false))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestVariableDWARF(t *testing.T) {
 }
 
 func TestVariableWithoutDWARF(t *testing.T) {
-	tab, err := LoadSymbols(buildELF(t, true))
+	tab, err := Load(buildELF(t, true))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestVariableHello(t *testing.T) {
 			t.Skipf("cannot build examples/hello: %v\n%s", err, b)
 		}
 	}
-	tab, err := LoadSymbols(elfPath)
+	tab, err := Load(elfPath)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,10 +268,10 @@ func TestLoadSymbolsErrors(t *testing.T) {
 	if err := os.WriteFile(notELF, []byte("hello"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := LoadSymbols(notELF); err == nil {
-		t.Error("LoadSymbols(not ELF) succeeded")
+	if _, err := Load(notELF); err == nil {
+		t.Error("Load(not ELF) succeeded")
 	}
-	if _, err := LoadSymbols(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("LoadSymbols(missing) = %v, want ErrNotExist", err)
+	if _, err := Load(filepath.Join(dir, "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("Load(missing) = %v, want ErrNotExist", err)
 	}
 }
