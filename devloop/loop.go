@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
@@ -1003,15 +1004,15 @@ func (l *Loop) onBootEnded(b *bootState) {
 	exit := l.flavor.Decode(o)
 	b.out.flush()
 	if ex, ok := l.flavor.(kernel.ConsoleExplainer); ok && o.Kind != image.StoppedByHost {
-		var crash *kernel.Crash
-		exit, crash = ex.Explain(exit, b.out.tail(), b.img)
-		if crash != nil {
-			frames := make([]string, 0, len(crash.Frames))
-			for _, f := range crash.Frames {
+		var report *crash.Crash
+		exit, report = ex.Explain(exit, b.out.tail(), b.img)
+		if report != nil {
+			frames := make([]string, 0, len(report.Frames))
+			for _, f := range report.Frames {
 				frames = append(frames, f.String())
 			}
-			l.emit(Event{Type: TypeVMCrash, Boot: b.n, Build: b.build, Detail: crash.Summary(), Frames: frames,
-				Message: fmt.Sprintf("boot #%d crashed: %s", b.n, crash.Summary())})
+			l.emit(Event{Type: TypeVMCrash, Boot: b.n, Build: b.build, Detail: report.Summary(), Frames: frames,
+				Message: fmt.Sprintf("boot #%d crashed: %s", b.n, report.Summary())})
 		}
 	}
 	b.exit = exit

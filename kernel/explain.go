@@ -3,6 +3,7 @@ package kernel
 import (
 	"github.com/ukdev/ukdev/image"
 
+	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/symbols"
 )
 
@@ -13,14 +14,14 @@ type ConsoleExplainer interface {
 	// Explain refines e with what the console's last lines show, and
 	// returns the crash they report (nil when none), symbolised against
 	// the image's symbols.
-	Explain(e Exit, console []string, img image.Image) (Exit, *Crash)
+	Explain(e Exit, console []string, img image.Image) (Exit, *crash.Crash)
 }
 
 // Explain implements ConsoleExplainer: a program's signal report, a Go
 // panic or a kernel fault on the console, symbolised against the program
 // (static programs load at their ELF addresses) and the kernel's symbol
 // table.
-func (n *Nanos) Explain(e Exit, console []string, img image.Image) (Exit, *Crash) {
+func (n *Nanos) Explain(e Exit, console []string, img image.Image) (Exit, *crash.Crash) {
 	c, ok := ParseNanosConsole(console)
 	if !ok {
 		return ExplainNanos(e, nil), nil

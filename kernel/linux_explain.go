@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/symbols"
 )
@@ -35,7 +36,7 @@ type LinuxPanic struct {
 	InitStatus int
 	// Crash is the report: the panic line (from the oops before it, if
 	// any) through the end of the trace, with the call trace as Frames.
-	Crash *Crash
+	Crash *crash.Crash
 }
 
 // ParseLinuxConsole finds the last kernel panic in the console lines of a
@@ -80,25 +81,25 @@ func ParseLinuxConsole(lines []string) (*LinuxPanic, bool) {
 // parseLinuxReport reads an oops or panic report: its lines up to the end
 // marker, the call trace's reliable frames (those without "? "), the
 // RIP, the registers and the kernel's load offset.
-func parseLinuxReport(lines []string, msg string) *Crash {
-	c := &Crash{Kind: CrashKernel, Message: msg, Registers: map[string]uint64{}}
+func parseLinuxReport(lines []string, msg string) *crash.Crash {
+	c := &crash.Crash{Kind: crash.Kernel, Message: msg, Registers: map[string]uint64{}}
 	for _, l := range lines {
 		c.Lines = append(c.Lines, l)
 		switch m := linuxTraceLine.FindStringSubmatch(l); {
 		case m != nil && m[1] == "":
-			c.Frames = append(c.Frames, Frame{Func: m[2], Offset: parseHex(m[3]), Kernel: true})
+			c.Frames = append(c.Frames, crash.Frame{Func: m[2], Offset: parseHex(m[3]), Kernel: true})
 		case m != nil:
 			// "? func+0x.." is a stale return address found on the stack,
 			// not a frame.
 		}
 		if m := linuxRIPFunc.FindStringSubmatch(l); m != nil && len(c.Frames) == 0 {
-			c.Frames = append(c.Frames, Frame{Func: m[1], Offset: parseHex(m[2]), Kernel: true})
+			c.Frames = append(c.Frames, crash.Frame{Func: m[1], Offset: parseHex(m[2]), Kernel: true})
 		}
 		if m := linuxRIPAddr.FindStringSubmatch(l); m != nil {
 			c.Registers["rip"] = parseHex(m[2])
 			if m[1] == "0033" {
 				// User mode: where the program was, in its own code.
-				c.Frames = append(c.Frames, Frame{Addr: parseHex(m[2])})
+				c.Frames = append(c.Frames, crash.Frame{Addr: parseHex(m[2])})
 			}
 		}
 		for _, m := range linuxRegister.FindAllStringSubmatch(l, -1) {
@@ -121,7 +122,7 @@ func parseLinuxReport(lines []string, msg string) *Crash {
 // any other panic become a crash with the panic's report. A Go panic
 // printed before /init exited is returned as the crash, symbolised
 // against the program.
-func (l *Linux) Explain(e Exit, console []string, img image.Image) (Exit, *Crash) {
+func (l *Linux) Explain(e Exit, console []string, img image.Image) (Exit, *crash.Crash) {
 	if e.Reason != ReasonCrash && e.Reason != ReasonPanic {
 		return e, nil
 	}
@@ -144,12 +145,12 @@ func (l *Linux) Explain(e Exit, console []string, img image.Image) (Exit, *Crash
 // (nil for a clean exit of /init). console is searched for a Go panic
 // when /init exited with code 2, Go's code for an unrecovered panic. It
 // is pure: the caller symbolises the crash.
-func ExplainLinux(p *LinuxPanic, console []string) (Exit, *Crash) {
+func ExplainLinux(p *LinuxPanic, console []string) (Exit, *crash.Crash) {
 	if !p.InitExited {
 		return Exit{Reason: ReasonCrash, Detail: "kernel panic: " + p.Message}, p.Crash
 	}
 	if sig := p.InitStatus & 0x7f; sig != 0 {
-		d := "/init killed by " + SignalName(sig)
+		d := "/init killed by " + crash.SignalName(sig)
 		if p.InitStatus&0x80 != 0 {
 			d += " (core dumped)"
 		}
@@ -171,7 +172,7 @@ func ExplainLinux(p *LinuxPanic, console []string) (Exit, *Crash) {
 
 // findGoPanic returns the last Go panic report on the console, nil when
 // none.
-func findGoPanic(console []string) *Crash {
+func findGoPanic(console []string) *crash.Crash {
 	clean := make([]string, len(console))
 	for i, l := range console {
 		clean[i] = linuxPrefix.ReplaceAllString(strings.TrimRight(l, "\r\n"), "")

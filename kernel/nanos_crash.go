@@ -1,97 +1,12 @@
 package kernel
 
 import (
-	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
 
-	"github.com/ukdev/ukdev/symbols"
+	"github.com/ukdev/ukdev/crash"
 )
-
-// CrashKind says what crashed in a Nanos guest.
-type CrashKind string
-
-// The kinds of crash a Nanos console shows.
-const (
-	// CrashSignal: the program received a fatal signal (a fault); Nanos
-	// printed the signal, the fault address, the registers and a frame
-	// trace.
-	CrashSignal CrashKind = "signal"
-	// CrashGoPanic: a Go program panicked and printed Go's trace.
-	CrashGoPanic CrashKind = "go-panic"
-	// CrashKernel: the Nanos kernel itself faulted or halted.
-	CrashKernel CrashKind = "kernel"
-)
-
-// Frame is one entry of a crash's stack, symbolised where possible.
-type Frame struct {
-	// Addr is the code address; 0 when the trace gave none (Go traces
-	// give a function and an offset, resolved to Addr by Symbolize).
-	Addr uint64
-	// Func is the function's name, "" when unknown.
-	Func string
-	// Offset is Addr's offset into Func.
-	Offset uint64
-	// File and Line locate the frame in the source, when the trace says.
-	File string
-	Line int
-	// Kernel is true for an address in the Nanos kernel.
-	Kernel bool
-}
-
-// String renders the frame like a debugger: "main.main+0x1d
-// (/src/main.go:12)", or the bare address.
-func (f Frame) String() string {
-	s := fmt.Sprintf("%#x", f.Addr)
-	if f.Func != "" {
-		s = f.Func
-		if f.Offset != 0 {
-			s += fmt.Sprintf("+%#x", f.Offset)
-		}
-	}
-	if f.File != "" {
-		s += fmt.Sprintf(" (%s:%d)", f.File, f.Line)
-	}
-	return s
-}
-
-// Crash is what a Nanos console transcript says about a crash.
-type Crash struct {
-	Kind CrashKind
-	// Message is the first line of the report: the panic's message,
-	// "signal 11 received by tid 2", the kernel's fault line.
-	Message string
-	// Signal is the signal number (11 for SIGSEGV), 0 when none.
-	Signal int
-	// TID is the thread that received the signal.
-	TID int
-	// FaultAddr is the faulting data address, when HasFaultAddr.
-	FaultAddr    uint64
-	HasFaultAddr bool
-	// RIP is the faulting instruction, 0 when unknown.
-	RIP uint64
-	// Registers holds the register dump by lower-case name ("rip", "rsp").
-	Registers map[string]uint64
-	// KernelOffset is the printed kernel load offset: a kernel symbol's
-	// address is its ELF address plus this.
-	KernelOffset uint64
-	// Frames are the stack, innermost first.
-	Frames []Frame
-	// Lines are the transcript lines of the report, prefixes removed.
-	Lines []string
-}
-
-// SignalName names a Linux signal number ("SIGSEGV"), or "signal N".
-func SignalName(n int) string {
-	names := map[int]string{1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-		7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2", 13: "SIGPIPE",
-		14: "SIGALRM", 15: "SIGTERM", 31: "SIGSYS"}
-	if s, ok := names[n]; ok {
-		return s
-	}
-	return "signal " + strconv.Itoa(n)
-}
 
 var (
 	klogPrefix   = regexp.MustCompile(`^\[\s*\d+\.\d+\]\s?`)
@@ -114,7 +29,7 @@ var (
 // Nanos boot (kernel lines may keep their "[1.234] " prefix) and returns
 // the first one found, unsymbolised. It returns false when the console
 // shows none.
-func ParseNanosConsole(lines []string) (*Crash, bool) {
+func ParseNanosConsole(lines []string) (*crash.Crash, bool) {
 	clean := make([]string, len(lines))
 	for i, l := range lines {
 		clean[i] = klogPrefix.ReplaceAllString(strings.TrimRight(l, "\r\n"), "")
@@ -128,7 +43,7 @@ func ParseNanosConsole(lines []string) (*Crash, bool) {
 			return parseGoPanic(clean[i:]), true
 		case kernelFault.MatchString(l) || fromKernel && oomLine.MatchString(l):
 			c := parseSignalCrash(clean[i:])
-			c.Kind = CrashKernel
+			c.Kind = crash.Kernel
 			c.Message = strings.TrimSpace(strings.TrimPrefix(l, "***"))
 			for k := range c.Frames {
 				c.Frames[k].Kernel = isKernelAddr(c.Frames[k].Addr)
@@ -143,8 +58,8 @@ func ParseNanosConsole(lines []string) (*Crash, bool) {
 // signal line, fault address, register dump, frame trace and kernel load
 // offset, up to the end of the report ("stack trace:" or a second
 // report).
-func parseSignalCrash(lines []string) *Crash {
-	c := &Crash{Kind: CrashSignal, Registers: map[string]uint64{}}
+func parseSignalCrash(lines []string) *crash.Crash {
+	c := &crash.Crash{Kind: crash.Signal, Registers: map[string]uint64{}}
 	if m := signalLine.FindStringSubmatch(lines[0]); m != nil {
 		c.Signal, _ = strconv.Atoi(m[1])
 		c.TID, _ = strconv.Atoi(m[2])
@@ -171,7 +86,7 @@ func parseSignalCrash(lines []string) *Crash {
 			if m := traceLine.FindStringSubmatch(l); m != nil {
 				addr := parseHex(m[2])
 				if addr != 0 {
-					c.Frames = append(c.Frames, Frame{Addr: addr, Kernel: isKernelAddr(addr)})
+					c.Frames = append(c.Frames, crash.Frame{Addr: addr, Kernel: isKernelAddr(addr)})
 				}
 				continue
 			}
@@ -186,15 +101,15 @@ func parseSignalCrash(lines []string) *Crash {
 	}
 	c.RIP = c.Registers["rip"]
 	if c.RIP != 0 && (len(c.Frames) == 0 || c.Frames[0].Addr != c.RIP) {
-		c.Frames = append([]Frame{{Addr: c.RIP, Kernel: isKernelAddr(c.RIP)}}, c.Frames...)
+		c.Frames = append([]crash.Frame{{Addr: c.RIP, Kernel: isKernelAddr(c.RIP)}}, c.Frames...)
 	}
 	return c
 }
 
 // parseGoPanic reads Go's panic report starting at lines[0]: the message,
 // the optional [signal ...] line, and the frames of the first goroutine.
-func parseGoPanic(lines []string) *Crash {
-	c := &Crash{Kind: CrashGoPanic, Message: lines[0]}
+func parseGoPanic(lines []string) *crash.Crash {
+	c := &crash.Crash{Kind: crash.GoPanic, Message: lines[0]}
 	i := 1
 	for ; i < len(lines) && !goroutine.MatchString(lines[i]); i++ {
 		if m := goSigLine.FindStringSubmatch(lines[i]); m != nil {
@@ -227,7 +142,7 @@ func parseGoPanic(lines []string) *Crash {
 		case strings.HasPrefix(t, "...") && strings.HasSuffix(t, "..."):
 			// "...additional frames elided..."
 		case t != "" && strings.HasSuffix(t, ")"):
-			c.Frames = append(c.Frames, Frame{Func: goFuncName(t)})
+			c.Frames = append(c.Frames, crash.Frame{Func: goFuncName(t)})
 		default:
 			// A blank line ends the goroutine; anything else is output
 			// that followed the trace ("exit status 2", kernel lines).
@@ -265,7 +180,7 @@ func signalNumber(s string) int {
 		return n
 	}
 	for n := 1; n < 32; n++ {
-		if SignalName(n) == s {
+		if crash.SignalName(n) == s {
 			return n
 		}
 	}
@@ -281,95 +196,26 @@ func parseHex(s string) uint64 {
 // its kernel; programs live in the lower half.
 func isKernelAddr(addr uint64) bool { return addr >= 0xffff800000000000 }
 
-// Symbolize names the crash's program frames from the program's symbols
-// (a static program runs at its link addresses, so they apply as they
-// are) and, when kernel is not nil, its kernel frames from kernel.img's
-// symbols moved by the printed load offset. For Go frames that have a
-// name and an offset but no address it fills in the address.
-func (c *Crash) Symbolize(program, kernel *symbols.Table) {
-	for i := range c.Frames {
-		f := &c.Frames[i]
-		switch {
-		case f.Addr == 0 && f.Func != "" && program != nil:
-			if s, ok := program.Lookup(f.Func); ok {
-				f.Addr = s.Addr + f.Offset
-			}
-		case f.Kernel && kernel != nil:
-			if s, off, ok := kernel.FuncAt(f.Addr - c.KernelOffset); ok {
-				f.Func, f.Offset = s.Name, off
-			}
-		case !f.Kernel && program != nil && f.Func == "":
-			if s, off, ok := program.FuncAt(f.Addr); ok && (s.Size == 0 || off < s.Size) {
-				f.Func, f.Offset = s.Name, off
-			}
-		}
-	}
-}
-
-// Summary is one line for people: "SIGSEGV at fault address 0x0 in
-// main.crash+0x12", "Go panic: runtime error: ...", "kernel fault ...".
-func (c *Crash) Summary() string {
-	var s string
-	switch c.Kind {
-	case CrashSignal:
-		s = SignalName(c.Signal)
-	case CrashGoPanic:
-		s = "Go " + c.Message
-	default:
-		s = c.Message
-	}
-	if c.HasFaultAddr && c.Kind != CrashGoPanic {
-		s += fmt.Sprintf(" at fault address %#x", c.FaultAddr)
-	}
-	if f, ok := c.topFrame(); ok {
-		s += " in " + f.String()
-	}
-	return s
-}
-
-// topFrame is the innermost named frame outside Go's runtime (which
-// raises panics and signals on the program's behalf), else the innermost
-// named one.
-func (c *Crash) topFrame() (Frame, bool) {
-	var first *Frame
-	for i := range c.Frames {
-		f := &c.Frames[i]
-		if f.Func == "" {
-			continue
-		}
-		if first == nil {
-			first = f
-		}
-		if !strings.HasPrefix(f.Func, "runtime.") {
-			return *f, true
-		}
-	}
-	if first != nil {
-		return *first, true
-	}
-	return Frame{}, false
-}
-
 // ExplainNanos refines a decoded exit with the crash the console showed
 // (nil when none): a program's exit by signal becomes a crash naming the
 // signal, fault address and frame; a Go program's exit 2 keeps its code
 // with "Go panic: ..." as detail; a kernel crash gets the kernel's
 // message. It is pure: the caller parses the console (ParseNanosConsole)
 // and symbolises the crash first.
-func ExplainNanos(e Exit, c *Crash) Exit {
+func ExplainNanos(e Exit, c *crash.Crash) Exit {
 	if c == nil {
 		return e
 	}
 	switch c.Kind {
-	case CrashGoPanic:
+	case crash.GoPanic:
 		if e.Reason == ReasonExit && e.HasCode && e.Code == 2 {
 			return Exit{Reason: ReasonExit, Code: 2, HasCode: true, Detail: c.Summary()}
 		}
-	case CrashSignal:
+	case crash.Signal:
 		if e.Reason == ReasonExit || e.Reason == ReasonKilled || e.Reason == ReasonCrash {
 			return Exit{Reason: ReasonCrash, Detail: c.Summary()}
 		}
-	case CrashKernel:
+	case crash.Kernel:
 		if e.Reason == ReasonCrash || e.Reason == ReasonExit {
 			return Exit{Reason: ReasonCrash, Detail: "Nanos kernel: " + c.Summary()}
 		}

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/symbols"
 )
@@ -25,7 +26,7 @@ func readTranscript(t *testing.T, name string) []string {
 	return strings.Split(strings.TrimRight(string(data), "\n"), "\n")
 }
 
-func frameAddrs(fs []Frame) []uint64 {
+func frameAddrs(fs []crash.Frame) []uint64 {
 	var out []uint64
 	for _, f := range fs {
 		out = append(out, f.Addr)
@@ -37,7 +38,7 @@ func TestParseNanosConsoleTranscripts(t *testing.T) {
 	tests := []struct {
 		file      string
 		found     bool
-		kind      CrashKind
+		kind      crash.Kind
 		signal    int
 		tid       int
 		fault     uint64
@@ -51,7 +52,7 @@ func TestParseNanosConsoleTranscripts(t *testing.T) {
 		lastLines string            // the report's last line
 	}{
 		{
-			file: "nanos-sigsegv.txt", found: true, kind: CrashSignal, signal: 11, tid: 2,
+			file: "nanos-sigsegv.txt", found: true, kind: crash.Signal, signal: 11, tid: 2,
 			fault: 0x10, hasFault: true, rip: 0x401136, offset: 0xffffffff7f600000,
 			addrs:     []uint64{0x401136, 0x401162, 0x7ffff7db0d90, 0x401065},
 			message:   "signal 11 received by tid 2, errno 0, code 1",
@@ -59,17 +60,17 @@ func TestParseNanosConsoleTranscripts(t *testing.T) {
 			lastLines: "loaded klibs:",
 		},
 		{
-			file: "nanos-gopanic.txt", found: true, kind: CrashGoPanic, signal: 11, fault: 0x8, hasFault: true, rip: 0x6a1b2c,
+			file: "nanos-gopanic.txt", found: true, kind: crash.GoPanic, signal: 11, fault: 0x8, hasFault: true, rip: 0x6a1b2c,
 			funcs:     []string{"main.(*server).handle", "net/http.HandlerFunc.ServeHTTP"},
 			message:   "panic: runtime error: invalid memory address or nil pointer dereference",
 			lastLines: "\t/usr/local/go/src/net/http/server.go:3454 +0x485",
 		},
 		{
-			file: "nanos-kernel-fault.txt", found: true, kind: CrashKernel, fault: 0, rip: 0xffffffff80a12345,
+			file: "nanos-kernel-fault.txt", found: true, kind: crash.Kernel, fault: 0, rip: 0xffffffff80a12345,
 			offset: 0xffffffff00000000, addrs: []uint64{0xffffffff80a12345, 0xffffffff80a23456, 0xffffffff80a01000},
 			message: "kernel page fault", lastLines: "loaded klibs:",
 		},
-		{file: "nanos-oom.txt", found: true, kind: CrashKernel, message: "kernel heap: out of memory", lastLines: "kernel heap: out of memory"},
+		{file: "nanos-oom.txt", found: true, kind: crash.Kernel, message: "kernel heap: out of memory", lastLines: "kernel heap: out of memory"},
 		{file: "nanos-exit.txt"},
 	}
 	for _, tt := range tests {
@@ -109,7 +110,7 @@ func TestParseNanosConsoleTranscripts(t *testing.T) {
 			if last := c.Lines[len(c.Lines)-1]; last != tt.lastLines {
 				t.Errorf("report ends with %q, want %q", last, tt.lastLines)
 			}
-			if tt.kind == CrashKernel {
+			if tt.kind == crash.Kernel {
 				for _, f := range c.Frames {
 					if !f.Kernel {
 						t.Errorf("kernel crash frame %#x not marked kernel", f.Addr)
@@ -125,7 +126,7 @@ func TestParseGoPanicFileLines(t *testing.T) {
 	if !ok {
 		t.Fatal("no crash")
 	}
-	want := []Frame{
+	want := []crash.Frame{
 		{Func: "main.(*server).handle", File: "/home/me/app/server.go", Line: 41, Offset: 0x2c},
 		{Func: "net/http.HandlerFunc.ServeHTTP", File: "/usr/local/go/src/net/http/server.go", Line: 2294, Offset: 0x29},
 	}
@@ -223,11 +224,11 @@ func TestNanosCrashRealGoProgram(t *testing.T) {
 
 	t.Run("go panic", func(t *testing.T) {
 		c, ok := ParseNanosConsole(lines)
-		if !ok || c.Kind != CrashGoPanic || c.Message != "panic: boom 1" {
+		if !ok || c.Kind != crash.GoPanic || c.Message != "panic: boom 1" {
 			t.Fatalf("crash = %+v, %v\n%s", c, ok, strings.Join(lines, "\n"))
 		}
 		c.Symbolize(syms, nil)
-		var explode, mainFrame *Frame
+		var explode, mainFrame *crash.Frame
 		for i := range c.Frames {
 			switch c.Frames[i].Func {
 			case "main.explode":
@@ -242,7 +243,7 @@ func TestNanosCrashRealGoProgram(t *testing.T) {
 		if filepath.Base(explode.File) != "main.go" || explode.Line != 11 || mainFrame.Line != 17 {
 			t.Errorf("explode at %s:%d, main at %s:%d", explode.File, explode.Line, mainFrame.File, mainFrame.Line)
 		}
-		for _, f := range []*Frame{explode, mainFrame} {
+		for _, f := range []*crash.Frame{explode, mainFrame} {
 			s, _, ok := syms.FuncAt(f.Addr)
 			if !ok || s.Name != f.Func || f.Offset == 0 {
 				t.Errorf("frame %s: address %#x is in %q", f.Func, f.Addr, s.Name)
@@ -292,15 +293,15 @@ kernel load offset %x
 }
 
 func TestExplainNanos(t *testing.T) {
-	sig := &Crash{Kind: CrashSignal, Signal: 11, FaultAddr: 0x10, HasFaultAddr: true,
-		Frames: []Frame{{Addr: 0x401136, Func: "crash", Offset: 6}}}
-	goPanic := &Crash{Kind: CrashGoPanic, Message: "panic: boom", Frames: []Frame{{Func: "runtime.gopanic"}, {Func: "main.main", File: "/a/main.go", Line: 3}}}
-	kernel := &Crash{Kind: CrashKernel, Message: "kernel page fault"}
+	sig := &crash.Crash{Kind: crash.Signal, Signal: 11, FaultAddr: 0x10, HasFaultAddr: true,
+		Frames: []crash.Frame{{Addr: 0x401136, Func: "crash", Offset: 6}}}
+	goPanic := &crash.Crash{Kind: crash.GoPanic, Message: "panic: boom", Frames: []crash.Frame{{Func: "runtime.gopanic"}, {Func: "main.main", File: "/a/main.go", Line: 3}}}
+	kernel := &crash.Crash{Kind: crash.Kernel, Message: "kernel page fault"}
 	exit := func(code int) Exit { return Exit{Reason: ReasonExit, Code: code, HasCode: true} }
 	tests := []struct {
 		name string
 		in   Exit
-		c    *Crash
+		c    *crash.Crash
 		want Exit
 	}{
 		{"no crash", exit(3), nil, exit(3)},
@@ -317,13 +318,5 @@ func TestExplainNanos(t *testing.T) {
 				t.Errorf("ExplainNanos = %+v, want %+v", got, tt.want)
 			}
 		})
-	}
-}
-
-func TestSignalName(t *testing.T) {
-	for n, want := range map[int]string{11: "SIGSEGV", 15: "SIGTERM", 6: "SIGABRT", 40: "signal 40"} {
-		if got := SignalName(n); got != want {
-			t.Errorf("SignalName(%d) = %q, want %q", n, got, want)
-		}
 	}
 }

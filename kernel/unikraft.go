@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/symbols"
 )
@@ -188,7 +189,7 @@ func (*Unikraft) Decode(o image.Outcome) Exit {
 // Explain implements ConsoleExplainer: a crash report on the console,
 // symbolised against the image's .dbg (function and file:line), and the
 // HWRNG failure of QEMU < 8 under TCG (see ExplainUnikraft).
-func (u *Unikraft) Explain(e Exit, console []string, img image.Image) (Exit, *Crash) {
+func (u *Unikraft) Explain(e Exit, console []string, img image.Image) (Exit, *crash.Crash) {
 	var syms *symbols.Table
 	var lines *symbols.LineTable
 	if img.Symbols != "" {

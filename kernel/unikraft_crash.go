@@ -5,16 +5,17 @@ import (
 	"regexp"
 	"strings"
 
+	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/symbols"
 )
 
-// The kinds of crash a Unikraft console shows, besides CrashKernel (a
+// The kinds of crash a Unikraft console shows, besides crash.Kernel (a
 // UK_CRASH, or a fault reported without "Unhandled Trap").
 const (
 	// CrashTrap: "Unhandled Trap N (name), error code=0x..".
-	CrashTrap CrashKind = "trap"
+	CrashTrap crash.Kind = "trap"
 	// CrashAssertion: a UK_ASSERT failed ("Assertion failure: cond").
-	CrashAssertion CrashKind = "assertion"
+	CrashAssertion crash.Kind = "assertion"
 )
 
 // maxReportLines bounds the transcript kept in Crash.Lines.
@@ -40,7 +41,7 @@ var (
 // frames, "Crashing") and ukdebug's crash screen ("Unikraft Crash",
 // "Registers:", " rip: cs:addr", "Call Trace:" entries). It returns false
 // when the console shows none.
-func ParseUnikraftConsole(lines []string) (*Crash, bool) {
+func ParseUnikraftConsole(lines []string) (*crash.Crash, bool) {
 	msgs := make([]string, len(lines))
 	start := -1
 	for i, l := range lines {
@@ -52,7 +53,7 @@ func ParseUnikraftConsole(lines []string) (*Crash, bool) {
 	if start < 0 {
 		return nil, false
 	}
-	c := &Crash{Kind: CrashKernel, Registers: map[string]uint64{}}
+	c := &crash.Crash{Kind: crash.Kernel, Registers: map[string]uint64{}}
 	var callers []uint64
 	inTrace := false
 	for i := start; i < len(lines); i++ {
@@ -82,7 +83,7 @@ func ParseUnikraftConsole(lines []string) (*Crash, bool) {
 			c.Message = m[0]
 			continue
 		}
-		if m := ukAssert.FindStringSubmatch(msg); m != nil && c.Kind == CrashKernel {
+		if m := ukAssert.FindStringSubmatch(msg); m != nil && c.Kind == crash.Kernel {
 			c.Kind = CrashAssertion
 			c.Message = "Assertion failure: " + strings.TrimSpace(m[1])
 			if l, ok := ParseUnikraftLine(lines[i]); ok && l.File != "" {
@@ -135,14 +136,14 @@ func ParseUnikraftConsole(lines []string) (*Crash, bool) {
 	}
 	c.RIP = c.Registers["rip"]
 	if c.RIP != 0 {
-		c.Frames = append(c.Frames, Frame{Addr: c.RIP})
+		c.Frames = append(c.Frames, crash.Frame{Addr: c.RIP})
 	}
 	for _, a := range callers {
 		if len(c.Frames) == 1 && a == c.RIP {
 			// ukdebug's call trace starts with RIP itself.
 			continue
 		}
-		c.Frames = append(c.Frames, Frame{Addr: a})
+		c.Frames = append(c.Frames, crash.Frame{Addr: a})
 	}
 	return c, true
 }
@@ -165,13 +166,13 @@ func isCrashNoise(t string) bool {
 	return strings.HasPrefix(t, "Crashing") || strings.HasPrefix(t, "Regs address") || t == ""
 }
 
-// SymbolizeUnikraft names the crash's frames from the .dbg's symbols and
+// SymbolizeUnikraft names c's frames from the .dbg's symbols and
 // gives each its source line from the DWARF line tables; either may be
 // nil. Unikraft on x86_64 runs at its link addresses (identity-mapped),
 // so the printed addresses apply as they are. A caller's address is a
 // return address: its function and line are those of the call, found one
 // byte earlier; the offset shown stays relative to the printed address.
-func (c *Crash) SymbolizeUnikraft(syms *symbols.Table, lines *symbols.LineTable) {
+func SymbolizeUnikraft(c *crash.Crash, syms *symbols.Table, lines *symbols.LineTable) {
 	for i := range c.Frames {
 		f := &c.Frames[i]
 		at := f.Addr
@@ -218,10 +219,10 @@ func hwrngFailure(lines []string) (string, bool) {
 //     panic keeps its reason, with the report's summary as detail.
 //
 // Any other exit is returned unchanged.
-func ExplainUnikraft(e Exit, console []string, syms *symbols.Table, lines *symbols.LineTable) (Exit, *Crash) {
+func ExplainUnikraft(e Exit, console []string, syms *symbols.Table, lines *symbols.LineTable) (Exit, *crash.Crash) {
 	c, ok := ParseUnikraftConsole(console)
 	if ok {
-		c.SymbolizeUnikraft(syms, lines)
+		SymbolizeUnikraft(c, syms, lines)
 	}
 	if msg, bad := hwrngFailure(console); bad && (e.Reason == ReasonExit || e.Reason == ReasonCrash) {
 		return Exit{Reason: ReasonQEMUError, Detail: UnikraftHWRNGDetail + " (" + msg + ")"}, c

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/symbols"
 )
@@ -17,7 +18,7 @@ import (
 func TestParseUnikraftConsole(t *testing.T) {
 	tests := []struct {
 		file    string
-		kind    CrashKind
+		kind    crash.Kind
 		message string
 		rip     uint64
 		regs    map[string]uint64 // a few registers to check
@@ -101,7 +102,7 @@ func TestParseUnikraftConsoleGenericCrash(t *testing.T) {
 			if !ok {
 				t.Fatal("no crash found")
 			}
-			if c.Kind != CrashKernel || c.Message != tt.message || c.RIP != 0x101000 {
+			if c.Kind != crash.Kernel || c.Message != tt.message || c.RIP != 0x101000 {
 				t.Errorf("crash = %s %q RIP %#x, want kernel %q RIP 0x101000", c.Kind, c.Message, c.RIP, tt.message)
 			}
 		})
