@@ -1,0 +1,157 @@
+// Package flavor is the registry of the kinds of unikernel ukdev runs. Each
+// kind is a package under flavor/ that registers itself once (flavor/all
+// imports them all); devloop, cmd/ukdev, project and tui reach a flavor only
+// through the interfaces here, never by its name.
+//
+// A Flavor is the kind itself: its name, and opening a project of that kind.
+// Open returns a Kernel, the per-project value the loop prepares images
+// with and decodes boots with. Whatever only some flavors can do is a small
+// optional interface a Kernel (or a Flavor) may implement, found with a
+// type assertion: ConsoleParser, ConsoleExplainer, ConsoleFilterer,
+// KernelFinder, SyslogShipper.
+package flavor
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/ukdev/ukdev/crash"
+	"github.com/ukdev/ukdev/guestexit"
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/project"
+)
+
+// Flavor is one kind of unikernel, registered by its package.
+type Flavor interface {
+	// Name is the flavor's config name ("elf", "nanos"): the value of
+	// ukdev.toml's flavor key and the name of its own [section].
+	Name() string
+	// Open completes a copy of cfg with what the flavor adds (defaults,
+	// the build command, watch ignores, memory, ports from its own config)
+	// and returns the Kernel to prepare and decode boots with. cfg itself
+	// is not modified.
+	Open(cfg *project.Config) (*Setup, error)
+}
+
+// Setup is an opened project of one flavor.
+type Setup struct {
+	// Config is cfg completed by the flavor.
+	Config *project.Config
+	// Kernel prepares images and decodes boots.
+	Kernel Kernel
+	// Notes are lines to show the user once, before the first build: keys
+	// of the flavor's own config that ukdev ignores, a build command the
+	// flavor chose and why.
+	Notes []string
+}
+
+// Kernel is an opened project's image preparation and exit decoding.
+type Kernel interface {
+	// Prepare copies the build's artifacts into store and returns the
+	// image to boot, or an error saying why it cannot be booted. It stops
+	// early, with ctx's error, when ctx ends.
+	Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error)
+	// Decode turns what the backend reported into an exit reason.
+	Decode(o image.Outcome) guestexit.Exit
+}
+
+// ConsoleLine is what a flavor reads from one console line of its kernel's
+// log format: the severity, the printing library and the source location.
+// Empty fields (and a zero Line) are not known.
+type ConsoleLine struct {
+	// Level is the severity in lower case, most severe first: "crit",
+	// "err", "warn", "info", "debug".
+	Level string
+	// Library is the kernel library that printed the line ("libkvmplat").
+	Library string
+	// File and Line locate the print call in the kernel's sources.
+	File string
+	Line int
+}
+
+// ConsoleParser is a Kernel whose guest prints structured console lines,
+// so that the console can colour them by level and the logs panel filter
+// them by level.
+type ConsoleParser interface {
+	// ParseConsoleLine parses one console line; false means it is not in
+	// the kernel's format (the application's own output, a banner).
+	ParseConsoleLine(line string) (ConsoleLine, bool)
+}
+
+// ConsoleExplainer is a Kernel that reads a crash out of the console's
+// last lines.
+type ConsoleExplainer interface {
+	// Explain refines e with what the console's last lines show, and
+	// returns the crash they report (nil when none), symbolised against
+	// the image's symbols.
+	Explain(e guestexit.Exit, console []string, img image.Image) (guestexit.Exit, *crash.Crash)
+}
+
+// ConsoleFilterer is a Kernel whose boots print lines nobody wants to see
+// (a firmware preamble).
+type ConsoleFilterer interface {
+	// ConsoleFilter returns a fresh filter for one boot: it reports
+	// whether a console line is shown.
+	ConsoleFilter() func(line string) bool
+}
+
+// KernelFinder is a Kernel that finds the image its build made when
+// kernel.image does not name it (Unikraft's <app>_qemu-x86_64).
+type KernelFinder interface {
+	// FindKernel returns the kernel under root to boot, as an absolute
+	// path, or an error saying what it looked for.
+	FindKernel(root string) (string, error)
+}
+
+// SyslogShipper is a Kernel whose guest can ship its log over syslog (RFC
+// 5424 over UDP) to the host, beside the serial console.
+type SyslogShipper interface {
+	// WantsSyslog reports whether this project's guest ships syslog.
+	WantsSyslog() bool
+	// SyslogTo points the guest at the host's loopback UDP port, before
+	// the first Prepare.
+	SyslogTo(port int)
+}
+
+var (
+	mu      sync.RWMutex
+	flavors = map[string]Flavor{}
+)
+
+// Register makes f available under f.Name(). A flavor's package calls it
+// from init; registering a name twice panics, as it is a programming error.
+func Register(f Flavor) {
+	mu.Lock()
+	defer mu.Unlock()
+	name := f.Name()
+	if _, dup := flavors[name]; dup {
+		panic("flavor: Register called twice for " + name)
+	}
+	flavors[name] = f
+}
+
+// Lookup returns the flavor registered under name.
+func Lookup(name string) (Flavor, error) {
+	mu.RLock()
+	f, ok := flavors[name]
+	mu.RUnlock()
+	if !ok {
+		return nil, fmt.Errorf("flavor: unknown flavor %q (supported: %s)", name, strings.Join(Names(), ", "))
+	}
+	return f, nil
+}
+
+// Names lists the registered flavor names, sorted.
+func Names() []string {
+	mu.RLock()
+	defer mu.RUnlock()
+	names := make([]string, 0, len(flavors))
+	for n := range flavors {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
