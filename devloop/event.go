@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/guestexit"
 )
 
 // EventType says what an Event reports. Its values are the "type" strings
@@ -148,8 +148,8 @@ type Timing struct {
 // Crashed reports whether a TypeVMExit event ends its boot abnormally:
 // the guest crashed or panicked, or QEMU failed.
 func (e Event) Crashed() bool {
-	switch kernel.Reason(e.Reason) {
-	case kernel.ReasonCrash, kernel.ReasonPanic, kernel.ReasonQEMUError:
+	switch guestexit.Reason(e.Reason) {
+	case guestexit.ReasonCrash, guestexit.ReasonPanic, guestexit.ReasonQEMUError:
 		return true
 	}
 	return false

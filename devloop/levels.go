@@ -3,18 +3,18 @@ package devloop
 import (
 	"strconv"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/flavor"
 )
 
 // annotate fills a vm.console event's Level, Library and Where from the
 // line when the flavor parses its kernel's console format
-// (kernel.ConsoleParser); other events and lines it does not parse are
+// (flavor.ConsoleParser); other events and lines it does not parse are
 // left as they are.
-func annotate(f kernel.Flavor, e *Event) {
+func annotate(f flavor.Kernel, e *Event) {
 	if e.Type != TypeVMConsole {
 		return
 	}
-	p, ok := f.(kernel.ConsoleParser)
+	p, ok := f.(flavor.ConsoleParser)
 	if !ok {
 		return
 	}

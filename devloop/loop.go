@@ -15,8 +15,9 @@ import (
 
 	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/crash"
+	"github.com/ukdev/ukdev/flavor"
+	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
-	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/vm"
@@ -58,7 +59,7 @@ type Loop struct {
 	syslog *syslogSink     // the guest's syslog receiver, nil when it ships none
 	opts   Options
 	log    *slog.Logger
-	flavor kernel.Flavor
+	flavor flavor.Kernel
 
 	events   chan Event
 	closeMu  sync.RWMutex // guards closed: emitters hold it for reading
@@ -91,7 +92,7 @@ type Loop struct {
 	pending   *watcher.Change
 	current   *bootState
 	lastImage *image.Image
-	lastExit  *kernel.Exit
+	lastExit  *guestexit.Exit
 	watchOn   bool
 	watch     *watcher.Watcher
 	bootEnded chan *bootState
@@ -131,7 +132,7 @@ type bootState struct {
 	m        *vm.Machine
 	out      *consoleWriter
 	ended    bool
-	exit     kernel.Exit
+	exit     guestexit.Exit
 }
 
 // New prepares a loop for cfg. It opens the log store but starts nothing.
@@ -467,7 +468,7 @@ func (l *Loop) errorf(format string, args ...any) {
 // Run runs the loop until ctx is done (or, with Once, until the boot ends),
 // then stops the VM and any build, and closes Events. With Once it returns
 // the boot's decoded exit.
-func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
+func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 	defer l.lock.Release()
 	defer l.closeEvents()
 	defer l.shutdown()
@@ -518,13 +519,13 @@ func (l *Loop) Run(ctx context.Context) (exit kernel.Exit, err error) {
 	for {
 		if l.opts.Once && l.build == nil && l.current == nil {
 			if l.lastExit == nil {
-				return kernel.Exit{}, ErrNoImage
+				return guestexit.Exit{}, ErrNoImage
 			}
 			return *l.lastExit, nil
 		}
 		select {
 		case <-ctx.Done():
-			return kernel.Exit{}, nil
+			return guestexit.Exit{}, nil
 		case c, ok := <-changes:
 			if !ok {
 				changes = nil
@@ -794,22 +795,13 @@ func (l *Loop) startPending(ctx context.Context) {
 	l.startBuild(ctx, &c)
 }
 
-// artifacts names the build's outputs. A Unikraft project without
-// kernel.image boots the <name>_qemu-x86_64 its build made.
+// artifacts names the build's outputs: the config's, completed by the
+// flavor where it locates them itself (flavor.ArtifactLocator).
 func (l *Loop) artifacts() image.Artifacts {
 	k := l.cfg.Kernel
 	a := image.Artifacts{Kernel: k.Image, Initrd: k.Initrd, Symbols: k.Symbols, Cmdline: k.Cmdline}
-	if l.cfg.Flavor == "unikraft" {
-		if a.Kernel == "" {
-			if rel, err := kernel.FindUnikraftKernel(l.cfg.Root); err == nil {
-				a.Kernel = filepath.Join(l.cfg.Root, rel)
-			}
-		}
-		if a.Symbols == k.Image {
-			// Symbols defaulted to the image, which is stripped: the
-			// flavor looks for its .dbg instead.
-			a.Symbols = ""
-		}
+	if loc, ok := l.flavor.(flavor.ArtifactLocator); ok {
+		a = loc.Locate(l.cfg, a)
 	}
 	return a
 }
@@ -849,7 +841,7 @@ func (l *Loop) prepareAndBoot(ctx context.Context, n int, clock *reloadClock) {
 			l.errorf("build #%d cannot be booted: %v%s", n, err, l.stillRunning())
 		}
 		if l.opts.Once {
-			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
 		}
 		return
 	}
@@ -872,7 +864,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 			l.errorf("cannot boot build #%d: %v", img.Build, l.qemuErr)
 		}
 		if l.opts.Once {
-			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: l.qemuErr.Error()}
+			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: l.qemuErr.Error()}
 		}
 		return
 	}
@@ -900,7 +892,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		ExtraArgs:   cfg.VM.Args,
 	}
 	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
-	if f, ok := l.flavor.(kernel.ConsoleFilterer); ok {
+	if f, ok := l.flavor.(flavor.ConsoleFilterer); ok {
 		out.show = f.ConsoleFilter()
 	}
 	spawn := time.Now()
@@ -914,7 +906,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 			l.errorf("cannot start QEMU for build #%d: %v%s", img.Build, err, l.stillRunning())
 		}
 		if l.opts.Once {
-			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
 		}
 		return
 	}
@@ -938,7 +930,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 			cancel()
 			l.current = nil
 			if l.opts.Once {
-				l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+				l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
 			}
 			return
 		}
@@ -967,7 +959,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		l.errorf("boot #%d: cont: %v", n, err)
 		if l.opts.Once {
 			// Nothing else would end a VM that never ran.
-			l.lastExit = &kernel.Exit{Reason: kernel.ReasonQEMUError, Detail: err.Error()}
+			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
 			l.stopCurrent()
 			return
 		}
@@ -1003,7 +995,7 @@ func (l *Loop) onBootEnded(b *bootState) {
 	l.forget(b.m, o.Kind == image.QEMUExited || o.Kind == image.StoppedByHost || o.Kind == image.StartFailed)
 	exit := l.flavor.Decode(o)
 	b.out.flush()
-	if ex, ok := l.flavor.(kernel.ConsoleExplainer); ok && o.Kind != image.StoppedByHost {
+	if ex, ok := l.flavor.(flavor.ConsoleExplainer); ok && o.Kind != image.StoppedByHost {
 		var report *crash.Crash
 		exit, report = ex.Explain(exit, b.out.tail(), b.img)
 		if report != nil {

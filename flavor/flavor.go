@@ -8,7 +8,7 @@
 // with and decodes boots with. Whatever only some flavors can do is a small
 // optional interface a Kernel (or a Flavor) may implement, found with a
 // type assertion: ConsoleParser, ConsoleExplainer, ConsoleFilterer,
-// KernelFinder, SyslogShipper.
+// ArtifactLocator, SyslogShipper.
 package flavor
 
 import (
@@ -98,12 +98,13 @@ type ConsoleFilterer interface {
 	ConsoleFilter() func(line string) bool
 }
 
-// KernelFinder is a Kernel that finds the image its build made when
-// kernel.image does not name it (Unikraft's <app>_qemu-x86_64).
-type KernelFinder interface {
-	// FindKernel returns the kernel under root to boot, as an absolute
-	// path, or an error saying what it looked for.
-	FindKernel(root string) (string, error)
+// ArtifactLocator is a Kernel that decides which of the build's files to
+// boot where the config leaves it open (Unikraft's newest
+// <app>_qemu-x86_64, and its .dbg for symbols).
+type ArtifactLocator interface {
+	// Locate returns a, the artifacts named by cfg, completed with what
+	// the build made.
+	Locate(cfg *project.Config, a image.Artifacts) image.Artifacts
 }
 
 // SyslogShipper is a Kernel whose guest can ship its log over syslog (RFC

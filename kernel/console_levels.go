@@ -1,18 +1,10 @@
 package kernel
 
-// ConsoleLine is what a flavor reads from one console line of its kernel's
-// log format: the severity, the printing library and the source location.
-// Empty fields (and a zero Line) are not known.
-type ConsoleLine struct {
-	// Level is the severity in lower case, most severe first: "crit",
-	// "err", "warn", "info", "debug".
-	Level string
-	// Library is the kernel library that printed the line ("libkvmplat").
-	Library string
-	// File and Line locate the print call in the kernel's sources.
-	File string
-	Line int
-}
+import "github.com/ukdev/ukdev/flavor"
+
+// ConsoleLine is flavor's; the name goes when the flavors move out of
+// kernel.
+type ConsoleLine = flavor.ConsoleLine
 
 // ConsoleParser is implemented by flavors whose kernel prints structured
 // console lines, so that the console can colour them by level and the

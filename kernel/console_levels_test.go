@@ -9,11 +9,11 @@ func TestUnikraftParseConsoleLine(t *testing.T) {
 		want ConsoleLine
 		ok   bool
 	}{
-		{"[    0.106206] CRIT: [libkvmplat] <traps.c @   84> Crashing", ConsoleLine{"crit", "libkvmplat", "traps.c", 84}, true},
-		{"\x1b[31mERR:  [libvfscore] <main.c @ 12> no root\x1b[0m", ConsoleLine{"err", "libvfscore", "main.c", 12}, true},
+		{"[    0.106206] CRIT: [libkvmplat] <traps.c @   84> Crashing", ConsoleLine{Level: "crit", Library: "libkvmplat", File: "traps.c", Line: 84}, true},
+		{"\x1b[31mERR:  [libvfscore] <main.c @ 12> no root\x1b[0m", ConsoleLine{Level: "err", Library: "libvfscore", File: "main.c", Line: 12}, true},
 		{"Warn: [libukboot] fallback", ConsoleLine{Level: "warn", Library: "libukboot"}, true},
 		{"Info: booting", ConsoleLine{Level: "info"}, true},
-		{"dbg:  [libukalloc] <alloc.c @ 3> x", ConsoleLine{"debug", "libukalloc", "alloc.c", 3}, true},
+		{"dbg:  [libukalloc] <alloc.c @ 3> x", ConsoleLine{Level: "debug", Library: "libukalloc", File: "alloc.c", Line: 3}, true},
 		{"Hello world!", ConsoleLine{}, false},
 	}
 	for _, tt := range tests {

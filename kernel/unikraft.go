@@ -18,6 +18,7 @@ import (
 
 	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/symbols"
 )
 
@@ -374,4 +375,19 @@ func makefileMatches(fsys fs.FS, name string, re *regexp.Regexp) bool {
 		}
 	}
 	return false
+}
+
+// Locate implements flavor.ArtifactLocator: without kernel.image, the
+// newest <name>_qemu-x86_64 the build made; symbols that defaulted to the
+// (stripped) image are left for Prepare to find in its .dbg.
+func (u *Unikraft) Locate(cfg *project.Config, a image.Artifacts) image.Artifacts {
+	if a.Kernel == "" {
+		if rel, err := FindUnikraftKernel(cfg.Root); err == nil {
+			a.Kernel = filepath.Join(cfg.Root, rel)
+		}
+	}
+	if a.Symbols == cfg.Kernel.Image {
+		a.Symbols = ""
+	}
+	return a
 }

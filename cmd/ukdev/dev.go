@@ -17,6 +17,7 @@ import (
 
 	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
@@ -245,16 +246,16 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 }
 
 // exitStatus maps a decoded guest exit to ukdev run's exit status.
-func exitStatus(e kernel.Exit) int {
+func exitStatus(e guestexit.Exit) int {
 	switch e.Reason {
-	case kernel.ReasonExit:
+	case guestexit.ReasonExit:
 		if e.HasCode {
 			return e.Code
 		}
 		return 0
-	case kernel.ReasonCrash, kernel.ReasonPanic:
+	case guestexit.ReasonCrash, guestexit.ReasonPanic:
 		return 134
-	case kernel.ReasonKilled:
+	case guestexit.ReasonKilled:
 		return 137
 	default:
 		return 125
