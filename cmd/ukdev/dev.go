@@ -17,8 +17,8 @@ import (
 
 	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/flavor/linux"
 	"github.com/ukdev/ukdev/guestexit"
-	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/tui"
@@ -279,8 +279,8 @@ func (a *app) announceKernelFetch(cfg *project.Config) {
 	}
 	version := cfg.Linux.KernelVersion
 	if version == "" {
-		version = kernel.DefaultLinuxKernelVersion
+		version = linux.DefaultKernelVersion
 	}
 	fmt.Fprintf(a.stderr, "ukdev: Linux kernel %s@%s from the Go module cache (downloaded the first time)\n",
-		kernel.LinuxKernelModule, version)
+		linux.KernelModule, version)
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/ukdev/ukdev/kernel/ops"
+	"github.com/ukdev/ukdev/flavor/nanos/ops"
 )
 
 func newKernelCmd(a *app) *cobra.Command {

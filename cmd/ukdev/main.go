@@ -16,7 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukdev/ukdev/builder"
-	"github.com/ukdev/ukdev/kernel"
+	_ "github.com/ukdev/ukdev/flavor/all"
+	"github.com/ukdev/ukdev/flavor/unikraft"
 	"github.com/ukdev/ukdev/project"
 )
 
@@ -134,7 +135,7 @@ func (a *app) loadConfig() (*project.Config, error) {
 			switch d.Flavor {
 			case "unikraft":
 				why := ""
-				cfg.Build.Command, why = kernel.UnikraftBuildCommand(cfg.Root, kernel.KraftInstalled(nil))
+				cfg.Build.Command, why = unikraft.BuildCommand(cfg.Root, unikraft.KraftInstalled(nil))
 				// Decided and said here: the flavor need not again.
 				cfg.Build.CommandSet = true
 				build = "building with `" + cfg.Build.Command + "` (" + why + ")"
@@ -157,7 +158,7 @@ func (a *app) loadConfig() (*project.Config, error) {
 		return nil, err
 	}
 	if cfg.Flavor == "unikraft" && !cfg.Build.CommandSet {
-		cfg.Build.Command, _ = kernel.UnikraftBuildCommand(cfg.Root, kernel.KraftInstalled(nil))
+		cfg.Build.Command, _ = unikraft.BuildCommand(cfg.Root, unikraft.KraftInstalled(nil))
 	}
 	return cfg, nil
 }

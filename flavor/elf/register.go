@@ -1,0 +1,5 @@
+package elf
+
+import "github.com/ukdev/ukdev/flavor"
+
+func init() { flavor.Register(Flavor{}) }

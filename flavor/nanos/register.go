@@ -1,0 +1,5 @@
+package nanos
+
+import "github.com/ukdev/ukdev/flavor"
+
+func init() { flavor.Register(Flavor{}) }
