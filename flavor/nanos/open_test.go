@@ -151,8 +151,16 @@ func TestOpen(t *testing.T) {
 			}
 			// The kernel comes from the version the config picks: Prepare
 			// copies it into the store.
-			if _, ok := f.(*Kernel); !ok {
+			k, ok := f.(*Kernel)
+			if !ok {
 				t.Fatalf("kernel is a %T", f)
+			}
+			var wantFiles []string
+			if tt.ops != "" {
+				wantFiles = []string{cfg.Nanos.Config}
+			}
+			if got := k.ConfigFiles(); !reflect.DeepEqual(got, wantFiles) {
+				t.Errorf("ConfigFiles() = %q, want %q", got, wantFiles)
 			}
 			wantKernel := filepath.Join(home, tt.wantVersion, "kernel.img")
 			if err := os.WriteFile(wantKernel, append(pvhKernel(), "marker"...), 0o644); err != nil {

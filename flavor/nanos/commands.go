@@ -1,4 +1,4 @@
-package main
+package nanos
 
 import (
 	"fmt"
@@ -10,7 +10,14 @@ import (
 	"github.com/ukdev/ukdev/flavor/nanos/ops"
 )
 
-func newKernelCmd(a *app) *cobra.Command {
+// Commands implements flavor.Commander: `ukdev kernel`, which manages the
+// Nanos kernels in ops' kernel cache.
+func (Flavor) Commands() []*cobra.Command {
+	return []*cobra.Command{kernelCommand()}
+}
+
+// kernelCommand is `ukdev kernel` with its fetch and list subcommands.
+func kernelCommand() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "kernel",
 		Short: "Manage the Nanos kernels in ops' kernel cache",
@@ -39,7 +46,7 @@ itself uses, so ukdev and ops share it. ukdev never downloads anything otherwise
 			if err != nil {
 				return err
 			}
-			_, err = fmt.Fprintf(a.stdout, "Nanos %s: %s\n", k.Version, k.Kernel)
+			_, err = fmt.Fprintf(cmd.OutOrStdout(), "Nanos %s: %s\n", k.Version, k.Kernel)
 			return err
 		},
 	}
@@ -58,10 +65,10 @@ itself uses, so ukdev and ops share it. ukdev never downloads anything otherwise
 				return err
 			}
 			if len(versions) == 0 {
-				fmt.Fprintf(a.stderr, "no Nanos kernel in %s (ukdev kernel fetch, or ops update)\n", home)
+				fmt.Fprintf(cmd.ErrOrStderr(), "no Nanos kernel in %s (ukdev kernel fetch, or ops update)\n", home)
 			}
 			for _, v := range versions {
-				fmt.Fprintln(a.stdout, v)
+				fmt.Fprintln(cmd.OutOrStdout(), v)
 			}
 			return nil
 		},
