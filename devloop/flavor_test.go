@@ -1,341 +1,125 @@
 package devloop
 
 import (
-	"bytes"
 	"context"
-	"debug/elf"
-	"encoding/binary"
 	"errors"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"reflect"
-	"strings"
+	"net"
+	"strconv"
 	"testing"
-	"time"
 
+	"github.com/ukdev/ukdev/flavor"
+	_ "github.com/ukdev/ukdev/flavor/all"
+	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
-	"github.com/ukdev/ukdev/kernel"
-	"github.com/ukdev/ukdev/kernel/ops"
 	"github.com/ukdev/ukdev/project"
 )
 
-// pvhKernel returns a minimal ELF64 kernel whose only segment is a PT_NOTE
-// holding a Xen PHYS32_ENTRY note (type 18): what QEMU's -kernel needs for
-// PVH, and all image.Inspect looks at.
-func pvhKernel() []byte {
-	le := binary.LittleEndian
-	const ehsize, phentsize, entry = 64, 56, 0x100000
-	note := le.AppendUint32(nil, 4) // namesz, "Xen\x00"
-	note = le.AppendUint32(note, 4) // descsz
-	note = le.AppendUint32(note, 18)
-	note = append(note, "Xen\x00"...)
-	note = le.AppendUint32(note, entry)
-
-	var buf bytes.Buffer
-	ident := [elf.EI_NIDENT]byte{0x7f, 'E', 'L', 'F', byte(elf.ELFCLASS64), byte(elf.ELFDATA2LSB), byte(elf.EV_CURRENT)}
-	hdr := elf.Header64{Ident: ident, Type: uint16(elf.ET_EXEC), Machine: uint16(elf.EM_X86_64),
-		Version: uint32(elf.EV_CURRENT), Entry: entry, Phoff: ehsize, Ehsize: ehsize,
-		Phentsize: phentsize, Phnum: 1, Shentsize: 64}
-	off := uint64(ehsize + phentsize)
-	prog := elf.Prog64{Type: uint32(elf.PT_NOTE), Flags: uint32(elf.PF_R), Off: off, Vaddr: entry, Paddr: entry,
-		Filesz: uint64(len(note)), Memsz: uint64(len(note)), Align: 4}
-	for _, v := range []any{hdr, prog} {
-		if err := binary.Write(&buf, le, v); err != nil {
-			panic(err) // fixed-size structs into a bytes.Buffer cannot fail
-		}
-	}
-	buf.Write(note)
-	return buf.Bytes()
+// shipper is a kernel whose guest ships syslog when wants is set; it
+// records the port it is pointed at.
+type shipper struct {
+	wants bool
+	port  int
 }
 
-// fakeOpsHome makes an ops home under a new OPS_HOME with the given
-// releases (each a kernel.img with a PVH note and an empty klibs
-// directory) and latest.txt naming latest ("" for no latest.txt). It
-// returns the ops home (…/.ops).
-func fakeOpsHome(t *testing.T, latest string, versions ...string) string {
-	t.Helper()
-	base := t.TempDir()
-	t.Setenv("OPS_HOME", base)
-	home := filepath.Join(base, ".ops")
-	writeTestFile(t, filepath.Join(home, ".keep"), "")
-	for _, v := range versions {
-		writeTestFile(t, filepath.Join(home, v, "kernel.img"), string(pvhKernel()))
-		if err := os.MkdirAll(filepath.Join(home, v, "klibs"), 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if latest != "" {
-		writeTestFile(t, filepath.Join(home, "latest.txt"), latest+"\n")
-	}
-	return home
+func (*shipper) Prepare(context.Context, *image.Store, int, image.Artifacts, ...int) (image.Image, error) {
+	return image.Image{}, errors.New("shipper: not preparing")
+}
+func (*shipper) Decode(o image.Outcome) guestexit.Exit { return guestexit.Decode(o) }
+func (s *shipper) WantsSyslog() bool                   { return s.wants }
+func (s *shipper) SyslogTo(port int)                   { s.port = port }
+
+// fakeFlavor opens every project with its kernel and a note, or fails
+// with err.
+type fakeFlavor struct {
+	name string
+	k    flavor.Kernel
+	err  error
 }
 
-func writeTestFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
+func (f fakeFlavor) Name() string { return f.name }
+func (f fakeFlavor) Open(cfg *project.Config) (*flavor.Setup, error) {
+	if f.err != nil {
+		return nil, f.err
 	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
+	c := *cfg
+	c.VM.MemoryMiB = 77
+	return &flavor.Setup{Config: &c, Kernel: f.k, Notes: []string{"opened"}}, nil
+}
+
+var (
+	errOpen     = errors.New("fake: cannot open")
+	quietKernel = &shipper{}
+	loudKernel  = &shipper{wants: true}
+)
+
+func init() {
+	for _, f := range []fakeFlavor{
+		{name: "devloop-test-quiet", k: quietKernel},
+		{name: "devloop-test-syslog", k: loudKernel},
+		{name: "devloop-test-broken", err: errOpen},
+	} {
+		flavor.Register(f)
 	}
 }
 
-// nanosConfig writes a project with ukdev.toml (flavor nanos plus extra)
-// and, unless opsJSON is empty, a config.json, and loads it.
-func nanosConfig(t *testing.T, extra, opsJSON string) *project.Config {
-	t.Helper()
-	dir := t.TempDir()
-	if opsJSON != "" {
-		writeTestFile(t, filepath.Join(dir, "config.json"), opsJSON)
-	}
-	path := filepath.Join(dir, project.FileName)
-	writeTestFile(t, path, "flavor = \"nanos\"\nkernel.image = \"app\"\n"+extra)
-	cfg, err := project.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cfg
-}
-
-func TestNewFlavorNanos(t *testing.T) {
+// newFlavor opens the config's flavor by name, returns what Open
+// completed, and starts a syslog receiver only for a kernel that wants
+// one, after pointing the kernel at its port.
+func TestNewFlavor(t *testing.T) {
 	tests := []struct {
 		name        string
-		toml, ops   string
-		wantPorts   []string // Port.String() of each forward, in order
-		wantMemory  int
-		wantCPUs    int
-		wantNotes   []string // "config.json: …" suffixes, in order
-		wantVersion string
+		flavor      string
+		wantErr     error // errors.Is; nil for success
+		wantUnknown bool  // an error for an unknown flavor
+		wantSink    bool
 	}{
-		{name: "no ops config: 512 MiB, no ports", wantMemory: 512, wantCPUs: 1, wantVersion: "0.1.52"},
-		{name: "RunConfig ports and memory",
-			ops:        `{"RunConfig": {"Ports": ["8080", "9000-9001"], "UDPPorts": ["5353"], "Memory": "1G", "CPUs": 2}}`,
-			wantPorts:  []string{"tcp:127.0.0.1:8080:8080", "tcp:127.0.0.1:9000:9000", "tcp:127.0.0.1:9001:9001", "udp:127.0.0.1:5353:5353"},
-			wantMemory: 1024, wantCPUs: 2, wantVersion: "0.1.52"},
-		{name: "ukdev.toml's forwards and memory win",
-			toml: "vm.memory = \"256M\"\nvm.ports = [\"8080:80\", \"0.0.0.0:9001:9001\"]\n",
-			ops:  `{"RunConfig": {"Ports": ["8080", "9000-9001", "80"], "Memory": "2G"}}`,
-			// 80 is forwarded already (8080:80): not again on the
-			// privileged host port 80.
-			wantPorts:  []string{"tcp:127.0.0.1:8080:80", "tcp:0.0.0.0:9001:9001", "tcp:127.0.0.1:9000:9000"},
-			wantMemory: 256, wantCPUs: 1, wantVersion: "0.1.52"},
-		{name: "ops config without RunConfig.Memory: 512 MiB",
-			ops:        `{"Args": ["-v"], "RunConfig": {"Ports": ["80"]}}`,
-			wantPorts:  []string{"tcp:127.0.0.1:80:80"},
-			wantMemory: 512, wantCPUs: 1, wantVersion: "0.1.52"},
-		{name: "ignored keys come back as notes",
-			ops:       `{"Bogus": 1, "RunConfig": {"Verbose": true, "Ports": ["80"]}, "CloudConfig": {"Zone": "z"}}`,
-			wantPorts: []string{"tcp:127.0.0.1:80:80"}, wantMemory: 512, wantCPUs: 1, wantVersion: "0.1.52",
-			wantNotes: []string{"ignored: Bogus", "ignored: CloudConfig (used by cloud deploys, not by the dev loop)", "ignored: RunConfig.Verbose"}},
-		{name: "the ops config's NanosVersion",
-			ops:        `{"NanosVersion": "0.1.50"}`,
-			wantMemory: 512, wantCPUs: 1, wantVersion: "0.1.50"},
-		{name: "nanos.version over NanosVersion",
-			toml:       "nanos.version = \"0.1.51\"\n",
-			ops:        `{"NanosVersion": "0.1.50"}`,
-			wantMemory: 512, wantCPUs: 1, wantVersion: "0.1.51"},
+		{name: "no syslog", flavor: "devloop-test-quiet"},
+		{name: "syslog", flavor: "devloop-test-syslog", wantSink: true},
+		{name: "open fails", flavor: "devloop-test-broken", wantErr: errOpen},
+		{name: "unknown flavor", flavor: "devloop-test-nope", wantUnknown: true},
+		{name: "a registered flavor", flavor: "elf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			home := fakeOpsHome(t, "0.1.52", "0.1.50", "0.1.51", "0.1.52")
-			cfg := nanosConfig(t, tt.toml, tt.ops)
-			before := *cfg
-			before.VM.Ports = append([]project.Port(nil), cfg.VM.Ports...)
-
-			f, got, notes, err := newFlavorT(t, cfg)
+			cfg := &project.Config{Flavor: tt.flavor, Root: t.TempDir()}
+			cfg.VM.MemoryMiB = 128
+			k, c, notes, sink, err := newFlavor(cfg)
+			if sink != nil {
+				defer sink.close()
+			}
+			switch {
+			case tt.wantErr != nil || tt.wantUnknown:
+				if err == nil || tt.wantErr != nil && !errors.Is(err, tt.wantErr) {
+					t.Fatalf("newFlavor: %v, want an error (%v)", err, tt.wantErr)
+				}
+				if sink != nil {
+					t.Error("a syslog receiver left open after an error")
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			if k == nil || c == nil {
+				t.Fatalf("kernel %v, config %v", k, c)
+			}
+			if tt.flavor != "elf" && (c.VM.MemoryMiB != 77 || len(notes) != 1 || cfg.VM.MemoryMiB != 128) {
+				t.Errorf("memory %d (caller's %d), notes %q: want Open's config and notes", c.VM.MemoryMiB, cfg.VM.MemoryMiB, notes)
+			}
+			if (sink != nil) != tt.wantSink {
+				t.Fatalf("syslog receiver %v, want %v", sink != nil, tt.wantSink)
+			}
+			if !tt.wantSink {
+				return
+			}
+			port := k.(*shipper).port
+			if got := sink.conn.LocalAddr().(*net.UDPAddr).Port; port == 0 || got != port {
+				t.Errorf("kernel pointed at port %d, receiver on %d", port, got)
+			}
+			conn, err := net.Dial("udp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if f.Name() != "nanos" {
-				t.Errorf("flavor %q, want nanos", f.Name())
-			}
-			var ports []string
-			for _, p := range got.VM.Ports {
-				ports = append(ports, p.String())
-			}
-			if !reflect.DeepEqual(ports, tt.wantPorts) {
-				t.Errorf("ports %q, want %q", ports, tt.wantPorts)
-			}
-			if got.VM.Network != (len(tt.wantPorts) > 0) {
-				t.Errorf("network %v with ports %q", got.VM.Network, ports)
-			}
-			if got.VM.MemoryMiB != tt.wantMemory || got.VM.CPUs != tt.wantCPUs {
-				t.Errorf("memory %d MiB, %d CPUs; want %d, %d", got.VM.MemoryMiB, got.VM.CPUs, tt.wantMemory, tt.wantCPUs)
-			}
-			var wantNotes []string
-			for _, n := range tt.wantNotes {
-				wantNotes = append(wantNotes, cfg.Nanos.Config+": "+n)
-			}
-			if !reflect.DeepEqual(notes, wantNotes) {
-				t.Errorf("notes %q, want %q", notes, wantNotes)
-			}
-			if !reflect.DeepEqual(cfg, &before) {
-				t.Errorf("newFlavor changed its argument:\n%+v\nwant %+v", cfg, &before)
-			}
-			// The kernel comes from the version the config picks: Prepare
-			// copies it into the store.
-			if _, ok := f.(*kernel.Nanos); !ok {
-				t.Fatalf("flavor is a %T", f)
-			}
-			wantKernel := filepath.Join(home, tt.wantVersion, "kernel.img")
-			if err := os.WriteFile(wantKernel, append(pvhKernel(), "marker"...), 0o644); err != nil {
-				t.Fatal(err)
-			}
-			img := prepareFake(t, f, got)
-			if data, err := os.ReadFile(img.Kernel); err != nil || !bytes.HasSuffix(data, []byte("marker")) {
-				t.Errorf("booted kernel %s is not %s (%v)", img.Kernel, wantKernel, err)
-			}
+			conn.Close()
 		})
 	}
-}
-
-// newFlavorT is newFlavor, with any syslog receiver it opens closed at
-// the end of the test.
-func newFlavorT(t *testing.T, cfg *project.Config) (kernel.Flavor, *project.Config, []string, error) {
-	t.Helper()
-	f, c, notes, sink, err := newFlavor(cfg)
-	if sink != nil {
-		t.Cleanup(sink.close)
-	}
-	return f, c, notes, err
-}
-
-// prepareFake prepares a fake static program as build 1.
-func prepareFake(t *testing.T, f kernel.Flavor, cfg *project.Config) image.Image {
-	t.Helper()
-	writeTestFile(t, cfg.Kernel.Image, string(pvhKernel()))
-	img, err := f.Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}, 1, image.Artifacts{Kernel: cfg.Kernel.Image})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
-}
-
-func TestNewFlavorNanosErrors(t *testing.T) {
-	tests := []struct {
-		name    string
-		latest  string   // latest.txt's version, "" for none
-		have    []string // releases in the cache
-		toml    string
-		ops     string
-		wantIs  error
-		wantMsg []string // parts of the error message; "$HOME" is the ops home
-	}{
-		{name: "empty cache", wantIs: ops.ErrNoKernel,
-			wantMsg: []string{"$HOME/latest.txt (missing)", "ops update", "ukdev kernel fetch"}},
-		{name: "latest.txt names a missing release", latest: "0.1.52", have: []string{"0.1.50"}, wantIs: ops.ErrNoKernel,
-			wantMsg: []string{"$HOME/latest.txt → 0.1.52", "$HOME/0.1.52/kernel.img (missing)"}},
-		{name: "NanosVersion not in the cache", latest: "0.1.50", have: []string{"0.1.50"}, ops: `{"NanosVersion": "0.0.9"}`,
-			wantIs: ops.ErrNoKernel, wantMsg: []string{"$HOME/0.0.9/kernel.img (missing)"}},
-		{name: "nanos.kernel missing", latest: "0.1.50", have: []string{"0.1.50"}, toml: "nanos.kernel = \"/nowhere/kernel.img\"\n",
-			wantIs: ops.ErrNoKernel, wantMsg: []string{"/nowhere/kernel.img (missing)"}},
-		{name: "bad RunConfig port", latest: "0.1.50", have: []string{"0.1.50"}, ops: `{"RunConfig": {"Ports": ["http"]}}`,
-			wantIs: ops.ErrBadValue, wantMsg: []string{"config.json", `"http"`}},
-		{name: "huge RunConfig port range", latest: "0.1.50", have: []string{"0.1.50"}, ops: `{"RunConfig": {"Ports": ["1000-2000"]}}`,
-			wantMsg: []string{"config.json", "1000-2000", "more than 256 ports"}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			home := fakeOpsHome(t, tt.latest, tt.have...)
-			cfg := nanosConfig(t, tt.toml, tt.ops)
-			_, _, _, err := newFlavorT(t, cfg)
-			if err == nil {
-				t.Fatal("newFlavor succeeded")
-			}
-			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
-				t.Errorf("error %v is not %v", err, tt.wantIs)
-			}
-			for _, part := range tt.wantMsg {
-				if part = strings.ReplaceAll(part, "$HOME", home); !strings.Contains(err.Error(), part) {
-					t.Errorf("error %q does not say %q", err, part)
-				}
-			}
-			if strings.Count(err.Error(), "\n") > 0 {
-				t.Errorf("error is more than one line: %q", err)
-			}
-		})
-	}
-}
-
-func TestNewFlavorElfUnchanged(t *testing.T) {
-	dir := t.TempDir()
-	path := filepath.Join(dir, project.FileName)
-	writeTestFile(t, path, "kernel.image = \"k.elf\"\nvm.ports = [\"8080:80\"]\n")
-	writeTestFile(t, filepath.Join(dir, "config.json"), `{"RunConfig": {"Ports": ["9000"], "Memory": "2G"}}`)
-	cfg, err := project.Load(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, got, notes, err := newFlavorT(t, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if f.Name() != "elf" || got != cfg || notes != nil {
-		t.Errorf("elf flavor: %q, config replaced %v, notes %q", f.Name(), got != cfg, notes)
-	}
-}
-
-// TestNewFlavorPrepareGoProgram builds a real static Go program and turns
-// it into a Nanos image the way the loop does.
-func TestNewFlavorPrepareGoProgram(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds a Go program: skipped in -short mode")
-	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go command in PATH")
-	}
-	fakeOpsHome(t, "0.1.52", "0.1.52")
-	cfg := nanosConfig(t, "", `{"Args": ["-addr", ":8080"], "Env": {"MODE": "test"}, "RunConfig": {"Ports": ["8080"]}}`)
-	const marker = "nanos flavor test program 7f3a"
-	writeTestFile(t, filepath.Join(cfg.Root, "go.mod"), "module flavortest\n\ngo 1.21\n")
-	writeTestFile(t, filepath.Join(cfg.Root, "main.go"), "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\""+marker+"\") }\n")
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	build := exec.CommandContext(ctx, goBin, "build", "-o", cfg.Kernel.Image, ".")
-	build.Dir = cfg.Root
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-
-	f, c, _, err := newFlavorT(t, cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	store := &image.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}
-	img, err := f.Prepare(t.Context(), store, 3, image.Artifacts{Kernel: c.Kernel.Image, Symbols: c.Kernel.Symbols})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if img.Build != 3 || img.Protocols != image.PVH || img.Machine != "microvm" || !img.DebugExit || !img.Balloon || !img.RNG {
-		t.Errorf("image %+v: want build 3, PVH on microvm with debug exit, balloon and RNG", img)
-	}
-	if data, err := os.ReadFile(img.Kernel); err != nil || !bytes.Equal(data, pvhKernel()) {
-		t.Errorf("kernel %s is not the cache's kernel.img (%v)", img.Kernel, err)
-	}
-	prog, err := os.ReadFile(c.Kernel.Image)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if sym, err := os.ReadFile(img.Symbols); err != nil || !bytes.Equal(sym, prog) {
-		t.Errorf("symbols %s are not the program (%v)", img.Symbols, err)
-	}
-	disk, err := os.ReadFile(img.Disk)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(disk) < len(prog) || disk[510] != 0x55 || disk[511] != 0xaa {
-		t.Fatalf("disk %s: %d bytes (program %d), boot signature %x", img.Disk, len(disk), len(prog), disk[510:512])
-	}
-	for _, want := range []string{marker, "-addr", ":8080", "MODE", "test", "debug_exit"} {
-		if !bytes.Contains(disk, []byte(want)) {
-			t.Errorf("disk image lacks %q", want)
-		}
-	}
-	if st := f.(*kernel.Nanos).LastStats(); st.Bytes != int64(len(disk)) || st.Files < 4 {
-		t.Errorf("LastStats = %+v for a %d-byte image", st, len(disk))
-	}
-	t.Logf("%d-byte program: %d-byte image written in %s", len(prog), len(disk), f.(*kernel.Nanos).LastStats().Duration)
 }

@@ -5,17 +5,19 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/flavor"
+	"github.com/ukdev/ukdev/flavor/elf"
+	"github.com/ukdev/ukdev/flavor/unikraft"
 )
 
 func TestAnnotate(t *testing.T) {
-	uk, err := kernel.NewUnikraft(kernel.UnikraftOptions{})
+	uk, err := unikraft.New(unikraft.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
 		name           string
-		flavor         kernel.Flavor
+		flavor         flavor.Kernel
 		e              Event
 		level, lib, at string
 	}{
@@ -27,7 +29,7 @@ func TestAnnotate(t *testing.T) {
 			"debug", "libukalloc", "alloc.c:3"},
 		{"unikraft application output", uk, Event{Type: TypeVMConsole, Line: "Hello world!"}, "", "", ""},
 		{"not a console event", uk, Event{Type: TypeBuildOutput, Line: "ERR: [lib] <a.c @ 1> x"}, "", "", ""},
-		{"flavor without a parser", kernel.ELF{}, Event{Type: TypeVMConsole, Line: "ERR: [lib] <a.c @ 1> x"}, "", "", ""},
+		{"flavor without a parser", elf.Kernel{}, Event{Type: TypeVMConsole, Line: "ERR: [lib] <a.c @ 1> x"}, "", "", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -44,7 +46,7 @@ func TestAnnotate(t *testing.T) {
 }
 
 func TestAnnotateJSON(t *testing.T) {
-	uk, _ := kernel.NewUnikraft(kernel.UnikraftOptions{})
+	uk, _ := unikraft.New(unikraft.Options{})
 	e := Event{Type: TypeVMConsole, Boot: 1, Line: "ERR:  [libvfscore] <main.c @ 12> no root"}
 	annotate(uk, &e)
 	b, err := json.Marshal(e)

@@ -617,10 +617,15 @@ func (l *Loop) startWatcher(ctx context.Context) error {
 }
 
 // configFiles maps the root-relative paths of the files ukdev read its
-// settings from (ukdev.toml, ops' config.json) to their names.
+// settings from (ukdev.toml, the flavor's own: ops' config.json) to their
+// names.
 func (l *Loop) configFiles() map[string]string {
 	files := map[string]string{}
-	for _, p := range []string{l.cfg.Path, l.cfg.Nanos.Config} {
+	paths := []string{l.cfg.Path}
+	if cf, ok := l.flavor.(flavor.ConfigFiler); ok {
+		paths = append(paths, cf.ConfigFiles()...)
+	}
+	for _, p := range paths {
 		if p == "" {
 			continue
 		}

@@ -4,17 +4,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/ukdev/ukdev/kernel/ops"
 	"github.com/ukdev/ukdev/logs"
 )
-
-// guestHost is the address under which a guest on QEMU's user network
-// reaches the host's loopback.
-const guestHost = "10.0.2.2"
 
 // syslogSink receives what the guest ships to syslog (RFC 5424 over UDP,
 // as Nanos' syslog klib sends it) on a loopback port, as a second source
@@ -23,43 +17,14 @@ type syslogSink struct {
 	conn *net.UDPConn
 }
 
-// wantsSyslog reports whether the ops config loads the syslog klib aimed
-// at the host (server 10.0.2.2, or no server at all).
-func wantsSyslog(c *ops.Config) bool {
-	if c == nil {
-		return false
-	}
-	hasKlib := false
-	for _, k := range c.AllKlibs() {
-		hasKlib = hasKlib || k == "syslog"
-	}
-	cfg, _ := c.ManifestPassthrough["syslog"].(map[string]any)
-	server, _ := cfg["server"].(string)
-	return hasKlib && (server == "" || server == guestHost)
-}
-
-// startSyslog listens on a free loopback UDP port and points the image's
-// syslog klib at it: the guest sends to 10.0.2.2:<port>, which QEMU's user
-// network delivers to 127.0.0.1:<port>.
-func startSyslog(c *ops.Config) (*syslogSink, error) {
+// listenSyslog listens on a free loopback UDP port and returns the sink
+// and its port, to hand to the kernel (flavor.SyslogShipper.SyslogTo).
+func listenSyslog() (*syslogSink, int, error) {
 	conn, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
-		return nil, fmt.Errorf("syslog: listen: %w", err)
+		return nil, 0, fmt.Errorf("syslog: listen: %w", err)
 	}
-	port := conn.LocalAddr().(*net.UDPAddr).Port
-	cfg := map[string]any{}
-	if old, ok := c.ManifestPassthrough["syslog"].(map[string]any); ok {
-		for k, v := range old {
-			cfg[k] = v
-		}
-	}
-	cfg["server"] = guestHost
-	cfg["server_port"] = strconv.Itoa(port)
-	if c.ManifestPassthrough == nil {
-		c.ManifestPassthrough = map[string]any{}
-	}
-	c.ManifestPassthrough["syslog"] = cfg
-	return &syslogSink{conn: conn}, nil
+	return &syslogSink{conn: conn}, conn.LocalAddr().(*net.UDPAddr).Port, nil
 }
 
 // run delivers each message as a vm.syslog event until the sink is closed.

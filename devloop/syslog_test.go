@@ -7,7 +7,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukdev/ukdev/kernel/ops"
 	"github.com/ukdev/ukdev/logs"
 )
 
@@ -27,46 +26,14 @@ func TestSyslogMessage(t *testing.T) {
 	}
 }
 
-func TestWantsSyslog(t *testing.T) {
-	tests := []struct {
-		name string
-		cfg  *ops.Config
-		want bool
-	}{
-		{"no config", nil, false},
-		{"no klib", &ops.Config{}, false},
-		{"klib, no server", &ops.Config{Klibs: []string{"syslog"}}, true},
-		{"klib aimed at the host", &ops.Config{Klibs: []string{"syslog"},
-			ManifestPassthrough: map[string]any{"syslog": map[string]any{"server": "10.0.2.2"}}}, true},
-		{"klib aimed elsewhere", &ops.Config{Klibs: []string{"syslog"},
-			ManifestPassthrough: map[string]any{"syslog": map[string]any{"server": "logs.example.com"}}}, false},
-		{"klib in RunConfig", &ops.Config{RunConfig: ops.RunConfig{Klibs: []string{"syslog"}}}, true},
-	}
-	for _, tt := range tests {
-		if got := wantsSyslog(tt.cfg); got != tt.want {
-			t.Errorf("%s: wantsSyslog = %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
-// A datagram sent where the manifest points the klib arrives as a
-// vm.syslog event of the running boot, header stripped.
+// A datagram sent to the sink's port arrives as a vm.syslog event of the
+// running boot, header stripped.
 func TestSyslogSinkDelivers(t *testing.T) {
-	cfg := &ops.Config{Klibs: []string{"syslog"},
-		ManifestPassthrough: map[string]any{"syslog": map[string]any{"file_rotate": "2"}}}
-	sink, err := startSyslog(cfg)
+	sink, port, err := listenSyslog()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer sink.close()
-	sc := cfg.ManifestPassthrough["syslog"].(map[string]any)
-	if sc["server"] != "10.0.2.2" || sc["file_rotate"] != "2" {
-		t.Fatalf("syslog manifest = %v", sc)
-	}
-	port, err := strconv.Atoi(sc["server_port"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
 	l := &Loop{events: make(chan Event, 8), ring: logs.NewRing(8), log: slog.New(slog.DiscardHandler)}
 	l.info.Store(&VMInfo{Boot: 3})
 	go sink.run(l)

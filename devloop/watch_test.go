@@ -57,3 +57,13 @@ func TestWatchIgnoresUkdevDirs(t *testing.T) {
 		t.Fatal("no change reported for main.c")
 	}
 }
+
+func writeTestFile(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}

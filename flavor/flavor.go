@@ -6,9 +6,10 @@
 // A Flavor is the kind itself: its name, and opening a project of that kind.
 // Open returns a Kernel, the per-project value the loop prepares images
 // with and decodes boots with. Whatever only some flavors can do is a small
-// optional interface a Kernel (or a Flavor) may implement, found with a
-// type assertion: ConsoleParser, ConsoleExplainer, ConsoleFilterer,
-// ArtifactLocator, SyslogShipper.
+// optional interface, found with a type assertion: a Kernel may be a
+// ConsoleParser, ConsoleExplainer, ConsoleFilterer, ArtifactLocator,
+// SyslogShipper or ConfigFiler; a Flavor may be a BuildChooser, Describer, Announcer or
+// Commander.
 package flavor
 
 import (
@@ -17,6 +18,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/spf13/cobra"
 
 	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/guestexit"
@@ -115,6 +118,49 @@ type SyslogShipper interface {
 	// SyslogTo points the guest at the host's loopback UDP port, before
 	// the first Prepare.
 	SyslogTo(port int)
+}
+
+// ConfigFiler is a Kernel whose settings come from files of the flavor's
+// own beside ukdev.toml (ops' config.json): like ukdev.toml, a change to
+// one applies when ukdev restarts, and does not trigger a build.
+type ConfigFiler interface {
+	// ConfigFiles returns the absolute paths of the files read.
+	ConfigFiles() []string
+}
+
+// BuildChooser is a Flavor that picks the build command itself when the
+// config names none (Unikraft: kraft build, or make without kraft).
+type BuildChooser interface {
+	// ChooseBuild returns the command that builds the project in dir and
+	// why it was chosen; cmd is "" when the project has no build step.
+	ChooseBuild(dir string) (cmd, why string)
+}
+
+// Describer is a Flavor that says in a few words what ukdev boots of a
+// project, for the line ukdev prints when it runs a project without a
+// ukdev.toml.
+type Describer interface {
+	// Describe returns what ukdev boots given the build output the
+	// project was detected with, as a phrase: "booting build/k.elf",
+	// "running app as /init on Linux".
+	Describe(image string) string
+}
+
+// Announcer is a Flavor whose Open may be slow the first time (it
+// downloads something), and says so before it starts, so that the wait
+// does not look like a hang.
+type Announcer interface {
+	// Announce returns the line to show before Open(cfg), "" when Open
+	// fetches nothing.
+	Announce(cfg *project.Config) string
+}
+
+// Commander is a Flavor with subcommands of its own under ukdev (Nanos'
+// `ukdev kernel`, which manages ops' kernel cache).
+type Commander interface {
+	// Commands returns new commands to add to ukdev's root command. They
+	// write to their command's OutOrStdout and ErrOrStderr.
+	Commands() []*cobra.Command
 }
 
 var (

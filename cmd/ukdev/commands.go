@@ -15,7 +15,7 @@ import (
 
 	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/flavor/linux"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/nofollow"
 	"github.com/ukdev/ukdev/project"
@@ -261,7 +261,7 @@ With --template, init creates a new project in dir from one of ukdev's examples
 				if flavor != "" {
 					return errors.New("init: --flavor and --template do not go together: a template has its own flavor")
 				}
-				files, err := templates.Render(template, dir, templates.Options{Force: force, LinuxKernelVersion: kernel.DefaultLinuxKernelVersion})
+				files, err := templates.Render(template, dir, templates.Options{Force: force, LinuxKernelVersion: linux.DefaultKernelVersion})
 				if err != nil {
 					return fmt.Errorf("init: %w", err)
 				}
@@ -283,7 +283,7 @@ With --template, init creates a new project in dir from one of ukdev's examples
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			d.LinuxKernelVersion = kernel.DefaultLinuxKernelVersion
+			d.LinuxKernelVersion = linux.DefaultKernelVersion
 			fmt.Fprintf(a.stderr, "ukdev: %s project: %s\n", d.Flavor, d.Reason)
 			data := project.InitFile(d)
 			// Refuse to write a file ukdev itself would reject.

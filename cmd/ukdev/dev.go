@@ -17,8 +17,8 @@ import (
 
 	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/flavor"
 	"github.com/ukdev/ukdev/guestexit"
-	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/tui"
@@ -79,7 +79,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 	}
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
-	a.announceKernelFetch(cfg)
+	a.announceOpen(cfg)
 	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
@@ -193,7 +193,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	}
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
-	a.announceKernelFetch(cfg)
+	a.announceOpen(cfg)
 	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
@@ -270,17 +270,18 @@ func versionString() string {
 	return fmt.Sprintf("%s (%s, %s/%s)", v, runtime.Version(), runtime.GOOS, runtime.GOARCH)
 }
 
-// announceKernelFetch says, before the loop starts, that the linux flavor
-// resolves its kernel through the Go module cache: the first time that is
-// a download, which would otherwise look like a hang.
-func (a *app) announceKernelFetch(cfg *project.Config) {
-	if cfg.Flavor != "linux" || cfg.Linux.Kernel != "" {
+// announceOpen prints, before the loop starts, what the flavor says its
+// Open will fetch (flavor.Announcer: the linux flavor's kernel through the
+// Go module cache, a download the first time, which would otherwise look
+// like a hang).
+func (a *app) announceOpen(cfg *project.Config) {
+	f, err := flavor.Lookup(cfg.Flavor)
+	if err != nil {
 		return
 	}
-	version := cfg.Linux.KernelVersion
-	if version == "" {
-		version = kernel.DefaultLinuxKernelVersion
+	if an, ok := f.(flavor.Announcer); ok {
+		if line := an.Announce(cfg); line != "" {
+			fmt.Fprintf(a.stderr, "ukdev: %s\n", line)
+		}
 	}
-	fmt.Fprintf(a.stderr, "ukdev: Linux kernel %s@%s from the Go module cache (downloaded the first time)\n",
-		kernel.LinuxKernelModule, version)
 }

@@ -16,7 +16,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukdev/ukdev/builder"
-	"github.com/ukdev/ukdev/kernel"
+	"github.com/ukdev/ukdev/flavor"
+	_ "github.com/ukdev/ukdev/flavor/all"
 	"github.com/ukdev/ukdev/project"
 )
 
@@ -89,7 +90,16 @@ the dev loop, like "ukdev dev".`,
 	root.Flags().AddFlagSet(dev.Flags())
 	root.PersistentFlags().StringVarP(&a.dir, "dir", "C", "", "run as if ukdev was started in `dir`")
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "use this ukdev.toml instead of searching for one")
-	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newKernelCmd(a), newVersionCmd(a))
+	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newVersionCmd(a))
+	// A flavor's own commands (Nanos' kernel cache), from every flavor
+	// that has some.
+	for _, name := range flavor.Names() {
+		if f, err := flavor.Lookup(name); err == nil {
+			if c, ok := f.(flavor.Commander); ok {
+				root.AddCommand(c.Commands()...)
+			}
+		}
+	}
 	return root
 }
 
@@ -107,8 +117,9 @@ func (a *app) workDir() (string, error) {
 // program, a Makefile building an ELF): when they say enough, ukdev runs
 // with the settings `ukdev init` would write, after one line on stderr
 // saying what it decided and why; otherwise it asks for `ukdev init`. A
-// unikraft config without build.command gets the command its flavor picks
-// (kraft build or make), so that `ukdev build` builds it too.
+// config without build.command gets the command its flavor picks, if the
+// flavor picks one (flavor.BuildChooser: Unikraft's kraft build or make),
+// so that `ukdev build` builds it too.
 func (a *app) loadConfig() (*project.Config, error) {
 	path := a.configPath
 	if path == "" {
@@ -131,18 +142,19 @@ func (a *app) loadConfig() (*project.Config, error) {
 				build = "building with `" + d.BuildCommand + "`"
 			}
 			running := "running " + d.Image
-			switch d.Flavor {
-			case "unikraft":
+			f, err := flavor.Lookup(d.Flavor)
+			if err != nil {
+				return nil, err
+			}
+			if b, ok := f.(flavor.BuildChooser); ok {
 				why := ""
-				cfg.Build.Command, why = kernel.UnikraftBuildCommand(cfg.Root, kernel.KraftInstalled(nil))
+				cfg.Build.Command, why = b.ChooseBuild(cfg.Root)
 				// Decided and said here: the flavor need not again.
 				cfg.Build.CommandSet = true
 				build = "building with `" + cfg.Build.Command + "` (" + why + ")"
-				running = "booting the newest *_qemu-x86_64 in .unikraft/build or build"
-			case "linux":
-				running = "running " + d.Image + " as /init on Linux"
-			case "elf":
-				running = "booting " + d.Image
+			}
+			if ds, ok := f.(flavor.Describer); ok {
+				running = ds.Describe(d.Image)
 			}
 			fmt.Fprintf(a.stderr, "ukdev: no ukdev.toml: %s project from %s, %s, %s (`ukdev init` writes these settings to ukdev.toml)\n",
 				d.Flavor, d.Source, build, running)
@@ -156,8 +168,11 @@ func (a *app) loadConfig() (*project.Config, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Flavor == "unikraft" && !cfg.Build.CommandSet {
-		cfg.Build.Command, _ = kernel.UnikraftBuildCommand(cfg.Root, kernel.KraftInstalled(nil))
+	// An unknown flavor is reported where the flavor is opened.
+	if f, err := flavor.Lookup(cfg.Flavor); err == nil && !cfg.Build.CommandSet {
+		if b, ok := f.(flavor.BuildChooser); ok {
+			cfg.Build.Command, _ = b.ChooseBuild(cfg.Root)
+		}
 	}
 	return cfg, nil
 }

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ukdev/ukdev/kernel/ops"
+	"github.com/ukdev/ukdev/flavor/nanos/ops"
 )
 
 // nanosBanner is examples/nanos-http's banner as committed.

@@ -216,6 +216,17 @@ func WriteTemp(t testing.TB, name string, data []byte) string {
 	return path
 }
 
+// StaticProgram writes a minimal static x86-64 ELF executable named name
+// in dir and returns its path.
+func StaticProgram(t testing.TB, dir, name string) string {
+	t.Helper()
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}.Bytes(), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // AssertCopy checks that dst is a read-only copy of src inside the image
 // store whose directory is storeDir.
 func AssertCopy(t *testing.T, storeDir, dst, src string) {

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/kernel/nanosimg"
-	"github.com/ukdev/ukdev/kernel/ops"
+	"github.com/ukdev/ukdev/flavor/nanos/nanosimg"
+	"github.com/ukdev/ukdev/flavor/nanos/ops"
 )
 
 const (

@@ -64,7 +64,7 @@ func nextSource(s logs.Source) logs.Source {
 	}
 }
 
-// levelSeverity orders console levels as kernel.UnikraftLevel does: 0 for
+// levelSeverity orders the console levels of flavor.ConsoleLine, most severe first: 0 for
 // crit up to 4 for debug; -1 for a line without a known level.
 func levelSeverity(level string) int {
 	switch level {

@@ -1,0 +1,10 @@
+package elf
+
+import "github.com/ukdev/ukdev/flavor"
+
+func init() { flavor.Register(Flavor{}) }
+
+var (
+	_ flavor.Flavor    = Flavor{}
+	_ flavor.Describer = Flavor{}
+)

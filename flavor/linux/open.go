@@ -1,0 +1,29 @@
+package linux
+
+import (
+	"github.com/ukdev/ukdev/flavor"
+	"github.com/ukdev/ukdev/flavor/linux/initramfs"
+	"github.com/ukdev/ukdev/project"
+)
+
+// defaultMemoryMiB leaves a Go program room beside the kernel.
+const defaultMemoryMiB = 256
+
+// Open implements flavor.Flavor: the memory default and the files added
+// to the initramfs. The first time, it fetches the kernel module through
+// the Go module cache (go mod download); Announce says so beforehand.
+func (Flavor) Open(cfg *project.Config) (*flavor.Setup, error) {
+	c := *cfg
+	if !c.VM.MemorySet {
+		c.VM.MemoryMiB = defaultMemoryMiB
+	}
+	var files []initramfs.File
+	for _, f := range c.Linux.Files {
+		files = append(files, initramfs.File{Path: f.Guest, Host: f.Host})
+	}
+	k, err := New(Options{Kernel: c.Linux.Kernel, KernelVersion: c.Linux.KernelVersion, Dir: c.Root, Files: files})
+	if err != nil {
+		return nil, err
+	}
+	return &flavor.Setup{Config: &c, Kernel: k}, nil
+}

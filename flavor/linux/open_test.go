@@ -1,0 +1,65 @@
+package linux
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/ukdev/ukdev/image/imagetest"
+	"github.com/ukdev/ukdev/project"
+)
+
+func TestOpen(t *testing.T) {
+	dir := t.TempDir()
+	bz := filepath.Join(dir, "bzImage")
+	must(t, os.WriteFile(bz, imagetest.Raw(1024, imagetest.Placed{Off: 0x202, Data: []byte("HdrS")}), 0o644))
+	must(t, os.WriteFile(filepath.Join(dir, "motd"), []byte("hi"), 0o644))
+	tests := []struct {
+		name       string
+		memory     int // vm.memory in MiB; 0 for unset
+		files      []project.LinuxFile
+		wantMemory int
+		wantErr    error
+	}{
+		{name: "defaults", wantMemory: defaultMemoryMiB},
+		{name: "vm.memory wins", memory: 64, wantMemory: 64},
+		{name: "a file", files: []project.LinuxFile{{Host: "motd", Guest: "/etc/motd"}}, wantMemory: defaultMemoryMiB},
+		{name: "a second /init", files: []project.LinuxFile{{Host: "motd", Guest: "/init"}}, wantErr: ErrConfig},
+		{name: "a missing file", files: []project.LinuxFile{{Host: "nowhere", Guest: "/etc/x"}}, wantErr: ErrConfig},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &project.Config{Flavor: "linux", Root: dir}
+			cfg.VM.MemoryMiB = 128
+			if tt.memory != 0 {
+				cfg.VM.MemoryMiB, cfg.VM.MemorySet = tt.memory, true
+			}
+			cfg.Linux.Kernel = bz
+			cfg.Linux.Files = tt.files
+			s, err := Flavor{}.Open(cfg)
+			if tt.wantErr != nil {
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("Open: %v, want %v", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			k, ok := s.Kernel.(*Kernel)
+			if !ok || k.KernelPath() != bz {
+				t.Fatalf("kernel %T booting %v, want %s", s.Kernel, k, bz)
+			}
+			if s.Config.VM.MemoryMiB != tt.wantMemory || s.Notes != nil {
+				t.Errorf("memory %d MiB, notes %q; want %d MiB, none", s.Config.VM.MemoryMiB, s.Notes, tt.wantMemory)
+			}
+			if tt.memory == 0 && cfg.VM.MemoryMiB != 128 {
+				t.Error("Open changed the caller's config")
+			}
+			if len(k.opts.Files) != len(tt.files) {
+				t.Errorf("initramfs files %v, want %v", k.opts.Files, tt.files)
+			}
+		})
+	}
+}

@@ -1,0 +1,138 @@
+package linux_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ukdev/ukdev/flavor/linux"
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/vm"
+)
+
+// consoleWatch collects the console and closes found when want appears.
+type consoleWatch struct {
+	want  []byte
+	mu    sync.Mutex
+	buf   bytes.Buffer
+	found chan struct{}
+	once  sync.Once
+}
+
+func (c *consoleWatch) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.buf.Write(p)
+	if bytes.Contains(c.buf.Bytes(), c.want) {
+		c.once.Do(func() { close(c.found) })
+	}
+	return len(p), nil
+}
+
+func (c *consoleWatch) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// TestLinuxBootsUnderQEMU builds examples/go-http-linux, boots it on the
+// default Linux kernel under TCG (one boot), waits for its banner and
+// asks it over HTTP through a forwarded port.
+func TestLinuxBootsUnderQEMU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots Linux under TCG (about 5-15 s)")
+	}
+	if _, err := exec.LookPath(vm.DefaultQEMU); err != nil {
+		t.Skipf("no QEMU: %v", err)
+	}
+	l, err := linux.New(linux.Options{})
+	if err != nil {
+		t.Skipf("no Linux kernel: %v", err)
+	}
+
+	program := filepath.Join(t.TempDir(), "app")
+	build := exec.Command("go", "build", "-o", program, ".")
+	build.Dir = filepath.Join("..", "..", "examples", "go-http-linux")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build example: %v\n%s", err, out)
+	}
+	store := &image.Store{Dir: t.TempDir(), Keep: 1}
+	img, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: program})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The socket path must stay short: unix socket paths hold 108 bytes.
+	sockDir, err := os.MkdirTemp("", "ukl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	console := &consoleWatch{want: []byte("hello from linux"), found: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	start := time.Now()
+	m, err := vm.Start(ctx, vm.Spec{
+		Image:     img,
+		Accel:     "tcg",
+		Machine:   img.Machine,
+		QMPSocket: filepath.Join(sockDir, "qmp"),
+		Network:   true,
+	}, vm.StartOptions{Console: console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if err := m.Stop(stopCtx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+	port := freePort(t)
+	if err := m.AddPortForward(ctx, vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 8080}); err != nil {
+		t.Fatal(err)
+	}
+
+	select {
+	case <-console.found:
+		t.Logf("%s: banner %v after QEMU started", img.Machine, time.Since(start).Round(time.Millisecond))
+	case <-m.Ended():
+		t.Fatalf("boot ended (%+v) before the banner; console:\n%s", m.Outcome(), console)
+	case <-time.After(60 * time.Second):
+		t.Fatalf("no banner within 60 s; console:\n%s", console)
+	}
+
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+	if err != nil {
+		t.Fatalf("GET through the forwarded port: %v; console:\n%s", err, console)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "hello from linux" {
+		t.Fatalf("GET = %d %q, %v", resp.StatusCode, body, err)
+	}
+	t.Logf("%s: HTTP answer %v after QEMU started", img.Machine, time.Since(start).Round(time.Millisecond))
+}

@@ -1,0 +1,11 @@
+package linux
+
+import "github.com/ukdev/ukdev/flavor"
+
+func init() { flavor.Register(Flavor{}) }
+
+var (
+	_ flavor.Flavor    = Flavor{}
+	_ flavor.Describer = Flavor{}
+	_ flavor.Announcer = Flavor{}
+)

@@ -1,0 +1,11 @@
+package unikraft
+
+import "github.com/ukdev/ukdev/flavor"
+
+func init() { flavor.Register(Flavor{}) }
+
+var (
+	_ flavor.Flavor       = Flavor{}
+	_ flavor.BuildChooser = Flavor{}
+	_ flavor.Describer    = Flavor{}
+)
