@@ -3,6 +3,9 @@ package devloop
 import (
 	"fmt"
 
+	"github.com/ukdev/ukdev/flavor/linux"
+	"github.com/ukdev/ukdev/flavor/nanos"
+	"github.com/ukdev/ukdev/flavor/unikraft"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/kernel/initramfs"
 	"github.com/ukdev/ukdev/kernel/ops"
@@ -35,23 +38,24 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *
 	}
 	c := *cfg
 	c.VM.Ports = append([]project.Port(nil), cfg.VM.Ports...)
+	ns := nanos.SettingsOf(cfg)
 
 	var opsCfg *ops.Config
 	var notes []string
-	if c.Nanos.Config != "" {
+	if ns.Config != "" {
 		var err error
-		if opsCfg, err = ops.Load(c.Nanos.Config); err != nil {
+		if opsCfg, err = ops.Load(ns.Config); err != nil {
 			return nil, nil, nil, nil, err
 		}
 		for _, w := range opsCfg.Warnings {
-			notes = append(notes, fmt.Sprintf("%s: %s", c.Nanos.Config, w))
+			notes = append(notes, fmt.Sprintf("%s: %s", ns.Config, w))
 		}
 		// Read, but ukdev decides these itself.
 		if opsCfg.RunConfig.Accel {
-			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Accel (ukdev probes KVM itself; set vm.accel in ukdev.toml)", c.Nanos.Config))
+			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Accel (ukdev probes KVM itself; set vm.accel in ukdev.toml)", ns.Config))
 		}
 		if opsCfg.RunConfig.Debug {
-			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Debug (the memory panel and QMP are always on)", c.Nanos.Config))
+			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Debug (the memory panel and QMP are always on)", ns.Config))
 		}
 	}
 	k, err := nanosKernel(&c, opsCfg)
@@ -60,7 +64,7 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *
 	}
 	if opsCfg != nil {
 		if err := mergeRunConfig(&c, opsCfg.RunConfig); err != nil {
-			return nil, nil, nil, nil, fmt.Errorf("%s: %w", c.Nanos.Config, err)
+			return nil, nil, nil, nil, fmt.Errorf("%s: %w", ns.Config, err)
 		}
 	}
 	if !c.VM.MemorySet && (opsCfg == nil || opsCfg.RunConfig.Memory == "") {
@@ -73,7 +77,7 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *
 		}
 		c.VM.Network = true
 	}
-	f, err := kernel.NewNanos(kernel.NanosOptions{Config: opsCfg, Dir: c.Root, Kernel: k, Boot: kernel.NanosBoot(c.Nanos.Boot)})
+	f, err := kernel.NewNanos(kernel.NanosOptions{Config: opsCfg, Dir: c.Root, Kernel: k, Boot: kernel.NanosBoot(ns.Boot)})
 	if err != nil {
 		if sink != nil {
 			sink.close()
@@ -87,16 +91,17 @@ func newFlavor(cfg *project.Config) (kernel.Flavor, *project.Config, []string, *
 // kernel cache (nanos.version, the ops config's NanosVersion or Kernel, or
 // latest.txt).
 func nanosKernel(c *project.Config, opsCfg *ops.Config) (ops.Kernel, error) {
-	if c.Nanos.Kernel != "" {
-		return ops.KernelAt(c.Nanos.Kernel)
+	ns := nanos.SettingsOf(c)
+	if ns.Kernel != "" {
+		return ops.KernelAt(ns.Kernel)
 	}
 	home, err := ops.Home()
 	if err != nil {
 		return ops.Kernel{}, err
 	}
 	cache := ops.Cache{Home: home}
-	if c.Nanos.Version != "" {
-		return cache.FindKernel(c.Nanos.Version)
+	if ns.Version != "" {
+		return cache.FindKernel(ns.Version)
 	}
 	if opsCfg == nil {
 		opsCfg = &ops.Config{}
@@ -167,8 +172,8 @@ func newUnikraft(cfg *project.Config) (kernel.Flavor, *project.Config, []string,
 	if !c.VM.MemorySet {
 		c.VM.MemoryMiB = unikraftDefaultMemoryMiB
 	}
-	f, err := kernel.NewUnikraft(kernel.UnikraftOptions{
-		KernelArgs: c.Unikraft.KernelArgs, AppArgs: c.Unikraft.AppArgs, Debug: c.Unikraft.Debug})
+	us := unikraft.SettingsOf(&c)
+	f, err := kernel.NewUnikraft(kernel.UnikraftOptions{KernelArgs: us.KernelArgs, AppArgs: us.AppArgs, Debug: us.Debug})
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -186,10 +191,11 @@ func newLinux(cfg *project.Config) (kernel.Flavor, *project.Config, error) {
 		c.VM.MemoryMiB = linuxDefaultMemoryMiB
 	}
 	var files []initramfs.File
-	for _, f := range c.Linux.Files {
+	ls := linux.SettingsOf(&c)
+	for _, f := range ls.Files {
 		files = append(files, initramfs.File{Path: f.Guest, Host: f.Host})
 	}
-	f, err := kernel.NewLinux(kernel.LinuxOptions{Kernel: c.Linux.Kernel, KernelVersion: c.Linux.KernelVersion,
+	f, err := kernel.NewLinux(kernel.LinuxOptions{Kernel: ls.Kernel, KernelVersion: ls.KernelVersion,
 		Dir: c.Root, Files: files})
 	if err != nil {
 		return nil, nil, err

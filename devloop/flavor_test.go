@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/flavor/nanos"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/kernel/ops"
@@ -165,7 +166,7 @@ func TestNewFlavorNanos(t *testing.T) {
 			}
 			var wantNotes []string
 			for _, n := range tt.wantNotes {
-				wantNotes = append(wantNotes, cfg.Nanos.Config+": "+n)
+				wantNotes = append(wantNotes, nanos.SettingsOf(cfg).Config+": "+n)
 			}
 			if !reflect.DeepEqual(notes, wantNotes) {
 				t.Errorf("notes %q, want %q", notes, wantNotes)

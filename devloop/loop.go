@@ -620,7 +620,7 @@ func (l *Loop) startWatcher(ctx context.Context) error {
 // settings from (ukdev.toml, ops' config.json) to their names.
 func (l *Loop) configFiles() map[string]string {
 	files := map[string]string{}
-	for _, p := range []string{l.cfg.Path, l.cfg.Nanos.Config} {
+	for _, p := range append([]string{l.cfg.Path}, l.cfg.Includes...) {
 		if p == "" {
 			continue
 		}

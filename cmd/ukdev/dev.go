@@ -17,6 +17,7 @@ import (
 
 	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/flavor/linux"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/kernel"
 	"github.com/ukdev/ukdev/logs"
@@ -274,10 +275,10 @@ func versionString() string {
 // resolves its kernel through the Go module cache: the first time that is
 // a download, which would otherwise look like a hang.
 func (a *app) announceKernelFetch(cfg *project.Config) {
-	if cfg.Flavor != "linux" || cfg.Linux.Kernel != "" {
+	if cfg.Flavor != "linux" || linux.SettingsOf(cfg).Kernel != "" {
 		return
 	}
-	version := cfg.Linux.KernelVersion
+	version := linux.SettingsOf(cfg).KernelVersion
 	if version == "" {
 		version = kernel.DefaultLinuxKernelVersion
 	}
