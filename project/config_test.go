@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
@@ -228,16 +227,7 @@ func TestParseErrors(t *testing.T) {
 		{"date value", img + "name = 1979-05-27\n", 2, 8, "name", "got a date or time"},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := project.Parse(project.FileName, []byte(tt.doc))
-			var e *project.Error
-			if !errors.As(err, &e) {
-				t.Fatalf("got %v (%T), want *project.Error", err, err)
-			}
-			if e.File != project.FileName || e.Line != tt.line || e.Column != tt.col || e.Key != tt.key || !strings.Contains(e.Msg, tt.msg) {
-				t.Errorf("got %q\nwant %s:%d:%d key %q msg containing %q", e.Error(), project.FileName, tt.line, tt.col, tt.key, tt.msg)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { projecttest.CheckError(t, tt.doc, tt.line, tt.col, tt.key, tt.msg) })
 	}
 }
 

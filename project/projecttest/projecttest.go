@@ -5,6 +5,7 @@
 package projecttest
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -69,4 +70,19 @@ func OneError(t testing.TB, doc string) string {
 		return msg
 	}
 	return ""
+}
+
+// CheckError parses doc as project.FileName and fails t unless Parse
+// reports a *project.Error at line and col, for key, with a message
+// containing msg.
+func CheckError(t testing.TB, doc string, line, col int, key, msg string) {
+	t.Helper()
+	_, err := project.Parse(project.FileName, []byte(doc))
+	var e *project.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v (%T), want *project.Error", err, err)
+	}
+	if e.File != project.FileName || e.Line != line || e.Column != col || e.Key != key || !strings.Contains(e.Msg, msg) {
+		t.Errorf("got %q\nwant %s:%d:%d key %q msg containing %q", e.Error(), project.FileName, line, col, key, msg)
+	}
 }
