@@ -127,7 +127,8 @@ type Watch struct {
 
 // Kernel names the files the build produces.
 type Kernel struct {
-	// Image is the absolute path of the built kernel (required for elf).
+	// Image is the absolute path of the built kernel; a flavor that finds
+	// it itself may leave it empty (KernelKeys).
 	Image string
 	// Initrd is the absolute path of an initial ramdisk, or empty.
 	Initrd string
@@ -253,7 +254,8 @@ func Parse(path string, data []byte) (*Config, error) {
 	if serr != nil {
 		return nil, &Error{File: path, Line: serr.at.line, Column: serr.at.col, Key: serr.key, Msg: serr.msg}
 	}
-	doc := newRawDoc()
+	sections := flavorSections()
+	doc := newRawDoc(sections)
 	v := &validator{file: path, pos: positions, doc: doc.Type().Elem()}
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -278,8 +280,8 @@ func Parse(path string, data []byte) (*Config, error) {
 	v.kernel(raw.Kernel, c)
 	v.vm(raw.VM, c)
 	v.logs(raw.Logs, c)
-	for i, f := range sectioned() {
-		v.section(f, doc.Elem().Field(rv.NumField()+i).Addr().Interface(), c)
+	for i, s := range sections {
+		v.section(s, doc.Elem().Field(rv.NumField()+i).Addr().Interface(), c)
 	}
 	if err := v.first(); err != nil {
 		return nil, err
@@ -287,30 +289,35 @@ func Parse(path string, data []byte) (*Config, error) {
 	return c, nil
 }
 
-// sectioned returns the registered flavors that have a section of their
-// own, sorted by name.
-func sectioned() []SettingsDecoder {
-	var list []SettingsDecoder
+// flavorSection is a registered flavor's own section of ukdev.toml.
+type flavorSection struct {
+	name string
+	dec  SettingsDecoder
+}
+
+// flavorSections returns the sections of the registered flavors that
+// have one, sorted by name.
+func flavorSections() []flavorSection {
+	var list []flavorSection
 	for _, f := range registered() {
-		if sd, ok := f.(SettingsDecoder); ok {
-			list = append(list, sd)
+		if dec, ok := f.(SettingsDecoder); ok {
+			list = append(list, flavorSection{name: f.Name(), dec: dec})
 		}
 	}
 	return list
 }
 
 // newRawDoc returns a pointer to a new value that the whole of ukdev.toml
-// decodes into: rawConfig's fields, then one per flavor section (of the
-// flavor's NewSection type, sorted by name), so that go-toml checks the
-// keys of every section alike.
-func newRawDoc() reflect.Value {
-	t := reflect.TypeFor[rawConfig]()
-	fields := slices.Collect(t.Fields())
-	for i, sd := range sectioned() {
+// decodes into: rawConfig's fields, then one per flavor section, of its
+// NewSection type, so that go-toml checks the keys of every section
+// alike.
+func newRawDoc(sections []flavorSection) reflect.Value {
+	fields := slices.Collect(reflect.TypeFor[rawConfig]().Fields())
+	for i, s := range sections {
 		fields = append(fields, reflect.StructField{
 			Name: fmt.Sprintf("Flavor%d", i),
-			Type: reflect.TypeOf(sd.NewSection()).Elem(),
-			Tag:  reflect.StructTag(`toml:"` + sd.(Flavor).Name() + `"`),
+			Type: reflect.TypeOf(s.dec.NewSection()).Elem(),
+			Tag:  reflect.StructTag(`toml:"` + s.name + `"`),
 		})
 	}
 	return reflect.New(reflect.StructOf(fields))
@@ -656,12 +663,6 @@ func (v *validator) checkPath(key, s, root string, allowEmpty bool) (string, boo
 	return filepath.Join(root, s), true
 }
 
-// rawKey is a key with its raw value.
-type rawKey struct {
-	name  string
-	value any
-}
-
 // top reads the top-level keys. An unsupported flavor is reported and
 // leaves c.Flavor empty, so that the rules of a flavor are not checked.
 func (v *validator) top(raw *rawConfig, c *Config) {
@@ -927,14 +928,14 @@ func (v *validator) logs(r rawLogs, c *Config) {
 	}
 }
 
-// section reads the section of flavor f, decoded into raw (a pointer to
-// its NewSection type): into c.Settings for a project of that flavor,
-// and otherwise by refusing every key given.
-func (v *validator) section(f SettingsDecoder, raw any, c *Config) {
-	name := f.(Flavor).Name()
+// section reads a flavor's section, decoded into raw (a pointer to its
+// NewSection type): into c.Settings for a project of that flavor, and
+// otherwise by refusing every key given.
+func (v *validator) section(s flavorSection, raw any, c *Config) {
+	name := s.name
 	switch c.Flavor {
 	case name:
-		c.Settings = f.DecodeSettings(&Section{v: v, name: name, c: c}, raw)
+		c.Settings = s.dec.DecodeSettings(&Section{v: v, name: name, c: c}, raw)
 		return
 	case "":
 		// The flavor is itself in error: its rules cannot be judged.

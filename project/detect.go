@@ -46,9 +46,9 @@ type Detection struct {
 
 // Detect guesses how the project in dir is built and booted: the first
 // registered flavor that recognises it, in their DetectOrder, decides.
-// Today's order is a Kraftfile or a Unikraft Makefile, an ops config, a
-// Go main package, and last a Makefile or an ELF kernel, which matches
-// any directory.
+// Flavors recognised by a file that names them come first, the one that
+// matches any directory last; with none registered, the guess is the
+// default flavor with nothing found.
 //
 // A ukdev.toml, which comes before all of these, is the caller's to find
 // (Find). Detect reads files but never runs anything, and returns a best
