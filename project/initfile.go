@@ -1,6 +1,7 @@
 package project
 
 import (
+	"cmp"
 	"fmt"
 	"path"
 	"strings"
@@ -19,10 +20,7 @@ const placeholderImage = "build/kernel.elf"
 // ports it listens on, and one with a section of its own gets it,
 // commented.
 func InitFile(d Detection) []byte {
-	flavor := d.Flavor
-	if flavor == "" {
-		flavor = DefaultFlavor
-	}
+	flavor := cmp.Or(d.Flavor, DefaultFlavor)
 	var parts InitParts
 	if f, ok := LookupFlavor(flavor); ok {
 		parts = f.InitParts(d)
@@ -133,9 +131,11 @@ func InitFile(d Detection) []byte {
 
 // InitExtras returns the files `ukdev init` writes beside ukdev.toml for
 // a detection (InitParts.Files), when the project has none of their
-// names; nil for most flavors.
+// names; nil for most flavors. An empty d.Flavor is DefaultFlavor, as for
+// InitFile.
 func InitExtras(d Detection) []ExtraFile {
-	f, ok := LookupFlavor(d.Flavor)
+	flavor := cmp.Or(d.Flavor, DefaultFlavor)
+	f, ok := LookupFlavor(flavor)
 	if !ok {
 		return nil
 	}
