@@ -12,6 +12,7 @@ import (
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 )
 
 // shipper is a kernel whose guest ships syslog when wants is set; it
@@ -31,12 +32,11 @@ func (s *shipper) SyslogTo(port int)                   { s.port = port }
 // fakeFlavor opens every project with its kernel and a note, or fails
 // with err.
 type fakeFlavor struct {
-	name string
-	k    flavor.Kernel
-	err  error
+	projecttest.Flavor
+	k   flavor.Kernel
+	err error
 }
 
-func (f fakeFlavor) Name() string { return f.name }
 func (f fakeFlavor) Open(cfg *project.Config) (*flavor.Setup, error) {
 	if f.err != nil {
 		return nil, f.err
@@ -54,9 +54,9 @@ var (
 
 func init() {
 	for _, f := range []fakeFlavor{
-		{name: "devloop-test-quiet", k: quietKernel},
-		{name: "devloop-test-syslog", k: loudKernel},
-		{name: "devloop-test-broken", err: errOpen},
+		{Flavor: "devloop-test-quiet", k: quietKernel},
+		{Flavor: "devloop-test-syslog", k: loudKernel},
+		{Flavor: "devloop-test-broken", err: errOpen},
 	} {
 		flavor.Register(f)
 	}

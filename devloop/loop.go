@@ -621,11 +621,7 @@ func (l *Loop) startWatcher(ctx context.Context) error {
 // names.
 func (l *Loop) configFiles() map[string]string {
 	files := map[string]string{}
-	paths := []string{l.cfg.Path}
-	if cf, ok := l.flavor.(flavor.ConfigFiler); ok {
-		paths = append(paths, cf.ConfigFiles()...)
-	}
-	for _, p := range paths {
+	for _, p := range append([]string{l.cfg.Path}, l.cfg.Includes...) {
 		if p == "" {
 			continue
 		}

@@ -27,3 +27,15 @@ var files embed.FS
 // FS returns the examples, one directory each (HelloC, GoHTTPNanos,
 // GoHTTPLinux), read-only.
 func FS() fs.FS { return files }
+
+// Dir returns the files of one example (HelloC, GoHTTPNanos,
+// GoHTTPLinux) at the root of an fs.FS, read-only.
+func Dir(name string) fs.FS {
+	sub, err := fs.Sub(files, name)
+	if err != nil {
+		// fs.Sub fails only for an invalid path, and the names are
+		// constants.
+		panic("examples: " + name + ": " + err.Error())
+	}
+	return sub
+}

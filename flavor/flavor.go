@@ -8,8 +8,8 @@
 // with and decodes boots with. Whatever only some flavors can do is a small
 // optional interface, found with a type assertion: a Kernel may be a
 // ConsoleParser, ConsoleExplainer, ConsoleFilterer, ArtifactLocator,
-// SyslogShipper or ConfigFiler; a Flavor may be a BuildChooser, Describer, Announcer or
-// Commander.
+// or SyslogShipper; a Flavor may be a BuildChooser, Describer, Announcer
+// or Commander.
 package flavor
 
 import (
@@ -29,9 +29,11 @@ import (
 
 // Flavor is one kind of unikernel, registered by its package.
 type Flavor interface {
-	// Name is the flavor's config name ("elf", "nanos"): the value of
-	// ukdev.toml's flavor key and the name of its own [section].
-	Name() string
+	// project.Flavor is what the flavor says about projects on disk: its
+	// name (the value of ukdev.toml's flavor key and the name of its own
+	// [section]), detection, its rules on the [kernel] keys, and what
+	// `ukdev init` writes for it.
+	project.Flavor
 	// Open completes a copy of cfg with what the flavor adds (defaults,
 	// the build command, watch ignores, memory, ports from its own config)
 	// and returns the Kernel to prepare and decode boots with. cfg itself
@@ -120,14 +122,6 @@ type SyslogShipper interface {
 	SyslogTo(port int)
 }
 
-// ConfigFiler is a Kernel whose settings come from files of the flavor's
-// own beside ukdev.toml (ops' config.json): like ukdev.toml, a change to
-// one applies when ukdev restarts, and does not trigger a build.
-type ConfigFiler interface {
-	// ConfigFiles returns the absolute paths of the files read.
-	ConfigFiles() []string
-}
-
 // BuildChooser is a Flavor that picks the build command itself when the
 // config names none (Unikraft: kraft build, or make without kraft).
 type BuildChooser interface {
@@ -168,8 +162,9 @@ var (
 	flavors = map[string]Flavor{}
 )
 
-// Register makes f available under f.Name(). A flavor's package calls it
-// from init; registering a name twice panics, as it is a programming error.
+// Register makes f available under f.Name(), here and to project (its
+// section of ukdev.toml, detection, init). A flavor's package calls it from
+// init; registering a name twice panics, as it is a programming error.
 func Register(f Flavor) {
 	mu.Lock()
 	defer mu.Unlock()
@@ -177,6 +172,7 @@ func Register(f Flavor) {
 	if _, dup := flavors[name]; dup {
 		panic("flavor: Register called twice for " + name)
 	}
+	project.RegisterFlavor(f)
 	flavors[name] = f
 }
 

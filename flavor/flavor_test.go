@@ -6,17 +6,17 @@ import (
 	"testing"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 )
 
 // fake is a flavor that opens nothing.
-type fake string
+type fake struct{ projecttest.Flavor }
 
-func (f fake) Name() string                       { return string(f) }
 func (fake) Open(*project.Config) (*Setup, error) { return nil, nil }
 
 func TestRegistry(t *testing.T) {
-	Register(fake("flavor-test-b"))
-	Register(fake("flavor-test-a"))
+	Register(fake{projecttest.Flavor("flavor-test-b")})
+	Register(fake{projecttest.Flavor("flavor-test-a")})
 	tests := []struct {
 		name    string
 		wantErr bool
@@ -58,7 +58,7 @@ func TestRegistry(t *testing.T) {
 // An unknown name's error lists the registered ones, so that a typo in
 // ukdev.toml shows the choices.
 func TestLookupUnknownListsNames(t *testing.T) {
-	Register(fake("flavor-test-listed"))
+	Register(fake{projecttest.Flavor("flavor-test-listed")})
 	_, err := Lookup("flavor-test-typo")
 	if err == nil {
 		t.Fatal("Lookup of an unknown name succeeded")
@@ -71,11 +71,11 @@ func TestLookupUnknownListsNames(t *testing.T) {
 }
 
 func TestRegisterTwicePanics(t *testing.T) {
-	Register(fake("flavor-test-dup"))
+	Register(fake{projecttest.Flavor("flavor-test-dup")})
 	defer func() {
 		if recover() == nil {
 			t.Error("a second Register of one name did not panic")
 		}
 	}()
-	Register(fake("flavor-test-dup"))
+	Register(fake{projecttest.Flavor("flavor-test-dup")})
 }

@@ -55,10 +55,6 @@ const (
 	maxNameLen   = 64
 )
 
-// Flavors returns the kernel flavors this version of ukdev supports, the
-// values accepted for the flavor key.
-func Flavors() []string { return []string{"elf", "linux", "nanos", "unikraft"} }
-
 // Accels returns the values accepted for vm.accel.
 func Accels() []string { return []string{"auto", "kvm", "tcg"} }
 
@@ -81,60 +77,15 @@ type Config struct {
 	Kernel Kernel
 	VM     VM
 	Logs   Logs
-	// Nanos configures the nanos flavor; zero for other flavors.
-	Nanos Nanos
-	// Unikraft configures the unikraft flavor; zero for other flavors.
-	Unikraft Unikraft
-	// Linux configures the linux flavor; zero for other flavors.
-	Linux Linux
+	// Settings are the flavor's own, read from its section by its
+	// SettingsDecoder (nil for a flavor without one). The flavor's package
+	// has the accessor that knows their type.
+	Settings any
+	// Includes are the absolute paths of the other files the flavor's
+	// settings were read from (ops' config.json): a change to one is a
+	// change of the config.
+	Includes []string
 }
-
-// Linux holds the linux flavor's settings.
-type Linux struct {
-	// Kernel is the absolute path of a bzImage to boot; empty means the
-	// gokrazy kernel module at KernelVersion.
-	Kernel string
-	// KernelVersion pins github.com/gokrazy/kernel.amd64; empty means
-	// ukdev's default.
-	KernelVersion string
-	// Files are extra initramfs files as host→guest pairs; hosts are
-	// absolute.
-	Files []LinuxFile
-}
-
-// LinuxFile is one extra file of the initramfs.
-type LinuxFile struct {
-	Host, Guest string
-}
-
-// Unikraft holds the unikraft flavor's settings.
-type Unikraft struct {
-	// KernelArgs and AppArgs are joined into the kernel command line as
-	// "<kernel args> -- <app args>", Unikraft's convention.
-	KernelArgs, AppArgs string
-	// Debug is the absolute path of the debug ELF (<image>.dbg); empty
-	// means <image>.dbg when it exists.
-	Debug string
-}
-
-// Nanos says where the nanos flavor finds ops' config and the Nanos kernel.
-type Nanos struct {
-	// Config is the absolute path of the ops config (config.json); empty
-	// when the project has none.
-	Config string
-	// Kernel is the absolute path of a kernel.img to use instead of ops'
-	// kernel cache; empty means the cache.
-	Kernel string
-	// Version picks a Nanos version in ops' kernel cache; empty means the
-	// ops config's NanosVersion, then the cache's latest.txt.
-	Version string
-	// Boot is "direct" (microvm, -kernel kernel.img, the image as a virtio
-	// disk: the fastest) or "disk" (q35 booting the image like ops does).
-	Boot string
-}
-
-// NanosBoots returns the values accepted for nanos.boot.
-func NanosBoots() []string { return []string{"direct", "disk"} }
 
 // Build says how the project is built.
 type Build struct {
@@ -176,7 +127,8 @@ type Watch struct {
 
 // Kernel names the files the build produces.
 type Kernel struct {
-	// Image is the absolute path of the built kernel (required for elf).
+	// Image is the absolute path of the built kernel; a flavor that finds
+	// it itself may leave it empty (KernelKeys).
 	Image string
 	// Initrd is the absolute path of an initial ramdisk, or empty.
 	Initrd string
@@ -233,28 +185,6 @@ type rawConfig struct {
 	Kernel rawKernel `toml:"kernel"`
 	VM     rawVM     `toml:"vm"`
 	Logs   rawLogs   `toml:"logs"`
-	Nanos  rawNanos  `toml:"nanos"`
-	Uk     rawUk     `toml:"unikraft"`
-	Linux  rawLinux  `toml:"linux"`
-}
-
-type rawLinux struct {
-	Kernel        any `toml:"kernel"`
-	KernelVersion any `toml:"kernel_version"`
-	Files         any `toml:"files"`
-}
-
-type rawUk struct {
-	KernelArgs any `toml:"kernel_args"`
-	AppArgs    any `toml:"app_args"`
-	Debug      any `toml:"debug"`
-}
-
-type rawNanos struct {
-	Config  any `toml:"config"`
-	Kernel  any `toml:"kernel"`
-	Version any `toml:"version"`
-	Boot    any `toml:"boot"`
 }
 
 type rawBuild struct {
@@ -324,11 +254,12 @@ func Parse(path string, data []byte) (*Config, error) {
 	if serr != nil {
 		return nil, &Error{File: path, Line: serr.at.line, Column: serr.at.col, Key: serr.key, Msg: serr.msg}
 	}
-	v := &validator{file: path, pos: positions}
-	var raw rawConfig
+	sections := flavorSections()
+	doc := newRawDoc(sections)
+	v := &validator{file: path, pos: positions, doc: doc.Type().Elem()}
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&raw); err != nil {
+	if err := dec.Decode(doc.Interface()); err != nil {
 		var strict *toml.StrictMissingError
 		if !errors.As(err, &strict) {
 			return nil, v.decodeError(err)
@@ -337,6 +268,11 @@ func Parse(path string, data []byte) (*Config, error) {
 		// else: they compete in file order with the other problems.
 		v.unknownKeys(strict)
 	}
+	var raw rawConfig
+	rv := reflect.ValueOf(&raw).Elem()
+	for i := range rv.NumField() {
+		rv.Field(i).Set(doc.Elem().Field(i))
+	}
 	c := &Config{Path: abs, Root: filepath.Dir(abs)}
 	v.top(&raw, c)
 	v.build(raw.Build, c)
@@ -344,13 +280,47 @@ func Parse(path string, data []byte) (*Config, error) {
 	v.kernel(raw.Kernel, c)
 	v.vm(raw.VM, c)
 	v.logs(raw.Logs, c)
-	v.nanos(raw.Nanos, c)
-	v.unikraft(raw.Uk, c)
-	v.linux(raw.Linux, c)
+	for i, s := range sections {
+		v.section(s, doc.Elem().Field(rv.NumField()+i).Addr().Interface(), c)
+	}
 	if err := v.first(); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// flavorSection is a registered flavor's own section of ukdev.toml.
+type flavorSection struct {
+	name string
+	dec  SettingsDecoder
+}
+
+// flavorSections returns the sections of the registered flavors that
+// have one, sorted by name.
+func flavorSections() []flavorSection {
+	var list []flavorSection
+	for _, f := range registered() {
+		if dec, ok := f.(SettingsDecoder); ok {
+			list = append(list, flavorSection{name: f.Name(), dec: dec})
+		}
+	}
+	return list
+}
+
+// newRawDoc returns a pointer to a new value that the whole of ukdev.toml
+// decodes into: rawConfig's fields, then one per flavor section, of its
+// NewSection type, so that go-toml checks the keys of every section
+// alike.
+func newRawDoc(sections []flavorSection) reflect.Value {
+	fields := slices.Collect(reflect.TypeFor[rawConfig]().Fields())
+	for i, s := range sections {
+		fields = append(fields, reflect.StructField{
+			Name: fmt.Sprintf("Flavor%d", i),
+			Type: reflect.TypeOf(s.dec.NewSection()).Elem(),
+			Tag:  reflect.StructTag(`toml:"` + s.name + `"`),
+		})
+	}
+	return reflect.New(reflect.StructOf(fields))
 }
 
 // validator turns raw values into a Config, collecting an error for every
@@ -358,6 +328,9 @@ func Parse(path string, data []byte) (*Config, error) {
 type validator struct {
 	file string
 	pos  *positionMap
+	// doc is the type the document decodes into (newRawDoc), which names
+	// the sections and their keys.
+	doc  reflect.Type
 	errs []problem
 }
 
@@ -435,7 +408,7 @@ func (v *validator) unknownKeys(strict *toml.StrictMissingError) {
 		e := &strict.Errors[i]
 		line, col := e.Position()
 		key := e.Key()
-		v.errs = append(v.errs, problem{err: &Error{File: v.file, Line: line, Column: col, Key: keyString(key), Msg: unknownKeyMsg(key)}})
+		v.errs = append(v.errs, problem{err: &Error{File: v.file, Line: line, Column: col, Key: keyString(key), Msg: v.unknownKeyMsg(key)}})
 	}
 }
 
@@ -446,7 +419,7 @@ func (v *validator) decodeError(err error) error {
 		line, col := de.Position()
 		key := de.Key()
 		msg := strings.TrimPrefix(de.Error(), "toml: ")
-		if len(key) == 1 && slices.Contains(sectionNames(), key[0]) && v.pos.notTable[key[0]] {
+		if len(key) == 1 && slices.Contains(v.sectionNames(), key[0]) && v.pos.notTable[key[0]] {
 			msg = fmt.Sprintf("want a table ([%s] or %s.key = value)", key[0], key[0])
 		}
 		return &Error{File: v.file, Line: line, Column: col, Key: keyString(key), Msg: msg}
@@ -455,12 +428,12 @@ func (v *validator) decodeError(err error) error {
 }
 
 // unknownKeyMsg explains an unknown key and suggests the closest known one.
-func unknownKeyMsg(key []string) string {
+func (v *validator) unknownKeyMsg(key []string) string {
 	section := ""
 	if len(key) > 1 {
 		section = key[0]
 	}
-	known := knownKeys(section)
+	known := v.knownKeys(section)
 	last := key[len(key)-1]
 	best, bestDist := "", 3
 	for _, k := range known {
@@ -479,9 +452,9 @@ func unknownKeyMsg(key []string) string {
 }
 
 // sectionNames returns the names of the config's tables.
-func sectionNames() []string {
+func (v *validator) sectionNames() []string {
 	var names []string
-	t := reflect.TypeFor[rawConfig]()
+	t := v.doc
 	for f := range t.Fields() {
 		if f.Type.Kind() == reflect.Struct {
 			names = append(names, f.Tag.Get("toml"))
@@ -491,9 +464,10 @@ func sectionNames() []string {
 }
 
 // knownKeys returns the keys accepted in a section ("" for the top level),
-// read from rawConfig's tags so that they cannot drift from the decoder.
-func knownKeys(section string) []string {
-	t := reflect.TypeFor[rawConfig]()
+// read from the decoded type's tags so that they cannot drift from the
+// decoder.
+func (v *validator) knownKeys(section string) []string {
+	t := v.doc
 	if section != "" {
 		found := false
 		for f := range t.Fields() {
@@ -689,12 +663,6 @@ func (v *validator) checkPath(key, s, root string, allowEmpty bool) (string, boo
 	return filepath.Join(root, s), true
 }
 
-// rawKey is a key with its raw value.
-type rawKey struct {
-	name  string
-	value any
-}
-
 // top reads the top-level keys. An unsupported flavor is reported and
 // leaves c.Flavor empty, so that the rules of a flavor are not checked.
 func (v *validator) top(raw *rawConfig, c *Config) {
@@ -716,8 +684,8 @@ func (v *validator) top(raw *rawConfig, c *Config) {
 	if !ok {
 		return
 	}
-	if !slices.Contains(Flavors(), flavor) {
-		v.report("flavor", "flavor %q is not supported; supported: %s", flavor, strings.Join(Flavors(), ", "))
+	if _, ok := LookupFlavor(flavor); !ok {
+		v.report("flavor", "%s", unsupported(flavor))
 		return
 	}
 	c.Flavor = flavor
@@ -806,24 +774,20 @@ func (v *validator) watch(r rawWatch, c *Config) {
 }
 
 func (v *validator) kernel(r rawKernel, c *Config) {
+	var rules KernelKeys
+	if f, ok := LookupFlavor(c.Flavor); ok {
+		rules = f.KernelKeys()
+	}
 	image, ok := v.path("kernel.image", r.Image, c.Root, true)
 	c.Kernel.Image = image
-	switch {
-	case !ok:
-	case image == "" && c.Flavor == "elf":
-		v.report("kernel.image", "required for flavor %q: the path of the built kernel, relative to the project root (kernel.image = \"build/kernel.elf\")", c.Flavor)
-	// unikraft finds <name>_qemu-x86_64 in .unikraft/build or build
-	// itself when kernel.image is not set.
-	case image == "" && c.Flavor == "linux":
-		v.report("kernel.image", "required for flavor %q: the path of the static program the build produces, run as /init (kernel.image = \"app\")", c.Flavor)
-	case image == "" && c.Flavor == "nanos":
-		v.report("kernel.image", "required for flavor %q: the path of the program the build produces, relative to the project root (kernel.image = \"app\")", c.Flavor)
+	if ok && image == "" && rules.Image != "" {
+		v.report("kernel.image", "required for flavor %q: %s", c.Flavor, rules.Image)
 	}
 	// Keys a flavor would not act on are refused, never ignored silently.
-	given := map[string]any{"kernel.initrd": r.Initrd, "kernel.cmdline": r.Cmdline, "kernel.symbols": r.Symbols}
-	for _, u := range unusedKernelKeys(c.Flavor) {
-		if given[u.key] != nil {
-			v.report(u.key, "not used with flavor %q: %s", c.Flavor, u.why)
+	given := map[string]any{"initrd": r.Initrd, "cmdline": r.Cmdline, "symbols": r.Symbols}
+	for _, u := range rules.Unused {
+		if given[u.Key] != nil {
+			v.report("kernel."+u.Key, "not used with flavor %q: %s", c.Flavor, u.Why)
 		}
 	}
 	c.Kernel.Initrd, _ = v.path("kernel.initrd", r.Initrd, c.Root, true)
@@ -832,25 +796,6 @@ func (v *validator) kernel(r rawKernel, c *Config) {
 		c.Kernel.Symbols = c.Kernel.Image
 	}
 	c.Kernel.Cmdline, _ = v.str("kernel.cmdline", r.Cmdline, "")
-}
-
-// unusedKernelKeys lists the [kernel] keys a flavor would not act on, in
-// the section's order, with the reason.
-func unusedKernelKeys(flavor string) []struct{ key, why string } {
-	switch flavor {
-	case "nanos":
-		return []struct{ key, why string }{
-			{"kernel.initrd", "the nanos flavor has no initrd: put files in the ops config's Files, Dirs or MapDirs"},
-			{"kernel.symbols", "the program itself is the symbol file"},
-			{"kernel.cmdline", "the nanos flavor takes the program's arguments from the ops config's Args"},
-		}
-	case "linux":
-		return []struct{ key, why string }{
-			{"kernel.initrd", "the linux flavor writes the initramfs itself: add files with linux.files"},
-			{"kernel.symbols", "the program itself is the symbol file"},
-		}
-	}
-	return nil
 }
 
 func (v *validator) vm(r rawVM, c *Config) {
@@ -983,73 +928,24 @@ func (v *validator) logs(r rawLogs, c *Config) {
 	}
 }
 
-// onlyFor reports the given keys of a flavor's section when the project has
-// another flavor, and says whether the section is to be read.
-func (v *validator) onlyFor(flavor string, c *Config, keys []rawKey) bool {
+// section reads a flavor's section, decoded into raw (a pointer to its
+// NewSection type): into c.Settings for a project of that flavor, and
+// otherwise by refusing every key given.
+func (v *validator) section(s flavorSection, raw any, c *Config) {
+	name := s.name
 	switch c.Flavor {
-	case flavor:
-		return true
+	case name:
+		c.Settings = s.dec.DecodeSettings(&Section{v: v, name: name, c: c}, raw)
+		return
 	case "":
 		// The flavor is itself in error: its rules cannot be judged.
-		return false
-	}
-	for _, k := range keys {
-		if k.value != nil {
-			v.report(k.name, "only used with flavor = %q (this project's flavor is %q)", flavor, c.Flavor)
-		}
-	}
-	return false
-}
-
-func (v *validator) nanos(r rawNanos, c *Config) {
-	keys := []rawKey{{"nanos.config", r.Config}, {"nanos.kernel", r.Kernel}, {"nanos.version", r.Version}, {"nanos.boot", r.Boot}}
-	if !v.onlyFor("nanos", c, keys) {
 		return
 	}
-	if r.Config == nil {
-		// ops' own default, used only when the project has one.
-		if def := filepath.Join(c.Root, "config.json"); fileExists(def) {
-			c.Nanos.Config = def
-		}
-	} else {
-		c.Nanos.Config, _ = v.path("nanos.config", r.Config, c.Root, false)
-	}
-	c.Nanos.Kernel, _ = v.path("nanos.kernel", r.Kernel, c.Root, true)
-	c.Nanos.Version, _ = v.str("nanos.version", r.Version, "")
-	c.Nanos.Boot, _ = v.oneOf("nanos.boot", r.Boot, "direct", NanosBoots())
-}
-
-func fileExists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular()
-}
-
-func (v *validator) unikraft(r rawUk, c *Config) {
-	keys := []rawKey{{"unikraft.kernel_args", r.KernelArgs}, {"unikraft.app_args", r.AppArgs}, {"unikraft.debug", r.Debug}}
-	if !v.onlyFor("unikraft", c, keys) {
-		return
-	}
-	c.Unikraft.KernelArgs, _ = v.str("unikraft.kernel_args", r.KernelArgs, "")
-	c.Unikraft.AppArgs, _ = v.str("unikraft.app_args", r.AppArgs, "")
-	c.Unikraft.Debug, _ = v.path("unikraft.debug", r.Debug, c.Root, true)
-}
-
-func (v *validator) linux(r rawLinux, c *Config) {
-	keys := []rawKey{{"linux.kernel", r.Kernel}, {"linux.kernel_version", r.KernelVersion}, {"linux.files", r.Files}}
-	if !v.onlyFor("linux", c, keys) {
-		return
-	}
-	c.Linux.Kernel, _ = v.path("linux.kernel", r.Kernel, c.Root, true)
-	c.Linux.KernelVersion, _ = v.str("linux.kernel_version", r.KernelVersion, "")
-	files, _ := v.strItems("linux.files", r.Files, `"etc/motd:/etc/motd"`)
-	for _, f := range files {
-		host, guest, found := strings.Cut(f.s, ":")
-		if !found || host == "" || !strings.HasPrefix(guest, "/") {
-			v.report(f.key, "bad initramfs file %q: want \"host path:/guest/path\"", f.s)
-			continue
-		}
-		if host, ok := v.checkPath(f.key, host, c.Root, false); ok {
-			c.Linux.Files = append(c.Linux.Files, LinuxFile{Host: host, Guest: guest})
+	rv := reflect.ValueOf(raw).Elem()
+	for i := range rv.NumField() {
+		if !rv.Field(i).IsNil() {
+			key := name + "." + rv.Type().Field(i).Tag.Get("toml")
+			v.report(key, "only used with flavor = %q (this project's flavor is %q)", name, c.Flavor)
 		}
 	}
 }

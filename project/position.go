@@ -228,7 +228,7 @@ func keyString(parts []string) string {
 		if isBareKey(p) {
 			b.WriteString(p)
 		} else {
-			b.WriteString(tomlQuote(p))
+			b.WriteString(TOMLString(p))
 		}
 	}
 	return b.String()
@@ -248,8 +248,9 @@ func isBareKey(s string) bool {
 	return true
 }
 
-// tomlQuote writes s as a TOML basic string.
-func tomlQuote(s string) string {
+// TOMLString writes s as a TOML basic string, as in a value of a line of
+// InitParts.
+func TOMLString(s string) string {
 	var b strings.Builder
 	b.WriteByte('"')
 	for _, r := range s {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/ukdev/ukdev/builder"
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/flavor/linux"
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/nofollow"
 	"github.com/ukdev/ukdev/project"
@@ -261,7 +260,7 @@ With --template, init creates a new project in dir from one of ukdev's examples
 				if flavor != "" {
 					return errors.New("init: --flavor and --template do not go together: a template has its own flavor")
 				}
-				files, err := templates.Render(template, dir, templates.Options{Force: force, LinuxKernelVersion: linux.DefaultKernelVersion})
+				files, err := templates.Render(template, dir, templates.Options{Force: force})
 				if err != nil {
 					return fmt.Errorf("init: %w", err)
 				}
@@ -283,7 +282,6 @@ With --template, init creates a new project in dir from one of ukdev's examples
 			if err != nil {
 				return fmt.Errorf("init: %w", err)
 			}
-			d.LinuxKernelVersion = linux.DefaultKernelVersion
 			fmt.Fprintf(a.stderr, "ukdev: %s project: %s\n", d.Flavor, d.Reason)
 			data := project.InitFile(d)
 			// Refuse to write a file ukdev itself would reject.
@@ -301,25 +299,25 @@ With --template, init creates a new project in dir from one of ukdev's examples
 				return fmt.Errorf("init: %w", err)
 			}
 			fmt.Fprintf(a.stderr, "ukdev: wrote %s\n", path)
-			// A Nanos program without an ops config gets one, which ops
-			// reads as well; an existing one is never replaced.
-			if opsData := project.OpsConfigFile(d); opsData != nil && d.OpsConfig == "" {
-				opsPath := filepath.Join(dir, project.OpsConfigName)
-				f, err := nofollow.OpenFile(opsPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			// The flavor's other files (ops' config for a Nanos
+			// program), each written only when the project has none.
+			for _, extra := range project.InitExtras(d) {
+				extraPath := filepath.Join(dir, filepath.FromSlash(extra.Name))
+				f, err := nofollow.OpenFile(extraPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 				switch {
 				case errors.Is(err, fs.ErrExist):
-					return nil
+					continue
 				case err != nil:
 					return err
 				}
-				_, err = f.Write(opsData)
+				_, err = f.Write(extra.Data)
 				if cerr := f.Close(); err == nil {
 					err = cerr
 				}
 				if err != nil {
 					return err
 				}
-				fmt.Fprintf(a.stderr, "ukdev: wrote %s (ops' config: the program's arguments, environment and ports)\n", opsPath)
+				fmt.Fprintf(a.stderr, "ukdev: wrote %s (%s)\n", extraPath, extra.About)
 			}
 			return nil
 		},

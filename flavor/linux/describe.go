@@ -13,10 +13,10 @@ func (Flavor) Describe(image string) string { return "running " + image + " as /
 // resolves the kernel through the Go module cache, a download the first
 // time.
 func (Flavor) Announce(cfg *project.Config) string {
-	if cfg.Linux.Kernel != "" {
+	if SettingsOf(cfg).Kernel != "" {
 		return ""
 	}
-	version := cfg.Linux.KernelVersion
+	version := SettingsOf(cfg).KernelVersion
 	if version == "" {
 		version = DefaultKernelVersion
 	}

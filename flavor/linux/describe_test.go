@@ -19,7 +19,7 @@ func TestAnnounce(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := &project.Config{Flavor: "linux"}
-			cfg.Linux.Kernel, cfg.Linux.KernelVersion = tt.kernel, tt.version
+			cfg.Settings = Settings{Kernel: tt.kernel, KernelVersion: tt.version}
 			if got := (Flavor{}).Announce(cfg); got != tt.want {
 				t.Errorf("Announce = %q, want %q", got, tt.want)
 			}

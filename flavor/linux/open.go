@@ -18,10 +18,10 @@ func (Flavor) Open(cfg *project.Config) (*flavor.Setup, error) {
 		c.VM.MemoryMiB = defaultMemoryMiB
 	}
 	var files []initramfs.File
-	for _, f := range c.Linux.Files {
+	for _, f := range SettingsOf(&c).Files {
 		files = append(files, initramfs.File{Path: f.Guest, Host: f.Host})
 	}
-	k, err := New(Options{Kernel: c.Linux.Kernel, KernelVersion: c.Linux.KernelVersion, Dir: c.Root, Files: files})
+	k, err := New(Options{Kernel: SettingsOf(&c).Kernel, KernelVersion: SettingsOf(&c).KernelVersion, Dir: c.Root, Files: files})
 	if err != nil {
 		return nil, err
 	}

@@ -18,15 +18,15 @@ func TestOpen(t *testing.T) {
 	tests := []struct {
 		name       string
 		memory     int // vm.memory in MiB; 0 for unset
-		files      []project.LinuxFile
+		files      []File
 		wantMemory int
 		wantErr    error
 	}{
 		{name: "defaults", wantMemory: defaultMemoryMiB},
 		{name: "vm.memory wins", memory: 64, wantMemory: 64},
-		{name: "a file", files: []project.LinuxFile{{Host: "motd", Guest: "/etc/motd"}}, wantMemory: defaultMemoryMiB},
-		{name: "a second /init", files: []project.LinuxFile{{Host: "motd", Guest: "/init"}}, wantErr: ErrConfig},
-		{name: "a missing file", files: []project.LinuxFile{{Host: "nowhere", Guest: "/etc/x"}}, wantErr: ErrConfig},
+		{name: "a file", files: []File{{Host: "motd", Guest: "/etc/motd"}}, wantMemory: defaultMemoryMiB},
+		{name: "a second /init", files: []File{{Host: "motd", Guest: "/init"}}, wantErr: ErrConfig},
+		{name: "a missing file", files: []File{{Host: "nowhere", Guest: "/etc/x"}}, wantErr: ErrConfig},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -35,8 +35,7 @@ func TestOpen(t *testing.T) {
 			if tt.memory != 0 {
 				cfg.VM.MemoryMiB, cfg.VM.MemorySet = tt.memory, true
 			}
-			cfg.Linux.Kernel = bz
-			cfg.Linux.Files = tt.files
+			cfg.Settings = Settings{Kernel: bz, Files: tt.files}
 			s, err := Flavor{}.Open(cfg)
 			if tt.wantErr != nil {
 				if !errors.Is(err, tt.wantErr) {

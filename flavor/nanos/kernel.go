@@ -119,15 +119,6 @@ func New(opts Options) (*Kernel, error) {
 	return &Kernel{opts: opts, write: nanosimg.Write}, nil
 }
 
-// ConfigFiles implements flavor.ConfigFiler: the ops config, when there
-// is one.
-func (n *Kernel) ConfigFiles() []string {
-	if n.opts.Config.Path == "" {
-		return nil
-	}
-	return []string{n.opts.Config.Path}
-}
-
 // LastStats returns what the most recent image write did (its size and
 // time), the zero Stats before the first.
 func (n *Kernel) LastStats() nanosimg.Stats {

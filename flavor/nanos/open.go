@@ -21,23 +21,24 @@ const defaultMemoryMiB = 512
 func (Flavor) Open(cfg *project.Config) (*flavor.Setup, error) {
 	c := *cfg
 	c.VM.Ports = append([]project.Port(nil), cfg.VM.Ports...)
+	set := SettingsOf(cfg)
 
 	var opsCfg *ops.Config
 	var notes []string
-	if c.Nanos.Config != "" {
+	if set.Config != "" {
 		var err error
-		if opsCfg, err = ops.Load(c.Nanos.Config); err != nil {
+		if opsCfg, err = ops.Load(set.Config); err != nil {
 			return nil, err
 		}
 		for _, w := range opsCfg.Warnings {
-			notes = append(notes, fmt.Sprintf("%s: %s", c.Nanos.Config, w))
+			notes = append(notes, fmt.Sprintf("%s: %s", set.Config, w))
 		}
 		// Read, but ukdev decides these itself.
 		if opsCfg.RunConfig.Accel {
-			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Accel (ukdev probes KVM itself; set vm.accel in ukdev.toml)", c.Nanos.Config))
+			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Accel (ukdev probes KVM itself; set vm.accel in ukdev.toml)", set.Config))
 		}
 		if opsCfg.RunConfig.Debug {
-			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Debug (the memory panel and QMP are always on)", c.Nanos.Config))
+			notes = append(notes, fmt.Sprintf("%s: ignored: RunConfig.Debug (the memory panel and QMP are always on)", set.Config))
 		}
 	}
 	k, err := release(&c, opsCfg)
@@ -46,7 +47,7 @@ func (Flavor) Open(cfg *project.Config) (*flavor.Setup, error) {
 	}
 	if opsCfg != nil {
 		if err := mergeRunConfig(&c, opsCfg.RunConfig); err != nil {
-			return nil, fmt.Errorf("%s: %w", c.Nanos.Config, err)
+			return nil, fmt.Errorf("%s: %w", set.Config, err)
 		}
 	}
 	if !c.VM.MemorySet && (opsCfg == nil || opsCfg.RunConfig.Memory == "") {
@@ -56,7 +57,7 @@ func (Flavor) Open(cfg *project.Config) (*flavor.Setup, error) {
 		// The guest reaches the host's receiver over the user network.
 		c.VM.Network = true
 	}
-	kern, err := New(Options{Config: opsCfg, Dir: c.Root, Kernel: k, Boot: Boot(c.Nanos.Boot)})
+	kern, err := New(Options{Config: opsCfg, Dir: c.Root, Kernel: k, Boot: Boot(set.Boot)})
 	if err != nil {
 		return nil, err
 	}
@@ -67,16 +68,16 @@ func (Flavor) Open(cfg *project.Config) (*flavor.Setup, error) {
 // cache (nanos.version, the ops config's NanosVersion or Kernel, or
 // latest.txt).
 func release(c *project.Config, opsCfg *ops.Config) (ops.Kernel, error) {
-	if c.Nanos.Kernel != "" {
-		return ops.KernelAt(c.Nanos.Kernel)
+	if SettingsOf(c).Kernel != "" {
+		return ops.KernelAt(SettingsOf(c).Kernel)
 	}
 	home, err := ops.Home()
 	if err != nil {
 		return ops.Kernel{}, err
 	}
 	cache := ops.Cache{Home: home}
-	if c.Nanos.Version != "" {
-		return cache.FindKernel(c.Nanos.Version)
+	if SettingsOf(c).Version != "" {
+		return cache.FindKernel(SettingsOf(c).Version)
 	}
 	if opsCfg == nil {
 		opsCfg = &ops.Config{}

@@ -29,7 +29,7 @@ func (Flavor) Open(cfg *project.Config) (*flavor.Setup, error) {
 	if !c.VM.MemorySet {
 		c.VM.MemoryMiB = defaultMemoryMiB
 	}
-	k, err := New(Options{KernelArgs: c.Unikraft.KernelArgs, AppArgs: c.Unikraft.AppArgs, Debug: c.Unikraft.Debug})
+	k, err := New(Options{KernelArgs: SettingsOf(&c).KernelArgs, AppArgs: SettingsOf(&c).AppArgs, Debug: SettingsOf(&c).Debug})
 	if err != nil {
 		return nil, err
 	}

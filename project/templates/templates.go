@@ -1,14 +1,13 @@
 // Package templates creates new ukdev projects: `ukdev init --template`.
-// The hello-c, go-http-nanos and go-http-linux templates are copies of
-// ukdev's examples (package examples embeds them); unikraft is a minimal
-// Unikraft application kept here (the unikraft directory). A template
-// without its own ukdev.toml gets the one `ukdev init` would write for its
-// flavor, and a Go template without a go.mod gets one named after the new
-// directory.
+// The templates come from the flavors (a project.Flavor that implements
+// Provider): ukdev's examples, or a minimal application kept in the
+// flavor's package. A
+// template without its own ukdev.toml gets the one `ukdev init` would
+// write for its flavor, and a Go template without a go.mod gets one named
+// after the new directory.
 package templates
 
 import (
-	"embed"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -18,13 +17,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ukdev/ukdev/examples"
 	"github.com/ukdev/ukdev/nofollow"
 	"github.com/ukdev/ukdev/project"
 )
-
-//go:embed all:unikraft
-var unikraftFiles embed.FS
 
 // ErrUnknown is returned (wrapped) for a template name not in Names().
 var ErrUnknown = errors.New("unknown template")
@@ -37,35 +32,55 @@ var ErrNotEmpty = errors.New("directory is not empty")
 // with the ServeMux patterns ("GET /{$}") the Go examples use.
 const goVersion = "1.22"
 
-// namePlaceholder is replaced by the project's name in the unikraft
-// template's files.
+// namePlaceholder is replaced by the project's name in the files of a
+// template with Subst set.
 const namePlaceholder = "{{name}}"
 
-// template is where a template's files come from.
-type template struct {
-	name   string
-	flavor string
-	fsys   fs.FS  // the files
-	dir    string // their directory in fsys
-	// subst says that namePlaceholder is replaced in the files.
-	subst bool
+// Template is a new project's files, as a flavor provides them.
+type Template struct {
+	// Name is what `ukdev init --template` takes ("go-http-linux").
+	Name string
+	// Files holds the project's files at its root. Test files (*_test.go)
+	// are left out of the new project.
+	Files fs.FS
+	// Subst says that {{name}} in the files is replaced by the project's
+	// name (ProjectName).
+	Subst bool
 }
 
+// Provider is a project.Flavor that creates new projects of its kind.
+type Provider interface {
+	// Templates returns the flavor's templates, in the order shown to
+	// users.
+	Templates() []Template
+}
+
+// template is a Template with its flavor.
+type template struct {
+	Template
+	flavor string
+}
+
+// templates returns the templates of the registered flavors, in the
+// flavors' order.
 func templates() []template {
-	ex := examples.FS()
-	return []template{
-		{name: "hello-c", flavor: "elf", fsys: ex, dir: examples.HelloC},
-		{name: "go-http-linux", flavor: "linux", fsys: ex, dir: examples.GoHTTPLinux},
-		{name: "go-http-nanos", flavor: "nanos", fsys: ex, dir: examples.GoHTTPNanos},
-		{name: "unikraft", flavor: "unikraft", fsys: unikraftFiles, dir: "unikraft", subst: true},
+	var list []template
+	for _, name := range project.Flavors() {
+		f, _ := project.LookupFlavor(name)
+		if p, ok := f.(Provider); ok {
+			for _, t := range p.Templates() {
+				list = append(list, template{Template: t, flavor: name})
+			}
+		}
 	}
+	return list
 }
 
 // Names returns the template names, in the order shown to users.
 func Names() []string {
 	var names []string
 	for _, t := range templates() {
-		names = append(names, t.name)
+		names = append(names, t.Name)
 	}
 	return names
 }
@@ -74,7 +89,7 @@ func Names() []string {
 // unknown name.
 func Flavor(name string) string {
 	for _, t := range templates() {
-		if t.name == name {
+		if t.Name == name {
 			return t.flavor
 		}
 	}
@@ -86,9 +101,6 @@ type Options struct {
 	// Force writes into a directory that already holds files, replacing
 	// those the template has and keeping the others.
 	Force bool
-	// LinuxKernelVersion is pinned in the ukdev.toml written for a linux
-	// template without one (see project.Detection).
-	LinuxKernelVersion string
 }
 
 // Render creates the project of template name in dir (made when missing)
@@ -96,11 +108,12 @@ type Options struct {
 // sorted. It refuses a dir that holds anything unless opts.Force is set.
 // Test files of the examples are left out.
 func Render(name, dir string, opts Options) ([]string, error) {
-	i := slices.IndexFunc(templates(), func(t template) bool { return t.name == name })
+	all := templates()
+	i := slices.IndexFunc(all, func(t template) bool { return t.Name == name })
 	if i < 0 {
 		return nil, fmt.Errorf("templates: %q: %w (known: %s)", name, ErrUnknown, strings.Join(Names(), ", "))
 	}
-	t := templates()[i]
+	t := all[i]
 	if err := checkDir(dir, opts.Force); err != nil {
 		return nil, err
 	}
@@ -121,19 +134,18 @@ func Render(name, dir string, opts Options) ([]string, error) {
 		return nil
 	}
 	hasGo, hasMod, hasConfig := false, false, false
-	err := fs.WalkDir(t.fsys, t.dir, func(p string, e fs.DirEntry, err error) error {
+	err := fs.WalkDir(t.Files, ".", func(rel string, e fs.DirEntry, err error) error {
 		if err != nil || e.IsDir() {
 			return err
 		}
-		if strings.HasSuffix(p, "_test.go") {
+		if strings.HasSuffix(rel, "_test.go") {
 			return nil
 		}
-		rel := strings.TrimPrefix(p, t.dir+"/")
-		data, err := fs.ReadFile(t.fsys, p)
+		data, err := fs.ReadFile(t.Files, rel)
 		if err != nil {
 			return fmt.Errorf("templates: %s: %w", name, err)
 		}
-		if t.subst {
+		if t.Subst {
 			data = []byte(strings.ReplaceAll(string(data), namePlaceholder, projectName))
 		}
 		hasGo = hasGo || path.Ext(rel) == ".go"
@@ -154,7 +166,6 @@ func Render(name, dir string, opts Options) ([]string, error) {
 		if err != nil {
 			return nil, fmt.Errorf("templates: %s: %w", name, err)
 		}
-		d.LinuxKernelVersion = opts.LinuxKernelVersion
 		if err := write(project.FileName, project.InitFile(d)); err != nil {
 			return nil, err
 		}

@@ -1,109 +1,99 @@
-package templates
+package templates_test
 
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/templates"
 )
+
+// testFlavor provides the template these tests render; the flavors' own
+// templates are tested with all of them registered (flavor/all).
+type testFlavor struct{}
+
+func (testFlavor) Name() string                                  { return project.DefaultFlavor }
+func (testFlavor) KernelKeys() project.KernelKeys                { return project.KernelKeys{} }
+func (testFlavor) DetectOrder() int                              { return 0 }
+func (testFlavor) InitParts(project.Detection) project.InitParts { return project.InitParts{} }
+func (testFlavor) Detect(string, bool) (project.Detection, bool) {
+	return project.Detection{Image: "k"}, true
+}
+func (testFlavor) Templates() []templates.Template {
+	return []templates.Template{
+		{Name: "go", Files: fstest.MapFS{
+			"main.go":      {Data: []byte("package main // {{name}}\n")},
+			"main_test.go": {Data: []byte("package main\n")},
+			"sub/x.txt":    {Data: []byte("{{name}}\n")},
+		}},
+		{Name: "named", Subst: true, Files: fstest.MapFS{
+			"README":         {Data: []byte("# {{name}}\n")},
+			project.FileName: {Data: []byte("kernel.image = \"k\"\n")},
+		}},
+	}
+}
+
+func init() { project.RegisterFlavor(testFlavor{}) }
 
 func TestTemplateRender(t *testing.T) {
 	tests := []struct {
-		name      string
-		wantFiles []string // among the files written
-		// build is the command that must build the new project, nil for
-		// none (Unikraft cannot be fetched here).
-		build []string
-		// built is the file the build must make.
-		built string
+		name  string
+		files map[string]string // every file written, with its content
 	}{
-		{"hello-c", []string{"Makefile", "main.c", "boot.S", "linker.ld", "ukdev.toml", ".gitignore"},
-			[]string{"make"}, "build/hello.elf"},
-		{"go-http-nanos", []string{"main.go", "config.json", "ukdev.toml", "go.mod"},
-			[]string{"go", "build", "-o", "app", "."}, "app"},
-		{"go-http-linux", []string{"main.go", "ukdev.toml", "go.mod"},
-			[]string{"go", "build", "-o", "app", "."}, "app"},
-		{"unikraft", []string{"Kraftfile", "Makefile", "Makefile.uk", "Config.uk", "main.c", "ukdev.toml", ".gitignore"}, nil, ""},
+		{"go", map[string]string{
+			"main.go":        "package main // {{name}}\n",
+			"sub/x.txt":      "{{name}}\n",
+			"go.mod":         "module my-proj\n\ngo 1.22\n",
+			project.FileName: string(project.InitFile(project.Detection{Flavor: project.DefaultFlavor, Image: "k"})),
+		}},
+		{"named", map[string]string{
+			"README":         "# my-proj\n",
+			project.FileName: "kernel.image = \"k\"\n",
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := filepath.Join(t.TempDir(), "My Proj")
-			files, err := Render(tt.name, dir, Options{LinuxKernelVersion: "v0.0.0-20260705070735-de680abf072b"})
+			files, err := templates.Render(tt.name, dir, templates.Options{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, f := range tt.wantFiles {
-				if !slices.Contains(files, f) {
-					t.Errorf("no %s among %q", f, files)
-				}
-			}
-			for _, f := range files {
-				if strings.HasSuffix(f, "_test.go") || f == "app" || strings.HasPrefix(f, "build/") {
-					t.Errorf("%s copied: not a source file", f)
-				}
+			var want []string
+			for f, content := range tt.files {
+				want = append(want, f)
 				data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
 				if err != nil {
 					t.Fatal(err)
 				}
-				if strings.Contains(string(data), namePlaceholder) {
-					t.Errorf("%s still holds %s", f, namePlaceholder)
+				if string(data) != content {
+					t.Errorf("%s = %q, want %q", f, data, content)
 				}
 			}
-			// The project is detected as the template's flavor, and its
-			// ukdev.toml loads as that flavor.
-			if d := project.Detect(dir); d.Flavor != Flavor(tt.name) || !d.Complete {
-				t.Errorf("Detect = %+v, want a complete %s detection", d, Flavor(tt.name))
+			slices.Sort(want)
+			if !slices.Equal(files, want) {
+				t.Errorf("files %q, want %q", files, want)
 			}
-			cfg, err := project.Load(filepath.Join(dir, project.FileName))
-			if err != nil {
-				t.Fatalf("ukdev.toml does not load: %v", err)
-			}
-			if cfg.Flavor != Flavor(tt.name) {
-				t.Errorf("ukdev.toml flavor %q, want %q", cfg.Flavor, Flavor(tt.name))
-			}
-			if tt.build == nil {
-				return
-			}
-			if testing.Short() {
-				t.Skip("builds the project: skipped in -short mode")
-			}
-			if _, err := exec.LookPath(tt.build[0]); err != nil {
-				t.Skipf("%s is not installed", tt.build[0])
-			}
-			cmd := exec.Command(tt.build[0], tt.build[1:]...)
-			cmd.Dir = dir
-			cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOFLAGS=-mod=mod", "GOWORK=off")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				t.Fatalf("%s: %v\n%s", strings.Join(tt.build, " "), err, out)
-			}
-			if _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(tt.built))); err != nil {
-				t.Errorf("the build made no %s: %v", tt.built, err)
+			if templates.Flavor(tt.name) != project.DefaultFlavor {
+				t.Errorf("Flavor(%s) = %q", tt.name, templates.Flavor(tt.name))
 			}
 		})
 	}
-}
-
-func TestTemplateNames(t *testing.T) {
-	want := []string{"hello-c", "go-http-linux", "go-http-nanos", "unikraft"}
-	if got := Names(); !slices.Equal(got, want) {
+	if got, want := templates.Names(), []string{"go", "named"}; !slices.Equal(got, want) {
 		t.Errorf("Names() = %q, want %q", got, want)
-	}
-	for _, n := range want {
-		if Flavor(n) == "" {
-			t.Errorf("Flavor(%s) is empty", n)
-		}
 	}
 }
 
 func TestTemplateRefusals(t *testing.T) {
 	t.Run("unknown", func(t *testing.T) {
-		if _, err := Render("rust", t.TempDir(), Options{}); !errors.Is(err, ErrUnknown) {
+		if _, err := templates.Render("rust", t.TempDir(), templates.Options{}); !errors.Is(err, templates.ErrUnknown) {
 			t.Fatalf("Render(rust) error = %v, want ErrUnknown", err)
+		}
+		if templates.Flavor("rust") != "" {
+			t.Error("an unknown template has a flavor")
 		}
 	})
 	t.Run("not empty", func(t *testing.T) {
@@ -112,13 +102,13 @@ func TestTemplateRefusals(t *testing.T) {
 		if err := os.WriteFile(keep, []byte("mine"), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Render("unikraft", dir, Options{}); !errors.Is(err, ErrNotEmpty) {
+		if _, err := templates.Render("named", dir, templates.Options{}); !errors.Is(err, templates.ErrNotEmpty) {
 			t.Fatalf("Render into a non-empty dir: error = %v, want ErrNotEmpty", err)
 		}
 		if entries, _ := os.ReadDir(dir); len(entries) != 1 {
 			t.Fatalf("a refused Render wrote files: %v", entries)
 		}
-		if _, err := Render("unikraft", dir, Options{Force: true}); err != nil {
+		if _, err := templates.Render("named", dir, templates.Options{Force: true}); err != nil {
 			t.Fatalf("Render with Force: %v", err)
 		}
 		if data, err := os.ReadFile(keep); err != nil || string(data) != "mine" {
@@ -130,7 +120,7 @@ func TestTemplateRefusals(t *testing.T) {
 		if err := os.WriteFile(p, nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Render("hello-c", p, Options{Force: true}); err == nil {
+		if _, err := templates.Render("go", p, templates.Options{Force: true}); err == nil {
 			t.Fatal("Render into a file succeeded")
 		}
 	})
@@ -138,7 +128,7 @@ func TestTemplateRefusals(t *testing.T) {
 
 func TestTemplateProjectName(t *testing.T) {
 	for dir, want := range map[string]string{"/x/My Proj": "my-proj", "/x/--": "app", "/x/web_2": "web_2", "/x/.hidden": "hidden"} {
-		if got := ProjectName(dir); got != want {
+		if got := templates.ProjectName(dir); got != want {
 			t.Errorf("ProjectName(%q) = %q, want %q", dir, got, want)
 		}
 	}

@@ -1,0 +1,108 @@
+// Package projecttest holds what the tests of project and of the flavors
+// share: writing a project's files, uncommenting a section of a rendered
+// ukdev.toml, and checking that a broken config always reports the same
+// error. It is for tests only.
+package projecttest
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ukdev/ukdev/project"
+)
+
+// WriteFiles writes files (slash-separated paths relative to dir, to
+// their contents) under dir, making the directories they need.
+func WriteFiles(t testing.TB, dir string, files map[string][]byte) {
+	t.Helper()
+	for name, data := range files {
+		p := filepath.Join(dir, filepath.FromSlash(name))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// Uncomment returns an InitFile output with the commented keys of the
+// given section ("[kernel]") made real.
+func Uncomment(data []byte, section string) []byte {
+	var b strings.Builder
+	current := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "[") {
+			current = line
+		}
+		if rest, ok := strings.CutPrefix(line, "# "); ok && current == section && strings.Contains(rest, " = ") {
+			line = rest
+		}
+		b.WriteString(line + "\n")
+	}
+	return []byte(b.String())
+}
+
+// Parses is how many times OneError parses a config.
+const Parses = 200
+
+// OneError parses doc as project.FileName Parses times and returns the
+// error, failing t unless every parse fails with the same one: a config
+// reports the first problem in the file, every time.
+func OneError(t testing.TB, doc string) string {
+	t.Helper()
+	got := map[string]int{}
+	for range Parses {
+		_, err := project.Parse(project.FileName, []byte(doc))
+		if err == nil {
+			t.Fatal("no error")
+		}
+		got[err.Error()]++
+	}
+	if len(got) != 1 {
+		t.Errorf("%d parses gave %v, want one error", Parses, got)
+		return ""
+	}
+	for msg := range got {
+		return msg
+	}
+	return ""
+}
+
+// CheckError parses doc as project.FileName and fails t unless Parse
+// reports a *project.Error at line and col, for key, with a message
+// containing msg.
+func CheckError(t testing.TB, doc string, line, col int, key, msg string) {
+	t.Helper()
+	_, err := project.Parse(project.FileName, []byte(doc))
+	var e *project.Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %v (%T), want *project.Error", err, err)
+	}
+	if e.File != project.FileName || e.Line != line || e.Column != col || e.Key != key || !strings.Contains(e.Msg, msg) {
+		t.Errorf("got %q\nwant %s:%d:%d key %q msg containing %q", e.Error(), project.FileName, line, col, key, msg)
+	}
+}
+
+// Flavor is a project.Flavor named by its value that recognises no
+// project and adds nothing to ukdev init: the base of a test's fake
+// flavor, which embeds it and adds what the test is about.
+type Flavor string
+
+// Name implements project.Flavor.
+func (f Flavor) Name() string { return string(f) }
+
+// KernelKeys implements project.Flavor: every [kernel] key is used.
+func (Flavor) KernelKeys() project.KernelKeys { return project.KernelKeys{} }
+
+// DetectOrder implements project.Flavor.
+func (Flavor) DetectOrder() int { return 0 }
+
+// Detect implements project.Flavor: nothing looks like a project of it.
+func (Flavor) Detect(string, bool) (project.Detection, bool) { return project.Detection{}, false }
+
+// InitParts implements project.Flavor: nothing of its own.
+func (Flavor) InitParts(project.Detection) project.InitParts { return project.InitParts{} }

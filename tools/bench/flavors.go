@@ -1,0 +1,4 @@
+package main
+
+// The flavors the benchmarks load projects of.
+import _ "github.com/ukdev/ukdev/flavor/all"
