@@ -44,7 +44,7 @@ func (c *reloadClock) timing(first time.Time) *Timing {
 type consoleWriter struct {
 	l           *Loop
 	boot, build int
-	m           *vm.Machine // set once QEMU runs; the first output flushes queued input
+	m           vm.Machine // set once QEMU runs; the first output flushes queued input
 
 	mu        sync.Mutex
 	split     *logs.Splitter
@@ -90,7 +90,7 @@ func (w *consoleWriter) setFile(f *logs.BootWriter) {
 
 // armClock starts waiting for the first line of the boot, for the timing,
 // and for the first output, to type in queued input.
-func (w *consoleWriter) armClock(cont time.Time, m *vm.Machine) {
+func (w *consoleWriter) armClock(cont time.Time, m vm.Machine) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.m = m

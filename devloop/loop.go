@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -33,6 +32,8 @@ type Options struct {
 	// Once makes the loop build if needed, boot once, and end with the
 	// boot (ukdev run). Without it the loop watches and reloads (ukdev dev).
 	Once bool
+	// Backend starts the machines (vm/qemu's Backend runs QEMU). Required.
+	Backend vm.Backend
 	// Accel, when set, skips the accelerator probe.
 	Accel *vm.Accel
 	// StateDir and RuntimeDir override the project's directories (tests).
@@ -66,16 +67,18 @@ type Loop struct {
 	closed   bool
 	dropped  atomic.Int64
 	cmds     chan command
-	running  atomic.Pointer[vm.Machine] // the current boot's QEMU, for console input
-	info     atomic.Pointer[VMInfo]     // the live VM (running, or frozen after a crash), for inspection
-	inspect  atomic.Pointer[vm.Machine] // the VM info describes
-	inputMu  sync.Mutex                 // serialises console input; guards input and starting
-	input    []byte                     // console input waiting for a VM
-	starting *vm.Machine                // a new boot that has not written to its console yet
-	typing   *vm.Machine                // the VM the queued input is being typed into
-	room     chan struct{}              // closed when queued input is taken (InputRoom)
+	info     atomic.Pointer[VMInfo] // the live VM (running, or frozen after a crash), for inspection
+	liveMu   sync.Mutex             // guards inspect
+	inspect  vm.Machine             // the VM info describes
+	inputMu  sync.Mutex             // serialises console input; guards the fields below
+	running  vm.Machine             // the current boot's machine, for console input
+	input    []byte                 // console input waiting for a VM
+	starting vm.Machine             // a new boot that has not written to its console yet
+	typing   vm.Machine             // the VM the queued input is being typed into
+	room     chan struct{}          // closed when queued input is taken (InputRoom)
 
 	lock     *Lock
+	backend  vm.Backend
 	builder  *builder.Builder // runs every build; keeps a supervisor ready
 	store    *logs.Store
 	images   *image.Store
@@ -129,7 +132,7 @@ type bootState struct {
 	n, build int
 	img      image.Image
 	machine  string
-	m        *vm.Machine
+	m        vm.Machine
 	out      *consoleWriter
 	ended    bool
 	exit     guestexit.Exit
@@ -140,6 +143,9 @@ func New(opts Options) (l *Loop, err error) {
 	cfg := opts.Config
 	if cfg == nil {
 		return nil, errors.New("devloop: no config")
+	}
+	if opts.Backend == nil {
+		return nil, errors.New("devloop: no VM backend")
 	}
 	flavor, cfg, notes, syslog, err := newFlavor(cfg)
 	if err != nil {
@@ -193,6 +199,7 @@ func New(opts Options) (l *Loop, err error) {
 	b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ(), Supervisor: opts.BuildSupervisor}
 	return &Loop{
 		builder:   b,
+		backend:   opts.Backend,
 		syslog:    syslog,
 		notes:     notes,
 		cfg:       cfg,
@@ -273,7 +280,7 @@ const MaxQueuedInput = 64 << 10
 func (l *Loop) WriteConsole(p []byte) error {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
-	if m := l.running.Load(); m != nil && len(l.input) == 0 {
+	if m := l.running; m != nil && len(l.input) == 0 {
 		_, err := m.WriteConsole(p)
 		return err
 	}
@@ -302,24 +309,28 @@ func (l *Loop) InputRoom() <-chan struct{} {
 }
 
 // setRunning makes m the VM that console input goes to (nil: none).
-func (l *Loop) setRunning(m *vm.Machine, info *VMInfo) {
+func (l *Loop) setRunning(m vm.Machine, info *VMInfo) {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
 	// Console input waits for the guest's first output (see flushInput),
 	// or for a second, for a guest that prints nothing.
 	l.starting = m
-	l.inspect.Store(m)
+	l.liveMu.Lock()
+	l.inspect = m
 	l.info.Store(info)
+	l.liveMu.Unlock()
 	time.AfterFunc(time.Second, func() { l.flushInput(m) })
 }
 
 // forget drops m as the VM console input goes to and, when its QEMU is
 // gone (gone), as the VM to inspect. A VM frozen after a crash stays
 // inspectable until it is replaced or stopped.
-func (l *Loop) forget(m *vm.Machine, gone bool) {
+func (l *Loop) forget(m vm.Machine, gone bool) {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
-	l.running.CompareAndSwap(m, nil)
+	if l.running == m {
+		l.running = nil
+	}
 	if l.starting == m {
 		l.starting = nil
 	}
@@ -327,8 +338,13 @@ func (l *Loop) forget(m *vm.Machine, gone bool) {
 		// What is still queued waits for the next VM.
 		l.typing = nil
 	}
-	if gone && l.inspect.CompareAndSwap(m, nil) {
-		l.info.Store(nil)
+	if gone {
+		l.liveMu.Lock()
+		if l.inspect == m {
+			l.inspect = nil
+			l.info.Store(nil)
+		}
+		l.liveMu.Unlock()
 	}
 }
 
@@ -336,7 +352,7 @@ func (l *Loop) forget(m *vm.Machine, gone bool) {
 // queued while none could take it. It runs when m first writes to its
 // console: by then the guest has set up its serial port, which could have
 // dropped bytes sent earlier (a 16550's FIFO reset does).
-func (l *Loop) flushInput(m *vm.Machine) {
+func (l *Loop) flushInput(m vm.Machine) {
 	l.inputMu.Lock()
 	defer l.inputMu.Unlock()
 	if l.starting != m {
@@ -344,7 +360,7 @@ func (l *Loop) flushInput(m *vm.Machine) {
 	}
 	l.starting = nil
 	if len(l.input) == 0 {
-		l.running.Store(m)
+		l.running = m
 		return
 	}
 	// A typer still on an older VM stops at its next piece.
@@ -363,7 +379,7 @@ const typePiece = 4 << 10
 // behind the rest; once the queue is empty, m takes input directly. A
 // failed write drops what is queued: quietly (in ukdev's log) when the VM
 // has ended, with an error event when it does not read its input.
-func (l *Loop) typeQueued(m *vm.Machine) {
+func (l *Loop) typeQueued(m vm.Machine) {
 	for {
 		l.inputMu.Lock()
 		if l.typing != m {
@@ -373,7 +389,7 @@ func (l *Loop) typeQueued(m *vm.Machine) {
 		if len(l.input) == 0 {
 			l.typing = nil
 			l.input = nil
-			l.running.Store(m)
+			l.running = m
 			l.inputMu.Unlock()
 			return
 		}
@@ -392,7 +408,7 @@ func (l *Loop) typeQueued(m *vm.Machine) {
 				l.input = nil
 				l.typing = nil
 				// Later input goes straight to m, and fails on its own.
-				l.running.Store(m)
+				l.running = m
 				l.freeRoom()
 			}
 			l.inputMu.Unlock()
@@ -487,7 +503,7 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 	if l.syslog != nil {
 		go l.syslog.run(l)
 	}
-	if _, err := exec.LookPath(cfg.VM.QEMU); err != nil {
+	if err := l.backend.Installed(cfg.VM.QEMU); err != nil {
 		l.qemuErr = fmt.Errorf("QEMU not found: %q is not on PATH; install it (Debian: apt-get install qemu-system-x86) or set vm.qemu in %s", cfg.VM.QEMU, cfg.Path)
 		l.errorf("%v", l.qemuErr)
 	} else {
@@ -560,7 +576,7 @@ func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
 	}
 	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return vm.ProbeAccel(pctx, l.cfg.VM.QEMU)
+	return l.backend.ProbeAccel(pctx, l.cfg.VM.QEMU)
 }
 
 func (l *Loop) watchOptions() watcher.Options {
@@ -897,7 +913,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	}
 	spawn := time.Now()
 	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))
-	m, err := vm.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
+	m, err := l.backend.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
 	if err != nil {
 		var se *vm.StartError
 		if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
@@ -954,7 +970,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols, SymbolSpace: img.SymbolSpace})
 	contAt := time.Now()
 	out.armClock(contAt, m)
-	if err := m.Cont(ctx); err != nil && ctx.Err() == nil {
+	if err := m.Resume(ctx); err != nil && ctx.Err() == nil {
 		// When ukdev is quitting, shutdown stops this VM anyway.
 		l.errorf("boot #%d: cont: %v", n, err)
 		if l.opts.Once {
@@ -1095,7 +1111,7 @@ func (l *Loop) onCommand(ctx context.Context, c command) {
 			l.errorf("boot #%d: status: %v", b.n, err)
 			return
 		}
-		if st == "running" {
+		if st == vm.StatusRunning {
 			if err := b.m.Pause(ctx); err != nil {
 				l.errorf("boot #%d: pause: %v", b.n, err)
 				return

@@ -25,6 +25,10 @@ type fakeInspector struct {
 
 func (f *fakeInspector) Current() (devloop.VMInfo, bool) { return f.info, f.running }
 
+func (f *fakeInspector) HostStats() (devloop.HostStats, error) {
+	return devloop.HostStats{}, errors.New("the tests script host stats")
+}
+
 func (f *fakeInspector) MemorySize(context.Context) (uint64, error) {
 	return 0, errors.New("no QMP in this fake")
 }
@@ -43,7 +47,7 @@ type host struct {
 	err   error
 }
 
-func (h *host) read(int) (devloop.HostStats, error) {
+func (h *host) read() (devloop.HostStats, error) {
 	if h.err != nil {
 		return devloop.HostStats{}, h.err
 	}
