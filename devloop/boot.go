@@ -42,9 +42,10 @@ func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
 	return l.backend.ProbeAccel(pctx, l.cfg.VM.QEMU)
 }
 
-// boot starts a new QEMU on img, paused, then stops the old one (freeing
-// its forwarded ports), adds the port forwards and lets the new one run.
-// When the new QEMU cannot start, the old one keeps running.
+// boot hot-reboots onto img in named steps: start a new machine on it,
+// paused; stop the old one (freeing its forwarded ports); hand the ports
+// over to the new one; let it run. When the new machine cannot start, the
+// old one keeps running.
 func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	if l.qemuErr != nil {
 		if !l.opts.Once {
@@ -56,6 +57,44 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		}
 		return
 	}
+	n := l.nextBoot
+	spec := l.machineSpec(img, n)
+	img = spec.Image
+	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
+	if f, ok := l.flavor.(flavor.ConsoleFilterer); ok {
+		out.show = f.ConsoleFilter()
+	}
+	spawn := time.Now()
+	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))
+	m, ok := l.startPaused(ctx, spec, out, dump)
+	if !ok {
+		return
+	}
+	ready := time.Now()
+	l.nextBoot++
+
+	l.stopOld(ctx)
+	if !l.handOverPorts(ctx, m, n) {
+		return
+	}
+
+	bw, err := l.store.StartBoot(logs.BootInfo{Boot: n, Build: img.Build, Start: time.Now(), Accel: l.accel.Name, Machine: spec.Machine})
+	if err != nil {
+		l.errorf("boot #%d: console log: %v", n, err)
+	}
+	out.setFile(bw)
+	b := &bootState{n: n, build: img.Build, img: img, machine: spec.Machine, m: m, out: out}
+	l.current = b
+	l.lastImage = &img
+	if clock != nil {
+		clock.spawn, clock.ready = spawn, ready
+	}
+	l.letRun(ctx, b, spec, dump)
+}
+
+// machineSpec describes boot n of img: paused at start, so that the old
+// machine can be stopped and the ports handed over first.
+func (l *Loop) machineSpec(img image.Image, n int) vm.Spec {
 	cfg := l.cfg
 	machine := cfg.VM.Machine
 	if machine == "" || machine == "auto" {
@@ -66,8 +105,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		// (microvm's ioapic2 does not exist on q35).
 		img.MachineOptions = ""
 	}
-	n := l.nextBoot
-	spec := vm.Spec{
+	return vm.Spec{
 		QEMU:        cfg.VM.QEMU,
 		Image:       img,
 		Accel:       l.accel.Name,
@@ -79,37 +117,49 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		StartPaused: true,
 		ExtraArgs:   cfg.VM.Args,
 	}
-	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
-	if f, ok := l.flavor.(flavor.ConsoleFilterer); ok {
-		out.show = f.ConsoleFilter()
-	}
-	spawn := time.Now()
-	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))
+}
+
+// startPaused starts the machine of spec, its guest paused. A machine
+// that cannot start is reported, and false returned: the old one keeps
+// running.
+func (l *Loop) startPaused(ctx context.Context, spec vm.Spec, out *consoleWriter, dump string) (vm.Machine, bool) {
 	m, err := l.backend.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
-	if err != nil {
-		var se *vm.StartError
-		if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
-			l.errorf("QEMU refused build #%d: %s%s", img.Build, strings.TrimSpace(se.Stderr), l.stillRunning())
-		} else {
-			l.errorf("cannot start QEMU for build #%d: %v%s", img.Build, err, l.stillRunning())
-		}
-		if l.opts.Once {
-			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
-		}
+	if err == nil {
+		return m, true
+	}
+	build := spec.Image.Build
+	var se *vm.StartError
+	if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
+		l.errorf("QEMU refused build #%d: %s%s", build, strings.TrimSpace(se.Stderr), l.stillRunning())
+	} else {
+		l.errorf("cannot start QEMU for build #%d: %v%s", build, err, l.stillRunning())
+	}
+	if l.opts.Once {
+		l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
+	}
+	return nil, false
+}
+
+// stopOld stops the current machine, if any, freeing its forwarded ports
+// for the new one; its end is reported by the goroutine that waits on it.
+func (l *Loop) stopOld(ctx context.Context) {
+	old := l.current
+	if old == nil {
 		return
 	}
-	ready := time.Now()
-	l.nextBoot++
-
-	if old := l.current; old != nil {
-		l.forget(old.m, true)
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		if err := old.m.Stop(sctx); err != nil {
-			l.log.Warn("stop old VM", "boot", old.n, "err", err)
-		}
-		cancel()
+	l.forget(old.m, true)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := old.m.Stop(sctx); err != nil {
+		l.log.Warn("stop old VM", "boot", old.n, "err", err)
 	}
-	for _, p := range cfg.VM.Ports {
+}
+
+// handOverPorts forwards the configured ports to m, boot n. When a port
+// cannot be forwarded, m is stopped and false returned: there is no
+// current machine then.
+func (l *Loop) handOverPorts(ctx context.Context, m vm.Machine, n int) bool {
+	for _, p := range l.cfg.VM.Ports {
 		pf := vm.PortForward{Proto: p.Proto, HostAddr: p.HostAddr, HostPort: p.HostPort, GuestPort: p.GuestPort}
 		if err := m.AddPortForward(ctx, pf); err != nil {
 			l.errorf("boot #%d: cannot forward %s: %v (is the port in use?)", n, p.Spec, err)
@@ -120,28 +170,24 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 			if l.opts.Once {
 				l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
 			}
-			return
+			return false
 		}
 	}
+	return true
+}
 
-	bw, err := l.store.StartBoot(logs.BootInfo{Boot: n, Build: img.Build, Start: time.Now(), Accel: l.accel.Name, Machine: machine})
-	if err != nil {
-		l.errorf("boot #%d: console log: %v", n, err)
-	}
-	out.setFile(bw)
-	b := &bootState{n: n, build: img.Build, img: img, machine: machine, m: m, out: out}
-	l.current = b
-	l.lastImage = &img
-	if clock != nil {
-		clock.spawn, clock.ready = spawn, ready
-	}
+// letRun announces boot b, makes it the machine console input and
+// inspection go to, resumes its guest, and waits for its end in the
+// background.
+func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump string) {
+	m, n := b.m, b.n
 	// vm.start comes before any console line of the boot.
-	l.emit(Event{Type: TypeVMStart, Boot: n, Build: img.Build, Accel: l.accel.Name, Machine: machine, PID: m.PID(),
-		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, img.Build, strings.ToUpper(l.accel.Name), machine, m.PID())})
-	l.setRunning(m, &VMInfo{Boot: n, Build: img.Build, PID: m.PID(), Machine: machine, Accel: l.accel.Name,
-		MemoryMiB: spec.MemoryMiB, Symbols: img.Symbols, SymbolSpace: img.SymbolSpace})
+	l.emit(Event{Type: TypeVMStart, Boot: n, Build: b.build, Accel: l.accel.Name, Machine: b.machine, PID: m.PID(),
+		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, b.build, strings.ToUpper(l.accel.Name), b.machine, m.PID())})
+	l.setRunning(m, &VMInfo{Boot: n, Build: b.build, PID: m.PID(), Machine: b.machine, Accel: l.accel.Name,
+		MemoryMiB: spec.MemoryMiB, Symbols: b.img.Symbols, SymbolSpace: b.img.SymbolSpace})
 	contAt := time.Now()
-	out.armClock(contAt, m)
+	b.out.armClock(contAt, m)
 	if err := m.Resume(ctx); err != nil && ctx.Err() == nil {
 		// When ukdev is quitting, shutdown stops this VM anyway.
 		l.errorf("boot #%d: cont: %v", n, err)
@@ -168,7 +214,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 			// The VM is paused (panic, crash): what it wrote just before
 			// may still be in the pty. Let it drain so the last lines come
 			// before vm.exit and reach the boot log.
-			out.waitQuiet(50*time.Millisecond, time.Second)
+			b.out.waitQuiet(50*time.Millisecond, time.Second)
 		}
 		l.bootEnded <- b
 	}()
@@ -243,4 +289,54 @@ func (l *Loop) bootLast(ctx context.Context) {
 		return
 	}
 	l.boot(ctx, *l.lastImage, nil)
+}
+
+// reboot restarts the guest on the same build: a reset in place on
+// microvm while it runs, else a fresh machine on the same image.
+func (l *Loop) reboot(ctx context.Context) {
+	b := l.current
+	// On microvm a QMP system_reset reboots in ~10 ms. On pc and q35
+	// SeaBIOS resets the machine once more while it boots, which QEMU
+	// (running with reboot=shutdown so that a triple fault freezes the
+	// guest) would take for a crash: there a fresh QEMU on the same
+	// image is the reboot, and it also starts from clean RAM.
+	if b != nil && !b.ended && !b.m.HasEnded() && b.machine == "microvm" {
+		if err := b.m.Reset(ctx); err != nil {
+			l.errorf("boot #%d: reset: %v", b.n, err)
+			return
+		}
+		b.out.separator("reset")
+		l.emit(Event{Type: TypeVMReset, Boot: b.n, Build: b.build, Message: fmt.Sprintf("boot #%d reset (same build #%d)", b.n, b.build)})
+		return
+	}
+	if b != nil {
+		// The same build, even if a newer image was refused since.
+		l.boot(ctx, b.img, nil)
+		return
+	}
+	l.bootLast(ctx)
+}
+
+// togglePause pauses the running guest, or resumes a paused one.
+func (l *Loop) togglePause(ctx context.Context) {
+	b := l.current
+	if b == nil || b.ended {
+		return
+	}
+	st, err := b.m.Status(ctx)
+	if err != nil {
+		l.errorf("boot #%d: status: %v", b.n, err)
+		return
+	}
+	if st == vm.StatusRunning {
+		if err := b.m.Pause(ctx); err != nil {
+			l.errorf("boot #%d: pause: %v", b.n, err)
+			return
+		}
+		l.emit(Event{Type: TypeVMPaused, Boot: b.n, Message: fmt.Sprintf("boot #%d paused", b.n)})
+	} else if err := b.m.Resume(ctx); err != nil {
+		l.errorf("boot #%d: resume: %v", b.n, err)
+	} else {
+		l.emit(Event{Type: TypeVMResumed, Boot: b.n, Message: fmt.Sprintf("boot #%d resumed", b.n)})
+	}
 }

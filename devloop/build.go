@@ -170,3 +170,27 @@ func (l *Loop) buildNeeded() bool {
 	}
 	return newest.After(st.ModTime())
 }
+
+// rebuild builds now, as a save would: a running build is canceled and
+// started again once it has stopped.
+func (l *Loop) rebuild(ctx context.Context) {
+	if l.build != nil {
+		l.pending = &watcher.Change{}
+		l.build.cancel()
+		return
+	}
+	l.startBuild(ctx, nil)
+}
+
+// Builder is what the loop needs of the build runner; builder.Builder is
+// the real one.
+type Builder interface {
+	// Run runs one build, passing each line of its output to out, and
+	// returns its result once it has ended. Cancelling ctx stops the
+	// build (Result.Canceled).
+	Run(ctx context.Context, out func(builder.Line)) builder.Result
+	// Prestart gets the next build's process ready ahead of time.
+	Prestart()
+	// Close releases what Prestart started.
+	Close() error
+}

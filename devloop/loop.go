@@ -32,6 +32,13 @@ type Options struct {
 	Once bool
 	// Backend starts the machines (vm/qemu's Backend runs QEMU). Required.
 	Backend vm.Backend
+	// Builder runs the builds; nil means a builder.Builder running the
+	// config's build command.
+	Builder Builder
+	// Kernel, when set, replaces the flavor's kernel that New resolves
+	// from the config: how builds become images and how boots end
+	// (tests).
+	Kernel flavor.Kernel
 	// Accel, when set, skips the accelerator probe.
 	Accel *vm.Accel
 	// StateDir and RuntimeDir override the project's directories (tests).
@@ -44,6 +51,14 @@ type Options struct {
 	// Console lines are dropped (and counted) when it is full; other events
 	// wait for the reader.
 	EventBuffer int
+}
+
+// kernelOr returns Kernel, or k when Kernel is not set.
+func (o Options) kernelOr(k flavor.Kernel) flavor.Kernel {
+	if o.Kernel != nil {
+		return o.Kernel
+	}
+	return k
 }
 
 // ErrNoImage is returned by Run in Once mode when no boot happened.
@@ -77,7 +92,7 @@ type Loop struct {
 
 	lock     *Lock
 	backend  vm.Backend
-	builder  *builder.Builder // runs every build; keeps a supervisor ready
+	builder  Builder // runs every build; keeps a supervisor ready
 	store    *logs.Store
 	images   *image.Store
 	ring     *logs.Ring
@@ -170,7 +185,10 @@ func New(opts Options) (l *Loop, err error) {
 	// The build's settings do not change while the loop runs (a changed
 	// ukdev.toml applies on restart), so one Builder serves every build
 	// and keeps the next build's supervisor started.
-	b := &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ(), Supervisor: opts.BuildSupervisor}
+	var b Builder = &builder.Builder{Command: cfg.Build.Command, Dir: cfg.Build.Dir, Env: cfg.Build.Environ(), Supervisor: opts.BuildSupervisor}
+	if opts.Builder != nil {
+		b = opts.Builder
+	}
 	return &Loop{
 		builder:   b,
 		backend:   opts.Backend,
@@ -179,7 +197,7 @@ func New(opts Options) (l *Loop, err error) {
 		cfg:       cfg,
 		opts:      opts,
 		log:       log,
-		flavor:    flavor,
+		flavor:    opts.kernelOr(flavor),
 		lock:      lock,
 		events:    make(chan Event, buf),
 		cmds:      make(chan command, 16),
@@ -323,72 +341,19 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 func (l *Loop) onCommand(ctx context.Context, c command) {
 	switch c {
 	case cmdReboot:
-		b := l.current
-		// On microvm a QMP system_reset reboots in ~10 ms. On pc and q35
-		// SeaBIOS resets the machine once more while it boots, which QEMU
-		// (running with reboot=shutdown so that a triple fault freezes the
-		// guest) would take for a crash: there a fresh QEMU on the same
-		// image is the reboot, and it also starts from clean RAM.
-		if b != nil && !b.ended && !b.m.HasEnded() && b.machine == "microvm" {
-			if err := b.m.Reset(ctx); err != nil {
-				l.errorf("boot #%d: reset: %v", b.n, err)
-				return
-			}
-			b.out.separator("reset")
-			l.emit(Event{Type: TypeVMReset, Boot: b.n, Build: b.build, Message: fmt.Sprintf("boot #%d reset (same build #%d)", b.n, b.build)})
-			return
-		}
-		if b != nil {
-			// The same build, even if a newer image was refused since.
-			l.boot(ctx, b.img, nil)
-			return
-		}
-		l.bootLast(ctx)
+		l.reboot(ctx)
 	case cmdStartVM:
 		if l.current == nil || l.current.ended {
 			l.bootLast(ctx)
 		}
 	case cmdRebuild:
-		if l.build != nil {
-			l.pending = &watcher.Change{}
-			l.build.cancel()
-			return
-		}
-		l.startBuild(ctx, nil)
+		l.rebuild(ctx)
 	case cmdStopVM:
 		l.stopCurrent()
 	case cmdTogglePause:
-		b := l.current
-		if b == nil || b.ended {
-			return
-		}
-		st, err := b.m.Status(ctx)
-		if err != nil {
-			l.errorf("boot #%d: status: %v", b.n, err)
-			return
-		}
-		if st == vm.StatusRunning {
-			if err := b.m.Pause(ctx); err != nil {
-				l.errorf("boot #%d: pause: %v", b.n, err)
-				return
-			}
-			l.emit(Event{Type: TypeVMPaused, Boot: b.n, Message: fmt.Sprintf("boot #%d paused", b.n)})
-		} else if err := b.m.Resume(ctx); err != nil {
-			l.errorf("boot #%d: resume: %v", b.n, err)
-		} else {
-			l.emit(Event{Type: TypeVMResumed, Boot: b.n, Message: fmt.Sprintf("boot #%d resumed", b.n)})
-		}
+		l.togglePause(ctx)
 	case cmdToggleWatch:
-		if l.watch == nil {
-			return
-		}
-		l.watchOn = !l.watchOn
-		l.watch.SetPaused(!l.watchOn)
-		if l.watchOn {
-			l.emit(Event{Type: TypeWatchResumed, Message: "watching again"})
-		} else {
-			l.emit(Event{Type: TypeWatchPaused, Message: "watching paused: saves do not rebuild"})
-		}
+		l.toggleWatch()
 	}
 }
 

@@ -110,3 +110,17 @@ func (l *Loop) onChange(ctx context.Context, c watcher.Change) {
 	}
 	l.startBuild(ctx, &c)
 }
+
+// toggleWatch pauses or resumes reacting to file changes.
+func (l *Loop) toggleWatch() {
+	if l.watch == nil {
+		return
+	}
+	l.watchOn = !l.watchOn
+	l.watch.SetPaused(!l.watchOn)
+	if l.watchOn {
+		l.emit(Event{Type: TypeWatchResumed, Message: "watching again"})
+	} else {
+		l.emit(Event{Type: TypeWatchPaused, Message: "watching paused: saves do not rebuild"})
+	}
+}
