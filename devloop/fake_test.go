@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/vm"
 )
@@ -33,6 +35,24 @@ type fakeBackend struct {
 	machines  []*fakeMachine
 	started   chan *fakeMachine
 	nextPID   int
+	// portErr is what the next machines' AddPortForward return.
+	portErr error
+	// log holds every start and every machine call, in order, as
+	// "start 1001" or "1001 resume".
+	log []string
+}
+
+// logged returns the calls of every machine, in order.
+func (b *fakeBackend) logged() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return slices.Clone(b.log)
+}
+
+func (b *fakeBackend) note(s string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.log = append(b.log, s)
 }
 
 func newFakeBackend() *fakeBackend {
@@ -66,7 +86,8 @@ func (b *fakeBackend) Start(_ context.Context, spec vm.Spec, opts vm.StartOption
 	if spec.StartPaused {
 		status = vm.StatusPaused
 	}
-	m := &fakeMachine{spec: spec, console: opts.Console, dump: opts.DumpFile, pid: b.nextPID, status: status,
+	b.log = append(b.log, fmt.Sprintf("start %d", b.nextPID))
+	m := &fakeMachine{b: b, portErr: b.portErr, spec: spec, console: opts.Console, dump: opts.DumpFile, pid: b.nextPID, status: status,
 		ended: make(chan struct{}), exited: make(chan struct{}), typed: make(chan struct{})}
 	if m.console == nil {
 		m.console = io.Discard
@@ -105,6 +126,7 @@ func (b *fakeBackend) startCount() int {
 // fakeMachine plays vm.Machine: it records what the loop asks of it, and
 // the test scripts the guest (print, exit, crash).
 type fakeMachine struct {
+	b       *fakeBackend
 	spec    vm.Spec
 	console io.Writer
 	dump    string
@@ -126,6 +148,7 @@ type fakeMachine struct {
 }
 
 func (m *fakeMachine) record(call string) {
+	m.b.note(fmt.Sprintf("%d %s", m.pid, call))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.calls = append(m.calls, call)
@@ -326,4 +349,104 @@ func (m *fakeMachine) Registers(context.Context) (vm.Registers, error) {
 
 func (m *fakeMachine) HostStats() (vm.HostStats, error) {
 	return vm.HostStats{PID: m.pid, RSSBytes: 10 << 20}, nil
+}
+
+// fakeBuilder plays the build runner: each Run hands a fakeBuild to the
+// test, which prints lines and ends it; cancelling the build's context
+// ends it as canceled, as builder.Builder does.
+type fakeBuilder struct {
+	mu        sync.Mutex
+	prestarts int
+	closed    bool
+	runs      chan *fakeBuild
+}
+
+func newFakeBuilder() *fakeBuilder { return &fakeBuilder{runs: make(chan *fakeBuild, 16)} }
+
+// fakeBuild is one Run of a fakeBuilder.
+type fakeBuild struct {
+	ctx    context.Context
+	out    func(builder.Line)
+	result chan builder.Result
+}
+
+func (b *fakeBuilder) Run(ctx context.Context, out func(builder.Line)) builder.Result {
+	fb := &fakeBuild{ctx: ctx, out: out, result: make(chan builder.Result, 1)}
+	b.runs <- fb
+	select {
+	case r := <-fb.result:
+		return r
+	case <-ctx.Done():
+		return builder.Result{ExitCode: -1, Canceled: true}
+	}
+}
+
+func (b *fakeBuilder) Prestart() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.prestarts++
+}
+
+func (b *fakeBuilder) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	return nil
+}
+
+// next waits for the next build to run.
+func (b *fakeBuilder) next(t *testing.T) *fakeBuild {
+	t.Helper()
+	select {
+	case fb := <-b.runs:
+		return fb
+	case <-time.After(testWait):
+		t.Fatal("no build ran")
+		return nil
+	}
+}
+
+// line prints a line of build output.
+func (fb *fakeBuild) line(text string) { fb.out(builder.Line{Stream: builder.Stdout, Text: text}) }
+
+// finish ends the build with exit status code.
+func (fb *fakeBuild) finish(code int) {
+	fb.result <- builder.Result{ExitCode: code, Duration: time.Millisecond}
+}
+
+// canceled waits until the loop cancels the build.
+func (fb *fakeBuild) canceled(t *testing.T) {
+	t.Helper()
+	select {
+	case <-fb.ctx.Done():
+	case <-time.After(testWait):
+		t.Fatal("the build was not canceled")
+	}
+}
+
+// fakeKernel plays a flavor's kernel: images for every build (on
+// machine), or the scripted error; exits decoded as guestexit does.
+type fakeKernel struct {
+	mu         sync.Mutex
+	machine    string
+	prepareErr error
+	prepared   []int
+}
+
+func (k *fakeKernel) Prepare(_ context.Context, _ *image.Store, build int, a image.Artifacts, _ ...int) (image.Image, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.prepared = append(k.prepared, build)
+	if k.prepareErr != nil {
+		return image.Image{}, k.prepareErr
+	}
+	return image.Image{Build: build, Kernel: a.Kernel, Protocols: image.PVH, Machine: k.machine, DebugExit: true}, nil
+}
+
+func (k *fakeKernel) Decode(o image.Outcome) guestexit.Exit { return guestexit.Decode(o) }
+
+func (k *fakeKernel) failPrepare(err error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.prepareErr = err
 }
