@@ -124,7 +124,7 @@ func (m *Model) applySample(s sampleMsg) {
 	}
 	if s.err != nil {
 		// A QEMU that exited between Current and the read is just gone.
-		if errors.Is(s.err, fs.ErrNotExist) {
+		if errors.Is(s.err, fs.ErrNotExist) || errors.Is(s.err, devloop.ErrNoVM) {
 			m.running, m.err = false, nil
 		}
 		m.hasLast = false

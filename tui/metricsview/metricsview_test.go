@@ -142,6 +142,7 @@ func TestMetricsUpdate(t *testing.T) {
 		{name: "CPU from deltas", in: running(), host: busyHost(), ticks: 4, wantCPU: []float64{10, 20, 30}, wantRSS: 4},
 		{name: "pid reused", in: running(), host: &host{stats: []devloop.HostStats{{PID: 4242, StartTicks: 1, UserTicks: 5}, {PID: 4242, StartTicks: 2, UserTicks: 50}}}, ticks: 2, wantRSS: 2},
 		{name: "QEMU gone", in: running(), host: &host{err: fmt.Errorf("vm: process stats: %w", fs.ErrNotExist)}, ticks: 2, wantLine: "no VM running"},
+		{name: "VM replaced", in: running(), host: &host{err: devloop.ErrNoVM}, ticks: 2, wantLine: "no VM running"},
 		{name: "read error", in: running(), host: &host{err: errors.New("vm: process stats: boom")}, ticks: 1, wantLine: "QEMU pid 4242 · boot 3 · vm: process stats: boom"},
 		{name: "events", in: &fakeInspector{}, host: busyHost(), events: true, wantBoots: 3},
 	}
