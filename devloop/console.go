@@ -9,34 +9,6 @@ import (
 	"github.com/ukdev/ukdev/vm"
 )
 
-// reloadClock collects the timestamps of one save → running reload.
-type reloadClock struct {
-	save, debounced      time.Time // zero when no file change started it
-	hasBuild             bool
-	buildStart, buildEnd time.Time
-	imageStart           time.Time
-	imageDone            time.Time
-	spawn, ready, cont   time.Time
-}
-
-// timing splits the reload that ended with the first console line at first.
-func (c *reloadClock) timing(first time.Time) *Timing {
-	if c.save.IsZero() {
-		return nil
-	}
-	t := &Timing{
-		DebounceMS: ms(c.debounced.Sub(c.save)),
-		ImageMS:    ms(c.imageDone.Sub(c.imageStart)),
-		QEMUMS:     ms(c.ready.Sub(c.spawn) + first.Sub(c.cont)),
-		TotalMS:    ms(first.Sub(c.save)),
-	}
-	if c.hasBuild {
-		t.BuildMS = ms(c.buildEnd.Sub(c.buildStart))
-	}
-	t.OverheadMS = t.TotalMS - t.DebounceMS - t.BuildMS - t.ImageMS - t.QEMUMS
-	return t
-}
-
 // consoleWriter receives one boot's raw console bytes from the vm package:
 // it appends them to the boot's log file (every byte, however fast the
 // guest writes), splits lines for the ring and the event stream, and reports
@@ -44,7 +16,7 @@ func (c *reloadClock) timing(first time.Time) *Timing {
 type consoleWriter struct {
 	l           *Loop
 	boot, build int
-	m           *vm.Machine // set once QEMU runs; the first output flushes queued input
+	m           vm.Machine // set once QEMU runs; the first output flushes queued input
 
 	mu        sync.Mutex
 	split     *logs.Splitter
@@ -90,7 +62,7 @@ func (w *consoleWriter) setFile(f *logs.BootWriter) {
 
 // armClock starts waiting for the first line of the boot, for the timing,
 // and for the first output, to type in queued input.
-func (w *consoleWriter) armClock(cont time.Time, m *vm.Machine) {
+func (w *consoleWriter) armClock(cont time.Time, m vm.Machine) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.m = m

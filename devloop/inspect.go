@@ -43,7 +43,7 @@ func (l *Loop) Current() (VMInfo, bool) {
 // when the boot's QEMU exits. It is safe to call from any goroutine; it
 // blocks for the round trip.
 func (l *Loop) ReadMemory(ctx context.Context, addr, size uint64, virtual bool) ([]byte, error) {
-	m := l.inspect.Load()
+	m := l.live()
 	if m == nil {
 		return nil, ErrNoVM
 	}
@@ -60,7 +60,7 @@ type BalloonStat = vm.BalloonStat
 // MemorySize returns the live VM's RAM in bytes, base plus hot-plugged.
 // It is safe to call from any goroutine; it blocks for the round trip.
 func (l *Loop) MemorySize(ctx context.Context) (uint64, error) {
-	m := l.inspect.Load()
+	m := l.live()
 	if m == nil {
 		return 0, ErrNoVM
 	}
@@ -72,24 +72,52 @@ func (l *Loop) MemorySize(ctx context.Context) (uint64, error) {
 // one that is not Present, and no error. It is safe to call from any
 // goroutine; it blocks for the round trips.
 func (l *Loop) BalloonStats(ctx context.Context) (BalloonStats, error) {
-	m := l.inspect.Load()
+	m := l.live()
 	if m == nil {
 		return BalloonStats{}, ErrNoVM
 	}
 	return m.BalloonStats(ctx)
 }
 
-// HostStats is a host-side snapshot of a VM's QEMU process, from /proc. It
-// is vm's own type: the loop passes it through unchanged.
-type HostStats = vm.Stats
+// Registers are a vCPU's registers. It is vm's own type: the loop passes
+// it through unchanged.
+type Registers = vm.Registers
 
-// ProcStats reads the host-side stats of the process pid (VMInfo.PID). An
-// error wraps fs.ErrNotExist when the process is gone.
-func ProcStats(pid int) (HostStats, error) { return vm.ProcStats(pid) }
+// Registers returns vCPU 0's registers in the live VM. It is safe to call
+// from any goroutine; it blocks for the round trip.
+func (l *Loop) Registers(ctx context.Context) (Registers, error) {
+	m := l.live()
+	if m == nil {
+		return Registers{}, ErrNoVM
+	}
+	return m.Registers(ctx)
+}
+
+// HostStats is a host-side snapshot of a VM's process (QEMU's CPU time
+// and memory). It is vm's own type: the loop passes it through unchanged.
+type HostStats = vm.HostStats
+
+// HostStats returns a host-side snapshot of the live VM's process. An
+// error wraps fs.ErrNotExist when the process is gone. It is safe to call
+// from any goroutine.
+func (l *Loop) HostStats() (HostStats, error) {
+	m := l.live()
+	if m == nil {
+		return HostStats{}, ErrNoVM
+	}
+	return m.HostStats()
+}
 
 // CPUPercent is the CPU a process used between two snapshots taken elapsed
 // apart, in percent of one host CPU; 0 when they are of different
 // processes (see vm.CPUPercent).
 func CPUPercent(prev, cur HostStats, elapsed time.Duration) float64 {
 	return vm.CPUPercent(prev, cur, elapsed)
+}
+
+// live returns the VM Current describes, nil when none.
+func (l *Loop) live() vm.Machine {
+	l.liveMu.Lock()
+	defer l.liveMu.Unlock()
+	return l.inspect
 }

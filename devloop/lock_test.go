@@ -89,7 +89,7 @@ func TestNewRefusesStateFallbackOfAnotherUser(t *testing.T) {
 	symlink(t, lock.path, filepath.Join(state, "lock"))
 	symlink(t, log.path, filepath.Join(state, "ukdev.log"))
 
-	l, err := New(Options{Config: cfg})
+	l, err := New(Options{Config: cfg, Backend: newFakeBackend()})
 	if err == nil {
 		l.lock.Release()
 		t.Error("New used a state dir another user could write to")

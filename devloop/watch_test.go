@@ -29,7 +29,7 @@ func TestWatchIgnoresUkdevDirs(t *testing.T) {
 	if err := os.MkdirAll(runtime, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	l, err := New(Options{Config: cfg, StateDir: state, RuntimeDir: runtime})
+	l, err := New(Options{Config: cfg, Backend: newFakeBackend(), StateDir: state, RuntimeDir: runtime})
 	if err != nil {
 		t.Fatal(err)
 	}

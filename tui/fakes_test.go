@@ -106,6 +106,9 @@ func (fakeInspector) BalloonStats(context.Context) (devloop.BalloonStats, error)
 func (fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
 	return nil, devloop.ErrNoVM
 }
+func (fakeInspector) HostStats() (devloop.HostStats, error) {
+	return devloop.HostStats{}, devloop.ErrNoVM
+}
 
 // pinnedNow is the clock of the view tests.
 var pinnedNow = time.Date(2025, 3, 1, 12, 3, 20, 0, time.Local)

@@ -1,19 +1,6 @@
 package vm
 
-import (
-	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
-	"sort"
-	"strings"
-	"sync"
-	"time"
-)
-
-// guestStatsInterval is the balloon's stats polling period, in seconds,
-// set once per Machine when the guest has a balloon.
-const guestStatsInterval = 2
+import "time"
 
 // BalloonStats is what the balloon device says about guest memory.
 type BalloonStats struct {
@@ -30,131 +17,69 @@ type BalloonStats struct {
 
 // BalloonStat is one guest-reported balloon statistic.
 type BalloonStat struct {
-	// Name is QEMU's name without "stat-" ("free-memory", "major-faults").
+	// Name is the statistic's name ("free-memory", "major-faults").
 	Name string
 	// Value is in bytes for memory sizes, a count otherwise.
 	Value uint64
 }
 
-// balloonState is what a Machine learns about its balloon once, so that
-// later BalloonStats calls need not ask again.
-type balloonState struct {
-	mu sync.Mutex
-	// path is the balloon's QOM path once found; searched is true once
-	// the QOM tree was searched, found or not; pollingSet is true once
-	// stats polling was enabled on it.
-	path       string
-	searched   bool
-	pollingSet bool
+// Registers are an x86-64 vCPU's registers.
+type Registers struct {
+	// RAX through R15 are the general-purpose registers.
+	RAX, RBX, RCX, RDX, RSI, RDI, RBP, RSP uint64
+	R8, R9, R10, R11, R12, R13, R14, R15   uint64
+	// RIP is the instruction pointer, RFLAGS the flags.
+	RIP, RFLAGS uint64
+	// CR0, CR2, CR3 and CR4 are the control registers: CR3 holds the
+	// page table root, CR2 the last page-fault address.
+	CR0, CR2, CR3, CR4 uint64
+	// EFER is the extended feature enable register (long mode, NX).
+	EFER uint64
+	// CPL is the current privilege level (0: kernel).
+	CPL int
+	// Halted reports a vCPU stopped in HLT.
+	Halted bool
 }
 
-// MemorySize returns the guest's RAM in bytes: base plus hot-plugged
-// memory (QMP query-memory-size-summary).
-func (m *Machine) MemorySize(ctx context.Context) (uint64, error) {
-	ret, err := m.execute(ctx, "query-memory-size-summary", nil)
-	if err != nil {
-		return 0, err
-	}
-	var summary struct {
-		Base    uint64 `json:"base-memory"`
-		Plugged uint64 `json:"plugged-memory"`
-	}
-	if err := json.Unmarshal(ret, &summary); err != nil {
-		return 0, fmt.Errorf("vm: qmp query-memory-size-summary: decode: %w", err)
-	}
-	return summary.Base + summary.Plugged, nil
+// userHZ is the unit of the CPU times of HostStats. Linux reports them in
+// USER_HZ, which is 100 on every architecture QEMU runs on, whatever the
+// kernel's own tick rate.
+const userHZ = 100
+
+// HostStats is a host-side snapshot of a machine's process.
+type HostStats struct {
+	PID int
+	// StartTicks is the process start time in clock ticks after boot: two
+	// snapshots with different StartTicks are different processes (the pid
+	// was reused).
+	StartTicks uint64
+	// UserTicks and SystemTicks are the CPU time spent, in USER_HZ ticks.
+	UserTicks, SystemTicks uint64
+	// RSSBytes is the resident set size (VmRSS).
+	RSSBytes uint64
+	// PeakRSSBytes is the peak resident set size (VmHWM).
+	PeakRSSBytes uint64
+	Threads      int
+	// State is the one-letter process state ("R", "S", "Z"...).
+	State string
 }
 
-// BalloonStats asks for the balloon's size and, once the guest reports
-// them, its memory statistics. No balloon device is not an error: it
-// yields a BalloonStats that is not Present. The first call finds the
-// balloon in the QOM tree and enables the guest's stats polling; later
-// calls reuse both. On an error after the balloon answered, the returned
-// BalloonStats still holds its Present and ActualBytes. Calls are
-// serialised.
-func (m *Machine) BalloonStats(ctx context.Context) (BalloonStats, error) {
-	ret, err := m.execute(ctx, "query-balloon", nil)
-	if err != nil {
-		var qe *QMPError
-		if errors.As(err, &qe) && qe.Class == "DeviceNotActive" {
-			return BalloonStats{}, nil
-		}
-		return BalloonStats{}, err
-	}
-	var b struct {
-		Actual uint64 `json:"actual"`
-	}
-	if err := json.Unmarshal(ret, &b); err != nil {
-		return BalloonStats{}, fmt.Errorf("vm: qmp query-balloon: decode: %w", err)
-	}
-	st := BalloonStats{Present: true, ActualBytes: b.Actual}
-
-	bs := &m.balloon
-	bs.mu.Lock()
-	defer bs.mu.Unlock()
-	if !bs.searched {
-		path, err := m.findBalloon(ctx)
-		if err != nil {
-			return st, err
-		}
-		bs.path, bs.searched = path, true
-	}
-	if bs.path == "" {
-		return st, nil
-	}
-	if !bs.pollingSet {
-		_, err := m.execute(ctx, "qom-set", map[string]any{
-			"path": bs.path, "property": "guest-stats-polling-interval", "value": guestStatsInterval})
-		if err != nil {
-			return st, err
-		}
-		bs.pollingSet = true
-	}
-	ret, err = m.execute(ctx, "qom-get", map[string]any{"path": bs.path, "property": "guest-stats"})
-	if err != nil {
-		return st, err
-	}
-	var gs struct {
-		Stats      map[string]int64 `json:"stats"`
-		LastUpdate int64            `json:"last-update"`
-	}
-	if err := json.Unmarshal(ret, &gs); err != nil {
-		return st, fmt.Errorf("vm: qmp qom-get guest-stats: decode: %w", err)
-	}
-	if gs.LastUpdate == 0 {
-		return st, nil
-	}
-	st.Updated = time.Unix(gs.LastUpdate, 0)
-	for name, v := range gs.Stats {
-		if v >= 0 { // -1: the guest does not report this one
-			st.Guest = append(st.Guest, BalloonStat{strings.TrimPrefix(name, "stat-"), uint64(v)})
-		}
-	}
-	sort.Slice(st.Guest, func(i, j int) bool { return st.Guest[i].Name < st.Guest[j].Name })
-	return st, nil
+// CPUTime is the CPU time the process has used, user and system.
+func (s HostStats) CPUTime() time.Duration {
+	return time.Duration(s.UserTicks+s.SystemTicks) * time.Second / userHZ
 }
 
-// findBalloon returns the QOM path of the balloon device: a child of
-// /machine/peripheral (with an id) or /machine/peripheral-anon whose type
-// is a virtio-balloon. "" when none is found there.
-func (m *Machine) findBalloon(ctx context.Context) (string, error) {
-	for _, dir := range []string{"/machine/peripheral", "/machine/peripheral-anon"} {
-		ret, err := m.execute(ctx, "qom-list", map[string]any{"path": dir})
-		if err != nil {
-			return "", err
-		}
-		var props []struct {
-			Name string `json:"name"`
-			Type string `json:"type"`
-		}
-		if err := json.Unmarshal(ret, &props); err != nil {
-			return "", fmt.Errorf("vm: qmp qom-list %s: decode: %w", dir, err)
-		}
-		for _, p := range props {
-			if strings.HasPrefix(p.Type, "child<virtio-balloon") {
-				return dir + "/" + p.Name, nil
-			}
-		}
+// CPUPercent is the CPU the process used between two snapshots taken
+// elapsed apart, in percent of one host CPU (a busy multi-threaded QEMU
+// can exceed 100). It is 0 when the snapshots are of different processes,
+// elapsed is not positive, or the counters went backwards.
+func CPUPercent(prev, cur HostStats, elapsed time.Duration) float64 {
+	if elapsed <= 0 || prev.PID != cur.PID || prev.StartTicks != cur.StartTicks {
+		return 0
 	}
-	return "", nil
+	used := cur.CPUTime() - prev.CPUTime()
+	if used < 0 {
+		return 0
+	}
+	return 100 * used.Seconds() / elapsed.Seconds()
 }

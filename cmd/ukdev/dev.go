@@ -22,6 +22,7 @@ import (
 	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/tui"
+	"github.com/ukdev/ukdev/vm/qemu"
 )
 
 func newDevCmd(a *app) *cobra.Command {
@@ -80,7 +81,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
 	a.announceOpen(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, BuildSupervisor: builder.SelfExe})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
 	}
@@ -194,7 +195,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 	log, closer := openDiagnostics(cfg)
 	defer closer.Close()
 	a.announceOpen(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true, BuildSupervisor: builder.SelfExe})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		return err
 	}

@@ -18,6 +18,7 @@ import (
 	"github.com/ukdev/ukdev/flavor/linux"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/vm"
+	"github.com/ukdev/ukdev/vm/qemu"
 )
 
 // consoleWatch collects the console and closes found when want appears.
@@ -93,7 +94,7 @@ func TestLinuxBootsUnderQEMU(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
 	start := time.Now()
-	m, err := vm.Start(ctx, vm.Spec{
+	m, err := qemu.Start(ctx, vm.Spec{
 		Image:     img,
 		Accel:     "tcg",
 		Machine:   img.Machine,

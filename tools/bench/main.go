@@ -33,6 +33,7 @@ import (
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/vm"
+	"github.com/ukdev/ukdev/vm/qemu"
 )
 
 const (
@@ -393,7 +394,7 @@ func bareBoot(spec vm.Spec) (time.Duration, error) {
 		bin = vm.DefaultQEMU
 	}
 	defer os.Remove(spec.QMPSocket)
-	return timeToLine(exec.Command(bin, vm.Args(spec)...), func(string) bool { return true })
+	return timeToLine(exec.Command(bin, qemu.Args(spec)...), func(string) bool { return true })
 }
 
 // timeToLine starts cmd in its own process group, times spawn → the first

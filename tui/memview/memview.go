@@ -41,8 +41,9 @@ type Model struct {
 	d    panel.Deps
 	in   panel.Inspector
 	keys keyMap
-	// procStats reads QEMU's /proc entries (devloop.ProcStats; tests fake it).
-	procStats func(pid int) (devloop.HostStats, error)
+	// procStats reads QEMU's /proc entries (Inspector.HostStats; tests
+	// fake it).
+	procStats func() (devloop.HostStats, error)
 
 	width, height int
 	focused       bool
@@ -91,7 +92,11 @@ func New(d panel.Deps, in panel.Inspector) *Model {
 	}
 	ps.Cursor.Blink = false
 	p.SetStyles(ps)
-	return &Model{d: d, in: in, keys: newKeyMap(), procStats: devloop.ProcStats, removed: make(map[string]bool), prompt: p, now: d.Now()}
+	m := &Model{d: d, in: in, keys: newKeyMap(), removed: make(map[string]bool), prompt: p, now: d.Now()}
+	if in != nil {
+		m.procStats = in.HostStats
+	}
+	return m
 }
 
 // Init starts the first refresh.

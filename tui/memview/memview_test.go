@@ -67,6 +67,10 @@ type fakeInspector struct {
 	onRead  func() // called on each memory read, while it runs
 }
 
+func (f *fakeInspector) HostStats() (devloop.HostStats, error) {
+	return devloop.HostStats{}, errors.New("the tests script host stats")
+}
+
 func (f *fakeInspector) Current() (devloop.VMInfo, bool) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -176,7 +180,10 @@ func fakeStats(pid int) (devloop.HostStats, error) {
 func newModel(in panel.Inspector) *Model {
 	d := panel.Deps{Styles: panel.NewStyles(false), Now: func() time.Time { return epoch }, Context: context.Background()}
 	m := New(d, in)
-	m.procStats = fakeStats
+	m.procStats = func() (devloop.HostStats, error) {
+		info, _ := in.Current()
+		return fakeStats(info.PID)
+	}
 	return m
 }
 

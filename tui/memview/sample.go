@@ -90,8 +90,9 @@ type request struct {
 	added   []string
 	removed map[string]bool
 	known   vmKnown
-	// procStats reads QEMU's /proc entries (devloop.ProcStats; tests fake it).
-	procStats func(pid int) (devloop.HostStats, error)
+	// procStats reads QEMU's /proc entries (Inspector.HostStats; tests
+	// fake it).
+	procStats func() (devloop.HostStats, error)
 }
 
 // sampleCmd refreshes everything the panel shows. It runs outside Update
@@ -121,7 +122,7 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 		msg.table, msg.tableErr = devloop.LoadSymbols(info.Symbols)
 	}
 
-	msg.host, msg.hostErr = req.procStats(info.PID)
+	msg.host, msg.hostErr = req.procStats()
 
 	switch {
 	case known.ramBytes != 0:

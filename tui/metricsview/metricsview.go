@@ -43,8 +43,9 @@ type build struct {
 type Model struct {
 	d  panel.Deps
 	in panel.Inspector
-	// procStats reads QEMU's /proc entries (devloop.ProcStats; tests fake it).
-	procStats func(pid int) (devloop.HostStats, error)
+	// procStats reads QEMU's /proc entries (Inspector.HostStats; tests
+	// fake it).
+	procStats func() (devloop.HostStats, error)
 
 	width, height int
 	inflight      bool
@@ -72,7 +73,11 @@ func New(d panel.Deps, in panel.Inspector) *Model {
 	if d.Context == nil {
 		d.Context = context.Background()
 	}
-	return &Model{d: d, in: in, procStats: devloop.ProcStats}
+	m := &Model{d: d, in: in}
+	if in != nil {
+		m.procStats = in.HostStats
+	}
+	return m
 }
 
 // Init takes the first sample.
@@ -90,7 +95,7 @@ func (m *Model) sample() tea.Cmd {
 		if !ok {
 			return sampleMsg{at: now()}
 		}
-		st, err := procStats(info.PID)
+		st, err := procStats()
 		return sampleMsg{at: now(), running: true, info: info, stats: st, err: err}
 	}
 }
@@ -119,7 +124,7 @@ func (m *Model) applySample(s sampleMsg) {
 	}
 	if s.err != nil {
 		// A QEMU that exited between Current and the read is just gone.
-		if errors.Is(s.err, fs.ErrNotExist) {
+		if errors.Is(s.err, fs.ErrNotExist) || errors.Is(s.err, devloop.ErrNoVM) {
 			m.running, m.err = false, nil
 		}
 		m.hasLast = false

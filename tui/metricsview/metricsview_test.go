@@ -25,6 +25,10 @@ type fakeInspector struct {
 
 func (f *fakeInspector) Current() (devloop.VMInfo, bool) { return f.info, f.running }
 
+func (f *fakeInspector) HostStats() (devloop.HostStats, error) {
+	return devloop.HostStats{}, errors.New("the tests script host stats")
+}
+
 func (f *fakeInspector) MemorySize(context.Context) (uint64, error) {
 	return 0, errors.New("no QMP in this fake")
 }
@@ -43,7 +47,7 @@ type host struct {
 	err   error
 }
 
-func (h *host) read(int) (devloop.HostStats, error) {
+func (h *host) read() (devloop.HostStats, error) {
 	if h.err != nil {
 		return devloop.HostStats{}, h.err
 	}
@@ -138,6 +142,7 @@ func TestMetricsUpdate(t *testing.T) {
 		{name: "CPU from deltas", in: running(), host: busyHost(), ticks: 4, wantCPU: []float64{10, 20, 30}, wantRSS: 4},
 		{name: "pid reused", in: running(), host: &host{stats: []devloop.HostStats{{PID: 4242, StartTicks: 1, UserTicks: 5}, {PID: 4242, StartTicks: 2, UserTicks: 50}}}, ticks: 2, wantRSS: 2},
 		{name: "QEMU gone", in: running(), host: &host{err: fmt.Errorf("vm: process stats: %w", fs.ErrNotExist)}, ticks: 2, wantLine: "no VM running"},
+		{name: "VM replaced", in: running(), host: &host{err: devloop.ErrNoVM}, ticks: 2, wantLine: "no VM running"},
 		{name: "read error", in: running(), host: &host{err: errors.New("vm: process stats: boom")}, ticks: 1, wantLine: "QEMU pid 4242 · boot 3 · vm: process stats: boom"},
 		{name: "events", in: &fakeInspector{}, host: busyHost(), events: true, wantBoots: 3},
 	}

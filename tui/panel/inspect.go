@@ -20,4 +20,8 @@ type Inspector interface {
 	// ReadMemory reads size bytes of guest memory at addr, physical or
 	// (virtual) through vCPU 0's page tables.
 	ReadMemory(ctx context.Context, addr, size uint64, virtual bool) ([]byte, error)
+	// HostStats returns a host-side snapshot of the running VM's process
+	// (its CPU time and memory); an error wraps fs.ErrNotExist when the
+	// process is gone.
+	HostStats() (devloop.HostStats, error)
 }

@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"context"
@@ -15,20 +15,12 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ukdev/ukdev/nofollow"
+	"github.com/ukdev/ukdev/vm"
 )
 
 // probeTimeout bounds one probe boot. The probe kernel needs a few
 // milliseconds of guest time; QEMU's own start-up is the bulk of it.
 const probeTimeout = 3 * time.Second
-
-// Accel is the accelerator to run guests with, and why it was chosen.
-type Accel struct {
-	// Name is "kvm" or "tcg".
-	Name string
-	// Reason explains the choice for people, e.g. "KVM present but
-	// unusable (kvm-pvm) — using TCG".
-	Reason string
-}
 
 // ProbeAccel picks the accelerator for qemu (empty means DefaultQEMU). KVM
 // is chosen only when it demonstrably works: /dev/kvm must open, and a
@@ -37,7 +29,7 @@ type Accel struct {
 // status within a few seconds. Anything else (no /dev/kvm, QEMU aborting
 // with "failed to set MSR", "KVM internal error", a hang, a wrong status)
 // means TCG, with the reason. It never fails: TCG always works.
-func ProbeAccel(ctx context.Context, qemu string) Accel {
+func ProbeAccel(ctx context.Context, qemu string) vm.Accel {
 	return probeAccel(ctx, qemu, hostProbe{timeout: probeTimeout})
 }
 
@@ -85,11 +77,11 @@ func probeArgv(qemu, kernelPath, accel string) []string {
 	)
 }
 
-func probeAccel(ctx context.Context, qemu string, host prober) Accel {
+func probeAccel(ctx context.Context, qemu string, host prober) vm.Accel {
 	if qemu == "" {
-		qemu = DefaultQEMU
+		qemu = vm.DefaultQEMU
 	}
-	tcg := func(why string) Accel { return Accel{Name: "tcg", Reason: why + " — using TCG"} }
+	tcg := func(why string) vm.Accel { return vm.Accel{Name: "tcg", Reason: why + " — using TCG"} }
 	if err := host.OpenKVM(); err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return tcg("no /dev/kvm")
@@ -107,7 +99,7 @@ func probeAccel(ctx context.Context, qemu string, host prober) Accel {
 	case run.Err != nil:
 		return tcg(fmt.Sprintf("KVM probe could not run QEMU (%v)", run.Err))
 	case !run.TimedOut && run.Status == probeExitStatus:
-		return Accel{Name: "kvm", Reason: "KVM works (probe kernel booted)"}
+		return vm.Accel{Name: "kvm", Reason: "KVM works (probe kernel booted)"}
 	case ctx.Err() != nil:
 		return tcg("KVM probe cancelled")
 	case host.HasKVMPVM():
@@ -145,13 +137,13 @@ func (hostProbe) HasKVMPVM() bool {
 func (hostProbe) WriteKernel() (string, func(), error) {
 	dir, err := os.MkdirTemp("", "ukdev-probe-")
 	if err != nil {
-		return "", nil, fmt.Errorf("vm: write probe kernel: %w", err)
+		return "", nil, fmt.Errorf("qemu: write probe kernel: %w", err)
 	}
 	remove := func() { _ = os.RemoveAll(dir) }
 	path := filepath.Join(dir, "probe.elf")
 	if err := nofollow.WriteFile(path, probeKernel(), 0o444); err != nil {
 		remove()
-		return "", nil, fmt.Errorf("vm: write probe kernel: %w", err)
+		return "", nil, fmt.Errorf("qemu: write probe kernel: %w", err)
 	}
 	return path, remove, nil
 }

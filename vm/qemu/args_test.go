@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"slices"
@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/vm"
 )
 
 func TestArgs(t *testing.T) {
@@ -26,17 +27,17 @@ func TestArgs(t *testing.T) {
 
 	tests := []struct {
 		name string
-		spec Spec
+		spec vm.Spec
 		want []string
 	}{
 		{
 			name: "defaults",
-			spec: Spec{QMPSocket: "/run/q.sock", Image: image.Image{Kernel: "/k"}},
+			spec: vm.Spec{QMPSocket: "/run/q.sock", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/run/q.sock"), []string{"-kernel", "/k"}),
 		},
 		{
 			name: "microvm with a disk, balloon, rng and machine options",
-			spec: Spec{Machine: "microvm", QMPSocket: "/s", Image: image.Image{
+			spec: vm.Spec{Machine: "microvm", QMPSocket: "/s", Image: image.Image{
 				Kernel: "/k", Disk: "/d,1.img", Balloon: true, RNG: true, MachineOptions: "rtc=on,ioapic2=off"}},
 			want: cat(common("microvm,pic=on,pit=on,isa-serial=on,rtc=on,ioapic2=off"), tcg, console("128", "1", "/s"), []string{
 				"-global", "virtio-mmio.force-legacy=false",
@@ -46,14 +47,14 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "q35 with a disk on PCI",
-			spec: Spec{Machine: "q35", QMPSocket: "/s", Image: image.Image{Disk: "/d.img", Balloon: true}},
+			spec: vm.Spec{Machine: "q35", QMPSocket: "/s", Image: image.Image{Disk: "/d.img", Balloon: true}},
 			want: cat(common("q35"), tcg, console("128", "1", "/s"), []string{
 				"-drive", "file=/d.img,format=raw,if=none,id=hd0", "-device", "virtio-blk-pci,drive=hd0",
 				"-device", "virtio-balloon-pci,id=balloon0"}),
 		},
 		{
 			name: "microvm kvm with exit devices and paused",
-			spec: Spec{
+			spec: vm.Spec{
 				Accel: "kvm", Machine: "microvm", MemoryMiB: 256, CPUs: 2, QMPSocket: "/s",
 				Image:       image.Image{Kernel: "/k", DebugExit: true, PVPanic: true},
 				StartPaused: true,
@@ -64,29 +65,29 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "machine from image",
-			spec: Spec{Accel: "tcg", QMPSocket: "/s", Image: image.Image{Kernel: "/k", Machine: "q35"}},
+			spec: vm.Spec{Accel: "tcg", QMPSocket: "/s", Image: image.Image{Kernel: "/k", Machine: "q35"}},
 			want: cat(common("q35"), tcg, console("128", "1", "/s"), []string{"-kernel", "/k"}),
 		},
 		{
 			name: "spec machine overrides image",
-			spec: Spec{Machine: "pc", QMPSocket: "/s", Image: image.Image{Kernel: "/k", Machine: "microvm"}},
+			spec: vm.Spec{Machine: "pc", QMPSocket: "/s", Image: image.Image{Kernel: "/k", Machine: "microvm"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{"-kernel", "/k"}),
 		},
 		{
 			name: "network on microvm uses virtio-mmio",
-			spec: Spec{Machine: "microvm", Network: true, QMPSocket: "/s", Image: image.Image{Kernel: "/k"}},
+			spec: vm.Spec{Machine: "microvm", Network: true, QMPSocket: "/s", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("microvm,pic=on,pit=on,isa-serial=on"), tcg, console("128", "1", "/s"),
 				[]string{"-netdev", "user,id=net0", "-device", "virtio-net-device,netdev=net0", "-kernel", "/k"}),
 		},
 		{
 			name: "network on q35 uses virtio-pci",
-			spec: Spec{Machine: "q35", Network: true, QMPSocket: "/s", Image: image.Image{Kernel: "/k"}},
+			spec: vm.Spec{Machine: "q35", Network: true, QMPSocket: "/s", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("q35"), tcg, console("128", "1", "/s"),
 				[]string{"-netdev", "user,id=net0", "-device", "virtio-net-pci,netdev=net0", "-kernel", "/k"}),
 		},
 		{
 			name: "initrd cmdline and extra args last",
-			spec: Spec{
+			spec: vm.Spec{
 				QMPSocket: "/s",
 				Image:     image.Image{Kernel: "/k", Initrd: "/i", Cmdline: "console=ttyS0 panic=-1"},
 				ExtraArgs: []string{"-d", "guest_errors"},
@@ -96,12 +97,12 @@ func TestArgs(t *testing.T) {
 		},
 		{
 			name: "comma in socket path is escaped",
-			spec: Spec{QMPSocket: "/tmp/a,b.sock", Image: image.Image{Kernel: "/k"}},
+			spec: vm.Spec{QMPSocket: "/tmp/a,b.sock", Image: image.Image{Kernel: "/k"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/tmp/a,,b.sock"), []string{"-kernel", "/k"}),
 		},
 		{
 			name: "no kernel means no -kernel",
-			spec: Spec{QMPSocket: "/s", ExtraArgs: []string{"-drive", "file=disk.img,format=raw"}},
+			spec: vm.Spec{QMPSocket: "/s", ExtraArgs: []string{"-drive", "file=disk.img,format=raw"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{"-drive", "file=disk.img,format=raw"}),
 		},
 	}
@@ -116,33 +117,33 @@ func TestArgs(t *testing.T) {
 }
 
 func TestArgsIsPure(t *testing.T) {
-	spec := Spec{QMPSocket: "/s", ExtraArgs: []string{"-x"}, Image: image.Image{Kernel: "/k"}}
+	spec := vm.Spec{QMPSocket: "/s", ExtraArgs: []string{"-x"}, Image: image.Image{Kernel: "/k"}}
 	a, b := Args(spec), Args(spec)
 	if !slices.Equal(a, b) {
 		t.Fatalf("Args differs between calls:\n%v\n%v", a, b)
 	}
 	a[len(a)-1] = "changed"
 	if spec.ExtraArgs[0] != "-x" {
-		t.Fatal("Args result aliases Spec.ExtraArgs")
+		t.Fatal("Args result aliases vm.Spec.ExtraArgs")
 	}
 }
 
 func TestHostfwdRule(t *testing.T) {
 	tests := []struct {
-		pf      PortForward
+		pf      vm.PortForward
 		want    string
 		wantErr bool
 	}{
-		{pf: PortForward{Proto: "tcp", HostPort: 8080, GuestPort: 80}, want: "tcp:127.0.0.1:8080-:80"},
-		{pf: PortForward{Proto: "udp", HostAddr: "0.0.0.0", HostPort: 53, GuestPort: 53}, want: "udp:0.0.0.0:53-:53"},
-		{pf: PortForward{Proto: "sctp", HostPort: 1, GuestPort: 1}, wantErr: true},
-		{pf: PortForward{Proto: "tcp", HostPort: 0, GuestPort: 80}, wantErr: true},
-		{pf: PortForward{Proto: "tcp", HostPort: 80, GuestPort: 70000}, wantErr: true},
-		{pf: PortForward{Proto: "tcp", HostAddr: "localhost", HostPort: 80, GuestPort: 80}, wantErr: true},
-		{pf: PortForward{Proto: "tcp", HostAddr: "127.0.0.1 -\ninfo", HostPort: 80, GuestPort: 80}, wantErr: true},
-		{pf: PortForward{Proto: "tcp", HostAddr: "::1", HostPort: 80, GuestPort: 80}, want: "tcp:[::1]:80-:80"},
-		{pf: PortForward{Proto: "tcp", HostAddr: "[::1]", HostPort: 80, GuestPort: 80}, want: "tcp:[::1]:80-:80"},
-		{pf: PortForward{Proto: "tcp", HostAddr: "fe80::1%eth0", HostPort: 80, GuestPort: 80}, wantErr: true},
+		{pf: vm.PortForward{Proto: "tcp", HostPort: 8080, GuestPort: 80}, want: "tcp:127.0.0.1:8080-:80"},
+		{pf: vm.PortForward{Proto: "udp", HostAddr: "0.0.0.0", HostPort: 53, GuestPort: 53}, want: "udp:0.0.0.0:53-:53"},
+		{pf: vm.PortForward{Proto: "sctp", HostPort: 1, GuestPort: 1}, wantErr: true},
+		{pf: vm.PortForward{Proto: "tcp", HostPort: 0, GuestPort: 80}, wantErr: true},
+		{pf: vm.PortForward{Proto: "tcp", HostPort: 80, GuestPort: 70000}, wantErr: true},
+		{pf: vm.PortForward{Proto: "tcp", HostAddr: "localhost", HostPort: 80, GuestPort: 80}, wantErr: true},
+		{pf: vm.PortForward{Proto: "tcp", HostAddr: "127.0.0.1 -\ninfo", HostPort: 80, GuestPort: 80}, wantErr: true},
+		{pf: vm.PortForward{Proto: "tcp", HostAddr: "::1", HostPort: 80, GuestPort: 80}, want: "tcp:[::1]:80-:80"},
+		{pf: vm.PortForward{Proto: "tcp", HostAddr: "[::1]", HostPort: 80, GuestPort: 80}, want: "tcp:[::1]:80-:80"},
+		{pf: vm.PortForward{Proto: "tcp", HostAddr: "fe80::1%eth0", HostPort: 80, GuestPort: 80}, wantErr: true},
 	}
 	for _, tt := range tests {
 		got, err := hostfwdRule(tt.pf)
@@ -155,14 +156,14 @@ func TestHostfwdRule(t *testing.T) {
 func TestValidateSpec(t *testing.T) {
 	tests := []struct {
 		name    string
-		spec    Spec
+		spec    vm.Spec
 		wantErr bool
 	}{
-		{name: "ok", spec: Spec{QMPSocket: "/s"}},
-		{name: "no socket", spec: Spec{}, wantErr: true},
-		{name: "socket too long", spec: Spec{QMPSocket: "/" + strings.Repeat("x", 107)}, wantErr: true},
-		{name: "negative memory", spec: Spec{QMPSocket: "/s", MemoryMiB: -1}, wantErr: true},
-		{name: "negative cpus", spec: Spec{QMPSocket: "/s", CPUs: -2}, wantErr: true},
+		{name: "ok", spec: vm.Spec{QMPSocket: "/s"}},
+		{name: "no socket", spec: vm.Spec{}, wantErr: true},
+		{name: "socket too long", spec: vm.Spec{QMPSocket: "/" + strings.Repeat("x", 107)}, wantErr: true},
+		{name: "negative memory", spec: vm.Spec{QMPSocket: "/s", MemoryMiB: -1}, wantErr: true},
+		{name: "negative cpus", spec: vm.Spec{QMPSocket: "/s", CPUs: -2}, wantErr: true},
 	}
 	for _, tt := range tests {
 		if err := validateSpec(tt.spec); (err != nil) != tt.wantErr {

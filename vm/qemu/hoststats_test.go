@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"os"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/vm"
 )
 
 func TestProcStatsSelf(t *testing.T) {
@@ -50,18 +52,18 @@ func TestParseProcStat(t *testing.T) {
 	tests := []struct {
 		name    string
 		in      string
-		want    Stats
+		want    vm.HostStats
 		wantErr bool
 	}{
 		{
 			name: "plain",
 			in:   "4242 (qemu-system-x86) S 1 4242 4242 0 -1 4194560 1000 0 0 0 150 25 0 0 20 0 7 0 123456 1000000 2000 18446744073709551615",
-			want: Stats{PID: 4242, State: "S", UserTicks: 150, SystemTicks: 25, Threads: 7, StartTicks: 123456},
+			want: vm.HostStats{PID: 4242, State: "S", UserTicks: 150, SystemTicks: 25, Threads: 7, StartTicks: 123456},
 		},
 		{
 			name: "name with spaces and parens",
 			in:   "7 (a (b) c) R 1 7 7 0 -1 0 0 0 0 0 3 4 0 0 20 0 1 0 99 0 0",
-			want: Stats{PID: 7, State: "R", UserTicks: 3, SystemTicks: 4, Threads: 1, StartTicks: 99},
+			want: vm.HostStats{PID: 7, State: "R", UserTicks: 3, SystemTicks: 4, Threads: 1, StartTicks: 99},
 		},
 		{name: "truncated", in: "7 (x) R 1 2 3", wantErr: true},
 		{name: "no name", in: "7 x R", wantErr: true},
@@ -82,7 +84,7 @@ func TestParseProcStat(t *testing.T) {
 
 func TestParseProcStatus(t *testing.T) {
 	in := "Name:\tqemu\nState:\tS (sleeping)\nVmHWM:\t   51200 kB\nVmRSS:\t   40960 kB\nThreads:\t5\n"
-	var s Stats
+	var s vm.HostStats
 	if err := parseProcStatus([]byte(in), &s); err != nil {
 		t.Fatal(err)
 	}
@@ -91,30 +93,5 @@ func TestParseProcStatus(t *testing.T) {
 	}
 	if err := parseProcStatus([]byte("VmRSS:\tlots kB\n"), &s); err == nil {
 		t.Error("bad VmRSS accepted")
-	}
-}
-
-func TestCPUPercent(t *testing.T) {
-	base := Stats{PID: 1, StartTicks: 10, UserTicks: 100, SystemTicks: 50}
-	tests := []struct {
-		name    string
-		cur     Stats
-		elapsed time.Duration
-		want    float64
-	}{
-		{"half a CPU", Stats{PID: 1, StartTicks: 10, UserTicks: 140, SystemTicks: 60}, time.Second, 50},
-		{"two CPUs", Stats{PID: 1, StartTicks: 10, UserTicks: 300, SystemTicks: 50}, time.Second, 200},
-		{"idle", base, time.Second, 0},
-		{"pid reused", Stats{PID: 1, StartTicks: 11, UserTicks: 500}, time.Second, 0},
-		{"other pid", Stats{PID: 2, StartTicks: 10, UserTicks: 500}, time.Second, 0},
-		{"no time passed", Stats{PID: 1, StartTicks: 10, UserTicks: 500}, 0, 0},
-		{"backwards", Stats{PID: 1, StartTicks: 10, UserTicks: 1}, time.Second, 0},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := CPUPercent(base, tt.cur, tt.elapsed); math.Abs(got-tt.want) > 1e-9 {
-				t.Errorf("CPUPercent = %v, want %v", got, tt.want)
-			}
-		})
 	}
 }

@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"context"
@@ -12,7 +12,6 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -24,6 +23,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/vm"
 )
 
 // DefaultStartTimeout bounds the time from spawning QEMU to QMP being ready
@@ -52,93 +52,7 @@ const (
 	kvmInternalError = "KVM internal error"
 )
 
-// ErrExited means QEMU has exited, so the console or QMP cannot be used.
-var ErrExited = errors.New("vm: qemu has exited")
-
-// ErrNoNetwork means a port forward was asked of a machine started
-// without Spec.Network.
-var ErrNoNetwork = errors.New("vm: machine has no network")
-
-// StartOptions are the host-side settings of a Start that are not part of
-// QEMU's command line.
-type StartOptions struct {
-	// Console receives every byte the guest writes to its serial console,
-	// raw and in order. It is called from one goroutine and must not block
-	// for long: QEMU's output waits while it does. Nil discards output.
-	Console io.Writer
-	// Log receives ukdev's own diagnostics; nil discards them.
-	Log *slog.Logger
-	// QMPTimeout bounds each QMP command whose context has no deadline;
-	// zero means DefaultQMPTimeout.
-	QMPTimeout time.Duration
-	// StartTimeout bounds the time from spawning QEMU to QMP being ready;
-	// zero means DefaultStartTimeout.
-	StartTimeout time.Duration
-	// DumpFile is the file ReadMemory has QEMU write guest memory to,
-	// one file reused by every read. QEMU opens it by name, following
-	// symlinks, and it holds guest memory: it belongs in a private
-	// directory (the runtime dir). The caller removes it once QEMU has
-	// exited. Empty: ReadMemory fails.
-	DumpFile string
-}
-
-// StartError means QEMU did not start: it could not be executed, exited
-// before QMP was ready (a bad argument, a kernel it refused), or QMP was
-// not ready in time.
-type StartError struct {
-	// Argv is the full command line, binary first.
-	Argv []string
-	// Stderr is the end of QEMU's standard error.
-	Stderr string
-	// Err is the cause: the exec error, the *exec.ExitError, or a context
-	// error for a timeout.
-	Err error
-}
-
-// Error implements error, leading with QEMU's own explanation when it gave
-// one.
-func (e *StartError) Error() string {
-	if d := firstLine(e.Stderr); d != "" {
-		return "vm: start qemu: " + d
-	}
-	return fmt.Sprintf("vm: start qemu: %v", e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *StartError) Unwrap() error { return e.Err }
-
-// Outcome describes the failed start as the end of a boot.
-func (e *StartError) Outcome() image.Outcome {
-	detail := firstLine(e.Stderr)
-	if detail == "" && e.Err != nil {
-		detail = e.Err.Error()
-	}
-	return image.Outcome{Kind: image.StartFailed, Status: -1, Detail: detail}
-}
-
-// PortError means QEMU refused a port forward, typically because the host
-// port is in use.
-type PortError struct {
-	// Forward is the refused forward.
-	Forward PortForward
-	// Detail is QEMU's explanation.
-	Detail string
-}
-
-// Error implements error.
-func (e *PortError) Error() string {
-	return fmt.Sprintf("vm: forward %s %s to guest port %d: %s", e.Forward.Proto,
-		net.JoinHostPort(e.Forward.hostAddr(), strconv.Itoa(e.Forward.HostPort)), e.Forward.GuestPort, e.Detail)
-}
-
-func (pf PortForward) hostAddr() string {
-	if pf.HostAddr == "" {
-		return DefaultHostAddr
-	}
-	return pf.HostAddr
-}
-
-// Machine is one running QEMU process.
+// Machine is one running QEMU process: the QEMU vm.Machine.
 //
 // Lifecycle contract:
 //   - Start returns a Machine whose QMP is ready, or an error and no
@@ -157,7 +71,7 @@ func (pf PortForward) hostAddr() string {
 //
 // All methods are safe for concurrent use.
 type Machine struct {
-	spec   Spec
+	spec   vm.Spec
 	argv   []string
 	log    *slog.Logger
 	qmpTTL time.Duration
@@ -203,6 +117,8 @@ type Machine struct {
 	hasEnded bool
 }
 
+var _ vm.Machine = (*Machine)(nil)
+
 // Start spawns QEMU for spec, connects QMP and returns once QMP is ready.
 // ctx bounds the start only (together with StartOptions.StartTimeout); the
 // Machine lives until Stop or until QEMU exits, whatever happens to ctx.
@@ -216,15 +132,15 @@ type Machine struct {
 //
 // Any file at spec.QMPSocket is removed first. Each boot should use its own
 // socket path: QEMU serves one QMP client at a time.
-func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) {
+func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, error) {
 	if err := validateSpec(spec); err != nil {
 		return nil, err
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = DefaultStartTimeout
 	}
-	if opts.QMPTimeout <= 0 {
-		opts.QMPTimeout = DefaultQMPTimeout
+	if opts.CommandTimeout <= 0 {
+		opts.CommandTimeout = DefaultQMPTimeout
 	}
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
@@ -236,20 +152,20 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 	paused := spec
 	paused.StartPaused = true
 	args := Args(paused)
-	bin := spec.qemuBinary()
+	bin := qemuBinary(spec)
 	argv := append([]string{bin}, args...)
 
 	if err := os.Remove(spec.QMPSocket); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("vm: start: remove stale QMP socket: %w", err)
+		return nil, fmt.Errorf("qemu: start: remove stale QMP socket: %w", err)
 	}
 	master, slave, err := openPty()
 	if err != nil {
-		return nil, fmt.Errorf("vm: start: open pty: %w", err)
+		return nil, fmt.Errorf("qemu: start: open pty: %w", err)
 	}
 	if err := makeRaw(slave); err != nil {
 		_ = master.Close()
 		_ = slave.Close()
-		return nil, fmt.Errorf("vm: start: pty raw mode: %w", err)
+		return nil, fmt.Errorf("qemu: start: pty raw mode: %w", err)
 	}
 
 	life, endLife := context.WithCancel(context.Background())
@@ -257,7 +173,7 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 		spec:         spec,
 		argv:         argv,
 		log:          opts.Log,
-		qmpTTL:       opts.QMPTimeout,
+		qmpTTL:       opts.CommandTimeout,
 		pty:          master,
 		console:      opts.Console,
 		dumpFile:     opts.DumpFile,
@@ -288,7 +204,7 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 	if err != nil {
 		_ = master.Close()
 		endLife()
-		return nil, &StartError{Argv: argv, Err: err}
+		return nil, &vm.StartError{Argv: argv, Err: err}
 	}
 	m.log.Debug("qemu started", "pid", m.cmd.Process.Pid, "argv", argv)
 	go m.copyConsole()
@@ -299,30 +215,30 @@ func Start(ctx context.Context, spec Spec, opts StartOptions) (*Machine, error) 
 		m.hurryOnce.Do(func() { close(m.hurry) })
 		m.stopOnce.Do(func() { go m.stopSequence() })
 		<-m.exited
-		return nil, &StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
+		return nil, &vm.StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
 	}
 	go m.watchEvents()
 	if !spec.StartPaused {
 		if err := m.Cont(ctx); err != nil {
 			_ = m.Stop(context.Background())
-			return nil, &StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
+			return nil, &vm.StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
 		}
 	}
 	return m, nil
 }
 
 // validateSpec rejects specs QEMU could not be started with.
-func validateSpec(s Spec) error {
+func validateSpec(s vm.Spec) error {
 	switch {
 	case s.QMPSocket == "":
-		return errors.New("vm: start: Spec.QMPSocket is empty")
+		return errors.New("qemu: start: Spec.QMPSocket is empty")
 	case len(s.QMPSocket) > maxSocketPath:
-		return fmt.Errorf("vm: start: QMP socket path %q is %d bytes, longer than the %d a unix socket allows",
+		return fmt.Errorf("qemu: start: QMP socket path %q is %d bytes, longer than the %d a unix socket allows",
 			s.QMPSocket, len(s.QMPSocket), maxSocketPath)
 	case s.MemoryMiB < 0:
-		return fmt.Errorf("vm: start: negative memory size %d MiB", s.MemoryMiB)
+		return fmt.Errorf("qemu: start: negative memory size %d MiB", s.MemoryMiB)
 	case s.CPUs < 0:
-		return fmt.Errorf("vm: start: negative CPU count %d", s.CPUs)
+		return fmt.Errorf("qemu: start: negative CPU count %d", s.CPUs)
 	}
 	return nil
 }
@@ -396,7 +312,7 @@ func (m *Machine) connect(ctx context.Context, timeout time.Duration) error {
 		case <-m.exited:
 			return m.exitError()
 		case <-ctx.Done():
-			return fmt.Errorf("vm: qmp not ready: %w", ctx.Err())
+			return fmt.Errorf("qemu: qmp not ready: %w", ctx.Err())
 		case <-retry.C:
 		}
 	}
@@ -407,7 +323,7 @@ func (m *Machine) exitError() error {
 	if st := m.cmd.ProcessState; st != nil {
 		return &exec.ExitError{ProcessState: st}
 	}
-	return ErrExited
+	return vm.ErrExited
 }
 
 // copyConsole copies the guest's serial output to the console writer until
@@ -624,16 +540,16 @@ func (m *Machine) Events(ctx context.Context) (<-chan qmp.Event, error) {
 func (m *Machine) WriteConsole(p []byte) (int, error) {
 	select {
 	case <-m.exited:
-		return 0, fmt.Errorf("vm: write console: %w", ErrExited)
+		return 0, fmt.Errorf("qemu: write console: %w", vm.ErrExited)
 	default:
 	}
 	_ = m.pty.SetWriteDeadline(time.Now().Add(m.writeTimeout))
 	n, err := m.pty.Write(p)
 	if err != nil {
 		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
-			return n, fmt.Errorf("vm: write console: %w", ErrExited)
+			return n, fmt.Errorf("qemu: write console: %w", vm.ErrExited)
 		}
-		return n, fmt.Errorf("vm: write console: %w", err)
+		return n, fmt.Errorf("qemu: write console: %w", err)
 	}
 	return n, nil
 }
@@ -652,7 +568,7 @@ func (m *Machine) ReadMemory(ctx context.Context, addr, size uint64, virtual boo
 		args["cpu-index"] = 0
 	}
 	if m.dumpFile == "" {
-		return nil, fmt.Errorf("vm: %s: no dump file (StartOptions.DumpFile)", cmd)
+		return nil, fmt.Errorf("qemu: %s: no dump file (StartOptions.DumpFile)", cmd)
 	}
 	m.dumpMu.Lock()
 	defer m.dumpMu.Unlock()
@@ -661,10 +577,10 @@ func (m *Machine) ReadMemory(ctx context.Context, addr, size uint64, virtual boo
 	}
 	data, err := os.ReadFile(m.dumpFile)
 	if err != nil {
-		return nil, fmt.Errorf("vm: %s: %w", cmd, err)
+		return nil, fmt.Errorf("qemu: %s: %w", cmd, err)
 	}
 	if uint64(len(data)) != size {
-		return nil, fmt.Errorf("vm: %s at %#x: got %d bytes, want %d", cmd, addr, len(data), size)
+		return nil, fmt.Errorf("qemu: %s at %#x: got %d bytes, want %d", cmd, addr, len(data), size)
 	}
 	return data, nil
 }
@@ -674,12 +590,12 @@ func (m *Machine) ReadMemory(ctx context.Context, addr, size uint64, virtual boo
 func (m *Machine) execute(ctx context.Context, name string, args any) (json.RawMessage, error) {
 	cmd, err := json.Marshal(qmp.Command{Execute: name, Args: args})
 	if err != nil {
-		return nil, fmt.Errorf("vm: qmp %s: encode: %w", name, err)
+		return nil, fmt.Errorf("qemu: qmp %s: encode: %w", name, err)
 	}
 	raw, err := m.mon.RunContext(ctx, cmd)
 	if err != nil {
 		if errors.Is(err, ErrMonitorClosed) && isClosed(m.exited) {
-			return nil, fmt.Errorf("vm: qmp %s: %w", name, ErrExited)
+			return nil, fmt.Errorf("qemu: qmp %s: %w", name, vm.ErrExited)
 		}
 		return nil, err
 	}
@@ -687,7 +603,7 @@ func (m *Machine) execute(ctx context.Context, name string, args any) (json.RawM
 		Return json.RawMessage `json:"return"`
 	}
 	if err := json.Unmarshal(raw, &r); err != nil {
-		return nil, fmt.Errorf("vm: qmp %s: decode reply: %w", name, err)
+		return nil, fmt.Errorf("qemu: qmp %s: decode reply: %w", name, err)
 	}
 	return r.Return, nil
 }
@@ -713,7 +629,7 @@ func (m *Machine) Status(ctx context.Context) (string, error) {
 		Status string `json:"status"`
 	}
 	if err := json.Unmarshal(ret, &st); err != nil {
-		return "", fmt.Errorf("vm: qmp query-status: decode: %w", err)
+		return "", fmt.Errorf("qemu: qmp query-status: decode: %w", err)
 	}
 	return st.Status, nil
 }
@@ -724,8 +640,12 @@ func (m *Machine) Cont(ctx context.Context) error {
 	return err
 }
 
-// Resume resumes a paused VM; it is Cont.
+// Resume starts a VM started paused, or resumes a paused one; it is Cont.
 func (m *Machine) Resume(ctx context.Context) error { return m.Cont(ctx) }
+
+// HostStats returns a host-side snapshot of the QEMU process, from /proc
+// (ProcStats). An error wraps fs.ErrNotExist when the process is gone.
+func (m *Machine) HostStats() (vm.HostStats, error) { return ProcStats(m.PID()) }
 
 // Pause pauses the VM (QMP stop).
 func (m *Machine) Pause(ctx context.Context) error {
@@ -755,27 +675,27 @@ func needsReset(status string) bool {
 func (m *Machine) Reset(ctx context.Context) error {
 	before, err := m.Status(ctx)
 	if err != nil {
-		return fmt.Errorf("vm: reset: %w", err)
+		return fmt.Errorf("qemu: reset: %w", err)
 	}
 	if _, err := m.execute(ctx, "set-action", map[string]string{"reboot": "reset"}); err != nil {
-		return fmt.Errorf("vm: reset: %w", err)
+		return fmt.Errorf("qemu: reset: %w", err)
 	}
 	_, resetErr := m.execute(ctx, "system_reset", nil)
 	// Restore the action even when the reset failed or ctx ended.
 	restoreCtx, cancel := context.WithTimeout(m.life, m.qmpTTL)
 	defer cancel()
 	if _, err := m.execute(restoreCtx, "set-action", map[string]string{"reboot": "shutdown"}); err != nil {
-		return fmt.Errorf("vm: reset: restore reboot action: %w", errors.Join(resetErr, err))
+		return fmt.Errorf("qemu: reset: restore reboot action: %w", errors.Join(resetErr, err))
 	}
 	if resetErr != nil {
-		return fmt.Errorf("vm: reset: %w", resetErr)
+		return fmt.Errorf("qemu: reset: %w", resetErr)
 	}
 	if !needsReset(before) {
 		return nil
 	}
 	// QEMU performs the reset asynchronously; cont is refused until it has.
 	if err := m.awaitStatus(ctx, func(s string) bool { return !needsReset(s) }); err != nil {
-		return fmt.Errorf("vm: reset: %w", err)
+		return fmt.Errorf("qemu: reset: %w", err)
 	}
 	m.mu.Lock()
 	if m.hasEnded && m.outcome.Kind != image.QEMUExited && m.outcome.Kind != image.StoppedByHost {
@@ -785,7 +705,7 @@ func (m *Machine) Reset(ctx context.Context) error {
 	}
 	m.mu.Unlock()
 	if err := m.Cont(ctx); err != nil {
-		return fmt.Errorf("vm: reset: %w", err)
+		return fmt.Errorf("qemu: reset: %w", err)
 	}
 	return nil
 }
@@ -817,9 +737,9 @@ func (m *Machine) awaitStatus(ctx context.Context, ok func(string) bool) error {
 // AddPortForward forwards a host port to the guest through the user-mode
 // network (HMP hostfwd_add on NetdevID). QEMU binds the host port at once:
 // a port in use is reported as a *PortError.
-func (m *Machine) AddPortForward(ctx context.Context, pf PortForward) error {
+func (m *Machine) AddPortForward(ctx context.Context, pf vm.PortForward) error {
 	if !m.spec.Network {
-		return fmt.Errorf("vm: add port forward: %w", ErrNoNetwork)
+		return fmt.Errorf("qemu: add port forward: %w", vm.ErrNoNetwork)
 	}
 	rule, err := hostfwdRule(pf)
 	if err != nil {
@@ -828,17 +748,17 @@ func (m *Machine) AddPortForward(ctx context.Context, pf PortForward) error {
 	ret, err := m.execute(ctx, "human-monitor-command",
 		map[string]string{"command-line": "hostfwd_add " + NetdevID + " " + rule})
 	if err != nil {
-		return fmt.Errorf("vm: add port forward %s: %w", rule, err)
+		return fmt.Errorf("qemu: add port forward %s: %w", rule, err)
 	}
 	var text string
 	if err := json.Unmarshal(ret, &text); err != nil {
-		return fmt.Errorf("vm: add port forward %s: decode reply: %w", rule, err)
+		return fmt.Errorf("qemu: add port forward %s: decode reply: %w", rule, err)
 	}
 	if text = strings.TrimSpace(text); text != "" {
 		if pf.HostAddr == "" {
-			pf.HostAddr = DefaultHostAddr
+			pf.HostAddr = vm.DefaultHostAddr
 		}
-		return &PortError{Forward: pf, Detail: text}
+		return &vm.PortError{Forward: pf, Detail: text}
 	}
 	return nil
 }
@@ -846,13 +766,13 @@ func (m *Machine) AddPortForward(ctx context.Context, pf PortForward) error {
 // hostfwdRule validates pf and renders it in hostfwd_add syntax,
 // "tcp:127.0.0.1:8080-:80". Validation also keeps anything but the rule
 // out of the HMP command line.
-func hostfwdRule(pf PortForward) (string, error) {
+func hostfwdRule(pf vm.PortForward) (string, error) {
 	if pf.Proto != "tcp" && pf.Proto != "udp" {
-		return "", fmt.Errorf("vm: port forward: protocol %q is not tcp or udp", pf.Proto)
+		return "", fmt.Errorf("qemu: port forward: protocol %q is not tcp or udp", pf.Proto)
 	}
-	addr, err := netip.ParseAddr(strings.Trim(pf.hostAddr(), "[]"))
+	addr, err := netip.ParseAddr(strings.Trim(pf.HostAddrOrDefault(), "[]"))
 	if err != nil || addr.Zone() != "" {
-		return "", fmt.Errorf("vm: port forward: host address %q is not an IP address", pf.HostAddr)
+		return "", fmt.Errorf("qemu: port forward: host address %q is not an IP address", pf.HostAddr)
 	}
 	host := addr.String()
 	if addr.Is6() {
@@ -861,10 +781,10 @@ func hostfwdRule(pf PortForward) (string, error) {
 		host = "[" + host + "]"
 	}
 	if pf.HostPort < 1 || pf.HostPort > 65535 {
-		return "", fmt.Errorf("vm: port forward: host port %d is outside 1-65535", pf.HostPort)
+		return "", fmt.Errorf("qemu: port forward: host port %d is outside 1-65535", pf.HostPort)
 	}
 	if pf.GuestPort < 1 || pf.GuestPort > 65535 {
-		return "", fmt.Errorf("vm: port forward: guest port %d is outside 1-65535", pf.GuestPort)
+		return "", fmt.Errorf("qemu: port forward: guest port %d is outside 1-65535", pf.GuestPort)
 	}
 	return fmt.Sprintf("%s:%s:%d-:%d", pf.Proto, host, pf.HostPort, pf.GuestPort), nil
 }

@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/vm"
 )
 
 // fakeProber is a scripted prober: it checks the probe's argv and records
@@ -199,9 +201,9 @@ func TestProbeBootTimesOut(t *testing.T) {
 // requireQEMU returns the QEMU binary or skips the test.
 func requireQEMU(t *testing.T) string {
 	t.Helper()
-	path, err := exec.LookPath(DefaultQEMU)
+	path, err := exec.LookPath(vm.DefaultQEMU)
 	if err != nil {
-		t.Skipf("%s not installed", DefaultQEMU)
+		t.Skipf("%s not installed", vm.DefaultQEMU)
 	}
 	return path
 }

@@ -1,96 +1,28 @@
-// Package vm runs one unikernel image under QEMU: it builds QEMU's command
-// line (a pure function of a Spec), starts QEMU on a pseudo-terminal that
-// carries the guest's serial console, controls it over QMP, reports how
-// each boot ended as a raw image.Outcome, and probes which accelerator
-// works on the host. It knows nothing about the dashboard and does not
-// decode flavor-specific exit statuses; package kernel does that.
-package vm
+// Package qemu is the QEMU backend of package vm: it builds QEMU's command
+// line (a pure function of a vm.Spec), starts QEMU on a pseudo-terminal
+// that carries the guest's serial console, controls it over QMP, reports
+// how each boot ended as a raw image.Outcome, reads guest memory,
+// registers and the balloon's statistics, and probes which accelerator
+// works on the host. QMP's JSON stays inside this package.
+package qemu
 
 import (
 	"strconv"
 	"strings"
 
-	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/vm"
 )
 
-// Defaults applied by Args when a Spec leaves a field zero.
-const (
-	// DefaultQEMU is the QEMU binary started when Spec.QEMU is empty.
-	DefaultQEMU = "qemu-system-x86_64"
-	// DefaultMemoryMiB is the guest memory size when Spec.MemoryMiB is zero.
-	DefaultMemoryMiB = 128
-	// DefaultCPUs is the number of vCPUs when Spec.CPUs is zero.
-	DefaultCPUs = 1
-	// DefaultHostAddr is the host address forwarded ports bind when
-	// PortForward.HostAddr is empty.
-	DefaultHostAddr = "127.0.0.1"
-	// NetdevID is the id of the user-mode network backend Args adds when
-	// Spec.Network is set; port forwards are added to it.
-	NetdevID = "net0"
-)
+// NetdevID is the id of the user-mode network backend Args adds when
+// Spec.Network is set; port forwards are added to it.
+const NetdevID = "net0"
 
-// PortForward forwards a host port to a guest port through QEMU's user-mode
-// network.
-type PortForward struct {
-	// Proto is "tcp" or "udp".
-	Proto string
-	// HostAddr is the host IP address to bind; empty means DefaultHostAddr.
-	HostAddr string
-	// HostPort is the host port (1-65535).
-	HostPort int
-	// GuestPort is the guest port (1-65535).
-	GuestPort int
-}
-
-// Spec is everything QEMU is started with for one boot.
-type Spec struct {
-	// QEMU is the QEMU binary; empty means DefaultQEMU.
-	QEMU string
-	// Image is the kernel, initrd and command line to boot, and the exit
-	// devices the image uses.
-	Image image.Image
-	// Accel is the resolved accelerator, "kvm" or "tcg"; empty means
-	// "tcg", which works everywhere.
-	Accel string
-	// Machine is the resolved QEMU machine, "microvm", "pc" or "q35";
-	// empty means Image.Machine, and "pc" when that is empty too.
-	Machine string
-	// MemoryMiB is the guest memory size; zero means DefaultMemoryMiB.
-	MemoryMiB int
-	// CPUs is the number of vCPUs; zero means DefaultCPUs.
-	CPUs int
-	// QMPSocket is the path of the unix socket QEMU serves QMP on. It must
-	// be shorter than 108 bytes and should be private to one boot.
-	QMPSocket string
-	// Network adds a user-mode netdev NetdevID with a virtio NIC suited
-	// to the machine. Port forwards are not part of the command line: they
-	// are added over QMP after start (Machine.AddPortForward), so the QEMU
-	// of a hot reboot can start while the old one still holds the ports.
-	Network bool
-	// StartPaused starts the VM paused (-S).
-	StartPaused bool
-	// ExtraArgs are appended last, verbatim.
-	ExtraArgs []string
-}
-
-// qemuBinary returns the QEMU binary the spec names.
-func (s Spec) qemuBinary() string {
+// qemuBinary returns the QEMU binary s names.
+func qemuBinary(s vm.Spec) string {
 	if s.QEMU == "" {
-		return DefaultQEMU
+		return vm.DefaultQEMU
 	}
 	return s.QEMU
-}
-
-// machine returns the machine type the spec resolves to.
-func (s Spec) machine() string {
-	switch {
-	case s.Machine != "":
-		return s.Machine
-	case s.Image.Machine != "":
-		return s.Image.Machine
-	default:
-		return "pc"
-	}
 }
 
 // Args returns QEMU's arguments (without the binary) for s. It is a pure
@@ -100,16 +32,16 @@ func (s Spec) machine() string {
 // it paused for inspection (-action reboot=shutdown,shutdown=pause,
 // panic=pause). The serial console is QEMU's stdio with signals off, so a
 // ^C typed to the guest reaches the guest instead of killing QEMU.
-func Args(s Spec) []string {
+func Args(s vm.Spec) []string {
 	memory := s.MemoryMiB
 	if memory <= 0 {
-		memory = DefaultMemoryMiB
+		memory = vm.DefaultMemoryMiB
 	}
 	cpus := s.CPUs
 	if cpus <= 0 {
-		cpus = DefaultCPUs
+		cpus = vm.DefaultCPUs
 	}
-	machine := s.machine()
+	machine := s.MachineType()
 
 	args := []string{
 		"-nodefaults", "-no-user-config", "-display", "none",

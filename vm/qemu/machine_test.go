@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/vm"
 )
 
 // Test kernels: 32-bit PVH code placed at pvhCodeAddr by pvhELF, assembled
@@ -108,14 +109,14 @@ func (c *consoleRecorder) waitCount(t *testing.T, want string, n int) {
 }
 
 // bootSpec returns a spec for a TCG microvm booting code.
-func bootSpec(t *testing.T, code []byte) Spec {
+func bootSpec(t *testing.T, code []byte) vm.Spec {
 	t.Helper()
 	dir := shortTempDir(t)
 	k := filepath.Join(dir, "kernel.elf")
 	if err := os.WriteFile(k, pvhELF(code), 0o444); err != nil {
 		t.Fatal(err)
 	}
-	return Spec{
+	return vm.Spec{
 		QEMU:      requireQEMU(t),
 		Image:     image.Image{Kernel: k, DebugExit: true, PVPanic: true},
 		Accel:     "tcg",
@@ -126,10 +127,10 @@ func bootSpec(t *testing.T, code []byte) Spec {
 }
 
 // start starts spec and stops the machine at the end of the test.
-func start(t *testing.T, spec Spec) (*Machine, *consoleRecorder) {
+func start(t *testing.T, spec vm.Spec) (*Machine, *consoleRecorder) {
 	t.Helper()
 	console := newConsoleRecorder()
-	m, err := Start(t.Context(), spec, StartOptions{Console: console, StartTimeout: deadline})
+	m, err := Start(t.Context(), spec, vm.StartOptions{Console: console, StartTimeout: deadline})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}
@@ -179,11 +180,11 @@ func TestMachineConsoleAndDebugExit(t *testing.T) {
 	if !processGone(m.PID()) {
 		t.Errorf("process %d still exists", m.PID())
 	}
-	if _, err := m.WriteConsole([]byte("y")); !errors.Is(err, ErrExited) {
-		t.Errorf("WriteConsole after exit = %v, want ErrExited", err)
+	if _, err := m.WriteConsole([]byte("y")); !errors.Is(err, vm.ErrExited) {
+		t.Errorf("WriteConsole after exit = %v, want vm.ErrExited", err)
 	}
-	if _, err := m.Status(t.Context()); !errors.Is(err, ErrExited) {
-		t.Errorf("Status after exit = %v, want ErrExited", err)
+	if _, err := m.Status(t.Context()); !errors.Is(err, vm.ErrExited) {
+		t.Errorf("Status after exit = %v, want vm.ErrExited", err)
 	}
 	if err := m.Stop(t.Context()); err != nil {
 		t.Errorf("Stop after exit: %v", err)
@@ -351,11 +352,11 @@ func TestMachinePortForward(t *testing.T) {
 	}
 	defer busy.Close()
 	busyPort := busy.Addr().(*net.TCPAddr).Port
-	pf := PortForward{Proto: "tcp", HostPort: busyPort, GuestPort: 80}
+	pf := vm.PortForward{Proto: "tcp", HostPort: busyPort, GuestPort: 80}
 	err = m.AddPortForward(t.Context(), pf)
-	var pe *PortError
-	if !errors.As(err, &pe) || pe.Forward.HostPort != busyPort || pe.Forward.HostAddr != DefaultHostAddr || pe.Detail == "" {
-		t.Fatalf("forward to a busy port = %v, want *PortError", err)
+	var pe *vm.PortError
+	if !errors.As(err, &pe) || pe.Forward.HostPort != busyPort || pe.Forward.HostAddr != vm.DefaultHostAddr || pe.Detail == "" {
+		t.Fatalf("forward to a busy port = %v, want *vm.PortError", err)
 	}
 
 	free, err := net.Listen("tcp", "127.0.0.1:0")
@@ -364,23 +365,23 @@ func TestMachinePortForward(t *testing.T) {
 	}
 	freePort := free.Addr().(*net.TCPAddr).Port
 	free.Close()
-	if err := m.AddPortForward(t.Context(), PortForward{Proto: "tcp", HostPort: freePort, GuestPort: 80}); err != nil {
+	if err := m.AddPortForward(t.Context(), vm.PortForward{Proto: "tcp", HostPort: freePort, GuestPort: 80}); err != nil {
 		t.Fatalf("forward to a free port: %v", err)
 	}
 	if l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(freePort)); err == nil {
 		l.Close()
 		t.Fatal("the forwarded host port is not bound by QEMU")
 	}
-	if err := m.AddPortForward(t.Context(), PortForward{Proto: "icmp", HostPort: 1, GuestPort: 1}); err == nil {
+	if err := m.AddPortForward(t.Context(), vm.PortForward{Proto: "icmp", HostPort: 1, GuestPort: 1}); err == nil {
 		t.Fatal("a bad forward was accepted")
 	}
 }
 
 func TestMachinePortForwardWithoutNetwork(t *testing.T) {
 	m, _ := start(t, bootSpec(t, echoKernel()))
-	err := m.AddPortForward(t.Context(), PortForward{Proto: "tcp", HostPort: 8080, GuestPort: 80})
-	if !errors.Is(err, ErrNoNetwork) {
-		t.Fatalf("err = %v, want ErrNoNetwork", err)
+	err := m.AddPortForward(t.Context(), vm.PortForward{Proto: "tcp", HostPort: 8080, GuestPort: 80})
+	if !errors.Is(err, vm.ErrNoNetwork) {
+		t.Fatalf("err = %v, want vm.ErrNoNetwork", err)
 	}
 }
 
@@ -396,45 +397,45 @@ func TestStartFailures(t *testing.T) {
 	}
 	tests := []struct {
 		name       string
-		spec       Spec
+		spec       vm.Spec
 		wantStderr bool
 		wantIs     error
 	}{
 		{
 			name:       "missing kernel",
-			spec:       Spec{QEMU: qemu, Machine: "microvm", Image: image.Image{Kernel: filepath.Join(dir, "nope")}},
+			spec:       vm.Spec{QEMU: qemu, Machine: "microvm", Image: image.Image{Kernel: filepath.Join(dir, "nope")}},
 			wantStderr: true,
 		},
 		{
 			name:       "kernel without PVH note",
-			spec:       Spec{QEMU: qemu, Machine: "microvm", Image: image.Image{Kernel: noPVHPath}},
+			spec:       vm.Spec{QEMU: qemu, Machine: "microvm", Image: image.Image{Kernel: noPVHPath}},
 			wantStderr: true,
 		},
 		{
 			name:       "bad argument",
-			spec:       Spec{QEMU: qemu, Machine: "microvm", ExtraArgs: []string{"-no-such-option"}},
+			spec:       vm.Spec{QEMU: qemu, Machine: "microvm", ExtraArgs: []string{"-no-such-option"}},
 			wantStderr: true,
 		},
 		{
 			name:   "missing binary",
-			spec:   Spec{QEMU: filepath.Join(dir, "no-qemu"), Machine: "microvm"},
+			spec:   vm.Spec{QEMU: filepath.Join(dir, "no-qemu"), Machine: "microvm"},
 			wantIs: fs.ErrNotExist,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			tt.spec.QMPSocket = filepath.Join(dir, "qmp.sock")
-			m, err := Start(t.Context(), tt.spec, StartOptions{StartTimeout: deadline})
+			m, err := Start(t.Context(), tt.spec, vm.StartOptions{StartTimeout: deadline})
 			if m != nil {
 				_ = m.Stop(context.Background())
 				t.Fatal("Start returned a machine")
 			}
-			var se *StartError
+			var se *vm.StartError
 			if !errors.As(err, &se) {
-				t.Fatalf("err = %v, want *StartError", err)
+				t.Fatalf("err = %v, want *vm.StartError", err)
 			}
 			if tt.wantStderr && (se.Stderr == "" || se.Error() == "vm: start qemu: "+se.Err.Error()) {
-				t.Errorf("StartError %q does not carry QEMU's stderr %q", se.Error(), se.Stderr)
+				t.Errorf("vm.StartError %q does not carry QEMU's stderr %q", se.Error(), se.Stderr)
 			}
 			if tt.wantIs != nil && !errors.Is(err, tt.wantIs) {
 				t.Errorf("err = %v, want errors.Is %v", err, tt.wantIs)

@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"context"
@@ -26,10 +26,10 @@ const eventQueueLimit = 4096
 
 // ErrMonitorClosed means the QMP connection is closed (Disconnect was
 // called, or QEMU closed its end).
-var ErrMonitorClosed = errors.New("vm: qmp: connection closed")
+var ErrMonitorClosed = errors.New("qemu: qmp: connection closed")
 
 // ErrAlreadyConnected is returned by a second Connect on one Monitor.
-var ErrAlreadyConnected = errors.New("vm: qmp: already connected")
+var ErrAlreadyConnected = errors.New("qemu: qmp: already connected")
 
 // QMPError is an error reply from QEMU to one command.
 type QMPError struct {
@@ -43,7 +43,7 @@ type QMPError struct {
 
 // Error implements error.
 func (e *QMPError) Error() string {
-	return fmt.Sprintf("vm: qmp %s: %s: %s", e.Command, e.Class, e.Desc)
+	return fmt.Sprintf("qemu: qmp %s: %s: %s", e.Command, e.Class, e.Desc)
 }
 
 // Monitor is a QMP client over one connection. It implements qmp.Monitor
@@ -142,12 +142,12 @@ func (m *Monitor) ConnectContext(ctx context.Context) error {
 		m.version = v
 		m.mu.Unlock()
 	case <-m.done:
-		return fmt.Errorf("vm: qmp connect: no greeting: %w", m.stopReason())
+		return fmt.Errorf("qemu: qmp connect: no greeting: %w", m.stopReason())
 	case <-ctx.Done():
-		return fmt.Errorf("vm: qmp connect: waiting for greeting: %w", ctx.Err())
+		return fmt.Errorf("qemu: qmp connect: waiting for greeting: %w", ctx.Err())
 	}
 	if _, err := m.RunContext(ctx, []byte(`{"execute":"qmp_capabilities"}`)); err != nil {
-		return fmt.Errorf("vm: qmp connect: %w", err)
+		return fmt.Errorf("qemu: qmp connect: %w", err)
 	}
 	m.mu.Lock()
 	m.connected = true
@@ -172,7 +172,7 @@ func (m *Monitor) Done() <-chan struct{} { return m.done }
 func (m *Monitor) Disconnect() error {
 	m.closeOnce.Do(func() {
 		if err := m.conn.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
-			m.closeErr = fmt.Errorf("vm: qmp disconnect: %w", err)
+			m.closeErr = fmt.Errorf("qemu: qmp disconnect: %w", err)
 		}
 	})
 	m.mu.Lock()
@@ -201,11 +201,11 @@ func (m *Monitor) Run(command []byte) ([]byte, error) {
 func (m *Monitor) RunContext(ctx context.Context, command []byte) ([]byte, error) {
 	var obj map[string]json.RawMessage
 	if err := json.Unmarshal(command, &obj); err != nil {
-		return nil, fmt.Errorf("vm: qmp: command is not a JSON object: %w", err)
+		return nil, fmt.Errorf("qemu: qmp: command is not a JSON object: %w", err)
 	}
 	var name string
 	if err := json.Unmarshal(obj["execute"], &name); err != nil || name == "" {
-		return nil, fmt.Errorf("vm: qmp: command %.60q has no \"execute\" name", command)
+		return nil, fmt.Errorf("qemu: qmp: command %.60q has no \"execute\" name", command)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -217,7 +217,7 @@ func (m *Monitor) RunContext(ctx context.Context, command []byte) ([]byte, error
 	m.mu.Lock()
 	if m.readErr != nil || !m.readerOn {
 		m.mu.Unlock()
-		return nil, fmt.Errorf("vm: qmp %s: %w", name, ErrMonitorClosed)
+		return nil, fmt.Errorf("qemu: qmp %s: %w", name, ErrMonitorClosed)
 	}
 	m.nextID++
 	id := "ukdev-" + strconv.FormatUint(m.nextID, 10)
@@ -229,10 +229,10 @@ func (m *Monitor) RunContext(ctx context.Context, command []byte) ([]byte, error
 	obj["id"] = idJSON
 	line, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("vm: qmp %s: encode: %w", name, err)
+		return nil, fmt.Errorf("qemu: qmp %s: encode: %w", name, err)
 	}
 	if err := m.send(ctx, append(line, '\n')); err != nil {
-		return nil, fmt.Errorf("vm: qmp %s: %w", name, err)
+		return nil, fmt.Errorf("qemu: qmp %s: %w", name, err)
 	}
 
 	select {
@@ -243,11 +243,11 @@ func (m *Monitor) RunContext(ctx context.Context, command []byte) ([]byte, error
 				qe.Command = name
 				return nil, qe
 			}
-			return nil, fmt.Errorf("vm: qmp %s: %w", name, r.err)
+			return nil, fmt.Errorf("qemu: qmp %s: %w", name, r.err)
 		}
 		return r.raw, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("vm: qmp %s: no reply: %w", name, ctx.Err())
+		return nil, fmt.Errorf("qemu: qmp %s: no reply: %w", name, ctx.Err())
 	}
 }
 
@@ -423,7 +423,7 @@ func (m *Monitor) Events(ctx context.Context) (<-chan qmp.Event, error) {
 	m.mu.Lock()
 	if m.readErr != nil {
 		m.mu.Unlock()
-		return nil, fmt.Errorf("vm: qmp events: %w", ErrMonitorClosed)
+		return nil, fmt.Errorf("qemu: qmp events: %w", ErrMonitorClosed)
 	}
 	m.subs[s] = struct{}{}
 	m.mu.Unlock()

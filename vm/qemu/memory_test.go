@@ -1,4 +1,4 @@
-package vm
+package qemu
 
 import (
 	"bytes"
@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"syscall"
 	"testing"
+
+	"github.com/ukdev/ukdev/vm"
 )
 
 // ReadMemory reads guest memory through the one dump file it was given,
@@ -16,7 +18,7 @@ func TestMachineReadMemory(t *testing.T) {
 	tmp := t.TempDir()
 	t.Setenv("TMPDIR", tmp)
 	console := newConsoleRecorder()
-	m, err := Start(t.Context(), spec, StartOptions{Console: console, StartTimeout: deadline, DumpFile: dump})
+	m, err := Start(t.Context(), spec, vm.StartOptions{Console: console, StartTimeout: deadline, DumpFile: dump})
 	if err != nil {
 		t.Fatalf("Start: %v", err)
 	}

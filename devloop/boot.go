@@ -1,0 +1,342 @@
+package devloop
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ukdev/ukdev/crash"
+	"github.com/ukdev/ukdev/flavor"
+	"github.com/ukdev/ukdev/guestexit"
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/vm"
+)
+
+type bootState struct {
+	n, build int
+	img      image.Image
+	machine  string
+	m        vm.Machine
+	out      *consoleWriter
+	ended    bool
+	exit     guestexit.Exit
+}
+
+func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
+	if l.opts.Accel != nil {
+		return *l.opts.Accel
+	}
+	switch l.cfg.VM.Accel {
+	case "kvm":
+		return vm.Accel{Name: "kvm", Reason: "vm.accel = \"kvm\" in the config"}
+	case "tcg":
+		return vm.Accel{Name: "tcg", Reason: "vm.accel = \"tcg\" in the config"}
+	}
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	return l.backend.ProbeAccel(pctx, l.cfg.VM.QEMU)
+}
+
+// boot hot-reboots onto img in named steps: start a new machine on it,
+// paused; stop the old one (freeing its forwarded ports); hand the ports
+// over to the new one; let it run. When the new machine cannot start, the
+// old one keeps running.
+func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
+	if l.qemuErr != nil {
+		if !l.opts.Once {
+			// A reminder after each build; ukdev run said it at start.
+			l.errorf("cannot boot build #%d: %v", img.Build, l.qemuErr)
+		}
+		if l.opts.Once {
+			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: l.qemuErr.Error()}
+		}
+		return
+	}
+	n := l.nextBoot
+	spec := l.machineSpec(img, n)
+	img = spec.Image
+	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
+	if f, ok := l.flavor.(flavor.ConsoleFilterer); ok {
+		out.show = f.ConsoleFilter()
+	}
+	spawn := time.Now()
+	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))
+	m, ok := l.startPaused(ctx, spec, out, dump)
+	if !ok {
+		return
+	}
+	ready := time.Now()
+	l.nextBoot++
+
+	l.stopOld(ctx)
+	if !l.handOverPorts(ctx, m, n) {
+		return
+	}
+
+	bw, err := l.store.StartBoot(logs.BootInfo{Boot: n, Build: img.Build, Start: time.Now(), Accel: l.accel.Name, Machine: spec.Machine})
+	if err != nil {
+		l.errorf("boot #%d: console log: %v", n, err)
+	}
+	out.setFile(bw)
+	b := &bootState{n: n, build: img.Build, img: img, machine: spec.Machine, m: m, out: out}
+	l.current = b
+	l.lastImage = &img
+	if clock != nil {
+		clock.spawn, clock.ready = spawn, ready
+	}
+	l.letRun(ctx, b, spec, dump)
+}
+
+// machineSpec describes boot n of img: paused at start, so that the old
+// machine can be stopped and the ports handed over first.
+func (l *Loop) machineSpec(img image.Image, n int) vm.Spec {
+	cfg := l.cfg
+	machine := cfg.VM.Machine
+	if machine == "" || machine == "auto" {
+		machine = img.Machine
+	}
+	if machine != img.Machine {
+		// The flavor's machine options are for its own machine
+		// (microvm's ioapic2 does not exist on q35).
+		img.MachineOptions = ""
+	}
+	return vm.Spec{
+		QEMU:        cfg.VM.QEMU,
+		Image:       img,
+		Accel:       l.accel.Name,
+		Machine:     machine,
+		MemoryMiB:   cfg.VM.MemoryMiB,
+		CPUs:        cfg.VM.CPUs,
+		QMPSocket:   filepath.Join(l.runDir, fmt.Sprintf("qmp-%d.sock", n)),
+		Network:     cfg.VM.Network || len(cfg.VM.Ports) > 0,
+		StartPaused: true,
+		ExtraArgs:   cfg.VM.Args,
+	}
+}
+
+// startPaused starts the machine of spec, its guest paused. A machine
+// that cannot start is reported, and false returned: the old one keeps
+// running.
+func (l *Loop) startPaused(ctx context.Context, spec vm.Spec, out *consoleWriter, dump string) (vm.Machine, bool) {
+	m, err := l.backend.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
+	if err == nil {
+		return m, true
+	}
+	build := spec.Image.Build
+	var se *vm.StartError
+	if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
+		l.errorf("QEMU refused build #%d: %s%s", build, strings.TrimSpace(se.Stderr), l.stillRunning())
+	} else {
+		l.errorf("cannot start QEMU for build #%d: %v%s", build, err, l.stillRunning())
+	}
+	if l.opts.Once {
+		l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
+	}
+	return nil, false
+}
+
+// stopOld stops the current machine, if any, freeing its forwarded ports
+// for the new one; its end is reported by the goroutine that waits on it.
+func (l *Loop) stopOld(ctx context.Context) {
+	old := l.current
+	if old == nil {
+		return
+	}
+	l.forget(old.m, true)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if err := old.m.Stop(sctx); err != nil {
+		l.log.Warn("stop old VM", "boot", old.n, "err", err)
+	}
+}
+
+// handOverPorts forwards the configured ports to m, boot n. When a port
+// cannot be forwarded, m is stopped and false returned: there is no
+// current machine then.
+func (l *Loop) handOverPorts(ctx context.Context, m vm.Machine, n int) bool {
+	for _, p := range l.cfg.VM.Ports {
+		pf := vm.PortForward{Proto: p.Proto, HostAddr: p.HostAddr, HostPort: p.HostPort, GuestPort: p.GuestPort}
+		if err := m.AddPortForward(ctx, pf); err != nil {
+			l.errorf("boot #%d: cannot forward %s: %v (is the port in use?)", n, p.Spec, err)
+			sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+			_ = m.Stop(sctx)
+			cancel()
+			l.current = nil
+			if l.opts.Once {
+				l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
+			}
+			return false
+		}
+	}
+	return true
+}
+
+// letRun announces boot b, makes it the machine console input and
+// inspection go to, resumes its guest, and waits for its end in the
+// background.
+func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump string) {
+	m, n := b.m, b.n
+	// vm.start comes before any console line of the boot.
+	l.emit(Event{Type: TypeVMStart, Boot: n, Build: b.build, Accel: l.accel.Name, Machine: b.machine, PID: m.PID(),
+		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, b.build, strings.ToUpper(l.accel.Name), b.machine, m.PID())})
+	l.setRunning(m, &VMInfo{Boot: n, Build: b.build, PID: m.PID(), Machine: b.machine, Accel: l.accel.Name,
+		MemoryMiB: spec.MemoryMiB, Symbols: b.img.Symbols, SymbolSpace: b.img.SymbolSpace})
+	contAt := time.Now()
+	b.out.armClock(contAt, m)
+	if err := m.Resume(ctx); err != nil && ctx.Err() == nil {
+		// When ukdev is quitting, shutdown stops this VM anyway.
+		l.errorf("boot #%d: cont: %v", n, err)
+		if l.opts.Once {
+			// Nothing else would end a VM that never ran.
+			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
+			l.stopCurrent()
+			return
+		}
+	}
+	go func() {
+		// QEMU leaves its QMP socket behind, and ReadMemory its dump.
+		<-m.Exited()
+		_ = os.Remove(spec.QMPSocket)
+		_ = os.Remove(dump)
+	}()
+	go func() {
+		<-m.Ended()
+		o := m.Outcome()
+		if o.Kind == image.QEMUExited || o.Kind == image.StoppedByHost || o.Kind == image.StartFailed {
+			// Every console byte has been delivered once QEMU is reaped.
+			<-m.Exited()
+		} else {
+			// The VM is paused (panic, crash): what it wrote just before
+			// may still be in the pty. Let it drain so the last lines come
+			// before vm.exit and reach the boot log.
+			b.out.waitQuiet(50*time.Millisecond, time.Second)
+		}
+		l.bootEnded <- b
+	}()
+}
+
+func (l *Loop) onBootEnded(b *bootState) {
+	if b.ended {
+		return
+	}
+	b.ended = true
+	o := b.m.Outcome()
+	l.forget(b.m, o.Kind == image.QEMUExited || o.Kind == image.StoppedByHost || o.Kind == image.StartFailed)
+	exit := l.flavor.Decode(o)
+	b.out.flush()
+	if ex, ok := l.flavor.(flavor.ConsoleExplainer); ok && o.Kind != image.StoppedByHost {
+		var report *crash.Crash
+		exit, report = ex.Explain(exit, b.out.tail(), b.img)
+		if report != nil {
+			frames := make([]string, 0, len(report.Frames))
+			for _, f := range report.Frames {
+				frames = append(frames, f.String())
+			}
+			l.emit(Event{Type: TypeVMCrash, Boot: b.n, Build: b.build, Detail: report.Summary(), Frames: frames,
+				Message: fmt.Sprintf("boot #%d crashed: %s", b.n, report.Summary())})
+		}
+	}
+	b.exit = exit
+	e := Event{Type: TypeVMExit, Boot: b.n, Build: b.build, Reason: string(exit.Reason), Detail: exit.Detail,
+		Message: fmt.Sprintf("boot #%d ended: %s", b.n, exit)}
+	if exit.HasCode {
+		e.ExitCode = ptr(exit.Code)
+	}
+	if o.Kind == image.QEMUExited && o.Status == 1 && o.Detail != "" {
+		e.Detail = strings.TrimSpace(b.m.Stderr())
+	}
+	l.emit(e)
+	var code *int
+	if exit.HasCode {
+		code = ptr(exit.Code)
+	}
+	if err := b.out.finish(time.Now(), string(exit.Reason), code); err != nil {
+		l.log.Warn("finish boot log", "boot", b.n, "err", err)
+	}
+	if l.current == b {
+		l.lastExit = &exit
+		if l.opts.Once {
+			l.stopCurrent()
+		}
+	}
+}
+
+// stopCurrent stops the current VM and forgets it; its end is reported by
+// the goroutine that waits on it.
+func (l *Loop) stopCurrent() {
+	b := l.current
+	if b == nil {
+		return
+	}
+	l.current = nil
+	l.forget(b.m, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := b.m.Stop(ctx); err != nil {
+		l.log.Warn("stop VM", "boot", b.n, "err", err)
+	}
+}
+
+// bootLast boots the last good image again, replacing any running VM.
+func (l *Loop) bootLast(ctx context.Context) {
+	if l.lastImage == nil {
+		l.errorf("no image to boot yet")
+		return
+	}
+	l.boot(ctx, *l.lastImage, nil)
+}
+
+// reboot restarts the guest on the same build: a reset in place on
+// microvm while it runs, else a fresh machine on the same image.
+func (l *Loop) reboot(ctx context.Context) {
+	b := l.current
+	// On microvm a QMP system_reset reboots in ~10 ms. On pc and q35
+	// SeaBIOS resets the machine once more while it boots, which QEMU
+	// (running with reboot=shutdown so that a triple fault freezes the
+	// guest) would take for a crash: there a fresh QEMU on the same
+	// image is the reboot, and it also starts from clean RAM.
+	if b != nil && !b.ended && !b.m.HasEnded() && b.machine == "microvm" {
+		if err := b.m.Reset(ctx); err != nil {
+			l.errorf("boot #%d: reset: %v", b.n, err)
+			return
+		}
+		b.out.separator("reset")
+		l.emit(Event{Type: TypeVMReset, Boot: b.n, Build: b.build, Message: fmt.Sprintf("boot #%d reset (same build #%d)", b.n, b.build)})
+		return
+	}
+	if b != nil {
+		// The same build, even if a newer image was refused since.
+		l.boot(ctx, b.img, nil)
+		return
+	}
+	l.bootLast(ctx)
+}
+
+// togglePause pauses the running guest, or resumes a paused one.
+func (l *Loop) togglePause(ctx context.Context) {
+	b := l.current
+	if b == nil || b.ended {
+		return
+	}
+	st, err := b.m.Status(ctx)
+	if err != nil {
+		l.errorf("boot #%d: status: %v", b.n, err)
+		return
+	}
+	if st == vm.StatusRunning {
+		if err := b.m.Pause(ctx); err != nil {
+			l.errorf("boot #%d: pause: %v", b.n, err)
+			return
+		}
+		l.emit(Event{Type: TypeVMPaused, Boot: b.n, Message: fmt.Sprintf("boot #%d paused", b.n)})
+	} else if err := b.m.Resume(ctx); err != nil {
+		l.errorf("boot #%d: resume: %v", b.n, err)
+	} else {
+		l.emit(Event{Type: TypeVMResumed, Boot: b.n, Message: fmt.Sprintf("boot #%d resumed", b.n)})
+	}
+}
