@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -18,7 +19,31 @@ type tmuxSession struct {
 	t      *testing.T
 	socket string // a private tmux server (-L)
 	name   string
+	env    []string
 	last   string // the last screen captured, for failure messages
+}
+
+// startDashboard runs command (the ukdev binary when it is "") in dir
+// with env, in a detached tmux session of width×height cells on a private
+// tmux server named after server, which ends with the test.
+func startDashboard(t *testing.T, server, dir string, env []string, width, height int, command string) *tmuxSession {
+	t.Helper()
+	needQEMU(t)
+	if _, err := exec.LookPath("tmux"); err != nil {
+		t.Fatal("tmux not found: run `make deps` (make test does)")
+	}
+	if command == "" {
+		command = ukdevBin
+	}
+	s := &tmuxSession{t: t, socket: fmt.Sprintf("ukdev-e2e-%s-%d", server, os.Getpid()), name: "ukdev", env: env}
+	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
+	start := exec.Command("tmux", "-L", s.socket, "-f", "/dev/null",
+		"new-session", "-d", "-s", s.name, "-x", strconv.Itoa(width), "-y", strconv.Itoa(height), "-c", dir, command)
+	start.Env = env // a new tmux server passes its environment to the pane
+	if out, err := start.CombinedOutput(); err != nil {
+		t.Fatalf("tmux new-session: %v\n%s", err, out)
+	}
+	return s
 }
 
 func (s *tmuxSession) tmux(args ...string) (string, error) {
@@ -88,6 +113,14 @@ func (s *tmuxSession) waitEnded(within time.Duration) {
 	}
 }
 
+// quit presses q, which must end the dashboard and leave no QEMU behind.
+func (s *tmuxSession) quit() {
+	s.t.Helper()
+	s.keys("q")
+	s.waitEnded(stopWait)
+	waitNoQEMU(s.t, runtimeDirOf(s.t, s.env), quickWait)
+}
+
 // consolePanelLine matches a line of the focused console panel (the thick
 // border on the left edge of the screen) that holds exactly text.
 func consolePanelLine(text string) *regexp.Regexp {
@@ -95,26 +128,11 @@ func consolePanelLine(text string) *regexp.Regexp {
 }
 
 func TestDashboardEndToEnd(t *testing.T) {
-	needQEMU(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux not found: run `make deps` (make test does)")
-	}
-	dir := copyExample(t)
-	env := testEnv(t)
-	marker := strings.TrimPrefix(env[len(env)-2], "XDG_RUNTIME_DIR=") // every QMP socket path holds it
+	dir, env := helloProject(t, "")
 	status := filepath.Join(t.TempDir(), "status")
-
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("ukdev-e2e-%d", os.Getpid()), name: "ukdev"}
-	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
 	// The shell records ukdev's exit status; the pane ends with it.
-	command := fmt.Sprintf("'%s'; echo $? > '%s'", ukdevBin, status)
-	start := exec.Command("tmux", "-L", s.socket, "-f", "/dev/null",
-		"new-session", "-d", "-s", s.name, "-x", "140", "-y", "45", "-c", dir, command)
-	start.Env = env // a new tmux server passes its environment to the pane
-	if out, err := start.CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
-	const boot = 60 * time.Second
+	s := startDashboard(t, "tui", dir, env, 140, 45, fmt.Sprintf("'%s'; echo $? > '%s'", ukdevBin, status))
+	const boot = bootWait
 
 	// The dashboard comes up and the guest's banner shows in the console.
 	s.waitText("dashboard with the banner", boot, "1 console", "2 logs", "3 build", "4 memory", "5 metrics", "hello from ukdev")
@@ -143,8 +161,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	s.waitText("the help overlay", 10*time.Second, "previous panel", "stop/start VM")
 
 	// q quits (stopping the VM) and the pane ends.
-	s.keys("q")
-	s.waitEnded(30 * time.Second)
+	s.quit()
 	got, err := os.ReadFile(status)
 	if err != nil {
 		t.Fatalf("ukdev's exit status was not recorded: %v", err)
@@ -152,5 +169,4 @@ func TestDashboardEndToEnd(t *testing.T) {
 	if code := strings.TrimSpace(string(got)); code != "0" {
 		t.Errorf("ukdev exited with status %s, want 0; last screen:\n%s", code, s.last)
 	}
-	waitNoQEMU(t, marker, 10*time.Second)
 }
