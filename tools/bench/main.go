@@ -431,10 +431,7 @@ func report(w io.Writer, example string, res ukdevResult, bare []float64) {
 	phase := res.phase
 	qemuPlusOverhead := phase(func(t devloop.Timing) float64 { return t.QEMUMS + t.OverheadMS })
 	overhead := phase(func(t devloop.Timing) float64 { return t.OverheadMS })
-	rows := []struct {
-		name string
-		v    []float64
-	}{
+	rows := []row{
 		{"debounce", phase(func(t devloop.Timing) float64 { return t.DebounceMS })},
 		{"build", phase(func(t devloop.Timing) float64 { return t.BuildMS })},
 		{"image copy", phase(func(t devloop.Timing) float64 { return t.ImageMS })},
@@ -445,10 +442,7 @@ func report(w io.Writer, example string, res ukdevResult, bare []float64) {
 	}
 
 	fmt.Fprintf(w, "\nukdev reload: %d edits of %s (%s, %s)\n", n, example, res.accel, res.machine)
-	printHeader(w)
-	for _, r := range rows {
-		printRow(w, r.name, r.v)
-	}
+	printTable(w, rows...)
 	fmt.Fprintf(w, "\nbare QEMU: %d boots of the same image, same argv, not paused\n", len(bare))
 	printRow(w, "spawn → first line", bare)
 
@@ -469,9 +463,18 @@ func (r ukdevResult) phase(f func(devloop.Timing) float64) []float64 {
 	return v
 }
 
-// printHeader prints the header of a table of printRow rows.
-func printHeader(w io.Writer) {
+// row is a line of a table of times: its name and the times, in ms.
+type row struct {
+	name string
+	v    []float64
+}
+
+// printTable prints a header and a printRow line for each of rows.
+func printTable(w io.Writer, rows ...row) {
 	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
+	for _, r := range rows {
+		printRow(w, r.name, r.v)
+	}
 }
 
 // printRow prints the median and p90 of the times v, in ms, under name.

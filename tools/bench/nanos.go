@@ -73,8 +73,7 @@ func runNanos(w io.Writer, o nanosOptions) error {
 	fmt.Fprintf(w, "\nNanos image writes: %d writes of an image holding %s's program (%.1f MB, static Go) and a %d MB dummy kernel\n",
 		len(writes), o.example, float64(fi.Size())/1e6, dummyKernelBytes>>20)
 	fmt.Fprintf(w, "  image %.1f MB (sparse), %d files\n", float64(st.Bytes)/1e6, st.Files)
-	printHeader(w)
-	printRow(w, "nanosimg.Write", writes)
+	printTable(w, row{"nanosimg.Write", writes})
 	verdict := "met"
 	if median(writes) >= imageWriteTargetMS {
 		verdict = "NOT met"
@@ -204,12 +203,8 @@ func benchNanosReload(w io.Writer, o nanosOptions, kernelKey, kernelPath string)
 	}
 
 	fmt.Fprintf(w, "\nNanos reload: %d edits of %s's banner (%s, %s; kernel %s)\n", len(res.timings), o.example, res.accel, res.machine, kernelPath)
-	printHeader(w)
 	phase := res.phase
-	rows := []struct {
-		name string
-		v    []float64
-	}{
+	rows := []row{
 		{"build (go build)", phase(func(t devloop.Timing) float64 { return t.BuildMS })},
 		{"image (Nanos image write)", phase(func(t devloop.Timing) float64 { return t.ImageMS })},
 		{"qemu (start → first line)", phase(func(t devloop.Timing) float64 { return t.QEMUMS })},
@@ -217,9 +212,7 @@ func benchNanosReload(w io.Writer, o nanosOptions, kernelKey, kernelPath string)
 		{"save → first line", phase(func(t devloop.Timing) float64 { return t.TotalMS })},
 		{"save → program's banner", res.saveToBanner},
 	}
-	for _, r := range rows {
-		printRow(w, r.name, r.v)
-	}
+	printTable(w, rows...)
 	if opsWhy != "" {
 		fmt.Fprintf(w, "ops run: skipped: %s\n", opsWhy)
 	} else {
