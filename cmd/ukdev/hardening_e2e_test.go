@@ -28,16 +28,13 @@ import (
 // recipe: make, its shell and the sleep must all die with ukdev.
 func TestSIGKILLDuringBuildLeavesNoBuild(t *testing.T) {
 	needQEMU(t)
-	dir := filepath.Join(t.TempDir(), "slow")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	// sleep takes a fraction: the marker makes this test's processes
 	// unique on the machine, in make's argv and in sleep's.
 	marker := fmt.Sprintf("304.%09d", rand.IntN(1e9))
-	writeFile(t, filepath.Join(dir, "Makefile"), "all:\n\tsleep $(SECONDS)\n")
-	writeFile(t, filepath.Join(dir, "ukdev.toml"), fmt.Sprintf(
-		"build.command = \"make SECONDS=%s\"\nkernel.image = \"kernel.elf\"\nvm.accel = \"tcg\"\n", marker))
+	dir := newProject(t, "slow", map[string]string{
+		"Makefile":   "all:\n\tsleep $(SECONDS)\n",
+		"ukdev.toml": fmt.Sprintf("build.command = \"make SECONDS=%s\"\nkernel.image = \"kernel.elf\"\nvm.accel = \"tcg\"\n", marker),
+	})
 	t.Cleanup(func() {
 		for _, p := range procfs.Matching(marker) {
 			_ = syscall.Kill(p.PID, syscall.SIGKILL)

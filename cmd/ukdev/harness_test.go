@@ -67,7 +67,13 @@ func needQEMU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end test: skipped in -short mode")
 	}
-	for _, tool := range []string{"qemu-system-x86_64", "gcc", "make"} {
+	needTools(t, "qemu-system-x86_64", "gcc", "make")
+}
+
+// needTools fails the test when one of tools is not installed.
+func needTools(t *testing.T, tools ...string) {
+	t.Helper()
+	for _, tool := range tools {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("%s not found: run `make deps` (make test does)", tool)
 		}
@@ -200,6 +206,24 @@ func writeFile(t *testing.T, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// newProject makes a new temporary directory called name holding files,
+// named by slash-separated paths relative to it, and returns its path.
+func newProject(t *testing.T, name string, files map[string]string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for rel, content := range files {
+		p := filepath.Join(dir, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, p, content)
+	}
+	return dir
 }
 
 // appendFile adds text to the end of the file at path.

@@ -29,9 +29,7 @@ type tmuxSession struct {
 func startDashboard(t *testing.T, server, dir string, env []string, width, height int, command string) *tmuxSession {
 	t.Helper()
 	needQEMU(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux not found: run `make deps` (make test does)")
-	}
+	needTools(t, "tmux")
 	if command == "" {
 		command = ukdevBin
 	}
