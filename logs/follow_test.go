@@ -26,8 +26,6 @@ type collector struct {
 	notify chan struct{}
 }
 
-func newCollector() *collector { return &collector{notify: make(chan struct{}, 1)} }
-
 func (c *collector) out(boot int, p []byte) {
 	c.mu.Lock()
 	c.chunks = append(c.chunks, chunk{boot, string(p)})
@@ -86,10 +84,12 @@ func (c *collector) waitText(t *testing.T, boot int, want string) {
 }
 
 // startFollow runs Follow on a second Store over dir, as `ukdev logs -f`
-// in another process would, and returns a stop function that cancels it
-// and fails the test unless Follow then returns context.Canceled.
-func startFollow(t *testing.T, dir string, boot int, c *collector) (stop func()) {
+// in another process would, into a new collector, and returns the
+// collector and a stop function that cancels Follow and fails the test
+// unless it then returns context.Canceled.
+func startFollow(t *testing.T, dir string, boot int) (c *collector, stop func()) {
 	t.Helper()
+	c = &collector{notify: make(chan struct{}, 1)}
 	reader, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatalf("Open reader: %v", err)
@@ -97,7 +97,7 @@ func startFollow(t *testing.T, dir string, boot int, c *collector) (stop func())
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- reader.Follow(ctx, boot, c.out) }()
-	return func() {
+	return c, func() {
 		t.Helper()
 		cancel()
 		select {
@@ -121,8 +121,7 @@ func mustWrite(t *testing.T, w *BootWriter, s string) {
 func TestFollowAcrossBootsFromAnotherStore(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, Options{})
-	c := newCollector()
-	stop := startFollow(t, dir, 0, c) // waits for the first boot
+	c, stop := startFollow(t, dir, 0) // waits for the first boot
 
 	w1, err := s.StartBoot(BootInfo{Boot: 1, Build: 1})
 	if err != nil {
@@ -166,8 +165,7 @@ func TestFollowHotRebootOverlap(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWrite(t, w1, "old\n")
-	c := newCollector()
-	stop := startFollow(t, dir, 0, c)
+	c, stop := startFollow(t, dir, 0)
 	c.waitText(t, 1, "old\n")
 
 	// The new boot starts before the old one is finished; the old one
@@ -201,8 +199,7 @@ func TestFollowOlderBootContinuesToNewer(t *testing.T) {
 	runBoot(t, s, 2, 1, "second\n")
 	runBoot(t, s, 3, 1, "third\n")
 
-	c := newCollector()
-	stop := startFollow(t, dir, 2, c)
+	c, stop := startFollow(t, dir, 2)
 	c.waitText(t, 3, "third\n")
 	stop()
 	if got := c.text(1); got != "" {
@@ -220,8 +217,7 @@ func TestFollowLeavesAbandonedBoot(t *testing.T) {
 	if _, err := s.StartBoot(BootInfo{Boot: 1}); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
-	stop := startFollow(t, dir, 1, c)
+	c, stop := startFollow(t, dir, 1)
 	runBoot(t, s, 2, 1, "alive\n")
 	c.waitText(t, 2, "alive\n")
 	stop()
@@ -235,8 +231,7 @@ func TestFollowSkipsPrunedFile(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "boot-000001.log")); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
-	stop := startFollow(t, dir, 1, c)
+	c, stop := startFollow(t, dir, 1)
 	c.waitText(t, 2, "here\n")
 	stop()
 }
@@ -269,7 +264,8 @@ func TestFollowErrors(t *testing.T) {
 func TestFollowEmptyStoreReturnsOnCancel(t *testing.T) {
 	dir := t.TempDir()
 	openStore(t, dir, Options{})
-	startFollow(t, dir, 0, newCollector())()
+	_, stop := startFollow(t, dir, 0)
+	stop()
 }
 
 // TestFollowAcrossCuts follows a boot whose file the writer cuts again and
@@ -282,8 +278,7 @@ func TestFollowAcrossCuts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
-	stop := startFollow(t, dir, 1, c)
+	c, stop := startFollow(t, dir, 1)
 	var all strings.Builder
 	for burst := range 12 {
 		// A burst stays under half the limit, so the follower is never
