@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/internal/procfs"
 )
 
 // deadline bounds every wait in these tests; they normally take
@@ -335,10 +337,11 @@ func cancelAfterSleepStarts(t *testing.T, b *Builder) (Result, []int) {
 			t.Fatalf("first line %q is not a pid", l.Text)
 		}
 		// The shell leads the group, or the supervisor does.
-		var ok bool
-		if _, _, pgid, ok = procStat(shell); !ok {
-			t.Fatalf("shell %d: no /proc entry", shell)
+		p, err := procfs.Stat(shell)
+		if err != nil {
+			t.Fatalf("shell %d: %v", shell, err)
 		}
+		pgid = p.PGID
 	case res := <-done:
 		t.Fatalf("build ended early: %+v, output %q", res, rec.stream(Stderr))
 	case <-time.After(deadline):
@@ -376,39 +379,16 @@ func runWithin(t *testing.T, b *Builder, ctx context.Context, out func(Line)) Re
 // group lists the live processes in a process group and says whether one
 // of them is sleep.
 func group(pgid int) (pids []int, sleeping bool) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		comm, state, pg, ok := procStat(pid)
-		if !ok || pg != pgid || state == "Z" || state == "X" {
+	all, _ := procfs.PIDs()
+	for _, pid := range all {
+		p, err := procfs.Stat(pid)
+		if err != nil || p.PGID != pgid || !p.Live() {
 			continue
 		}
 		pids = append(pids, pid)
-		sleeping = sleeping || comm == "sleep"
+		sleeping = sleeping || p.Comm == "sleep"
 	}
 	return pids, sleeping
-}
-
-// procStat reads a process's command name, state and process group.
-func procStat(pid int) (comm, state string, pgid int, ok bool) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return "", "", 0, false
-	}
-	s := string(data)
-	open, close := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
-	if open < 0 || close < open {
-		return "", "", 0, false
-	}
-	fields := strings.Fields(s[close+1:])
-	if len(fields) < 3 {
-		return "", "", 0, false
-	}
-	pgid, err = strconv.Atoi(fields[2])
-	return s[open+1 : close], fields[0], pgid, err == nil
 }
 
 // waitGone waits until pid no longer runs; a zombie waiting for its
@@ -416,8 +396,8 @@ func procStat(pid int) (comm, state string, pgid int, ok bool) {
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
 	waitCond(t, fmt.Sprintf("pid %d to be gone", pid), func() bool {
-		_, state, _, ok := procStat(pid)
-		return !ok || state == "Z" || state == "X"
+		p, err := procfs.Stat(pid)
+		return err != nil || !p.Live()
 	})
 }
 

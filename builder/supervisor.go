@@ -8,10 +8,10 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime"
-	"strconv"
 	"strings"
 	"unsafe"
 
+	"github.com/ukdev/ukdev/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -264,47 +264,22 @@ func killTree() {
 // buildProcs lists the live processes, other than self, that are in group
 // pgid or are children of self.
 func buildProcs(self, pgid int) []int {
-	entries, err := os.ReadDir("/proc")
+	all, err := procfs.PIDs()
 	if err != nil {
 		return nil
 	}
 	var pids []int
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil || pid == self {
+	for _, pid := range all {
+		if pid == self {
 			continue
 		}
-		state, ppid, pg, ok := readStat(pid)
-		if !ok || state == 'Z' || state == 'X' {
+		p, err := procfs.Stat(pid)
+		if err != nil || !p.Live() {
 			continue
 		}
-		if pg == pgid || ppid == self {
+		if p.PGID == pgid || p.PPID == self {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
-}
-
-// readStat reads a process's state, parent and process group from
-// /proc/PID/stat.
-func readStat(pid int) (state byte, ppid, pgid int, ok bool) {
-	data, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0, 0, 0, false
-	}
-	// The command name is in parentheses and may hold spaces or ')'.
-	i := strings.LastIndexByte(string(data), ')')
-	if i < 0 {
-		return 0, 0, 0, false
-	}
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 3 || len(f[0]) != 1 {
-		return 0, 0, 0, false
-	}
-	ppid, err1 := strconv.Atoi(f[1])
-	pgid, err2 := strconv.Atoi(f[2])
-	if err1 != nil || err2 != nil {
-		return 0, 0, 0, false
-	}
-	return f[0][0], ppid, pgid, true
 }

@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/internal/procfs"
 )
 
 // callerEnv makes the test binary a caller that runs the command in it
@@ -62,8 +64,8 @@ func TestSupervisorKillsBuildWhenCallerDies(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			marker := fmt.Sprintf("71.%09d", rand.IntN(1e9))
 			t.Cleanup(func() {
-				for pid := range procsWith(marker) {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
+				for _, p := range procfs.Matching(marker) {
+					_ = syscall.Kill(p.PID, syscall.SIGKILL)
 				}
 			})
 			caller := exec.Command(os.Args[0])
@@ -78,8 +80,8 @@ func TestSupervisorKillsBuildWhenCallerDies(t *testing.T) {
 			// the build has ended.)
 			waitCond(t, fmt.Sprintf("%d sleeps and a supervisor", tt.sleeps), func() bool {
 				n, spares := 0, 0
-				for _, cmdline := range procsWith(marker) {
-					switch {
+				for _, p := range procfs.Matching(marker) {
+					switch cmdline := p.CommandLine(); {
 					case strings.HasPrefix(cmdline, "sleep "):
 						n++
 					case strings.Contains(cmdline, SupervisorArg+" "+modeSpare+" "):
@@ -88,42 +90,21 @@ func TestSupervisorKillsBuildWhenCallerDies(t *testing.T) {
 				}
 				return n >= tt.sleeps && spares == 1
 			})
-			before := procsWith(marker)
+			before := procfs.Matching(marker)
 			if err := caller.Process.Kill(); err != nil {
 				t.Fatal(err)
 			}
 			_ = caller.Wait()
 			gone := time.Now().Add(3 * time.Second)
-			for len(procsWith(marker)) > 0 {
+			for len(procfs.Matching(marker)) > 0 {
 				if time.Now().After(gone) {
 					t.Fatalf("3s after the caller died, the build lives on: %v (before: %v)\ncaller stderr: %s",
-						procsWith(marker), before, stderr.String())
+						procfs.Matching(marker), before, stderr.String())
 				}
 				time.Sleep(5 * time.Millisecond) // polling /proc: no event to wait on
 			}
 		})
 	}
-}
-
-// procsWith lists the live processes whose command line holds marker.
-func procsWith(marker string) map[int]string {
-	found := map[int]string{}
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil || !strings.Contains(string(cmdline), marker) {
-			continue
-		}
-		if _, state, _, ok := procStat(pid); !ok || state == "Z" || state == "X" {
-			continue
-		}
-		found[pid] = strings.ReplaceAll(strings.TrimRight(string(cmdline), "\x00"), "\x00", " ")
-	}
-	return found
 }
 
 // TestSupervisorRefusesToRunByHand: without ukdev's lifeline the

@@ -26,8 +26,6 @@ type collector struct {
 	notify chan struct{}
 }
 
-func newCollector() *collector { return &collector{notify: make(chan struct{}, 1)} }
-
 func (c *collector) out(boot int, p []byte) {
 	c.mu.Lock()
 	c.chunks = append(c.chunks, chunk{boot, string(p)})
@@ -86,9 +84,12 @@ func (c *collector) waitText(t *testing.T, boot int, want string) {
 }
 
 // startFollow runs Follow on a second Store over dir, as `ukdev logs -f`
-// in another process would, and returns a stop function giving its error.
-func startFollow(t *testing.T, dir string, boot int, c *collector) (stop func() error) {
+// in another process would, into a new collector, and returns the
+// collector and a stop function that cancels Follow and fails the test
+// unless it then returns context.Canceled.
+func startFollow(t *testing.T, dir string, boot int) (c *collector, stop func()) {
 	t.Helper()
+	c = &collector{notify: make(chan struct{}, 1)}
 	reader, err := Open(dir, Options{})
 	if err != nil {
 		t.Fatalf("Open reader: %v", err)
@@ -96,14 +97,16 @@ func startFollow(t *testing.T, dir string, boot int, c *collector) (stop func() 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- reader.Follow(ctx, boot, c.out) }()
-	return func() error {
+	return c, func() {
+		t.Helper()
 		cancel()
 		select {
 		case err := <-done:
-			return err
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("Follow returned %v, want context.Canceled", err)
+			}
 		case <-time.After(followDeadline):
 			t.Fatal("Follow did not return after cancel")
-			return nil
 		}
 	}
 }
@@ -118,8 +121,7 @@ func mustWrite(t *testing.T, w *BootWriter, s string) {
 func TestFollowAcrossBootsFromAnotherStore(t *testing.T) {
 	dir := t.TempDir()
 	s := openStore(t, dir, Options{})
-	c := newCollector()
-	stop := startFollow(t, dir, 0, c) // waits for the first boot
+	c, stop := startFollow(t, dir, 0) // waits for the first boot
 
 	w1, err := s.StartBoot(BootInfo{Boot: 1, Build: 1})
 	if err != nil {
@@ -146,9 +148,7 @@ func TestFollowAcrossBootsFromAnotherStore(t *testing.T) {
 	}
 	c.waitText(t, 2, "boot 2\nbye 2\n")
 
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Follow returned %v, want context.Canceled", err)
-	}
+	stop()
 	if got := c.text(1); got != "boot 1 line\nbye 1\n" {
 		t.Fatalf("boot 1 = %q", got)
 	}
@@ -165,8 +165,7 @@ func TestFollowHotRebootOverlap(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustWrite(t, w1, "old\n")
-	c := newCollector()
-	stop := startFollow(t, dir, 0, c)
+	c, stop := startFollow(t, dir, 0)
 	c.waitText(t, 1, "old\n")
 
 	// The new boot starts before the old one is finished; the old one
@@ -190,9 +189,7 @@ func TestFollowHotRebootOverlap(t *testing.T) {
 	if err := w2.Finish(time.Now(), ReasonExit, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Follow returned %v", err)
-	}
+	stop()
 }
 
 func TestFollowOlderBootContinuesToNewer(t *testing.T) {
@@ -202,12 +199,9 @@ func TestFollowOlderBootContinuesToNewer(t *testing.T) {
 	runBoot(t, s, 2, 1, "second\n")
 	runBoot(t, s, 3, 1, "third\n")
 
-	c := newCollector()
-	stop := startFollow(t, dir, 2, c)
+	c, stop := startFollow(t, dir, 2)
 	c.waitText(t, 3, "third\n")
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Follow returned %v", err)
-	}
+	stop()
 	if got := c.text(1); got != "" {
 		t.Fatalf("boot 1 streamed: %q", got)
 	}
@@ -223,13 +217,10 @@ func TestFollowLeavesAbandonedBoot(t *testing.T) {
 	if _, err := s.StartBoot(BootInfo{Boot: 1}); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
-	stop := startFollow(t, dir, 1, c)
+	c, stop := startFollow(t, dir, 1)
 	runBoot(t, s, 2, 1, "alive\n")
 	c.waitText(t, 2, "alive\n")
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Follow returned %v", err)
-	}
+	stop()
 }
 
 func TestFollowSkipsPrunedFile(t *testing.T) {
@@ -240,12 +231,9 @@ func TestFollowSkipsPrunedFile(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, "boot-000001.log")); err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
-	stop := startFollow(t, dir, 1, c)
+	c, stop := startFollow(t, dir, 1)
 	c.waitText(t, 2, "here\n")
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Follow returned %v", err)
-	}
+	stop()
 }
 
 func TestFollowErrors(t *testing.T) {
@@ -276,10 +264,8 @@ func TestFollowErrors(t *testing.T) {
 func TestFollowEmptyStoreReturnsOnCancel(t *testing.T) {
 	dir := t.TempDir()
 	openStore(t, dir, Options{})
-	stop := startFollow(t, dir, 0, newCollector())
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Follow returned %v, want context.Canceled", err)
-	}
+	_, stop := startFollow(t, dir, 0)
+	stop()
 }
 
 // TestFollowAcrossCuts follows a boot whose file the writer cuts again and
@@ -292,8 +278,7 @@ func TestFollowAcrossCuts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := newCollector()
-	stop := startFollow(t, dir, 1, c)
+	c, stop := startFollow(t, dir, 1)
 	var all strings.Builder
 	for burst := range 12 {
 		// A burst stays under half the limit, so the follower is never
@@ -306,9 +291,7 @@ func TestFollowAcrossCuts(t *testing.T) {
 	if err := w.Finish(time.Now(), ReasonExit, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := stop(); !errors.Is(err, context.Canceled) {
-		t.Fatalf("Follow returned %v", err)
-	}
+	stop()
 	data, err := os.ReadFile(s.Path(1))
 	if err != nil {
 		t.Fatal(err)

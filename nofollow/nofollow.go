@@ -37,7 +37,14 @@ func OpenFile(name string, flag int, perm fs.FileMode) (*os.File, error) {
 // WriteFile is os.WriteFile through OpenFile: it creates name with perm or
 // truncates it, and refuses a symbolic link with ErrSymlink.
 func WriteFile(name string, data []byte, perm fs.FileMode) error {
-	f, err := OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
+	return Write(name, os.O_CREATE|os.O_TRUNC, data, perm)
+}
+
+// Write opens name for writing through OpenFile with flag (such as
+// O_CREATE|O_EXCL for a file that must be new), writes data and closes
+// it.
+func Write(name string, flag int, data []byte, perm fs.FileMode) error {
+	f, err := OpenFile(name, os.O_WRONLY|flag, perm)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,15 @@ func TestWriteFile(t *testing.T) {
 	if got, _ := os.ReadFile(victim); string(got) != "precious" {
 		t.Errorf("the link's target now holds %q", got)
 	}
+	if err := Write(p, os.O_CREATE|os.O_EXCL, []byte("x"), 0o600); !errors.Is(err, fs.ErrExist) {
+		t.Errorf("Write with O_EXCL over an existing file = %v, want fs.ErrExist", err)
+	}
+	if err := Write(filepath.Join(dir, "new"), os.O_CREATE|os.O_EXCL, []byte("new\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(dir, "new")); string(got) != "new\n" {
+		t.Errorf("Write with O_EXCL wrote %q, want %q", got, "new\n")
+	}
 }
 
 func write(t *testing.T, p, s string) {

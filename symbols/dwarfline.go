@@ -11,7 +11,7 @@ import (
 
 // ErrNoLineTable is returned (wrapped) when an ELF has no DWARF line
 // table: a stripped kernel, or one built without -g.
-var ErrNoLineTable = errors.New("kernel: no DWARF line table")
+var ErrNoLineTable = errors.New("symbols: no DWARF line table")
 
 // LineTable maps code addresses to source lines, from the DWARF line
 // programs of an ELF file (the .dbg of a Unikraft build, or any kernel
@@ -39,19 +39,19 @@ type lineRow struct {
 func LoadLineTable(path string) (*LineTable, error) {
 	f, err := elf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("kernel: load line table: %w", err)
+		return nil, fmt.Errorf("symbols: load line table: %w", err)
 	}
 	defer f.Close()
 	d, err := f.DWARF()
 	if err != nil {
-		return nil, fmt.Errorf("kernel: load line table from %s: %w (%v)", path, ErrNoLineTable, err)
+		return nil, fmt.Errorf("symbols: load line table from %s: %w (%v)", path, ErrNoLineTable, err)
 	}
 	t := &LineTable{path: path}
 	r := d.Reader()
 	for {
 		e, err := r.Next()
 		if err != nil {
-			return nil, fmt.Errorf("kernel: load line table from %s: %w", path, err)
+			return nil, fmt.Errorf("symbols: load line table from %s: %w", path, err)
 		}
 		if e == nil {
 			break
@@ -62,18 +62,18 @@ func LoadLineTable(path string) (*LineTable, error) {
 		}
 		lr, err := d.LineReader(e)
 		if err != nil {
-			return nil, fmt.Errorf("kernel: load line table from %s: %w", path, err)
+			return nil, fmt.Errorf("symbols: load line table from %s: %w", path, err)
 		}
 		r.SkipChildren()
 		if lr == nil {
 			continue
 		}
 		if err := t.addUnit(lr); err != nil {
-			return nil, fmt.Errorf("kernel: load line table from %s: %w", path, err)
+			return nil, fmt.Errorf("symbols: load line table from %s: %w", path, err)
 		}
 	}
 	if len(t.rows) == 0 {
-		return nil, fmt.Errorf("kernel: load line table from %s: %w", path, ErrNoLineTable)
+		return nil, fmt.Errorf("symbols: load line table from %s: %w", path, ErrNoLineTable)
 	}
 	sort.SliceStable(t.rows, func(i, j int) bool {
 		a, b := t.rows[i], t.rows[j]

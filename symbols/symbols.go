@@ -55,11 +55,11 @@ type Symbol struct {
 }
 
 // ErrNotFound is returned (wrapped) when a name is not in the table.
-var ErrNotFound = errors.New("kernel: no such symbol")
+var ErrNotFound = errors.New("symbols: no such symbol")
 
 // ErrNoTable is returned (wrapped) when an ELF has neither .symtab
 // nor .dynsym (a stripped kernel).
-var ErrNoTable = errors.New("kernel: no symbol table")
+var ErrNoTable = errors.New("symbols: no symbol table")
 
 // Table holds the symbols of one ELF file, for looking up globals by
 // name and code addresses by value. It is immutable once loaded and safe
@@ -88,7 +88,7 @@ type Table struct {
 func Load(path string) (*Table, error) {
 	f, err := elf.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("kernel: load symbols: %w", err)
+		return nil, fmt.Errorf("symbols: load symbols: %w", err)
 	}
 	defer f.Close()
 	raw, err := f.Symbols()
@@ -96,10 +96,10 @@ func Load(path string) (*Table, error) {
 		raw, err = f.DynamicSymbols()
 	}
 	if errors.Is(err, elf.ErrNoSymbols) {
-		return nil, fmt.Errorf("kernel: load symbols from %s: %w", path, ErrNoTable)
+		return nil, fmt.Errorf("symbols: load symbols from %s: %w", path, ErrNoTable)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kernel: load symbols from %s: %w", path, err)
+		return nil, fmt.Errorf("symbols: load symbols from %s: %w", path, err)
 	}
 	t := &Table{
 		path:   path,
@@ -284,7 +284,7 @@ const maxArrayExpand = 16
 func (t *Table) Variable(name string) (Variable, error) {
 	sym, ok := t.Lookup(name)
 	if !ok {
-		return Variable{}, fmt.Errorf("kernel: variable %q: %w", name, ErrNotFound)
+		return Variable{}, fmt.Errorf("symbols: variable %q: %w", name, ErrNotFound)
 	}
 	v := Variable{Symbol: sym, Fields: []Field{plainField(sym.Size)}}
 	t.dwarfOnce.Do(t.loadDWARF)

@@ -76,19 +76,15 @@ func newRules(root string, config []string, ignorePaths []string) (*rules, error
 		if p == "" {
 			return nil, fmt.Errorf("watcher: ignore path: empty path")
 		}
-		abs := p
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(root, p)
-		}
-		rel, err := filepath.Rel(root, filepath.Clean(abs))
-		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		rel, ok := resolve(root, p)
+		if !ok {
 			// Outside the root: nothing under the root can match it.
 			continue
 		}
 		if rel == "." {
 			return nil, fmt.Errorf("watcher: ignore path %q: is the project root, nothing would be watched", p)
 		}
-		r.ignorePaths = append(r.ignorePaths, filepath.ToSlash(rel))
+		r.ignorePaths = append(r.ignorePaths, rel)
 	}
 	return r, nil
 }

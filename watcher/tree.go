@@ -44,15 +44,11 @@ func resolveScopes(root string, paths []string) ([]scope, error) {
 		if p == "" {
 			return nil, fmt.Errorf("watcher: watch path: empty path")
 		}
-		abs := p
-		if !filepath.IsAbs(abs) {
-			abs = filepath.Join(root, p)
-		}
-		rel, ok := relTo(root, filepath.Clean(abs))
+		rel, ok := resolve(root, p)
 		if !ok {
 			return nil, fmt.Errorf("watcher: watch path %q: outside the project root %s", p, root)
 		}
-		fi, err := os.Stat(abs)
+		fi, err := os.Stat(filepath.Join(root, filepath.FromSlash(rel)))
 		if err != nil {
 			return nil, fmt.Errorf("watcher: watch path %q: %w", p, err)
 		}
@@ -63,6 +59,17 @@ func resolveScopes(root string, paths []string) ([]scope, error) {
 		out = append(out, scope{rel: rel, dir: fi.IsDir()})
 	}
 	return out, nil
+}
+
+// resolve returns the path p, absolute or relative to root, relative to
+// root and slash-separated ("." for root itself), and false when it is
+// outside root.
+func resolve(root, p string) (string, bool) {
+	abs := p
+	if !filepath.IsAbs(abs) {
+		abs = filepath.Join(root, p)
+	}
+	return relTo(root, filepath.Clean(abs))
 }
 
 // relTo returns abs relative to root, slash-separated ("." for root

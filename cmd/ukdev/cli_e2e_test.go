@@ -1,20 +1,16 @@
 package main
 
 import (
-	"bufio"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,129 +24,6 @@ import (
 // TestHotReloadEndToEnd they run the real binary on real QEMU (TCG) with
 // examples/hello.
 
-const (
-	// bootWait bounds a build plus a boot; both take well under a second
-	// here, the margin is for a loaded machine.
-	bootWait = 60 * time.Second
-	// quickWait bounds what must happen without a build or a boot.
-	quickWait = 10 * time.Second
-)
-
-// baseConfig is examples/hello's ukdev.toml; extra lines follow it, so an
-// error in the first extra line is reported at line 3.
-const baseConfig = "build.command = \"make\"\nkernel.image = \"build/hello.elf\"\n"
-
-func writeConfig(t *testing.T, dir, extra string) {
-	t.Helper()
-	writeFile(t, filepath.Join(dir, "ukdev.toml"), baseConfig+extra)
-}
-
-// runtimeDirOf returns the XDG_RUNTIME_DIR set by testEnv: every QMP socket
-// path, hence every QEMU command line of the test, holds it.
-func runtimeDirOf(t *testing.T, env []string) string {
-	t.Helper()
-	dir := ""
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "XDG_RUNTIME_DIR="); ok {
-			dir = v
-		}
-	}
-	if dir == "" {
-		t.Fatal("env has no XDG_RUNTIME_DIR")
-	}
-	return dir
-}
-
-// cliResult is a finished ukdev command.
-type cliResult struct {
-	stdout, stderr string
-	code           int
-	elapsed        time.Duration
-}
-
-func (r cliResult) String() string {
-	return fmt.Sprintf("exit %d after %s\nstdout:\n%s\nstderr:\n%s", r.code, r.elapsed.Round(time.Millisecond), r.stdout, r.stderr)
-}
-
-// runCLI runs ukdev to completion in dir with stdin as its input, failing
-// the test if it does not end within bootWait.
-func runCLI(t *testing.T, dir string, env []string, stdin string, args ...string) cliResult {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), bootWait)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, ukdevBin, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	cmd.Stdin = strings.NewReader(stdin)
-	cmd.WaitDelay = 5 * time.Second
-	var stdout, stderr strings.Builder
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
-	start := time.Now()
-	err := cmd.Run()
-	r := cliResult{stdout: stdout.String(), stderr: stderr.String(), elapsed: time.Since(start)}
-	var ee *exec.ExitError
-	switch {
-	case ctx.Err() != nil:
-		t.Fatalf("ukdev %s did not end within %s\n%s", strings.Join(args, " "), bootWait, r)
-	case errors.As(err, &ee):
-		r.code = ee.ExitCode()
-	case err != nil:
-		t.Fatalf("ukdev %s: %v", strings.Join(args, " "), err)
-	}
-	return r
-}
-
-// stop signals a `ukdev dev` session, reads its remaining events and
-// returns its exit status.
-func (s *session) stop(sig syscall.Signal) int {
-	s.t.Helper()
-	if err := s.cmd.Process.Signal(sig); err != nil {
-		s.t.Fatalf("signal ukdev: %v", err)
-	}
-	deadline := time.After(30 * time.Second)
-	for open := true; open; {
-		select {
-		case e, ok := <-s.events:
-			if !ok {
-				open = false
-				continue
-			}
-			s.seen = append(s.seen, e)
-		case <-deadline:
-			s.t.Fatalf("ukdev did not end within 30s of %v\n%s", sig, s.transcript())
-		}
-	}
-	err := s.cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		s.t.Fatalf("wait for ukdev: %v", err)
-	}
-	return 0
-}
-
-// seenType returns the events of type typ read so far.
-func (s *session) seenType(typ devloop.EventType) []jsonEvent {
-	var out []jsonEvent
-	for _, e := range s.seen {
-		if e.Type == typ {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
-func isType(typ devloop.EventType) func(jsonEvent) bool {
-	return func(e jsonEvent) bool { return e.Type == typ }
-}
-
-func bootStart(n int) func(jsonEvent) bool {
-	return func(e jsonEvent) bool { return e.Type == devloop.TypeVMStart && e.Boot == n }
-}
-
 // eventLines returns the stderr lines of `ukdev run` (plain events) whose
 // source column is src.
 func eventLines(stderr, src string) []string {
@@ -162,20 +35,6 @@ func eventLines(stderr, src string) []string {
 		}
 	}
 	return out
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort(t *testing.T) int {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return port
 }
 
 // listenerPID returns the pid of the process holding the listening IPv4
@@ -223,114 +82,6 @@ func listenerPID(t *testing.T, port int) int {
 	return 0
 }
 
-// canListen reports whether this process can bind 127.0.0.1:port.
-func canListen(port int) bool {
-	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-	if err != nil {
-		return false
-	}
-	ln.Close()
-	return true
-}
-
-// follower is a running ukdev command whose stdout is read line by line
-// (ukdev logs -f).
-type follower struct {
-	t     *testing.T
-	cmd   *exec.Cmd
-	lines chan string
-	seen  []string
-	mu    sync.Mutex
-	errb  strings.Builder
-}
-
-func startFollower(t *testing.T, dir string, env []string, args ...string) *follower {
-	t.Helper()
-	cmd := exec.Command(ukdevBin, args...)
-	cmd.Dir = dir
-	cmd.Env = env
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &follower{t: t, cmd: cmd, lines: make(chan string, 100000)}
-	cmd.Stderr = &lockedWriter{b: &f.errb, mu: &f.mu}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		defer close(f.lines)
-		sc := bufio.NewScanner(stdout)
-		sc.Buffer(make([]byte, 1<<20), 1<<20)
-		for sc.Scan() {
-			f.lines <- sc.Text()
-		}
-	}()
-	t.Cleanup(func() {
-		if f.cmd.ProcessState == nil {
-			_ = f.cmd.Process.Kill()
-			_ = f.cmd.Wait()
-		}
-	})
-	return f
-}
-
-func (f *follower) waitLine(what string, timeout time.Duration, match func(string) bool) {
-	f.t.Helper()
-	deadline := time.After(timeout)
-	for {
-		select {
-		case l, ok := <-f.lines:
-			if !ok {
-				f.t.Fatalf("ukdev %s ended while waiting for %s\n%s", strings.Join(f.cmd.Args[1:], " "), what, f.transcript())
-			}
-			f.seen = append(f.seen, l)
-			if match(l) {
-				return
-			}
-		case <-deadline:
-			f.t.Fatalf("timed out after %s waiting for %s\n%s", timeout, what, f.transcript())
-		}
-	}
-}
-
-func (f *follower) transcript() string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return "stdout:\n" + strings.Join(f.seen, "\n") + "\nstderr:\n" + f.errb.String()
-}
-
-// stop signals the command, reads the rest of its output and returns its
-// exit status.
-func (f *follower) stop(sig syscall.Signal) int {
-	f.t.Helper()
-	if err := f.cmd.Process.Signal(sig); err != nil {
-		f.t.Fatalf("signal ukdev: %v", err)
-	}
-	deadline := time.After(30 * time.Second)
-	for open := true; open; {
-		select {
-		case l, ok := <-f.lines:
-			if !ok {
-				open = false
-				continue
-			}
-			f.seen = append(f.seen, l)
-		case <-deadline:
-			f.t.Fatalf("ukdev did not end within 30s of %v\n%s", sig, f.transcript())
-		}
-	}
-	err := f.cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return ee.ExitCode()
-	}
-	if err != nil {
-		f.t.Fatalf("wait for ukdev: %v", err)
-	}
-	return 0
-}
-
 func TestConfigErrorsStopEarly(t *testing.T) {
 	needQEMU(t)
 	cases := []struct {
@@ -344,9 +95,7 @@ func TestConfigErrorsStopEarly(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyExample(t)
-			env := testEnv(t)
-			writeConfig(t, dir, tc.line+"\n")
+			dir, env := helloProject(t, tc.line+"\n")
 			for _, args := range [][]string{{"dev", "--json"}, {"run"}} {
 				r := runCLI(t, dir, env, "", args...)
 				if r.code == 0 {
@@ -373,9 +122,7 @@ func TestConfigErrorsStopEarly(t *testing.T) {
 }
 
 func TestMissingQEMUKeepsBuilding(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
+	dir, env := helloProject(t, "")
 	const qemu = "/nonexistent/qemu-system-x86_64"
 	writeConfig(t, dir, fmt.Sprintf("vm.qemu = %q\n", qemu))
 	s := startDev(t, dir, env)
@@ -396,9 +143,7 @@ func TestMissingQEMUKeepsBuilding(t *testing.T) {
 	if starts := s.seenType(devloop.TypeVMStart); len(starts) > 0 {
 		t.Errorf("a VM started without QEMU: %s", starts[0].raw)
 	}
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev exited with status %d after SIGTERM, want 0\n%s", code, s.transcript())
-	}
+	s.quit()
 
 	// ukdev run has nothing to boot with: QEMU failed, status 125.
 	r := runCLI(t, dir, env, "", "run")
@@ -409,9 +154,7 @@ func TestMissingQEMUKeepsBuilding(t *testing.T) {
 }
 
 func TestRunPortInUse(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
+	dir, env := helloProject(t, "")
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -435,9 +178,7 @@ func TestRunPortInUse(t *testing.T) {
 }
 
 func TestPortForwardSurvivesReboot(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
+	dir, env := helloProject(t, "")
 	port := freePort(t)
 	writeConfig(t, dir, fmt.Sprintf("vm.ports = [\"%d:80\"]\n", port))
 	s := startDev(t, dir, env)
@@ -465,10 +206,7 @@ func TestPortForwardSurvivesReboot(t *testing.T) {
 	if errs := s.seenType(devloop.TypeError); len(errs) > 0 {
 		t.Errorf("ukdev reported an error: %s\n%s", errs[0].raw, s.transcript())
 	}
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 	if !canListen(port) {
 		t.Errorf("port %d is still taken after ukdev quit", port)
 	}
@@ -486,9 +224,7 @@ func multibootOnly() string {
 }
 
 func TestBadKernelKeepsRunningBoot(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
+	dir, env := helloProject(t, "")
 	// The build copies payload.bin, when there is one, over the kernel.
 	writeFile(t, filepath.Join(dir, "ukdev.toml"), `build.command = "make && if [ -f payload.bin ]; then cp payload.bin build/hello.elf; fi"
 kernel.image = "build/hello.elf"
@@ -525,26 +261,18 @@ vm.machine = "microvm"
 	if starts := s.seenType(devloop.TypeVMStart); len(starts) != 1 {
 		t.Errorf("want only boot 1 to start, got %d vm.start events", len(starts))
 	}
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 }
 
 func TestQEMURefusesArgs(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
-	writeConfig(t, dir, "vm.args = [\"-bogus-option\"]\n")
+	dir, env := helloProject(t, "vm.args = [\"-bogus-option\"]\n")
 
 	s := startDev(t, dir, env)
 	e := s.waitFor("error from QEMU", bootWait, isType(devloop.TypeError))
 	if !strings.Contains(e.Message, "-bogus-option: invalid option") {
 		t.Errorf("the error lacks QEMU's stderr: %q", e.Message)
 	}
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
-	}
+	s.quit()
 	if starts := s.seenType(devloop.TypeVMStart); len(starts) > 0 {
 		t.Errorf("a VM started with a bad QEMU argument: %s", starts[0].raw)
 	}
@@ -568,8 +296,7 @@ func TestRunExitStatus(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			dir := copyExample(t)
-			env := testEnv(t)
+			dir, env := helloProject(t, "")
 			r := runCLI(t, dir, env, tc.input, "run")
 			if r.code != tc.want {
 				t.Errorf("exit status %d, want %d\n%s", r.code, tc.want, r)
@@ -581,14 +308,8 @@ func TestRunExitStatus(t *testing.T) {
 		})
 	}
 	t.Run("failed build", func(t *testing.T) {
-		dir := copyExample(t)
-		env := testEnv(t)
-		mainC := filepath.Join(dir, "main.c")
-		src, err := os.ReadFile(mainC)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, mainC, string(src)+"\nthis is not C;\n")
+		dir, env := helloProject(t, "")
+		appendFile(t, filepath.Join(dir, "main.c"), "\nthis is not C;\n")
 		r := runCLI(t, dir, env, "exit 0\n", "run")
 		m := regexp.MustCompile(`build #1 failed \(exit (\d+)\)`).FindStringSubmatch(r.stderr)
 		if m == nil {
@@ -605,9 +326,7 @@ func TestRunExitStatus(t *testing.T) {
 }
 
 func TestLogs(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
+	dir, env := helloProject(t, "")
 	r := runCLI(t, dir, env, "echo hello-log\nexit 0\n", "run")
 	if r.code != 0 {
 		t.Fatalf("ukdev run\n%s", r)
@@ -653,35 +372,21 @@ func TestLogs(t *testing.T) {
 	}
 }
 
-func hasLine(out, text string) bool {
-	for _, l := range strings.Split(out, "\n") {
-		if strings.TrimSpace(l) == text {
-			return true
-		}
-	}
-	return false
-}
-
 func TestLogsFollowAcrossBoots(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
+	dir, env := helloProject(t, "")
 	s := startDev(t, dir, env)
 	f := startFollower(t, dir, env, "logs", "-f")
 
-	f.waitLine("boot 1 banner", bootWait, func(l string) bool { return l == "hello from ukdev" })
+	f.waitFor("boot 1 banner", bootWait, func(l string) bool { return l == "hello from ukdev" })
 	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
 	setBanner(t, dir, "hello follower")
-	f.waitLine("boot 2 header", bootWait, func(l string) bool { return strings.Contains(l, "boot 2") })
-	f.waitLine("boot 2 banner", bootWait, func(l string) bool { return l == "hello follower" })
+	f.waitFor("boot 2 header", bootWait, func(l string) bool { return strings.Contains(l, "boot 2") })
+	f.waitFor("boot 2 banner", bootWait, func(l string) bool { return l == "hello follower" })
 
 	if code := f.stop(syscall.SIGINT); code != 0 {
 		t.Errorf("ukdev logs -f exited with status %d after SIGINT, want 0\n%s", code, f.transcript())
 	}
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev dev exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 }
 
 func TestInitVersionHelp(t *testing.T) {
@@ -730,47 +435,27 @@ func TestInitVersionHelp(t *testing.T) {
 }
 
 func TestSecondDevRefused(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
+	dir, env := helloProject(t, "")
 	s := startDev(t, dir, env)
 	s.waitFor("ukdev.start", quickWait, isType(devloop.TypeStart))
 
 	for _, args := range [][]string{{"dev", "--json"}, {"run"}} {
 		r := runCLI(t, dir, env, "", args...)
-		want := fmt.Sprintf("another ukdev is running for this project (pid %d)", s.cmd.Process.Pid)
-		if r.code == 0 || !strings.Contains(r.stderr, want) {
-			t.Errorf("ukdev %s: want a failure saying %q\n%s", strings.Join(args, " "), want, r)
-		}
+		s.wantLockHeld(t, r)
 		if r.elapsed > quickWait {
 			t.Errorf("ukdev %s took %s to fail", strings.Join(args, " "), r.elapsed)
 		}
 	}
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("the first ukdev exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 }
 
 // Saving ukdev.toml says that its settings apply on restart, rather than
 // seeming to apply them with the rebuild it triggers.
 func TestConfigChangeSaysRestart(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
-	s := startDev(t, dir, env)
-	s.waitFor("boot 1 banner", time.Minute, consoleLine(1, "hello from ukdev"))
-	path := filepath.Join(dir, "ukdev.toml")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, path, string(data)+"# edited\n")
+	s := startHello(t)
+	appendFile(t, filepath.Join(s.dir, "ukdev.toml"), "# edited\n")
 	s.waitFor("the restart note", time.Minute, func(e jsonEvent) bool {
 		return e.Type == devloop.TypeConfigWarning && strings.Contains(e.Message, "ukdev.toml changed: its settings apply when ukdev restarts")
 	})
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 }

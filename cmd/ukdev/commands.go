@@ -291,9 +291,9 @@ With --template, init creates a new project in dir from one of ukdev's examples
 			// Never through a symlink at ukdev.toml (dotfile managers
 			// make them): --force says to replace the file, not what
 			// a link points at.
-			flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+			flag := os.O_CREATE | os.O_EXCL
 			if force {
-				flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+				flag = os.O_CREATE | os.O_TRUNC
 			}
 			if err := writeNew(path, flag, data); err != nil {
 				return fmt.Errorf("init: %w", err)
@@ -303,18 +303,11 @@ With --template, init creates a new project in dir from one of ukdev's examples
 			// program), each written only when the project has none.
 			for _, extra := range project.InitExtras(d) {
 				extraPath := filepath.Join(dir, filepath.FromSlash(extra.Name))
-				f, err := nofollow.OpenFile(extraPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+				err := nofollow.Write(extraPath, os.O_CREATE|os.O_EXCL, extra.Data, 0o644)
 				switch {
 				case errors.Is(err, fs.ErrExist):
 					continue
 				case err != nil:
-					return err
-				}
-				_, err = f.Write(extra.Data)
-				if cerr := f.Close(); err == nil {
-					err = cerr
-				}
-				if err != nil {
 					return err
 				}
 				fmt.Fprintf(a.stderr, "ukdev: wrote %s (%s)\n", extraPath, extra.About)
@@ -331,17 +324,10 @@ With --template, init creates a new project in dir from one of ukdev's examples
 // writeNew writes data to path, opened with flag (O_EXCL for a new file,
 // O_TRUNC to replace one) and never through a symlink.
 func writeNew(path string, flag int, data []byte) error {
-	f, err := nofollow.OpenFile(path, flag, 0o644)
+	err := nofollow.Write(path, flag, data, 0o644)
 	if fi, lerr := os.Lstat(path); err != nil && lerr == nil && fi.Mode()&fs.ModeSymlink != 0 {
 		// O_EXCL reports a (dangling) link as an existing file.
 		return fmt.Errorf("%s is a symbolic link, and ukdev init does not write through links: remove the link, or edit its target yourself", path)
-	}
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
 	}
 	return err
 }

@@ -94,15 +94,7 @@ func TestDetectNoConfigE2E(t *testing.T) {
 			if _, err := exec.LookPath("make"); err != nil {
 				t.Skip("make is not installed")
 			}
-			root := filepath.Join(t.TempDir(), "proj")
-			for name, content := range tt.files {
-				p := filepath.Join(root, filepath.FromSlash(name))
-				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				writeFile(t, p, content)
-			}
-			dir := filepath.Join(root, tt.sub)
+			dir := filepath.Join(newProject(t, "proj", tt.files), tt.sub)
 			r := runCLI(t, dir, envWithoutKraft(t, testEnv(t)), "", "build")
 			if r.code != tt.wantCode {
 				t.Fatalf("ukdev build: exit %d, want %d\n%s", r.code, tt.wantCode, r)
@@ -184,12 +176,10 @@ func TestInitTemplateE2E(t *testing.T) {
 	})
 
 	t.Run("init in a directory follows detection; --flavor overrides it", func(t *testing.T) {
-		dir := filepath.Join(t.TempDir(), "web")
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, "main.go"), "package main\n\nconst addr = \":8083\"\n\nfunc main() {}\n")
-		writeFile(t, filepath.Join(dir, "go.mod"), "module web\n")
+		dir := newProject(t, "web", map[string]string{
+			"main.go": "package main\n\nconst addr = \":8083\"\n\nfunc main() {}\n",
+			"go.mod":  "module web\n",
+		})
 		r := runCLI(t, filepath.Dir(dir), env, "", "init", "web")
 		if r.code != 0 || !strings.Contains(r.stderr, "linux project: main.go is a Go program, run by Linux as /init listening on port 8083") {
 			t.Fatalf("ukdev init web\n%s", r)

@@ -1,11 +1,9 @@
 package main
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 )
 
@@ -15,12 +13,8 @@ import (
 // while a loop runs (its build would write the same outputs as the loop's),
 // and builds once the loop has ended.
 func TestOneLoopPerProject(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
-	s := startDev(t, dir, env)
-	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
-	held := fmt.Sprintf("another ukdev is running for this project (pid %d)", s.cmd.Process.Pid)
+	s := startHello(t)
+	dir, env := s.dir, s.env
 
 	link := filepath.Join(t.TempDir(), "link")
 	if err := os.Symlink(dir, link); err != nil {
@@ -42,9 +36,7 @@ func TestOneLoopPerProject(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := runCLI(t, dir, tt.env, "", tt.args...)
-			if r.code == 0 || !strings.Contains(r.stderr, held) {
-				t.Errorf("want a failure saying %q\n%s", held, r)
-			}
+			s.wantLockHeld(t, r)
 			if r.elapsed > quickWait {
 				t.Errorf("took %s to fail", r.elapsed)
 			}
@@ -58,11 +50,30 @@ func TestOneLoopPerProject(t *testing.T) {
 	}
 	waitNoQEMU(t, runtimeDirOf(t, otherDirs), quickWait)
 
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("the loop exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 	if r := runCLI(t, dir, otherDirs, "", "-C", link, "build"); r.code != 0 {
 		t.Errorf("ukdev build after the loop ended: want success\n%s", r)
 	}
+}
+
+// TestLockFollowsReplacedProjectDir replaces the project directory under a
+// running `ukdev dev` (rm -rf and a fresh copy, as a re-clone does): once
+// the loop has picked the new directory up, `ukdev build` on it, even with
+// other XDG dirs, must still be refused, since the loop builds that tree.
+func TestLockFollowsReplacedProjectDir(t *testing.T) {
+	s := startHello(t)
+
+	fresh := filepath.Join(t.TempDir(), "fresh")
+	copyTree(t, s.dir, fresh)
+	setBanner(t, fresh, "replaced")
+	if err := os.RemoveAll(s.dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(fresh, s.dir); err != nil {
+		t.Fatal(err)
+	}
+	s.waitFor("a boot of the new directory", bootWait, consoleAny("replaced"))
+
+	s.wantLockHeld(t, runCLI(t, s.dir, testEnv(t), "", "build"))
+	s.quit()
 }

@@ -3,12 +3,10 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -18,23 +16,6 @@ import (
 // These end-to-end tests cover what the log store keeps when things go
 // wrong: ukdev killed while a boot runs, the index lost, a crash in a
 // store much smaller than the boot's output.
-
-// stateDirOf returns the project's state directory under testEnv's
-// XDG_STATE_HOME (there is one project per test).
-func stateDirOf(t *testing.T, env []string) string {
-	t.Helper()
-	for _, kv := range env {
-		if v, ok := strings.CutPrefix(kv, "XDG_STATE_HOME="); ok {
-			dirs, err := filepath.Glob(filepath.Join(v, "ukdev", "*"))
-			if err != nil || len(dirs) != 1 {
-				t.Fatalf("state dirs under %s: %v, %v; want one", v, dirs, err)
-			}
-			return dirs[0]
-		}
-	}
-	t.Fatal("env has no XDG_STATE_HOME")
-	return ""
-}
 
 // listLine matches a line of `ukdev logs --list`.
 var listLine = regexp.MustCompile(`^boot (\d+) +build (\d+) +(\S+ \S+|\?) +→ (\S+) +(\S*(?: -?\d+)?) +(\d+) bytes`)
@@ -71,11 +52,8 @@ func listBootsCLI(t *testing.T, dir string, env []string) []listedBoot {
 // bytes forever; while ukdev runs it must be listed as running. A lost
 // index is rebuilt with real start times.
 func TestLogsListAfterKill(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
-	s := startDev(t, dir, env)
-	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
+	s := startHello(t)
+	dir, env := s.dir, s.env
 
 	// The console reaches the file within ukdev's flush interval: poll
 	// the list until it shows the bytes.
@@ -93,10 +71,7 @@ func TestLogsListAfterKill(t *testing.T) {
 		}
 	}
 
-	if err := s.cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	_ = s.cmd.Wait()
+	s.kill()
 	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
 
 	logFile := filepath.Join(stateDirOf(t, env), "boots", "boot-000001.log")
@@ -125,10 +100,7 @@ func TestLogsListAfterKill(t *testing.T) {
 	// The next ukdev records it for good and goes on from boot 2.
 	s = startDev(t, dir, env)
 	s.waitFor("boot 2 banner", bootWait, consoleLine(2, "hello from ukdev"))
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev dev exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 	boots = listBootsCLI(t, dir, env)
 	if len(boots) != 2 || boots[0].reason != "unknown" || boots[1].reason != "killed" {
 		t.Fatalf("after the next run, want boot 1 unknown and boot 2 killed: %+v", boots)
@@ -140,10 +112,7 @@ func TestLogsListAfterKill(t *testing.T) {
 // inspection, ukdev logs must show the boot's head, a marker saying how
 // much was cut, and the panic; the boot must stay listed.
 func TestCrashLogKeptInSmallStore(t *testing.T) {
-	needQEMU(t)
-	dir := copyExample(t)
-	env := testEnv(t)
-	writeConfig(t, dir, "logs.max_bytes = \"4K\"\n")
+	dir, env := helloProject(t, "logs.max_bytes = \"4K\"\n")
 	s := startDev(t, dir, env)
 	s.waitFor("boot 1 banner", bootWait, consoleLine(1, "hello from ukdev"))
 	for i := range 100 {
@@ -179,10 +148,7 @@ func TestCrashLogKeptInSmallStore(t *testing.T) {
 	if len(boots) != 1 || boots[0].reason != "panic" {
 		t.Errorf("ukdev logs --list: want boot 1 ended in a panic: %+v", boots)
 	}
-	if code := s.stop(syscall.SIGTERM); code != 0 {
-		t.Errorf("ukdev dev exited with status %d after SIGTERM, want 0", code)
-	}
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 }
 
 // TestDashboardSavesLogsToStateDir presses ctrl+s in the logs panel of the
@@ -190,20 +156,8 @@ func TestCrashLogKeptInSmallStore(t *testing.T) {
 // project (which is watched: a save there rebuilt and rebooted the VM),
 // and the panel must show where it went.
 func TestDashboardSavesLogsToStateDir(t *testing.T) {
-	needQEMU(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux not found: run `make deps` (make test does)")
-	}
-	dir := copyExample(t)
-	env := testEnv(t)
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("ukdev-e2e-save-%d", os.Getpid()), name: "ukdev"}
-	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
-	start := exec.Command("tmux", "-L", s.socket, "-f", "/dev/null",
-		"new-session", "-d", "-s", s.name, "-x", "160", "-y", "40", "-c", dir, ukdevBin)
-	start.Env = env
-	if out, err := start.CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
+	dir, env := helloProject(t, "")
+	s := startDashboard(t, "save", dir, env, 160, 40, "")
 	s.waitText("dashboard with the banner", bootWait, "2 logs", "hello from ukdev")
 
 	// The logs panel, maximised so that the path fits on one row.
@@ -225,7 +179,5 @@ func TestDashboardSavesLogsToStateDir(t *testing.T) {
 		t.Errorf("saved file: %v; want the console's banner in it:\n%s", err, data)
 	}
 
-	s.keys("q")
-	s.waitEnded(30 * time.Second)
-	waitNoQEMU(t, runtimeDirOf(t, env), quickWait)
+	s.quit()
 }

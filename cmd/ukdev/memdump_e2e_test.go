@@ -1,14 +1,10 @@
 package main
 
 import (
-	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/fsnotify/fsnotify"
 )
@@ -17,13 +13,9 @@ import (
 // QEMU dumps: they go to one file per boot in the private runtime dir,
 // never to the shared temp dir, and are removed when the VM ends.
 func TestMemoryDumpsStayPrivate(t *testing.T) {
-	needQEMU(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux not found: run `make deps` (make test does)")
-	}
-	dir := copyExample(t)
+	dir, env := helloProject(t, "")
 	tmp := t.TempDir()
-	env := append(testEnv(t), "TMPDIR="+tmp)
+	env = append(env, "TMPDIR="+tmp)
 	runtime := runtimeDirOf(t, env)
 
 	// Every file created in TMPDIR while the dashboard runs.
@@ -47,14 +39,7 @@ func TestMemoryDumpsStayPrivate(t *testing.T) {
 		}
 	}()
 
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("ukdev-e2e-mem-%d", os.Getpid()), name: "ukdev"}
-	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
-	start := exec.Command("tmux", "-L", s.socket, "-f", "/dev/null",
-		"new-session", "-d", "-s", s.name, "-x", "140", "-y", "45", "-c", dir, ukdevBin)
-	start.Env = env
-	if out, err := start.CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
+	s := startDashboard(t, "mem", dir, env, 140, 45, "")
 	// The memory panel shows ticks read from the guest, twice: at least
 	// two dumps.
 	s.waitText("the guest's ticks in the memory panel", bootWait, "hello from ukdev", "ticks", "volatile uint32_t")
@@ -67,9 +52,7 @@ func TestMemoryDumpsStayPrivate(t *testing.T) {
 	if len(dumps) != 1 {
 		t.Errorf("dumps in the runtime dir: %v, want the boot's one file", dumps)
 	}
-	s.keys("q")
-	s.waitEnded(30 * time.Second)
-	waitNoQEMU(t, runtime, 10*time.Second)
+	s.quit()
 
 	mu.Lock()
 	defer mu.Unlock()

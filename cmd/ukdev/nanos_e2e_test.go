@@ -7,7 +7,6 @@ import (
 	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -73,11 +72,7 @@ func needNanos(t *testing.T) string {
 		t.Skip("end-to-end test: skipped in -short mode")
 	}
 	key := nanosKernel(t)
-	for _, tool := range []string{"qemu-system-x86_64", "go"} {
-		if _, err := exec.LookPath(tool); err != nil {
-			t.Fatalf("%s not found: run `make deps` (make test does)", tool)
-		}
-	}
+	needTools(t, "qemu-system-x86_64", "go")
 	return key
 }
 
@@ -213,13 +208,7 @@ func TestNanosInitAndNoConfig(t *testing.T) {
 			if tt.built != "" && testing.Short() {
 				t.Skip("runs go build: skipped in -short mode")
 			}
-			dir := filepath.Join(t.TempDir(), "web")
-			if err := os.Mkdir(dir, 0o755); err != nil {
-				t.Fatal(err)
-			}
-			for name, content := range tt.files {
-				writeFile(t, filepath.Join(dir, name), content)
-			}
+			dir := newProject(t, "web", tt.files)
 			r := runCLI(t, dir, testEnv(t), "", tt.args...)
 			if r.code != tt.wantCode {
 				t.Fatalf("ukdev %s: exit %d, want %d\n%s", strings.Join(tt.args, " "), r.code, tt.wantCode, r)
@@ -254,12 +243,7 @@ func TestNanosInitAndNoConfig(t *testing.T) {
 		if testing.Short() {
 			t.Skip("runs go build: skipped in -short mode")
 		}
-		dir := filepath.Join(t.TempDir(), "web")
-		if err := os.Mkdir(dir, 0o755); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(dir, "main.go"), mainGo)
-		writeFile(t, filepath.Join(dir, "go.mod"), goMod)
+		dir := newProject(t, "web", map[string]string{"main.go": mainGo, "go.mod": goMod})
 		env := testEnv(t)
 		for _, args := range [][]string{{"init", "--flavor", "nanos"}, {"build"}} {
 			if r := runCLI(t, dir, env, "", args...); r.code != 0 {

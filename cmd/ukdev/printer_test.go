@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -159,13 +158,8 @@ func TestPrinterJSON(t *testing.T) {
 			if strings.ContainsAny(out, "\x1b\x07") {
 				t.Errorf("raw control bytes in the JSON line: %q", out)
 			}
-			var got struct {
-				TS      string            `json:"ts"`
-				Type    devloop.EventType `json:"type"`
-				Message string            `json:"message"`
-				Line    *string           `json:"line"`
-			}
-			if err := json.Unmarshal([]byte(out), &got); err != nil {
+			got, err := parseEvent(out)
+			if err != nil {
 				t.Fatalf("%q: %v", out, err)
 			}
 			if !ts.MatchString(got.TS) {

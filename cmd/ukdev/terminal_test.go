@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"io"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -81,15 +80,13 @@ func TestPrinterPlainResetsConceal(t *testing.T) {
 // attribute is reset before its end, so ukdev's own status line after it
 // (and the shell prompt) stay visible, and the override is shown.
 func TestTerminalCommandsResetAttributes(t *testing.T) {
-	dir := t.TempDir()
-	state := t.TempDir()
 	toml := "flavor = \"elf\"\n" +
 		"build.command = \"printf 'built \\\\033[8mhidden\\\\342\\\\200\\\\256\\\\n'; printf 'to stderr \\\\033[7;31mloud\\\\n' >&2\"\n" +
 		"kernel.image = \"kernel.elf\"\n"
-	if err := os.WriteFile(filepath.Join(dir, project.FileName), []byte(toml), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv("XDG_STATE_HOME", state)
+	dir := newProject(t, "term", map[string]string{project.FileName: toml})
+	// Colour on: NO_COLOR set but empty does not turn it off.
+	env := append(testEnv(t), "TERM=xterm-256color", "NO_COLOR=")
+	t.Setenv("XDG_STATE_HOME", envValue(t, env, "XDG_STATE_HOME"))
 	cfg, err := project.Load(filepath.Join(dir, project.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -112,7 +109,6 @@ func TestTerminalCommandsResetAttributes(t *testing.T) {
 	if err := w.Finish(time.Now(), "exit", nil); err != nil {
 		t.Fatal(err)
 	}
-	env := append(os.Environ(), "XDG_STATE_HOME="+state, "TERM=xterm-256color", "NO_COLOR=")
 
 	tests := []struct {
 		args []string

@@ -3,90 +3,12 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
 )
-
-// tmuxSession drives the real binary in a detached tmux session: the
-// dashboard gets a real terminal, keys arrive through send-keys and the
-// screen is read with capture-pane.
-type tmuxSession struct {
-	t      *testing.T
-	socket string // a private tmux server (-L)
-	name   string
-	last   string // the last screen captured, for failure messages
-}
-
-func (s *tmuxSession) tmux(args ...string) (string, error) {
-	out, err := exec.Command("tmux", append([]string{"-L", s.socket, "-f", "/dev/null"}, args...)...).CombinedOutput()
-	return string(out), err
-}
-
-// keys sends tmux key names ("Enter", "Escape", "q").
-func (s *tmuxSession) keys(keys ...string) {
-	s.t.Helper()
-	if out, err := s.tmux(append([]string{"send-keys", "-t", s.name}, keys...)...); err != nil {
-		s.t.Fatalf("tmux send-keys %v: %v\n%s", keys, err, out)
-	}
-}
-
-// typeText sends text literally.
-func (s *tmuxSession) typeText(text string) {
-	s.t.Helper()
-	if out, err := s.tmux("send-keys", "-t", s.name, "-l", text); err != nil {
-		s.t.Fatalf("tmux send-keys -l %q: %v\n%s", text, err, out)
-	}
-}
-
-// waitScreen polls the screen until match accepts it or within passes.
-func (s *tmuxSession) waitScreen(what string, within time.Duration, match func(screen string) bool) {
-	s.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		out, err := s.tmux("capture-pane", "-p", "-t", s.name)
-		if err == nil {
-			s.last = out
-			if match(out) {
-				return
-			}
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("dashboard: no %s after %s; last screen:\n%s", what, within, s.last)
-		}
-		time.Sleep(100 * time.Millisecond) // polling the screen: there is no event to wait on
-	}
-}
-
-func (s *tmuxSession) waitText(what string, within time.Duration, texts ...string) {
-	s.t.Helper()
-	s.waitScreen(what, within, func(screen string) bool {
-		for _, text := range texts {
-			if !strings.Contains(screen, text) {
-				return false
-			}
-		}
-		return true
-	})
-}
-
-// waitEnded waits until the session is gone (its only pane's command ended).
-func (s *tmuxSession) waitEnded(within time.Duration) {
-	s.t.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		if _, err := s.tmux("has-session", "-t", s.name); err != nil {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.t.Fatalf("the dashboard did not end within %s; last screen:\n%s", within, s.last)
-		}
-		time.Sleep(100 * time.Millisecond) // polling tmux: there is no event to wait on
-	}
-}
 
 // consolePanelLine matches a line of the focused console panel (the thick
 // border on the left edge of the screen) that holds exactly text.
@@ -95,26 +17,11 @@ func consolePanelLine(text string) *regexp.Regexp {
 }
 
 func TestDashboardEndToEnd(t *testing.T) {
-	needQEMU(t)
-	if _, err := exec.LookPath("tmux"); err != nil {
-		t.Fatal("tmux not found: run `make deps` (make test does)")
-	}
-	dir := copyExample(t)
-	env := testEnv(t)
-	marker := strings.TrimPrefix(env[len(env)-2], "XDG_RUNTIME_DIR=") // every QMP socket path holds it
+	dir, env := helloProject(t, "")
 	status := filepath.Join(t.TempDir(), "status")
-
-	s := &tmuxSession{t: t, socket: fmt.Sprintf("ukdev-e2e-%d", os.Getpid()), name: "ukdev"}
-	t.Cleanup(func() { _, _ = s.tmux("kill-server") })
 	// The shell records ukdev's exit status; the pane ends with it.
-	command := fmt.Sprintf("'%s'; echo $? > '%s'", ukdevBin, status)
-	start := exec.Command("tmux", "-L", s.socket, "-f", "/dev/null",
-		"new-session", "-d", "-s", s.name, "-x", "140", "-y", "45", "-c", dir, command)
-	start.Env = env // a new tmux server passes its environment to the pane
-	if out, err := start.CombinedOutput(); err != nil {
-		t.Fatalf("tmux new-session: %v\n%s", err, out)
-	}
-	const boot = 60 * time.Second
+	s := startDashboard(t, "tui", dir, env, 140, 45, fmt.Sprintf("'%s'; echo $? > '%s'", ukdevBin, status))
+	const boot = bootWait
 
 	// The dashboard comes up and the guest's banner shows in the console.
 	s.waitText("dashboard with the banner", boot, "1 console", "2 logs", "3 build", "4 memory", "5 metrics", "hello from ukdev")
@@ -143,8 +50,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	s.waitText("the help overlay", 10*time.Second, "previous panel", "stop/start VM")
 
 	// q quits (stopping the VM) and the pane ends.
-	s.keys("q")
-	s.waitEnded(30 * time.Second)
+	s.quit()
 	got, err := os.ReadFile(status)
 	if err != nil {
 		t.Fatalf("ukdev's exit status was not recorded: %v", err)
@@ -152,5 +58,4 @@ func TestDashboardEndToEnd(t *testing.T) {
 	if code := strings.TrimSpace(string(got)); code != "0" {
 		t.Errorf("ukdev exited with status %s, want 0; last screen:\n%s", code, s.last)
 	}
-	waitNoQEMU(t, marker, 10*time.Second)
 }

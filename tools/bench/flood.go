@@ -9,14 +9,14 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"github.com/creack/pty"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/internal/procfs"
+	"github.com/ukdev/ukdev/tui/panel"
 )
 
 const (
@@ -55,21 +55,12 @@ func runFlood(w io.Writer, o floodOptions) error {
 	if o.lineLen < 2 || o.total < int64(o.lineLen) {
 		return fmt.Errorf("bench: -flood-line must be at least 2 and -flood-bytes at least a line, got %d and %d", o.lineLen, o.total)
 	}
-	ukdev, err := filepath.Abs(o.ukdev)
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	tmp, err := os.MkdirTemp("", "ukflood")
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	runtime, err := runtimeDir()
+	ws, err := newWorkspace(o.ukdev, "ukflood")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(runtime)
-	dir := filepath.Join(tmp, "project")
+	defer ws.remove()
+	dir := filepath.Join(ws.tmp, "project")
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
@@ -82,16 +73,16 @@ func runFlood(w io.Writer, o floodOptions) error {
 			return fmt.Errorf("bench: %w", err)
 		}
 	}
-	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(tmp, "state"), "XDG_RUNTIME_DIR="+runtime)
+	env := ws.env()
 
 	var results []floodResult
 	for _, mode := range []string{"headless", "dashboard"} {
 		var r floodResult
 		var err error
 		if mode == "headless" {
-			r, err = floodHeadless(ukdev, dir, env, o.verbose)
+			r, err = floodHeadless(ws.ukdev, dir, env, o.verbose)
 		} else {
-			r, err = floodDashboard(ukdev, dir, env, o.verbose)
+			r, err = floodDashboard(ws.ukdev, dir, env, o.verbose)
 		}
 		if err != nil {
 			return err
@@ -100,7 +91,7 @@ func runFlood(w io.Writer, o floodOptions) error {
 	}
 
 	fmt.Fprintf(w, "\nbuild flood: %s of build output in lines of %s, ukdev's resident memory once idle after the build\n",
-		byteSize(o.total), byteSize(int64(o.lineLen)))
+		panel.FormatBytes(float64(o.total)), panel.FormatBytes(float64(o.lineLen)))
 	fmt.Fprintf(w, "  %-34s %10s %10s %9s\n", "mode", "RSS MB", "peak MB", "time s")
 	for _, r := range results {
 		fmt.Fprintf(w, "  %-34s %10.1f %10.1f %9.1f\n", r.mode, mb(r.rssKB), mb(r.peakKB), r.elapsed.Seconds())
@@ -221,17 +212,17 @@ func floodDashboard(ukdev, dir string, env []string, verbose bool) (floodResult,
 // resident memory and peak.
 func measureIdle(r floodResult, pid int, start time.Time) (floodResult, error) {
 	deadline := time.Now().Add(floodTimeout)
-	last, err := cpuTicks(pid)
+	last, err := procfs.Stat(pid)
 	if err != nil {
-		return r, err
+		return r, fmt.Errorf("bench: %w", err)
 	}
 	for {
 		time.Sleep(time.Second)
-		now, err := cpuTicks(pid)
+		now, err := procfs.Stat(pid)
 		if err != nil {
-			return r, err
+			return r, fmt.Errorf("bench: %w", err)
 		}
-		if now-last <= idleTicks {
+		if now.CPUTicks-last.CPUTicks <= idleTicks {
 			break
 		}
 		last = now
@@ -240,9 +231,10 @@ func measureIdle(r floodResult, pid int, start time.Time) (floodResult, error) {
 		}
 	}
 	r.elapsed = time.Since(start)
-	var err2 error
-	r.rssKB, r.peakKB, err2 = memKB(pid)
-	return r, err2
+	if r.rssKB, r.peakKB, err = procfs.Memory(pid); err != nil {
+		return r, fmt.Errorf("bench: %w", err)
+	}
+	return r, nil
 }
 
 // stopFlood ends ukdev with SIGTERM, then SIGKILL, and reaps it.
@@ -264,90 +256,14 @@ func stopFlood(cmd *exec.Cmd) {
 	}
 }
 
-// children lists pid's child processes, over all its threads.
-func children(pid int) []int {
-	tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/children", pid))
-	var kids []int
-	for _, t := range tasks {
-		data, err := os.ReadFile(t)
-		if err != nil {
-			continue
-		}
-		for _, f := range strings.Fields(string(data)) {
-			if kid, err := strconv.Atoi(f); err == nil {
-				kids = append(kids, kid)
-			}
-		}
-	}
-	return kids
-}
-
 // grandchildren counts the children of pid's children.
 func grandchildren(pid int) int {
 	n := 0
-	for _, kid := range children(pid) {
-		n += len(children(kid))
+	for _, kid := range procfs.Children(pid) {
+		n += len(procfs.Children(kid))
 	}
 	return n
 }
 
-// cpuTicks returns the user and system CPU time of pid, in clock ticks.
-func cpuTicks(pid int) (int64, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0, fmt.Errorf("bench: %w", err)
-	}
-	// The fields after the command name, which may hold spaces: state is
-	// field 3, utime 14 and stime 15.
-	i := bytes.LastIndexByte(data, ')')
-	f := strings.Fields(string(data[i+1:]))
-	if len(f) < 13 {
-		return 0, fmt.Errorf("bench: /proc/%d/stat: too few fields", pid)
-	}
-	utime, err1 := strconv.ParseInt(f[11], 10, 64)
-	stime, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("bench: /proc/%d/stat: %w", pid, err)
-	}
-	return utime + stime, nil
-}
-
-// memKB returns VmRSS and VmHWM (the peak) of pid, in KiB.
-func memKB(pid int) (rss, peak int64, err error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, 0, fmt.Errorf("bench: %w", err)
-	}
-	for l := range strings.Lines(string(data)) {
-		k, v, ok := strings.Cut(l, ":")
-		if !ok || (k != "VmRSS" && k != "VmHWM") {
-			continue
-		}
-		n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-		if err != nil {
-			return 0, 0, fmt.Errorf("bench: /proc/%d/status %s: %w", pid, k, err)
-		}
-		if k == "VmRSS" {
-			rss = n
-		} else {
-			peak = n
-		}
-	}
-	return rss, peak, nil
-}
-
 // mb converts KiB to MB (10^6 bytes), the unit of the target.
 func mb(kib int64) float64 { return float64(kib) * 1024 / 1e6 }
-
-// byteSize renders n bytes in binary units.
-func byteSize(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.0f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}

@@ -31,6 +31,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/internal/procfs"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/vm"
 	"github.com/ukdev/ukdev/vm/qemu"
@@ -86,22 +87,13 @@ func run(ukdev, example string, edits int, verbose bool) error {
 	if edits < 1 {
 		return fmt.Errorf("bench: -edits must be at least 1, got %d", edits)
 	}
-	ukdev, err := filepath.Abs(ukdev)
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	tmp, err := os.MkdirTemp("", "ukbench")
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	defer os.RemoveAll(tmp)
-	runtime, err := runtimeDir()
+	ws, err := newWorkspace(ukdev, "ukbench")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(runtime)
+	defer ws.remove()
 
-	dir := filepath.Join(tmp, "project")
+	dir := filepath.Join(ws.tmp, "project")
 	if err := copyProject(example, dir); err != nil {
 		return err
 	}
@@ -109,20 +101,15 @@ func run(ukdev, example string, edits int, verbose bool) error {
 	if err != nil {
 		return fmt.Errorf("bench: %w", err)
 	}
-	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(tmp, "state"), "XDG_RUNTIME_DIR="+runtime, "NO_COLOR=1")
 
 	mainC := filepath.Join(dir, "main.c")
-	res, err := benchUkdev(ukdev, dir, env, edits, verbose, func(banner string) error { return setBanner(mainC, banner) })
-	// ukdev has exited: any QEMU of its runtime dir still there leaked.
-	leftover := qemuPIDs(runtime)
-	for _, pid := range leftover {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	res, err := benchUkdev(ws.ukdev, dir, ws.env("NO_COLOR=1"), edits, verbose, func(banner string) error { return setBanner(mainC, banner) })
+	leftover := ws.killLeftovers()
 	if err != nil {
 		return err
 	}
 
-	kernelCopy := filepath.Join(tmp, "kernel.elf")
+	kernelCopy := filepath.Join(ws.tmp, "kernel.elf")
 	if err := copyFile(cfg.Kernel.Image, kernelCopy, 0o444); err != nil {
 		return err
 	}
@@ -133,7 +120,7 @@ func run(ukdev, example string, edits int, verbose bool) error {
 		Machine:   res.machine,
 		MemoryMiB: 128,
 		CPUs:      1,
-		QMPSocket: filepath.Join(runtime, "qmp.sock"),
+		QMPSocket: filepath.Join(ws.runtime, "qmp.sock"),
 	}
 	bare, err := benchBare(spec, edits)
 	if err != nil {
@@ -442,19 +429,10 @@ func timeToLine(cmd *exec.Cmd, want func(line string) bool) (time.Duration, erro
 // report prints the table.
 func report(w io.Writer, example string, res ukdevResult, bare []float64) {
 	n := len(res.timings)
-	phase := func(f func(devloop.Timing) float64) []float64 {
-		var v []float64
-		for _, t := range res.timings {
-			v = append(v, f(t))
-		}
-		return v
-	}
+	phase := res.phase
 	qemuPlusOverhead := phase(func(t devloop.Timing) float64 { return t.QEMUMS + t.OverheadMS })
 	overhead := phase(func(t devloop.Timing) float64 { return t.OverheadMS })
-	rows := []struct {
-		name string
-		v    []float64
-	}{
+	rows := []row{
 		{"debounce", phase(func(t devloop.Timing) float64 { return t.DebounceMS })},
 		{"build", phase(func(t devloop.Timing) float64 { return t.BuildMS })},
 		{"image copy", phase(func(t devloop.Timing) float64 { return t.ImageMS })},
@@ -465,12 +443,9 @@ func report(w io.Writer, example string, res ukdevResult, bare []float64) {
 	}
 
 	fmt.Fprintf(w, "\nukdev reload: %d edits of %s (%s, %s)\n", n, example, res.accel, res.machine)
-	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
-	for _, r := range rows {
-		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", r.name, median(r.v), p90(r.v))
-	}
+	printTable(w, rows...)
 	fmt.Fprintf(w, "\nbare QEMU: %d boots of the same image, same argv, not paused\n", len(bare))
-	fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "spawn → first line", median(bare), p90(bare))
+	printRow(w, "spawn → first line", bare)
 
 	fmt.Fprintf(w, "\nratio (qemu + overhead) / bare QEMU, medians: %.2fx\n", median(qemuPlusOverhead)/median(bare))
 	verdict := "met"
@@ -478,6 +453,34 @@ func report(w io.Writer, example string, res ukdevResult, bare []float64) {
 		verdict = "NOT met"
 	}
 	fmt.Fprintf(w, "target: ukdev overhead ≤ %d ms median: %s (%.1f ms)\n", overheadTargetMS, verdict, median(overhead))
+}
+
+// phase returns one phase of every reload's timing, as f picks it.
+func (r ukdevResult) phase(f func(devloop.Timing) float64) []float64 {
+	var v []float64
+	for _, t := range r.timings {
+		v = append(v, f(t))
+	}
+	return v
+}
+
+// row is a line of a table of times: its name and the times, in ms.
+type row struct {
+	name string
+	v    []float64
+}
+
+// printTable prints a header and a printRow line for each of rows.
+func printTable(w io.Writer, rows ...row) {
+	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
+	for _, r := range rows {
+		printRow(w, r.name, r.v)
+	}
+}
+
+// printRow prints the median and p90 of the times v, in ms, under name.
+func printRow(w io.Writer, name string, v []float64) {
+	fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", name, median(v), p90(v))
 }
 
 // median returns the middle of v (the mean of the two middles when even).
@@ -575,38 +578,60 @@ func replaceLine(path, prefix, line string) error {
 	return nil
 }
 
-// qemuPIDs lists the QEMU processes whose command line mentions marker.
-func qemuPIDs(marker string) []int {
+// workspace is one benchmark run's private directories: a temporary one
+// for the project and ukdev's state, and a runtime dir for ukdev's
+// sockets.
+type workspace struct {
+	ukdev string // the ukdev binary, an absolute path
+	tmp   string
+	// runtime holds QMP sockets, whose paths must stay short, and marks
+	// every QEMU of the run in the process table.
+	runtime string
+}
+
+// newWorkspace makes the directories of a run of the ukdev binary, the
+// temporary one named after prefix; the caller removes them.
+func newWorkspace(ukdev, prefix string) (*workspace, error) {
+	abs, err := filepath.Abs(ukdev)
+	if err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	ws := &workspace{ukdev: abs}
+	if ws.tmp, err = os.MkdirTemp("", prefix); err != nil {
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	if ws.runtime, err = os.MkdirTemp("", "ukrt"); err == nil {
+		err = os.Chmod(ws.runtime, 0o700)
+	}
+	if err != nil {
+		ws.remove()
+		return nil, fmt.Errorf("bench: %w", err)
+	}
+	return ws, nil
+}
+
+// env is this process's environment with ukdev's state and runtime dirs
+// in the workspace, and extra.
+func (ws *workspace) env(extra ...string) []string {
+	return append(os.Environ(), append([]string{"XDG_STATE_HOME=" + filepath.Join(ws.tmp, "state"), "XDG_RUNTIME_DIR=" + ws.runtime}, extra...)...)
+}
+
+// killLeftovers kills the QEMU processes of the workspace, which are
+// leaks once ukdev has exited, and returns their pids.
+func (ws *workspace) killLeftovers() []int {
 	var pids []int
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		cmdline, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
-		if err != nil {
-			continue
-		}
-		argv0, _, _ := strings.Cut(string(cmdline), "\x00")
-		if strings.Contains(argv0, "qemu-system") && strings.Contains(string(cmdline), marker) {
-			pids = append(pids, pid)
+	for _, p := range procfs.Matching(ws.runtime) {
+		if p.IsQEMU() {
+			_ = syscall.Kill(p.PID, syscall.SIGKILL)
+			pids = append(pids, p.PID)
 		}
 	}
 	return pids
 }
 
-// runtimeDir makes a private (0700) runtime directory for one ukdev run,
-// which the caller removes. It holds QMP sockets, whose paths must stay
-// short, and it marks every QEMU of the run in the process table.
-func runtimeDir() (string, error) {
-	dir, err := os.MkdirTemp("", "ukrt")
-	if err != nil {
-		return "", fmt.Errorf("bench: %w", err)
+func (ws *workspace) remove() {
+	if ws.runtime != "" {
+		os.RemoveAll(ws.runtime)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		os.RemoveAll(dir)
-		return "", fmt.Errorf("bench: %w", err)
-	}
-	return dir, nil
+	os.RemoveAll(ws.tmp)
 }

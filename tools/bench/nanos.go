@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ukdev/ukdev/devloop"
@@ -74,8 +73,7 @@ func runNanos(w io.Writer, o nanosOptions) error {
 	fmt.Fprintf(w, "\nNanos image writes: %d writes of an image holding %s's program (%.1f MB, static Go) and a %d MB dummy kernel\n",
 		len(writes), o.example, float64(fi.Size())/1e6, dummyKernelBytes>>20)
 	fmt.Fprintf(w, "  image %.1f MB (sparse), %d files\n", float64(st.Bytes)/1e6, st.Files)
-	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
-	fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "nanosimg.Write", median(writes), p90(writes))
+	printTable(w, row{"nanosimg.Write", writes})
 	verdict := "met"
 	if median(writes) >= imageWriteTargetMS {
 		verdict = "NOT met"
@@ -88,7 +86,7 @@ func runNanos(w io.Writer, o nanosOptions) error {
 		fmt.Fprintf(w, "\nNanos reload: skipped: %s\n", why)
 		return nil
 	}
-	return benchNanosReload(w, o, tmp, key, why)
+	return benchNanosReload(w, o, key, why)
 }
 
 // benchImageWrites writes the same image n times to one file, as each
@@ -172,17 +170,13 @@ func nanosKernelKey(explicit string) (key, why string) {
 
 // benchNanosReload edits a copy of the example under `ukdev dev --json`
 // and, when ops is installed, boots the same program under `ops run`.
-func benchNanosReload(w io.Writer, o nanosOptions, tmp, kernelKey, kernelPath string) error {
-	ukdev, err := filepath.Abs(o.ukdev)
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-	runtime, err := runtimeDir()
+func benchNanosReload(w io.Writer, o nanosOptions, kernelKey, kernelPath string) error {
+	ws, err := newWorkspace(o.ukdev, "ukbench-nanos-reload")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(runtime)
-	dir := filepath.Join(tmp, "project")
+	defer ws.remove()
+	dir := filepath.Join(ws.tmp, "project")
 	if err := copyNanosProject(o.example, dir, kernelKey); err != nil {
 		return err
 	}
@@ -193,13 +187,9 @@ func benchNanosReload(w io.Writer, o nanosOptions, tmp, kernelKey, kernelPath st
 	if err := setNanosPort(dir, port); err != nil {
 		return err
 	}
-	env := append(os.Environ(), "XDG_STATE_HOME="+filepath.Join(tmp, "state"), "XDG_RUNTIME_DIR="+runtime, "NO_COLOR=1")
 	mainGo := filepath.Join(dir, "main.go")
-	res, err := benchUkdev(ukdev, dir, env, o.edits, o.verbose, func(banner string) error { return setGoBanner(mainGo, banner) })
-	leftover := qemuPIDs(runtime)
-	for _, pid := range leftover {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
-	}
+	res, err := benchUkdev(ws.ukdev, dir, ws.env("NO_COLOR=1"), o.edits, o.verbose, func(banner string) error { return setGoBanner(mainGo, banner) })
+	leftover := ws.killLeftovers()
 	if err != nil {
 		return err
 	}
@@ -213,18 +203,8 @@ func benchNanosReload(w io.Writer, o nanosOptions, tmp, kernelKey, kernelPath st
 	}
 
 	fmt.Fprintf(w, "\nNanos reload: %d edits of %s's banner (%s, %s; kernel %s)\n", len(res.timings), o.example, res.accel, res.machine, kernelPath)
-	fmt.Fprintf(w, "  %-28s %9s %9s\n", "phase", "median ms", "p90 ms")
-	phase := func(f func(t devloop.Timing) float64) []float64 {
-		var v []float64
-		for _, t := range res.timings {
-			v = append(v, f(t))
-		}
-		return v
-	}
-	rows := []struct {
-		name string
-		v    []float64
-	}{
+	phase := res.phase
+	rows := []row{
 		{"build (go build)", phase(func(t devloop.Timing) float64 { return t.BuildMS })},
 		{"image (Nanos image write)", phase(func(t devloop.Timing) float64 { return t.ImageMS })},
 		{"qemu (start → first line)", phase(func(t devloop.Timing) float64 { return t.QEMUMS })},
@@ -232,14 +212,12 @@ func benchNanosReload(w io.Writer, o nanosOptions, tmp, kernelKey, kernelPath st
 		{"save → first line", phase(func(t devloop.Timing) float64 { return t.TotalMS })},
 		{"save → program's banner", res.saveToBanner},
 	}
-	for _, r := range rows {
-		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", r.name, median(r.v), p90(r.v))
-	}
+	printTable(w, rows...)
 	if opsWhy != "" {
 		fmt.Fprintf(w, "ops run: skipped: %s\n", opsWhy)
 	} else {
 		fmt.Fprintf(w, "ops run: %d runs of the same program and config.json (image build + boot)\n", len(opsTimes))
-		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "spawn → program's banner", median(opsTimes), p90(opsTimes))
+		printRow(w, "spawn → program's banner", opsTimes)
 		// ops run's time holds no build: compare with ukdev's save →
 		// banner without its build and debounce.
 		var noBuild []float64
@@ -248,7 +226,7 @@ func benchNanosReload(w io.Writer, o nanosOptions, tmp, kernelKey, kernelPath st
 				noBuild = append(noBuild, res.saveToBanner[i]-t.BuildMS-t.DebounceMS)
 			}
 		}
-		fmt.Fprintf(w, "  %-28s %9.1f %9.1f\n", "ukdev, build left out", median(noBuild), p90(noBuild))
+		printRow(w, "ukdev, build left out", noBuild)
 		fmt.Fprintf(w, "ratio ops run / ukdev (image + boot → banner), medians: %.2fx\n", median(opsTimes)/median(noBuild))
 	}
 	if len(leftover) > 0 {

@@ -12,17 +12,18 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"runtime"
 	"runtime/debug"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/internal/procfs"
 	"github.com/ukdev/ukdev/tui"
 	"github.com/ukdev/ukdev/tui/console"
 	"github.com/ukdev/ukdev/tui/panel"
@@ -53,50 +54,89 @@ func main() {
 func run(total int64, lineLen, batch, width, height int, color bool) {
 	m := console.New(panel.Deps{Styles: panel.NewStyles(color), Now: time.Now})
 	m.SetSize(width, height)
-	rssBefore := rssKiB()
+	f := startFlood(lineLen)
 
-	start := time.Now()
-	m.Update(panel.EventsMsg{{Time: start, Type: devloop.TypeVMStart, Boot: 1, Build: 1}})
-	var (
-		views, cycles []time.Duration
-		events        = make(panel.EventsMsg, 0, batch)
-		gen           = lineGenerator{length: lineLen - 1}
-		fed           int64
-		lines         int64
-	)
-	for fed < total {
+	m.Update(panel.EventsMsg{{Time: f.start, Type: devloop.TypeVMStart, Boot: 1, Build: 1}})
+	events := make(panel.EventsMsg, 0, batch)
+	for f.fed < total {
 		events = events[:0]
-		for len(events) < batch && fed < total {
-			events = append(events, devloop.Event{Time: start, Type: devloop.TypeVMConsole, Boot: 1, Line: gen.next()})
-			fed += int64(lineLen)
-			lines++
+		for len(events) < batch && f.fed < total {
+			events = append(events, devloop.Event{Time: f.start, Type: devloop.TypeVMConsole, Boot: 1, Line: f.next()})
 		}
 		t0 := time.Now()
 		m.Update(events)
 		t1 := time.Now()
 		_ = m.View()
 		_ = m.Title()
-		t2 := time.Now()
-		views = append(views, t2.Sub(t1))
-		cycles = append(cycles, t2.Sub(t0))
+		f.timed(t0, t1, time.Now())
 	}
-	elapsed := time.Since(start)
-	runtime.GC()
-	rssAfter := rssKiB()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	runtime.KeepAlive(m) // the scrollback is part of what is measured
+	f.end(m) // the scrollback is part of what is measured
 
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	fmt.Fprintf(w, "console flood: %s in %d lines of %d bytes, %d batches of %d events, panel %dx%d, colour %v\n",
-		size(fed), lines, lineLen, len(cycles), batch, width, height, color)
-	fmt.Fprintf(w, "fed in %.1f s: %.0f lines/s, %s/s\n", elapsed.Seconds(),
-		float64(lines)/elapsed.Seconds(), size(int64(float64(fed)/elapsed.Seconds())))
-	fmt.Fprintf(w, "View():             median %s  p99 %s  max %s\n", pct(views, 50), pct(views, 99), pct(views, 100))
-	fmt.Fprintf(w, "Update+View/batch:  median %s  p99 %s  max %s\n", pct(cycles, 50), pct(cycles, 99), pct(cycles, 100))
+		size(f.fed), f.lines, lineLen, len(f.cycles), batch, width, height, color)
+	f.report(w, "", "Update+View/batch: ")
+}
+
+// flood is what one section fed its model and measured: each batch's
+// View() time and its whole cycle, and the process's memory.
+type flood struct {
+	gen           lineGenerator
+	lineLen       int
+	start         time.Time
+	elapsed       time.Duration
+	fed, lines    int64
+	views, cycles []time.Duration
+	// rssBefore and rssAfter are in KiB, -1 when unknown.
+	rssBefore, rssAfter int64
+	heapInUse           uint64
+}
+
+// startFlood starts measuring a flood of console lines of lineLen bytes,
+// newline included.
+func startFlood(lineLen int) *flood {
+	f := &flood{gen: lineGenerator{length: lineLen - 1}, lineLen: lineLen, rssBefore: rssKiB()}
+	f.start = time.Now()
+	return f
+}
+
+// next is the next console line, counted as fed.
+func (f *flood) next() string {
+	f.fed += int64(f.lineLen)
+	f.lines++
+	return f.gen.next()
+}
+
+// timed records a batch whose Update ran from t0 to t1 and View from t1
+// to t2.
+func (f *flood) timed(t0, t1, t2 time.Time) {
+	f.views = append(f.views, t2.Sub(t1))
+	f.cycles = append(f.cycles, t2.Sub(t0))
+}
+
+// end stops the clock and measures memory after a GC, with model (what
+// the flood filled) still alive.
+func (f *flood) end(model any) {
+	f.elapsed = time.Since(f.start)
+	runtime.GC()
+	f.rssAfter = rssKiB()
+	var mem runtime.MemStats
+	runtime.ReadMemStats(&mem)
+	f.heapInUse = mem.HeapInuse
+	runtime.KeepAlive(model)
+}
+
+// report prints the feed rate (followed by extra), the View() and cycle
+// times (the cycle named cycle) and the memory.
+func (f *flood) report(w io.Writer, extra, cycle string) {
+	secs := f.elapsed.Seconds()
+	fmt.Fprintf(w, "fed in %.1f s: %.0f lines/s, %s/s%s\n", secs,
+		float64(f.lines)/secs, size(int64(float64(f.fed)/secs)), extra)
+	fmt.Fprintf(w, "View():             median %s  p99 %s  max %s\n", pct(f.views, 50), pct(f.views, 99), pct(f.views, 100))
+	fmt.Fprintf(w, "%s median %s  p99 %s  max %s\n", cycle, pct(f.cycles, 50), pct(f.cycles, 99), pct(f.cycles, 100))
 	fmt.Fprintf(w, "RSS after GC: %s before, %s after the flood (Go heap in use %s)\n",
-		kib(rssBefore), kib(rssAfter), size(int64(ms.HeapInuse)))
+		kib(f.rssBefore), kib(f.rssAfter), size(int64(f.heapInUse)))
 }
 
 // runDashboard is the full-dashboard section: the root model of package
@@ -111,9 +151,9 @@ func runDashboard(total int64, lineLen, batch, width, height int, color bool) {
 	d := panel.Deps{Styles: panel.NewStyles(color), Control: noControl{}, Now: time.Now, Context: context.Background()}
 	var m tea.Model = tui.New(d, noVM{}, nil, tui.Options{Color: color, Project: "flood", Flavor: "elf"})
 	m, _ = m.Update(tea.WindowSizeMsg{Width: width, Height: height})
-	rssBefore := rssKiB()
+	f := startFlood(lineLen)
 
-	start := time.Now()
+	start := f.start
 	ok, exit0, ms := true, 0, 1200.0
 	m, _ = m.Update(panel.EventsMsg{
 		{Time: start, Type: devloop.TypeStart, Message: "project flood (elf)"},
@@ -123,52 +163,33 @@ func runDashboard(total int64, lineLen, batch, width, height int, color bool) {
 		{Time: start, Type: devloop.TypeBuildDone, Build: 1, OK: &ok, ExitCode: &exit0, DurationMS: &ms, Message: "build #1 ok"},
 		{Time: start, Type: devloop.TypeVMStart, Boot: 1, Build: 1, Accel: "tcg", Machine: "microvm", Message: "boot #1"},
 	})
-	var (
-		views, frames []time.Duration
-		gen           = lineGenerator{length: lineLen - 1}
-		fed, lines    int64
-		screenBytes   int
-	)
-	for fed < total {
+	screenBytes := 0
+	for f.fed < total {
 		// A fresh slice per batch, as the root's batching makes them:
 		// panels may keep what they are given.
-		at := start.Add(time.Duration(len(frames)) * 40 * time.Millisecond)
+		at := start.Add(time.Duration(len(f.cycles)) * 40 * time.Millisecond)
 		events := make(panel.EventsMsg, 0, batch)
-		for len(events) < batch && fed < total {
-			l := gen.next()
+		for len(events) < batch && f.fed < total {
+			l := f.next()
 			events = append(events, devloop.Event{Time: at, Type: devloop.TypeVMConsole, Boot: 1, Build: 1, Line: l, Message: l})
-			fed += int64(lineLen)
-			lines++
 		}
 		t0 := time.Now()
-		if len(frames)%25 == 24 {
+		if len(f.cycles)%25 == 24 {
 			m, _ = m.Update(panel.TickMsg(at))
 		}
 		m, _ = m.Update(events)
 		t1 := time.Now()
 		v := m.View()
-		t2 := time.Now()
+		f.timed(t0, t1, time.Now())
 		screenBytes = len(v.Content)
-		views = append(views, t2.Sub(t1))
-		frames = append(frames, t2.Sub(t0))
 	}
-	elapsed := time.Since(start)
-	runtime.GC()
-	rssAfter := rssKiB()
-	var mem runtime.MemStats
-	runtime.ReadMemStats(&mem)
-	runtime.KeepAlive(m) // the panels' buffers are part of what is measured
+	f.end(m) // the panels' buffers are part of what is measured
 
 	w := bufio.NewWriter(os.Stdout)
 	defer w.Flush()
 	fmt.Fprintf(w, "\ndashboard flood: %s in %d lines of %d bytes, %d frames of %d events, screen %dx%d, colour %v\n",
-		size(fed), lines, lineLen, len(frames), batch, width, height, color)
-	fmt.Fprintf(w, "fed in %.1f s: %.0f lines/s, %s/s; last screen %s\n", elapsed.Seconds(),
-		float64(lines)/elapsed.Seconds(), size(int64(float64(fed)/elapsed.Seconds())), size(int64(screenBytes)))
-	fmt.Fprintf(w, "View():             median %s  p99 %s  max %s\n", pct(views, 50), pct(views, 99), pct(views, 100))
-	fmt.Fprintf(w, "frame (Update+View per batch): median %s  p99 %s  max %s\n", pct(frames, 50), pct(frames, 99), pct(frames, 100))
-	fmt.Fprintf(w, "RSS after GC: %s before, %s after the flood (Go heap in use %s)\n",
-		kib(rssBefore), kib(rssAfter), size(int64(mem.HeapInuse)))
+		size(f.fed), f.lines, lineLen, len(f.cycles), batch, width, height, color)
+	f.report(w, "; last screen "+size(int64(screenBytes)), "frame (Update+View per batch):")
 }
 
 // noVM is an Inspector with no VM running.
@@ -237,22 +258,13 @@ func pct(ds []time.Duration, p int) string {
 	return ds[i].Round(time.Microsecond / 10).String()
 }
 
-// rssKiB reads VmRSS from /proc/self/status; -1 when unavailable.
+// rssKiB is this process's resident memory in KiB; -1 when unknown.
 func rssKiB() int64 {
-	data, err := os.ReadFile("/proc/self/status")
+	rss, _, err := procfs.Memory(os.Getpid())
 	if err != nil {
 		return -1
 	}
-	for l := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(l, "VmRSS:"); ok {
-			n, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
-			if err != nil {
-				return -1
-			}
-			return n
-		}
-	}
-	return -1
+	return rss
 }
 
 func kib(n int64) string {
@@ -262,14 +274,5 @@ func kib(n int64) string {
 	return size(n << 10)
 }
 
-func size(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
-}
+// size renders n bytes as the dashboard does.
+func size(n int64) string { return panel.FormatBytes(float64(n)) }

@@ -41,9 +41,6 @@ const (
 	lineOverhead = 64
 )
 
-// wheelLines is how far one mouse wheel step scrolls.
-const wheelLines = 3
-
 type state int
 
 const (
@@ -147,12 +144,7 @@ func (m *Model) Update(msg tea.Msg) (panel.Panel, tea.Cmd) {
 	case tea.KeyPressMsg:
 		return m, m.key(msg)
 	case tea.MouseWheelMsg:
-		switch msg.Mouse().Button {
-		case tea.MouseWheelUp:
-			m.scrollBy(-wheelLines)
-		case tea.MouseWheelDown:
-			m.scrollBy(wheelLines)
-		}
+		m.scroll.Wheel(msg, m.rows())
 	case editorMsg:
 		c := exec.Command(msg.argv[0], msg.argv[1:]...)
 		return m, tea.ExecProcess(c, func(err error) tea.Msg { return editorDoneMsg{err: err} })

@@ -42,9 +42,6 @@ const (
 // historyBytes bounds how much of the boot files the history load reads.
 const historyBytes = 32 << 20
 
-// wheelLines is how far one mouse wheel step scrolls.
-const wheelLines = 3
-
 // nextSource is the cycle of the source filter: all ("") → console →
 // syslog → build → vm → ukdev → all.
 func nextSource(s logs.Source) logs.Source {
@@ -229,12 +226,7 @@ func (m *Model) Update(msg tea.Msg) (panel.Panel, tea.Cmd) {
 		}
 		return m, m.key(msg)
 	case tea.MouseWheelMsg:
-		switch msg.Mouse().Button {
-		case tea.MouseWheelUp:
-			m.scrollBy(-wheelLines)
-		case tea.MouseWheelDown:
-			m.scrollBy(wheelLines)
-		}
+		m.scroll.Wheel(msg, shownRows{m})
 		return m, nil
 	}
 	if m.prompt != promptNone {
@@ -450,8 +442,6 @@ func (m *Model) top() int { return min(m.indexOf(m.scroll.Top(shownRows{m})), m.
 
 // pin puts shown line i at the top and stops following.
 func (m *Model) pin(i int) { m.scroll.Pin(m.seqAt(i)) }
-
-func (m *Model) scrollBy(n int) { m.scroll.ScrollBy(shownRows{m}, n) }
 
 // seqAt is the seq of shown line i, kept between 0 and maxTop; with no
 // line shown, the seq pinned before.

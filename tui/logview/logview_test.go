@@ -270,9 +270,7 @@ func TestSave(t *testing.T) {
 	if want := "saved 2 lines"; !strings.Contains(m.Title(), want) {
 		t.Errorf("title = %q, want %q", m.Title(), want)
 	}
-	if want := "saved to " + path; !strings.Contains(m.View(), want) {
-		t.Errorf("view lacks %q:\n%s", want, m.View())
-	}
+	paneltest.WantText(t, m.View(), "saved to "+path)
 	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)

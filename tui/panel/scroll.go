@@ -116,6 +116,23 @@ func (s *Scroller[P]) Key(msg tea.KeyPressMsg, k ScrollKeys, r Rows[P], page, ha
 	return true
 }
 
+// WheelLines is how far one step of a mouse wheel scrolls.
+const WheelLines = 3
+
+// Wheel scrolls WheelLines rows for a step of the vertical wheel and
+// reports whether msg was one.
+func (s *Scroller[P]) Wheel(msg tea.MouseWheelMsg, r Rows[P]) bool {
+	switch msg.Mouse().Button {
+	case tea.MouseWheelUp:
+		s.ScrollBy(r, -WheelLines)
+	case tea.MouseWheelDown:
+		s.ScrollBy(r, WheelLines)
+	default:
+		return false
+	}
+	return true
+}
+
 // IndexRows are the rows of a plain list, 0 to n-1, of which the view
 // shows the last from MaxTop on. Scrolling above row 0 pins row 0.
 type IndexRows struct{ MaxTop int }

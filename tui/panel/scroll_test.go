@@ -49,3 +49,17 @@ func TestScroller(t *testing.T) {
 		t.Errorf("pinned 8 with MaxTop 3: top %d, want 3", got)
 	}
 }
+
+func TestScrollerWheel(t *testing.T) {
+	var s Scroller[int]
+	r := IndexRows{MaxTop: 10}
+	if !s.Wheel(tea.MouseWheelMsg{Button: tea.MouseWheelUp}, r) || s.Following() || s.Top(r) != 10-WheelLines {
+		t.Fatalf("wheel up: top %d following %v, want %d pinned", s.Top(r), s.Following(), 10-WheelLines)
+	}
+	if s.Wheel(tea.MouseWheelMsg{Button: tea.MouseWheelLeft}, r) || s.Top(r) != 10-WheelLines {
+		t.Errorf("the horizontal wheel scrolled to %d", s.Top(r))
+	}
+	if !s.Wheel(tea.MouseWheelMsg{Button: tea.MouseWheelDown}, r) || !s.Following() {
+		t.Error("wheel down to the bottom does not follow")
+	}
+}

@@ -75,6 +75,16 @@ func CheckSize(tb testing.TB, view string, w, h int) []string {
 	return rows
 }
 
+// WantText fails the test for each of texts that view does not hold.
+func WantText(tb testing.TB, view string, texts ...string) {
+	tb.Helper()
+	for _, text := range texts {
+		if !strings.Contains(view, text) {
+			tb.Errorf("view lacks %q:\n%s", text, view)
+		}
+	}
+}
+
 // Snapshot is the panel's title and view as a golden file holds them,
 // "title: …\n<view>\n", after checking the view is w×h cells.
 func Snapshot(tb testing.TB, p panel.Panel, w, h int) string {
