@@ -87,6 +87,37 @@ func CheckError(t testing.TB, doc string, line, col int, key, msg string) {
 	}
 }
 
+// ErrorCase is a row of a table of configs that Parse must refuse: Doc
+// is the whole ukdev.toml, and the *project.Error must stand at Line and
+// Col, for Key, with a message containing Msg.
+type ErrorCase struct {
+	Name      string
+	Doc       string
+	Line, Col int
+	Key       string
+	Msg       string // a substring of Msg
+}
+
+// CheckErrors runs CheckError on every case, each in a subtest named by
+// the case's Name.
+func CheckErrors(t *testing.T, cases []ErrorCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) { CheckError(t, c.Doc, c.Line, c.Col, c.Key, c.Msg) })
+	}
+}
+
+// MustParse parses data as the project file at path and returns the
+// config, failing t at once if it does not parse.
+func MustParse(t testing.TB, path string, data []byte) *project.Config {
+	t.Helper()
+	c, err := project.Parse(path, data)
+	if err != nil {
+		t.Fatalf("%s does not parse: %v\n%s", path, err, data)
+	}
+	return c
+}
+
 // Flavor is a project.Flavor named by its value that recognises no
 // project and adds nothing to ukdev init: the base of a test's fake
 // flavor, which embeds it and adds what the test is about.
