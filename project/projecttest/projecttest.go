@@ -1,5 +1,6 @@
 // Package projecttest holds what the tests of project and of the flavors
-// share: writing a project's files, uncommenting a section of a rendered
+// share: writing and reading a project's files, rendering a template,
+// parsing a config that must parse, uncommenting a section of a rendered
 // ukdev.toml, and checking that a broken config always reports the same
 // error. It is for tests only.
 package projecttest
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/templates"
 )
 
 // WriteFiles writes files (slash-separated paths relative to dir, to
@@ -33,6 +35,30 @@ func WriteFile(t testing.TB, path, content string) {
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ReadFile returns the content of the file at rel (slash-separated)
+// under dir, failing t at once if it cannot be read.
+func ReadFile(t testing.TB, dir, rel string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// RenderTemplate renders the template name into a new directory named
+// "My Proj" (a name the project name is made from: my-proj) and returns
+// the directory and the files written, failing t if Render fails.
+func RenderTemplate(t testing.TB, name string) (dir string, files []string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "My Proj")
+	files, err := templates.Render(name, dir, templates.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, files
 }
 
 // Uncomment returns an InitFile output with the commented keys of the
