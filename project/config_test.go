@@ -16,16 +16,15 @@ import (
 // root is where test configs pretend to live.
 const root = "/work/proj"
 
-func parseTest(t *testing.T, doc string) (*project.Config, error) {
+// parseTest parses doc as the ukdev.toml at root, failing t if it does
+// not parse.
+func parseTest(t *testing.T, doc string) *project.Config {
 	t.Helper()
-	return project.Parse(filepath.Join(root, project.FileName), []byte(doc))
+	return projecttest.MustParse(t, filepath.Join(root, project.FileName), []byte(doc))
 }
 
 func TestParseDefaults(t *testing.T) {
-	c, err := parseTest(t, "kernel.image = \"build/hello.elf\"\n")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parseTest(t, "kernel.image = \"build/hello.elf\"\n")
 	want := &project.Config{
 		Path:   filepath.Join(root, project.FileName),
 		Root:   root,
@@ -72,10 +71,7 @@ args = ["-d", "int"]
 keep_boots = 3
 max_bytes = 1048576
 `
-	c, err := parseTest(t, doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parseTest(t, doc)
 	want := &project.Config{
 		Path:   filepath.Join(root, project.FileName),
 		Root:   root,
@@ -145,10 +141,7 @@ func TestParseForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseTest(t, tt.doc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := parseTest(t, tt.doc)
 			if !tt.check(c) {
 				t.Errorf("unexpected config %+v", c)
 			}
