@@ -50,21 +50,8 @@ func TestInitFileNanos(t *testing.T) {
 		})
 	}
 	t.Run("commented nanos keys parse", func(t *testing.T) {
-		var b strings.Builder
-		section := ""
-		for _, line := range strings.Split(string(project.InitFile(project.Detection{Flavor: "nanos", Image: "app"})), "\n") {
-			if strings.HasPrefix(line, "[") {
-				section = line
-			}
-			if rest, ok := strings.CutPrefix(line, "# "); ok && section == "[nanos]" {
-				line = rest
-			}
-			b.WriteString(line + "\n")
-		}
-		c, err := project.Parse(filepath.Join(root, project.FileName), []byte(b.String()))
-		if err != nil {
-			t.Fatalf("uncommented [nanos] does not parse: %v\n%s", err, b.String())
-		}
+		data := projecttest.Uncomment(project.InitFile(project.Detection{Flavor: "nanos", Image: "app"}), "[nanos]")
+		c := projecttest.MustParse(t, filepath.Join(root, project.FileName), data)
 		if want := (nanos.Settings{Config: root + "/config.json", Boot: "direct"}); nanos.SettingsOf(c) != want {
 			t.Errorf("uncommented [nanos] = %+v, want %+v", nanos.SettingsOf(c), want)
 		}
