@@ -14,6 +14,7 @@ import (
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 	"github.com/ukdev/ukdev/vm"
 )
 
@@ -45,7 +46,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	t.Helper()
 	root := t.TempDir()
 	toml := "build.command = \"make\"\nkernel.image = \"k.elf\"\nwatch.debounce = \"20ms\"\n" + o.config
-	writeTestFile(t, filepath.Join(root, project.FileName), toml)
+	projecttest.WriteFile(t, filepath.Join(root, project.FileName), toml)
 	cfg, err := project.Load(filepath.Join(root, project.FileName))
 	if err != nil {
 		t.Fatal(err)
@@ -202,7 +203,7 @@ func TestLoopBuildBootConsoleExit(t *testing.T) {
 	}
 
 	// A save: build 2 replaces boot 1 with boot 2.
-	writeTestFile(t, filepath.Join(h.root, "main.c"), "int main;")
+	projecttest.WriteFile(t, filepath.Join(h.root, "main.c"), "int main;")
 	h.wait(TypeWatchChange, nil)
 	h.bld.next(t).finish(0)
 	m2 := h.be.next(t)
@@ -247,7 +248,7 @@ func TestLoopChangeDuringBuildCancelsIt(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
 	h.run()
 	b1 := h.bld.next(t)
-	writeTestFile(t, filepath.Join(h.root, "main.c"), "int main;")
+	projecttest.WriteFile(t, filepath.Join(h.root, "main.c"), "int main;")
 	b1.canceled(t)
 	h.wait(TypeBuildCanceled, isBuild(1))
 	h.bld.next(t).finish(0)
@@ -524,7 +525,7 @@ func TestLoopToggleWatch(t *testing.T) {
 	h.l.ToggleWatch()
 	h.wait(TypeWatchResumed, nil)
 	// ukdev.toml is read once: a change says so.
-	writeTestFile(t, filepath.Join(h.root, project.FileName), "build.command = \"make\"\nkernel.image = \"k2.elf\"\n")
+	projecttest.WriteFile(t, filepath.Join(h.root, project.FileName), "build.command = \"make\"\nkernel.image = \"k2.elf\"\n")
 	if e := h.wait(TypeConfigWarning, nil); !strings.Contains(e.Message, "ukdev.toml changed") {
 		t.Errorf("config warning %q", e.Message)
 	}

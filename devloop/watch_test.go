@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 	"github.com/ukdev/ukdev/watcher"
 )
 
@@ -19,7 +20,7 @@ import (
 func TestWatchIgnoresUkdevDirs(t *testing.T) {
 	root := t.TempDir()
 	path := filepath.Join(root, project.FileName)
-	writeTestFile(t, path, "build.command = \"true\"\nkernel.image = \"k.elf\"\n")
+	projecttest.WriteFile(t, path, "build.command = \"true\"\nkernel.image = \"k.elf\"\n")
 	cfg, err := project.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -44,10 +45,10 @@ func TestWatchIgnoresUkdevDirs(t *testing.T) {
 	defer cancel()
 	go w.Run(ctx)
 
-	writeTestFile(t, filepath.Join(state, "ukdev-logs-20250102-120000.txt"), "saved")
-	writeTestFile(t, filepath.Join(state, "boots", "boot-000001.log"), "console")
-	writeTestFile(t, filepath.Join(runtime, "images", "k-1.elf"), "copy")
-	writeTestFile(t, filepath.Join(root, "main.c"), "int main;")
+	projecttest.WriteFile(t, filepath.Join(state, "ukdev-logs-20250102-120000.txt"), "saved")
+	projecttest.WriteFile(t, filepath.Join(state, "boots", "boot-000001.log"), "console")
+	projecttest.WriteFile(t, filepath.Join(runtime, "images", "k-1.elf"), "copy")
+	projecttest.WriteFile(t, filepath.Join(root, "main.c"), "int main;")
 	select {
 	case c := <-w.Changes():
 		if !slices.Equal(c.Paths, []string{"main.c"}) {
@@ -55,15 +56,5 @@ func TestWatchIgnoresUkdevDirs(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("no change reported for main.c")
-	}
-}
-
-func writeTestFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -16,16 +16,15 @@ import (
 // root is where test configs pretend to live.
 const root = "/work/proj"
 
-func parseTest(t *testing.T, doc string) (*project.Config, error) {
+// parseTest parses doc as the ukdev.toml at root, failing t if it does
+// not parse.
+func parseTest(t *testing.T, doc string) *project.Config {
 	t.Helper()
-	return project.Parse(filepath.Join(root, project.FileName), []byte(doc))
+	return projecttest.MustParse(t, filepath.Join(root, project.FileName), []byte(doc))
 }
 
 func TestParseDefaults(t *testing.T) {
-	c, err := parseTest(t, "kernel.image = \"build/hello.elf\"\n")
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parseTest(t, "kernel.image = \"build/hello.elf\"\n")
 	want := &project.Config{
 		Path:   filepath.Join(root, project.FileName),
 		Root:   root,
@@ -72,10 +71,7 @@ args = ["-d", "int"]
 keep_boots = 3
 max_bytes = 1048576
 `
-	c, err := parseTest(t, doc)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := parseTest(t, doc)
 	want := &project.Config{
 		Path:   filepath.Join(root, project.FileName),
 		Root:   root,
@@ -145,10 +141,7 @@ func TestParseForms(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			c, err := parseTest(t, tt.doc)
-			if err != nil {
-				t.Fatal(err)
-			}
+			c := parseTest(t, tt.doc)
 			if !tt.check(c) {
 				t.Errorf("unexpected config %+v", c)
 			}
@@ -158,77 +151,69 @@ func TestParseForms(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	const img = "kernel.image = \"k\"\n"
-	tests := []struct {
-		name      string
-		doc       string
-		line, col int
-		key       string
-		msg       string // a substring of Msg
-	}{
-		{"syntax: missing value", "name = \n", 1, 8, "", "unexpected character U+000A at start of value"},
-		{"syntax: bad table header", img + "[vm\n", 2, 4, "", "']'"},
-		{"syntax: unterminated string", img + "[vm]\nqemu = \"abc\n", 3, 12, "", "basic strings cannot have new lines"},
-		{"duplicate key", img + "name = \"a\"\nname = \"b\"\n", 3, 1, "name", "already defined"},
-		{"table defined twice", img + "[vm]\n[vm]\n", 3, 2, "vm", "already"},
-		{"unknown top-level key", img + "nmae = \"x\"\n", 2, 1, "nmae", "did you mean name?"},
-		{"unknown key in table", img + "[vm]\ncpus = 1\nmemroy = \"1G\"\n", 4, 1, "vm.memroy", "did you mean memory?"},
-		{"unknown key without suggestion", img + "[logs]\nfoo = 1\n", 3, 1, "logs.foo", "[logs] accepts: keep_boots, max_bytes"},
-		{"unknown section", img + "[vmm]\ncpus = 1\n", 2, 2, "vmm", "unknown key"},
-		{"section not a table", img + "vm = 3\n", 2, 6, "vm", "want a table"},
-		{"array of tables", img + "[[vm]]\n", 2, 3, "vm", "want a table"},
-		{"name wrong type", img + "name = 1\n", 2, 8, "name", "want a string, got an integer"},
-		{"name unsafe", img + "name = \"a/b\"\n", 2, 8, "name", "use only letters"},
-		{"name empty", img + "name = \"\"\n", 2, 8, "name", "want 1 to 64"},
-		{"flavor unsupported", "flavor = \"mirage\"\n" + img, 1, 10, "flavor", `"mirage" is not supported; supported: elf, linux, nanos, unikraft`},
-		{"command wrong type", img + "build.command = [\"make\"]\n", 2, 17, "build.command", "got an array"},
-		{"dir empty", img + "[build]\ndir = \"\"\n", 3, 7, "build.dir", "empty path"},
-		{"env not a table", img + "build.env = \"A=1\"\n", 2, 13, "build.env", "want a table"},
-		{"env value not a string", img + "[build]\nenv = { A = \"x\", B = 1 }\n", 3, 22, "build.env.B", "got an integer"},
-		{"env value in dotted form", img + "[build]\nenv.\"X Y\" = true\n", 3, 13, `build.env."X Y"`, "got a boolean"},
-		{"paths not an array", img + "watch.paths = \".\"\n", 2, 15, "watch.paths", "want an array of strings"},
-		{"paths element", img + "[watch]\npaths = [\".\", 3]\n", 3, 15, "watch.paths[1]", "got an integer"},
-		{"paths empty", img + "watch.paths = []\n", 2, 15, "watch.paths", "at least one"},
-		{"ignore empty pattern", img + "watch.ignore = [\"*.o\", \" \"]\n", 2, 24, "watch.ignore[1]", "empty pattern"},
-		{"bad duration", img + "[watch]\ndebounce = \"100\"\n", 3, 12, "watch.debounce", `bad duration "100"`},
-		{"duration wrong type", img + "[watch]\ndebounce = 100\n", 3, 12, "watch.debounce", "want a duration string"},
-		{"negative duration", img + "watch.max_wait = \"-1s\"\n", 2, 18, "watch.max_wait", "negative"},
-		{"max_wait below debounce", img + "[watch]\ndebounce = \"3s\"\nmax_wait = \"1s\"\n", 4, 12, "watch.max_wait", "shorter than debounce"},
-		{"missing image, no kernel table", "build.command = \"make\"\n", 1, 1, "kernel.image", "required"},
-		{"missing image, kernel table", "name = \"x\"\n\n[kernel]\ncmdline = \"q\"\n", 3, 2, "kernel.image", "required"},
-		{"missing image, dotted kernel key", "name = \"x\"\nkernel.cmdline = \"q\"\n", 2, 1, "kernel.image", "required"},
-		{"empty image", "[kernel]\nimage = \"\"\n", 2, 9, "kernel.image", "required"},
-		{"image wrong type", "kernel.image = 5\n", 1, 16, "kernel.image", "got an integer"},
-		{"qemu empty", img + "vm.qemu = \"\"\n", 2, 11, "vm.qemu", "empty QEMU"},
-		{"memory bad unit", img + "[vm]\nmemory = \"12X\"\n", 3, 10, "vm.memory", `bad size "12X"`},
-		{"memory too small", img + "vm.memory = \"512K\"\n", 2, 13, "vm.memory", "not a whole number of MiB"},
-		{"memory zero", img + "vm.memory = 0\n", 2, 13, "vm.memory", "minimum of 1 MiB"},
-		{"memory fractional", img + "vm.memory = \"1.5G\"\n", 2, 13, "vm.memory", "unknown unit"},
-		{"memory wrong type", img + "vm.memory = true\n", 2, 13, "vm.memory", "got a boolean"},
-		{"memory float", img + "vm.memory = 1.5\n", 2, 13, "vm.memory", "got a float"},
-		{"memory too large", img + "vm.memory = \"2048T\"\n", 2, 13, "vm.memory", "more than"},
-		{"cpus zero", img + "[vm]\ncpus = 0\n", 3, 8, "vm.cpus", "0 is less than 1"},
-		{"cpus string", img + "[vm]\ncpus = \"2\"\n", 3, 8, "vm.cpus", "want an integer, got a string"},
-		{"cpus huge", img + "vm.cpus = 99999999999999999999\n", 2, 11, "vm.cpus", ""},
-		{"accel enum", img + "[vm]\naccel = \"hvf\"\n", 3, 9, "vm.accel", `"hvf" is not one of auto, kvm, tcg`},
-		{"machine enum", img + "vm.machine = \"virt\"\n", 2, 14, "vm.machine", "auto, microvm, pc, q35"},
-		{"bad port", img + "[vm]\nports = [\"8080:80\",\n  \"80\"]\n", 4, 3, "vm.ports[1]", `bad port forward "80": want [proto:][addr:]hostport:guestport`},
-		{"port range", img + "vm.ports = [\"8000-8010:8000-8010\"]\n", 2, 13, "vm.ports[0]", "ranges are not supported"},
-		{"port out of range", img + "vm.ports = [\"70000:80\"]\n", 2, 13, "vm.ports[0]", "from 1 to 65535"},
-		{"port wrong type", img + "vm.ports = [8080]\n", 2, 13, "vm.ports[0]", "got an integer"},
-		{"duplicate host port", img + "vm.ports = [\"8080:80\", \"127.0.0.1:8080:81\"]\n", 2, 24, "vm.ports[1]", "already forwarded by vm.ports[0]"},
-		{"duplicate with wildcard", img + "vm.ports = [\"0.0.0.0:8080:80\", \"8080:81\"]\n", 2, 32, "vm.ports[1]", "8080/tcp"},
-		{"ipv6 host address", img + "[vm]\nports = [\"8080:80\", \"[::1]:18094:80\"]\n", 3, 21, "vm.ports[1]", `bad port forward "[::1]:18094:80": host address ::1 is IPv6`},
-		{"args element", img + "vm.args = [\"-s\", false]\n", 2, 18, "vm.args[1]", "got a boolean"},
-		{"network wrong type", img + "vm.network = \"yes\"\n", 2, 14, "vm.network", "want true or false"},
-		{"keep_boots zero", img + "[logs]\nkeep_boots = 0\n", 3, 14, "logs.keep_boots", "0 is less than 1"},
-		{"cpus too many", img + "vm.cpus = 1025\n", 2, 11, "vm.cpus", "1025 is more than 1024"},
-		{"max_bytes bad", img + "[logs]\nmax_bytes = \"lots\"\n", 3, 13, "logs.max_bytes", `bad size "lots"`},
-		{"max_bytes zero", img + "logs.max_bytes = 0\n", 2, 18, "logs.max_bytes", "less than 1 byte"},
-		{"date value", img + "name = 1979-05-27\n", 2, 8, "name", "got a date or time"},
+	tests := []projecttest.ErrorCase{
+		{Name: "syntax: missing value", Doc: "name = \n", Line: 1, Col: 8, Key: "", Msg: "unexpected character U+000A at start of value"},
+		{Name: "syntax: bad table header", Doc: img + "[vm\n", Line: 2, Col: 4, Key: "", Msg: "']'"},
+		{Name: "syntax: unterminated string", Doc: img + "[vm]\nqemu = \"abc\n", Line: 3, Col: 12, Key: "", Msg: "basic strings cannot have new lines"},
+		{Name: "duplicate key", Doc: img + "name = \"a\"\nname = \"b\"\n", Line: 3, Col: 1, Key: "name", Msg: "already defined"},
+		{Name: "table defined twice", Doc: img + "[vm]\n[vm]\n", Line: 3, Col: 2, Key: "vm", Msg: "already"},
+		{Name: "unknown top-level key", Doc: img + "nmae = \"x\"\n", Line: 2, Col: 1, Key: "nmae", Msg: "did you mean name?"},
+		{Name: "unknown key in table", Doc: img + "[vm]\ncpus = 1\nmemroy = \"1G\"\n", Line: 4, Col: 1, Key: "vm.memroy", Msg: "did you mean memory?"},
+		{Name: "unknown key without suggestion", Doc: img + "[logs]\nfoo = 1\n", Line: 3, Col: 1, Key: "logs.foo", Msg: "[logs] accepts: keep_boots, max_bytes"},
+		{Name: "unknown section", Doc: img + "[vmm]\ncpus = 1\n", Line: 2, Col: 2, Key: "vmm", Msg: "unknown key"},
+		{Name: "section not a table", Doc: img + "vm = 3\n", Line: 2, Col: 6, Key: "vm", Msg: "want a table"},
+		{Name: "array of tables", Doc: img + "[[vm]]\n", Line: 2, Col: 3, Key: "vm", Msg: "want a table"},
+		{Name: "name wrong type", Doc: img + "name = 1\n", Line: 2, Col: 8, Key: "name", Msg: "want a string, got an integer"},
+		{Name: "name unsafe", Doc: img + "name = \"a/b\"\n", Line: 2, Col: 8, Key: "name", Msg: "use only letters"},
+		{Name: "name empty", Doc: img + "name = \"\"\n", Line: 2, Col: 8, Key: "name", Msg: "want 1 to 64"},
+		{Name: "flavor unsupported", Doc: "flavor = \"mirage\"\n" + img, Line: 1, Col: 10, Key: "flavor", Msg: `"mirage" is not supported; supported: elf, linux, nanos, unikraft`},
+		{Name: "command wrong type", Doc: img + "build.command = [\"make\"]\n", Line: 2, Col: 17, Key: "build.command", Msg: "got an array"},
+		{Name: "dir empty", Doc: img + "[build]\ndir = \"\"\n", Line: 3, Col: 7, Key: "build.dir", Msg: "empty path"},
+		{Name: "env not a table", Doc: img + "build.env = \"A=1\"\n", Line: 2, Col: 13, Key: "build.env", Msg: "want a table"},
+		{Name: "env value not a string", Doc: img + "[build]\nenv = { A = \"x\", B = 1 }\n", Line: 3, Col: 22, Key: "build.env.B", Msg: "got an integer"},
+		{Name: "env value in dotted form", Doc: img + "[build]\nenv.\"X Y\" = true\n", Line: 3, Col: 13, Key: `build.env."X Y"`, Msg: "got a boolean"},
+		{Name: "paths not an array", Doc: img + "watch.paths = \".\"\n", Line: 2, Col: 15, Key: "watch.paths", Msg: "want an array of strings"},
+		{Name: "paths element", Doc: img + "[watch]\npaths = [\".\", 3]\n", Line: 3, Col: 15, Key: "watch.paths[1]", Msg: "got an integer"},
+		{Name: "paths empty", Doc: img + "watch.paths = []\n", Line: 2, Col: 15, Key: "watch.paths", Msg: "at least one"},
+		{Name: "ignore empty pattern", Doc: img + "watch.ignore = [\"*.o\", \" \"]\n", Line: 2, Col: 24, Key: "watch.ignore[1]", Msg: "empty pattern"},
+		{Name: "bad duration", Doc: img + "[watch]\ndebounce = \"100\"\n", Line: 3, Col: 12, Key: "watch.debounce", Msg: `bad duration "100"`},
+		{Name: "duration wrong type", Doc: img + "[watch]\ndebounce = 100\n", Line: 3, Col: 12, Key: "watch.debounce", Msg: "want a duration string"},
+		{Name: "negative duration", Doc: img + "watch.max_wait = \"-1s\"\n", Line: 2, Col: 18, Key: "watch.max_wait", Msg: "negative"},
+		{Name: "max_wait below debounce", Doc: img + "[watch]\ndebounce = \"3s\"\nmax_wait = \"1s\"\n", Line: 4, Col: 12, Key: "watch.max_wait", Msg: "shorter than debounce"},
+		{Name: "missing image, no kernel table", Doc: "build.command = \"make\"\n", Line: 1, Col: 1, Key: "kernel.image", Msg: "required"},
+		{Name: "missing image, kernel table", Doc: "name = \"x\"\n\n[kernel]\ncmdline = \"q\"\n", Line: 3, Col: 2, Key: "kernel.image", Msg: "required"},
+		{Name: "missing image, dotted kernel key", Doc: "name = \"x\"\nkernel.cmdline = \"q\"\n", Line: 2, Col: 1, Key: "kernel.image", Msg: "required"},
+		{Name: "empty image", Doc: "[kernel]\nimage = \"\"\n", Line: 2, Col: 9, Key: "kernel.image", Msg: "required"},
+		{Name: "image wrong type", Doc: "kernel.image = 5\n", Line: 1, Col: 16, Key: "kernel.image", Msg: "got an integer"},
+		{Name: "qemu empty", Doc: img + "vm.qemu = \"\"\n", Line: 2, Col: 11, Key: "vm.qemu", Msg: "empty QEMU"},
+		{Name: "memory bad unit", Doc: img + "[vm]\nmemory = \"12X\"\n", Line: 3, Col: 10, Key: "vm.memory", Msg: `bad size "12X"`},
+		{Name: "memory too small", Doc: img + "vm.memory = \"512K\"\n", Line: 2, Col: 13, Key: "vm.memory", Msg: "not a whole number of MiB"},
+		{Name: "memory zero", Doc: img + "vm.memory = 0\n", Line: 2, Col: 13, Key: "vm.memory", Msg: "minimum of 1 MiB"},
+		{Name: "memory fractional", Doc: img + "vm.memory = \"1.5G\"\n", Line: 2, Col: 13, Key: "vm.memory", Msg: "unknown unit"},
+		{Name: "memory wrong type", Doc: img + "vm.memory = true\n", Line: 2, Col: 13, Key: "vm.memory", Msg: "got a boolean"},
+		{Name: "memory float", Doc: img + "vm.memory = 1.5\n", Line: 2, Col: 13, Key: "vm.memory", Msg: "got a float"},
+		{Name: "memory too large", Doc: img + "vm.memory = \"2048T\"\n", Line: 2, Col: 13, Key: "vm.memory", Msg: "more than"},
+		{Name: "cpus zero", Doc: img + "[vm]\ncpus = 0\n", Line: 3, Col: 8, Key: "vm.cpus", Msg: "0 is less than 1"},
+		{Name: "cpus string", Doc: img + "[vm]\ncpus = \"2\"\n", Line: 3, Col: 8, Key: "vm.cpus", Msg: "want an integer, got a string"},
+		{Name: "cpus huge", Doc: img + "vm.cpus = 99999999999999999999\n", Line: 2, Col: 11, Key: "vm.cpus", Msg: ""},
+		{Name: "accel enum", Doc: img + "[vm]\naccel = \"hvf\"\n", Line: 3, Col: 9, Key: "vm.accel", Msg: `"hvf" is not one of auto, kvm, tcg`},
+		{Name: "machine enum", Doc: img + "vm.machine = \"virt\"\n", Line: 2, Col: 14, Key: "vm.machine", Msg: "auto, microvm, pc, q35"},
+		{Name: "bad port", Doc: img + "[vm]\nports = [\"8080:80\",\n  \"80\"]\n", Line: 4, Col: 3, Key: "vm.ports[1]", Msg: `bad port forward "80": want [proto:][addr:]hostport:guestport`},
+		{Name: "port range", Doc: img + "vm.ports = [\"8000-8010:8000-8010\"]\n", Line: 2, Col: 13, Key: "vm.ports[0]", Msg: "ranges are not supported"},
+		{Name: "port out of range", Doc: img + "vm.ports = [\"70000:80\"]\n", Line: 2, Col: 13, Key: "vm.ports[0]", Msg: "from 1 to 65535"},
+		{Name: "port wrong type", Doc: img + "vm.ports = [8080]\n", Line: 2, Col: 13, Key: "vm.ports[0]", Msg: "got an integer"},
+		{Name: "duplicate host port", Doc: img + "vm.ports = [\"8080:80\", \"127.0.0.1:8080:81\"]\n", Line: 2, Col: 24, Key: "vm.ports[1]", Msg: "already forwarded by vm.ports[0]"},
+		{Name: "duplicate with wildcard", Doc: img + "vm.ports = [\"0.0.0.0:8080:80\", \"8080:81\"]\n", Line: 2, Col: 32, Key: "vm.ports[1]", Msg: "8080/tcp"},
+		{Name: "ipv6 host address", Doc: img + "[vm]\nports = [\"8080:80\", \"[::1]:18094:80\"]\n", Line: 3, Col: 21, Key: "vm.ports[1]", Msg: `bad port forward "[::1]:18094:80": host address ::1 is IPv6`},
+		{Name: "args element", Doc: img + "vm.args = [\"-s\", false]\n", Line: 2, Col: 18, Key: "vm.args[1]", Msg: "got a boolean"},
+		{Name: "network wrong type", Doc: img + "vm.network = \"yes\"\n", Line: 2, Col: 14, Key: "vm.network", Msg: "want true or false"},
+		{Name: "keep_boots zero", Doc: img + "[logs]\nkeep_boots = 0\n", Line: 3, Col: 14, Key: "logs.keep_boots", Msg: "0 is less than 1"},
+		{Name: "cpus too many", Doc: img + "vm.cpus = 1025\n", Line: 2, Col: 11, Key: "vm.cpus", Msg: "1025 is more than 1024"},
+		{Name: "max_bytes bad", Doc: img + "[logs]\nmax_bytes = \"lots\"\n", Line: 3, Col: 13, Key: "logs.max_bytes", Msg: `bad size "lots"`},
+		{Name: "max_bytes zero", Doc: img + "logs.max_bytes = 0\n", Line: 2, Col: 18, Key: "logs.max_bytes", Msg: "less than 1 byte"},
+		{Name: "date value", Doc: img + "name = 1979-05-27\n", Line: 2, Col: 8, Key: "name", Msg: "got a date or time"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { projecttest.CheckError(t, tt.doc, tt.line, tt.col, tt.key, tt.msg) })
-	}
+	projecttest.CheckErrors(t, tests)
 }
 
 func TestErrorString(t *testing.T) {

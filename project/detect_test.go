@@ -30,10 +30,7 @@ func TestInitFile(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := project.InitFile(tt.d)
-			c, err := project.Parse(filepath.Join(root, project.FileName), data)
-			if err != nil {
-				t.Fatalf("InitFile output does not parse: %v\n%s", err, data)
-			}
+			c := projecttest.MustParse(t, filepath.Join(root, project.FileName), data)
 			if c.Build.Command != tt.wantCommand || c.Kernel.Image != tt.wantImage {
 				t.Errorf("command %q image %q, want %q %q", c.Build.Command, c.Kernel.Image, tt.wantCommand, tt.wantImage)
 			}

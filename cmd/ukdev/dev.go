@@ -73,18 +73,41 @@ func openDiagnostics(cfg *project.Config) (*slog.Logger, io.Closer) {
 	return log, closer
 }
 
-func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
+// devSession is what ukdev dev and ukdev run start from: the project's
+// config, ukdev's own log and the loop made from them.
+type devSession struct {
+	cfg      *project.Config
+	log      *slog.Logger
+	closeLog io.Closer
+	loop     *devloop.Loop
+}
+
+// openSession loads the project's config, opens ukdev's log file,
+// announces the project and makes the loop (one boot only when once).
+// The caller closes closeLog when it is done; on an error nothing is
+// left open.
+func (a *app) openSession(once bool) (*devSession, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	log, closer := openDiagnostics(cfg)
-	defer closer.Close()
 	a.announceOpen(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: once, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
+	if err != nil {
+		closer.Close()
+		return nil, err
+	}
+	return &devSession{cfg: cfg, log: log, closeLog: closer, loop: loop}, nil
+}
+
+func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
+	s, err := a.openSession(false)
 	if err != nil {
 		return err
 	}
+	defer s.closeLog.Close()
+	cfg, log, loop := s.cfg, s.log, s.loop
 	if !plain && !asJSON && isTerminal(a.stdin) && isTerminal(a.stdout) {
 		// The dashboard owns the terminal: diagnostics go to the log file
 		// only, and keys reach the guest through the console panel.
@@ -188,17 +211,12 @@ The exit status is the guest's: its exit code for "exit"; 134 for a crash or a p
 }
 
 func (a *app) runOnce(ctx context.Context, asJSON bool) error {
-	cfg, err := a.loadConfig()
+	s, err := a.openSession(true)
 	if err != nil {
 		return err
 	}
-	log, closer := openDiagnostics(cfg)
-	defer closer.Close()
-	a.announceOpen(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: true, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
-	if err != nil {
-		return err
-	}
+	defer s.closeLog.Close()
+	log, loop := s.log, s.loop
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
 	defer watchBrokenPipe()()

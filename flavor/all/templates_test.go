@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 	"github.com/ukdev/ukdev/project/templates"
 )
 
@@ -34,11 +35,7 @@ func TestTemplateRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "My Proj")
-			files, err := templates.Render(tt.name, dir, templates.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, files := projecttest.RenderTemplate(t, tt.name)
 			for _, f := range tt.wantFiles {
 				if !slices.Contains(files, f) {
 					t.Errorf("no %s among %q", f, files)
@@ -48,11 +45,7 @@ func TestTemplateRender(t *testing.T) {
 				if strings.HasSuffix(f, "_test.go") || f == "app" || strings.HasPrefix(f, "build/") {
 					t.Errorf("%s copied: not a source file", f)
 				}
-				data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if strings.Contains(string(data), "{{name}}") {
+				if strings.Contains(projecttest.ReadFile(t, dir, f), "{{name}}") {
 					t.Errorf("%s still holds %s", f, "{{name}}")
 				}
 			}

@@ -29,10 +29,7 @@ func TestInitFileLinux(t *testing.T) {
 	if !strings.Contains(string(project.InitFile(project.Detection{Flavor: "linux"})), "\nkernel_version = ") {
 		t.Error("kernel_version not pinned without a detected program")
 	}
-	c, err := project.Parse(filepath.Join(root, project.FileName), data)
-	if err != nil {
-		t.Fatalf("InitFile output does not parse: %v\n%s", err, data)
-	}
+	c := projecttest.MustParse(t, filepath.Join(root, project.FileName), data)
 	if c.Flavor != "linux" || c.Build.Command != d.BuildCommand || c.Kernel.Image != root+"/app" || len(c.VM.Ports) != 2 || !c.VM.Network {
 		t.Errorf("flavor %q command %q image %q ports %+v", c.Flavor, c.Build.Command, c.Kernel.Image, c.VM.Ports)
 	}

@@ -94,10 +94,8 @@ func TestPrepareErrors(t *testing.T) {
 	l, err := New(Options{Kernel: fakeBzImage(t)})
 	must(t, err)
 	dir := t.TempDir()
-	notELF := filepath.Join(dir, "script")
-	must(t, os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755))
-	elf32 := filepath.Join(dir, "elf32")
-	must(t, os.WriteFile(elf32, imagetest.ELF{Class: elf.ELFCLASS32, Load: []byte{0xf4}}.Bytes(), 0o755))
+	notELF := imagetest.ShellScript(t, dir, "script")
+	elf32 := imagetest.Program32(t, dir, "elf32")
 	tests := []struct {
 		name    string
 		program string

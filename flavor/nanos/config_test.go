@@ -16,11 +16,7 @@ func TestParseNanos(t *testing.T) {
 	path := filepath.Join(dir, project.FileName)
 	parse := func(t *testing.T, doc string) *project.Config {
 		t.Helper()
-		c, err := project.Parse(path, []byte(doc))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
+		return projecttest.MustParse(t, path, []byte(doc))
 	}
 	t.Run("defaults without an ops config", func(t *testing.T) {
 		c := parse(t, "flavor = \"nanos\"\nkernel.image = \"app\"\n")
@@ -54,23 +50,15 @@ func TestParseNanos(t *testing.T) {
 
 func TestParseNanosErrors(t *testing.T) {
 	const img = "kernel.image = \"k\"\n"
-	tests := []struct {
-		name      string
-		doc       string
-		line, col int
-		key       string
-		msg       string // a substring of Msg
-	}{
-		{"nanos initrd", "flavor = \"nanos\"\nkernel.image = \"app\"\nkernel.initrd = \"x\"\n", 3, 17, "kernel.initrd", `not used with flavor "nanos"`},
-		{"nanos key with elf", img + "nanos.boot = \"disk\"\n", 2, 14, "nanos.boot", `only used with flavor = "nanos"`},
-		{"nanos boot bad", "flavor = \"nanos\"\nkernel.image = \"app\"\nnanos.boot = \"usb\"\n", 3, 14, "nanos.boot", "usb"},
-		{"nanos without program", "flavor = \"nanos\"\n", 1, 1, "kernel.image", "the path of the program"},
-		{"unknown nanos key", "flavor = \"nanos\"\nkernel.image = \"app\"\n[nanos]\nbot = \"disk\"\n", 4, 1, "nanos.bot", "did you mean boot?"},
-		{"config empty", "flavor = \"nanos\"\nkernel.image = \"app\"\nnanos.config = \"\"\n", 3, 16, "nanos.config", "empty path"},
+	tests := []projecttest.ErrorCase{
+		{Name: "nanos initrd", Doc: "flavor = \"nanos\"\nkernel.image = \"app\"\nkernel.initrd = \"x\"\n", Line: 3, Col: 17, Key: "kernel.initrd", Msg: `not used with flavor "nanos"`},
+		{Name: "nanos key with elf", Doc: img + "nanos.boot = \"disk\"\n", Line: 2, Col: 14, Key: "nanos.boot", Msg: `only used with flavor = "nanos"`},
+		{Name: "nanos boot bad", Doc: "flavor = \"nanos\"\nkernel.image = \"app\"\nnanos.boot = \"usb\"\n", Line: 3, Col: 14, Key: "nanos.boot", Msg: "usb"},
+		{Name: "nanos without program", Doc: "flavor = \"nanos\"\n", Line: 1, Col: 1, Key: "kernel.image", Msg: "the path of the program"},
+		{Name: "unknown nanos key", Doc: "flavor = \"nanos\"\nkernel.image = \"app\"\n[nanos]\nbot = \"disk\"\n", Line: 4, Col: 1, Key: "nanos.bot", Msg: "did you mean boot?"},
+		{Name: "config empty", Doc: "flavor = \"nanos\"\nkernel.image = \"app\"\nnanos.config = \"\"\n", Line: 3, Col: 16, Key: "nanos.config", Msg: "empty path"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) { projecttest.CheckError(t, tt.doc, tt.line, tt.col, tt.key, tt.msg) })
-	}
+	projecttest.CheckErrors(t, tests)
 	// The keys a flavor does not use are refused in file order, every time.
 	doc := "flavor = \"nanos\"\n[kernel]\nimage = \"app\"\nsymbols = \"s\"\ncmdline = \"c\"\ninitrd = \"i\"\n"
 	want := `ukdev.toml:4:11: kernel.symbols: not used with flavor "nanos": the program itself is the symbol file`

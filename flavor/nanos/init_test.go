@@ -8,6 +8,7 @@ import (
 
 	"github.com/ukdev/ukdev/flavor/nanos"
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 )
 
 // root is where test configs pretend to live.
@@ -30,10 +31,7 @@ func TestInitFileNanos(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			data := project.InitFile(tt.d)
-			c, err := project.Parse(filepath.Join(root, project.FileName), data)
-			if err != nil {
-				t.Fatalf("InitFile output does not parse: %v\n%s", err, data)
-			}
+			c := projecttest.MustParse(t, filepath.Join(root, project.FileName), data)
 			if c.Flavor != "nanos" || c.Build.Command != tt.wantCommand || c.Kernel.Image != tt.wantImage || c.Kernel.Symbols != tt.wantImage {
 				t.Errorf("flavor %q command %q image %q symbols %q, want nanos %q %q", c.Flavor, c.Build.Command, c.Kernel.Image, c.Kernel.Symbols, tt.wantCommand, tt.wantImage)
 			}
@@ -52,21 +50,8 @@ func TestInitFileNanos(t *testing.T) {
 		})
 	}
 	t.Run("commented nanos keys parse", func(t *testing.T) {
-		var b strings.Builder
-		section := ""
-		for _, line := range strings.Split(string(project.InitFile(project.Detection{Flavor: "nanos", Image: "app"})), "\n") {
-			if strings.HasPrefix(line, "[") {
-				section = line
-			}
-			if rest, ok := strings.CutPrefix(line, "# "); ok && section == "[nanos]" {
-				line = rest
-			}
-			b.WriteString(line + "\n")
-		}
-		c, err := project.Parse(filepath.Join(root, project.FileName), []byte(b.String()))
-		if err != nil {
-			t.Fatalf("uncommented [nanos] does not parse: %v\n%s", err, b.String())
-		}
+		data := projecttest.Uncomment(project.InitFile(project.Detection{Flavor: "nanos", Image: "app"}), "[nanos]")
+		c := projecttest.MustParse(t, filepath.Join(root, project.FileName), data)
 		if want := (nanos.Settings{Config: root + "/config.json", Boot: "direct"}); nanos.SettingsOf(c) != want {
 			t.Errorf("uncommented [nanos] = %+v, want %+v", nanos.SettingsOf(c), want)
 		}

@@ -246,10 +246,8 @@ func TestPrepareWritesRealImage(t *testing.T) {
 func TestPrepareErrors(t *testing.T) {
 	dir := t.TempDir()
 	prog := imagetest.StaticProgram(t, dir, "app")
-	notELF := filepath.Join(dir, "script")
-	must(t, os.WriteFile(notELF, []byte("#!/bin/sh\n"), 0o755))
-	elf32 := filepath.Join(dir, "app32")
-	must(t, os.WriteFile(elf32, imagetest.ELF{Class: elf.ELFCLASS32, Load: []byte{0xf4}}.Bytes(), 0o755))
+	notELF := imagetest.ShellScript(t, dir, "script")
+	elf32 := imagetest.Program32(t, dir, "app32")
 
 	tests := []struct {
 		name    string

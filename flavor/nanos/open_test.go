@@ -19,6 +19,7 @@ import (
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/image/imagetest"
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 )
 
 // pvhKernel returns a minimal ELF64 kernel with a PVH note: what QEMU's
@@ -36,27 +37,17 @@ func fakeOpsHome(t *testing.T, latest string, versions ...string) string {
 	base := t.TempDir()
 	t.Setenv("OPS_HOME", base)
 	home := filepath.Join(base, ".ops")
-	writeTestFile(t, filepath.Join(home, ".keep"), "")
+	projecttest.WriteFile(t, filepath.Join(home, ".keep"), "")
 	for _, v := range versions {
-		writeTestFile(t, filepath.Join(home, v, "kernel.img"), string(pvhKernel()))
+		projecttest.WriteFile(t, filepath.Join(home, v, "kernel.img"), string(pvhKernel()))
 		if err := os.MkdirAll(filepath.Join(home, v, "klibs"), 0o755); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if latest != "" {
-		writeTestFile(t, filepath.Join(home, "latest.txt"), latest+"\n")
+		projecttest.WriteFile(t, filepath.Join(home, "latest.txt"), latest+"\n")
 	}
 	return home
-}
-
-func writeTestFile(t *testing.T, p, content string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // nanosConfig writes a project with ukdev.toml (flavor nanos plus extra)
@@ -65,10 +56,10 @@ func nanosConfig(t *testing.T, extra, opsJSON string) *project.Config {
 	t.Helper()
 	dir := t.TempDir()
 	if opsJSON != "" {
-		writeTestFile(t, filepath.Join(dir, "config.json"), opsJSON)
+		projecttest.WriteFile(t, filepath.Join(dir, "config.json"), opsJSON)
 	}
 	path := filepath.Join(dir, project.FileName)
-	writeTestFile(t, path, "flavor = \"nanos\"\nkernel.image = \"app\"\n"+extra)
+	projecttest.WriteFile(t, path, "flavor = \"nanos\"\nkernel.image = \"app\"\n"+extra)
 	cfg, err := project.Load(path)
 	if err != nil {
 		t.Fatal(err)
@@ -169,7 +160,7 @@ func TestOpen(t *testing.T) {
 // prepareFake prepares a fake static program as build 1.
 func prepareFake(t *testing.T, f flavor.Kernel, cfg *project.Config) image.Image {
 	t.Helper()
-	writeTestFile(t, cfg.Kernel.Image, string(pvhKernel()))
+	projecttest.WriteFile(t, cfg.Kernel.Image, string(pvhKernel()))
 	img, err := f.Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "images"), Keep: 2}, 1, image.Artifacts{Kernel: cfg.Kernel.Image})
 	if err != nil {
 		t.Fatal(err)
@@ -236,8 +227,8 @@ func TestOpenPrepareGoProgram(t *testing.T) {
 	fakeOpsHome(t, "0.1.52", "0.1.52")
 	cfg := nanosConfig(t, "", `{"Args": ["-addr", ":8080"], "Env": {"MODE": "test"}, "RunConfig": {"Ports": ["8080"]}}`)
 	const marker = "nanos flavor test program 7f3a"
-	writeTestFile(t, filepath.Join(cfg.Root, "go.mod"), "module flavortest\n\ngo 1.21\n")
-	writeTestFile(t, filepath.Join(cfg.Root, "main.go"), "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\""+marker+"\") }\n")
+	projecttest.WriteFile(t, filepath.Join(cfg.Root, "go.mod"), "module flavortest\n\ngo 1.21\n")
+	projecttest.WriteFile(t, filepath.Join(cfg.Root, "main.go"), "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\""+marker+"\") }\n")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	build := exec.CommandContext(ctx, goBin, "build", "-o", cfg.Kernel.Image, ".")

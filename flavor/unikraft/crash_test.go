@@ -13,6 +13,7 @@ import (
 	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/image/imagetest"
 	"github.com/ukdev/ukdev/symbols"
 )
 
@@ -185,6 +186,17 @@ func exampleKernel(t *testing.T) (kernelImage, dbg, src string) {
 	return kernelImage, dbg, src
 }
 
+// copyAway copies the kernel image at path into a new directory, where
+// no debug file stands beside it, and returns the copy's path.
+func copyAway(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return imagetest.WriteTemp(t, "other_qemu-x86_64", b)
+}
+
 // lineOf returns the 1-based number of the first line of file containing s.
 func lineOf(t *testing.T, file, s string) int {
 	t.Helper()
@@ -268,14 +280,7 @@ func TestWithExampleKernel(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		other := filepath.Join(t.TempDir(), "other_qemu-x86_64")
-		b, err := os.ReadFile(kernelImage)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(other, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		other := copyAway(t, kernelImage)
 		img, err := u.Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, image.Artifacts{Kernel: other, Cmdline: "-- hi"})
 		if err != nil {
 			t.Fatal(err)
@@ -289,14 +294,7 @@ func TestWithExampleKernel(t *testing.T) {
 	})
 
 	t.Run("no debug file", func(t *testing.T) {
-		other := filepath.Join(t.TempDir(), "other_qemu-x86_64")
-		b, err := os.ReadFile(kernelImage)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(other, b, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		other := copyAway(t, kernelImage)
 		img, err := (&Kernel{}).Prepare(t.Context(), &image.Store{Dir: filepath.Join(t.TempDir(), "store"), Keep: 1}, 1, image.Artifacts{Kernel: other})
 		if err != nil {
 			t.Fatal(err)

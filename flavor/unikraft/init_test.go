@@ -17,10 +17,7 @@ const root = "/work/proj"
 func TestInitFileUnikraft(t *testing.T) {
 	d := project.Detection{Flavor: "unikraft", Source: "Kraftfile", Complete: true, Reason: "Kraftfile: a Unikraft project"}
 	data := project.InitFile(d)
-	c, err := project.Parse(filepath.Join(root, project.FileName), data)
-	if err != nil {
-		t.Fatalf("InitFile output does not parse: %v\n%s", err, data)
-	}
+	c := projecttest.MustParse(t, filepath.Join(root, project.FileName), data)
 	// The flavor picks the build command, the image and the memory.
 	if c.Flavor != "unikraft" || c.Build.CommandSet || c.Build.Command != "" || c.Kernel.Image != "" || c.VM.MemorySet || len(c.Watch.Ignore) > 0 {
 		t.Errorf("flavor %q command %q (set %v) image %q memory set %v ignore %q", c.Flavor, c.Build.Command, c.Build.CommandSet, c.Kernel.Image, c.VM.MemorySet, c.Watch.Ignore)
@@ -33,7 +30,7 @@ func TestInitFileUnikraft(t *testing.T) {
 			t.Errorf("no %s section", section)
 		}
 	}
-	c, err = project.Parse(filepath.Join(root, project.FileName), projecttest.Uncomment(data, "[unikraft]"))
+	c, err := project.Parse(filepath.Join(root, project.FileName), projecttest.Uncomment(data, "[unikraft]"))
 	if err != nil {
 		t.Fatalf("uncommented [unikraft] does not parse: %v\n%s", err, projecttest.Uncomment(data, "[unikraft]"))
 	}

@@ -220,8 +220,30 @@ func WriteTemp(t testing.TB, name string, data []byte) string {
 // in dir and returns its path.
 func StaticProgram(t testing.TB, dir, name string) string {
 	t.Helper()
+	return writeExecutable(t, dir, name, ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}.Bytes())
+}
+
+// Program32 writes a minimal 32-bit x86 ELF executable named name in dir
+// and returns its path: a program the flavors that boot a static x86-64
+// program refuse.
+func Program32(t testing.TB, dir, name string) string {
+	t.Helper()
+	return writeExecutable(t, dir, name, ELF{Class: elf.ELFCLASS32, Load: []byte{0xf4}}.Bytes())
+}
+
+// ShellScript writes an executable shell script named name in dir and
+// returns its path: a program that is not an ELF file.
+func ShellScript(t testing.TB, dir, name string) string {
+	t.Helper()
+	return writeExecutable(t, dir, name, []byte("#!/bin/sh\n"))
+}
+
+// writeExecutable writes data as the executable file dir/name and
+// returns its path.
+func writeExecutable(t testing.TB, dir, name string, data []byte) string {
+	t.Helper()
 	p := filepath.Join(dir, name)
-	if err := os.WriteFile(p, ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}.Bytes(), 0o755); err != nil {
+	if err := os.WriteFile(p, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	return p

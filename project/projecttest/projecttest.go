@@ -1,5 +1,6 @@
 // Package projecttest holds what the tests of project and of the flavors
-// share: writing a project's files, uncommenting a section of a rendered
+// share: writing and reading a project's files, rendering a template,
+// parsing a config that must parse, uncommenting a section of a rendered
 // ukdev.toml, and checking that a broken config always reports the same
 // error. It is for tests only.
 package projecttest
@@ -12,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/templates"
 )
 
 // WriteFiles writes files (slash-separated paths relative to dir, to
@@ -19,14 +21,44 @@ import (
 func WriteFiles(t testing.TB, dir string, files map[string][]byte) {
 	t.Helper()
 	for name, data := range files {
-		p := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
-			t.Fatal(err)
-		}
+		WriteFile(t, filepath.Join(dir, filepath.FromSlash(name)), string(data))
 	}
+}
+
+// WriteFile creates or replaces the file at path with content, making
+// the directories it needs.
+func WriteFile(t testing.TB, path, content string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// ReadFile returns the content of the file at rel (slash-separated)
+// under dir, failing t at once if it cannot be read.
+func ReadFile(t testing.TB, dir, rel string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(rel)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+// RenderTemplate renders the template name into a new directory named
+// "My Proj" (a name the project name is made from: my-proj) and returns
+// the directory and the files written, failing t if Render fails.
+func RenderTemplate(t testing.TB, name string) (dir string, files []string) {
+	t.Helper()
+	dir = filepath.Join(t.TempDir(), "My Proj")
+	files, err := templates.Render(name, dir, templates.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, files
 }
 
 // Uncomment returns an InitFile output with the commented keys of the
@@ -85,6 +117,37 @@ func CheckError(t testing.TB, doc string, line, col int, key, msg string) {
 	if e.File != project.FileName || e.Line != line || e.Column != col || e.Key != key || !strings.Contains(e.Msg, msg) {
 		t.Errorf("got %q\nwant %s:%d:%d key %q msg containing %q", e.Error(), project.FileName, line, col, key, msg)
 	}
+}
+
+// ErrorCase is a row of a table of configs that Parse must refuse: Doc
+// is the whole ukdev.toml, and the *project.Error must stand at Line and
+// Col, for Key, with a message containing Msg.
+type ErrorCase struct {
+	Name      string
+	Doc       string
+	Line, Col int
+	Key       string
+	Msg       string // a substring of Msg
+}
+
+// CheckErrors runs CheckError on every case, each in a subtest named by
+// the case's Name.
+func CheckErrors(t *testing.T, cases []ErrorCase) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.Name, func(t *testing.T) { CheckError(t, c.Doc, c.Line, c.Col, c.Key, c.Msg) })
+	}
+}
+
+// MustParse parses data as the project file at path and returns the
+// config, failing t at once if it does not parse.
+func MustParse(t testing.TB, path string, data []byte) *project.Config {
+	t.Helper()
+	c, err := project.Parse(path, data)
+	if err != nil {
+		t.Fatalf("%s does not parse: %v\n%s", path, err, data)
+	}
+	return c
 }
 
 // Flavor is a project.Flavor named by its value that recognises no

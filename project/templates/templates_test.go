@@ -9,17 +9,14 @@ import (
 	"testing/fstest"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/project/projecttest"
 	"github.com/ukdev/ukdev/project/templates"
 )
 
 // testFlavor provides the template these tests render; the flavors' own
 // templates are tested with all of them registered (flavor/all).
-type testFlavor struct{}
+type testFlavor struct{ projecttest.Flavor }
 
-func (testFlavor) Name() string                                  { return project.DefaultFlavor }
-func (testFlavor) KernelKeys() project.KernelKeys                { return project.KernelKeys{} }
-func (testFlavor) DetectOrder() int                              { return 0 }
-func (testFlavor) InitParts(project.Detection) project.InitParts { return project.InitParts{} }
 func (testFlavor) Detect(string, bool) (project.Detection, bool) {
 	return project.Detection{Image: "k"}, true
 }
@@ -37,7 +34,7 @@ func (testFlavor) Templates() []templates.Template {
 	}
 }
 
-func init() { project.RegisterFlavor(testFlavor{}) }
+func init() { project.RegisterFlavor(testFlavor{projecttest.Flavor(project.DefaultFlavor)}) }
 
 func TestTemplateRender(t *testing.T) {
 	tests := []struct {
@@ -57,19 +54,11 @@ func TestTemplateRender(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			dir := filepath.Join(t.TempDir(), "My Proj")
-			files, err := templates.Render(tt.name, dir, templates.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
+			dir, files := projecttest.RenderTemplate(t, tt.name)
 			var want []string
 			for f, content := range tt.files {
 				want = append(want, f)
-				data, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(f)))
-				if err != nil {
-					t.Fatal(err)
-				}
-				if string(data) != content {
+				if data := projecttest.ReadFile(t, dir, f); data != content {
 					t.Errorf("%s = %q, want %q", f, data, content)
 				}
 			}
