@@ -16,6 +16,7 @@
 package bootdisk
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -106,6 +107,17 @@ func ForImage(img image.Image) (Spec, error) {
 		s.Machine = "pc"
 	}
 	return s, nil
+}
+
+// WriteImage writes the GRUB disk of a prepared image to path (ForImage,
+// then GRUB's Write with Debian's GRUB): what the flavors whose kernels
+// GRUB starts do for flavor.DiskWriter.
+func WriteImage(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
+	s, err := ForImage(img)
+	if err != nil {
+		return image.Disk{}, err
+	}
+	return GRUB{}.Write(ctx, path, s, opts)
 }
 
 // ErrNoGRUB is returned (wrapped) when GRUB's i386-pc files or

@@ -99,7 +99,8 @@ func (e *BootTestError) Unwrap() error { return e.Err }
 // when the loader prints none. The loader's LoaderFailed line, the
 // machine ending and the deadline fail it with a *BootTestError; ctx
 // cancels it. The machine is always stopped before BootTest returns, and
-// the disk file is left as it was (Spec.BootDisk).
+// the disk file is left as it was (Spec.BootDisk). The machine has a
+// user-mode network, with no port forwarded.
 func BootTest(ctx context.Context, b Backend, o BootTestOptions) (BootTestResult, error) {
 	fail := func(err error, console string, out image.Outcome) (BootTestResult, error) {
 		return BootTestResult{}, &BootTestError{Disk: o.Disk.Path, Console: console, Outcome: out, Err: err}
@@ -135,6 +136,9 @@ func BootTest(ctx context.Context, b Backend, o BootTestOptions) (BootTestResult
 		MemoryMiB: o.MemoryMiB,
 		QMPSocket: filepath.Join(dir, "boottest.qmp"),
 		BootDisk:  o.Disk.Path,
+		// A NIC, as a cloud machine has: a guest configured for one may
+		// wait for it before it prints anything.
+		Network: true,
 	}
 	start := time.Now()
 	m, err := b.Start(ctx, spec, StartOptions{Console: w})

@@ -139,7 +139,7 @@ func TestBootTest(t *testing.T) {
 				t.Fatalf("BootTest = %q, %v; want %q", res.FirstLine, err, tt.wantLine)
 			}
 			if b.spec.BootDisk != tt.disk.Path || b.spec.Machine != tt.disk.Machine || b.spec.MemoryMiB != 64 ||
-				b.spec.Accel != "tcg" || b.spec.Image.Kernel != "" {
+				b.spec.Accel != "tcg" || b.spec.Image.Kernel != "" || !b.spec.Network {
 				t.Errorf("spec = %+v", b.spec)
 			}
 			if b.machine.stops == 0 {

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ukdev/ukdev/bootdisk"
 	"github.com/ukdev/ukdev/flavor/linux/initramfs"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
@@ -243,4 +244,15 @@ func (*Kernel) Decode(o image.Outcome) guestexit.Exit {
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// WriteDisk implements flavor.DiskWriter: a GRUB disk that starts the
+// build's kernel with its initramfs and command line (the console on
+// ttyS0) on q35.
+func (*Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
+	d, err := bootdisk.WriteImage(ctx, img, path, opts)
+	if err != nil {
+		return image.Disk{}, fmt.Errorf("linux: %w", err)
+	}
+	return d, nil
 }
