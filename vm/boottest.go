@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +32,8 @@ type BootTestOptions struct {
 	Accel *Accel
 	// MemoryMiB is the guest's memory; zero means DefaultMemoryMiB.
 	MemoryMiB int
-	// RuntimeDir is a private directory for the machine's control socket;
+	// RuntimeDir is a private directory for the machine's control socket
+	// (a random name of 17 bytes, removed afterwards);
 	// empty means a new temporary directory, removed afterwards.
 	RuntimeDir string
 	// Timeout bounds the wait for the guest's first line; zero means
@@ -121,6 +123,8 @@ func BootTest(ctx context.Context, b Backend, o BootTestOptions) (BootTestResult
 		defer os.RemoveAll(d)
 		dir = d
 	}
+	sock := filepath.Join(dir, fmt.Sprintf("disk-%08x.qmp", rand.Uint32()))
+	defer os.Remove(sock)
 	timeout := o.Timeout
 	if timeout <= 0 {
 		timeout = DefaultBootTestTimeout
@@ -134,7 +138,7 @@ func BootTest(ctx context.Context, b Backend, o BootTestOptions) (BootTestResult
 		Accel:     accel.Name,
 		Machine:   o.Disk.Machine,
 		MemoryMiB: o.MemoryMiB,
-		QMPSocket: filepath.Join(dir, "boottest.qmp"),
+		QMPSocket: sock,
 		BootDisk:  o.Disk.Path,
 		// A NIC, as a cloud machine has: a guest configured for one may
 		// wait for it before it prints anything.
