@@ -140,8 +140,9 @@ func TestLinuxBootsUnderQEMU(t *testing.T) {
 }
 
 // TestLinuxDiskBootsUnderQEMU writes the disk of examples/go-http-linux
-// (the kernel, the initramfs and the command line behind GRUB) and boots
-// it from the disk alone under TCG, until the guest's first line.
+// (the kernel, the initramfs and the command line behind GRUB), boots it
+// from the disk alone under TCG until the program's banner, and asks the
+// program over HTTP through a forwarded port.
 func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
 	if testing.Short() {
 		t.Skip("boots Linux from a disk under TCG")
@@ -204,6 +205,10 @@ func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
 			t.Errorf("stop: %v", err)
 		}
 	}()
+	port := freePort(t)
+	if err := m.AddPortForward(ctx, vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 8080}); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case <-console.found:
 		t.Logf("banner %v after QEMU started", time.Since(start).Round(time.Millisecond))
@@ -214,5 +219,17 @@ func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
 	}
 	if !strings.Contains(console.String(), bootdisk.Handover) {
 		t.Errorf("GRUB's handover line missing; console:\n%s", console)
+	}
+	// The disk's guest took its address by DHCP (linux.DiskIP): it answers
+	// through the forwarded port.
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+	if err != nil {
+		t.Fatalf("GET through the forwarded port: %v; console:\n%s", err, console)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "hello from linux" {
+		t.Fatalf("GET = %d %q, %v", resp.StatusCode, body, err)
 	}
 }
