@@ -27,6 +27,10 @@ type Disk struct {
 	// the kernel: only the lines after it are the guest's. Empty: the
 	// loader prints nothing, every line is the guest's.
 	Handover string
+	// ENA says the guest has a driver for AWS's Elastic Network Adapter,
+	// the NIC of its current instance types (RegisterImage's
+	// EnaSupport).
+	ENA bool
 	// LoaderFailed is the console line the loader prints when it could
 	// not start the kernel (a missing file, a kernel it refused). Empty:
 	// the loader reports no failure on the console.

@@ -269,11 +269,14 @@ func isFile(p string) bool {
 // build's kernel with its initramfs and command line (the console on
 // ttyS0) on q35. The command line is DiskCmdline's: the address comes
 // from DHCP, as a cloud gives it.
-func (*Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
+func (l *Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
 	img.Cmdline = DiskCmdline(img.Cmdline)
 	d, err := bootdisk.WriteImage(ctx, img, path, opts)
 	if err != nil {
 		return image.Disk{}, fmt.Errorf("linux: %w", err)
 	}
+	// The default kernel is built with CONFIG_ENA_ETHERNET=y; of another
+	// one nothing is known.
+	d.ENA = l.opts.Kernel == ""
 	return d, nil
 }

@@ -256,7 +256,8 @@ func (n *Kernel) WriteDisk(ctx context.Context, img image.Image, path string, op
 	if opts.Progress != nil {
 		opts.Progress(stats.Bytes, stats.Bytes)
 	}
-	return image.Disk{Path: path, Size: stats.Bytes, Machine: "q35", Firmware: image.FirmwareBIOS, Loader: "nanos"}, nil
+	// Nanos drives AWS's ENA (ops registers its images with ENA support).
+	return image.Disk{Path: path, Size: stats.Bytes, Machine: "q35", Firmware: image.FirmwareBIOS, Loader: "nanos", ENA: true}, nil
 }
 
 // bootMode resolves the configured boot to what this kernel can do.

@@ -480,7 +480,7 @@ func TestWriteDisk(t *testing.T) {
 			case err != nil:
 				t.Fatal(err)
 			}
-			want := image.Disk{Path: out, Size: 42, Machine: "q35", Firmware: image.FirmwareBIOS, Loader: "nanos"}
+			want := image.Disk{Path: out, Size: 42, Machine: "q35", Firmware: image.FirmwareBIOS, Loader: "nanos", ENA: true}
 			if d != want || w.dst != out || progress != 42 {
 				t.Errorf("Disk = %+v (written to %s, progress %d), want %+v", d, w.dst, progress, want)
 			}
