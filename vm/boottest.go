@@ -86,8 +86,8 @@ func (e *BootTestError) Error() string {
 	if e.Outcome.Detail != "" {
 		msg += " (" + e.Outcome.Detail + ")"
 	}
-	if last := lastLine(e.Console); last != "" {
-		msg += "; console's last line: " + last
+	if last := lastLines(e.Console, 3); last != "" {
+		msg += "; the console ended with: " + last
 	}
 	return msg
 }
@@ -289,9 +289,11 @@ func CleanConsoleLine(s string) string {
 	return strings.TrimSpace(b.String())
 }
 
-func lastLine(s string) string {
-	if i := strings.LastIndexByte(s, '\n'); i >= 0 {
-		return s[i+1:]
+// lastLines returns the last n lines of s, joined by " | ".
+func lastLines(s string, n int) string {
+	if s == "" {
+		return ""
 	}
-	return s
+	lines := strings.Split(s, "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], " | ")
 }

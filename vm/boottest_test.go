@@ -77,14 +77,14 @@ func (m *fakeMachine) Stop(context.Context) error {
 func TestBootTest(t *testing.T) {
 	grub := image.Disk{Path: "/d.raw", Machine: "pc", Handover: "ukdev-boot: go", LoaderFailed: "ukdev-boot: failed"}
 	tests := []struct {
-		name      string
-		disk      image.Disk
-		console   []string
-		end       bool
-		timeout   time.Duration
-		wantLine  string
-		wantErr   error
-		wantState string
+		name     string
+		disk     image.Disk
+		console  []string
+		end      bool
+		timeout  time.Duration
+		wantLine string
+		wantErr  error
+		wantMsg  string
 	}{
 		{
 			name:     "first line after the handover",
@@ -101,8 +101,10 @@ func TestBootTest(t *testing.T) {
 		{
 			name:    "the loader failed",
 			disk:    grub,
-			console: []string{"error: file '/boot/kernel' not found.\n", "ukdev-boot: failed\n"},
+			console: []string{"\x1b[Herror: file '/boot/kernel' not found.\n", "ukdev-boot: failed\n"},
 			wantErr: vm.ErrLoaderFailed,
+			wantMsg: "vm: boot test of /d.raw: the boot loader could not start the kernel; the console ended with: " +
+				"error: file '/boot/kernel' not found. | ukdev-boot: failed",
 		},
 		{
 			name:     "a line then the machine ends",
@@ -117,6 +119,7 @@ func TestBootTest(t *testing.T) {
 			console: []string{"ukdev-boot: go\n"},
 			end:     true,
 			wantErr: vm.ErrBootEnded,
+			wantMsg: "vm: boot test of /d.raw: the machine stopped before the guest printed a line (guest reset); the console ended with: ukdev-boot: go",
 		},
 		{
 			name:    "nothing before the deadline",
@@ -134,6 +137,9 @@ func TestBootTest(t *testing.T) {
 				var bte *vm.BootTestError
 				if !errors.Is(err, tt.wantErr) || !errors.As(err, &bte) {
 					t.Fatalf("err = %v, want a *BootTestError wrapping %v", err, tt.wantErr)
+				}
+				if tt.wantMsg != "" && err.Error() != tt.wantMsg {
+					t.Errorf("err = %q, want %q", err, tt.wantMsg)
 				}
 			} else if err != nil || res.FirstLine != tt.wantLine {
 				t.Fatalf("BootTest = %q, %v; want %q", res.FirstLine, err, tt.wantLine)
