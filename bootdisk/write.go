@@ -129,7 +129,9 @@ func (g GRUB) write(ctx context.Context, path string, s Spec, opts image.DiskOpt
 		content += fi.Size()
 	}
 
-	tmpDir, err := os.MkdirTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	// Named like path at its end, so that an ignore pattern for the disk
+	// (*.raw) covers the temporary directory too.
+	tmpDir, err := os.MkdirTemp(filepath.Dir(path), ".tmp-*-"+filepath.Base(path))
 	if err != nil {
 		return image.Disk{}, err
 	}
