@@ -13,7 +13,7 @@ help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 .PHONY: deps
-deps: ## install what ukdev and its tests need (QEMU, gcc, make, tmux) when missing
+deps: ## install what ukdev and its tests need (QEMU, gcc, make, tmux, GRUB for disks) when missing
 	@scripts/deps.sh
 
 .PHONY: build

@@ -122,6 +122,19 @@ type SyslogShipper interface {
 	SyslogTo(port int)
 }
 
+// DiskWriter is a Kernel that writes its prepared images as bootable raw
+// disks: disks a machine's firmware boots alone, with no -kernel, as a
+// cloud or the user's own hypervisor does (`ukdev disk`, deploy).
+type DiskWriter interface {
+	// WriteDisk writes the disk of img, an image this Kernel prepared, to
+	// path, replacing it only once the disk is whole: a failed or
+	// cancelled (ctx) write leaves nothing at path. It reports progress
+	// through opts.Progress, and returns the disk with what a boot test
+	// needs (vm.BootTest). A kernel that cannot boot from a disk is an
+	// error wrapping image.ErrNoDiskBoot that says why.
+	WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error)
+}
+
 // BuildChooser is a Flavor that picks the build command itself when the
 // config names none (Unikraft: kraft build, or make without kraft).
 type BuildChooser interface {

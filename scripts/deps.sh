@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what ukdev and its tests need on Debian/Ubuntu when it is missing:
 # QEMU (qemu-system-x86), a C toolchain and make for the example unikernel,
-# and tmux for the dashboard's end-to-end test.
+# tmux for the dashboard's end-to-end test, and GRUB for BIOS (grub-pc-bin's
+# i386-pc images and modules, grub-common's grub-mkimage) for the bootable
+# disks of `ukdev disk`.
 set -euo pipefail
 
 missing=()
@@ -10,6 +12,8 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v ld >/dev/null || missing+=(binutils)
 command -v make >/dev/null || missing+=(make)
 command -v tmux >/dev/null || missing+=(tmux)
+[ -e /usr/lib/grub/i386-pc/boot.img ] || missing+=(grub-pc-bin)
+command -v grub-mkimage >/dev/null || missing+=(grub-common)
 [ ${#missing[@]} -eq 0 ] && exit 0
 
 echo "installing: ${missing[*]}" >&2

@@ -57,6 +57,12 @@ type Spec struct {
 	// through. It must be shorter than 108 bytes and should be private to
 	// one boot.
 	QMPSocket string
+	// BootDisk is a raw disk the machine's firmware boots from, attached
+	// as the first virtio disk (Image then names no Kernel). The guest's
+	// writes to it are discarded when the machine exits, so the file is
+	// the same after the boot (a disk about to be uploaded stays the one
+	// that was tested).
+	BootDisk string
 	// Network adds a user-mode network with a virtio NIC suited to the
 	// machine. Port forwards are not part of the description: they are
 	// added after start (Machine.AddPortForward), so the machine of a hot

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/ukdev/ukdev/bootdisk"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 )
@@ -49,4 +50,15 @@ func (Kernel) Prepare(ctx context.Context, store *image.Store, build int, a imag
 // Decode implements flavor.Kernel.
 func (Kernel) Decode(o image.Outcome) guestexit.Exit {
 	return guestexit.Decode(o)
+}
+
+// WriteDisk implements flavor.DiskWriter: a GRUB disk that starts the
+// multiboot kernel (or the Linux kernel) on pc. A PVH-only kernel is
+// refused: no disk loader starts it.
+func (Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
+	d, err := bootdisk.WriteImage(ctx, img, path, opts)
+	if err != nil {
+		return image.Disk{}, fmt.Errorf("elf: %w", err)
+	}
+	return d, nil
 }

@@ -5,6 +5,7 @@ import "github.com/ukdev/ukdev/flavor"
 func init() { flavor.Register(Flavor{}) }
 
 var (
-	_ flavor.Flavor    = Flavor{}
-	_ flavor.Describer = Flavor{}
+	_ flavor.DiskWriter = Kernel{}
+	_ flavor.Flavor     = Flavor{}
+	_ flavor.Describer  = Flavor{}
 )

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/ukdev/ukdev/bootdisk"
 	"github.com/ukdev/ukdev/flavor/linux/initramfs"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
@@ -33,7 +34,13 @@ const (
 	// into a pause, see vm.Args); boot messages below warnings hidden; and
 	// eth0 configured statically for QEMU's user network (guest
 	// 10.0.2.15, gateway 10.0.2.2), with no DHCP round trip.
-	BaseCmdline = "console=ttyS0 panic=-1 quiet ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
+	BaseCmdline = "console=ttyS0 panic=-1 quiet " + StaticIP
+	// StaticIP is BaseCmdline's network setting: QEMU's user network's
+	// fixed guest address and gateway.
+	StaticIP = "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
+	// DiskIP replaces StaticIP on a disk's command line: a cloud's
+	// network gives the address by DHCP (as QEMU's user network does).
+	DiskIP = "ip=dhcp"
 	// DefaultMachine is the QEMU machine a Linux image boots on: q35.
 	// microvm boots the gokrazy kernel about a second sooner under TCG
 	// when it boots, but with QEMU 7.2 it hung before its first console
@@ -157,6 +164,19 @@ func (l *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a i
 	return img, nil
 }
 
+// DiskCmdline returns the kernel command line of a disk: cmdline with
+// the StaticIP word of BaseCmdline replaced by DiskIP. An ip= word the
+// user added stays, and as the later one it wins.
+func DiskCmdline(cmdline string) string {
+	words := strings.Fields(cmdline)
+	for i, w := range words {
+		if w == StaticIP {
+			words[i] = DiskIP
+		}
+	}
+	return strings.Join(words, " ")
+}
+
 // writeInitramfs writes the archive to a new read-only file at p: QEMU
 // maps -initrd files, so no one may write to it once it is complete.
 func writeInitramfs(p string, files []initramfs.File) (err error) {
@@ -243,4 +263,20 @@ func (*Kernel) Decode(o image.Outcome) guestexit.Exit {
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// WriteDisk implements flavor.DiskWriter: a GRUB disk that starts the
+// build's kernel with its initramfs and command line (the console on
+// ttyS0) on q35. The command line is DiskCmdline's: the address comes
+// from DHCP, as a cloud gives it.
+func (l *Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
+	img.Cmdline = DiskCmdline(img.Cmdline)
+	d, err := bootdisk.WriteImage(ctx, img, path, opts)
+	if err != nil {
+		return image.Disk{}, fmt.Errorf("linux: %w", err)
+	}
+	// The default kernel is built with CONFIG_ENA_ETHERNET=y; of another
+	// one nothing is known.
+	d.ENA = l.opts.Kernel == ""
+	return d, nil
 }

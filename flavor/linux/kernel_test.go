@@ -343,3 +343,17 @@ func must(t *testing.T, err error) {
 		t.Fatal(err)
 	}
 }
+
+func TestDiskCmdline(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{BaseCmdline, "console=ttyS0 panic=-1 quiet ip=dhcp"},
+		{BaseCmdline + " loglevel=7 -- -addr :8080", "console=ttyS0 panic=-1 quiet ip=dhcp loglevel=7 -- -addr :8080"},
+		{BaseCmdline + " ip=192.168.1.5::192.168.1.1:255.255.255.0::eth0:off", "console=ttyS0 panic=-1 quiet ip=dhcp ip=192.168.1.5::192.168.1.1:255.255.255.0::eth0:off"},
+		{"console=ttyS0", "console=ttyS0"},
+	}
+	for _, tt := range tests {
+		if got := DiskCmdline(tt.in); got != tt.want {
+			t.Errorf("DiskCmdline(%q) = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}

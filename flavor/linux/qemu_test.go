@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/bootdisk"
 	"github.com/ukdev/ukdev/flavor/linux"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/vm"
@@ -136,4 +137,99 @@ func TestLinuxBootsUnderQEMU(t *testing.T) {
 		t.Fatalf("GET = %d %q, %v", resp.StatusCode, body, err)
 	}
 	t.Logf("%s: HTTP answer %v after QEMU started", img.Machine, time.Since(start).Round(time.Millisecond))
+}
+
+// TestLinuxDiskBootsUnderQEMU writes the disk of examples/go-http-linux
+// (the kernel, the initramfs and the command line behind GRUB), boots it
+// from the disk alone under TCG until the program's banner, and asks the
+// program over HTTP through a forwarded port.
+func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("boots Linux from a disk under TCG")
+	}
+	if _, err := exec.LookPath(vm.DefaultQEMU); err != nil {
+		t.Skipf("no QEMU: %v", err)
+	}
+	if err := (bootdisk.GRUB{}).Installed(); err != nil {
+		t.Fatalf("%v", err)
+	}
+	l, err := linux.New(linux.Options{})
+	if err != nil {
+		t.Skipf("no Linux kernel: %v", err)
+	}
+	program := filepath.Join(t.TempDir(), "app")
+	build := exec.Command("go", "build", "-o", program, ".")
+	build.Dir = filepath.Join("..", "..", "examples", "go-http-linux")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build example: %v\n%s", err, out)
+	}
+	store := &image.Store{Dir: t.TempDir(), Keep: 1}
+	img, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: program})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := l.WriteDisk(t.Context(), img, filepath.Join(t.TempDir(), "app.raw"), image.DiskOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.Machine != linux.DefaultMachine || d.Loader != "grub" || !d.ENA {
+		t.Errorf("disk = %+v", d)
+	}
+	// Booted from the disk alone, as vm.BootTest does, but until the
+	// program's banner: the initramfs and the command line came through.
+	sockDir, err := os.MkdirTemp("", "ukl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(sockDir)
+	console := &consoleWatch{want: []byte("hello from linux"), found: make(chan struct{})}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	start := time.Now()
+	m, err := qemu.Start(ctx, vm.Spec{
+		Accel:     "tcg",
+		Machine:   d.Machine,
+		MemoryMiB: 256,
+		QMPSocket: filepath.Join(sockDir, "qmp"),
+		BootDisk:  d.Path,
+		Network:   true,
+	}, vm.StartOptions{Console: console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if err := m.Stop(stopCtx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	}()
+	port := freePort(t)
+	if err := m.AddPortForward(ctx, vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 8080}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-console.found:
+		t.Logf("banner %v after QEMU started", time.Since(start).Round(time.Millisecond))
+	case <-m.Ended():
+		t.Fatalf("boot ended (%+v) before the banner; console:\n%s", m.Outcome(), console)
+	case <-ctx.Done():
+		t.Fatalf("no banner within 3 minutes; console:\n%s", console)
+	}
+	if !strings.Contains(console.String(), bootdisk.Handover) {
+		t.Errorf("GRUB's handover line missing; console:\n%s", console)
+	}
+	// The disk's guest took its address by DHCP (linux.DiskIP): it answers
+	// through the forwarded port.
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+	if err != nil {
+		t.Fatalf("GET through the forwarded port: %v; console:\n%s", err, console)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "hello from linux" {
+		t.Fatalf("GET = %d %q, %v", resp.StatusCode, body, err)
+	}
 }

@@ -86,7 +86,21 @@ type Kernel struct {
 
 	mu    sync.Mutex
 	stats nanosimg.Stats
+	// disks maps the disk of each recent image Prepare wrote to the
+	// program it holds, so that WriteDisk can write the same image with
+	// a boot loader.
+	disks map[string]diskSource
 }
+
+// diskSource is what an image's disk was written from.
+type diskSource struct {
+	build   int
+	program string // the store's copy of the program
+	name    string // the program's file name in the build
+}
+
+// keepDiskSources bounds Kernel.disks: the store keeps fewer builds.
+const keepDiskSources = 4
 
 // New checks opts (a kernel.img, the klibs the config names, boot.img
 // for disk boot) and returns the kernel.
@@ -159,9 +173,7 @@ func (n *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a i
 	if err != nil {
 		return image.Image{}, fmt.Errorf("nanos: prepare build %d: %w", build, err)
 	}
-	n.mu.Lock()
-	n.stats = stats
-	n.mu.Unlock()
+	n.remember(img.Disk, diskSource{build: build, program: program, name: filepath.Base(a.Kernel)}, stats)
 
 	img.Symbols = program
 	// Nanos runs kernel and program on one page table: memsave reads the
@@ -184,6 +196,68 @@ func (n *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a i
 		img.Machine = "q35"
 	}
 	return img, nil
+}
+
+// remember records the stats of the newest image write and what its disk
+// holds, forgetting the oldest builds' disks.
+func (n *Kernel) remember(disk string, src diskSource, stats nanosimg.Stats) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.stats = stats
+	if n.disks == nil {
+		n.disks = map[string]diskSource{}
+	}
+	n.disks[disk] = src
+	for len(n.disks) > keepDiskSources {
+		oldest := ""
+		for d, s := range n.disks {
+			if oldest == "" || s.build < n.disks[oldest].build {
+				oldest = d
+			}
+		}
+		delete(n.disks, oldest)
+	}
+}
+
+// WriteDisk implements flavor.DiskWriter: the image Prepare wrote, with
+// ops' boot.img (stage 1 and 2) in front of its partitions instead of a
+// bare MBR, which q35's BIOS boots (as ops images boot on clouds). The
+// direct boot mode's image is not disk-bootable: its MBR has no code, and
+// boot.img moves the partitions, so the image is written again. A kernel
+// without boot.img is refused with image.ErrNoDiskBoot.
+func (n *Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
+	if n.opts.Kernel.BootImg == "" {
+		return image.Disk{}, fmt.Errorf("nanos: write disk: the Nanos kernel in %s has no boot.img, the loader a disk boots through: %w",
+			n.opts.Kernel.Dir, image.ErrNoDiskBoot)
+	}
+	n.mu.Lock()
+	src, ok := n.disks[img.Disk]
+	n.mu.Unlock()
+	if !ok {
+		return image.Disk{}, fmt.Errorf("nanos: write disk: build %d's image (%s) was not prepared by this kernel, or is too old", img.Build, img.Disk)
+	}
+	spec, err := n.spec(src.program, src.name, BootDisk)
+	if err != nil {
+		return image.Disk{}, err
+	}
+	spec.Size = max(spec.Size, opts.MinSize)
+	if err := ctx.Err(); err != nil {
+		return image.Disk{}, err
+	}
+	// nanosimg writes beside path and renames: a failure leaves nothing.
+	stats, err := n.write(path, spec)
+	if err != nil {
+		return image.Disk{}, fmt.Errorf("nanos: write disk: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		os.Remove(path)
+		return image.Disk{}, err
+	}
+	if opts.Progress != nil {
+		opts.Progress(stats.Bytes, stats.Bytes)
+	}
+	// Nanos drives AWS's ENA (ops registers its images with ENA support).
+	return image.Disk{Path: path, Size: stats.Bytes, Machine: "q35", Firmware: image.FirmwareBIOS, Loader: "nanos", ENA: true}, nil
 }
 
 // bootMode resolves the configured boot to what this kernel can do.

@@ -428,3 +428,69 @@ func TestStoreDisk(t *testing.T) {
 		t.Errorf("WriteDisk error = %v", err)
 	}
 }
+
+func TestWriteDisk(t *testing.T) {
+	cfg, err := ops.Parse("config.json", []byte(`{"Args": ["-v"], "BaseVolumeSz": "64m"}`))
+	must(t, err)
+	prog := imagetest.StaticProgram(t, t.TempDir(), "app")
+	tests := []struct {
+		name     string
+		bootImg  bool
+		boot     Boot
+		minSize  int64
+		other    bool // a disk this kernel did not prepare
+		wantSize int64
+		wantErr  error
+	}{
+		{name: "direct image rewritten with boot.img", bootImg: true, wantSize: 64 << 20},
+		{name: "disk image, grown for a cloud", bootImg: true, boot: BootDisk, minSize: 1 << 30, wantSize: 1 << 30},
+		{name: "no boot.img", wantErr: image.ErrNoDiskBoot},
+		{name: "an image of another kernel", bootImg: true, other: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rel := nanosRelease(t, true, tt.bootImg)
+			n, err := New(Options{Config: cfg, Kernel: rel, Boot: tt.boot})
+			must(t, err)
+			w := &fakeWriter{}
+			n.write = w.write
+			store := &image.Store{Dir: t.TempDir(), Keep: 2}
+			img, err := n.Prepare(t.Context(), store, 3, image.Artifacts{Kernel: prog})
+			must(t, err)
+			prepared := w.spec
+			if tt.other {
+				img.Disk = filepath.Join(t.TempDir(), "disk.img")
+			}
+			out := filepath.Join(t.TempDir(), "app.raw")
+			var progress int64
+			d, err := n.WriteDisk(t.Context(), img, out, image.DiskOptions{MinSize: tt.minSize, Progress: func(w, _ int64) { progress = w }})
+			switch {
+			case tt.wantErr != nil:
+				if !errors.Is(err, tt.wantErr) {
+					t.Fatalf("err = %v, want %v", err, tt.wantErr)
+				}
+				return
+			case tt.other:
+				if err == nil {
+					t.Fatal("wrote the disk of an image this kernel did not prepare")
+				}
+				return
+			case err != nil:
+				t.Fatal(err)
+			}
+			want := image.Disk{Path: out, Size: 42, Machine: "q35", Firmware: image.FirmwareBIOS, Loader: "nanos", ENA: true}
+			if d != want || w.dst != out || progress != 42 {
+				t.Errorf("Disk = %+v (written to %s, progress %d), want %+v", d, w.dst, progress, want)
+			}
+			if w.spec.BootImg != rel.BootImg || w.spec.Size != tt.wantSize {
+				t.Errorf("spec boot.img %q size %d, want %q %d", w.spec.BootImg, w.spec.Size, rel.BootImg, tt.wantSize)
+			}
+			if !reflect.DeepEqual(w.spec.Files, prepared.Files) || !reflect.DeepEqual(w.spec.Root, prepared.Root) {
+				t.Errorf("disk files or manifest differ from the prepared image's:\n%+v\n%+v", w.spec.Files, prepared.Files)
+			}
+			if _, ok := guestPaths(w.spec.Files)["/app"]; !ok {
+				t.Errorf("no /app in %+v", w.spec.Files)
+			}
+		})
+	}
+}

@@ -5,7 +5,8 @@ import "github.com/ukdev/ukdev/flavor"
 func init() { flavor.Register(Flavor{}) }
 
 var (
-	_ flavor.Flavor    = Flavor{}
-	_ flavor.Describer = Flavor{}
-	_ flavor.Commander = Flavor{}
+	_ flavor.DiskWriter = (*Kernel)(nil)
+	_ flavor.Flavor     = Flavor{}
+	_ flavor.Describer  = Flavor{}
+	_ flavor.Commander  = Flavor{}
 )

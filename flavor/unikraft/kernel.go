@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ukdev/ukdev/bootdisk"
 	"github.com/ukdev/ukdev/crash"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
@@ -394,4 +395,14 @@ func (u *Kernel) Locate(cfg *project.Config, a image.Artifacts) image.Artifacts 
 func isFile(p string) bool {
 	fi, err := os.Stat(p)
 	return err == nil && fi.Mode().IsRegular()
+}
+
+// WriteDisk implements flavor.DiskWriter: a GRUB disk that starts the
+// multiboot image on pc with the image's command line.
+func (*Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
+	d, err := bootdisk.WriteImage(ctx, img, path, opts)
+	if err != nil {
+		return image.Disk{}, fmt.Errorf("unikraft: %w", err)
+	}
+	return d, nil
 }

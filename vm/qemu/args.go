@@ -78,6 +78,12 @@ func Args(s vm.Spec) []string {
 			"-device", virtioDevice("blk", machine)+",drive=hd0",
 		)
 	}
+	if s.BootDisk != "" {
+		args = append(args,
+			"-drive", "file="+escapeOption(s.BootDisk)+",format=raw,if=none,id=boot0,snapshot=on",
+			"-device", virtioDevice("blk", machine)+",drive=boot0,bootindex=0",
+		)
+	}
 	if s.Image.Balloon {
 		args = append(args, "-device", virtioDevice("balloon", machine)+",id=balloon0")
 	}

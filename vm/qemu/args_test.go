@@ -53,6 +53,20 @@ func TestArgs(t *testing.T) {
 				"-device", "virtio-balloon-pci,id=balloon0"}),
 		},
 		{
+			name: "boot disk on pc",
+			spec: vm.Spec{Machine: "pc", QMPSocket: "/s", BootDisk: "/d,b.raw"},
+			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{
+				"-drive", "file=/d,,b.raw,format=raw,if=none,id=boot0,snapshot=on",
+				"-device", "virtio-blk-pci,drive=boot0,bootindex=0"}),
+		},
+		{
+			name: "boot disk on q35 under kvm with 256 MiB",
+			spec: vm.Spec{Machine: "q35", Accel: "kvm", MemoryMiB: 256, QMPSocket: "/s", BootDisk: "/b.raw"},
+			want: cat(common("q35"), kvm, console("256", "1", "/s"), []string{
+				"-drive", "file=/b.raw,format=raw,if=none,id=boot0,snapshot=on",
+				"-device", "virtio-blk-pci,drive=boot0,bootindex=0"}),
+		},
+		{
 			name: "microvm kvm with exit devices and paused",
 			spec: vm.Spec{
 				Accel: "kvm", Machine: "microvm", MemoryMiB: 256, CPUs: 2, QMPSocket: "/s",
