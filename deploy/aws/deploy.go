@@ -346,7 +346,7 @@ func (d *Deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 	if subnet == "" {
 		subnet = "the default VPC's"
 	}
-	sg := g.Name + " (created)"
+	sg := g.Name + " (new)"
 	if g.ID != "" {
 		sg = g.ID + " " + g.Name + " (reused"
 		if len(g.Missing) > 0 {
@@ -376,8 +376,20 @@ func (d *Deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 		{Key: "ports", Value: portList(r.Ports)},
 		{Key: "security group", Value: sg},
 		{Key: "replaces", Value: list(prev, describeInstance)},
-		{Key: "deletes", Value: list(d.pruned(images), describeImage)},
+		{Key: "deletes", Value: pruneList(d.pruned(images))},
 	}}, nil
+}
+
+// pruneList shows the images a deploy prunes.
+func pruneList(images []types.Image) string {
+	s := list(images, describeImage)
+	switch {
+	case len(images) == 1:
+		s = "image " + s + " and its snapshot"
+	case len(images) > 1:
+		s = "images " + s + " and their snapshots"
+	}
+	return s
 }
 
 // created is what a deploy made so far, to remove it when it fails.
