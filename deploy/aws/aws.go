@@ -10,6 +10,16 @@
 // ukdev:deploy (and ukdev:build on images and instances): List, Destroy,
 // the replacement of the previous instance and the pruning of old images
 // find their resources by these tags and touch nothing else.
+//
+// The IAM permissions it needs: ebs:StartSnapshot, ebs:PutSnapshotBlock,
+// ebs:CompleteSnapshot; ec2:DescribeSnapshots, ec2:DeleteSnapshot,
+// ec2:RegisterImage, ec2:DescribeImages, ec2:DeregisterImage,
+// ec2:CreateTags (tags given at creation), ec2:DescribeSecurityGroups,
+// ec2:CreateSecurityGroup, ec2:AuthorizeSecurityGroupIngress,
+// ec2:DeleteSecurityGroup, ec2:DescribeSubnets (with a subnet),
+// ec2:RunInstances, ec2:DescribeInstances, ec2:TerminateInstances and
+// ec2:GetConsoleOutput. The plan shows the account through
+// sts:GetCallerIdentity, which needs none.
 package aws
 
 import (
@@ -23,6 +33,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/ebs"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 
 	"github.com/ukdev/ukdev/deploy"
@@ -67,9 +78,8 @@ type Deployer struct {
 	// workers is how many blocks are uploaded at once.
 	workers int
 
-	mu  sync.Mutex
-	cl  *clients
-	err error
+	mu sync.Mutex
+	cl *clients
 }
 
 var (
@@ -87,6 +97,7 @@ type clients struct {
 	cfg awsv2.Config
 	ec2 *ec2.Client
 	ebs *ebs.Client
+	sts *sts.Client
 }
 
 // clients loads the SDK's configuration and makes the clients on first
@@ -120,10 +131,19 @@ func (d *Deployer) clients(ctx context.Context) (*clients, error) {
 		return nil, &CredentialsError{Profile: d.st.Profile, Err: err}
 	}
 	// NewFromConfig resolves each service's endpoint override from cfg
-	// (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_EBS, AWS_ENDPOINT_URL and
-	// the profile's services section).
-	d.cl = &clients{cfg: cfg, ec2: ec2.NewFromConfig(cfg), ebs: ebs.NewFromConfig(cfg)}
+	// (AWS_ENDPOINT_URL_EC2, AWS_ENDPOINT_URL_EBS, AWS_ENDPOINT_URL_STS,
+	// AWS_ENDPOINT_URL and the profile's services section).
+	d.cl = &clients{cfg: cfg, ec2: ec2.NewFromConfig(cfg), ebs: ebs.NewFromConfig(cfg), sts: sts.NewFromConfig(cfg)}
 	return d.cl, nil
+}
+
+// account returns the id of the account the credentials belong to.
+func (d *Deployer) account(ctx context.Context, c *clients) (string, error) {
+	out, err := c.sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return "", d.wrap("get caller identity", err)
+	}
+	return awsv2.ToString(out.Account), nil
 }
 
 // ErrNoRegion is returned when neither the settings nor the SDK's

@@ -322,6 +322,10 @@ func (d *Deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 	if err != nil {
 		return deploy.Plan{}, err
 	}
+	account, err := d.account(ctx, c)
+	if err != nil {
+		return deploy.Plan{}, err
+	}
 	name, err := d.imageName(ctx, c, r)
 	if err != nil {
 		return deploy.Plan{}, err
@@ -365,6 +369,7 @@ func (d *Deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 	}
 	return deploy.Plan{Target: Name, Rows: []deploy.Row{
 		{Key: "target", Value: Name},
+		{Key: "account", Value: account},
 		{Key: "profile", Value: profile},
 		{Key: "region", Value: c.cfg.Region},
 		{Key: "image", Value: name},

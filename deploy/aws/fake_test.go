@@ -83,13 +83,16 @@ func newCloud(t *testing.T) *cloud {
 	c := &cloud{t: t, fail: map[string]string{}, pendingPolls: 1}
 	ec2 := httptest.NewServer(http.HandlerFunc(c.serveEC2))
 	ebs := httptest.NewServer(http.HandlerFunc(c.serveEBS))
+	sts := httptest.NewServer(http.HandlerFunc(c.serveSTS))
 	t.Cleanup(ec2.Close)
 	t.Cleanup(ebs.Close)
+	t.Cleanup(sts.Close)
 	isolate(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDUKDEVTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "fake-secret")
 	t.Setenv("AWS_ENDPOINT_URL_EC2", ec2.URL)
 	t.Setenv("AWS_ENDPOINT_URL_EBS", ebs.URL)
+	t.Setenv("AWS_ENDPOINT_URL_STS", sts.URL)
 	return c
 }
 
@@ -98,7 +101,7 @@ func newCloud(t *testing.T) *cloud {
 func isolate(t *testing.T) {
 	dir := t.TempDir()
 	for _, k := range []string{"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-		"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_EBS",
+		"AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL_EBS", "AWS_ENDPOINT_URL_STS",
 		"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"} {
 		t.Setenv(k, "")
 	}
@@ -467,6 +470,22 @@ func (c *cloud) ec2Action(action string, f url.Values) (inner string, status int
 	}
 	c.t.Errorf("EC2 action %q not known to the fake", action)
 	return "", 400, "InvalidAction", "unknown action " + action
+}
+
+// serveSTS answers GetCallerIdentity, in STS's query protocol.
+func (c *cloud) serveSTS(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	f, _ := url.ParseQuery(string(body))
+	if r.Method != http.MethodPost || r.URL.Path != "/" || f.Get("Action") != "GetCallerIdentity" || f.Get("Version") != "2011-06-15" {
+		c.t.Errorf("STS request %s %s %q", r.Method, r.URL.Path, body)
+	}
+	if !strings.Contains(r.Header.Get("Authorization"), "Credential=AKIDUKDEVTEST/") {
+		c.t.Errorf("STS request not signed with the test's credentials")
+	}
+	w.Header().Set("Content-Type", "text/xml")
+	io.WriteString(w, `<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
+		`<Arn>arn:aws:iam::123456789012:user/dev</Arn><UserId>AIDAUKDEVTEST</UserId><Account>123456789012</Account>`+
+		`</GetCallerIdentityResult><ResponseMetadata><RequestId>req-sts</RequestId></ResponseMetadata></GetCallerIdentityResponse>`)
 }
 
 // ebsError answers with EBS direct's JSON error.
