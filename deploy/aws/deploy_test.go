@@ -180,6 +180,19 @@ group sg-0003 ukdev-hello-aws tcp/8080,tcp/80
 	}
 }
 
+func TestDeploySubnet(t *testing.T) {
+	c := newCloud(t)
+	size := int64(BlockSize)
+	d := open(t, Settings{Region: "eu-west-1", KeepImages: 3, Subnet: "subnet-0a", SecurityGroups: []string{"sg-extra"}})
+	if _, err := d.Deploy(context.Background(), request(disk(t, size, 0), size), func(deploy.Step) {}); err != nil {
+		t.Fatal(err)
+	}
+	if !c.ordered("CreateSecurityGroup sg-0003 ukdev-hello-aws vpc-0001", "RunInstances network interface subnet=subnet-0a public=false",
+		"RunInstances i-0004 ami-0002 t2.micro groups=sg-0003,sg-extra") {
+		t.Errorf("calls:\n%s", strings.Join(c.calls, "\n"))
+	}
+}
+
 func TestDeployFailureLeavesNothing(t *testing.T) {
 	for _, tc := range []struct {
 		action, code string

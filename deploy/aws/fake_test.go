@@ -376,7 +376,7 @@ func (c *cloud) ec2Action(action string, f url.Values) (inner string, status int
 			g.vpc = "vpc-default"
 		}
 		c.groups = append(c.groups, g)
-		c.log("CreateSecurityGroup %s %s", g.id, g.name)
+		c.log("CreateSecurityGroup %s %s %s", g.id, g.name, g.vpc)
 		return "<return>true</return><groupId>" + g.id + "</groupId>", 0, "", ""
 	case "AuthorizeSecurityGroupIngress":
 		for _, g := range c.groups {
@@ -403,6 +403,7 @@ func (c *cloud) ec2Action(action string, f url.Values) (inner string, status int
 			groups: members(f, "SecurityGroupId"), tags: tagSpec(f, "instance"), launched: time.Date(2026, 12, 5, 7, 0, c.seq, 0, time.UTC)}
 		if len(in.groups) == 0 {
 			in.groups = members(f, "NetworkInterface.1.SecurityGroupId")
+			c.log("RunInstances network interface subnet=%s public=%s", f.Get("NetworkInterface.1.SubnetId"), f.Get("NetworkInterface.1.AssociatePublicIpAddress"))
 		}
 		c.instances = append(c.instances, in)
 		c.log("RunInstances %s %s %s groups=%s", in.id, in.image, in.typ, strings.Join(in.groups, ","))
