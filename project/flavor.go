@@ -3,7 +3,6 @@ package project
 import (
 	"cmp"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -133,15 +132,7 @@ var (
 func RegisterFlavor(f Flavor) {
 	name := f.Name()
 	if sd, ok := f.(SettingsDecoder); ok {
-		t := reflect.TypeOf(sd.NewSection())
-		if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-			panic("project: RegisterFlavor: NewSection of " + name + " is not a pointer to a struct")
-		}
-		for f := range t.Elem().Fields() {
-			if !f.IsExported() || f.Type.Kind() != reflect.Interface || f.Tag.Get("toml") == "" {
-				panic("project: RegisterFlavor: section field " + name + "." + f.Name + " is not an exported, tagged field of type any")
-			}
-		}
+		checkSection("RegisterFlavor", name, sd.NewSection())
 	}
 	flavorsMu.Lock()
 	defer flavorsMu.Unlock()

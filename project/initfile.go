@@ -126,6 +126,10 @@ func InitFile(d Detection) []byte {
 			line("%s", l)
 		}
 	}
+	line("")
+	for _, l := range DeployExample() {
+		line("%s", l)
+	}
 	return []byte(b.String())
 }
 
@@ -140,4 +144,21 @@ func InitExtras(d Detection) []ExtraFile {
 		return nil
 	}
 	return f.InitParts(d).Files
+}
+
+// DeployExample returns the commented [deploy.<name>] section `ukdev init`
+// writes last. Its lines start with "#" alone, so that removing it makes
+// them TOML (and Uncomment, which reads "# key = value", leaves them be).
+func DeployExample() []string {
+	targets := "see the README's Deploy section"
+	if names := DeployTargets(); len(names) > 0 {
+		targets = "one of " + strings.Join(names, ", ")
+	}
+	return []string{
+		"# `ukdev deploy` (d in the dashboard) sends the build you tested to a [deploy.<name>] section;",
+		"# deploy.default names the one used when there are several.",
+		"#[deploy.prod]",
+		"#target = \"command\"               # " + targets,
+		"#command = \"./deploy.sh\"          # run with sh -c in the project root; UKDEV_DISK, UKDEV_KERNEL, ... set",
+	}
 }
