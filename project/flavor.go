@@ -199,6 +199,10 @@ type Section struct {
 	c    *Config
 }
 
+// Name is the section's name as written in the file: the flavor's
+// ("nanos"), or "deploy.<name>" for a deploy's.
+func (s *Section) Name() string { return s.name }
+
 // Root is the project root, which relative paths are read against.
 func (s *Section) Root() string { return s.c.Root }
 

@@ -6,4 +6,5 @@ package all
 import (
 	// The targets register themselves in their init.
 	_ "github.com/ukdev/ukdev/deploy/command"
+	_ "github.com/ukdev/ukdev/deploy/ops"
 )
