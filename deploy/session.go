@@ -263,3 +263,12 @@ func (s *Session) Run(ctx context.Context) (res Result, err error) {
 	}()
 	return s.Deploy(ctx)
 }
+
+// RoundElapsed rounds a deploy's time for people: to milliseconds under a
+// second, to tenths of a second above.
+func RoundElapsed(d time.Duration) time.Duration {
+	if d < time.Second {
+		return d.Round(time.Millisecond)
+	}
+	return d.Round(time.Second / 10)
+}

@@ -44,7 +44,7 @@ func DeployEvent(p deploy.Progress, now time.Time) Event {
 			parts = append(parts, r.ExternalIP)
 		}
 		parts = append(parts, r.URLs...)
-		e.Message = fmt.Sprintf("deployed build #%d to %s (%s) in %s: %s", p.Build, p.Name, p.Target, r.Elapsed.Round(time.Second/10), strings.Join(parts, ", "))
+		e.Message = fmt.Sprintf("deployed build #%d to %s (%s) in %s: %s", p.Build, p.Name, p.Target, deploy.RoundElapsed(r.Elapsed), strings.Join(parts, ", "))
 	case deploy.KindError:
 		e.Type = TypeDeployError
 		if p.Err != nil {

@@ -10,7 +10,8 @@
 //	project_id = "my-project"  # ops -g (GCP)
 //	config = "config.json"     # ops -c (default: config.json when the project has one)
 //
-// The image and the instance are both named <project>-<deploy>-b<build>;
+// The image and the instance are both named
+// <project>-<deploy>-b<build>-<time>;
 // that prefix is how list, destroy and the next deploy find them. A
 // deploy deletes the project's previous instances and images once the new
 // instance is created.
@@ -121,16 +122,35 @@ func (target) Open(settings any) (deploy.Deployer, error) {
 // Deployer runs ops for a configured deploy.
 type Deployer struct {
 	s Settings
+	// names are the names given to requests' resources (name).
+	names map[string]string
 }
 
 // NeedsDisk is false: ops packs the program into its own image.
 func (d *Deployer) NeedsDisk() bool { return false }
 
 // ResourceName is the name of the image and the instance of build of
-// deploy name of project: lower case letters, digits and dashes, as the
-// clouds accept.
-func ResourceName(projectName, name string, build int) string {
-	return prefix(projectName, name) + strconv.Itoa(build)
+// deploy name of project, made at t: <project>-<name>-b<build>-<MMDDhhmmss>
+// in lower case letters, digits and dashes, as the clouds accept. The
+// time keeps two deploys of one build apart (ukdev deploy outside a loop
+// numbers its build after the last one a loop recorded).
+func ResourceName(projectName, name string, build int, t time.Time) string {
+	return prefix(projectName, name) + strconv.Itoa(build) + "-" + t.UTC().Format("0102150405")
+}
+
+// name returns the name of r's image and instance, the same for a Plan
+// and the Deploy that follows it.
+func (d *Deployer) name(r deploy.Request) string {
+	key := fmt.Sprintf("%s\x00%s\x00%d", r.Project, r.Name, r.Build)
+	if n, ok := d.names[key]; ok {
+		return n
+	}
+	if d.names == nil {
+		d.names = map[string]string{}
+	}
+	n := ResourceName(r.Project, r.Name, r.Build, time.Now())
+	d.names[key] = n
+	return n
 }
 
 // prefix is what the names of a deploy's resources start with.
@@ -149,14 +169,19 @@ func safeName(s string) string {
 	return string(b)
 }
 
-// ours reports whether name is a resource of a deploy with prefix p.
-func ours(name, p string) bool {
+// ours returns the build of the resource called name when it is one of
+// a deploy's, whose names start with p.
+func ours(name, p string) (build int, ok bool) {
 	rest, ok := strings.CutPrefix(name, p)
-	if !ok || rest == "" {
-		return false
+	if !ok {
+		return 0, false
 	}
-	_, err := strconv.Atoi(rest)
-	return err == nil
+	num, stamp, _ := strings.Cut(rest, "-")
+	build, err := strconv.Atoi(num)
+	if err != nil || strings.Trim(stamp, "0123456789") != "" {
+		return 0, false
+	}
+	return build, true
 }
 
 // flags are the provider and config flags every ops command here takes.
@@ -186,13 +211,13 @@ func (d *Deployer) program(r deploy.Request) string {
 func (d *Deployer) ImageCreate(r deploy.Request) []string {
 	argv := []string{d.s.Binary, "image", "create", d.program(r)}
 	argv = append(argv, d.flags()...)
-	return append(argv, "-i", ResourceName(r.Project, r.Name, r.Build))
+	return append(argv, "-i", d.name(r))
 }
 
 // InstanceCreate returns the argv that starts an instance of r's image,
 // with its guest ports open.
 func (d *Deployer) InstanceCreate(r deploy.Request) []string {
-	name := ResourceName(r.Project, r.Name, r.Build)
+	name := d.name(r)
 	argv := []string{d.s.Binary, "instance", "create", name}
 	argv = append(argv, d.flags()...)
 	argv = append(argv, "-i", name)
@@ -213,7 +238,7 @@ func (d *Deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 	if err != nil {
 		return deploy.Plan{}, err
 	}
-	name := ResourceName(r.Project, r.Name, r.Build)
+	name := d.name(r)
 	replaces := "nothing"
 	if len(old) > 0 {
 		names := make([]string, len(old))
@@ -256,7 +281,7 @@ func (d *Deployer) Deploy(ctx context.Context, r deploy.Request, report func(dep
 	if err != nil {
 		return deploy.Result{}, err
 	}
-	name := ResourceName(r.Project, r.Name, r.Build)
+	name := d.name(r)
 	if err := d.stream(ctx, "create image", d.ImageCreate(r), report); err != nil {
 		d.cleanup(ctx, name, false, report)
 		return deploy.Result{}, err
@@ -399,10 +424,10 @@ func (d *Deployer) instances(ctx context.Context, p string) ([]deploy.Instance, 
 	}
 	var found []deploy.Instance
 	for _, in := range list {
-		if !ours(in.Name, p) {
+		build, ok := ours(in.Name, p)
+		if !ok {
 			continue
 		}
-		build, _ := strconv.Atoi(strings.TrimPrefix(in.Name, p))
 		di := deploy.Instance{ID: or(in.ID, in.Name), Name: in.Name, Build: build, State: in.Status}
 		if len(in.PublicIps) > 0 {
 			di.ExternalIP = in.PublicIps[0]

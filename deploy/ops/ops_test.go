@@ -21,7 +21,8 @@ import (
 // fakeOps is an ops that records its argv (one line per run, arguments
 // separated by "|") in $FAKE_OPS_DIR/argv, prints what ops prints, and
 // keeps the provider's instances in $FAKE_OPS_DIR/instances.json. After
-// an instance create it lists after.json instead. FAKE_OPS_FAIL names a
+// an instance create it lists after.json instead, where NEWNAME is the
+// new instance's. FAKE_OPS_FAIL names a
 // subcommand ("image create") that fails; FAKE_OPS_BLOCK one that hangs.
 const fakeOps = `#!/bin/sh
 d="$FAKE_OPS_DIR"
@@ -46,7 +47,7 @@ case "$cmd" in
 	echo "Instance creation started using image $3. Monitoring operation operation-1733380000-abc."
 	echo "Instance creation succeeded $3."
 	echo "gcp instance '$3' created..."
-	[ -f "$d/after.json" ] && cp "$d/after.json" "$d/instances.json" ;;
+	[ -f "$d/after.json" ] && sed "s/NEWNAME/$3/g" "$d/after.json" > "$d/instances.json" ;;
 "instance delete")
 	echo "Instance deletion started. Monitoring operation operation-1733380100-def."
 	echo "Instance deletion succeeded $3." ;;
@@ -112,18 +113,19 @@ func request(root string) deploy.Request {
 	}
 }
 
-const before = `[{"ID":"1001","Name":"hello-prod-b11","Status":"RUNNING","Created":"2026-12-04T10:00:00Z","PrivateIps":["10.0.0.2"],"PublicIps":["203.0.113.5"],"Ports":[],"Image":"hello-prod-b11"},
- {"ID":"1002","Name":"hello-staging-b4","Status":"RUNNING","Created":"","PrivateIps":[],"PublicIps":[],"Ports":[],"Image":""},
+const before = `[{"ID":"1001","Name":"hello-prod-b11-1204100000","Status":"RUNNING","Created":"2026-12-04T10:00:00Z","PrivateIps":["10.0.0.2"],"PublicIps":["203.0.113.5"],"Ports":[],"Image":"hello-prod-b11-1204100000"},
+ {"ID":"1002","Name":"hello-staging-b4-1201000000","Status":"RUNNING","Created":"","PrivateIps":[],"PublicIps":[],"Ports":[],"Image":""},
  {"ID":"1003","Name":"web-b3","Status":"RUNNING","Created":"","PrivateIps":[],"PublicIps":[],"Ports":[],"Image":""}]
 `
 
-const after = `[{"ID":"1001","Name":"hello-prod-b11","Status":"RUNNING","Created":"2026-12-04T10:00:00Z","PrivateIps":["10.0.0.2"],"PublicIps":["203.0.113.5"],"Ports":[],"Image":"hello-prod-b11"},
- {"ID":"1004","Name":"hello-prod-b12","Status":"RUNNING","Created":"2026-12-05T07:00:00Z","PrivateIps":["10.0.0.3"],"PublicIps":["203.0.113.9"],"Ports":[],"Image":"hello-prod-b12"}]
+const after = `[{"ID":"1001","Name":"hello-prod-b11-1204100000","Status":"RUNNING","Created":"2026-12-04T10:00:00Z","PrivateIps":["10.0.0.2"],"PublicIps":["203.0.113.5"],"Ports":[],"Image":"hello-prod-b11-1204100000"},
+ {"ID":"1004","Name":"NEWNAME","Status":"RUNNING","Created":"2026-12-05T07:00:00Z","PrivateIps":["10.0.0.3"],"PublicIps":["203.0.113.9"],"Ports":[],"Image":"NEWNAME"}]
 `
 
 func TestDeploy(t *testing.T) {
 	dir, root := setup(t, before, after)
 	dep := open(t, root, section)
+	name := planned(t, dep, request(root))
 	var msgs []string
 	res, err := dep.Deploy(context.Background(), request(root), func(s deploy.Step) {
 		if s.Message != "" {
@@ -135,12 +137,13 @@ func TestDeploy(t *testing.T) {
 	}
 	flags := "-t|gcp|-z|europe-west1-b|-g|my-proj|-c|" + root + "/config.json|"
 	want := []string{
+		"instance|list|" + flags + "--json|", // Plan
 		"instance|list|" + flags + "--json|",
-		"image|create|" + root + "/hello|" + flags + "-i|hello-prod-b12|",
-		"instance|create|hello-prod-b12|" + flags + "-i|hello-prod-b12|-p|8080|--udp|53|",
+		"image|create|" + root + "/hello|" + flags + "-i|" + name + "|",
+		"instance|create|" + name + "|" + flags + "-i|" + name + "|-p|8080|--udp|53|",
 		"instance|list|" + flags + "--json|",
-		"instance|delete|hello-prod-b11|" + flags,
-		"image|delete|hello-prod-b11|" + flags + "--assume-yes|",
+		"instance|delete|hello-prod-b11-1204100000|" + flags,
+		"image|delete|hello-prod-b11-1204100000|" + flags + "--assume-yes|",
 	}
 	if got := argv(t, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("ops ran\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -149,11 +152,31 @@ func TestDeploy(t *testing.T) {
 	if !reflect.DeepEqual(res, wantRes) {
 		t.Errorf("result %+v, want %+v", res, wantRes)
 	}
-	for _, m := range []string{"create image: gcp image 'hello-prod-b12' created...", "create instance: Instance creation succeeded hello-prod-b12."} {
+	for _, m := range []string{"create image: gcp image '" + name + "' created...", "create instance: Instance creation succeeded " + name + "."} {
 		if !contains(msgs, m) {
 			t.Errorf("no step %q in %q", m, msgs)
 		}
 	}
+}
+
+// planned runs dep's Plan for r and returns the name it gives the image
+// and the instance.
+func planned(t *testing.T, dep deploy.Deployer, r deploy.Request) string {
+	t.Helper()
+	p, err := dep.Plan(context.Background(), r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, row := range p.Rows {
+		if row.Key == "image" {
+			if !strings.HasPrefix(row.Value, "hello-prod-b12-") {
+				t.Errorf("image name %q", row.Value)
+			}
+			return row.Value
+		}
+	}
+	t.Fatalf("plan has no image: %+v", p)
+	return ""
 }
 
 func contains(list []string, s string) bool {
@@ -174,22 +197,24 @@ func TestDeployFailureCleansUp(t *testing.T) {
 	tests := []struct {
 		name string
 		fail string
-		want func(root string) []string
+		want func(root, name string) []string
 	}{
-		{"image create fails", "image create", func(root string) []string {
+		{"image create fails", "image create", func(root, name string) []string {
 			return []string{
 				"instance|list|" + flags(root) + "--json|",
-				"image|create|" + root + "/hello|" + flags(root) + "-i|hello-prod-b12|",
-				"image|delete|hello-prod-b12|" + flags(root) + "--assume-yes|",
+				"instance|list|" + flags(root) + "--json|",
+				"image|create|" + root + "/hello|" + flags(root) + "-i|" + name + "|",
+				"image|delete|" + name + "|" + flags(root) + "--assume-yes|",
 			}
 		}},
-		{"instance create fails", "instance create", func(root string) []string {
+		{"instance create fails", "instance create", func(root, name string) []string {
 			return []string{
 				"instance|list|" + flags(root) + "--json|",
-				"image|create|" + root + "/hello|" + flags(root) + "-i|hello-prod-b12|",
-				"instance|create|hello-prod-b12|" + flags(root) + "-i|hello-prod-b12|-p|8080|--udp|53|",
-				"instance|delete|hello-prod-b12|" + flags(root),
-				"image|delete|hello-prod-b12|" + flags(root) + "--assume-yes|",
+				"instance|list|" + flags(root) + "--json|",
+				"image|create|" + root + "/hello|" + flags(root) + "-i|" + name + "|",
+				"instance|create|" + name + "|" + flags(root) + "-i|" + name + "|-p|8080|--udp|53|",
+				"instance|delete|" + name + "|" + flags(root),
+				"image|delete|" + name + "|" + flags(root) + "--assume-yes|",
 			}
 		}},
 	}
@@ -197,12 +222,14 @@ func TestDeployFailureCleansUp(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir, root := setup(t, before, after)
 			t.Setenv("FAKE_OPS_FAIL", tt.fail)
-			_, err := open(t, root, section).Deploy(context.Background(), request(root), func(deploy.Step) {})
+			dep := open(t, root, section)
+			name := planned(t, dep, request(root))
+			_, err := dep.Deploy(context.Background(), request(root), func(deploy.Step) {})
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) {
 				t.Errorf("Deploy = %v, want ops' exit status", err)
 			}
-			if got, want := argv(t, dir), tt.want(root); !reflect.DeepEqual(got, want) {
+			if got, want := argv(t, dir), tt.want(root, name); !reflect.DeepEqual(got, want) {
 				t.Errorf("ops ran\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 			}
 		})
@@ -214,9 +241,11 @@ func TestDeployCancelCleansUp(t *testing.T) {
 	t.Setenv("FAKE_OPS_BLOCK", "instance create")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	dep := open(t, root, section)
+	name := planned(t, dep, request(root))
 	errc := make(chan error, 1)
 	go func() {
-		_, err := open(t, root, section).Deploy(ctx, request(root), func(s deploy.Step) {
+		_, err := dep.Deploy(ctx, request(root), func(s deploy.Step) {
 			if strings.HasPrefix(s.Message, "Instance creation started") {
 				cancel()
 			}
@@ -233,7 +262,7 @@ func TestDeployCancelCleansUp(t *testing.T) {
 	}
 	got := argv(t, dir)
 	flags := "-t|gcp|-z|europe-west1-b|-g|my-proj|-c|" + root + "/config.json|"
-	want := []string{"instance|delete|hello-prod-b12|" + flags, "image|delete|hello-prod-b12|" + flags + "--assume-yes|"}
+	want := []string{"instance|delete|" + name + "|" + flags, "image|delete|" + name + "|" + flags + "--assume-yes|"}
 	if len(got) < 2 || !reflect.DeepEqual(got[len(got)-2:], want) {
 		t.Errorf("ops ran\n%s\nwant it to end with\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
@@ -249,10 +278,11 @@ func TestPlan(t *testing.T) {
 	for _, r := range p.Rows {
 		rows[r.Key] = r.Value
 	}
+	if !strings.HasPrefix(rows["image"], "hello-prod-b12-") || rows["instance"] != rows["image"] {
+		t.Errorf("image %q, instance %q", rows["image"], rows["instance"])
+	}
 	want := map[string]string{
-		"image":    "hello-prod-b12",
-		"instance": "hello-prod-b12",
-		"replaces": "instances and images hello-prod-b11 (deleted once the new instance is created)",
+		"replaces": "instances and images hello-prod-b11-1204100000 (deleted once the new instance is created)",
 		"ports":    "8080/tcp, 53/udp",
 		"zone":     "europe-west1-b",
 	}
@@ -268,13 +298,13 @@ func TestPlan(t *testing.T) {
 }
 
 func TestListAndDestroy(t *testing.T) {
-	dir, root := setup(t, after, "")
+	dir, root := setup(t, strings.ReplaceAll(after, "NEWNAME", "hello-prod-b12-1205070000"), "")
 	dep := open(t, root, "[deploy.prod]\ntarget = \"ops\"\nprovider = \"aws\"\n")
 	list, err := dep.List(context.Background(), "hello")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(list) != 2 || list[0].Name != "hello-prod-b11" || list[1].Build != 12 || list[1].ExternalIP != "203.0.113.9" || list[1].State != "RUNNING" {
+	if len(list) != 2 || list[0].Name != "hello-prod-b11-1204100000" || list[1].Build != 12 || list[1].ExternalIP != "203.0.113.9" || list[1].State != "RUNNING" {
 		t.Errorf("List = %+v", list)
 	}
 	if err := dep.Destroy(context.Background(), "hello", func(deploy.Step) {}); err != nil {
@@ -284,10 +314,10 @@ func TestListAndDestroy(t *testing.T) {
 	want := []string{
 		"instance|list|" + flags + "--json|",
 		"instance|list|" + flags + "--json|",
-		"instance|delete|hello-prod-b11|" + flags,
-		"image|delete|hello-prod-b11|" + flags + "--assume-yes|",
-		"instance|delete|hello-prod-b12|" + flags,
-		"image|delete|hello-prod-b12|" + flags + "--assume-yes|",
+		"instance|delete|hello-prod-b11-1204100000|" + flags,
+		"image|delete|hello-prod-b11-1204100000|" + flags + "--assume-yes|",
+		"instance|delete|hello-prod-b12-1205070000|" + flags,
+		"image|delete|hello-prod-b12-1205070000|" + flags + "--assume-yes|",
 	}
 	if got := argv(t, dir); !reflect.DeepEqual(got, want) {
 		t.Errorf("ops ran\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -355,14 +385,15 @@ func TestDecodeErrors(t *testing.T) {
 }
 
 func TestResourceName(t *testing.T) {
+	at := time.Date(2026, 12, 5, 7, 8, 9, 0, time.FixedZone("CET", 3600))
 	for _, tt := range []struct {
 		project, name string
 		want          string
 	}{
-		{"hello", "prod", "hello-prod-b7"},
-		{"My_App.v2", "EU", "my-app-v2-eu-b7"},
+		{"hello", "prod", "hello-prod-b7-1205060809"},
+		{"My_App.v2", "EU", "my-app-v2-eu-b7-1205060809"},
 	} {
-		if got := ops.ResourceName(tt.project, tt.name, 7); got != tt.want {
+		if got := ops.ResourceName(tt.project, tt.name, 7, at); got != tt.want {
 			t.Errorf("ResourceName(%q, %q) = %q, want %q", tt.project, tt.name, got, tt.want)
 		}
 	}
