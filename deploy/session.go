@@ -196,7 +196,7 @@ func (s *Session) Plan(ctx context.Context) (Plan, error) {
 			s.disk = path
 		}
 		s.Request.Disk, s.Request.DiskSize = path, size
-		s.step(Step{Name: "make disk", Finished: true, Message: fmt.Sprintf("%s, %d bytes, boot-tested", path, size)})
+		s.step(Step{Name: "make disk", Finished: true, Message: fmt.Sprintf("%s, %s, boot-tested", path, Size(size))})
 	}
 	p, err := s.Deployer.Plan(ctx, s.Request)
 	if err != nil {
@@ -271,4 +271,18 @@ func RoundElapsed(d time.Duration) time.Duration {
 		return d.Round(time.Millisecond)
 	}
 	return d.Round(time.Second / 10)
+}
+
+// Size renders a byte count in binary units, as the dashboard's panels
+// do: "512 B", "64.0 MiB".
+func Size(n int64) string {
+	const units = "KMGTPE"
+	if n < 1024 {
+		return fmt.Sprintf("%d B", n)
+	}
+	f, i := float64(n)/1024, 0
+	for ; f >= 1024 && i < len(units)-1; f /= 1024 {
+		i++
+	}
+	return fmt.Sprintf("%.1f %ciB", f, units[i])
 }

@@ -250,3 +250,19 @@ func TestSessionPlanOnly(t *testing.T) {
 		t.Errorf("plan %+v, calls %v", p, dep.calls)
 	}
 }
+
+func TestSizeAndRoundElapsed(t *testing.T) {
+	for n, want := range map[int64]string{0: "0 B", 1023: "1023 B", 1024: "1.0 KiB", 64 << 20: "64.0 MiB", 3 << 30: "3.0 GiB"} {
+		if got := deploy.Size(n); got != want {
+			t.Errorf("Size(%d) = %q, want %q", n, got, want)
+		}
+	}
+	for d, want := range map[time.Duration]time.Duration{
+		17400 * time.Microsecond: 17 * time.Millisecond,
+		62340 * time.Millisecond: 62300 * time.Millisecond,
+	} {
+		if got := deploy.RoundElapsed(d); got != want {
+			t.Errorf("RoundElapsed(%v) = %v, want %v", d, got, want)
+		}
+	}
+}

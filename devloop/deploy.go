@@ -33,7 +33,7 @@ func DeployEvent(p deploy.Progress, now time.Time) Event {
 		e.Type = TypeDeployProgress
 		e.Step = p.Step.Name
 		e.BytesDone, e.BytesTotal = ptr(p.Step.Done), ptr(p.Step.Total)
-		e.Message = fmt.Sprintf("%s: %s of %s (%d%%)", p.Step.Name, byteSize(p.Step.Done), byteSize(p.Step.Total), p.Step.Done*100/max(p.Step.Total, 1))
+		e.Message = fmt.Sprintf("%s: %s of %s (%d%%)", p.Step.Name, deploy.Size(p.Step.Done), deploy.Size(p.Step.Total), p.Step.Done*100/max(p.Step.Total, 1))
 	case deploy.KindDone:
 		e.Type = TypeDeployDone
 		r := p.Result
@@ -57,18 +57,4 @@ func DeployEvent(p deploy.Progress, now time.Time) Event {
 		}
 	}
 	return e
-}
-
-// byteSize renders a byte count in binary units, as the dashboard's
-// panels do: "512 B", "1.5 MiB".
-func byteSize(n int64) string {
-	const units = "KMGTPE"
-	if n < 1024 {
-		return fmt.Sprintf("%d B", n)
-	}
-	f, i := float64(n)/1024, 0
-	for ; f >= 1024 && i < len(units)-1; f /= 1024 {
-		i++
-	}
-	return fmt.Sprintf("%.1f %ciB", f, units[i])
 }

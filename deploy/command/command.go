@@ -132,7 +132,7 @@ func (d *Deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 		{Key: "runs in", Value: d.s.Root},
 	}
 	if d.s.Disk {
-		rows = append(rows, deploy.Row{Key: "disk", Value: fmt.Sprintf("%s (%d bytes, boot-tested)", r.Disk, r.DiskSize)})
+		rows = append(rows, deploy.Row{Key: "disk", Value: fmt.Sprintf("%s (%s, boot-tested)", r.Disk, deploy.Size(r.DiskSize))})
 	} else {
 		rows = append(rows, deploy.Row{Key: "disk", Value: "none (disk = false)"})
 	}

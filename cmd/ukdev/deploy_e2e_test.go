@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ukdev/ukdev/devloop"
+)
+
+// deployScript is a command target's script: it records its environment,
+// checks that the kernel it is given exists, and says what it made.
+const deployScript = `#!/bin/sh
+env | grep '^UKDEV_' | sort > deployed.env
+echo "sending $UKDEV_KERNEL"
+test -f "$UKDEV_KERNEL" || { echo "no kernel at $UKDEV_KERNEL" >&2; exit 1; }
+printf 'instance=vm-%s\nip=203.0.113.4\nurl=http://203.0.113.4/\n' "$UKDEV_BUILD" > "$UKDEV_RESULT"
+`
+
+// deployProject is a copy of examples/hello with a command deploy: with
+// disk = false the script gets the kernel, so that no disk writer is
+// needed.
+func deployProject(t *testing.T, disk bool) (dir string, env []string) {
+	t.Helper()
+	needTools(t, "make", "cc")
+	dir = copyExample(t)
+	writeConfig(t, dir, "vm.ports = [\"8080:80\"]\n[deploy.prod]\ntarget = \"command\"\ncommand = \"./deploy.sh\"\n"+
+		map[bool]string{true: "", false: "disk = false\n"}[disk])
+	writeFile(t, filepath.Join(dir, "deploy.sh"), deployScript)
+	if err := os.Chmod(filepath.Join(dir, "deploy.sh"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir, testEnv(t)
+}
+
+func TestDeployCommandE2E(t *testing.T) {
+	dir, env := deployProject(t, false)
+	deployed := filepath.Join(dir, "deployed.env")
+
+	t.Run("dry run", func(t *testing.T) {
+		r := runCLI(t, dir, env, "", "deploy", "--dry-run")
+		if r.code != 0 || !strings.Contains(r.stdout, "Plan of deploy prod (target command):") ||
+			!hasLine(r.stdout, "command      ./deploy.sh") || !hasLine(r.stdout, "disk         none (disk = false)") {
+			t.Fatalf("dry run:\n%s", r)
+		}
+		if _, err := os.Stat(deployed); !os.IsNotExist(err) {
+			t.Errorf("the dry run ran the script (%v)", err)
+		}
+	})
+
+	t.Run("no terminal, no --yes", func(t *testing.T) {
+		r := runCLI(t, dir, env, "y\n", "deploy")
+		if r.code == 0 || !strings.Contains(r.stderr, "pass --yes") || strings.Contains(r.stderr, "building") {
+			t.Fatalf("deploy without --yes:\n%s", r)
+		}
+		if _, err := os.Stat(deployed); !os.IsNotExist(err) {
+			t.Errorf("the script ran without confirmation (%v)", err)
+		}
+	})
+
+	t.Run("yes", func(t *testing.T) {
+		r := runCLI(t, dir, env, "", "deploy", "--yes")
+		if r.code != 0 || !hasLine(r.stdout, "instance  vm-1") || !hasLine(r.stdout, "url       http://203.0.113.4/") ||
+			!strings.Contains(r.stderr, "sending ") {
+			t.Fatalf("deploy --yes:\n%s", r)
+		}
+		data, err := os.ReadFile(deployed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, want := range []string{"UKDEV_BUILD=1", "UKDEV_DEPLOY=prod", "UKDEV_FLAVOR=elf", "UKDEV_PORTS=80/tcp", "UKDEV_PROJECT=hello", "UKDEV_DISK=", "UKDEV_ROOT=" + dir} {
+			if !hasLine(string(data), want) {
+				t.Errorf("the script's environment has no %q:\n%s", want, data)
+			}
+		}
+	})
+
+	t.Run("json", func(t *testing.T) {
+		r := runCLI(t, dir, env, "", "deploy", "prod", "--yes", "--json")
+		if r.code != 0 {
+			t.Fatalf("deploy --json:\n%s", r)
+		}
+		var types []devloop.EventType
+		var done jsonEvent
+		for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+			var e jsonEvent
+			if err := json.Unmarshal([]byte(line), &e); err != nil {
+				t.Fatalf("stdout line %q: %v\n%s", line, err, r)
+			}
+			if len(types) == 0 || types[len(types)-1] != e.Type {
+				types = append(types, e.Type)
+			}
+			if e.Type == devloop.TypeDeployDone {
+				done = e
+			}
+		}
+		want := []devloop.EventType{devloop.TypeDeployStart, devloop.TypeDeployStep, devloop.TypeDeployDone}
+		if strings.Join(eventTypes(types), " ") != strings.Join(eventTypes(want), " ") {
+			t.Errorf("events %v, want %v\n%s", types, want, r)
+		}
+		if done.Instance != "vm-1" || done.IP != "203.0.113.4" {
+			t.Errorf("deploy.done %+v", done)
+		}
+	})
+}
+
+func eventTypes(list []devloop.EventType) []string {
+	out := make([]string, len(list))
+	for i, t := range list {
+		out[i] = string(t)
+	}
+	return out
+}
+
+// A target that needs the disk says what is missing, and deploys nothing.
+func TestDeployNeedsDiskE2E(t *testing.T) {
+	dir, env := deployProject(t, true)
+	r := runCLI(t, dir, env, "", "deploy", "--yes")
+	if r.code == 0 || !strings.Contains(r.stderr, "disk writer") {
+		t.Fatalf("deploy without a disk writer:\n%s", r)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "deployed.env")); !os.IsNotExist(err) {
+		t.Errorf("the script ran without a disk (%v)", err)
+	}
+}
