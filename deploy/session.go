@@ -89,7 +89,7 @@ type Session struct {
 	// TempDisk says the disk Disk makes is a temporary, removed by Close.
 	TempDisk bool
 	// Confirm is shown the plan and says whether to go on (the user's
-	// answer, or yes for --yes). Required.
+	// answer, or yes for --yes). Deploy requires it; Plan alone does not.
 	Confirm func(ctx context.Context, p Plan) (bool, error)
 	// Progress receives every report, from the goroutine calling the
 	// Session's methods or the Deployer's; nil discards them.
@@ -154,8 +154,6 @@ func (s *Session) check() error {
 		return errors.New("deploy: the request names no project or deploy")
 	case s.Deployer == nil:
 		return errors.New("deploy: no deployer")
-	case s.Confirm == nil:
-		return errors.New("deploy: nothing to confirm the plan with")
 	}
 	return nil
 }
@@ -216,6 +214,9 @@ func (s *Session) Deploy(ctx context.Context) (Result, error) {
 		return Result{}, err
 	}
 	if !s.confirmed {
+		if s.Confirm == nil {
+			return Result{}, s.fail(errors.New("deploy: nothing to confirm the plan with"))
+		}
 		asked := s.now()
 		ok, err := s.Confirm(ctx, p)
 		s.waited += s.now().Sub(asked)

@@ -147,17 +147,16 @@ func InitExtras(d Detection) []ExtraFile {
 }
 
 // DeployExample returns the commented [deploy.<name>] section `ukdev init`
-// writes last. Its lines start with "#" alone, so that removing it makes
-// them TOML (and Uncomment, which reads "# key = value", leaves them be).
+// writes last. Its lines start with "#" and no space, so that removing
+// that one character makes them TOML, and tests (and Uncomment) that
+// uncomment "# key = value" lines of the section before leave them be.
 func DeployExample() []string {
 	targets := "see the README's Deploy section"
 	if names := DeployTargets(); len(names) > 0 {
-		targets = "one of " + strings.Join(names, ", ")
+		targets = "one of " + strings.Join(names, ", ") + "; see the README's Deploy section"
 	}
 	return []string{
-		"# `ukdev deploy` (d in the dashboard) sends the build you tested to a [deploy.<name>] section;",
-		"# deploy.default names the one used when there are several.",
-		"#[deploy.prod]",
+		"#[deploy.prod]                    # `ukdev deploy` (d in the dashboard) sends the build you tested here",
 		"#target = \"command\"               # " + targets,
 		"#command = \"./deploy.sh\"          # run with sh -c in the project root; UKDEV_DISK, UKDEV_KERNEL, ... set",
 	}

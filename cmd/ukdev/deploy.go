@@ -154,6 +154,11 @@ func (a *app) goodBuild(ctx context.Context, cfg *project.Config, name string) (
 	if err != nil {
 		return deploy.Request{}, image.Image{}, nothing, err
 	}
+	if an, ok := f.(flavor.Announcer); ok {
+		if line := an.Announce(cfg); line != "" {
+			fmt.Fprintf(a.stderr, "ukdev: %s\n", line)
+		}
+	}
 	setup, err := f.Open(cfg)
 	if err != nil {
 		return deploy.Request{}, image.Image{}, nothing, err

@@ -87,10 +87,10 @@ func TestDecodeErrors(t *testing.T) {
 func TestInitExample(t *testing.T) {
 	var doc strings.Builder
 	for _, l := range project.DeployExample() {
-		if strings.HasPrefix(l, "#[") || !strings.HasPrefix(l, "# ") {
-			l = strings.TrimPrefix(l, "#")
+		if !strings.HasPrefix(l, "#") || strings.HasPrefix(l, "# ") {
+			t.Errorf("example line %q does not start with # and no space", l)
 		}
-		doc.WriteString(l + "\n")
+		doc.WriteString(strings.TrimPrefix(l, "#") + "\n")
 	}
 	c, err := project.Parse("/p/ukdev.toml", []byte(img+doc.String()))
 	if err != nil {

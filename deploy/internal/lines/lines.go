@@ -118,9 +118,9 @@ func Run(ctx context.Context, c Cmd, line func(Stream, string)) error {
 	}
 	if err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("lines: %s: %w", c.Argv[0], ctx.Err())
+			return fmt.Errorf("lines: %w", ctx.Err())
 		}
-		return fmt.Errorf("lines: %s: %w", c.Argv[0], err)
+		return fmt.Errorf("lines: %w", err)
 	}
 	return nil
 }
