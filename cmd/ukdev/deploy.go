@@ -227,14 +227,12 @@ func nextBuild(cfg *project.Config) int {
 	return max(build, 1)
 }
 
-// deployProgress prints a session's progress: as text lines on standard
-// error, or as deploy.* events on standard output. Byte counts are
-// printed every tenth of the way.
+// deployProgress prints a session's progress: on standard error as text
+// lines with the elapsed time (but for the end, which the command prints),
+// or as deploy.* events on standard output.
+// Byte counts are printed every tenth of the way.
 func (a *app) deployProgress(asJSON bool) func(deploy.Progress) {
-	p := &printer{w: a.stderr}
-	if asJSON {
-		p = &printer{w: a.stdout, json: true}
-	}
+	events := &printer{w: a.stdout, json: true}
 	lastTenth := map[string]int64{}
 	return func(pr deploy.Progress) {
 		if pr.Kind == deploy.KindProgress {
@@ -244,8 +242,26 @@ func (a *app) deployProgress(asJSON bool) func(deploy.Progress) {
 			}
 			lastTenth[pr.Step.Name] = tenth
 		}
-		_ = p.print(devloop.DeployEvent(pr, time.Now()))
+		e := devloop.DeployEvent(pr, time.Now())
+		switch {
+		case asJSON:
+			_ = events.print(e)
+			return
+		case pr.Kind == deploy.KindDone || pr.Kind == deploy.KindError:
+			// The command prints the result, or its error, itself.
+			return
+		}
+		fmt.Fprintf(a.stderr, "ukdev: deploy [%7s] %s\n", elapsedShort(pr.Elapsed), logs.Sanitize(e.Message, false))
 	}
+}
+
+// elapsedShort renders a session's time in a fixed short form: "0.0s",
+// "12.3s", "2m05s".
+func elapsedShort(d time.Duration) string {
+	if d < time.Minute {
+		return fmt.Sprintf("%.1fs", d.Seconds())
+	}
+	return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
 }
 
 // writePlan prints a deploy's plan, a fact a line.

@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/charmbracelet/x/exp/golden"
 
@@ -76,5 +77,17 @@ func TestDeployPlanGolden(t *testing.T) {
 			text = regexp.MustCompile(`-b12-\d{10}`).ReplaceAllString(text, "-b12-MMDDhhmmss")
 			golden.RequireEqual(t, text)
 		})
+	}
+}
+
+func TestElapsedShort(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		0:                       "0.0s",
+		1234 * time.Millisecond: "1.2s",
+		125 * time.Second:       "2m05s",
+	} {
+		if got := elapsedShort(d); got != want {
+			t.Errorf("elapsedShort(%v) = %q, want %q", d, got, want)
+		}
 	}
 }
