@@ -1,11 +1,18 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
+
+	"github.com/creack/pty"
 
 	"github.com/ukdev/ukdev/devloop"
 )
@@ -124,4 +131,102 @@ func TestDeployNeedsDiskE2E(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "deployed.env")); !os.IsNotExist(err) {
 		t.Errorf("the script ran without a disk (%v)", err)
 	}
+}
+
+// TestDeployConfirmOnTerminal answers the deploy's and the destroy's
+// questions on a terminal: no deploys nothing, yes deploys.
+func TestDeployConfirmOnTerminal(t *testing.T) {
+	dir, env := deployProject(t, false)
+	appendFile(t, filepath.Join(dir, "ukdev.toml"), "destroy = \"rm deployed.env && echo removed\"\n")
+	deployed := filepath.Join(dir, "deployed.env")
+
+	out, code := answerOnTerminal(t, dir, env, "n", "deploy")
+	if code != 1 || !strings.Contains(out, "Deploy build #1 to prod? [y/N]") || !strings.Contains(out, "not deployed") {
+		t.Fatalf("answering no: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(deployed); !os.IsNotExist(err) {
+		t.Fatalf("the script ran after a no (%v)", err)
+	}
+
+	out, code = answerOnTerminal(t, dir, env, "y", "deploy")
+	if code != 0 || !strings.Contains(out, "instance  vm-1") {
+		t.Fatalf("answering yes: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(deployed); err != nil {
+		t.Fatalf("the script did not run after a yes: %v", err)
+	}
+
+	out, code = answerOnTerminal(t, dir, env, "yes", "deploy", "destroy")
+	if code != 0 || !strings.Contains(out, "Destroy everything hello runs on prod? [y/N]") || !strings.Contains(out, "removed") {
+		t.Fatalf("destroy: exit %d\n%s", code, out)
+	}
+	if _, err := os.Stat(deployed); !os.IsNotExist(err) {
+		t.Errorf("destroy did not run its script (%v)", err)
+	}
+}
+
+// answerOnTerminal runs the ukdev binary in dir on a new pty, types answer
+// and Enter once it asks a [y/N] question, and returns what the terminal
+// showed and the exit status.
+func answerOnTerminal(t *testing.T, dir string, env []string, answer string, args ...string) (string, int) {
+	t.Helper()
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty: %v", err)
+	}
+	defer ptmx.Close()
+	cmd := exec.Command(ukdevBin, args...)
+	cmd.Dir, cmd.Env = dir, env
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	if err := cmd.Start(); err != nil {
+		tty.Close()
+		t.Fatal(err)
+	}
+	tty.Close()
+	var mu sync.Mutex
+	var out bytes.Buffer
+	asked := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		once := sync.Once{}
+		for {
+			n, err := ptmx.Read(buf)
+			mu.Lock()
+			out.Write(buf[:n])
+			if strings.Contains(out.String(), "[y/N] ") {
+				once.Do(func() { close(asked) })
+			}
+			mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	select {
+	case <-asked:
+		if _, err := ptmx.Write([]byte(answer + "\r")); err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(bootWait):
+		cmd.Process.Kill()
+		t.Fatalf("ukdev %s asked nothing\n%s", strings.Join(args, " "), out.String())
+	}
+	werr := cmd.Wait()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the pty did not close after ukdev %s ended", strings.Join(args, " "))
+	}
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(werr, &ee) {
+		code = ee.ExitCode()
+	} else if werr != nil {
+		t.Fatal(werr)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	return strings.ReplaceAll(out.String(), "\r\n", "\n"), code
 }
