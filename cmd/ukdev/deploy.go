@@ -449,7 +449,7 @@ keeps printing new output until ^C.`,
 				}
 				instance = newest(list).ID
 			}
-			return a.followConsole(ctx, cr, instance, follow)
+			return a.followConsole(ctx, cr, instance, follow, consolePoll)
 		},
 	}
 	cmd.Flags().BoolVarP(&follow, "follow", "f", false, "keep printing new output")
@@ -470,14 +470,20 @@ func newest(list []deploy.Instance) deploy.Instance {
 }
 
 // followConsole prints an instance's console from the start, and with
-// follow keeps polling for more until ctx ends.
-func (a *app) followConsole(ctx context.Context, cr deploy.ConsoleReader, instance string, follow bool) error {
+// follow keeps asking for more every poll until ctx ends.
+func (a *app) followConsole(ctx context.Context, cr deploy.ConsoleReader, instance string, follow bool, poll time.Duration) error {
 	out := &printer{w: a.stdout, color: isTerminal(a.stdout) && colorAllowed()}
 	split := logs.NewSplitter(4096)
+	flush := func() {
+		if rest := split.Flush(); rest != "" {
+			_ = out.line(rest)
+		}
+	}
 	var offset int64
 	for {
 		data, next, err := cr.Console(ctx, instance, offset)
 		if err != nil {
+			flush()
 			if ctx.Err() != nil {
 				return nil
 			}
@@ -488,15 +494,14 @@ func (a *app) followConsole(ctx context.Context, cr deploy.ConsoleReader, instan
 			_ = out.line(line)
 		}
 		if !follow {
-			if rest := split.Flush(); rest != "" {
-				_ = out.line(rest)
-			}
+			flush()
 			return nil
 		}
 		select {
 		case <-ctx.Done():
+			flush()
 			return nil
-		case <-time.After(consolePoll):
+		case <-time.After(poll):
 		}
 	}
 }

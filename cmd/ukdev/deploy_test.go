@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -89,5 +90,66 @@ func TestElapsedShort(t *testing.T) {
 		if got := elapsedShort(d); got != want {
 			t.Errorf("elapsedShort(%v) = %q, want %q", d, got, want)
 		}
+	}
+}
+
+// fakeCloudConsole serves a console in pieces, and cancels after the last.
+type fakeCloudConsole struct {
+	pieces  []string
+	offsets []int64
+	cancel  context.CancelFunc
+}
+
+func (f *fakeCloudConsole) Console(ctx context.Context, instance string, offset int64) ([]byte, int64, error) {
+	f.offsets = append(f.offsets, offset)
+	i := len(f.offsets) - 1
+	if i >= len(f.pieces) {
+		return nil, offset, nil
+	}
+	if i == len(f.pieces)-1 && f.cancel != nil {
+		f.cancel()
+	}
+	return []byte(f.pieces[i]), offset + int64(len(f.pieces[i])), nil
+}
+
+func TestFollowConsole(t *testing.T) {
+	tests := []struct {
+		name        string
+		follow      bool
+		pieces      []string
+		want        string
+		wantOffsets []int64
+	}{
+		{"print", false, []string{"boot\nhello \x1b]52;c;x\x07world\npartial"}, "boot\nhello world\npartial\n", []int64{0}},
+		{"follow until cancelled", true, []string{"one\ntw", "o\n"}, "one\ntwo\n", []int64{0, 6}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			fc := &fakeCloudConsole{pieces: tt.pieces}
+			if tt.follow {
+				fc.cancel = cancel
+			}
+			var out strings.Builder
+			a := &app{stdout: &out}
+			if err := a.followConsole(ctx, fc, "i-1", tt.follow, time.Millisecond); err != nil {
+				t.Fatal(err)
+			}
+			if out.String() != tt.want {
+				t.Errorf("printed %q, want %q", out.String(), tt.want)
+			}
+			if !reflect.DeepEqual(fc.offsets, tt.wantOffsets) {
+				t.Errorf("asked from offsets %v, want %v", fc.offsets, tt.wantOffsets)
+			}
+		})
+	}
+}
+
+func TestNewest(t *testing.T) {
+	now := time.Now()
+	list := []deploy.Instance{{ID: "a", Build: 3}, {ID: "b", Build: 5, Created: now}, {ID: "c", Build: 5, Created: now.Add(time.Minute)}, {ID: "d", Build: 4}}
+	if got := newest(list).ID; got != "c" {
+		t.Errorf("newest = %s, want c", got)
 	}
 }
