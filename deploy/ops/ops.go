@@ -270,8 +270,10 @@ func (d *Deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 }
 
 // Deploy creates the image and the instance through ops, then deletes
-// the project's previous instances and images. When it fails or ctx is
-// cancelled, it deletes the instance and image it was creating.
+// the deploy's previous instances and images. When it fails or ctx is
+// cancelled before the instance is created, it deletes the instance and
+// image it was creating; once it is, the deploy has succeeded, and a
+// previous instance that cannot be deleted is reported as a step.
 func (d *Deployer) Deploy(ctx context.Context, r deploy.Request, report func(deploy.Step)) (deploy.Result, error) {
 	if d.program(r) == "" {
 		return deploy.Result{}, errors.New("ops: deploy: no program to hand to ops (set program in the deploy's section)")
@@ -290,25 +292,24 @@ func (d *Deployer) Deploy(ctx context.Context, r deploy.Request, report func(dep
 		d.cleanup(ctx, name, true, report)
 		return deploy.Result{}, err
 	}
+	// The new instance runs: what follows cannot undo the deploy, and
+	// its failures are reported as steps.
 	res := deploy.Result{Instance: name}
-	now, err := d.instances(ctx, p)
-	if err != nil {
-		return res, err
-	}
-	for _, in := range now {
-		if in.Name == name {
-			res.Instance = or(in.ID, name)
-			res.ExternalIP = in.ExternalIP
+	if now, err := d.instances(ctx, p); err != nil {
+		report(deploy.Step{Name: "read address", Message: fmt.Sprintf("the new instance's address is unknown: %v", err)})
+	} else {
+		for _, in := range now {
+			if in.Name == name {
+				res.Instance = or(in.ID, name)
+				res.ExternalIP = in.ExternalIP
+			}
 		}
 	}
 	res.URLs = urls(res.ExternalIP, r.Ports)
-	// The new instance runs: the older ones go, and their images.
+	// The older instances go, and their images.
 	for _, in := range old {
-		if in.Name == name {
-			continue
-		}
 		if err := d.remove(ctx, in.Name, true, report); err != nil {
-			return res, err
+			report(deploy.Step{Name: "delete " + in.Name, Message: fmt.Sprintf("%s is left running: %v (ukdev deploy destroy removes it)", in.Name, err)})
 		}
 	}
 	return res, nil

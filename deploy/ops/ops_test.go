@@ -398,3 +398,26 @@ func TestResourceName(t *testing.T) {
 		}
 	}
 }
+
+// Once the new instance is created the deploy has succeeded: a previous
+// instance ops cannot delete is reported, not an error.
+func TestDeployOldInstanceLeft(t *testing.T) {
+	_, root := setup(t, before, after)
+	t.Setenv("FAKE_OPS_FAIL", "instance delete")
+	var msgs []string
+	res, err := open(t, root, section).Deploy(context.Background(), request(root), func(s deploy.Step) {
+		if s.Message != "" {
+			msgs = append(msgs, s.Message)
+		}
+	})
+	if err != nil || res.ExternalIP != "203.0.113.9" {
+		t.Fatalf("Deploy = %+v, %v", res, err)
+	}
+	found := false
+	for _, m := range msgs {
+		found = found || strings.HasPrefix(m, "hello-prod-b11-1204100000 is left running: ")
+	}
+	if !found {
+		t.Errorf("no step says the old instance is left: %q", msgs)
+	}
+}
