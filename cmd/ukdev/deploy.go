@@ -30,12 +30,13 @@ var errNoDiskWriter = errors.New("the bootable disk writer is missing from this 
 // errNeedsYes refuses a deploy or destroy nobody can confirm.
 var errNeedsYes = errors.New("standard input is not a terminal to confirm on: pass --yes to go ahead without confirmation (or --dry-run to see the plan)")
 
-// diskFor returns the function that writes the bootable raw disk of img
-// and boot-tests it, for a deploy of cfg's project. It is where the disk
-// writer plugs in.
-func diskFor(cfg *project.Config, img image.Image) deploy.DiskFunc {
+// diskFor returns the function that writes the bootable raw disk of b's
+// image into b.dir and boot-tests it. It is the one place the disk writer
+// plugs in (the flavor's disk writer on b.setup.Kernel, the boot test on
+// QEMU); until then its body fails with errNoDiskWriter.
+func diskFor(b *build) deploy.DiskFunc {
 	return func(context.Context, func(deploy.Step)) (string, int64, error) {
-		return "", 0, fmt.Errorf("disk of %s build #%d: %w", cfg.Flavor, img.Build, errNoDiskWriter)
+		return "", 0, fmt.Errorf("disk of %s build #%d: %w", b.setup.Config.Flavor, b.img.Build, errNoDiskWriter)
 	}
 }
 
@@ -69,6 +70,7 @@ URLs to standard output.`,
 	return cmd
 }
 
+// firstArg returns the optional [name] argument, "" when not given.
 func firstArg(args []string) string {
 	if len(args) == 0 {
 		return ""
@@ -101,14 +103,15 @@ func (a *app) deploy(ctx context.Context, name string, yes, dryRun, asJSON bool)
 		return err
 	}
 	progress := a.deployProgress(asJSON)
-	req, img, cleanup, err := a.goodBuild(ctx, cfg, d.Name)
+	b, err := a.goodBuild(ctx, cfg, d.Name)
 	if err != nil {
 		return err
 	}
-	defer cleanup()
+	defer b.cleanup()
+	req := b.req
 	s := &deploy.Session{
 		Target: d.Target, Request: req, Deployer: dep,
-		Disk: diskFor(cfg, img), TempDisk: true,
+		Disk: diskFor(b), TempDisk: true,
 		Progress: progress,
 		Confirm: func(ctx context.Context, p deploy.Plan) (bool, error) {
 			if yes {
@@ -145,14 +148,27 @@ func (a *app) deploy(ctx context.Context, name string, yes, dryRun, asJSON bool)
 	return nil
 }
 
+// build is a good build of the project, prepared for a deploy.
+type build struct {
+	// req is the deploy's request for it (Disk not yet made).
+	req deploy.Request
+	// setup is the opened flavor; setup.Config the completed config.
+	setup *flavor.Setup
+	// img is the prepared image, private copies in dir.
+	img image.Image
+	// dir is a private temporary directory, removed by cleanup.
+	dir string
+}
+
+// cleanup removes the build's private files.
+func (b *build) cleanup() { os.RemoveAll(b.dir) }
+
 // goodBuild builds the project once and prepares its image, as a loop
-// would: only a successful build comes back. The image's files are
-// private copies, removed by cleanup.
-func (a *app) goodBuild(ctx context.Context, cfg *project.Config, name string) (deploy.Request, image.Image, func(), error) {
-	nothing := func() {}
+// would: only a successful build comes back. Call its cleanup.
+func (a *app) goodBuild(ctx context.Context, cfg *project.Config, name string) (*build, error) {
 	f, err := flavor.Lookup(cfg.Flavor)
 	if err != nil {
-		return deploy.Request{}, image.Image{}, nothing, err
+		return nil, err
 	}
 	if an, ok := f.(flavor.Announcer); ok {
 		if line := an.Announce(cfg); line != "" {
@@ -161,15 +177,15 @@ func (a *app) goodBuild(ctx context.Context, cfg *project.Config, name string) (
 	}
 	setup, err := f.Open(cfg)
 	if err != nil {
-		return deploy.Request{}, image.Image{}, nothing, err
+		return nil, err
 	}
 	cfg = setup.Config
 	lock, err := lockBuild(cfg)
 	switch {
 	case errors.Is(err, devloop.ErrLocked):
-		return deploy.Request{}, image.Image{}, nothing, fmt.Errorf("deploy: %w: press d in its dashboard to deploy the build it runs", err)
+		return nil, fmt.Errorf("deploy: %w: press d in its dashboard to deploy the build it runs", err)
 	case err != nil:
-		return deploy.Request{}, image.Image{}, nothing, fmt.Errorf("deploy: %w", err)
+		return nil, fmt.Errorf("deploy: %w", err)
 	}
 	defer lock.Release()
 	n := nextBuild(cfg)
@@ -180,32 +196,32 @@ func (a *app) goodBuild(ctx context.Context, cfg *project.Config, name string) (
 		res := b.Run(ctx, func(l builder.Line) { _ = out.line(l.Text) })
 		switch {
 		case res.Err != nil:
-			return deploy.Request{}, image.Image{}, nothing, fmt.Errorf("deploy: build: %w", res.Err)
+			return nil, fmt.Errorf("deploy: build: %w", res.Err)
 		case !res.OK():
-			return deploy.Request{}, image.Image{}, nothing, fmt.Errorf("deploy: %w: build #%d failed (exit %d)", deploy.ErrBadBuild, n, res.ExitCode)
+			return nil, fmt.Errorf("deploy: %w: build #%d failed (exit %d)", deploy.ErrBadBuild, n, res.ExitCode)
 		}
 	}
 	dir, err := os.MkdirTemp("", "ukdev-deploy-")
 	if err != nil {
-		return deploy.Request{}, image.Image{}, nothing, fmt.Errorf("deploy: %w", err)
+		return nil, fmt.Errorf("deploy: %w", err)
 	}
-	cleanup := func() { os.RemoveAll(dir) }
+	b := &build{setup: setup, dir: dir}
 	k := cfg.Kernel
 	arts := image.Artifacts{Kernel: k.Image, Initrd: k.Initrd, Symbols: k.Symbols, Cmdline: k.Cmdline}
 	if loc, ok := setup.Kernel.(flavor.ArtifactLocator); ok {
 		arts = loc.Locate(cfg, arts)
 	}
-	img, err := setup.Kernel.Prepare(ctx, &image.Store{Dir: dir, Keep: 1}, n, arts)
+	b.img, err = setup.Kernel.Prepare(ctx, &image.Store{Dir: filepath.Join(dir, "images"), Keep: 1}, n, arts)
 	if err != nil {
-		cleanup()
-		return deploy.Request{}, image.Image{}, nothing, fmt.Errorf("deploy: build #%d cannot be booted: %w", n, err)
+		b.cleanup()
+		return nil, fmt.Errorf("deploy: build #%d cannot be booted: %w", n, err)
 	}
-	req := deploy.Request{
+	b.req = deploy.Request{
 		Project: cfg.Name, Name: name, Build: n, BuildOK: true, Flavor: cfg.Flavor,
-		Kernel: img.Kernel, Initrd: img.Initrd, Cmdline: img.Cmdline,
+		Kernel: b.img.Kernel, Initrd: b.img.Initrd, Cmdline: b.img.Cmdline,
 		Ports: cfg.VM.Ports, Root: cfg.Root, Program: arts.Kernel,
 	}
-	return req, img, cleanup, nil
+	return b, nil
 }
 
 // nextBuild is the number the project's next build gets, as the log
