@@ -49,6 +49,10 @@ type Request struct {
 	// flavor's name.
 	Build  int
 	Flavor string
+	// BuildOK says build Build succeeded (it is the running boot's build,
+	// or the last good one): Run refuses a request without it, so that a
+	// failed build never goes out.
+	BuildOK bool
 	// Disk is the absolute path of the bootable raw disk, already
 	// boot-tested locally; DiskSize is its size in bytes.
 	Disk     string
@@ -61,6 +65,10 @@ type Request struct {
 	Ports []project.Port
 	// Root is the project root (the command target runs its script there).
 	Root string
+	// Program is the file the build produced as the project names it
+	// (kernel.image), for targets that hand the build to another tool
+	// that packs it itself (ops).
+	Program string
 }
 
 // Plan is what a deploy will do, shown before anything is touched.
@@ -147,7 +155,8 @@ var (
 	targets = map[string]Target{}
 )
 
-// Register makes t available under t.Name(). A target's package calls it
+// Register makes t available under t.Name(), here and to project (the
+// decoding of its [deploy.<name>] sections). A target's package calls it
 // from init; registering a name twice panics, as it is a programming error.
 func Register(t Target) {
 	mu.Lock()
@@ -156,7 +165,22 @@ func Register(t Target) {
 	if _, dup := targets[name]; dup {
 		panic("deploy: Register called twice for " + name)
 	}
+	project.RegisterDeployTarget(t)
 	targets[name] = t
+}
+
+// Open returns the Deployer of a configured deploy (project.Config's
+// DeployNamed).
+func Open(d project.Deploy) (Deployer, error) {
+	t, err := Lookup(d.Target)
+	if err != nil {
+		return nil, err
+	}
+	dep, err := t.Open(d.Settings)
+	if err != nil {
+		return nil, fmt.Errorf("deploy: open %s: %w", d.Name, err)
+	}
+	return dep, nil
 }
 
 // Lookup returns the target registered under name.

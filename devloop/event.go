@@ -76,6 +76,20 @@ const (
 	// TypeReload is sent at a new boot's first console line after a save,
 	// with the Timing of save → running.
 	TypeReload EventType = "reload.done"
+	// TypeDeployStart is sent when a deploy of Build to the Deploy named
+	// starts (its Target).
+	TypeDeployStart EventType = "deploy.start"
+	// TypeDeployStep is a Step of a deploy begun or finished, or a line
+	// of a deploy tool's output in Message.
+	TypeDeployStep EventType = "deploy.step"
+	// TypeDeployProgress counts the BytesDone of BytesTotal a Step moved.
+	TypeDeployProgress EventType = "deploy.progress"
+	// TypeDeployDone ends a deploy that succeeded: Instance, IP, URLs and
+	// ElapsedMS.
+	TypeDeployDone EventType = "deploy.done"
+	// TypeDeployError ends a deploy that failed or was cancelled, with
+	// why in Detail.
+	TypeDeployError EventType = "deploy.error"
 	// TypeError reports a failure in Message; the loop goes on.
 	TypeError EventType = "error"
 	// TypeStop is the last event: the loop ended and no VM is left.
@@ -125,6 +139,18 @@ type Event struct {
 	Level   string `json:"level,omitempty"`
 	Library string `json:"lib,omitempty"`
 	Where   string `json:"where,omitempty"`
+
+	// Target, Deploy, Step, BytesDone, BytesTotal, Instance, IP, URLs and
+	// ElapsedMS are a deploy's (DeployEvent); never a credential.
+	Target     string   `json:"target,omitempty"`
+	Deploy     string   `json:"deploy,omitempty"`
+	Step       string   `json:"step,omitempty"`
+	BytesDone  *int64   `json:"bytes_done,omitempty"`
+	BytesTotal *int64   `json:"bytes_total,omitempty"`
+	Instance   string   `json:"instance,omitempty"`
+	IP         string   `json:"ip,omitempty"`
+	URLs       []string `json:"urls,omitempty"`
+	ElapsedMS  *float64 `json:"elapsed_ms,omitempty"`
 }
 
 // Timing splits a save → running reload into its phases, in milliseconds.

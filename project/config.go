@@ -85,6 +85,12 @@ type Config struct {
 	// settings were read from (ops' config.json): a change to one is a
 	// change of the config.
 	Includes []string
+	// Deploys are the [deploy.<name>] sections, by name.
+	Deploys map[string]Deploy
+	// DefaultDeploy names the deploy used when none is named:
+	// deploy.default, or the only one; empty when there are several and
+	// no default, or none.
+	DefaultDeploy string
 }
 
 // Build says how the project is built.
@@ -255,7 +261,8 @@ func Parse(path string, data []byte) (*Config, error) {
 		return nil, &Error{File: path, Line: serr.at.line, Column: serr.at.col, Key: serr.key, Msg: serr.msg}
 	}
 	sections := flavorSections()
-	doc := newRawDoc(sections)
+	deploys := scanDeploys(data)
+	doc := newRawDoc(sections, deploys)
 	v := &validator{file: path, pos: positions, doc: doc.Type().Elem()}
 	dec := toml.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -283,6 +290,7 @@ func Parse(path string, data []byte) (*Config, error) {
 	for i, s := range sections {
 		v.section(s, doc.Elem().Field(rv.NumField()+i).Addr().Interface(), c)
 	}
+	v.deploys(deploys, doc.Elem().Field(rv.NumField()+len(sections)), c)
 	if err := v.first(); err != nil {
 		return nil, err
 	}
@@ -309,9 +317,9 @@ func flavorSections() []flavorSection {
 
 // newRawDoc returns a pointer to a new value that the whole of ukdev.toml
 // decodes into: rawConfig's fields, then one per flavor section, of its
-// NewSection type, so that go-toml checks the keys of every section
-// alike.
-func newRawDoc(sections []flavorSection) reflect.Value {
+// NewSection type, then the [deploy] table (deployType), so that go-toml
+// checks the keys of every section alike.
+func newRawDoc(sections []flavorSection, deploys []deploySection) reflect.Value {
 	fields := slices.Collect(reflect.TypeFor[rawConfig]().Fields())
 	for i, s := range sections {
 		fields = append(fields, reflect.StructField{
@@ -320,6 +328,7 @@ func newRawDoc(sections []flavorSection) reflect.Value {
 			Tag:  reflect.StructTag(`toml:"` + s.name + `"`),
 		})
 	}
+	fields = append(fields, reflect.StructField{Name: "Deploy", Type: deployType(deploys), Tag: `toml:"deploy"`})
 	return reflect.New(reflect.StructOf(fields))
 }
 
@@ -429,10 +438,11 @@ func (v *validator) decodeError(err error) error {
 
 // unknownKeyMsg explains an unknown key and suggests the closest known one.
 func (v *validator) unknownKeyMsg(key []string) string {
-	section := ""
-	if len(key) > 1 {
-		section = key[0]
+	if len(key) == 2 && key[0] == "deploy" {
+		// Every entry of [deploy] with a usable name is decoded.
+		return fmt.Sprintf("bad deploy name: use 1 to %d letters, digits, '_' and '-'", maxNameLen)
 	}
+	section := key[:len(key)-1]
 	known := v.knownKeys(section)
 	last := key[len(key)-1]
 	best, bestDist := "", 3
@@ -445,8 +455,8 @@ func (v *validator) unknownKeyMsg(key []string) string {
 		return fmt.Sprintf("unknown key (did you mean %s?)", best)
 	}
 	where := "the top level"
-	if section != "" {
-		where = "[" + section + "]"
+	if len(section) > 0 {
+		where = "[" + keyString(section) + "]"
 	}
 	return fmt.Sprintf("unknown key; %s accepts: %s", where, strings.Join(known, ", "))
 }
@@ -463,15 +473,15 @@ func (v *validator) sectionNames() []string {
 	return names
 }
 
-// knownKeys returns the keys accepted in a section ("" for the top level),
-// read from the decoded type's tags so that they cannot drift from the
-// decoder.
-func (v *validator) knownKeys(section string) []string {
+// knownKeys returns the keys accepted in a section, given by its path (nil
+// for the top level), read from the decoded type's tags so that they
+// cannot drift from the decoder.
+func (v *validator) knownKeys(section []string) []string {
 	t := v.doc
-	if section != "" {
+	for _, name := range section {
 		found := false
 		for f := range t.Fields() {
-			if f.Tag.Get("toml") == section && f.Type.Kind() == reflect.Struct {
+			if f.Tag.Get("toml") == name && f.Type.Kind() == reflect.Struct {
 				t, found = f.Type, true
 				break
 			}

@@ -3,7 +3,6 @@ package project
 import (
 	"cmp"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -133,15 +132,7 @@ var (
 func RegisterFlavor(f Flavor) {
 	name := f.Name()
 	if sd, ok := f.(SettingsDecoder); ok {
-		t := reflect.TypeOf(sd.NewSection())
-		if t == nil || t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
-			panic("project: RegisterFlavor: NewSection of " + name + " is not a pointer to a struct")
-		}
-		for f := range t.Elem().Fields() {
-			if !f.IsExported() || f.Type.Kind() != reflect.Interface || f.Tag.Get("toml") == "" {
-				panic("project: RegisterFlavor: section field " + name + "." + f.Name + " is not an exported, tagged field of type any")
-			}
-		}
+		checkSection("RegisterFlavor", name, sd.NewSection())
 	}
 	flavorsMu.Lock()
 	defer flavorsMu.Unlock()
@@ -207,6 +198,10 @@ type Section struct {
 	name string
 	c    *Config
 }
+
+// Name is the section's name as written in the file: the flavor's
+// ("nanos"), or "deploy.<name>" for a deploy's.
+func (s *Section) Name() string { return s.name }
 
 // Root is the project root, which relative paths are read against.
 func (s *Section) Root() string { return s.c.Root }

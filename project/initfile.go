@@ -126,6 +126,10 @@ func InitFile(d Detection) []byte {
 			line("%s", l)
 		}
 	}
+	line("")
+	for _, l := range DeployExample() {
+		line("%s", l)
+	}
 	return []byte(b.String())
 }
 
@@ -140,4 +144,20 @@ func InitExtras(d Detection) []ExtraFile {
 		return nil
 	}
 	return f.InitParts(d).Files
+}
+
+// DeployExample returns the commented [deploy.<name>] section `ukdev init`
+// writes last. Its lines start with "#" and no space, so that removing
+// that one character makes them TOML, and tests (and Uncomment) that
+// uncomment "# key = value" lines of the section before leave them be.
+func DeployExample() []string {
+	targets := "see the README's Deploy section"
+	if names := DeployTargets(); len(names) > 0 {
+		targets = "one of " + strings.Join(names, ", ") + "; see the README's Deploy section"
+	}
+	return []string{
+		"#[deploy.prod]                    # `ukdev deploy` (d in the dashboard) sends the build you tested here",
+		"#target = \"command\"               # " + targets,
+		"#command = \"./deploy.sh\"          # run with sh -c in the project root; UKDEV_DISK, UKDEV_KERNEL, ... set",
+	}
 }

@@ -35,18 +35,7 @@ func newBuildCmd(a *app) *cobra.Command {
 				fmt.Fprintln(a.stderr, "ukdev: build.command is empty: nothing to build")
 				return nil
 			}
-			// A second build beside a running loop's would write the
-			// same outputs at once and corrupt them: refuse, and hold
-			// the lock so that no loop starts during this build.
-			lock, err := devloop.LockProject(cfg.Root)
-			if errors.Is(err, devloop.ErrNoProjectLock) {
-				// The state dir's lock, which every loop also holds,
-				// guards the project instead.
-				var state string
-				if state, err = project.StateDir(cfg); err == nil {
-					lock, err = devloop.LockState(state)
-				}
-			}
+			lock, err := lockBuild(cfg)
 			switch {
 			case errors.Is(err, devloop.ErrLocked):
 				return fmt.Errorf("build: %w: a loop rebuilds on every save (save a file, or press R in its dashboard), and two builds at once would write the same outputs", err)
@@ -77,6 +66,23 @@ func newBuildCmd(a *app) *cobra.Command {
 			}
 		},
 	}
+}
+
+// lockBuild takes the lock every loop holds, so that a build outside a
+// loop (ukdev build, ukdev deploy) neither runs beside one (two builds at
+// once would write the same outputs and corrupt them) nor lets one start
+// during it. It fails with devloop.ErrLocked when a loop runs.
+func lockBuild(cfg *project.Config) (*devloop.Lock, error) {
+	lock, err := devloop.LockProject(cfg.Root)
+	if errors.Is(err, devloop.ErrNoProjectLock) {
+		// The state dir's lock, which every loop also holds, guards the
+		// project instead.
+		var state string
+		if state, err = project.StateDir(cfg); err == nil {
+			lock, err = devloop.LockState(state)
+		}
+	}
+	return lock, err
 }
 
 func newLogsCmd(a *app) *cobra.Command {
