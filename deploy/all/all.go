@@ -5,6 +5,7 @@ package all
 
 import (
 	// The targets register themselves in their init.
+	_ "github.com/ukdev/ukdev/deploy/aws"
 	_ "github.com/ukdev/ukdev/deploy/command"
 	_ "github.com/ukdev/ukdev/deploy/ops"
 )
