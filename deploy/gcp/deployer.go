@@ -1,0 +1,672 @@
+package gcp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/compute/apiv1/computepb"
+	"cloud.google.com/go/storage"
+	"google.golang.org/api/iterator"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/project"
+)
+
+// Timings of a deploy.
+const (
+	// statusPoll is the interval between two looks at a new instance's
+	// status.
+	statusPoll = 2 * time.Second
+	// startTimeout bounds the wait for a new instance to run.
+	startTimeout = 5 * time.Minute
+	// cleanupTimeout bounds the removal of what a failed or cancelled
+	// deploy created, which runs after the deploy's context ended.
+	cleanupTimeout = 5 * time.Minute
+)
+
+// Step names of a deploy and a destroy.
+const (
+	stepImage    = "create image"
+	stepPorts    = "open ports"
+	stepInstance = "create instance"
+	stepStart    = "start instance"
+	stepReplace  = "remove previous instance"
+	stepTarball  = "remove tarball"
+	stepPrune    = "prune images"
+	stepCleanup  = "clean up"
+	stepDestroy  = "destroy"
+)
+
+// deployer carries out deploys of one [deploy.<name>] with target gcp.
+type deployer struct {
+	st Settings
+	connector
+	// align, chunk and poll are imageAlign, uploadChunk and statusPoll,
+	// smaller in tests.
+	align int64
+	chunk int
+	poll  time.Duration
+}
+
+// newDeployer returns a deployer for st, with no client made yet.
+func newDeployer(st Settings) *deployer {
+	return &deployer{st: st, connector: connector{st: st}, align: imageAlign, chunk: uploadChunk, poll: statusPoll}
+}
+
+// ports groups the guest ports to open by protocol, sorted.
+func ports(list []project.Port) map[string][]string {
+	m := map[string][]string{}
+	for _, p := range list {
+		port := strconv.Itoa(p.GuestPort)
+		if !slices.Contains(m[p.Proto], port) {
+			m[p.Proto] = append(m[p.Proto], port)
+		}
+	}
+	for _, v := range m {
+		slices.SortFunc(v, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
+	}
+	return m
+}
+
+// firewallRule is the rule that opens ports to the instances tagged with
+// its name.
+func (d *deployer) firewallRule(name string, open map[string][]string) *computepb.Firewall {
+	fw := &computepb.Firewall{
+		Name:         proto.String(name),
+		Description:  proto.String("ukdev: the ports of the project's deployed instances"),
+		Network:      proto.String("global/networks/" + d.st.Network),
+		Direction:    proto.String("INGRESS"),
+		SourceRanges: []string{"0.0.0.0/0"},
+		TargetTags:   []string{name},
+	}
+	for _, proto_ := range slices.Sorted(maps.Keys(open)) {
+		fw.Allowed = append(fw.Allowed, &computepb.Allowed{IPProtocol: proto.String(proto_), Ports: open[proto_]})
+	}
+	return fw
+}
+
+// sameAllowed reports whether the rule opens exactly the ports in open.
+func sameAllowed(fw *computepb.Firewall, open map[string][]string) bool {
+	got := map[string][]string{}
+	for _, a := range fw.GetAllowed() {
+		got[a.GetIPProtocol()] = append(got[a.GetIPProtocol()], a.GetPorts()...)
+	}
+	return maps.EqualFunc(got, open, func(a, b []string) bool {
+		a, b = slices.Clone(a), slices.Clone(b)
+		slices.Sort(a)
+		slices.Sort(b)
+		return slices.Equal(a, b)
+	})
+}
+
+// describePorts writes the ports of open ("tcp 80, 443; udp 53").
+func describePorts(open map[string][]string) string {
+	var parts []string
+	for _, p := range slices.Sorted(maps.Keys(open)) {
+		parts = append(parts, p+" "+strings.Join(open[p], ", "))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// state is what the target holds for a deploy before it starts: the
+// deploy's instances and images, and the project's firewall rule (nil
+// when absent).
+type state struct {
+	instances []*computepb.Instance
+	images    []*computepb.Image
+	firewall  *computepb.Firewall
+	// name is the name of the new image and instance.
+	name string
+}
+
+// look reads the state of the deploy of r.
+func (d *deployer) look(ctx context.Context, c *clients, r deploy.Request) (*state, error) {
+	filter := labelFilter([2]string{labelProject, projectLabel(r.Project)}, [2]string{labelDeploy, projectLabel(r.Name)})
+	var s state
+	var err error
+	if s.instances, err = d.listInstances(ctx, c, filter); err != nil {
+		return nil, err
+	}
+	if s.images, err = d.listImages(ctx, c, filter); err != nil {
+		return nil, err
+	}
+	if len(r.Ports) > 0 {
+		fw, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: d.st.Project, Firewall: d.st.firewallName(r.Project)})
+		switch {
+		case isNotFound(err):
+		case err != nil:
+			return nil, fmt.Errorf("get firewall: %w", explainAuth(err))
+		default:
+			s.firewall = fw
+		}
+	}
+	taken := map[string]bool{}
+	for _, inst := range s.instances {
+		taken[inst.GetName()] = true
+	}
+	for _, img := range s.images {
+		taken[img.GetName()] = true
+	}
+	s.name = resourceName(d.st.family(r.Project), r.Build, taken)
+	return &s, nil
+}
+
+// listInstances lists the instances of the zone that match filter.
+func (d *deployer) listInstances(ctx context.Context, c *clients, filter string) ([]*computepb.Instance, error) {
+	var list []*computepb.Instance
+	it := c.instances.List(ctx, &computepb.ListInstancesRequest{Project: d.st.Project, Zone: d.st.Zone, Filter: proto.String(filter)})
+	for inst, err := range it.All() {
+		if err != nil {
+			return nil, fmt.Errorf("list instances: %w", explainAuth(err))
+		}
+		list = append(list, inst)
+	}
+	return list, nil
+}
+
+// listImages lists the project's images that match filter.
+func (d *deployer) listImages(ctx context.Context, c *clients, filter string) ([]*computepb.Image, error) {
+	var list []*computepb.Image
+	it := c.images.List(ctx, &computepb.ListImagesRequest{Project: d.st.Project, Filter: proto.String(filter)})
+	for img, err := range it.All() {
+		if err != nil {
+			return nil, fmt.Errorf("list images: %w", explainAuth(err))
+		}
+		list = append(list, img)
+	}
+	return list, nil
+}
+
+// Plan reads what the deploy of r would replace and delete, and says
+// what it would make; it changes nothing.
+func (d *deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, error) {
+	c, err := d.connect(ctx)
+	if err != nil {
+		return deploy.Plan{}, err
+	}
+	s, err := d.look(ctx, c, r)
+	if err != nil {
+		return deploy.Plan{}, fmt.Errorf("gcp: plan: %w", err)
+	}
+	size := alignUp(r.DiskSize, d.align)
+	rows := []deploy.Row{
+		{Key: "target", Value: TargetName},
+		{Key: "project", Value: d.st.Project},
+		{Key: "zone", Value: fmt.Sprintf("%s (region %s)", d.st.Zone, d.st.Region)},
+		{Key: "upload", Value: fmt.Sprintf("gs://%s/%s (removed once the image is made)", d.st.Bucket, objectName(s.name))},
+		{Key: "image", Value: fmt.Sprintf("%s (family %s)", s.name, d.st.family(r.Project))},
+		{Key: "disk size", Value: fmt.Sprintf("%s, as a %s image", sizeText(r.DiskSize), sizeText(size))},
+		{Key: "instance", Value: s.name},
+		{Key: "machine type", Value: d.st.MachineType},
+		{Key: "network", Value: d.st.Network},
+		{Key: "ports opened", Value: d.planPorts(r, s)},
+		{Key: "replaces", Value: planReplaced(s.instances)},
+		{Key: "deletes", Value: d.planDeleted(s.images)},
+	}
+	return deploy.Plan{Target: TargetName, Rows: rows}, nil
+}
+
+// planPorts says which ports the deploy opens and with which rule.
+func (d *deployer) planPorts(r deploy.Request, s *state) string {
+	open := ports(r.Ports)
+	if len(open) == 0 {
+		return "none (no vm.ports)"
+	}
+	name := d.st.firewallName(r.Project)
+	how := "new"
+	switch {
+	case s.firewall == nil:
+	case sameAllowed(s.firewall, open):
+		how = "exists"
+	default:
+		how = "updated from " + describePorts(ports(portsOf(s.firewall)))
+	}
+	return fmt.Sprintf("%s to 0.0.0.0/0 (firewall rule %s, %s)", describePorts(open), name, how)
+}
+
+// portsOf lists the ports a rule opens, as forwards of the same port.
+func portsOf(fw *computepb.Firewall) []project.Port {
+	var list []project.Port
+	for _, a := range fw.GetAllowed() {
+		for _, p := range a.GetPorts() {
+			n, _ := strconv.Atoi(p)
+			list = append(list, project.Port{Proto: a.GetIPProtocol(), GuestPort: n})
+		}
+	}
+	return list
+}
+
+// planReplaced says which instances the deploy removes once the new one
+// runs.
+func planReplaced(instances []*computepb.Instance) string {
+	if len(instances) == 0 {
+		return "nothing (no instance of this deploy runs)"
+	}
+	var parts []string
+	for _, inst := range instances {
+		parts = append(parts, fmt.Sprintf("instance %s (%s, build %d)", inst.GetName(), inst.GetStatus(), buildOf(inst.GetLabels())))
+	}
+	return strings.Join(parts, ", ") + ", once the new one runs"
+}
+
+// planDeleted says which images pruning deletes.
+func (d *deployer) planDeleted(images []*computepb.Image) string {
+	names := pruned(images, d.st.KeepImages)
+	if len(names) == 0 {
+		return fmt.Sprintf("no image (keep_images = %d)", d.st.KeepImages)
+	}
+	return fmt.Sprintf("images %s (keep_images = %d)", strings.Join(names, ", "), d.st.KeepImages)
+}
+
+// sizeText writes a byte count for people.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<30 && n%(1<<30) == 0:
+		return fmt.Sprintf("%d GiB", n>>30)
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%d bytes", n)
+	}
+}
+
+// resources are the resources a deploy made, removed when it fails.
+type resources struct {
+	object   string
+	image    string
+	instance string
+}
+
+// Deploy carries out r: upload, image, ports, instance, and once the
+// instance runs, the previous instance, the tarball and the old images
+// go. A failure or cancel before the instance runs removes what was made
+// and leaves the previous instance running.
+func (d *deployer) Deploy(ctx context.Context, r deploy.Request, report func(deploy.Step)) (deploy.Result, error) {
+	start := time.Now()
+	c, err := d.connect(ctx)
+	if err != nil {
+		return deploy.Result{}, err
+	}
+	s, err := d.look(ctx, c, r)
+	if err != nil {
+		return deploy.Result{}, fmt.Errorf("gcp: deploy: %w", err)
+	}
+	var made resources
+	inst, err := d.create(ctx, c, r, s, &made, report)
+	if err != nil {
+		d.cleanup(c, made, report)
+		return deploy.Result{}, fmt.Errorf("gcp: deploy: %w", err)
+	}
+	// The new instance runs: from here on a failure is reported, not
+	// undone, and the deploy goes on.
+	warn := func(step string, err error) {
+		report(deploy.Step{Name: step, Finished: true, Message: "failed: " + explainAuth(err).Error()})
+	}
+	for _, old := range s.instances {
+		report(deploy.Step{Name: stepReplace, Message: old.GetName()})
+		if err := d.deleteInstance(ctx, c, old.GetName()); err != nil {
+			warn(stepReplace, fmt.Errorf("instance %s: %w", old.GetName(), err))
+		} else {
+			report(deploy.Step{Name: stepReplace, Message: old.GetName(), Finished: true})
+		}
+	}
+	report(deploy.Step{Name: stepTarball})
+	if err := d.deleteObject(ctx, c, made.object); err != nil {
+		warn(stepTarball, err)
+	} else {
+		report(deploy.Step{Name: stepTarball, Finished: true})
+	}
+	report(deploy.Step{Name: stepPrune})
+	if err := d.prune(ctx, c, r, made.image); err != nil {
+		warn(stepPrune, err)
+	} else {
+		report(deploy.Step{Name: stepPrune, Finished: true})
+	}
+	res := deploy.Result{Instance: inst.GetName(), ExternalIP: externalIP(inst), Elapsed: time.Since(start)}
+	if res.ExternalIP != "" {
+		open := ports(r.Ports)
+		for _, p := range open["tcp"] {
+			res.URLs = append(res.URLs, fmt.Sprintf("http://%s:%s", res.ExternalIP, p))
+		}
+		for _, p := range open["udp"] {
+			res.URLs = append(res.URLs, fmt.Sprintf("udp://%s:%s", res.ExternalIP, p))
+		}
+	}
+	return res, nil
+}
+
+// create makes the tarball, the image and the instance, and waits for the
+// instance to run, recording in made what exists.
+func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *state, made *resources, report func(deploy.Step)) (*computepb.Instance, error) {
+	labels := map[string]string{}
+	maps.Copy(labels, d.st.Labels)
+	labels[labelProject] = projectLabel(r.Project)
+	labels[labelDeploy] = projectLabel(r.Name)
+	labels[labelBuild] = strconv.Itoa(r.Build)
+	desc := fmt.Sprintf("ukdev deploy %s of project %s, build %d (%s)", r.Name, r.Project, r.Build, r.Flavor)
+
+	report(deploy.Step{Name: stepUpload, Total: alignUp(r.DiskSize, d.align)})
+	made.object = objectName(s.name)
+	if err := upload(ctx, c.storage.Bucket(d.st.Bucket).Object(made.object), r.Disk, d.align, d.chunk, report); err != nil {
+		return nil, fmt.Errorf("upload gs://%s/%s: %w", d.st.Bucket, made.object, explainAuth(err))
+	}
+
+	report(deploy.Step{Name: stepImage, Message: s.name})
+	made.image = s.name
+	img := &computepb.Image{
+		Name:        proto.String(s.name),
+		Family:      proto.String(d.st.family(r.Project)),
+		Description: proto.String(desc),
+		Labels:      labels,
+		// A raw disk booted by BIOS from its MBR, as every flavor's is:
+		// no guest OS feature (UEFI_COMPATIBLE would make it boot by UEFI).
+		Architecture: proto.String("X86_64"),
+		RawDisk:      &computepb.RawDisk{Source: proto.String(fmt.Sprintf("https://storage.googleapis.com/%s/%s", d.st.Bucket, made.object))},
+	}
+	if err := d.do(ctx, c, "create image "+s.name, func() (opProto, error) {
+		return c.images.Insert(ctx, &computepb.InsertImageRequest{Project: d.st.Project, ImageResource: img})
+	}); err != nil {
+		return nil, err
+	}
+	report(deploy.Step{Name: stepImage, Message: s.name, Finished: true})
+
+	var tags []string
+	if open := ports(r.Ports); len(open) > 0 {
+		report(deploy.Step{Name: stepPorts})
+		name := d.st.firewallName(r.Project)
+		tags = append(tags, name)
+		if err := d.openPorts(ctx, c, s.firewall, d.firewallRule(name, open)); err != nil {
+			return nil, err
+		}
+		report(deploy.Step{Name: stepPorts, Message: describePorts(open), Finished: true})
+	}
+	for _, t := range d.st.Tags {
+		if !slices.Contains(tags, t) {
+			tags = append(tags, t)
+		}
+	}
+
+	report(deploy.Step{Name: stepInstance, Message: s.name})
+	made.instance = s.name
+	inst := &computepb.Instance{
+		Name:        proto.String(s.name),
+		Description: proto.String(desc),
+		MachineType: proto.String(fmt.Sprintf("zones/%s/machineTypes/%s", d.st.Zone, d.st.MachineType)),
+		Labels:      labels,
+		Metadata: &computepb.Metadata{Items: []*computepb.Items{
+			{Key: proto.String("serial-port-enable"), Value: proto.String("TRUE")},
+		}},
+		Disks: []*computepb.AttachedDisk{{
+			Boot:             proto.Bool(true),
+			AutoDelete:       proto.Bool(true),
+			Type:             proto.String("PERSISTENT"),
+			InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("global/images/" + s.name), Labels: labels},
+		}},
+		NetworkInterfaces: []*computepb.NetworkInterface{{
+			Network:       proto.String("global/networks/" + d.st.Network),
+			AccessConfigs: []*computepb.AccessConfig{{Name: proto.String("External NAT"), Type: proto.String("ONE_TO_ONE_NAT")}},
+		}},
+	}
+	if len(tags) > 0 {
+		inst.Tags = &computepb.Tags{Items: tags}
+	}
+	if err := d.do(ctx, c, "create instance "+s.name, func() (opProto, error) {
+		return c.instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: d.st.Project, Zone: d.st.Zone, InstanceResource: inst})
+	}); err != nil {
+		return nil, err
+	}
+	report(deploy.Step{Name: stepInstance, Message: s.name, Finished: true})
+
+	report(deploy.Step{Name: stepStart, Message: s.name})
+	wctx, cancel := context.WithTimeout(ctx, startTimeout)
+	defer cancel()
+	running, err := c.pollStatus(wctx, d.st.Project, d.st.Zone, s.name, d.poll)
+	if err != nil {
+		return nil, fmt.Errorf("start instance: %w", err)
+	}
+	report(deploy.Step{Name: stepStart, Message: s.name, Finished: true})
+	return running, nil
+}
+
+// opProto is an operation an SDK call started.
+type opProto interface {
+	Proto() *computepb.Operation
+}
+
+// do runs call, which starts a Compute operation, and waits for it.
+func (d *deployer) do(ctx context.Context, c *clients, what string, call func() (opProto, error)) error {
+	op, err := call()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, explainAuth(err))
+	}
+	if err := c.wait(ctx, d.st.Project, op.Proto()); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	return nil
+}
+
+// openPorts makes the firewall rule want, or updates the existing one
+// (have, nil when absent) when it opens other ports.
+func (d *deployer) openPorts(ctx context.Context, c *clients, have, want *computepb.Firewall) error {
+	switch {
+	case have == nil:
+		return d.do(ctx, c, "create firewall rule "+want.GetName(), func() (opProto, error) {
+			return c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: d.st.Project, FirewallResource: want})
+		})
+	case !sameAllowed(have, ports(portsOf(want))):
+		patch := &computepb.Firewall{Allowed: want.GetAllowed()}
+		return d.do(ctx, c, "update firewall rule "+want.GetName(), func() (opProto, error) {
+			return c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: d.st.Project, Firewall: want.GetName(), FirewallResource: patch})
+		})
+	}
+	return nil
+}
+
+// deleteInstance deletes an instance and waits until it is gone; one
+// already gone is not an error.
+func (d *deployer) deleteInstance(ctx context.Context, c *clients, name string) error {
+	err := d.do(ctx, c, "delete instance "+name, func() (opProto, error) {
+		return c.instances.Delete(ctx, &computepb.DeleteInstanceRequest{Project: d.st.Project, Zone: d.st.Zone, Instance: name})
+	})
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// deleteImage deletes an image; one already gone is not an error.
+func (d *deployer) deleteImage(ctx context.Context, c *clients, name string) error {
+	err := d.do(ctx, c, "delete image "+name, func() (opProto, error) {
+		return c.images.Delete(ctx, &computepb.DeleteImageRequest{Project: d.st.Project, Image: name})
+	})
+	if isNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// deleteObject deletes an object of the bucket; one already gone (or
+// never made) is not an error.
+func (d *deployer) deleteObject(ctx context.Context, c *clients, name string) error {
+	err := c.storage.Bucket(d.st.Bucket).Object(name).Delete(ctx)
+	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
+		return fmt.Errorf("delete gs://%s/%s: %w", d.st.Bucket, name, explainAuth(err))
+	}
+	return nil
+}
+
+// prune deletes the deploy's images beyond keep_images, never keep, the
+// image just made.
+func (d *deployer) prune(ctx context.Context, c *clients, r deploy.Request, keep string) error {
+	images, err := d.listImages(ctx, c, labelFilter([2]string{labelProject, projectLabel(r.Project)}, [2]string{labelDeploy, projectLabel(r.Name)}))
+	if err != nil {
+		return err
+	}
+	images = slices.DeleteFunc(images, func(img *computepb.Image) bool { return img.GetName() == keep })
+	var errs []error
+	for _, name := range pruned(images, d.st.KeepImages) {
+		errs = append(errs, d.deleteImage(ctx, c, name))
+	}
+	return errors.Join(errs...)
+}
+
+// cleanup removes what a failed deploy made, newest first, under a
+// context of its own: the deploy's may be cancelled. What it cannot
+// remove it reports.
+func (d *deployer) cleanup(c *clients, made resources, report func(deploy.Step)) {
+	if made == (resources{}) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
+	defer cancel()
+	report(deploy.Step{Name: stepCleanup})
+	var errs []error
+	if made.instance != "" {
+		errs = append(errs, d.deleteInstance(ctx, c, made.instance))
+	}
+	if made.image != "" {
+		errs = append(errs, d.deleteImage(ctx, c, made.image))
+	}
+	if made.object != "" {
+		errs = append(errs, d.deleteObject(ctx, c, made.object))
+	}
+	if err := errors.Join(errs...); err != nil {
+		report(deploy.Step{Name: stepCleanup, Finished: true, Message: "could not remove everything (ukdev deploy destroy retries): " + err.Error()})
+		return
+	}
+	report(deploy.Step{Name: stepCleanup, Finished: true})
+}
+
+// externalIP returns the instance's public address, "" when it has none.
+func externalIP(inst *computepb.Instance) string {
+	for _, ni := range inst.GetNetworkInterfaces() {
+		for _, ac := range ni.GetAccessConfigs() {
+			if ip := ac.GetNatIP(); ip != "" {
+				return ip
+			}
+		}
+	}
+	return ""
+}
+
+// List returns the instances of the zone labelled with project.
+func (d *deployer) List(ctx context.Context, project string) ([]deploy.Instance, error) {
+	c, err := d.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	list, err := d.listInstances(ctx, c, labelFilter([2]string{labelProject, projectLabel(project)}))
+	if err != nil {
+		return nil, fmt.Errorf("gcp: list: %w", err)
+	}
+	out := make([]deploy.Instance, 0, len(list))
+	for _, inst := range list {
+		out = append(out, deploy.Instance{
+			ID:         strconv.FormatUint(inst.GetId(), 10),
+			Name:       inst.GetName(),
+			Build:      buildOf(inst.GetLabels()),
+			State:      inst.GetStatus(),
+			ExternalIP: externalIP(inst),
+			Created:    created(inst.GetCreationTimestamp()),
+		})
+	}
+	return out, nil
+}
+
+// Destroy removes the project's instances and images of the zone and
+// project, its firewall rule and any tarball left in the bucket.
+func (d *deployer) Destroy(ctx context.Context, project string, report func(deploy.Step)) error {
+	c, err := d.connect(ctx)
+	if err != nil {
+		return err
+	}
+	filter := labelFilter([2]string{labelProject, projectLabel(project)})
+	instances, err := d.listInstances(ctx, c, filter)
+	if err != nil {
+		return fmt.Errorf("gcp: destroy: %w", err)
+	}
+	images, err := d.listImages(ctx, c, filter)
+	if err != nil {
+		return fmt.Errorf("gcp: destroy: %w", err)
+	}
+	var errs []error
+	one := func(what string, del func() error) {
+		report(deploy.Step{Name: stepDestroy, Message: what})
+		if err := del(); err != nil {
+			errs = append(errs, err)
+			return
+		}
+		report(deploy.Step{Name: stepDestroy, Message: what, Finished: true})
+	}
+	for _, inst := range instances {
+		one("instance "+inst.GetName(), func() error { return d.deleteInstance(ctx, c, inst.GetName()) })
+	}
+	for _, img := range images {
+		one("image "+img.GetName(), func() error { return d.deleteImage(ctx, c, img.GetName()) })
+	}
+	fw := d.st.firewallName(project)
+	switch _, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: d.st.Project, Firewall: fw}); {
+	case isNotFound(err):
+	case err != nil:
+		errs = append(errs, fmt.Errorf("get firewall rule %s: %w", fw, explainAuth(err)))
+	default:
+		one("firewall rule "+fw, func() error {
+			err := d.do(ctx, c, "delete firewall rule "+fw, func() (opProto, error) {
+				return c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: d.st.Project, Firewall: fw})
+			})
+			if isNotFound(err) {
+				return nil
+			}
+			return err
+		})
+	}
+	it := c.storage.Bucket(d.st.Bucket).Objects(ctx, &storage.Query{Prefix: strings.TrimSuffix(objectName(d.st.family(project)+"-b"), ".tar.gz")})
+	for {
+		attrs, err := it.Next()
+		if errors.Is(err, iterator.Done) {
+			break
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("list gs://%s: %w", d.st.Bucket, explainAuth(err)))
+			break
+		}
+		one("gs://"+d.st.Bucket+"/"+attrs.Name, func() error { return d.deleteObject(ctx, c, attrs.Name) })
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("gcp: destroy: %w", err)
+	}
+	return nil
+}
+
+// Console returns the instance's serial port 1 output from offset on,
+// and the offset to ask from next. When offset is older than what the
+// instance keeps, the output starts later than asked.
+func (d *deployer) Console(ctx context.Context, instance string, offset int64) ([]byte, int64, error) {
+	c, err := d.connect(ctx)
+	if err != nil {
+		return nil, offset, err
+	}
+	out, err := c.instances.GetSerialPortOutput(ctx, &computepb.GetSerialPortOutputInstanceRequest{
+		Project: d.st.Project, Zone: d.st.Zone, Instance: instance, Port: proto.Int32(1), Start: proto.Int64(offset),
+	})
+	if err != nil {
+		return nil, offset, fmt.Errorf("gcp: console of %s: %w", instance, explainAuth(err))
+	}
+	return []byte(out.GetContents()), out.GetNext(), nil
+}
+
+// Interface checks.
+var (
+	_ deploy.Target        = Target{}
+	_ deploy.Deployer      = (*deployer)(nil)
+	_ deploy.ConsoleReader = (*deployer)(nil)
+)
