@@ -130,7 +130,7 @@ func created(ts string) time.Time {
 
 // pruned returns the names of the images to delete so that keep remain,
 // the newest ones; images are the deploy's images other than the one just
-// made, which counts as one of the kept.
+// made, which counts as one of the kept. The oldest comes first.
 func pruned(images []*computepb.Image, keep int) []string {
 	list := slices.Clone(images)
 	newestFirst(list)
@@ -140,5 +140,6 @@ func pruned(images []*computepb.Image, keep int) []string {
 			names = append(names, img.GetName())
 		}
 	}
+	slices.Reverse(names)
 	return names
 }
