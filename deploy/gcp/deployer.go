@@ -284,6 +284,10 @@ type resources struct {
 	object   string
 	image    string
 	instance string
+	// pending is the insert operation of the image or instance while it
+	// runs: Compute refuses to delete a resource still being created, so
+	// the cleanup waits for it first.
+	pending *computepb.Operation
 }
 
 // Deploy carries out r: upload, image, ports, instance, and once the
@@ -372,7 +376,7 @@ func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *
 		Architecture: proto.String("X86_64"),
 		RawDisk:      &computepb.RawDisk{Source: proto.String(fmt.Sprintf("https://storage.googleapis.com/%s/%s", d.st.Bucket, made.object))},
 	}
-	if err := d.do(ctx, c, "create image "+s.name, func() (opProto, error) {
+	if err := d.doTracked(ctx, c, "create image "+s.name, made, func() (opProto, error) {
 		return c.images.Insert(ctx, &computepb.InsertImageRequest{Project: d.st.Project, ImageResource: img})
 	}); err != nil {
 		return nil, err
@@ -419,7 +423,7 @@ func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *
 	if len(tags) > 0 {
 		inst.Tags = &computepb.Tags{Items: tags}
 	}
-	if err := d.do(ctx, c, "create instance "+s.name, func() (opProto, error) {
+	if err := d.doTracked(ctx, c, "create instance "+s.name, made, func() (opProto, error) {
 		return c.instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: d.st.Project, Zone: d.st.Zone, InstanceResource: inst})
 	}); err != nil {
 		return nil, err
@@ -451,6 +455,26 @@ func (d *deployer) do(ctx context.Context, c *clients, what string, call func() 
 	if err := c.wait(ctx, d.st.Project, op.Proto()); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
+	return nil
+}
+
+// doTracked is do for an insert that the cleanup may have to undo: the
+// operation stays in made.pending until it is done.
+func (d *deployer) doTracked(ctx context.Context, c *clients, what string, made *resources, call func() (opProto, error)) error {
+	op, err := call()
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, explainAuth(err))
+	}
+	made.pending = op.Proto()
+	if err := c.wait(ctx, d.st.Project, made.pending); err != nil {
+		var oe *OperationError
+		if errors.As(err, &oe) {
+			// Done, and failed: nothing is left to wait for.
+			made.pending = nil
+		}
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	made.pending = nil
 	return nil
 }
 
@@ -530,6 +554,10 @@ func (d *deployer) cleanup(c *clients, made resources, report func(deploy.Step))
 	defer cancel()
 	report(deploy.Step{Name: stepCleanup})
 	var errs []error
+	if made.pending != nil {
+		// Its outcome does not matter, only that it is over.
+		_ = c.wait(ctx, d.st.Project, made.pending)
+	}
 	if made.instance != "" {
 		errs = append(errs, d.deleteInstance(ctx, c, made.instance))
 	}

@@ -404,6 +404,30 @@ func TestDeployCancelDuringUploadLeavesNothing(t *testing.T) {
 	diffLines(t, "finished steps", s.finished(), []string{"clean up"})
 }
 
+func TestDeployCancelDuringImageCreationLeavesNothing(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.compute.onWait = func(op string) {
+		if op == "operation-1-insert" {
+			cancel()
+		}
+	}
+	var s steps
+	err := failedDeploy(t, e, ctx, s.report)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v, want context.Canceled", err)
+	}
+	// The cleanup waited for the insert before deleting the image.
+	calls := e.compute.callLines()
+	diffLines(t, "cleanup calls", calls[len(calls)-3:], []string{
+		"DELETE " + api + "/global/images/hello-b12",
+		"POST " + api + "/global/operations/operation-2-delete/wait",
+		"POST " + api + "/global/operations/operation-2-delete/wait",
+	})
+	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "clean up"})
+}
+
 // rowValue returns the value of a plan's row.
 func rowValue(p deploy.Plan, key string) string {
 	for _, r := range p.Rows {

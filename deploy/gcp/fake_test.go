@@ -54,6 +54,9 @@ type fakeCompute struct {
 	disks map[string][]byte
 	// serialKeep is how many bytes of serial output an instance keeps.
 	serialKeep int
+	// onWait, when set, is called with the name of each operation waited
+	// for.
+	onWait func(op string)
 }
 
 // call is one request the fake got.
@@ -163,13 +166,51 @@ func (f *fakeCompute) newOp(w http.ResponseWriter, kind, target string, zonal bo
 	writeJSON(w, op)
 }
 
+// creating reports whether an insert of the resource at target (a path
+// under the project) is still running: Compute refuses to delete it then.
+func (f *fakeCompute) creating(target string) bool {
+	for _, op := range f.ops {
+		if op.body["operationType"] == "insert" && op.body["targetLink"] == f.selfLink(target) && op.body["status"] != "DONE" {
+			return true
+		}
+	}
+	return false
+}
+
+// settle finishes the operations still running, as time does, whether
+// anybody waits for them or not.
+func (f *fakeCompute) settle() {
+	for _, name := range slices.Sorted(func(yield func(string) bool) {
+		for k := range f.ops {
+			if !yield(k) {
+				return
+			}
+		}
+	}) {
+		op := f.ops[name]
+		for op.body["status"] != "DONE" {
+			f.advance(op)
+		}
+	}
+}
+
 // wait moves an operation on one state and answers it.
 func (f *fakeCompute) wait(w http.ResponseWriter, name string) {
+	if f.onWait != nil {
+		f.onWait(name)
+	}
 	op, ok := f.ops[name]
 	if !ok {
 		googleError(w, 404, "notFound", fmt.Sprintf("The resource 'projects/%s/global/operations/%s' was not found", f.project, name))
 		return
 	}
+	f.advance(op)
+	writeJSON(w, op.body)
+}
+
+// advance moves an operation on one state, making its change when it
+// is done.
+func (f *fakeCompute) advance(op *fakeOp) {
 	switch op.body["status"] {
 	case "PENDING":
 		op.body["status"] = "RUNNING"
@@ -184,7 +225,6 @@ func (f *fakeCompute) wait(w http.ResponseWriter, name string) {
 			op.body["httpErrorMessage"] = "BAD REQUEST"
 		}
 	}
-	writeJSON(w, op.body)
 }
 
 // matches reports whether a resource's labels match a list filter, which
@@ -297,6 +337,10 @@ func (f *fakeCompute) zonal(w http.ResponseWriter, r *http.Request, c call, coll
 			return nil
 		})
 	case r.Method == http.MethodDelete && name != "":
+		if f.creating("zones/" + f.zone + "/instances/" + name) {
+			googleError(w, 400, "resourceNotReady", fmt.Sprintf("The resource 'projects/%s/zones/%s/instances/%s' is not ready", f.project, f.zone, name))
+			return
+		}
 		if inst == nil {
 			notFound()
 			return
@@ -376,6 +420,10 @@ func (f *fakeCompute) global(w http.ResponseWriter, r *http.Request, c call, col
 			return nil
 		})
 	case r.Method == http.MethodDelete && name != "":
+		if f.creating("global/" + coll + "/" + name) {
+			googleError(w, 400, "resourceNotReady", fmt.Sprintf("The resource 'projects/%s/global/%s/%s' is not ready", f.project, coll, name))
+			return
+		}
 		if res == nil {
 			notFound()
 			return
@@ -449,10 +497,12 @@ func (f *fakeCompute) addImage(name string, build int, when time.Time) {
 	}
 }
 
-// names returns the names of a collection, sorted.
+// names returns the names of a collection, sorted, once the operations
+// still running are done.
 func (f *fakeCompute) names(all map[string]map[string]any) []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	f.settle()
 	return slices.Sorted(mapsKeys(all))
 }
 
