@@ -51,6 +51,9 @@ func (e *CredentialsError) Unwrap() error { return e.Err }
 // a credential, in the order the SDK tries them.
 func adcSource() string {
 	if f := os.Getenv(adcEnv); f != "" {
+		if _, err := os.Stat(f); err != nil {
+			return fmt.Sprintf("%s (%s, not found)", adcEnv, f)
+		}
 		return fmt.Sprintf("%s (%s)", adcEnv, f)
 	}
 	home := os.Getenv("HOME")

@@ -98,3 +98,37 @@ func TestRefusedCredentials(t *testing.T) {
 		t.Errorf("error shows the key: %v", err)
 	}
 }
+
+func TestCredentialsFileNotFound(t *testing.T) {
+	t.Setenv("HOME", t.TempDir())
+	missing := filepath.Join(t.TempDir(), "key.json")
+	t.Setenv(adcEnv, missing)
+	d, _ := Target{}.Open(testSettings("http://127.0.0.1:1"))
+	_, err := d.List(context.Background(), "hello")
+	want := "gcp: credentials: no usable Google Cloud credential: Application Default Credentials tried " +
+		"GOOGLE_APPLICATION_CREDENTIALS (" + missing + ", not found): run `gcloud auth application-default login`, " +
+		"or set GOOGLE_APPLICATION_CREDENTIALS to a service account key file"
+	if err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant:\n%s", err, want)
+	}
+}
+
+func TestTarget(t *testing.T) {
+	tg, err := deploy.Lookup("gcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tg.Open(42); err == nil {
+		t.Error("Open(42) succeeded, want an error")
+	}
+	d, err := tg.Open(testSettings(""))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := d.(deploy.ConsoleReader); !ok {
+		t.Error("the gcp Deployer is not a ConsoleReader")
+	}
+	if _, ok := tg.NewSection().(*section); !ok {
+		t.Errorf("NewSection = %T", tg.NewSection())
+	}
+}

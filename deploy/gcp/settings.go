@@ -1,7 +1,6 @@
 package gcp
 
 import (
-	"fmt"
 	"regexp"
 	"slices"
 	"strings"
@@ -185,9 +184,4 @@ func decode(s sectionReader, raw *section) Settings {
 		st.Endpoint = strings.TrimSuffix(v, "/")
 	}
 	return st
-}
-
-// String describes the settings in one line, for messages.
-func (st Settings) String() string {
-	return fmt.Sprintf("project %s, zone %s, bucket %s", st.Project, st.Zone, st.Bucket)
 }
