@@ -351,11 +351,7 @@ func (d *deployer) Deploy(ctx context.Context, r deploy.Request, report func(dep
 // create makes the tarball, the image and the instance, and waits for the
 // instance to run, recording in made what exists.
 func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *state, made *resources, report func(deploy.Step)) (*computepb.Instance, error) {
-	labels := map[string]string{}
-	maps.Copy(labels, d.st.Labels)
-	labels[labelProject] = projectLabel(r.Project)
-	labels[labelDeploy] = projectLabel(r.Name)
-	labels[labelBuild] = strconv.Itoa(r.Build)
+	labels := d.labels(r)
 	desc := fmt.Sprintf("ukdev deploy %s of project %s, build %d (%s)", r.Name, r.Project, r.Build, r.Flavor)
 
 	report(deploy.Step{Name: stepUpload, Total: alignUp(r.DiskSize, d.align)})
@@ -365,18 +361,8 @@ func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *
 	}
 
 	report(deploy.Step{Name: stepImage, Message: s.name})
-	made.image = s.name
-	img := &computepb.Image{
-		Name:        proto.String(s.name),
-		Family:      proto.String(d.st.family(r.Project)),
-		Description: proto.String(desc),
-		Labels:      labels,
-		// A raw disk booted by BIOS from its MBR, as every flavor's is:
-		// no guest OS feature (UEFI_COMPATIBLE would make it boot by UEFI).
-		Architecture: proto.String("X86_64"),
-		RawDisk:      &computepb.RawDisk{Source: proto.String(fmt.Sprintf("https://storage.googleapis.com/%s/%s", d.st.Bucket, made.object))},
-	}
-	if err := d.doTracked(ctx, c, "create image "+s.name, made, func() (opProto, error) {
+	img := d.imageSpec(s.name, r.Project, made.object, desc, labels)
+	if err := d.doTracked(ctx, c, "create image "+s.name, made, func() { made.image = s.name }, func() (opProto, error) {
 		return c.images.Insert(ctx, &computepb.InsertImageRequest{Project: d.st.Project, ImageResource: img})
 	}); err != nil {
 		return nil, err
@@ -400,30 +386,8 @@ func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *
 	}
 
 	report(deploy.Step{Name: stepInstance, Message: s.name})
-	made.instance = s.name
-	inst := &computepb.Instance{
-		Name:        proto.String(s.name),
-		Description: proto.String(desc),
-		MachineType: proto.String(fmt.Sprintf("zones/%s/machineTypes/%s", d.st.Zone, d.st.MachineType)),
-		Labels:      labels,
-		Metadata: &computepb.Metadata{Items: []*computepb.Items{
-			{Key: proto.String("serial-port-enable"), Value: proto.String("TRUE")},
-		}},
-		Disks: []*computepb.AttachedDisk{{
-			Boot:             proto.Bool(true),
-			AutoDelete:       proto.Bool(true),
-			Type:             proto.String("PERSISTENT"),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("global/images/" + s.name), Labels: labels},
-		}},
-		NetworkInterfaces: []*computepb.NetworkInterface{{
-			Network:       proto.String("global/networks/" + d.st.Network),
-			AccessConfigs: []*computepb.AccessConfig{{Name: proto.String("External NAT"), Type: proto.String("ONE_TO_ONE_NAT")}},
-		}},
-	}
-	if len(tags) > 0 {
-		inst.Tags = &computepb.Tags{Items: tags}
-	}
-	if err := d.doTracked(ctx, c, "create instance "+s.name, made, func() (opProto, error) {
+	inst := d.instanceSpec(s.name, desc, labels, tags)
+	if err := d.doTracked(ctx, c, "create instance "+s.name, made, func() { made.instance = s.name }, func() (opProto, error) {
 		return c.instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: d.st.Project, Zone: d.st.Zone, InstanceResource: inst})
 	}); err != nil {
 		return nil, err
@@ -439,6 +403,61 @@ func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *
 	}
 	report(deploy.Step{Name: stepStart, Message: s.name, Finished: true})
 	return running, nil
+}
+
+// labels are the labels of the image and instance of r: the user's and
+// ukdev's own.
+func (d *deployer) labels(r deploy.Request) map[string]string {
+	labels := map[string]string{}
+	maps.Copy(labels, d.st.Labels)
+	labels[labelProject] = projectLabel(r.Project)
+	labels[labelDeploy] = projectLabel(r.Name)
+	labels[labelBuild] = strconv.Itoa(r.Build)
+	return labels
+}
+
+// imageSpec is the image made from the tarball object.
+func (d *deployer) imageSpec(name, project, object, desc string, labels map[string]string) *computepb.Image {
+	return &computepb.Image{
+		Name:        proto.String(name),
+		Family:      proto.String(d.st.family(project)),
+		Description: proto.String(desc),
+		Labels:      labels,
+		// Every flavor's disk boots by BIOS from its MBR, and only the boot
+		// loader or the unikernel reads it: no guest OS feature is needed,
+		// and UEFI_COMPATIBLE would make it boot by UEFI, which fails.
+		Architecture: proto.String("X86_64"),
+		RawDisk:      &computepb.RawDisk{Source: proto.String(fmt.Sprintf("https://storage.googleapis.com/%s/%s", d.st.Bucket, object))},
+	}
+}
+
+// instanceSpec is the instance booted from the image of the same name,
+// with its serial port enabled, an external address, the network tags
+// and no service account.
+func (d *deployer) instanceSpec(name, desc string, labels map[string]string, tags []string) *computepb.Instance {
+	inst := &computepb.Instance{
+		Name:        proto.String(name),
+		Description: proto.String(desc),
+		MachineType: proto.String(fmt.Sprintf("zones/%s/machineTypes/%s", d.st.Zone, d.st.MachineType)),
+		Labels:      labels,
+		Metadata: &computepb.Metadata{Items: []*computepb.Items{
+			{Key: proto.String("serial-port-enable"), Value: proto.String("TRUE")},
+		}},
+		Disks: []*computepb.AttachedDisk{{
+			Boot:             proto.Bool(true),
+			AutoDelete:       proto.Bool(true),
+			Type:             proto.String("PERSISTENT"),
+			InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("global/images/" + name), Labels: labels},
+		}},
+		NetworkInterfaces: []*computepb.NetworkInterface{{
+			Network:       proto.String("global/networks/" + d.st.Network),
+			AccessConfigs: []*computepb.AccessConfig{{Name: proto.String("External NAT"), Type: proto.String("ONE_TO_ONE_NAT")}},
+		}},
+	}
+	if len(tags) > 0 {
+		inst.Tags = &computepb.Tags{Items: tags}
+	}
+	return inst
 }
 
 // opProto is an operation an SDK call started.
@@ -458,13 +477,17 @@ func (d *deployer) do(ctx context.Context, c *clients, what string, call func() 
 	return nil
 }
 
-// doTracked is do for an insert that the cleanup may have to undo: the
-// operation stays in made.pending until it is done.
-func (d *deployer) doTracked(ctx context.Context, c *clients, what string, made *resources, call func() (opProto, error)) error {
+// doTracked is do for an insert that the cleanup may have to undo. Once
+// the insert is accepted it calls accepted, which records the resource in
+// made (an insert that was refused made nothing, and a resource of that
+// name is not this deploy's to remove), and the operation stays in
+// made.pending until it is done.
+func (d *deployer) doTracked(ctx context.Context, c *clients, what string, made *resources, accepted func(), call func() (opProto, error)) error {
 	op, err := call()
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, explainAuth(err))
 	}
+	accepted()
 	made.pending = op.Proto()
 	if err := c.wait(ctx, d.st.Project, made.pending); err != nil {
 		var oe *OperationError

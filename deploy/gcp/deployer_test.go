@@ -373,8 +373,10 @@ func TestDeployInstanceInsertFailureLeavesNothing(t *testing.T) {
 	}
 	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "create image: hello-b12", "open ports: tcp 8080", "clean up"})
 	calls := e.compute.callLines()
+	// The refused insert made nothing: no instance of that name is
+	// deleted.
 	diffLines(t, "cleanup calls", calls[len(calls)-4:], []string{
-		"DELETE " + api + "/zones/europe-west1-b/instances/hello-b12",
+		"POST " + api + "/zones/europe-west1-b/instances",
 		"DELETE " + api + "/global/images/hello-b12",
 		"POST " + api + "/global/operations/operation-3-delete/wait",
 		"POST " + api + "/global/operations/operation-3-delete/wait",
