@@ -126,17 +126,34 @@ type state struct {
 	name string
 }
 
-// look reads the state of the deploy of r.
+// look reads the state of the deploy of r. It lists the resources of
+// all the project's deploys, whose names the new one must not take, and
+// keeps those of r's deploy.
 func (d *deployer) look(ctx context.Context, c *clients, r deploy.Request) (*state, error) {
-	filter := labelFilter([2]string{labelProject, projectLabel(r.Project)}, [2]string{labelDeploy, projectLabel(r.Name)})
+	filter := labelFilter(labelProject, projectLabel(r.Project))
+	instances, err := d.listInstances(ctx, c, filter)
+	if err != nil {
+		return nil, err
+	}
+	images, err := d.listImages(ctx, c, filter)
+	if err != nil {
+		return nil, err
+	}
+	taken := map[string]bool{}
 	var s state
-	var err error
-	if s.instances, err = d.listInstances(ctx, c, filter); err != nil {
-		return nil, err
+	for _, inst := range instances {
+		taken[inst.GetName()] = true
+		if ofDeploy(inst.GetLabels(), r) {
+			s.instances = append(s.instances, inst)
+		}
 	}
-	if s.images, err = d.listImages(ctx, c, filter); err != nil {
-		return nil, err
+	for _, img := range images {
+		taken[img.GetName()] = true
+		if ofDeploy(img.GetLabels(), r) {
+			s.images = append(s.images, img)
+		}
 	}
+	s.name = resourceName(d.st.family(r.Project), r.Build, taken)
 	if len(r.Ports) > 0 {
 		fw, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: d.st.Project, Firewall: d.st.firewallName(r.Project)})
 		switch {
@@ -147,15 +164,12 @@ func (d *deployer) look(ctx context.Context, c *clients, r deploy.Request) (*sta
 			s.firewall = fw
 		}
 	}
-	taken := map[string]bool{}
-	for _, inst := range s.instances {
-		taken[inst.GetName()] = true
-	}
-	for _, img := range s.images {
-		taken[img.GetName()] = true
-	}
-	s.name = resourceName(d.st.family(r.Project), r.Build, taken)
 	return &s, nil
+}
+
+// ofDeploy reports whether a resource's labels are those of r's deploy.
+func ofDeploy(labels map[string]string, r deploy.Request) bool {
+	return labels[labelProject] == projectLabel(r.Project) && labels[labelDeploy] == projectLabel(r.Name)
 }
 
 // listInstances lists the instances of the zone that match filter.
@@ -554,11 +568,13 @@ func (d *deployer) deleteObject(ctx context.Context, c *clients, name string) er
 // prune deletes the deploy's images beyond keep_images, never keep, the
 // image just made.
 func (d *deployer) prune(ctx context.Context, c *clients, r deploy.Request, keep string) error {
-	images, err := d.listImages(ctx, c, labelFilter([2]string{labelProject, projectLabel(r.Project)}, [2]string{labelDeploy, projectLabel(r.Name)}))
+	images, err := d.listImages(ctx, c, labelFilter(labelProject, projectLabel(r.Project)))
 	if err != nil {
 		return err
 	}
-	images = slices.DeleteFunc(images, func(img *computepb.Image) bool { return img.GetName() == keep })
+	images = slices.DeleteFunc(images, func(img *computepb.Image) bool {
+		return img.GetName() == keep || !ofDeploy(img.GetLabels(), r)
+	})
 	var errs []error
 	for _, name := range pruned(images, d.st.KeepImages) {
 		errs = append(errs, d.deleteImage(ctx, c, name))
@@ -615,7 +631,7 @@ func (d *deployer) List(ctx context.Context, project string) ([]deploy.Instance,
 	if err != nil {
 		return nil, err
 	}
-	list, err := d.listInstances(ctx, c, labelFilter([2]string{labelProject, projectLabel(project)}))
+	list, err := d.listInstances(ctx, c, labelFilter(labelProject, projectLabel(project)))
 	if err != nil {
 		return nil, fmt.Errorf("gcp: list: %w", err)
 	}
@@ -640,7 +656,7 @@ func (d *deployer) Destroy(ctx context.Context, project string, report func(depl
 	if err != nil {
 		return err
 	}
-	filter := labelFilter([2]string{labelProject, projectLabel(project)})
+	filter := labelFilter(labelProject, projectLabel(project))
 	instances, err := d.listInstances(ctx, c, filter)
 	if err != nil {
 		return fmt.Errorf("gcp: destroy: %w", err)

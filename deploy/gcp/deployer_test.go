@@ -149,7 +149,6 @@ func asJSON(t *testing.T, s string) map[string]any {
 
 const (
 	api           = "/compute/v1/projects/my-proj"
-	deployFilter  = `filter=%28labels.ukdev-project+%3D+%22hello%22%29+AND+%28labels.ukdev-deploy+%3D+%22default%22%29`
 	projectFilter = `filter=%28labels.ukdev-project+%3D+%22hello%22%29`
 )
 
@@ -166,8 +165,8 @@ func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 		t.Errorf("result = %+v", res)
 	}
 	diffLines(t, "calls", e.compute.callLines(), []string{
-		"GET " + api + "/zones/europe-west1-b/instances?" + deployFilter,
-		"GET " + api + "/global/images?" + deployFilter,
+		"GET " + api + "/zones/europe-west1-b/instances?" + projectFilter,
+		"GET " + api + "/global/images?" + projectFilter,
 		"GET " + api + "/global/firewalls/ukdev-hello",
 		"POST " + api + "/global/images",
 		"POST " + api + "/global/operations/operation-1-insert/wait",
@@ -185,7 +184,7 @@ func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 		"DELETE " + api + "/zones/europe-west1-b/instances/hello-b11",
 		"POST " + api + "/zones/europe-west1-b/operations/operation-4-delete/wait",
 		"POST " + api + "/zones/europe-west1-b/operations/operation-4-delete/wait",
-		"GET " + api + "/global/images?" + deployFilter,
+		"GET " + api + "/global/images?" + projectFilter,
 		"DELETE " + api + "/global/images/hello-b9",
 		"POST " + api + "/global/operations/operation-5-delete/wait",
 		"POST " + api + "/global/operations/operation-5-delete/wait",
@@ -322,6 +321,26 @@ func TestDeploySameBuildAgainGetsANewName(t *testing.T) {
 		t.Errorf("instance = %q, want hello-b12-2", res.Instance)
 	}
 	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12-2"})
+	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b12", "hello-b12-2"})
+}
+
+func TestDeployLeavesOtherDeploysAlone(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.d.st.KeepImages = 1
+	e.compute.addInstance("hello-b12", 12)
+	e.compute.addImage("hello-b12", 12, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
+	e.compute.addImage("hello-b11", 11, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
+	for _, l := range []map[string]any{e.compute.instances["hello-b12"]["labels"].(map[string]any), e.compute.images["hello-b12"]["labels"].(map[string]any)} {
+		l[labelDeploy] = "staging"
+	}
+	res, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Instance != "hello-b12-2" {
+		t.Errorf("instance = %q, want hello-b12-2 (staging has hello-b12)", res.Instance)
+	}
+	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12", "hello-b12-2"})
 	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b12", "hello-b12-2"})
 }
 

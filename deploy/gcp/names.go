@@ -95,13 +95,10 @@ func resourceName(family string, build int, taken map[string]bool) string {
 	return name
 }
 
-// labelFilter is the Compute list filter that matches the labels.
-func labelFilter(labels ...[2]string) string {
-	parts := make([]string, len(labels))
-	for i, l := range labels {
-		parts[i] = fmt.Sprintf("(labels.%s = %q)", l[0], l[1])
-	}
-	return strings.Join(parts, " AND ")
+// labelFilter is the Compute list filter of the resources labelled
+// key=value.
+func labelFilter(key, value string) string {
+	return fmt.Sprintf("(labels.%s = %q)", key, value)
 }
 
 // buildOf returns the build number in labels, 0 when unknown.
