@@ -460,25 +460,40 @@ func rowValue(p deploy.Plan, key string) string {
 }
 
 func TestPlan(t *testing.T) {
-	e := newEnv(t, 5<<20+100)
-	e.previous()
-	plan, err := e.d.Plan(context.Background(), e.req)
-	if err != nil {
-		t.Fatal(err)
+	tests := []struct {
+		name  string
+		setup func(e *env)
+	}{
+		{"replaces", func(e *env) { e.previous() }},
+		{"first", func(e *env) {
+			e.req.Ports = nil
+			e.d.align = imageAlign
+			e.d.st.ImageFamily, e.d.st.MachineType = "web", "n2-standard-2"
+		}},
 	}
-	var b strings.Builder
-	fmt.Fprintf(&b, "plan of %s:\n", plan.Target)
-	for _, r := range plan.Rows {
-		fmt.Fprintf(&b, "  %-13s %s\n", r.Key+":", r.Value)
-	}
-	golden.RequireEqual(t, []byte(b.String()))
-	for _, line := range e.compute.callLines() {
-		if !strings.HasPrefix(line, "GET ") {
-			t.Errorf("plan changed something: %s", line)
-		}
-	}
-	if got := e.objects(t); len(got) != 0 {
-		t.Errorf("plan wrote %v", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 5<<20+100)
+			tt.setup(e)
+			plan, err := e.d.Plan(context.Background(), e.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "plan of %s:\n", plan.Target)
+			for _, r := range plan.Rows {
+				fmt.Fprintf(&b, "  %-13s %s\n", r.Key+":", r.Value)
+			}
+			golden.RequireEqual(t, []byte(b.String()))
+			for _, line := range e.compute.callLines() {
+				if !strings.HasPrefix(line, "GET ") {
+					t.Errorf("plan changed something: %s", line)
+				}
+			}
+			if got := e.objects(t); len(got) != 0 {
+				t.Errorf("plan wrote %v", got)
+			}
+		})
 	}
 }
 
