@@ -7,16 +7,13 @@ import (
 	"maps"
 	"slices"
 	"strconv"
-	"strings"
 	"time"
 
 	"cloud.google.com/go/compute/apiv1/computepb"
 	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/ukdev/ukdev/deploy"
-	"github.com/ukdev/ukdev/project"
 )
 
 // Timings of a deploy.
@@ -58,61 +55,6 @@ type deployer struct {
 // newDeployer returns a deployer for st, with no client made yet.
 func newDeployer(st Settings) *deployer {
 	return &deployer{st: st, connector: connector{st: st}, align: imageAlign, chunk: uploadChunk, poll: statusPoll}
-}
-
-// ports groups the guest ports to open by protocol, sorted.
-func ports(list []project.Port) map[string][]string {
-	m := map[string][]string{}
-	for _, p := range list {
-		port := strconv.Itoa(p.GuestPort)
-		if !slices.Contains(m[p.Proto], port) {
-			m[p.Proto] = append(m[p.Proto], port)
-		}
-	}
-	for _, v := range m {
-		slices.SortFunc(v, func(a, b string) int { x, _ := strconv.Atoi(a); y, _ := strconv.Atoi(b); return x - y })
-	}
-	return m
-}
-
-// firewallRule is the rule that opens ports to the instances tagged with
-// its name.
-func (d *deployer) firewallRule(name string, open map[string][]string) *computepb.Firewall {
-	fw := &computepb.Firewall{
-		Name:         proto.String(name),
-		Description:  proto.String("ukdev: the ports of the project's deployed instances"),
-		Network:      proto.String("global/networks/" + d.st.Network),
-		Direction:    proto.String("INGRESS"),
-		SourceRanges: []string{"0.0.0.0/0"},
-		TargetTags:   []string{name},
-	}
-	for _, proto_ := range slices.Sorted(maps.Keys(open)) {
-		fw.Allowed = append(fw.Allowed, &computepb.Allowed{IPProtocol: proto.String(proto_), Ports: open[proto_]})
-	}
-	return fw
-}
-
-// sameAllowed reports whether the rule opens exactly the ports in open.
-func sameAllowed(fw *computepb.Firewall, open map[string][]string) bool {
-	got := map[string][]string{}
-	for _, a := range fw.GetAllowed() {
-		got[a.GetIPProtocol()] = append(got[a.GetIPProtocol()], a.GetPorts()...)
-	}
-	return maps.EqualFunc(got, open, func(a, b []string) bool {
-		a, b = slices.Clone(a), slices.Clone(b)
-		slices.Sort(a)
-		slices.Sort(b)
-		return slices.Equal(a, b)
-	})
-}
-
-// describePorts writes the ports of open ("tcp 80, 443; udp 53").
-func describePorts(open map[string][]string) string {
-	var parts []string
-	for _, p := range slices.Sorted(maps.Keys(open)) {
-		parts = append(parts, p+" "+strings.Join(open[p], ", "))
-	}
-	return strings.Join(parts, "; ")
 }
 
 // state is what the target holds for a deploy before it starts: the
@@ -196,101 +138,6 @@ func (d *deployer) listImages(ctx context.Context, c *clients, filter string) ([
 		list = append(list, img)
 	}
 	return list, nil
-}
-
-// Plan reads what the deploy of r would replace and delete, and says
-// what it would make; it changes nothing.
-func (d *deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, error) {
-	c, err := d.connect(ctx)
-	if err != nil {
-		return deploy.Plan{}, err
-	}
-	s, err := d.look(ctx, c, r)
-	if err != nil {
-		return deploy.Plan{}, fmt.Errorf("gcp: plan: %w", err)
-	}
-	size := alignUp(r.DiskSize, d.align)
-	rows := []deploy.Row{
-		{Key: "target", Value: TargetName},
-		{Key: "project", Value: d.st.Project},
-		{Key: "zone", Value: fmt.Sprintf("%s (region %s)", d.st.Zone, d.st.Region)},
-		{Key: "upload", Value: fmt.Sprintf("gs://%s/%s (removed once the image is made)", d.st.Bucket, objectName(s.name))},
-		{Key: "image", Value: fmt.Sprintf("%s (family %s)", s.name, d.st.family(r.Project))},
-		{Key: "disk size", Value: fmt.Sprintf("%s, as a %s image", sizeText(r.DiskSize), sizeText(size))},
-		{Key: "instance", Value: s.name},
-		{Key: "machine type", Value: d.st.MachineType},
-		{Key: "network", Value: d.st.Network},
-		{Key: "ports opened", Value: d.planPorts(r, s)},
-		{Key: "replaces", Value: planReplaced(s.instances)},
-		{Key: "deletes", Value: d.planDeleted(s.images)},
-	}
-	return deploy.Plan{Target: TargetName, Rows: rows}, nil
-}
-
-// planPorts says which ports the deploy opens and with which rule.
-func (d *deployer) planPorts(r deploy.Request, s *state) string {
-	open := ports(r.Ports)
-	if len(open) == 0 {
-		return "none (no vm.ports)"
-	}
-	name := d.st.firewallName(r.Project)
-	how := "new"
-	switch {
-	case s.firewall == nil:
-	case sameAllowed(s.firewall, open):
-		how = "exists"
-	default:
-		how = "updated from " + describePorts(ports(portsOf(s.firewall)))
-	}
-	return fmt.Sprintf("%s to 0.0.0.0/0 (firewall rule %s, %s)", describePorts(open), name, how)
-}
-
-// portsOf lists the ports a rule opens, as forwards of the same port.
-func portsOf(fw *computepb.Firewall) []project.Port {
-	var list []project.Port
-	for _, a := range fw.GetAllowed() {
-		for _, p := range a.GetPorts() {
-			n, _ := strconv.Atoi(p)
-			list = append(list, project.Port{Proto: a.GetIPProtocol(), GuestPort: n})
-		}
-	}
-	return list
-}
-
-// planReplaced says which instances the deploy removes once the new one
-// runs.
-func planReplaced(instances []*computepb.Instance) string {
-	if len(instances) == 0 {
-		return "nothing (no instance of this deploy runs)"
-	}
-	var parts []string
-	for _, inst := range instances {
-		parts = append(parts, fmt.Sprintf("instance %s (%s, build %d)", inst.GetName(), inst.GetStatus(), buildOf(inst.GetLabels())))
-	}
-	return strings.Join(parts, ", ") + ", once the new one runs"
-}
-
-// planDeleted says which images pruning deletes.
-func (d *deployer) planDeleted(images []*computepb.Image) string {
-	names := pruned(images, d.st.KeepImages)
-	if len(names) == 0 {
-		return fmt.Sprintf("no image (keep_images = %d)", d.st.KeepImages)
-	}
-	return fmt.Sprintf("images %s (keep_images = %d)", strings.Join(names, ", "), d.st.KeepImages)
-}
-
-// sizeText writes a byte count for people.
-func sizeText(n int64) string {
-	switch {
-	case n >= 1<<30 && n%(1<<30) == 0:
-		return fmt.Sprintf("%d GiB", n>>30)
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	default:
-		return fmt.Sprintf("%d bytes", n)
-	}
 }
 
 // resources are the resources a deploy made, removed when it fails.
@@ -515,23 +362,6 @@ func (d *deployer) doTracked(ctx context.Context, c *clients, what string, made 
 	return nil
 }
 
-// openPorts makes the firewall rule want, or updates the existing one
-// (have, nil when absent) when it opens other ports.
-func (d *deployer) openPorts(ctx context.Context, c *clients, have, want *computepb.Firewall) error {
-	switch {
-	case have == nil:
-		return d.do(ctx, c, "create firewall rule "+want.GetName(), func() (opProto, error) {
-			return c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: d.st.Project, FirewallResource: want})
-		})
-	case !sameAllowed(have, ports(portsOf(want))):
-		patch := &computepb.Firewall{Allowed: want.GetAllowed()}
-		return d.do(ctx, c, "update firewall rule "+want.GetName(), func() (opProto, error) {
-			return c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: d.st.Project, Firewall: want.GetName(), FirewallResource: patch})
-		})
-	}
-	return nil
-}
-
 // deleteInstance deletes an instance and waits until it is gone; one
 // already gone is not an error.
 func (d *deployer) deleteInstance(ctx context.Context, c *clients, name string) error {
@@ -623,112 +453,6 @@ func externalIP(inst *computepb.Instance) string {
 		}
 	}
 	return ""
-}
-
-// List returns the instances of the zone labelled with project.
-func (d *deployer) List(ctx context.Context, project string) ([]deploy.Instance, error) {
-	c, err := d.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	list, err := d.listInstances(ctx, c, labelFilter(labelProject, projectLabel(project)))
-	if err != nil {
-		return nil, fmt.Errorf("gcp: list: %w", err)
-	}
-	out := make([]deploy.Instance, 0, len(list))
-	for _, inst := range list {
-		out = append(out, deploy.Instance{
-			ID:         strconv.FormatUint(inst.GetId(), 10),
-			Name:       inst.GetName(),
-			Build:      buildOf(inst.GetLabels()),
-			State:      inst.GetStatus(),
-			ExternalIP: externalIP(inst),
-			Created:    created(inst.GetCreationTimestamp()),
-		})
-	}
-	return out, nil
-}
-
-// Destroy removes the project's instances and images of the zone and
-// project, its firewall rule and any tarball left in the bucket.
-func (d *deployer) Destroy(ctx context.Context, project string, report func(deploy.Step)) error {
-	c, err := d.connect(ctx)
-	if err != nil {
-		return err
-	}
-	filter := labelFilter(labelProject, projectLabel(project))
-	instances, err := d.listInstances(ctx, c, filter)
-	if err != nil {
-		return fmt.Errorf("gcp: destroy: %w", err)
-	}
-	images, err := d.listImages(ctx, c, filter)
-	if err != nil {
-		return fmt.Errorf("gcp: destroy: %w", err)
-	}
-	var errs []error
-	one := func(what string, del func() error) {
-		report(deploy.Step{Name: stepDestroy, Message: what})
-		if err := del(); err != nil {
-			errs = append(errs, err)
-			return
-		}
-		report(deploy.Step{Name: stepDestroy, Message: what, Finished: true})
-	}
-	for _, inst := range instances {
-		one("instance "+inst.GetName(), func() error { return d.deleteInstance(ctx, c, inst.GetName()) })
-	}
-	for _, img := range images {
-		one("image "+img.GetName(), func() error { return d.deleteImage(ctx, c, img.GetName()) })
-	}
-	fw := d.st.firewallName(project)
-	switch _, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: d.st.Project, Firewall: fw}); {
-	case isNotFound(err):
-	case err != nil:
-		errs = append(errs, fmt.Errorf("get firewall rule %s: %w", fw, explainAuth(err)))
-	default:
-		one("firewall rule "+fw, func() error {
-			err := d.do(ctx, c, "delete firewall rule "+fw, func() (opProto, error) {
-				return c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: d.st.Project, Firewall: fw})
-			})
-			if isNotFound(err) {
-				return nil
-			}
-			return err
-		})
-	}
-	it := c.storage.Bucket(d.st.Bucket).Objects(ctx, &storage.Query{Prefix: strings.TrimSuffix(objectName(d.st.family(project)+"-b"), ".tar.gz")})
-	for {
-		attrs, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list gs://%s: %w", d.st.Bucket, explainAuth(err)))
-			break
-		}
-		one("gs://"+d.st.Bucket+"/"+attrs.Name, func() error { return d.deleteObject(ctx, c, attrs.Name) })
-	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("gcp: destroy: %w", err)
-	}
-	return nil
-}
-
-// Console returns the instance's serial port 1 output from offset on,
-// and the offset to ask from next. When offset is older than what the
-// instance keeps, the output starts later than asked.
-func (d *deployer) Console(ctx context.Context, instance string, offset int64) ([]byte, int64, error) {
-	c, err := d.connect(ctx)
-	if err != nil {
-		return nil, offset, err
-	}
-	out, err := c.instances.GetSerialPortOutput(ctx, &computepb.GetSerialPortOutputInstanceRequest{
-		Project: d.st.Project, Zone: d.st.Zone, Instance: instance, Port: proto.Int32(1), Start: proto.Int64(offset),
-	})
-	if err != nil {
-		return nil, offset, fmt.Errorf("gcp: console of %s: %w", instance, explainAuth(err))
-	}
-	return []byte(out.GetContents()), out.GetNext(), nil
 }
 
 // Interface checks.
