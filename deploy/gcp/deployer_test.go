@@ -402,6 +402,19 @@ func TestDeployInstanceInsertFailureLeavesNothing(t *testing.T) {
 	})
 }
 
+func TestDeployInstanceThatStopsLeavesNothing(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.compute.failStart = true
+	var s steps
+	err := failedDeploy(t, e, context.Background(), s.report)
+	if want := "gcp: deploy: start instance: instance hello-b12 is TERMINATED, not running"; err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+	diffLines(t, "finished steps", s.finished(), []string{
+		"upload disk", "create image: hello-b12", "open ports: tcp 8080", "create instance: hello-b12", "clean up",
+	})
+}
+
 func TestDeployCancelDuringUploadLeavesNothing(t *testing.T) {
 	e := newEnv(t, 12<<20)
 	ctx, cancel := context.WithCancel(context.Background())

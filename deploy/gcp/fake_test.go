@@ -50,6 +50,8 @@ type fakeCompute struct {
 	// instance inserts answer this HTTP error.
 	failImage    bool
 	failInstance bool
+	// failStart makes new instances stop instead of running.
+	failStart bool
 	// disks are the disk.raw of the tarballs image inserts read.
 	disks map[string][]byte
 	// serialKeep is how many bytes of serial output an instance keeps.
@@ -305,8 +307,11 @@ func (f *fakeCompute) zonal(w http.ResponseWriter, r *http.Request, c call, coll
 			inst["status"] = "PROVISIONING"
 		case 2:
 			inst["status"] = "STAGING"
-		default:
+		case 3:
 			inst["status"] = "RUNNING"
+			if f.failStart {
+				inst["status"] = "TERMINATED"
+			}
 		}
 		writeJSON(w, inst)
 	case r.Method == http.MethodPost && name == "":
