@@ -26,7 +26,7 @@ func (d *deployer) Plan(ctx context.Context, r deploy.Request) (deploy.Plan, err
 		{Key: "target", Value: TargetName},
 		{Key: "project", Value: d.st.Project},
 		{Key: "zone", Value: fmt.Sprintf("%s (region %s)", d.st.Zone, d.st.Region)},
-		{Key: "upload", Value: fmt.Sprintf("gs://%s/%s (removed once the image is made)", d.st.Bucket, objectName(s.name))},
+		{Key: "bucket", Value: fmt.Sprintf("gs://%s/%s (the upload, removed once the image is made)", d.st.Bucket, objectName(s.name))},
 		{Key: "image", Value: fmt.Sprintf("%s (family %s)", s.name, d.st.family(r.Project))},
 		{Key: "disk size", Value: fmt.Sprintf("%s, as a %s image", sizeText(r.DiskSize), sizeText(size))},
 		{Key: "instance", Value: s.name},
