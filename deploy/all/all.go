@@ -7,5 +7,6 @@ import (
 	// The targets register themselves in their init.
 	_ "github.com/ukdev/ukdev/deploy/aws"
 	_ "github.com/ukdev/ukdev/deploy/command"
+	_ "github.com/ukdev/ukdev/deploy/gcp"
 	_ "github.com/ukdev/ukdev/deploy/ops"
 )

@@ -1,0 +1,593 @@
+package gcp
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/charmbracelet/x/exp/golden"
+	"github.com/fsouza/fake-gcs-server/fakestorage"
+	"google.golang.org/api/option"
+
+	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/project"
+)
+
+// testBucket is the bucket the tests upload through.
+const testBucket = "ukdev-uploads"
+
+// env is a deployer pointed at the fakes.
+type env struct {
+	d       *deployer
+	compute *fakeCompute
+	gcs     *fakestorage.Server
+	req     deploy.Request
+	disk    []byte
+}
+
+// newEnv starts the storage emulator (reached through
+// STORAGE_EMULATOR_HOST, as users point the SDK at one) and the Compute
+// fake (reached through the endpoint key), and writes a disk of
+// diskSize random bytes.
+func newEnv(t *testing.T, diskSize int) *env {
+	t.Helper()
+	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", PublicHost: "storage.googleapis.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(gcs.Stop)
+	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: testBucket})
+	u, _ := url.Parse(gcs.URL())
+	t.Setenv("STORAGE_EMULATOR_HOST", u.Host)
+
+	fc := newFakeCompute(t, gcs)
+	st := Settings{
+		Project: "my-proj", Zone: "europe-west1-b", Region: "europe-west1", Bucket: testBucket,
+		MachineType: DefaultMachineType, KeepImages: 2, Network: DefaultNetwork, Endpoint: fc.srv.URL,
+	}
+	d := newDeployer(st)
+	d.computeOpts = []option.ClientOption{option.WithoutAuthentication()}
+	d.align = 1 << 20
+	d.chunk = 256 << 10
+	d.poll = time.Millisecond
+
+	disk := make([]byte, diskSize)
+	_, _ = rand.Read(disk)
+	path := filepath.Join(t.TempDir(), "disk.raw")
+	if err := os.WriteFile(path, disk, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	req := deploy.Request{
+		Project: "hello", Name: "default", Build: 12, Flavor: "elf",
+		Disk: path, DiskSize: int64(diskSize),
+		Ports: []project.Port{{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 18080, GuestPort: 8080, Spec: "18080:8080"}},
+	}
+	return &env{d: d, compute: fc, gcs: gcs, req: req, disk: disk}
+}
+
+// previous gives the fake a running instance of build 11 and the images
+// of builds 9 to 11.
+func (e *env) previous() {
+	e.compute.addInstance("hello-b11", 11)
+	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("PST", -8*3600))
+	for b := 9; b <= 11; b++ {
+		e.compute.addImage(fmt.Sprintf("hello-b%d", b), b, base.Add(time.Duration(b)*time.Hour))
+	}
+}
+
+// steps records the reports of a deploy.
+type steps struct {
+	mu   sync.Mutex
+	list []deploy.Step
+}
+
+func (s *steps) report(st deploy.Step) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list = append(s.list, st)
+}
+
+// finished returns the names of the steps that finished, in order, with
+// their messages.
+func (s *steps) finished() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, st := range s.list {
+		if st.Finished {
+			line := st.Name
+			if st.Message != "" {
+				line += ": " + st.Message
+			}
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// objects lists the bucket's objects.
+func (e *env) objects(t *testing.T) []string {
+	t.Helper()
+	list, _, err := e.gcs.ListObjects(testBucket, "", "", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, o := range list {
+		names = append(names, o.Name)
+	}
+	return names
+}
+
+func diffLines(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("%s:\ngot:\n  %s\nwant:\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}
+
+// asJSON reads a JSON literal for comparison with a recorded body.
+func asJSON(t *testing.T, s string) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s), &m); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+const (
+	api           = "/compute/v1/projects/my-proj"
+	projectFilter = `filter=%28labels.ukdev-project+%3D+%22hello%22%29`
+)
+
+func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
+	e := newEnv(t, 5<<20+100)
+	e.previous()
+	var s steps
+	res, err := e.d.Deploy(context.Background(), e.req, s.report)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if res.Instance != "hello-b12" || res.ExternalIP != "203.0.113.12" || !reflect.DeepEqual(res.URLs, []string{"http://203.0.113.12:8080"}) {
+		t.Errorf("result = %+v", res)
+	}
+	diffLines(t, "calls", e.compute.callLines(), []string{
+		"GET " + api + "/zones/europe-west1-b/instances?" + projectFilter,
+		"GET " + api + "/global/images?" + projectFilter,
+		"GET " + api + "/global/firewalls/ukdev-hello",
+		"POST " + api + "/global/images",
+		"POST " + api + "/global/operations/operation-1-insert/wait",
+		"POST " + api + "/global/operations/operation-1-insert/wait",
+		"POST " + api + "/global/firewalls",
+		"POST " + api + "/global/operations/operation-2-insert/wait",
+		"POST " + api + "/global/operations/operation-2-insert/wait",
+		"POST " + api + "/zones/europe-west1-b/instances",
+		"POST " + api + "/zones/europe-west1-b/operations/operation-3-insert/wait",
+		"POST " + api + "/zones/europe-west1-b/operations/operation-3-insert/wait",
+		// PROVISIONING, STAGING, RUNNING: only then is the old one deleted.
+		"GET " + api + "/zones/europe-west1-b/instances/hello-b12",
+		"GET " + api + "/zones/europe-west1-b/instances/hello-b12",
+		"GET " + api + "/zones/europe-west1-b/instances/hello-b12",
+		"DELETE " + api + "/zones/europe-west1-b/instances/hello-b11",
+		"POST " + api + "/zones/europe-west1-b/operations/operation-4-delete/wait",
+		"POST " + api + "/zones/europe-west1-b/operations/operation-4-delete/wait",
+		"GET " + api + "/global/images?" + projectFilter,
+		"DELETE " + api + "/global/images/hello-b9",
+		"POST " + api + "/global/operations/operation-5-delete/wait",
+		"POST " + api + "/global/operations/operation-5-delete/wait",
+		"DELETE " + api + "/global/images/hello-b10",
+		"POST " + api + "/global/operations/operation-6-delete/wait",
+		"POST " + api + "/global/operations/operation-6-delete/wait",
+	})
+	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12"})
+	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b11", "hello-b12"})
+	if got := e.objects(t); len(got) != 0 {
+		t.Errorf("bucket holds %v after the deploy, want nothing", got)
+	}
+	diffLines(t, "finished steps", s.finished(), []string{
+		"upload disk", "create image: hello-b12", "open ports: tcp 8080", "create instance: hello-b12",
+		"start instance: hello-b12", "remove previous instance: hello-b11", "remove tarball", "prune images",
+	})
+
+	// What Compute read: disk.raw, the disk padded with zeros to the
+	// alignment.
+	got := e.compute.disks["hello-b12"]
+	if len(got) != 6<<20 || !bytes.Equal(got[:len(e.disk)], e.disk) || bytes.ContainsFunc(got[len(e.disk):], func(r rune) bool { return r != 0 }) {
+		t.Errorf("disk.raw read by Compute: %d bytes, want the %d-byte disk padded with zeros to %d", len(got), len(e.disk), 6<<20)
+	}
+	var last deploy.Step
+	for _, st := range s.list {
+		if st.Name == stepUpload {
+			if st.Total != 6<<20 || st.Done < last.Done {
+				t.Errorf("upload progress %d/%d after %d", st.Done, st.Total, last.Done)
+			}
+			last = st
+		}
+	}
+	if last.Done != 6<<20 || !last.Finished {
+		t.Errorf("last upload report = %+v, want all 6 MiB, finished", last)
+	}
+}
+
+func TestDeployBodies(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.d.st.Tags = []string{"http-server"}
+	e.d.st.Labels = map[string]string{"team": "web"}
+	if _, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {}); err != nil {
+		t.Fatal(err)
+	}
+	labels := `{"team": "web", "ukdev-project": "hello", "ukdev-deploy": "default", "ukdev-build": "12"}`
+	tests := []struct {
+		method, path, want string
+	}{
+		{"POST", api + "/global/images", `{
+			"name": "hello-b12", "family": "hello", "architecture": "X86_64",
+			"description": "ukdev deploy default of project hello, build 12 (elf)",
+			"labels": ` + labels + `,
+			"rawDisk": {"source": "https://storage.googleapis.com/ukdev-uploads/ukdev/hello-b12.tar.gz"}}`},
+		{"POST", api + "/global/firewalls", `{
+			"name": "ukdev-hello", "description": "ukdev: the ports of the project's deployed instances",
+			"network": "global/networks/default", "direction": "INGRESS",
+			"allowed": [{"IPProtocol": "tcp", "ports": ["8080"]}],
+			"sourceRanges": ["0.0.0.0/0"], "targetTags": ["ukdev-hello"]}`},
+		{"POST", api + "/zones/europe-west1-b/instances", `{
+			"name": "hello-b12", "description": "ukdev deploy default of project hello, build 12 (elf)",
+			"machineType": "zones/europe-west1-b/machineTypes/e2-small",
+			"labels": ` + labels + `,
+			"tags": {"items": ["ukdev-hello", "http-server"]},
+			"metadata": {"items": [{"key": "serial-port-enable", "value": "TRUE"}]},
+			"disks": [{"boot": true, "autoDelete": true, "type": "PERSISTENT",
+				"initializeParams": {"sourceImage": "global/images/hello-b12", "labels": ` + labels + `}}],
+			"networkInterfaces": [{"network": "global/networks/default",
+				"accessConfigs": [{"name": "External NAT", "type": "ONE_TO_ONE_NAT"}]}]}`},
+	}
+	for _, tt := range tests {
+		got := e.compute.body(tt.method, tt.path)
+		// The fake adds what Compute adds once the operation is done.
+		for _, k := range []string{"kind", "id", "selfLink", "status", "creationTimestamp", "zone"} {
+			delete(got, k)
+		}
+		if ni, ok := got["networkInterfaces"].([]any); ok {
+			for _, ac := range ni[0].(map[string]any)["accessConfigs"].([]any) {
+				delete(ac.(map[string]any), "natIP")
+			}
+		}
+		if want := asJSON(t, tt.want); !reflect.DeepEqual(got, want) {
+			g, _ := json.MarshalIndent(got, "", "  ")
+			w, _ := json.MarshalIndent(want, "", "  ")
+			t.Errorf("%s %s body:\n%s\nwant:\n%s", tt.method, tt.path, g, w)
+		}
+	}
+}
+
+func TestDeployUpdatesAndReusesTheFirewallRule(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.req.Ports = append(e.req.Ports, project.Port{Proto: "tcp", GuestPort: 443}, project.Port{Proto: "udp", GuestPort: 53})
+	e.compute.firewalls["ukdev-hello"] = map[string]any{
+		"name": "ukdev-hello", "allowed": []any{map[string]any{"IPProtocol": "tcp", "ports": []any{"80"}}},
+		"targetTags": []any{"ukdev-hello"}, "network": e.compute.selfLink("global/networks/default"),
+	}
+	plan, err := e.d.Plan(context.Background(), e.req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := rowValue(plan, "ports opened"); got != "tcp 443, 8080; udp 53 to 0.0.0.0/0 (firewall rule ukdev-hello, updated from tcp 80)" {
+		t.Errorf("ports opened = %q", got)
+	}
+	if _, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {}); err != nil {
+		t.Fatal(err)
+	}
+	patch := e.compute.body("PATCH", api+"/global/firewalls/ukdev-hello")
+	want := asJSON(t, `{"allowed": [{"IPProtocol": "tcp", "ports": ["443", "8080"]}, {"IPProtocol": "udp", "ports": ["53"]}]}`)
+	if !reflect.DeepEqual(patch, want) {
+		t.Errorf("patch body = %v, want %v", patch, want)
+	}
+
+	// The next deploy finds the rule as it wants it and leaves it alone.
+	e.compute.callLines()
+	e.req.Build = 13
+	if _, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {}); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range e.compute.callLines() {
+		if strings.Contains(line, "/firewalls") && !strings.HasPrefix(line, "GET ") {
+			t.Errorf("second deploy changed the firewall rule: %s", line)
+		}
+	}
+}
+
+func TestDeploySameBuildAgainGetsANewName(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.compute.addInstance("hello-b12", 12)
+	e.compute.addImage("hello-b12", 12, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
+	res, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Instance != "hello-b12-2" {
+		t.Errorf("instance = %q, want hello-b12-2", res.Instance)
+	}
+	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12-2"})
+	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b12", "hello-b12-2"})
+}
+
+func TestDeployLeavesOtherDeploysAlone(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.d.st.KeepImages = 1
+	e.compute.addInstance("hello-b12", 12)
+	e.compute.addImage("hello-b12", 12, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
+	e.compute.addImage("hello-b11", 11, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
+	for _, l := range []map[string]any{e.compute.instances["hello-b12"]["labels"].(map[string]any), e.compute.images["hello-b12"]["labels"].(map[string]any)} {
+		l[labelDeploy] = "staging"
+	}
+	res, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Instance != "hello-b12-2" {
+		t.Errorf("instance = %q, want hello-b12-2 (staging has hello-b12)", res.Instance)
+	}
+	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12", "hello-b12-2"})
+	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b12", "hello-b12-2"})
+}
+
+// failedDeploy runs a deploy that must fail, and checks that it left
+// nothing behind: no object, no new image or instance, the previous
+// instance running.
+func failedDeploy(t *testing.T, e *env, ctx context.Context, report func(deploy.Step)) error {
+	t.Helper()
+	e.previous()
+	_, err := e.d.Deploy(ctx, e.req, report)
+	if err == nil {
+		t.Fatal("deploy succeeded")
+	}
+	if got := e.objects(t); len(got) != 0 {
+		t.Errorf("bucket holds %v after the failed deploy", got)
+	}
+	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b11"})
+	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b10", "hello-b11", "hello-b9"})
+	return err
+}
+
+func TestDeployImageInsertFailureLeavesNothing(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.compute.failImage = true
+	var s steps
+	err := failedDeploy(t, e, context.Background(), s.report)
+	var oe *OperationError
+	if !errors.As(err, &oe) || oe.Code != "INVALID_IMAGE_FILE" {
+		t.Errorf("error = %v, want the operation's INVALID_IMAGE_FILE", err)
+	}
+	want := "gcp: deploy: create image hello-b12: insert https://www.googleapis.com/compute/v1/projects/my-proj/global/images/hello-b12 failed: The image file is not valid: disk.raw is not a bootable disk. (INVALID_IMAGE_FILE)"
+	if err.Error() != want {
+		t.Errorf("error:\n%s\nwant:\n%s", err, want)
+	}
+	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "clean up"})
+	calls := e.compute.callLines()
+	if got := calls[len(calls)-1]; got != "DELETE "+api+"/global/images/hello-b12" {
+		t.Errorf("last call = %s, want the delete of the image (which is not there)", got)
+	}
+}
+
+func TestDeployInstanceInsertFailureLeavesNothing(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.compute.failInstance = true
+	var s steps
+	err := failedDeploy(t, e, context.Background(), s.report)
+	if !strings.Contains(err.Error(), "create instance hello-b12") || !strings.Contains(err.Error(), "Quota 'CPUS' exceeded") {
+		t.Errorf("error = %v", err)
+	}
+	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "create image: hello-b12", "open ports: tcp 8080", "clean up"})
+	calls := e.compute.callLines()
+	// The refused insert made nothing: no instance of that name is
+	// deleted.
+	diffLines(t, "cleanup calls", calls[len(calls)-4:], []string{
+		"POST " + api + "/zones/europe-west1-b/instances",
+		"DELETE " + api + "/global/images/hello-b12",
+		"POST " + api + "/global/operations/operation-3-delete/wait",
+		"POST " + api + "/global/operations/operation-3-delete/wait",
+	})
+}
+
+func TestDeployInstanceThatStopsLeavesNothing(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.compute.failStart = true
+	var s steps
+	err := failedDeploy(t, e, context.Background(), s.report)
+	if want := "gcp: deploy: start instance: instance hello-b12 is TERMINATED, not running"; err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+	diffLines(t, "finished steps", s.finished(), []string{
+		"upload disk", "create image: hello-b12", "open ports: tcp 8080", "create instance: hello-b12", "clean up",
+	})
+}
+
+func TestDeployCancelDuringUploadLeavesNothing(t *testing.T) {
+	e := newEnv(t, 12<<20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var s steps
+	report := func(st deploy.Step) {
+		s.report(st)
+		if st.Name == stepUpload && st.Done > 0 && !st.Finished {
+			cancel()
+		}
+	}
+	err := failedDeploy(t, e, ctx, report)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v, want context.Canceled", err)
+	}
+	for _, line := range e.compute.callLines() {
+		if !strings.HasPrefix(line, "GET ") {
+			t.Errorf("a cancelled upload went on to %s", line)
+		}
+	}
+	diffLines(t, "finished steps", s.finished(), []string{"clean up"})
+}
+
+func TestDeployCancelDuringImageCreationLeavesNothing(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e.compute.onWait = func(op string) {
+		if op == "operation-1-insert" {
+			cancel()
+		}
+	}
+	var s steps
+	err := failedDeploy(t, e, ctx, s.report)
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("error = %v, want context.Canceled", err)
+	}
+	// The cleanup waited for the insert before deleting the image.
+	calls := e.compute.callLines()
+	diffLines(t, "cleanup calls", calls[len(calls)-3:], []string{
+		"DELETE " + api + "/global/images/hello-b12",
+		"POST " + api + "/global/operations/operation-2-delete/wait",
+		"POST " + api + "/global/operations/operation-2-delete/wait",
+	})
+	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "clean up"})
+}
+
+// rowValue returns the value of a plan's row.
+func rowValue(p deploy.Plan, key string) string {
+	for _, r := range p.Rows {
+		if r.Key == key {
+			return r.Value
+		}
+	}
+	return ""
+}
+
+func TestPlan(t *testing.T) {
+	tests := []struct {
+		name  string
+		setup func(e *env)
+	}{
+		{"replaces", func(e *env) { e.previous() }},
+		{"first", func(e *env) {
+			e.req.Ports = nil
+			e.d.align = imageAlign
+			e.d.st.ImageFamily, e.d.st.MachineType = "web", "n2-standard-2"
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, 5<<20+100)
+			tt.setup(e)
+			plan, err := e.d.Plan(context.Background(), e.req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var b strings.Builder
+			fmt.Fprintf(&b, "plan of %s:\n", plan.Target)
+			for _, r := range plan.Rows {
+				fmt.Fprintf(&b, "  %-13s %s\n", r.Key+":", r.Value)
+			}
+			golden.RequireEqual(t, []byte(b.String()))
+			for _, line := range e.compute.callLines() {
+				if !strings.HasPrefix(line, "GET ") {
+					t.Errorf("plan changed something: %s", line)
+				}
+			}
+			if got := e.objects(t); len(got) != 0 {
+				t.Errorf("plan wrote %v", got)
+			}
+		})
+	}
+}
+
+func TestList(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.previous()
+	e.compute.addInstance("hello-b10", 10)
+	e.compute.instances["hello-b10"]["labels"].(map[string]any)[labelDeploy] = "staging"
+	e.compute.instances["hello-b10"]["status"] = "STOPPING"
+	e.compute.instances["other-b1"] = map[string]any{"name": "other-b1", "labels": map[string]any{labelProject: "other"}}
+	got, err := e.d.List(context.Background(), "hello")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []deploy.Instance{
+		{ID: "1005", Name: "hello-b10", Build: 10, State: "STOPPING", ExternalIP: "198.51.100.7", Created: time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)},
+		{ID: "1001", Name: "hello-b11", Build: 11, State: "RUNNING", ExternalIP: "198.51.100.7", Created: time.Date(2026, 12, 3, 18, 0, 0, 0, time.UTC)},
+	}
+	for i := range got {
+		got[i].Created = got[i].Created.UTC()
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("List:\n%+v\nwant\n%+v", got, want)
+	}
+	diffLines(t, "calls", e.compute.callLines(), []string{"GET " + api + "/zones/europe-west1-b/instances?" + projectFilter})
+}
+
+func TestDestroy(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.previous()
+	e.compute.firewalls["ukdev-hello"] = map[string]any{"name": "ukdev-hello"}
+	e.compute.firewalls["default-allow-ssh"] = map[string]any{"name": "default-allow-ssh"}
+	e.compute.images["debian-12"] = map[string]any{"name": "debian-12"}
+	e.gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: testBucket, Name: "ukdev/hello-b7.tar.gz"}, Content: []byte("left")})
+	e.gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: testBucket, Name: "ukdev/hello2-b7.tar.gz"}, Content: []byte("not ours")})
+	var s steps
+	if err := e.d.Destroy(context.Background(), "hello", s.report); err != nil {
+		t.Fatal(err)
+	}
+	diffLines(t, "instances", e.compute.names(e.compute.instances), nil)
+	diffLines(t, "images", e.compute.names(e.compute.images), []string{"debian-12"})
+	diffLines(t, "firewalls", e.compute.names(e.compute.firewalls), []string{"default-allow-ssh"})
+	diffLines(t, "objects", e.objects(t), []string{"ukdev/hello2-b7.tar.gz"})
+	diffLines(t, "finished steps", s.finished(), []string{
+		"destroy: instance hello-b11", "destroy: image hello-b10", "destroy: image hello-b11", "destroy: image hello-b9",
+		"destroy: firewall rule ukdev-hello", "destroy: gs://ukdev-uploads/ukdev/hello-b7.tar.gz",
+	})
+}
+
+func TestConsoleOffsets(t *testing.T) {
+	e := newEnv(t, 1<<20)
+	e.previous()
+	e.compute.serial["hello-b11"] = "SeaBIOS\r\nBooting from Hard Disk...\r\n"
+	e.compute.serialKeep = 40
+	ctx := context.Background()
+
+	data, next, err := e.d.Console(ctx, "hello-b11", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(data) != e.compute.serial["hello-b11"] || next != 36 {
+		t.Errorf("Console(0) = %q, %d", data, next)
+	}
+	data, next, _ = e.d.Console(ctx, "hello-b11", next)
+	if len(data) != 0 || next != 36 {
+		t.Errorf("Console(36) with nothing new = %q, %d", data, next)
+	}
+	e.compute.serial["hello-b11"] += "hello from the cloud\r\n"
+	data, next, _ = e.d.Console(ctx, "hello-b11", next)
+	if string(data) != "hello from the cloud\r\n" || next != 58 {
+		t.Errorf("Console(36) = %q, %d", data, next)
+	}
+	// The instance keeps the last 40 bytes only: an old offset reads
+	// from the oldest kept byte.
+	data, next, _ = e.d.Console(ctx, "hello-b11", 0)
+	if string(data) != e.compute.serial["hello-b11"][18:] || next != 58 {
+		t.Errorf("Console(0) past the kept output = %q, %d", data, next)
+	}
+	diffLines(t, "calls", e.compute.callLines()[:1], []string{"GET " + api + "/zones/europe-west1-b/instances/hello-b11/serialPort?port=1&start=0"})
+
+	if _, _, err := e.d.Console(ctx, "gone", 0); !isNotFound(err) {
+		t.Errorf("Console of a missing instance: %v, want a not-found error", err)
+	}
+}
