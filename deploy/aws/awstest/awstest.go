@@ -228,8 +228,9 @@ func (c *Cloud) Written() map[int][]byte {
 	return c.written
 }
 
-// Calls returns the calls that changed something, and the looks at
-// instances, in order: "RunInstances i-0004 ami-0002 t2.micro groups=sg-0003".
+// Calls returns the calls that changed something, the looks at
+// instances by id and the console reads, in order:
+// "RunInstances i-0004 ami-0002 t2.micro groups=sg-0003".
 func (c *Cloud) Calls() []string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -599,6 +600,7 @@ func (c *Cloud) ec2Action(action string, f url.Values) (inner string, status int
 		return "", 400, "InvalidGroup.NotFound", "no group " + id
 	case "GetConsoleOutput":
 		id := f.Get("InstanceId")
+		c.log("GetConsoleOutput %s", id)
 		return fmt.Sprintf("<instanceId>%s</instanceId><timestamp>2026-12-05T07:00:00.000Z</timestamp><output>%s</output>",
 			id, base64.StdEncoding.EncodeToString([]byte(c.console))), 0, "", ""
 	}
