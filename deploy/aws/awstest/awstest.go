@@ -174,17 +174,26 @@ func Isolate(t testing.TB) {
 }
 
 // Env returns the "KEY=value" variables that point the SDK at c, with its
-// static credentials and Region, and nothing of the host's configuration;
-// append them to a child process's environment (later entries win).
+// static credentials and Region, and nothing of the host's configuration,
+// each key once; append them to a child process's environment (later
+// entries win).
 func (c *Cloud) Env() []string {
-	return append(IsolationEnv(c.ConfigFile, c.CredentialsFile),
-		"AWS_ACCESS_KEY_ID="+AccessKeyID,
-		"AWS_SECRET_ACCESS_KEY="+SecretAccessKey,
-		"AWS_REGION="+Region,
-		"AWS_ENDPOINT_URL_EC2="+c.EC2URL,
-		"AWS_ENDPOINT_URL_EBS="+c.EBSURL,
-		"AWS_ENDPOINT_URL_STS="+c.STSURL,
-	)
+	set := map[string]string{
+		"AWS_ACCESS_KEY_ID":     AccessKeyID,
+		"AWS_SECRET_ACCESS_KEY": SecretAccessKey,
+		"AWS_REGION":            Region,
+		"AWS_ENDPOINT_URL_EC2":  c.EC2URL,
+		"AWS_ENDPOINT_URL_EBS":  c.EBSURL,
+		"AWS_ENDPOINT_URL_STS":  c.STSURL,
+	}
+	env := IsolationEnv(c.ConfigFile, c.CredentialsFile)
+	for i, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if v, ok := set[k]; ok {
+			env[i] = k + "=" + v
+		}
+	}
+	return env
 }
 
 // Setenv sets Env in the test's own process until t ends.
