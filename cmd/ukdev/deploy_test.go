@@ -13,6 +13,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/deploy/aws/awstest"
 	"github.com/ukdev/ukdev/project"
 )
 
@@ -38,7 +39,14 @@ func TestDeployPlanGolden(t *testing.T) {
 		{"command", "[deploy.prod]\ntarget = \"command\"\ncommand = \"./deploy.sh\"\n"},
 		{"command-no-disk", "[deploy.prod]\ntarget = \"command\"\ncommand = \"kraft cloud deploy --kernel \\\"$UKDEV_KERNEL\\\"\"\ndisk = false\n"},
 		{"ops", "[deploy.prod]\ntarget = \"ops\"\nprovider = \"gcp\"\nzone = \"europe-west1-b\"\nproject_id = \"my-project\"\n"},
+		{"aws", "[deploy.prod]\ntarget = \"aws\"\nregion = \"eu-central-1\"\ninstance_type = \"t3.small\"\nena = true\n" +
+			"subnet = \"subnet-0a\"\nsecurity_groups = [\"sg-extra\"]\nname_prefix = \"web\"\nkeep_images = 1\n"},
 	}
+	// The aws target plans against a fake cloud that holds an earlier
+	// deploy of the project.
+	cloud := awstest.New(t)
+	seedAWS(cloud, "hello")
+	cloud.Setenv(t)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()

@@ -17,6 +17,7 @@ import (
 	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/deploy/aws/awstest"
 	"github.com/ukdev/ukdev/project"
 )
 
@@ -33,24 +34,24 @@ var (
 
 // seed puts into c what two earlier deploys of hello left (builds 10 and
 // 11, the second running), and another project's instance and image.
-func seed(c *cloud) {
-	c.images = []*fImage{
-		{id: "ami-b10", name: "hello-aws-b10", snapshot: "snap-b10", created: date(1), tags: tags("hello", "aws", 10, "hello-aws-b10")},
-		{id: "ami-b11", name: "hello-aws-b11", snapshot: "snap-b11", created: date(2), tags: tags("hello", "aws", 11, "hello-aws-b11")},
-		{id: "ami-other", name: "other-aws-b1", snapshot: "snap-other", created: date(3), tags: tags("other", "aws", 1, "other-aws-b1")},
+func seed(c *awstest.Cloud) {
+	c.Images = []*awstest.Image{
+		{ID: "ami-b10", Name: "hello-aws-b10", Snapshot: "snap-b10", Created: date(1), Tags: tags("hello", "aws", 10, "hello-aws-b10")},
+		{ID: "ami-b11", Name: "hello-aws-b11", Snapshot: "snap-b11", Created: date(2), Tags: tags("hello", "aws", 11, "hello-aws-b11")},
+		{ID: "ami-other", Name: "other-aws-b1", Snapshot: "snap-other", Created: date(3), Tags: tags("other", "aws", 1, "other-aws-b1")},
 	}
-	c.snapshots = []*fSnapshot{
-		{id: "snap-b10", state: "completed", size: 1, tags: tags("hello", "aws", 10, "hello-aws-b10")},
-		{id: "snap-b11", state: "completed", size: 1, tags: tags("hello", "aws", 11, "hello-aws-b11")},
-		{id: "snap-other", state: "completed", size: 1, tags: tags("other", "aws", 1, "other-aws-b1")},
+	c.Snapshots = []*awstest.Snapshot{
+		{ID: "snap-b10", State: "completed", Size: 1, Tags: tags("hello", "aws", 10, "hello-aws-b10")},
+		{ID: "snap-b11", State: "completed", Size: 1, Tags: tags("hello", "aws", 11, "hello-aws-b11")},
+		{ID: "snap-other", State: "completed", Size: 1, Tags: tags("other", "aws", 1, "other-aws-b1")},
 	}
-	c.instances = []*fInstance{
-		{id: "i-prev", image: "ami-b11", state: "running", typ: "t2.micro", ip: "198.51.100.4", groups: []string{"sg-hello"},
-			tags: tags("hello", "aws", 11, "hello-aws-b11"), launched: date(2)},
-		{id: "i-other", image: "ami-other", state: "running", typ: "t2.micro", tags: tags("other", "aws", 1, "other-aws-b1"), launched: date(3)},
+	c.Instances = []*awstest.Instance{
+		{ID: "i-prev", Image: "ami-b11", State: "running", Type: "t2.micro", IP: "198.51.100.4", Groups: []string{"sg-hello"},
+			Tags: tags("hello", "aws", 11, "hello-aws-b11"), Launched: date(2)},
+		{ID: "i-other", Image: "ami-other", State: "running", Type: "t2.micro", Tags: tags("other", "aws", 1, "other-aws-b1"), Launched: date(3)},
 	}
-	c.groups = []*fGroup{{id: "sg-hello", name: "ukdev-hello-aws", vpc: "vpc-default", rules: []string{"tcp/80"},
-		tags: map[string]string{TagProject: "hello", TagDeploy: "aws", "Name": "ukdev-hello-aws"}}}
+	c.Groups = []*awstest.Group{{ID: "sg-hello", Name: "ukdev-hello-aws", VPC: "vpc-default", Rules: []string{"tcp/80"},
+		Tags: map[string]string{TagProject: "hello", TagDeploy: "aws", "Name": "ukdev-hello-aws"}}}
 }
 
 // open returns a Deployer of st that polls without waiting.
@@ -100,8 +101,8 @@ func (s *steps) report(st deploy.Step) {
 func TestDeploy(t *testing.T) {
 	c := newCloud(t)
 	seed(c)
-	c.groups = nil
-	c.instances[0].groups = nil
+	c.Groups = nil
+	c.Instances[0].Groups = nil
 	// Blocks 0, 3 and the last, partial one hold data; 1, 2 and 4 are zeros.
 	size := int64(5*BlockSize + 100)
 	path := disk(t, size, 0, 3*BlockSize+4096, 5*BlockSize)
@@ -119,21 +120,21 @@ func TestDeploy(t *testing.T) {
 	// Only the blocks with data went up, each whole and as on the disk.
 	raw, _ := os.ReadFile(path)
 	raw = append(raw, make([]byte, 6*BlockSize-len(raw))...)
-	if len(c.written) != 3 {
-		t.Errorf("%d blocks written, want 3 (0, 3, 5)", len(c.written))
+	if len(c.Written()) != 3 {
+		t.Errorf("%d blocks written, want 3 (0, 3, 5)", len(c.Written()))
 	}
-	for i, b := range c.written {
+	for i, b := range c.Written() {
 		if !bytes.Equal(b, raw[i*BlockSize:(i+1)*BlockSize]) {
 			t.Errorf("block %d differs from the disk", i)
 		}
 	}
 	// The previous instance goes only once the new one runs; the oldest
 	// image goes last.
-	if !c.ordered("StartSnapshot snap-0001", "CompleteSnapshot snap-0001 3 blocks", "RegisterImage ami-0002 hello-aws-b12 ena=true",
+	if !c.Ordered("StartSnapshot snap-0001", "CompleteSnapshot snap-0001 3 blocks", "RegisterImage ami-0002 hello-aws-b12 ena=true",
 		"CreateSecurityGroup sg-0003 ukdev-hello-aws", "AuthorizeSecurityGroupIngress sg-0003 tcp/8080", "AuthorizeSecurityGroupIngress sg-0003 tcp/80",
 		"RunInstances i-0004 ami-0002 t3.micro groups=sg-0003", "DescribeInstances i-0004 running", "TerminateInstances i-prev",
 		"DeregisterImage ami-b10", "DeleteSnapshot snap-b10") {
-		t.Errorf("calls out of order:\n%s", strings.Join(c.calls, "\n"))
+		t.Errorf("calls out of order:\n%s", strings.Join(c.Calls(), "\n"))
 	}
 	wantState := `instance i-prev hello-aws-b11 ami-b11 shutting-down
 instance i-other other-aws-b1 ami-other running
@@ -146,7 +147,7 @@ snapshot snap-other completed
 snapshot snap-0001 completed
 group sg-0003 ukdev-hello-aws tcp/8080,tcp/80
 `
-	if got := c.state(); got != wantState {
+	if got := c.State(); got != wantState {
 		t.Errorf("cloud after the deploy:\n%s\nwant:\n%s", got, wantState)
 	}
 	// The upload's progress counts every byte of the disk, up to its end.
@@ -166,14 +167,14 @@ group sg-0003 ukdev-hello-aws tcp/8080,tcp/80
 	}
 	// A second deploy of the same build reuses the group and names its
 	// image apart.
-	c.calls = nil
+	c.ResetCalls()
 	if _, err := d.Deploy(context.Background(), request(path, size), s.report); err != nil {
 		t.Fatal(err)
 	}
-	if !c.ordered("RegisterImage ami-0006 hello-aws-b12-2", "RunInstances i-0007 ami-0006 t3.micro groups=sg-0003", "TerminateInstances i-0004", "DeregisterImage ami-b11") {
-		t.Errorf("second deploy's calls:\n%s", strings.Join(c.calls, "\n"))
+	if !c.Ordered("RegisterImage ami-0006 hello-aws-b12-2", "RunInstances i-0007 ami-0006 t3.micro groups=sg-0003", "TerminateInstances i-0004", "DeregisterImage ami-b11") {
+		t.Errorf("second deploy's calls:\n%s", strings.Join(c.Calls(), "\n"))
 	}
-	for _, call := range c.calls {
+	for _, call := range c.Calls() {
 		if strings.HasPrefix(call, "CreateSecurityGroup") || strings.HasPrefix(call, "Authorize") {
 			t.Errorf("second deploy: %s", call)
 		}
@@ -187,9 +188,9 @@ func TestDeploySubnet(t *testing.T) {
 	if _, err := d.Deploy(context.Background(), request(disk(t, size, 0), size), func(deploy.Step) {}); err != nil {
 		t.Fatal(err)
 	}
-	if !c.ordered("CreateSecurityGroup sg-0003 ukdev-hello-aws vpc-0001", "RunInstances network interface subnet=subnet-0a public=false",
+	if !c.Ordered("CreateSecurityGroup sg-0003 ukdev-hello-aws vpc-0001", "RunInstances network interface subnet=subnet-0a public=false",
 		"RunInstances i-0004 ami-0002 t2.micro groups=sg-0003,sg-extra") {
-		t.Errorf("calls:\n%s", strings.Join(c.calls, "\n"))
+		t.Errorf("calls:\n%s", strings.Join(c.Calls(), "\n"))
 	}
 }
 
@@ -206,9 +207,9 @@ func TestDeployFailureLeavesNothing(t *testing.T) {
 		t.Run(tc.action, func(t *testing.T) {
 			c := newCloud(t)
 			seed(c)
-			c.groups = nil
-			before := c.state()
-			c.fail[tc.action] = tc.code
+			c.Groups = nil
+			before := c.State()
+			c.Fail(tc.action, tc.code)
 			size := int64(2 * BlockSize)
 			d := open(t, Settings{Region: "eu-west-1", KeepImages: 1})
 			_, err := d.Deploy(context.Background(), request(disk(t, size, 0, BlockSize), size), func(deploy.Step) {})
@@ -216,10 +217,10 @@ func TestDeployFailureLeavesNothing(t *testing.T) {
 			if !errors.As(err, &api) || api.ErrorCode() != tc.code {
 				t.Fatalf("error %v, want the %s error", err, tc.code)
 			}
-			if got := c.state(); got != before+tc.group {
+			if got := c.State(); got != before+tc.group {
 				t.Errorf("cloud after the failure:\n%s\nwant:\n%s%s", got, before, tc.group)
 			}
-			for _, call := range c.calls {
+			for _, call := range c.Calls() {
 				if strings.HasPrefix(call, "TerminateInstances i-prev") || strings.HasPrefix(call, "DeregisterImage ami-b") {
 					t.Errorf("the failed deploy touched the previous one: %s", call)
 				}
@@ -231,11 +232,11 @@ func TestDeployFailureLeavesNothing(t *testing.T) {
 func TestDeployCancelDuringUpload(t *testing.T) {
 	c := newCloud(t)
 	seed(c)
-	before := c.state()
+	before := c.State()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var once sync.Once
-	c.onBlock = func(int) { once.Do(cancel) }
+	c.OnBlock = func(int) { once.Do(cancel) }
 	size := int64(16 * BlockSize)
 	var offs []int64
 	for i := range int64(16) {
@@ -246,10 +247,10 @@ func TestDeployCancelDuringUpload(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("error %v, want context.Canceled", err)
 	}
-	if !c.ordered("StartSnapshot snap-0001", "DeleteSnapshot snap-0001") {
-		t.Errorf("calls:\n%s", strings.Join(c.calls, "\n"))
+	if !c.Ordered("StartSnapshot snap-0001", "DeleteSnapshot snap-0001") {
+		t.Errorf("calls:\n%s", strings.Join(c.Calls(), "\n"))
 	}
-	if got := c.state(); got != before {
+	if got := c.State(); got != before {
 		t.Errorf("cloud after the cancel:\n%s\nwant:\n%s", got, before)
 	}
 }
@@ -266,7 +267,7 @@ func planText(p deploy.Plan) string {
 func TestPlan(t *testing.T) {
 	c := newCloud(t)
 	seed(c)
-	before := c.state()
+	before := c.State()
 	d := open(t, Settings{Region: "eu-west-1", KeepImages: 2, InstanceType: DefaultInstanceType, SecurityGroups: []string{"sg-extra"}, PublicIP: true})
 	p, err := d.Plan(context.Background(), request("/tmp/disk.raw", 300<<20))
 	if err != nil {
@@ -276,10 +277,10 @@ func TestPlan(t *testing.T) {
 		t.Errorf("plan of target %q", p.Target)
 	}
 	golden.RequireEqual(t, planText(p))
-	if got := c.state(); got != before {
+	if got := c.State(); got != before {
 		t.Errorf("the plan changed the cloud:\n%s", got)
 	}
-	for _, call := range c.calls {
+	for _, call := range c.Calls() {
 		if !strings.HasPrefix(call, "Describe") {
 			t.Errorf("the plan called %s", call)
 		}
@@ -294,15 +295,15 @@ func TestPlanSubnet(t *testing.T) {
 		t.Fatal(err)
 	}
 	golden.RequireEqual(t, planText(p))
-	if len(c.calls) != 0 {
-		t.Errorf("the plan changed the cloud: %q", c.calls)
+	if len(c.Calls()) != 0 {
+		t.Errorf("the plan changed the cloud: %q", c.Calls())
 	}
 }
 
 func TestList(t *testing.T) {
 	c := newCloud(t)
 	seed(c)
-	c.instances = append(c.instances, &fInstance{id: "i-gone", state: "terminated", tags: tags("hello", "aws", 9, "hello-aws-b9"), launched: date(0)})
+	c.Instances = append(c.Instances, &awstest.Instance{ID: "i-gone", State: "terminated", Tags: tags("hello", "aws", 9, "hello-aws-b9"), Launched: date(0)})
 	d := open(t, Settings{Region: "eu-west-1"})
 	got, err := d.List(context.Background(), "hello")
 	if err != nil {
@@ -318,18 +319,18 @@ func TestDestroy(t *testing.T) {
 	c := newCloud(t)
 	seed(c)
 	// A snapshot a crashed deploy left, of no image.
-	c.snapshots = append(c.snapshots, &fSnapshot{id: "snap-crash", state: "pending", tags: tags("hello", "aws", 12, "hello-aws-b12")})
+	c.Snapshots = append(c.Snapshots, &awstest.Snapshot{ID: "snap-crash", State: "pending", Tags: tags("hello", "aws", 12, "hello-aws-b12")})
 	d := open(t, Settings{Region: "eu-west-1"})
 	var s steps
 	if err := d.Destroy(context.Background(), "hello", s.report); err != nil {
-		t.Fatalf("%v\ncalls:\n%s", err, strings.Join(c.calls, "\n"))
+		t.Fatalf("%v\ncalls:\n%s", err, strings.Join(c.Calls(), "\n"))
 	}
 	want := `instance i-prev hello-aws-b11 ami-b11 terminated
 instance i-other other-aws-b1 ami-other running
 image ami-other other-aws-b1 snap-other
 snapshot snap-other completed
 `
-	if got := c.state(); got != want {
+	if got := c.State(); got != want {
 		t.Errorf("cloud after destroy:\n%s\nwant:\n%s", got, want)
 	}
 	var names []string
@@ -360,9 +361,7 @@ func TestConsole(t *testing.T) {
 		{"boot\n", 17, "boot\n", 5},
 	}
 	for _, st := range steps {
-		c.mu.Lock()
-		c.console = st.console
-		c.mu.Unlock()
+		c.SetConsole(st.console)
 		data, next, err := d.Console(context.Background(), "i-prev", st.offset)
 		if err != nil {
 			t.Fatal(err)
@@ -375,7 +374,7 @@ func TestConsole(t *testing.T) {
 
 func TestCredentials(t *testing.T) {
 	t.Run("none in the chain", func(t *testing.T) {
-		isolate(t)
+		awstest.Isolate(t)
 		d := open(t, Settings{Region: "eu-west-1"})
 		_, err := d.Plan(context.Background(), request("/tmp/disk.raw", 1<<20))
 		var ce *CredentialsError
@@ -391,7 +390,7 @@ func TestCredentials(t *testing.T) {
 	})
 	t.Run("refused by the service", func(t *testing.T) {
 		c := newCloud(t)
-		c.fail["DescribeImages"] = "AuthFailure"
+		c.Fail("DescribeImages", "AuthFailure")
 		d := open(t, Settings{Region: "eu-west-1"})
 		_, err := d.Plan(context.Background(), request("/tmp/disk.raw", 1<<20))
 		var ce *CredentialsError
@@ -404,6 +403,7 @@ func TestCredentials(t *testing.T) {
 	})
 	t.Run("no region", func(t *testing.T) {
 		newCloud(t)
+		t.Setenv("AWS_REGION", "")
 		d := open(t, Settings{})
 		if _, err := d.List(context.Background(), "hello"); !errors.Is(err, ErrNoRegion) {
 			t.Errorf("error %v, want ErrNoRegion", err)
@@ -411,6 +411,7 @@ func TestCredentials(t *testing.T) {
 	})
 	t.Run("a profile of the shared files", func(t *testing.T) {
 		c := newCloud(t)
+		t.Setenv("AWS_REGION", "")
 		t.Setenv("AWS_ACCESS_KEY_ID", "")
 		t.Setenv("AWS_SECRET_ACCESS_KEY", "")
 		if err := os.WriteFile(os.Getenv("AWS_CONFIG_FILE"), []byte("[profile dev]\nregion = eu-central-1\n"), 0o600); err != nil {
@@ -426,4 +427,12 @@ func TestCredentials(t *testing.T) {
 			t.Fatalf("list %v, %v", list, err)
 		}
 	})
+}
+
+// newCloud starts a fake cloud and points the SDK at it, with nothing of
+// the host's configuration.
+func newCloud(t *testing.T) *awstest.Cloud {
+	c := awstest.New(t)
+	c.Setenv(t)
+	return c
 }
