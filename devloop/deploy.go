@@ -20,7 +20,7 @@ func DeployEvent(p deploy.Progress, now time.Time) Event {
 		e.Message = fmt.Sprintf("deploy %s (%s): build #%d", p.Name, p.Target, p.Build)
 	case deploy.KindStep:
 		e.Type = TypeDeployStep
-		e.Step = p.Step.Name
+		e.Step, e.Finished = p.Step.Name, p.Step.Finished
 		switch {
 		case p.Step.Message != "":
 			e.Message = p.Step.Message
@@ -31,7 +31,7 @@ func DeployEvent(p deploy.Progress, now time.Time) Event {
 		}
 	case deploy.KindProgress:
 		e.Type = TypeDeployProgress
-		e.Step = p.Step.Name
+		e.Step, e.Finished = p.Step.Name, p.Step.Finished
 		e.BytesDone, e.BytesTotal = ptr(p.Step.Done), ptr(p.Step.Total)
 		e.Message = fmt.Sprintf("%s: %s of %s (%d%%)", p.Step.Name, deploy.Size(p.Step.Done), deploy.Size(p.Step.Total), p.Step.Done*100/max(p.Step.Total, 1))
 	case deploy.KindDone:
@@ -50,9 +50,12 @@ func DeployEvent(p deploy.Progress, now time.Time) Event {
 		if p.Err != nil {
 			e.Detail = p.Err.Error()
 		}
-		if errors.Is(p.Err, context.Canceled) {
+		switch {
+		case errors.Is(p.Err, deploy.ErrDeclined):
+			e.Message = fmt.Sprintf("deploy %s not confirmed: nothing was changed", p.Name)
+		case errors.Is(p.Err, context.Canceled):
 			e.Message = fmt.Sprintf("deploy %s cancelled: %s", p.Name, e.Detail)
-		} else {
+		default:
 			e.Message = fmt.Sprintf("deploy %s failed: %s", p.Name, e.Detail)
 		}
 	}

@@ -31,7 +31,7 @@ func TestDeployEvent(t *testing.T) {
 		{"step finished", with(func(p *deploy.Progress) {
 			p.Kind, p.Step = deploy.KindStep, deploy.Step{Name: "create image", Finished: true}
 		}),
-			`{"ts":"2026-12-05T07:00:00.000Z","type":"deploy.step","message":"create image: done","build":12,"target":"gcp","deploy":"prod","step":"create image","elapsed_ms":1500}`},
+			`{"ts":"2026-12-05T07:00:00.000Z","type":"deploy.step","message":"create image: done","build":12,"target":"gcp","deploy":"prod","step":"create image","finished":true,"elapsed_ms":1500}`},
 		{"tool output", with(func(p *deploy.Progress) {
 			p.Kind, p.Step = deploy.KindStep, deploy.Step{Name: "ops image create", Message: "image hello-b12 created"}
 		}),
@@ -46,6 +46,8 @@ func TestDeployEvent(t *testing.T) {
 			`{"ts":"2026-12-05T07:00:00.000Z","type":"deploy.done","message":"deployed build #12 to prod (gcp) in 1m2s: instance hello-b12, 203.0.113.7, http://203.0.113.7:8080","build":12,"target":"gcp","deploy":"prod","instance":"hello-b12","ip":"203.0.113.7","urls":["http://203.0.113.7:8080"],"elapsed_ms":62000}`},
 		{"error", with(func(p *deploy.Progress) { p.Kind, p.Err = deploy.KindError, errors.New("deploy: quota exceeded") }),
 			`{"ts":"2026-12-05T07:00:00.000Z","type":"deploy.error","message":"deploy prod failed: deploy: quota exceeded","build":12,"detail":"deploy: quota exceeded","target":"gcp","deploy":"prod","elapsed_ms":1500}`},
+		{"declined", with(func(p *deploy.Progress) { p.Kind, p.Err = deploy.KindError, deploy.ErrDeclined }),
+			`{"ts":"2026-12-05T07:00:00.000Z","type":"deploy.error","message":"deploy prod not confirmed: nothing was changed","build":12,"detail":"deploy: not confirmed","target":"gcp","deploy":"prod","elapsed_ms":1500}`},
 		{"cancelled", with(func(p *deploy.Progress) {
 			p.Kind, p.Err = deploy.KindError, fmt.Errorf("deploy: prod: %w", context.Canceled)
 		}),

@@ -79,6 +79,9 @@ const (
 	// TypeDeployStart is sent when a deploy of Build to the Deploy named
 	// starts (its Target).
 	TypeDeployStart EventType = "deploy.start"
+	// TypeDeployPlan is the Plan of a deploy from the dashboard, shown
+	// before it asks for confirmation.
+	TypeDeployPlan EventType = "deploy.plan"
 	// TypeDeployStep is a Step of a deploy begun or finished, or a line
 	// of a deploy tool's output in Message.
 	TypeDeployStep EventType = "deploy.step"
@@ -90,6 +93,9 @@ const (
 	// TypeDeployError ends a deploy that failed or was cancelled, with
 	// why in Detail.
 	TypeDeployError EventType = "deploy.error"
+	// TypeDeployConsole is one Line of a deployed Instance's serial
+	// console (the log source cloud:<Deploy>).
+	TypeDeployConsole EventType = "deploy.console"
 	// TypeError reports a failure in Message; the loop goes on.
 	TypeError EventType = "error"
 	// TypeStop is the last event: the loop ended and no VM is left.
@@ -100,7 +106,7 @@ const (
 // text. Their JSON keeps "line" even when it is empty; other types never
 // write it.
 func (t EventType) HasLine() bool {
-	return t == TypeVMConsole || t == TypeBuildOutput || t == TypeVMSyslog
+	return t == TypeVMConsole || t == TypeBuildOutput || t == TypeVMSyslog || t == TypeDeployConsole
 }
 
 // Event is one thing that happened in the loop. Only the fields that belong
@@ -140,17 +146,26 @@ type Event struct {
 	Library string `json:"lib,omitempty"`
 	Where   string `json:"where,omitempty"`
 
-	// Target, Deploy, Step, BytesDone, BytesTotal, Instance, IP, URLs and
-	// ElapsedMS are a deploy's (DeployEvent); never a credential.
-	Target     string   `json:"target,omitempty"`
-	Deploy     string   `json:"deploy,omitempty"`
-	Step       string   `json:"step,omitempty"`
-	BytesDone  *int64   `json:"bytes_done,omitempty"`
-	BytesTotal *int64   `json:"bytes_total,omitempty"`
-	Instance   string   `json:"instance,omitempty"`
-	IP         string   `json:"ip,omitempty"`
-	URLs       []string `json:"urls,omitempty"`
-	ElapsedMS  *float64 `json:"elapsed_ms,omitempty"`
+	// Target, Deploy, Plan, Step, Finished, BytesDone, BytesTotal,
+	// Instance, IP, URLs and ElapsedMS are a deploy's (DeployEvent); never
+	// a credential.
+	Target     string    `json:"target,omitempty"`
+	Deploy     string    `json:"deploy,omitempty"`
+	Plan       []PlanRow `json:"plan,omitempty"`
+	Step       string    `json:"step,omitempty"`
+	Finished   bool      `json:"finished,omitempty"`
+	BytesDone  *int64    `json:"bytes_done,omitempty"`
+	BytesTotal *int64    `json:"bytes_total,omitempty"`
+	Instance   string    `json:"instance,omitempty"`
+	IP         string    `json:"ip,omitempty"`
+	URLs       []string  `json:"urls,omitempty"`
+	ElapsedMS  *float64  `json:"elapsed_ms,omitempty"`
+}
+
+// PlanRow is one fact of a deploy's plan (deploy.Row).
+type PlanRow struct {
+	Key   string `json:"key"`
+	Value string `json:"value"`
 }
 
 // Timing splits a save → running reload into its phases, in milliseconds.

@@ -114,6 +114,8 @@ type Loop struct {
 	bootEnded chan *bootState
 	buildDone chan buildResult
 	once      sync.Once
+
+	deploys deployState // deploys from the view (PlanDeploy)
 }
 
 type command int
@@ -211,6 +213,7 @@ func New(opts Options) (l *Loop, err error) {
 		bootEnded: make(chan *bootState, 4),
 		buildDone: make(chan buildResult, 1),
 		watchOn:   true,
+		deploys:   deployState{reqs: make(chan string, 4)},
 	}, nil
 }
 
@@ -334,6 +337,8 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 			l.onBootEnded(b)
 		case c := <-l.cmds:
 			l.onCommand(ctx, c)
+		case name := <-l.deploys.reqs:
+			l.startDeploy(ctx, name)
 		}
 	}
 }
@@ -367,6 +372,7 @@ func (l *Loop) shutdown() {
 			l.build = nil
 		}
 		_ = l.builder.Close() // the spare supervisor
+		l.stopDeploys()
 		if l.watch != nil {
 			_ = l.watch.Close()
 		}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/flavor"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/project"
@@ -40,6 +41,7 @@ type harnessOptions struct {
 	config  string // ukdev.toml, after the build and kernel lines
 	once    bool
 	machine string // the fake kernel's machine; default microvm
+	disks   bool   // the fake kernel writes bootable disks
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -60,7 +62,11 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	}
 	h := &harness{t: t, root: root, be: newFakeBackend(), bld: newFakeBuilder(), k: &fakeKernel{machine: o.machine},
 		done: make(chan struct{})}
-	h.l, err = New(Options{Config: cfg, Backend: h.be, Builder: h.bld, Kernel: h.k, Once: o.once,
+	var k flavor.Kernel = h.k
+	if o.disks {
+		k = &diskKernel{h.k}
+	}
+	h.l, err = New(Options{Config: cfg, Backend: h.be, Builder: h.bld, Kernel: k, Once: o.once,
 		StateDir: filepath.Join(t.TempDir(), "state"), RuntimeDir: runDir})
 	if err != nil {
 		t.Fatal(err)

@@ -82,6 +82,10 @@ func (c *fakeControl) StopVM()      { c.record("StopVM") }
 func (c *fakeControl) StartVM()     { c.record("StartVM") }
 func (c *fakeControl) TogglePause() { c.record("TogglePause") }
 func (c *fakeControl) ToggleWatch() { c.record("ToggleWatch") }
+
+func (c *fakeControl) PlanDeploy(name string) { c.record("PlanDeploy " + name) }
+func (c *fakeControl) ConfirmDeploy()         { c.record("ConfirmDeploy") }
+func (c *fakeControl) CancelDeploy()          { c.record("CancelDeploy") }
 func (c *fakeControl) WriteConsole(p []byte) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -114,9 +118,11 @@ func (fakeInspector) HostStats() (devloop.HostStats, error) {
 var pinnedNow = time.Date(2025, 3, 1, 12, 3, 20, 0, time.Local)
 
 func testDeps(c panel.Control) panel.Deps {
+	dc, _ := c.(panel.DeployControl)
 	return panel.Deps{
 		Styles:  panel.NewStyles(false),
 		Control: c,
+		Deploy:  dc,
 		Now:     func() time.Time { return pinnedNow },
 		Context: context.Background(),
 	}

@@ -18,6 +18,7 @@ type keyMap struct {
 	Pause     key.Binding
 	StopStart key.Binding
 	Watch     key.Binding
+	Deploy    key.Binding
 	Quit      key.Binding
 }
 
@@ -34,13 +35,14 @@ func newKeyMap() keyMap {
 		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause VM")),
 		StopStart: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "stop/start VM")),
 		Watch:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pause watching")),
+		Deploy:    key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deploy this build")),
 		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
 
 // ShortHelp is the footer: the keys a user needs most.
 func (k keyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Help, k.Next, k.Focus, k.Maximise, k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Quit}
+	return []key.Binding{k.Help, k.Next, k.Focus, k.Maximise, k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Deploy, k.Quit}
 }
 
 // FullHelp is the help overlay's global columns: moving around, then
@@ -48,7 +50,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Prev, k.Focus, k.Maximise, k.Help, k.Close, k.Quit},
-		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch},
+		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Deploy},
 	}
 }
 

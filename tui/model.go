@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/tui/deployview"
 	"github.com/ukdev/ukdev/tui/panel"
 )
 
@@ -23,6 +24,8 @@ type Model struct {
 	keys   keyMap
 	help   help.Model
 	panels [numPanels]panel.Panel
+	// deploy is the deploy view, shown over the panels while active.
+	deploy *deployview.Model
 
 	// events is the loop's event stream; nil when the caller feeds
 	// EventsMsg itself (tests).
@@ -74,6 +77,7 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 		keys:   newKeyMap(),
 		help:   h,
 		panels: panels,
+		deploy: deployview.New(d),
 		events: events,
 		status: status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports},
 	}
@@ -129,7 +133,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		for _, e := range msg {
 			m.status.apply(e)
 		}
-		cmd := m.broadcast(msg)
+		_, dcmd := m.deploy.Update(msg)
+		cmd := tea.Batch(m.broadcast(msg), dcmd)
 		if m.events != nil {
 			cmd = tea.Batch(cmd, waitEvents(m.events, defaultBatch))
 		}
@@ -143,9 +148,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	return m, m.broadcast(msg)
 }
 
-// onKey handles a key press: the help overlay first, then a capturing
-// panel, then the global keys; any other key goes to the focused panel.
-// The overlay is only ever shown over a panel that does not capture.
+// onKey handles a key press: the help overlay first, then the deploy
+// view while it is open, then a capturing panel, then the global keys;
+// any other key goes to the focused panel. The help overlay is only ever
+// shown over a panel that does not capture.
 func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.showHelp {
 		// ? and esc only close the overlay; any other key closes it and
@@ -154,6 +160,10 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		if key.Matches(msg, m.keys.Help, m.keys.Close) {
 			return m, nil
 		}
+	}
+	if m.deploy.Active() {
+		_, cmd := m.deploy.Update(msg)
+		return m, cmd
 	}
 	if m.panels[m.focus].Capturing() {
 		return m, m.updatePanel(m.focus, msg)
@@ -191,6 +201,8 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.control(panel.Control.StartVM)
 	case key.Matches(msg, k.Watch):
 		return m, m.control(panel.Control.ToggleWatch)
+	case key.Matches(msg, k.Deploy):
+		return m, m.deploy.Open()
 	default:
 		return m, m.updatePanel(m.focus, msg)
 	}
@@ -310,7 +322,10 @@ func (m *Model) relayout() {
 		m.frames = [numPanels]rect{}
 		return
 	}
-	m.frames = arrange(m.body(), m.focus, m.maximised)
+	body := m.body()
+	m.frames = arrange(body, m.focus, m.maximised)
+	dw, dh := deployFrame(body)
+	m.deploy.SetSize(dw-4, dh-2)
 	for i, r := range m.frames {
 		if r.h < 3 || r.w < 3 {
 			continue

@@ -94,6 +94,67 @@ func TestTUIKeys(t *testing.T) {
 	}
 }
 
+// TestTUIDeployKeys drives a deploy from the dashboard: d opens the
+// deploy view and asks for a plan, which takes every key while open; y
+// confirms, esc cancels, and esc closes the result.
+func TestTUIDeployKeys(t *testing.T) {
+	plan := panel.EventsMsg{
+		{Type: devloop.TypeDeployStart, Deploy: "prod", Target: "command", Build: 2},
+		{Type: devloop.TypeDeployPlan, Deploy: "prod", Target: "command", Build: 2, Plan: []devloop.PlanRow{{Key: "command", Value: "./deploy.sh"}}},
+	}
+	done := panel.EventsMsg{{Type: devloop.TypeDeployDone, Deploy: "prod", Build: 2, Instance: "i-1", ElapsedMS: new(float64)}}
+	tests := []struct {
+		name   string
+		keys   []string
+		after  panel.EventsMsg // sent after the keys, then esc
+		calls  []string
+		open   bool
+		quit   bool
+		footer string
+	}{
+		{name: "d asks for a plan", keys: []string{"d"}, calls: []string{"PlanDeploy "}, open: true, footer: "esc cancel the deploy"},
+		{name: "the view takes every key", keys: []string{"d", "q", "r", "2", "?"}, calls: []string{"PlanDeploy "}, open: true},
+		{name: "y confirms", keys: []string{"d", "plan", "y"}, calls: []string{"PlanDeploy ", "ConfirmDeploy"}, open: true},
+		{name: "n declines", keys: []string{"d", "plan", "n"}, calls: []string{"PlanDeploy ", "CancelDeploy"}},
+		{name: "esc cancels a deploy", keys: []string{"d", "plan", "y", "esc"}, calls: []string{"PlanDeploy ", "ConfirmDeploy", "CancelDeploy"}, open: true},
+		{name: "esc closes the result", keys: []string{"d", "plan", "y"}, after: done, calls: []string{"PlanDeploy ", "ConfirmDeploy"}},
+		{name: "q quits again once closed", keys: []string{"d", "plan", "n", "q"}, calls: []string{"PlanDeploy ", "CancelDeploy"}, quit: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, fakes, c := fakeModel(120, 40)
+			quit := false
+			for _, k := range tt.keys {
+				if k == "plan" {
+					m = update(m, plan)
+					continue
+				}
+				var q bool
+				m, q = updateRun(m, paneltest.Press(k))
+				quit = quit || q
+			}
+			if tt.after != nil {
+				m = update(m, tt.after)
+				m, _ = updateRun(m, paneltest.Press("esc"))
+			}
+			if got := c.Calls(); !slices.Equal(got, tt.calls) {
+				t.Errorf("loop calls = %v, want %v", got, tt.calls)
+			}
+			if m.deploy.Active() != tt.open || quit != tt.quit {
+				t.Errorf("deploy view open = %v, quit = %v; want %v, %v", m.deploy.Active(), quit, tt.open, tt.quit)
+			}
+			if m.focus != panelConsole || m.showHelp || len(fakes[panelConsole].keys()) > 0 {
+				t.Errorf("keys leaked past the deploy view: focus %d, help %v, console keys %v", m.focus, m.showHelp, fakes[panelConsole].keys())
+			}
+			if tt.footer != "" {
+				if f := m.footerLine(); !strings.Contains(f, tt.footer) || strings.Contains(f, "quit") {
+					t.Errorf("footer %q, want only the deploy view's keys", f)
+				}
+			}
+		})
+	}
+}
+
 // TestTUIQuitStopsLoopFirst checks that q with a loop attached stops the
 // loop and waits for the event stream to close before quitting; a second q
 // quits at once.

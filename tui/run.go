@@ -60,6 +60,7 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 	d := panel.Deps{
 		Styles:    panel.NewStyles(opts.Color),
 		Control:   loop,
+		Deploy:    loop,
 		Store:     loop.Store(),
 		Ring:      loop.Ring(),
 		LiveSince: liveSince,

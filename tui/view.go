@@ -35,9 +35,12 @@ func (m Model) render() string {
 	lines := make([]string, 0, m.height)
 	lines = append(lines, m.statusLines()...)
 	body := m.body()
-	if m.showHelp {
+	switch {
+	case m.showHelp:
 		lines = append(lines, m.helpLines(body)...)
-	} else {
+	case m.deploy.Active():
+		lines = append(lines, m.deployLines(body)...)
+	default:
 		lines = append(lines, m.bodyLines(body)...)
 	}
 	lines = append(lines, m.footerLine())
@@ -163,13 +166,38 @@ func (m Model) helpLines(body rect) []string {
 	return fitLines(lipgloss.Place(body.w, body.h, lipgloss.Center, lipgloss.Center, box), body.w, body.h)
 }
 
+// deployFrame is the size of the deploy view's frame in body: most of it,
+// up to 80×24.
+func deployFrame(body rect) (w, h int) {
+	return min(body.w-2, 80), min(body.h, 24)
+}
+
+// deployLines renders the deploy view, framed and titled, over the body.
+func (m Model) deployLines(body rect) []string {
+	w, h := deployFrame(body)
+	b := m.styles.FocusBorder.GetBorderStyle()
+	paint := lipgloss.NewStyle().Foreground(m.styles.FocusBorder.GetBorderTopForeground())
+	inner := w - 2
+	title := ansi.Truncate(" "+panel.OneWidth(ansi.Strip(m.deploy.Title()))+" ", max(inner-2, 0), "… ")
+	box := make([]string, 0, h)
+	box = append(box, paint.Render(b.TopLeft+b.Top)+m.styles.FocusedTitle.Render(title)+paint.Render(strings.Repeat(b.Top, max(inner-1-ansi.StringWidth(title), 0))+b.TopRight))
+	for _, l := range fitLines(m.deploy.View(), inner-2, h-2) {
+		box = append(box, paint.Render(b.Left)+" "+l+" "+paint.Render(b.Right))
+	}
+	box = append(box, paint.Render(b.BottomLeft+strings.Repeat(b.Bottom, inner)+b.BottomRight))
+	return fitLines(lipgloss.Place(body.w, body.h, lipgloss.Center, lipgloss.Center, strings.Join(box, "\n")), body.w, body.h)
+}
+
 // footerLine is the short help: the main global keys and the focused
 // panel's, or only the panel's while it captures the keyboard.
 func (m Model) footerLine() string {
 	if m.status.stopping {
 		return fitLine(m.styles.Footer.Render(" stopping the VM… q again quits at once"), m.width, m.styles.Footer)
 	}
-	p := m.panels[m.focus]
+	var p panel.Panel = m.panels[m.focus]
+	if m.deploy.Active() {
+		p = m.deploy
+	}
 	var bindings []key.Binding
 	if !p.Capturing() {
 		bindings = m.keys.ShortHelp()

@@ -56,11 +56,30 @@ func script() []panel.EventsMsg {
 // colour and with the clock pinned, after a scripted session. The golden
 // files are in testdata/TestDashboardGolden; go test -update rewrites them.
 func TestDashboardGolden(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	i := func(v int64) *int64 { return &v }
+	at := pinnedNow.Add(-2 * time.Second)
+	plan := panel.EventsMsg{
+		{Time: at, Type: devloop.TypeDeployStart, Deploy: "prod", Target: "gcp", Build: 2, ElapsedMS: f(0)},
+		{Time: at, Type: devloop.TypeDeployStep, Deploy: "prod", Target: "gcp", Build: 2, Step: "make disk", Finished: true, ElapsedMS: f(900)},
+		{Time: at, Type: devloop.TypeDeployPlan, Deploy: "prod", Target: "gcp", Build: 2, Plan: []devloop.PlanRow{
+			{Key: "image", Value: "hello-b2"}, {Key: "zone", Value: "europe-west1-b"}, {Key: "instance", Value: "hello-b2 (e2-small)"},
+			{Key: "ports", Value: "tcp 8080"}, {Key: "replaces", Value: "instance hello-b1"}}},
+	}
+	upload := panel.EventsMsg{
+		{Time: at, Type: devloop.TypeDeployStep, Deploy: "prod", Target: "gcp", Build: 2, Step: "upload disk", ElapsedMS: f(1000)},
+		{Time: at, Type: devloop.TypeDeployProgress, Deploy: "prod", Target: "gcp", Build: 2, Step: "upload disk", BytesDone: i(3 << 20), BytesTotal: i(4 << 20), ElapsedMS: f(4000)},
+	}
 	tests := []struct {
-		name string
-		w, h int
-		keys []string
+		name  string
+		w, h  int
+		keys  []string
+		after []panel.EventsMsg // events after the keys
+		then  []string          // keys after those events
+		last  []panel.EventsMsg // events after those keys
 	}{
+		{name: "deploy-plan-120x40", w: 120, h: 40, keys: []string{"d"}, after: []panel.EventsMsg{plan}},
+		{name: "deploy-progress-70x30", w: 70, h: 30, keys: []string{"d"}, after: []panel.EventsMsg{plan}, then: []string{"y"}, last: []panel.EventsMsg{upload}},
 		{name: "dashboard-120x40", w: 120, h: 40},
 		{name: "dashboard-70x30", w: 70, h: 30},
 		{name: "help-120x40", w: 120, h: 40, keys: []string{"?"}},
@@ -77,6 +96,15 @@ func TestDashboardGolden(t *testing.T) {
 			}
 			for _, k := range tt.keys {
 				m = update(m, paneltest.Press(k))
+			}
+			for _, batch := range tt.after {
+				m = update(m, batch)
+			}
+			for _, k := range tt.then {
+				m = update(m, paneltest.Press(k))
+			}
+			for _, batch := range tt.last {
+				m = update(m, batch)
 			}
 			got := ansi.Strip(m.View().Content)
 			lines := strings.Split(got, "\n")

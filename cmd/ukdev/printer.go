@@ -49,8 +49,11 @@ func plainLine(e devloop.Event, color bool) string {
 	if e.Type == devloop.TypeVMConsole && e.Boot > 0 {
 		src = fmt.Sprintf("boot#%d", e.Boot)
 	}
-	if e.Type == devloop.TypeError {
+	switch e.Type {
+	case devloop.TypeError:
 		src = "error"
+	case devloop.TypeDeployConsole:
+		src = string(devloop.CloudSource(e.Deploy))
 	}
 	line := fmt.Sprintf("%s %-7s %s", e.Time.Format("15:04:05.000"), src, msg)
 	if color && strings.IndexByte(msg, 0x1b) >= 0 {

@@ -33,6 +33,11 @@ func TestPrinterPlain(t *testing.T) {
 			want: "12:34:56.789 boot#2  hello\n",
 		},
 		{
+			name: "deployed instance's console line",
+			e:    devloop.Event{Time: at, Type: devloop.TypeDeployConsole, Deploy: "prod", Instance: "i-1", Line: "hello" + clearScr, Message: "hello"},
+			want: "12:34:56.789 cloud:prod hello\n",
+		},
+		{
 			name: "console line without a boot",
 			e:    devloop.Event{Time: at, Type: devloop.TypeVMConsole, Line: "hello", Message: "hello"},
 			want: "12:34:56.789 console hello\n",

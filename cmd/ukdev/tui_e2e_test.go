@@ -59,3 +59,40 @@ func TestDashboardEndToEnd(t *testing.T) {
 		t.Errorf("ukdev exited with status %s, want 0; last screen:\n%s", code, s.last)
 	}
 }
+
+// TestDashboardDeployE2E presses d in the dashboard of a project with a
+// command deploy (disk = false: the script gets the kernel), answers y,
+// and sees the result; the script ran on the running build.
+func TestDashboardDeployE2E(t *testing.T) {
+	dir, env := deployProject(t, false)
+	s := startDashboard(t, "tuideploy", dir, env, 140, 45, "")
+	s.waitText("dashboard with the banner", bootWait, "hello from ukdev")
+
+	s.keys("d")
+	question := regexp.MustCompile(`Deploy build #(\d+) to prod\? \(y/n\)`)
+	s.waitScreen("the plan and the question", 30*time.Second, func(screen string) bool {
+		return question.MatchString(screen) && strings.Contains(screen, "(command)") && strings.Contains(screen, "./deploy.sh")
+	})
+	build := question.FindStringSubmatch(s.last)[1]
+	s.keys("y")
+	s.waitText("the result", 30*time.Second, "Deployed build #"+build+" to prod (command)", "instance  vm-"+build, "ip        203.0.113.4", "url       http://203.0.113.4/")
+	env1, err := os.ReadFile(filepath.Join(dir, "deployed.env"))
+	if err != nil || !strings.Contains(string(env1), "UKDEV_BUILD="+build+"\n") {
+		t.Errorf("the script's environment: %q, %v; want build %s", env1, err, build)
+	}
+	s.keys("Escape")
+	s.waitText("the dashboard again", 10*time.Second, "1 console", "? help")
+
+	// Declining changes nothing.
+	if err := os.Remove(filepath.Join(dir, "deployed.env")); err != nil {
+		t.Fatal(err)
+	}
+	s.keys("d")
+	s.waitScreen("the question again", 30*time.Second, question.MatchString)
+	s.keys("n")
+	s.waitText("the dashboard after n", 10*time.Second, "1 console", "? help")
+	if _, err := os.Stat(filepath.Join(dir, "deployed.env")); !os.IsNotExist(err) {
+		t.Errorf("a declined deploy ran the script: %v", err)
+	}
+	s.quit()
+}

@@ -47,10 +47,14 @@ func newLine(at time.Time, boot int, src logs.Source, raw string, keepSGR bool) 
 
 // sourceOf sorts an event into one of the sources the panel filters on:
 // the console, the guest's syslog, the build, the VM (QEMU, images,
-// reloads) and ukdev itself (start, watching, errors).
+// reloads), a deployed instance's console (cloud:<name>) and ukdev itself
+// (start, watching, deploys, errors).
 func sourceOf(e devloop.Event) logs.Source {
-	if e.Type == devloop.TypeVMSyslog {
+	switch e.Type {
+	case devloop.TypeVMSyslog:
 		return logs.SourceSyslog
+	case devloop.TypeDeployConsole:
+		return devloop.CloudSource(e.Deploy)
 	}
 	switch e.Source() {
 	case "console":

@@ -31,7 +31,7 @@ func newKeyMap() keyMap {
 		Clear:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear search, then filter")),
 		ToggleCase:  key.NewBinding(key.WithKeys("C"), key.WithHelp("C", "toggle ignore case")),
 		ToggleRegex: key.NewBinding(key.WithKeys("X"), key.WithHelp("X", "toggle regexp")),
-		Source:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "source: all/console/build/vm/ukdev")),
+		Source:      key.NewBinding(key.WithKeys("o"), key.WithHelp("o", "source: all/console/syslog/build/vm/ukdev/cloud")),
 		Level:       key.NewBinding(key.WithKeys("L"), key.WithHelp("L", "level: all/≥err/≥warn/≥info")),
 		Times:       key.NewBinding(key.WithKeys("t"), key.WithHelp("t", "timestamps")),
 		Boot:        key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "jump to boot")),

@@ -42,8 +42,18 @@ const (
 // historyBytes bounds how much of the boot files the history load reads.
 const historyBytes = 32 << 20
 
+// cloudSources is the source filter that shows the consoles of every
+// deployed instance (the sources devloop.CloudSource names).
+const cloudSources logs.Source = "cloud"
+
+// sourceMatches reports whether a line of source src passes the source
+// filter f.
+func sourceMatches(src, f logs.Source) bool {
+	return f == "" || src == f || f == cloudSources && strings.HasPrefix(string(src), "cloud:")
+}
+
 // nextSource is the cycle of the source filter: all ("") → console →
-// syslog → build → vm → ukdev → all.
+// syslog → build → vm → ukdev → cloud → all.
 func nextSource(s logs.Source) logs.Source {
 	switch s {
 	case "":
@@ -56,6 +66,8 @@ func nextSource(s logs.Source) logs.Source {
 		return logs.SourceVM
 	case logs.SourceVM:
 		return logs.SourceUkdev
+	case logs.SourceUkdev:
+		return cloudSources
 	default:
 		return ""
 	}
@@ -370,7 +382,7 @@ func (m *Model) passes(l line) bool {
 			return false
 		}
 	}
-	return (m.source == "" || l.source == m.source) && (m.filter == nil || m.filter.match(l.plain))
+	return sourceMatches(l.source, m.source) && (m.filter == nil || m.filter.match(l.plain))
 }
 
 func (m *Model) rebuildVisible() {

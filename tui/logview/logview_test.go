@@ -144,7 +144,8 @@ func TestUpdate(t *testing.T) {
 		{name: "source build", keys: keys("o", "o", "o"), shown: 3, title: "logs · build · 3/12"},
 		{name: "source vm", keys: keys("o", "o", "o", "o"), shown: 2, title: "logs · vm · 2/12"},
 		{name: "source ukdev", keys: keys("o", "o", "o", "o", "o"), shown: 2, title: "logs · ukdev · 2/12"},
-		{name: "source back to all", keys: keys("o", "o", "o", "o", "o", "o"), shown: 12, title: "logs · 12"},
+		{name: "source cloud", keys: keys("o", "o", "o", "o", "o", "o"), shown: 0, title: "logs · cloud · 0/12"},
+		{name: "source back to all", keys: keys("o", "o", "o", "o", "o", "o", "o"), shown: 12, title: "logs · 12"},
 		{name: "source and filter together", keys: keys("o", "&", typeText("hello"), "enter"), shown: 2,
 			title: `logs · console · filter "hello"i · 2/12`},
 		{name: "timestamps off", keys: keys("t"), shown: 12, check: func(t *testing.T, m *Model) {

@@ -59,10 +59,25 @@ type Control interface {
 	WriteConsole(p []byte) error
 }
 
+// DeployControl is what the deploy view asks of the dev loop: a deploy
+// of the running build in two steps, the plan, then the answer.
+// *devloop.Loop implements it; tests use a fake.
+type DeployControl interface {
+	// PlanDeploy starts a deploy to the [deploy.<name>] named (the
+	// default one when empty); its plan comes as a deploy.plan event.
+	PlanDeploy(name string)
+	// ConfirmDeploy goes ahead with the plan shown.
+	ConfirmDeploy()
+	// CancelDeploy declines the plan or cancels the deploy that runs.
+	CancelDeploy()
+}
+
 // Deps are the dependencies every panel shares, given once at creation.
 type Deps struct {
 	Styles  *Styles
 	Control Control
+	// Deploy runs deploys from the dashboard; nil disables them.
+	Deploy DeployControl
 	// Store is the per-boot log store (history of earlier boots); may be nil.
 	Store *logs.Store
 	// Ring holds the recent lines of every source; may be nil.
