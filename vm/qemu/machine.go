@@ -40,9 +40,12 @@ const (
 	// pty reports EOF once QEMU's ends are closed; the limit only matters
 	// if something else holds the pty slave open.
 	consoleDrainLimit = 2 * time.Second
-	// consoleWriteTimeout bounds WriteConsole while the guest does not
-	// read its serial input.
-	consoleWriteTimeout = 2 * time.Second
+	// consoleWriteTimeout bounds WriteConsole while the guest reads none
+	// of its serial input. Under TCG on a loaded host, a guest that polls
+	// its UART can leave input unread for seconds while QEMU's main loop
+	// waits for the big lock: only a longer silence means it is not
+	// reading.
+	consoleWriteTimeout = 10 * time.Second
 	// stderrTail is how much of QEMU's stderr is kept.
 	stderrTail = 8 << 10
 	// maxSocketPath is the longest unix socket path Linux accepts
@@ -535,23 +538,32 @@ func (m *Machine) Events(ctx context.Context) (<-chan qmp.Event, error) {
 
 // WriteConsole writes bytes to the guest's serial input: keys, ^C
 // included, reach the guest and never signal QEMU. It fails with an error
-// wrapping os.ErrDeadlineExceeded when the guest has not read its input
-// for a while, and ErrExited once QEMU is gone.
+// wrapping os.ErrDeadlineExceeded when the guest has not read any of its
+// input for a while (writeTimeout): a guest that reads slowly, a byte at a
+// time on a loaded host, still gets all of p. It fails with ErrExited once
+// QEMU is gone.
 func (m *Machine) WriteConsole(p []byte) (int, error) {
 	select {
 	case <-m.exited:
 		return 0, fmt.Errorf("qemu: write console: %w", vm.ErrExited)
 	default:
 	}
-	_ = m.pty.SetWriteDeadline(time.Now().Add(m.writeTimeout))
-	n, err := m.pty.Write(p)
-	if err != nil {
-		if errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO) {
-			return n, fmt.Errorf("qemu: write console: %w", vm.ErrExited)
+	written := 0
+	for {
+		_ = m.pty.SetWriteDeadline(time.Now().Add(m.writeTimeout))
+		n, err := m.pty.Write(p[written:])
+		written += n
+		switch {
+		case err == nil:
+			return written, nil
+		case errors.Is(err, os.ErrClosed) || errors.Is(err, syscall.EIO):
+			return written, fmt.Errorf("qemu: write console: %w", vm.ErrExited)
+		case errors.Is(err, os.ErrDeadlineExceeded) && n > 0:
+			// The guest read some within the deadline: still reading.
+			continue
 		}
-		return n, fmt.Errorf("qemu: write console: %w", err)
+		return written, fmt.Errorf("qemu: write console: %w", err)
 	}
-	return n, nil
 }
 
 // ReadMemory reads size bytes of guest memory at addr: a physical address

@@ -239,6 +239,21 @@ func TestMachineWriteConsoleGuestNotReading(t *testing.T) {
 	t.Fatal("4 MB written to a guest that reads nothing")
 }
 
+// TestMachineWriteConsoleSlowGuest checks that WriteConsole waits for a
+// guest that reads its input slowly but steadily: a write far longer than
+// the guest reads within one writeTimeout (it reads tens of KB/s under
+// TCG) still arrives whole.
+func TestMachineWriteConsoleSlowGuest(t *testing.T) {
+	m, console := start(t, bootSpec(t, echoKernel()))
+	console.waitCount(t, "READY\n", 1)
+	m.writeTimeout = time.Second
+	line := append(bytes.Repeat([]byte("b"), 32<<10), '\n')
+	n, err := m.WriteConsole(line)
+	if err != nil || n != len(line) {
+		t.Fatalf("WriteConsole = %d, %v; want %d, nil", n, err, len(line))
+	}
+}
+
 func TestMachineResetRunningGuest(t *testing.T) {
 	m, console := start(t, bootSpec(t, echoKernel()))
 	console.waitCount(t, "READY\n", 1)
