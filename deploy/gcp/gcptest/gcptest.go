@@ -41,6 +41,8 @@ const (
 
 // Options configure Start; empty fields take the defaults.
 type Options struct {
+	// Project is the project id (DefaultProject), Zone the zone served
+	// (DefaultZone), Bucket the bucket created (DefaultBucket).
 	Project, Zone, Bucket string
 }
 
@@ -90,10 +92,12 @@ type Server struct {
 // Kind is a Compute collection the fake keeps.
 type Kind string
 
-// The collections.
 const (
+	// Instances are the zone's instances.
 	Instances Kind = "instances"
-	Images    Kind = "images"
+	// Images are the project's images.
+	Images Kind = "images"
+	// Firewalls are the project's firewall rules.
 	Firewalls Kind = "firewalls"
 )
 
