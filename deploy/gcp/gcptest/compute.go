@@ -187,7 +187,8 @@ func (s *Server) list(w http.ResponseWriter, c Call, kind, link string, all map[
 }
 
 // instanceName returns the name of the instance that name or id
-// designates: Compute takes either.
+// designates: Compute takes either (the discovery document's pattern of
+// the instance parameter is a name or [1-9][0-9]{0,19}).
 func (s *Server) instanceName(nameOrID string) string {
 	if s.res[Instances][nameOrID] != nil {
 		return nameOrID
@@ -210,7 +211,7 @@ func (s *Server) zonal(w http.ResponseWriter, r *http.Request, c Call, coll, nam
 		return
 	}
 	all := s.res[Instances]
-	if r.Method == http.MethodGet && name != "" {
+	if name != "" {
 		name = s.instanceName(name)
 	}
 	inst := all[name]
