@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -87,7 +89,8 @@ func TestDeployGCPPlanE2E(t *testing.T) {
 
 // TestDeployGCPE2E runs the gcp target's whole path through the ukdev
 // binary against the fakes: a deploy, a deploy whose image insert fails
-// and must leave nothing behind, list, logs and destroy.
+// and one interrupted during the upload, which must leave nothing
+// behind, then list, logs and destroy.
 func TestDeployGCPE2E(t *testing.T) {
 	fake := gcptest.Start(t, gcptest.Options{})
 	dir, env := gcpProject(t, fake)
@@ -136,6 +139,36 @@ func TestDeployGCPE2E(t *testing.T) {
 		// The previous deploy is untouched, and the failed one left no
 		// image, instance or tarball.
 		wantState(t, fake, "after the failed deploy", []string{"hello-b1"}, []string{"hello-b1"}, []string{"ukdev-hello"})
+	})
+
+	t.Run("interrupt during the upload", func(t *testing.T) {
+		cmd := exec.Command(ukdevBin, "deploy", "--yes")
+		cmd.Dir, cmd.Env = dir, env
+		stderr, err := cmd.StderrPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		var out strings.Builder
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			out.WriteString(sc.Text() + "\n")
+			if strings.Contains(sc.Text(), "upload disk: ") && !strings.Contains(sc.Text(), "(100%)") && !strings.Contains(sc.Text(), "(0%)") {
+				_ = cmd.Process.Signal(os.Interrupt)
+				break
+			}
+		}
+		_, _ = io.Copy(&out, stderr)
+		err = cmd.Wait()
+		if err == nil || !strings.Contains(out.String(), "clean up: done") || !strings.Contains(out.String(), "context canceled") {
+			t.Fatalf("deploy interrupted during the upload: %v\n%s", err, out.String())
+		}
+		wantState(t, fake, "after the interrupted deploy", []string{"hello-b1"}, []string{"hello-b1"}, []string{"ukdev-hello"})
+		if leftovers, _ := filepath.Glob(filepath.Join(os.TempDir(), "ukdev-deploy*", "*.raw")); len(leftovers) > 0 {
+			t.Errorf("disks left behind: %v", leftovers)
+		}
 	})
 
 	t.Run("list", func(t *testing.T) {
