@@ -293,8 +293,22 @@ func (a *app) deployProgress(asJSON bool) func(deploy.Progress) {
 			// The command prints the result, or its error, itself.
 			return
 		}
-		fmt.Fprintf(a.stderr, "ukdev: deploy [%7s] %s\n", elapsedShort(pr.Elapsed), logs.Sanitize(e.Message, false))
+		fmt.Fprintf(a.stderr, "ukdev: deploy [%7s] %s\n", elapsedShort(pr.Elapsed), logs.Sanitize(progressText(pr, e.Message), false))
 	}
+}
+
+// progressText is the text of a progress line: the event's message, with
+// the step's name before a step's own message ("create image: hello-b12"),
+// which alone would not say what it is about.
+func progressText(pr deploy.Progress, message string) string {
+	if pr.Kind != deploy.KindStep || pr.Step.Message == "" || pr.Step.Name == "" {
+		return message
+	}
+	text := pr.Step.Name + ": " + pr.Step.Message
+	if !pr.Step.Finished {
+		text += "…"
+	}
+	return text
 }
 
 // elapsedShort renders a session's time in a fixed short form: "0.0s",

@@ -154,6 +154,23 @@ func TestFollowConsole(t *testing.T) {
 	}
 }
 
+func TestProgressText(t *testing.T) {
+	tests := []struct {
+		pr   deploy.Progress
+		want string
+	}{
+		{deploy.Progress{Kind: deploy.KindStep, Step: deploy.Step{Name: "create image", Message: "hello-b12"}}, "create image: hello-b12…"},
+		{deploy.Progress{Kind: deploy.KindStep, Step: deploy.Step{Name: "create image", Message: "hello-b12", Finished: true}}, "create image: hello-b12"},
+		{deploy.Progress{Kind: deploy.KindStep, Step: deploy.Step{Name: "open ports", Finished: true}}, "the event's"},
+		{deploy.Progress{Kind: deploy.KindStart}, "the event's"},
+	}
+	for _, tt := range tests {
+		if got := progressText(tt.pr, "the event's"); got != tt.want {
+			t.Errorf("progressText(%+v) = %q, want %q", tt.pr.Step, got, tt.want)
+		}
+	}
+}
+
 func TestNewest(t *testing.T) {
 	now := time.Now()
 	list := []deploy.Instance{{ID: "a", Build: 3}, {ID: "b", Build: 5, Created: now}, {ID: "c", Build: 5, Created: now.Add(time.Minute)}, {ID: "d", Build: 4}}

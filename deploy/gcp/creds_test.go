@@ -2,11 +2,6 @@ package gcp
 
 import (
 	"context"
-	"crypto/rand"
-	"crypto/rsa"
-	"crypto/x509"
-	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -14,8 +9,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/deploy/gcp/gcptest"
 )
 
 // testSettings are settings that point Compute at endpoint.
@@ -54,48 +51,65 @@ func TestMissingCredentials(t *testing.T) {
 }
 
 func TestRefusedCredentials(t *testing.T) {
-	t.Setenv("HOME", t.TempDir())
+	fake := gcptest.Start(t, gcptest.Options{})
+	fake.Fail(gcptest.Failures{Credentials: true})
+	t.Setenv("HOME", fake.Home)
 	t.Setenv("GCE_METADATA_HOST", "")
 	t.Setenv("STORAGE_EMULATOR_HOST", "")
-	api := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == "/token" {
-			w.Header().Set("Content-Type", "application/json")
-			w.WriteHeader(http.StatusBadRequest)
-			_, _ = w.Write([]byte(`{"error":"invalid_grant","error_description":"Invalid JWT Signature."}`))
-			return
-		}
-		t.Errorf("request with a refused credential: %s %s", r.Method, r.URL)
-	}))
-	defer api.Close()
+	t.Setenv(adcEnv, fake.KeyFile)
 
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pemKey := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
-	sa, _ := json.Marshal(map[string]string{
-		"type": "service_account", "project_id": "my-proj", "private_key_id": "k1",
-		"private_key": string(pemKey), "client_email": "deployer@my-proj.iam.gserviceaccount.com",
-		"token_uri": api.URL + "/token",
-	})
-	keyFile := filepath.Join(t.TempDir(), "key.json")
-	if err := os.WriteFile(keyFile, sa, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	t.Setenv(adcEnv, keyFile)
-
-	d, _ := Target{}.Open(testSettings(api.URL))
-	_, err = d.Plan(context.Background(), deploy.Request{Project: "hello", Name: "default", Build: 1})
+	d, _ := Target{}.Open(testSettings(fake.Endpoint))
+	_, err := d.Plan(context.Background(), deploy.Request{Project: "hello", Name: "default", Build: 1})
 	var ce *CredentialsError
 	if !errors.As(err, &ce) || !ce.Refused {
 		t.Fatalf("error = %v, want a CredentialsError for a refused credential", err)
 	}
-	if !strings.Contains(err.Error(), "the Google Cloud credential from GOOGLE_APPLICATION_CREDENTIALS ("+keyFile+") was refused") ||
+	if !strings.Contains(err.Error(), "the Google Cloud credential from GOOGLE_APPLICATION_CREDENTIALS ("+fake.KeyFile+") was refused") ||
 		!strings.Contains(err.Error(), "gcloud auth application-default login") {
 		t.Errorf("error = %v", err)
 	}
 	if strings.Contains(err.Error(), "PRIVATE KEY") {
 		t.Errorf("error shows the key: %v", err)
+	}
+	if calls := fake.Calls(); len(calls) != 0 {
+		t.Errorf("requests with a refused credential: %v", calls)
+	}
+}
+
+// TestServiceAccountCredentials deploys with the credentials a user's
+// environment gives, a service account key file, through the token
+// endpoint the key names: every Compute call carries the token it issued.
+func TestServiceAccountCredentials(t *testing.T) {
+	fake := gcptest.Start(t, gcptest.Options{})
+	for _, kv := range fake.Env() {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+	dep, err := Target{}.Open(testSettings(fake.Endpoint))
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := dep.(*deployer)
+	d.align, d.poll = 1<<20, time.Millisecond
+	disk := filepath.Join(t.TempDir(), "disk.raw")
+	if err := os.WriteFile(disk, make([]byte, 512), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	res, err := d.Deploy(context.Background(), deploy.Request{Project: "hello", Name: "default", Build: 3, Disk: disk, DiskSize: 512}, func(deploy.Step) {})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Instance != "hello-b3" {
+		t.Errorf("instance = %q", res.Instance)
+	}
+	calls := fake.Calls()
+	if len(calls) == 0 {
+		t.Fatal("no Compute call")
+	}
+	for _, c := range calls {
+		if !c.Authorized {
+			t.Errorf("%s: no token from the token endpoint", c)
+		}
 	}
 }
 

@@ -1,62 +1,49 @@
 package gcp
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/x/exp/golden"
-	"github.com/fsouza/fake-gcs-server/fakestorage"
 	"google.golang.org/api/option"
 
 	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/deploy/gcp/gcptest"
 	"github.com/ukdev/ukdev/project"
 )
 
 // testBucket is the bucket the tests upload through.
-const testBucket = "ukdev-uploads"
+const testBucket = gcptest.DefaultBucket
 
 // env is a deployer pointed at the fakes.
 type env struct {
-	d       *deployer
-	compute *fakeCompute
-	gcs     *fakestorage.Server
-	req     deploy.Request
-	disk    []byte
+	d    *deployer
+	fake *gcptest.Server
+	req  deploy.Request
+	disk []byte
 }
 
-// newEnv starts the storage emulator (reached through
-// STORAGE_EMULATOR_HOST, as users point the SDK at one) and the Compute
-// fake (reached through the endpoint key), and writes a disk of
-// diskSize random bytes.
+// newEnv starts the fakes, the storage emulator reached through
+// STORAGE_EMULATOR_HOST (as users point the SDK at one) and Compute
+// reached through the endpoint key, and writes a disk of diskSize random
+// bytes. The deployer's Compute clients send no credentials.
 func newEnv(t *testing.T, diskSize int) *env {
 	t.Helper()
-	gcs, err := fakestorage.NewServerWithOptions(fakestorage.Options{Scheme: "http", Host: "127.0.0.1", PublicHost: "storage.googleapis.com"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(gcs.Stop)
-	gcs.CreateBucketWithOpts(fakestorage.CreateBucketOpts{Name: testBucket})
-	u, _ := url.Parse(gcs.URL())
-	t.Setenv("STORAGE_EMULATOR_HOST", u.Host)
-
-	fc := newFakeCompute(t, gcs)
-	st := Settings{
-		Project: "my-proj", Zone: "europe-west1-b", Region: "europe-west1", Bucket: testBucket,
-		MachineType: DefaultMachineType, KeepImages: 2, Network: DefaultNetwork, Endpoint: fc.srv.URL,
-	}
-	d := newDeployer(st)
+	fake := gcptest.Start(t, gcptest.Options{})
+	t.Setenv("STORAGE_EMULATOR_HOST", fake.StorageHost)
+	d := newDeployer(testSettings(fake.Endpoint))
 	d.computeOpts = []option.ClientOption{option.WithoutAuthentication()}
 	d.align = 1 << 20
 	d.chunk = 256 << 10
@@ -73,16 +60,16 @@ func newEnv(t *testing.T, diskSize int) *env {
 		Disk: path, DiskSize: int64(diskSize),
 		Ports: []project.Port{{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 18080, GuestPort: 8080, Spec: "18080:8080"}},
 	}
-	return &env{d: d, compute: fc, gcs: gcs, req: req, disk: disk}
+	return &env{d: d, fake: fake, req: req, disk: disk}
 }
 
 // previous gives the fake a running instance of build 11 and the images
 // of builds 9 to 11.
 func (e *env) previous() {
-	e.compute.addInstance("hello-b11", 11)
+	e.fake.AddInstance("hello-b11", gcptest.Labels("hello", "default", 11), 3)
 	base := time.Date(2026, 12, 1, 10, 0, 0, 0, time.FixedZone("PST", -8*3600))
 	for b := 9; b <= 11; b++ {
-		e.compute.addImage(fmt.Sprintf("hello-b%d", b), b, base.Add(time.Duration(b)*time.Hour))
+		e.fake.AddImage(fmt.Sprintf("hello-b%d", b), gcptest.Labels("hello", "default", b), base.Add(time.Duration(b)*time.Hour).Format("2006-01-02T15:04:05.000-07:00"))
 	}
 }
 
@@ -114,20 +101,6 @@ func (s *steps) finished() []string {
 		}
 	}
 	return out
-}
-
-// objects lists the bucket's objects.
-func (e *env) objects(t *testing.T) []string {
-	t.Helper()
-	list, _, err := e.gcs.ListObjects(testBucket, "", "", false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, o := range list {
-		names = append(names, o.Name)
-	}
-	return names
 }
 
 func diffLines(t *testing.T, what string, got, want []string) {
@@ -164,7 +137,7 @@ func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 	if res.Instance != "hello-b12" || res.ExternalIP != "203.0.113.12" || !reflect.DeepEqual(res.URLs, []string{"http://203.0.113.12:8080"}) {
 		t.Errorf("result = %+v", res)
 	}
-	diffLines(t, "calls", e.compute.callLines(), []string{
+	diffLines(t, "calls", e.fake.CallLines(), []string{
 		"GET " + api + "/zones/europe-west1-b/instances?" + projectFilter,
 		"GET " + api + "/global/images?" + projectFilter,
 		"GET " + api + "/global/firewalls/ukdev-hello",
@@ -192,9 +165,9 @@ func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 		"POST " + api + "/global/operations/operation-6-delete/wait",
 		"POST " + api + "/global/operations/operation-6-delete/wait",
 	})
-	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12"})
-	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b11", "hello-b12"})
-	if got := e.objects(t); len(got) != 0 {
+	diffLines(t, "instances", e.fake.Names(gcptest.Instances), []string{"hello-b12"})
+	diffLines(t, "images", e.fake.Names(gcptest.Images), []string{"hello-b11", "hello-b12"})
+	if got := e.fake.Objects(); len(got) != 0 {
 		t.Errorf("bucket holds %v after the deploy, want nothing", got)
 	}
 	diffLines(t, "finished steps", s.finished(), []string{
@@ -204,9 +177,9 @@ func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 
 	// What Compute read: disk.raw, the disk padded with zeros to the
 	// alignment.
-	got := e.compute.disks["hello-b12"]
-	if len(got) != 6<<20 || !bytes.Equal(got[:len(e.disk)], e.disk) || bytes.ContainsFunc(got[len(e.disk):], func(r rune) bool { return r != 0 }) {
-		t.Errorf("disk.raw read by Compute: %d bytes, want the %d-byte disk padded with zeros to %d", len(got), len(e.disk), 6<<20)
+	got, _ := e.fake.Disk("hello-b12")
+	if want := sha256.Sum256(append(slices.Clone(e.disk), make([]byte, 6<<20-len(e.disk))...)); got.Size != 6<<20 || got.SHA256 != want {
+		t.Errorf("disk.raw read by Compute: %d bytes, want the %d-byte disk padded with zeros to %d", got.Size, len(e.disk), 6<<20)
 	}
 	var last deploy.Step
 	for _, st := range s.list {
@@ -255,7 +228,7 @@ func TestDeployBodies(t *testing.T) {
 				"accessConfigs": [{"name": "External NAT", "type": "ONE_TO_ONE_NAT"}]}]}`},
 	}
 	for _, tt := range tests {
-		got := e.compute.body(tt.method, tt.path)
+		got := e.fake.Body(tt.method, tt.path)
 		// The fake adds what Compute adds once the operation is done.
 		for _, k := range []string{"kind", "id", "selfLink", "status", "creationTimestamp", "zone"} {
 			delete(got, k)
@@ -276,10 +249,10 @@ func TestDeployBodies(t *testing.T) {
 func TestDeployUpdatesAndReusesTheFirewallRule(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.req.Ports = append(e.req.Ports, project.Port{Proto: "tcp", GuestPort: 443}, project.Port{Proto: "udp", GuestPort: 53})
-	e.compute.firewalls["ukdev-hello"] = map[string]any{
+	e.fake.Put(gcptest.Firewalls, map[string]any{
 		"name": "ukdev-hello", "allowed": []any{map[string]any{"IPProtocol": "tcp", "ports": []any{"80"}}},
-		"targetTags": []any{"ukdev-hello"}, "network": e.compute.selfLink("global/networks/default"),
-	}
+		"targetTags": []any{"ukdev-hello"}, "network": "https://www.googleapis.com/compute/v1/projects/my-proj/global/networks/default",
+	})
 	plan, err := e.d.Plan(context.Background(), e.req)
 	if err != nil {
 		t.Fatal(err)
@@ -290,19 +263,19 @@ func TestDeployUpdatesAndReusesTheFirewallRule(t *testing.T) {
 	if _, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {}); err != nil {
 		t.Fatal(err)
 	}
-	patch := e.compute.body("PATCH", api+"/global/firewalls/ukdev-hello")
+	patch := e.fake.Body("PATCH", api+"/global/firewalls/ukdev-hello")
 	want := asJSON(t, `{"allowed": [{"IPProtocol": "tcp", "ports": ["443", "8080"]}, {"IPProtocol": "udp", "ports": ["53"]}]}`)
 	if !reflect.DeepEqual(patch, want) {
 		t.Errorf("patch body = %v, want %v", patch, want)
 	}
 
 	// The next deploy finds the rule as it wants it and leaves it alone.
-	e.compute.callLines()
+	e.fake.CallLines()
 	e.req.Build = 13
 	if _, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {}); err != nil {
 		t.Fatal(err)
 	}
-	for _, line := range e.compute.callLines() {
+	for _, line := range e.fake.CallLines() {
 		if strings.Contains(line, "/firewalls") && !strings.HasPrefix(line, "GET ") {
 			t.Errorf("second deploy changed the firewall rule: %s", line)
 		}
@@ -311,8 +284,8 @@ func TestDeployUpdatesAndReusesTheFirewallRule(t *testing.T) {
 
 func TestDeploySameBuildAgainGetsANewName(t *testing.T) {
 	e := newEnv(t, 1<<20)
-	e.compute.addInstance("hello-b12", 12)
-	e.compute.addImage("hello-b12", 12, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
+	e.fake.AddInstance("hello-b12", gcptest.Labels("hello", "default", 12), 4)
+	e.fake.AddImage("hello-b12", gcptest.Labels("hello", "default", 12), "2026-12-04T00:00:00.000Z")
 	res, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {})
 	if err != nil {
 		t.Fatal(err)
@@ -320,19 +293,16 @@ func TestDeploySameBuildAgainGetsANewName(t *testing.T) {
 	if res.Instance != "hello-b12-2" {
 		t.Errorf("instance = %q, want hello-b12-2", res.Instance)
 	}
-	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12-2"})
-	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b12", "hello-b12-2"})
+	diffLines(t, "instances", e.fake.Names(gcptest.Instances), []string{"hello-b12-2"})
+	diffLines(t, "images", e.fake.Names(gcptest.Images), []string{"hello-b12", "hello-b12-2"})
 }
 
 func TestDeployLeavesOtherDeploysAlone(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.d.st.KeepImages = 1
-	e.compute.addInstance("hello-b12", 12)
-	e.compute.addImage("hello-b12", 12, time.Date(2026, 12, 4, 0, 0, 0, 0, time.UTC))
-	e.compute.addImage("hello-b11", 11, time.Date(2026, 12, 3, 0, 0, 0, 0, time.UTC))
-	for _, l := range []map[string]any{e.compute.instances["hello-b12"]["labels"].(map[string]any), e.compute.images["hello-b12"]["labels"].(map[string]any)} {
-		l[labelDeploy] = "staging"
-	}
+	e.fake.AddInstance("hello-b12", gcptest.Labels("hello", "staging", 12), 4)
+	e.fake.AddImage("hello-b12", gcptest.Labels("hello", "staging", 12), "2026-12-04T00:00:00.000Z")
+	e.fake.AddImage("hello-b11", gcptest.Labels("hello", "default", 11), "2026-12-03T00:00:00.000Z")
 	res, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {})
 	if err != nil {
 		t.Fatal(err)
@@ -340,8 +310,8 @@ func TestDeployLeavesOtherDeploysAlone(t *testing.T) {
 	if res.Instance != "hello-b12-2" {
 		t.Errorf("instance = %q, want hello-b12-2 (staging has hello-b12)", res.Instance)
 	}
-	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b12", "hello-b12-2"})
-	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b12", "hello-b12-2"})
+	diffLines(t, "instances", e.fake.Names(gcptest.Instances), []string{"hello-b12", "hello-b12-2"})
+	diffLines(t, "images", e.fake.Names(gcptest.Images), []string{"hello-b12", "hello-b12-2"})
 }
 
 // failedDeploy runs a deploy that must fail, and checks that it left
@@ -354,17 +324,17 @@ func failedDeploy(t *testing.T, e *env, ctx context.Context, report func(deploy.
 	if err == nil {
 		t.Fatal("deploy succeeded")
 	}
-	if got := e.objects(t); len(got) != 0 {
+	if got := e.fake.Objects(); len(got) != 0 {
 		t.Errorf("bucket holds %v after the failed deploy", got)
 	}
-	diffLines(t, "instances", e.compute.names(e.compute.instances), []string{"hello-b11"})
-	diffLines(t, "images", e.compute.names(e.compute.images), []string{"hello-b10", "hello-b11", "hello-b9"})
+	diffLines(t, "instances", e.fake.Names(gcptest.Instances), []string{"hello-b11"})
+	diffLines(t, "images", e.fake.Names(gcptest.Images), []string{"hello-b10", "hello-b11", "hello-b9"})
 	return err
 }
 
 func TestDeployImageInsertFailureLeavesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
-	e.compute.failImage = true
+	e.fake.Fail(gcptest.Failures{ImageInsert: true})
 	var s steps
 	err := failedDeploy(t, e, context.Background(), s.report)
 	var oe *OperationError
@@ -376,7 +346,7 @@ func TestDeployImageInsertFailureLeavesNothing(t *testing.T) {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
 	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "clean up"})
-	calls := e.compute.callLines()
+	calls := e.fake.CallLines()
 	if got := calls[len(calls)-1]; got != "DELETE "+api+"/global/images/hello-b12" {
 		t.Errorf("last call = %s, want the delete of the image (which is not there)", got)
 	}
@@ -384,14 +354,14 @@ func TestDeployImageInsertFailureLeavesNothing(t *testing.T) {
 
 func TestDeployInstanceInsertFailureLeavesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
-	e.compute.failInstance = true
+	e.fake.Fail(gcptest.Failures{InstanceInsert: true})
 	var s steps
 	err := failedDeploy(t, e, context.Background(), s.report)
 	if !strings.Contains(err.Error(), "create instance hello-b12") || !strings.Contains(err.Error(), "Quota 'CPUS' exceeded") {
 		t.Errorf("error = %v", err)
 	}
 	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "create image: hello-b12", "open ports: tcp 8080", "clean up"})
-	calls := e.compute.callLines()
+	calls := e.fake.CallLines()
 	// The refused insert made nothing: no instance of that name is
 	// deleted.
 	diffLines(t, "cleanup calls", calls[len(calls)-4:], []string{
@@ -404,7 +374,7 @@ func TestDeployInstanceInsertFailureLeavesNothing(t *testing.T) {
 
 func TestDeployInstanceThatStopsLeavesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
-	e.compute.failStart = true
+	e.fake.Fail(gcptest.Failures{Start: true})
 	var s steps
 	err := failedDeploy(t, e, context.Background(), s.report)
 	if want := "gcp: deploy: start instance: instance hello-b12 is TERMINATED, not running"; err.Error() != want {
@@ -430,7 +400,7 @@ func TestDeployCancelDuringUploadLeavesNothing(t *testing.T) {
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
 	}
-	for _, line := range e.compute.callLines() {
+	for _, line := range e.fake.CallLines() {
 		if !strings.HasPrefix(line, "GET ") {
 			t.Errorf("a cancelled upload went on to %s", line)
 		}
@@ -442,18 +412,18 @@ func TestDeployCancelDuringImageCreationLeavesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e.compute.onWait = func(op string) {
+	e.fake.OnWait(func(op string) {
 		if op == "operation-1-insert" {
 			cancel()
 		}
-	}
+	})
 	var s steps
 	err := failedDeploy(t, e, ctx, s.report)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
 	}
 	// The cleanup waited for the insert before deleting the image.
-	calls := e.compute.callLines()
+	calls := e.fake.CallLines()
 	diffLines(t, "cleanup calls", calls[len(calls)-3:], []string{
 		"DELETE " + api + "/global/images/hello-b12",
 		"POST " + api + "/global/operations/operation-2-delete/wait",
@@ -498,12 +468,12 @@ func TestPlan(t *testing.T) {
 				fmt.Fprintf(&b, "  %-13s %s\n", r.Key+":", r.Value)
 			}
 			golden.RequireEqual(t, []byte(b.String()))
-			for _, line := range e.compute.callLines() {
+			for _, line := range e.fake.CallLines() {
 				if !strings.HasPrefix(line, "GET ") {
 					t.Errorf("plan changed something: %s", line)
 				}
 			}
-			if got := e.objects(t); len(got) != 0 {
+			if got := e.fake.Objects(); len(got) != 0 {
 				t.Errorf("plan wrote %v", got)
 			}
 		})
@@ -513,10 +483,9 @@ func TestPlan(t *testing.T) {
 func TestList(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.previous()
-	e.compute.addInstance("hello-b10", 10)
-	e.compute.instances["hello-b10"]["labels"].(map[string]any)[labelDeploy] = "staging"
-	e.compute.instances["hello-b10"]["status"] = "STOPPING"
-	e.compute.instances["other-b1"] = map[string]any{"name": "other-b1", "labels": map[string]any{labelProject: "other"}}
+	e.fake.AddInstance("hello-b10", gcptest.Labels("hello", "staging", 10), 2)
+	e.fake.Modify(gcptest.Instances, "hello-b10", func(res map[string]any) { res["status"] = "STOPPING" })
+	e.fake.Put(gcptest.Instances, map[string]any{"name": "other-b1", "labels": map[string]any{labelProject: "other"}})
 	got, err := e.d.List(context.Background(), "hello")
 	if err != nil {
 		t.Fatal(err)
@@ -531,25 +500,25 @@ func TestList(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("List:\n%+v\nwant\n%+v", got, want)
 	}
-	diffLines(t, "calls", e.compute.callLines(), []string{"GET " + api + "/zones/europe-west1-b/instances?" + projectFilter})
+	diffLines(t, "calls", e.fake.CallLines(), []string{"GET " + api + "/zones/europe-west1-b/instances?" + projectFilter})
 }
 
 func TestDestroy(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.previous()
-	e.compute.firewalls["ukdev-hello"] = map[string]any{"name": "ukdev-hello"}
-	e.compute.firewalls["default-allow-ssh"] = map[string]any{"name": "default-allow-ssh"}
-	e.compute.images["debian-12"] = map[string]any{"name": "debian-12"}
-	e.gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: testBucket, Name: "ukdev/hello-b7.tar.gz"}, Content: []byte("left")})
-	e.gcs.CreateObject(fakestorage.Object{ObjectAttrs: fakestorage.ObjectAttrs{BucketName: testBucket, Name: "ukdev/hello2-b7.tar.gz"}, Content: []byte("not ours")})
+	e.fake.Put(gcptest.Firewalls, map[string]any{"name": "ukdev-hello"})
+	e.fake.Put(gcptest.Firewalls, map[string]any{"name": "default-allow-ssh"})
+	e.fake.Put(gcptest.Images, map[string]any{"name": "debian-12"})
+	e.fake.PutObject("ukdev/hello-b7.tar.gz", []byte("left"))
+	e.fake.PutObject("ukdev/hello2-b7.tar.gz", []byte("not ours"))
 	var s steps
 	if err := e.d.Destroy(context.Background(), "hello", s.report); err != nil {
 		t.Fatal(err)
 	}
-	diffLines(t, "instances", e.compute.names(e.compute.instances), nil)
-	diffLines(t, "images", e.compute.names(e.compute.images), []string{"debian-12"})
-	diffLines(t, "firewalls", e.compute.names(e.compute.firewalls), []string{"default-allow-ssh"})
-	diffLines(t, "objects", e.objects(t), []string{"ukdev/hello2-b7.tar.gz"})
+	diffLines(t, "instances", e.fake.Names(gcptest.Instances), nil)
+	diffLines(t, "images", e.fake.Names(gcptest.Images), []string{"debian-12"})
+	diffLines(t, "firewalls", e.fake.Names(gcptest.Firewalls), []string{"default-allow-ssh"})
+	diffLines(t, "objects", e.fake.Objects(), []string{"ukdev/hello2-b7.tar.gz"})
 	diffLines(t, "finished steps", s.finished(), []string{
 		"destroy: instance hello-b11", "destroy: image hello-b10", "destroy: image hello-b11", "destroy: image hello-b9",
 		"destroy: firewall rule ukdev-hello", "destroy: gs://ukdev-uploads/ukdev/hello-b7.tar.gz",
@@ -559,22 +528,22 @@ func TestDestroy(t *testing.T) {
 func TestConsoleOffsets(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.previous()
-	e.compute.serial["hello-b11"] = "SeaBIOS\r\nBooting from Hard Disk...\r\n"
-	e.compute.serialKeep = 40
+	e.fake.SetSerial("hello-b11", "SeaBIOS\r\nBooting from Hard Disk...\r\n")
+	e.fake.SetSerialKeep(40)
 	ctx := context.Background()
 
 	data, next, err := e.d.Console(ctx, "hello-b11", 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if string(data) != e.compute.serial["hello-b11"] || next != 36 {
+	if string(data) != e.fake.Serial("hello-b11") || next != 36 {
 		t.Errorf("Console(0) = %q, %d", data, next)
 	}
 	data, next, _ = e.d.Console(ctx, "hello-b11", next)
 	if len(data) != 0 || next != 36 {
 		t.Errorf("Console(36) with nothing new = %q, %d", data, next)
 	}
-	e.compute.serial["hello-b11"] += "hello from the cloud\r\n"
+	e.fake.AppendSerial("hello-b11", "hello from the cloud\r\n")
 	data, next, _ = e.d.Console(ctx, "hello-b11", next)
 	if string(data) != "hello from the cloud\r\n" || next != 58 {
 		t.Errorf("Console(36) = %q, %d", data, next)
@@ -582,10 +551,10 @@ func TestConsoleOffsets(t *testing.T) {
 	// The instance keeps the last 40 bytes only: an old offset reads
 	// from the oldest kept byte.
 	data, next, _ = e.d.Console(ctx, "hello-b11", 0)
-	if string(data) != e.compute.serial["hello-b11"][18:] || next != 58 {
+	if string(data) != e.fake.Serial("hello-b11")[18:] || next != 58 {
 		t.Errorf("Console(0) past the kept output = %q, %d", data, next)
 	}
-	diffLines(t, "calls", e.compute.callLines()[:1], []string{"GET " + api + "/zones/europe-west1-b/instances/hello-b11/serialPort?port=1&start=0"})
+	diffLines(t, "calls", e.fake.CallLines()[:1], []string{"GET " + api + "/zones/europe-west1-b/instances/hello-b11/serialPort?port=1&start=0"})
 
 	if _, _, err := e.d.Console(ctx, "gone", 0); !isNotFound(err) {
 		t.Errorf("Console of a missing instance: %v, want a not-found error", err)
