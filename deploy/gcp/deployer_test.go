@@ -38,7 +38,7 @@ type env struct {
 }
 
 // newEnv starts the fakes, the storage emulator reached through
-// STORAGE_EMULATOR_HOST (as users point the SDK at one) and Compute
+// STORAGE_EMULATOR_HOST (as users point Google's storage clients at one) and Compute
 // reached through the endpoint key, and writes a disk of diskSize random
 // bytes. The deployer's Compute clients send no credentials.
 func newEnv(t *testing.T, diskSize int) *env {
