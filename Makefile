@@ -4,6 +4,12 @@ GO ?= go
 BIN := bin/ukdev
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
+# grpcnotrace leaves gRPC's request tracing (golang.org/x/net/trace) out of
+# the binary: the Google API clients of the gcp target link gRPC without
+# using it, and that package's debug pages reach html/template, whose
+# reflection keeps every exported method of every linked type (the AWS and
+# Compute clients' thousands): 93 MB and 21 ms of init instead of 34 MB and 17 ms.
+TAGS := grpcnotrace
 EXAMPLE ?= examples/hello
 
 .DEFAULT_GOAL := help
@@ -18,7 +24,7 @@ deps: ## install what ukdev and its tests need (QEMU, gcc, make, tmux, GRUB for 
 
 .PHONY: build
 build: ## build bin/ukdev
-	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ukdev
+	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/ukdev
 
 .PHONY: demo
 demo: deps build ## run ukdev on the example unikernel (edit examples/hello/main.c and watch it reboot)

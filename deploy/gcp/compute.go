@@ -5,26 +5,30 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
+	"strings"
 	"sync"
 	"time"
 
-	compute "cloud.google.com/go/compute/apiv1"
-	"cloud.google.com/go/compute/apiv1/computepb"
-	"cloud.google.com/go/storage"
-	"github.com/googleapis/gax-go/v2/apierror"
+	"google.golang.org/api/compute/v1"
 	"google.golang.org/api/googleapi"
 	"google.golang.org/api/option"
+	"google.golang.org/api/storage/v1"
 )
 
-// clients are the SDK clients a deployer uses, made on its first call.
+// computePath is the Compute API's path under its endpoint: the endpoint
+// key names the host part, as "https://compute.googleapis.com".
+const computePath = "/compute/v1/"
+
+// storageEmulatorEnv names the storage emulator's host ("localhost:4443"
+// or a URL), as Cloud Storage's client libraries read it.
+const storageEmulatorEnv = "STORAGE_EMULATOR_HOST"
+
+// clients are the API clients a deployer uses, made on its first call.
 type clients struct {
-	images    *compute.ImagesClient
-	instances *compute.InstancesClient
-	firewalls *compute.FirewallsClient
-	zoneOps   *compute.ZoneOperationsClient
-	globalOps *compute.GlobalOperationsClient
-	storage   *storage.Client
+	compute *compute.Service
+	storage *storage.Service
 }
 
 // connector makes the clients once.
@@ -47,6 +51,10 @@ func (k *connector) connect(ctx context.Context) (*clients, error) {
 	if k.c != nil {
 		return k.c, nil
 	}
+	emulator, err := storageEmulator(os.Getenv(storageEmulatorEnv))
+	if err != nil {
+		return nil, fmt.Errorf("gcp: %s: %w", storageEmulatorEnv, err)
+	}
 	copts, sopts := k.computeOpts, k.storageOpts
 	if copts == nil {
 		creds, err := detectCredentials()
@@ -54,58 +62,47 @@ func (k *connector) connect(ctx context.Context) (*clients, error) {
 			return nil, fmt.Errorf("gcp: credentials: %w", err)
 		}
 		copts = []option.ClientOption{option.WithAuthCredentials(creds)}
-		// With STORAGE_EMULATOR_HOST the storage SDK talks to the emulator
-		// without credentials; give it ours only when it talks to Google.
-		if os.Getenv("STORAGE_EMULATOR_HOST") == "" {
+		// Cloud Storage's emulator takes no credentials; give it ours only
+		// when it talks to Google.
+		if emulator == "" {
 			sopts = copts
 		}
 	}
 	if k.st.Endpoint != "" {
-		copts = append(copts[:len(copts):len(copts)], option.WithEndpoint(k.st.Endpoint))
+		copts = append(copts[:len(copts):len(copts)], option.WithEndpoint(k.st.Endpoint+computePath))
 	}
-	var (
-		c   clients
-		err error
-	)
-	mk := func(f func() error) {
-		if err == nil {
-			err = f()
-		}
+	if emulator != "" {
+		sopts = append(sopts[:len(sopts):len(sopts)], option.WithoutAuthentication(), option.WithEndpoint(emulator))
 	}
-	mk(func() (e error) { c.images, e = compute.NewImagesRESTClient(ctx, copts...); return })
-	mk(func() (e error) { c.instances, e = compute.NewInstancesRESTClient(ctx, copts...); return })
-	mk(func() (e error) { c.firewalls, e = compute.NewFirewallsRESTClient(ctx, copts...); return })
-	mk(func() (e error) { c.zoneOps, e = compute.NewZoneOperationsRESTClient(ctx, copts...); return })
-	mk(func() (e error) { c.globalOps, e = compute.NewGlobalOperationsRESTClient(ctx, copts...); return })
-	mk(func() (e error) { c.storage, e = storage.NewClient(ctx, sopts...); return })
-	if err != nil {
-		c.close()
-		return nil, fmt.Errorf("gcp: make clients: %w", err)
+	var c clients
+	if c.compute, err = compute.NewService(ctx, copts...); err != nil {
+		return nil, fmt.Errorf("gcp: make compute client: %w", err)
+	}
+	if c.storage, err = storage.NewService(ctx, sopts...); err != nil {
+		return nil, fmt.Errorf("gcp: make storage client: %w", err)
 	}
 	k.c = &c
 	return k.c, nil
 }
 
-// close closes the clients that were made.
-func (c *clients) close() {
-	if c.images != nil {
-		_ = c.images.Close()
+// storageEmulator returns the JSON API endpoint of the storage emulator
+// that host (STORAGE_EMULATOR_HOST) names, "" when host is empty: as
+// Cloud Storage's Go client does, a host without a scheme is reached over
+// http, and the API is under /storage/v1/ (uploads under
+// /upload/storage/v1/, which the client derives from it).
+func storageEmulator(host string) (string, error) {
+	if host == "" {
+		return "", nil
 	}
-	if c.instances != nil {
-		_ = c.instances.Close()
+	u := &url.URL{Scheme: "http", Host: host}
+	if strings.Contains(host, "://") {
+		var err error
+		if u, err = url.Parse(host); err != nil {
+			return "", err
+		}
 	}
-	if c.firewalls != nil {
-		_ = c.firewalls.Close()
-	}
-	if c.zoneOps != nil {
-		_ = c.zoneOps.Close()
-	}
-	if c.globalOps != nil {
-		_ = c.globalOps.Close()
-	}
-	if c.storage != nil {
-		_ = c.storage.Close()
-	}
+	u.Path = "storage/v1/"
+	return u.String(), nil
 }
 
 // OperationError is a Compute operation that finished with errors.
@@ -125,23 +122,24 @@ func (e *OperationError) Error() string {
 // wait waits for a Compute operation to finish, through the API's wait
 // method (which returns when the operation is done or after about two
 // minutes), and returns its error.
-func (c *clients) wait(ctx context.Context, project string, op *computepb.Operation) error {
-	for op.GetStatus() != computepb.Operation_DONE {
+func (c *clients) wait(ctx context.Context, project string, op *compute.Operation) error {
+	for op.Status != "DONE" {
 		var err error
-		if zone := op.GetZone(); zone != "" {
-			op, err = c.zoneOps.Wait(ctx, &computepb.WaitZoneOperationRequest{Project: project, Zone: lastPart(zone), Operation: op.GetName()})
+		if zone := op.Zone; zone != "" {
+			op, err = c.compute.ZoneOperations.Wait(project, lastPart(zone), op.Name).Context(ctx).Do()
 		} else {
-			op, err = c.globalOps.Wait(ctx, &computepb.WaitGlobalOperationRequest{Project: project, Operation: op.GetName()})
+			op, err = c.compute.GlobalOperations.Wait(project, op.Name).Context(ctx).Do()
 		}
 		if err != nil {
 			return explainAuth(err)
 		}
 	}
-	if errs := op.GetError().GetErrors(); len(errs) > 0 {
-		return &OperationError{Operation: op.GetOperationType() + " " + op.GetTargetLink(), Code: errs[0].GetCode(), Message: errs[0].GetMessage()}
+	if op.Error != nil && len(op.Error.Errors) > 0 {
+		e := op.Error.Errors[0]
+		return &OperationError{Operation: op.OperationType + " " + op.TargetLink, Code: e.Code, Message: e.Message}
 	}
-	if code := op.GetHttpErrorStatusCode(); code != 0 && (code < 200 || code > 299) {
-		return &OperationError{Operation: op.GetOperationType() + " " + op.GetTargetLink(), Code: fmt.Sprint(code), Message: op.GetHttpErrorMessage()}
+	if code := op.HttpErrorStatusCode; code != 0 && (code < 200 || code > 299) {
+		return &OperationError{Operation: op.OperationType + " " + op.TargetLink, Code: fmt.Sprint(code), Message: op.HttpErrorMessage}
 	}
 	return nil
 }
@@ -160,35 +158,28 @@ func lastPart(s string) string {
 // isNotFound reports whether err is the API's 404.
 func isNotFound(err error) bool {
 	var ge *googleapi.Error
-	if errors.As(err, &ge) {
-		return ge.Code == http.StatusNotFound
-	}
-	var ae *apierror.APIError
-	if errors.As(err, &ae) {
-		return ae.HTTPCode() == http.StatusNotFound
-	}
-	return errors.Is(err, storage.ErrObjectNotExist)
+	return errors.As(err, &ge) && ge.Code == http.StatusNotFound
 }
 
 // pollStatus waits until the instance's status is RUNNING, checking every
 // interval, and fails when it stops or ctx ends.
-func (c *clients) pollStatus(ctx context.Context, project, zone, name string, interval time.Duration) (*computepb.Instance, error) {
+func (c *clients) pollStatus(ctx context.Context, project, zone, name string, interval time.Duration) (*compute.Instance, error) {
 	for {
-		inst, err := c.instances.Get(ctx, &computepb.GetInstanceRequest{Project: project, Zone: zone, Instance: name})
+		inst, err := c.compute.Instances.Get(project, zone, name).Context(ctx).Do()
 		if err != nil {
 			return nil, explainAuth(err)
 		}
-		switch inst.GetStatus() {
+		switch inst.Status {
 		case "RUNNING":
 			return inst, nil
 		case "STOPPING", "STOPPED", "SUSPENDING", "SUSPENDED", "TERMINATED":
-			return nil, fmt.Errorf("instance %s is %s, not running", name, inst.GetStatus())
+			return nil, fmt.Errorf("instance %s is %s, not running", name, inst.Status)
 		}
 		t := time.NewTimer(interval)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return nil, fmt.Errorf("instance %s still %s: %w", name, inst.GetStatus(), ctx.Err())
+			return nil, fmt.Errorf("instance %s still %s: %w", name, inst.Status, ctx.Err())
 		case <-t.C:
 		}
 	}

@@ -32,7 +32,7 @@ type CredentialsError struct {
 	// Refused says the credential was found but the token service refused
 	// it, rather than not found or unreadable.
 	Refused bool
-	// Err is the SDK's error.
+	// Err is the auth library's error.
 	Err error
 }
 
@@ -44,11 +44,11 @@ func (e *CredentialsError) Error() string {
 	return fmt.Sprintf("no usable Google Cloud credential: Application Default Credentials tried %s: %s", e.Source, adcFix)
 }
 
-// Unwrap returns the SDK's error.
+// Unwrap returns the auth library's error.
 func (e *CredentialsError) Unwrap() error { return e.Err }
 
 // adcSource says where Application Default Credentials find (or looked for)
-// a credential, in the order the SDK tries them.
+// a credential, in the order the auth library tries them.
 func adcSource() string {
 	if f := os.Getenv(adcEnv); f != "" {
 		if _, err := os.Stat(f); err != nil {
@@ -68,7 +68,7 @@ func adcSource() string {
 }
 
 // detectCredentials finds the Application Default Credentials, the same
-// search as the SDK's option defaults.
+// search as the API clients' option defaults.
 func detectCredentials() (*auth.Credentials, error) {
 	creds, err := credentials.DetectDefault(&credentials.DetectOptions{Scopes: []string{scope}})
 	if err != nil {

@@ -9,9 +9,8 @@ import (
 	"strconv"
 	"time"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
-	"cloud.google.com/go/storage"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/api/compute/v1"
+	"google.golang.org/api/googleapi"
 
 	"github.com/ukdev/ukdev/deploy"
 )
@@ -61,9 +60,9 @@ func newDeployer(st Settings) *deployer {
 // deploy's instances and images, and the project's firewall rule (nil
 // when absent).
 type state struct {
-	instances []*computepb.Instance
-	images    []*computepb.Image
-	firewall  *computepb.Firewall
+	instances []*compute.Instance
+	images    []*compute.Image
+	firewall  *compute.Firewall
 	// name is the name of the new image and instance.
 	name string
 }
@@ -84,20 +83,20 @@ func (d *deployer) look(ctx context.Context, c *clients, r deploy.Request) (*sta
 	taken := map[string]bool{}
 	var s state
 	for _, inst := range instances {
-		taken[inst.GetName()] = true
-		if ofDeploy(inst.GetLabels(), r) {
+		taken[inst.Name] = true
+		if ofDeploy(inst.Labels, r) {
 			s.instances = append(s.instances, inst)
 		}
 	}
 	for _, img := range images {
-		taken[img.GetName()] = true
-		if ofDeploy(img.GetLabels(), r) {
+		taken[img.Name] = true
+		if ofDeploy(img.Labels, r) {
 			s.images = append(s.images, img)
 		}
 	}
 	s.name = resourceName(d.st.family(r.Project), r.Build, taken)
 	if len(r.Ports) > 0 {
-		fw, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: d.st.Project, Firewall: d.st.firewallName(r.Project)})
+		fw, err := c.compute.Firewalls.Get(d.st.Project, d.st.firewallName(r.Project)).Context(ctx).Do()
 		switch {
 		case isNotFound(err):
 		case err != nil:
@@ -115,27 +114,27 @@ func ofDeploy(labels map[string]string, r deploy.Request) bool {
 }
 
 // listInstances lists the instances of the zone that match filter.
-func (d *deployer) listInstances(ctx context.Context, c *clients, filter string) ([]*computepb.Instance, error) {
-	var list []*computepb.Instance
-	it := c.instances.List(ctx, &computepb.ListInstancesRequest{Project: d.st.Project, Zone: d.st.Zone, Filter: proto.String(filter)})
-	for inst, err := range it.All() {
-		if err != nil {
-			return nil, fmt.Errorf("list instances: %w", explainAuth(err))
-		}
-		list = append(list, inst)
+func (d *deployer) listInstances(ctx context.Context, c *clients, filter string) ([]*compute.Instance, error) {
+	var list []*compute.Instance
+	err := c.compute.Instances.List(d.st.Project, d.st.Zone).Filter(filter).Pages(ctx, func(page *compute.InstanceList) error {
+		list = append(list, page.Items...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list instances: %w", explainAuth(err))
 	}
 	return list, nil
 }
 
 // listImages lists the project's images that match filter.
-func (d *deployer) listImages(ctx context.Context, c *clients, filter string) ([]*computepb.Image, error) {
-	var list []*computepb.Image
-	it := c.images.List(ctx, &computepb.ListImagesRequest{Project: d.st.Project, Filter: proto.String(filter)})
-	for img, err := range it.All() {
-		if err != nil {
-			return nil, fmt.Errorf("list images: %w", explainAuth(err))
-		}
-		list = append(list, img)
+func (d *deployer) listImages(ctx context.Context, c *clients, filter string) ([]*compute.Image, error) {
+	var list []*compute.Image
+	err := c.compute.Images.List(d.st.Project).Filter(filter).Pages(ctx, func(page *compute.ImageList) error {
+		list = append(list, page.Items...)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list images: %w", explainAuth(err))
 	}
 	return list, nil
 }
@@ -148,7 +147,7 @@ type resources struct {
 	// pending is the insert operation of the image or instance while it
 	// runs: Compute refuses to delete a resource still being created, so
 	// the cleanup waits for it first.
-	pending *computepb.Operation
+	pending *compute.Operation
 }
 
 // Deploy carries out r: upload, image, ports, instance, and once the
@@ -177,11 +176,11 @@ func (d *deployer) Deploy(ctx context.Context, r deploy.Request, report func(dep
 		report(deploy.Step{Name: step, Finished: true, Message: "failed: " + explainAuth(err).Error()})
 	}
 	for _, old := range s.instances {
-		report(deploy.Step{Name: stepReplace, Message: old.GetName()})
-		if err := d.deleteInstance(ctx, c, old.GetName()); err != nil {
-			warn(stepReplace, fmt.Errorf("instance %s: %w", old.GetName(), err))
+		report(deploy.Step{Name: stepReplace, Message: old.Name})
+		if err := d.deleteInstance(ctx, c, old.Name); err != nil {
+			warn(stepReplace, fmt.Errorf("instance %s: %w", old.Name, err))
 		} else {
-			report(deploy.Step{Name: stepReplace, Message: old.GetName(), Finished: true})
+			report(deploy.Step{Name: stepReplace, Message: old.Name, Finished: true})
 		}
 	}
 	report(deploy.Step{Name: stepTarball})
@@ -196,7 +195,7 @@ func (d *deployer) Deploy(ctx context.Context, r deploy.Request, report func(dep
 	} else {
 		report(deploy.Step{Name: stepPrune, Finished: true})
 	}
-	res := deploy.Result{Instance: inst.GetName(), ExternalIP: externalIP(inst), Elapsed: time.Since(start)}
+	res := deploy.Result{Instance: inst.Name, ExternalIP: externalIP(inst), Elapsed: time.Since(start)}
 	if res.ExternalIP != "" {
 		open := ports(r.Ports)
 		for _, p := range open["tcp"] {
@@ -211,20 +210,20 @@ func (d *deployer) Deploy(ctx context.Context, r deploy.Request, report func(dep
 
 // create makes the tarball, the image and the instance, and waits for the
 // instance to run, recording in made what exists.
-func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *state, made *resources, report func(deploy.Step)) (*computepb.Instance, error) {
+func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *state, made *resources, report func(deploy.Step)) (*compute.Instance, error) {
 	labels := d.labels(r)
 	desc := fmt.Sprintf("ukdev deploy %s of project %s, build %d (%s)", r.Name, r.Project, r.Build, r.Flavor)
 
 	report(deploy.Step{Name: stepUpload, Total: alignUp(r.DiskSize, d.align)})
 	made.object = objectName(s.name)
-	if err := upload(ctx, c.storage.Bucket(d.st.Bucket).Object(made.object), r.Disk, d.align, d.chunk, report); err != nil {
+	if err := upload(ctx, c.storage, d.st.Bucket, made.object, r.Disk, d.align, d.chunk, report); err != nil {
 		return nil, fmt.Errorf("upload gs://%s/%s: %w", d.st.Bucket, made.object, explainAuth(err))
 	}
 
 	report(deploy.Step{Name: stepImage, Message: s.name})
 	img := d.imageSpec(s.name, r.Project, made.object, desc, labels)
-	if err := d.doTracked(ctx, c, "create image "+s.name, made, func() { made.image = s.name }, func() (opProto, error) {
-		return c.images.Insert(ctx, &computepb.InsertImageRequest{Project: d.st.Project, ImageResource: img})
+	if err := d.doTracked(ctx, c, "create image "+s.name, made, func() { made.image = s.name }, func() (*compute.Operation, error) {
+		return c.compute.Images.Insert(d.st.Project, img).Context(ctx).Do()
 	}); err != nil {
 		return nil, err
 	}
@@ -248,8 +247,8 @@ func (d *deployer) create(ctx context.Context, c *clients, r deploy.Request, s *
 
 	report(deploy.Step{Name: stepInstance, Message: s.name})
 	inst := d.instanceSpec(s.name, desc, labels, tags)
-	if err := d.doTracked(ctx, c, "create instance "+s.name, made, func() { made.instance = s.name }, func() (opProto, error) {
-		return c.instances.Insert(ctx, &computepb.InsertInstanceRequest{Project: d.st.Project, Zone: d.st.Zone, InstanceResource: inst})
+	if err := d.doTracked(ctx, c, "create instance "+s.name, made, func() { made.instance = s.name }, func() (*compute.Operation, error) {
+		return c.compute.Instances.Insert(d.st.Project, d.st.Zone, inst).Context(ctx).Do()
 	}); err != nil {
 		return nil, err
 	}
@@ -278,61 +277,56 @@ func (d *deployer) labels(r deploy.Request) map[string]string {
 }
 
 // imageSpec is the image made from the tarball object.
-func (d *deployer) imageSpec(name, project, object, desc string, labels map[string]string) *computepb.Image {
-	return &computepb.Image{
-		Name:        proto.String(name),
-		Family:      proto.String(d.st.family(project)),
-		Description: proto.String(desc),
+func (d *deployer) imageSpec(name, project, object, desc string, labels map[string]string) *compute.Image {
+	return &compute.Image{
+		Name:        name,
+		Family:      d.st.family(project),
+		Description: desc,
 		Labels:      labels,
 		// Every flavor's disk boots by BIOS from its MBR, and only the boot
 		// loader or the unikernel reads it: no guest OS feature is needed,
 		// and UEFI_COMPATIBLE would make it boot by UEFI, which fails.
-		Architecture: proto.String("X86_64"),
-		RawDisk:      &computepb.RawDisk{Source: proto.String(fmt.Sprintf("https://storage.googleapis.com/%s/%s", d.st.Bucket, object))},
+		Architecture: "X86_64",
+		RawDisk:      &compute.ImageRawDisk{Source: fmt.Sprintf("https://storage.googleapis.com/%s/%s", d.st.Bucket, object)},
 	}
 }
 
 // instanceSpec is the instance booted from the image of the same name,
 // with its serial port enabled, an external address, the network tags
 // and no service account.
-func (d *deployer) instanceSpec(name, desc string, labels map[string]string, tags []string) *computepb.Instance {
-	inst := &computepb.Instance{
-		Name:        proto.String(name),
-		Description: proto.String(desc),
-		MachineType: proto.String(fmt.Sprintf("zones/%s/machineTypes/%s", d.st.Zone, d.st.MachineType)),
+func (d *deployer) instanceSpec(name, desc string, labels map[string]string, tags []string) *compute.Instance {
+	inst := &compute.Instance{
+		Name:        name,
+		Description: desc,
+		MachineType: fmt.Sprintf("zones/%s/machineTypes/%s", d.st.Zone, d.st.MachineType),
 		Labels:      labels,
-		Metadata: &computepb.Metadata{Items: []*computepb.Items{
-			{Key: proto.String("serial-port-enable"), Value: proto.String("TRUE")},
+		Metadata: &compute.Metadata{Items: []*compute.MetadataItems{
+			{Key: "serial-port-enable", Value: googleapi.String("TRUE")},
 		}},
-		Disks: []*computepb.AttachedDisk{{
-			Boot:             proto.Bool(true),
-			AutoDelete:       proto.Bool(true),
-			Type:             proto.String("PERSISTENT"),
-			InitializeParams: &computepb.AttachedDiskInitializeParams{SourceImage: proto.String("global/images/" + name), Labels: labels},
+		Disks: []*compute.AttachedDisk{{
+			Boot:             true,
+			AutoDelete:       true,
+			Type:             "PERSISTENT",
+			InitializeParams: &compute.AttachedDiskInitializeParams{SourceImage: "global/images/" + name, Labels: labels},
 		}},
-		NetworkInterfaces: []*computepb.NetworkInterface{{
-			Network:       proto.String("global/networks/" + d.st.Network),
-			AccessConfigs: []*computepb.AccessConfig{{Name: proto.String("External NAT"), Type: proto.String("ONE_TO_ONE_NAT")}},
+		NetworkInterfaces: []*compute.NetworkInterface{{
+			Network:       "global/networks/" + d.st.Network,
+			AccessConfigs: []*compute.AccessConfig{{Name: "External NAT", Type: "ONE_TO_ONE_NAT"}},
 		}},
 	}
 	if len(tags) > 0 {
-		inst.Tags = &computepb.Tags{Items: tags}
+		inst.Tags = &compute.Tags{Items: tags}
 	}
 	return inst
 }
 
-// opProto is an operation an SDK call started.
-type opProto interface {
-	Proto() *computepb.Operation
-}
-
 // do runs call, which starts a Compute operation, and waits for it.
-func (d *deployer) do(ctx context.Context, c *clients, what string, call func() (opProto, error)) error {
+func (d *deployer) do(ctx context.Context, c *clients, what string, call func() (*compute.Operation, error)) error {
 	op, err := call()
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, explainAuth(err))
 	}
-	if err := c.wait(ctx, d.st.Project, op.Proto()); err != nil {
+	if err := c.wait(ctx, d.st.Project, op); err != nil {
 		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
@@ -343,13 +337,13 @@ func (d *deployer) do(ctx context.Context, c *clients, what string, call func() 
 // made (an insert that was refused made nothing, and a resource of that
 // name is not this deploy's to remove), and the operation stays in
 // made.pending until it is done.
-func (d *deployer) doTracked(ctx context.Context, c *clients, what string, made *resources, accepted func(), call func() (opProto, error)) error {
+func (d *deployer) doTracked(ctx context.Context, c *clients, what string, made *resources, accepted func(), call func() (*compute.Operation, error)) error {
 	op, err := call()
 	if err != nil {
 		return fmt.Errorf("%s: %w", what, explainAuth(err))
 	}
 	accepted()
-	made.pending = op.Proto()
+	made.pending = op
 	if err := c.wait(ctx, d.st.Project, made.pending); err != nil {
 		var oe *OperationError
 		if errors.As(err, &oe) {
@@ -365,8 +359,8 @@ func (d *deployer) doTracked(ctx context.Context, c *clients, what string, made 
 // deleteInstance deletes an instance and waits until it is gone; one
 // already gone is not an error.
 func (d *deployer) deleteInstance(ctx context.Context, c *clients, name string) error {
-	err := d.do(ctx, c, "delete instance "+name, func() (opProto, error) {
-		return c.instances.Delete(ctx, &computepb.DeleteInstanceRequest{Project: d.st.Project, Zone: d.st.Zone, Instance: name})
+	err := d.do(ctx, c, "delete instance "+name, func() (*compute.Operation, error) {
+		return c.compute.Instances.Delete(d.st.Project, d.st.Zone, name).Context(ctx).Do()
 	})
 	if isNotFound(err) {
 		return nil
@@ -376,8 +370,8 @@ func (d *deployer) deleteInstance(ctx context.Context, c *clients, name string) 
 
 // deleteImage deletes an image; one already gone is not an error.
 func (d *deployer) deleteImage(ctx context.Context, c *clients, name string) error {
-	err := d.do(ctx, c, "delete image "+name, func() (opProto, error) {
-		return c.images.Delete(ctx, &computepb.DeleteImageRequest{Project: d.st.Project, Image: name})
+	err := d.do(ctx, c, "delete image "+name, func() (*compute.Operation, error) {
+		return c.compute.Images.Delete(d.st.Project, name).Context(ctx).Do()
 	})
 	if isNotFound(err) {
 		return nil
@@ -388,8 +382,8 @@ func (d *deployer) deleteImage(ctx context.Context, c *clients, name string) err
 // deleteObject deletes an object of the bucket; one already gone (or
 // never made) is not an error.
 func (d *deployer) deleteObject(ctx context.Context, c *clients, name string) error {
-	err := c.storage.Bucket(d.st.Bucket).Object(name).Delete(ctx)
-	if err != nil && !errors.Is(err, storage.ErrObjectNotExist) {
+	err := c.storage.Objects.Delete(d.st.Bucket, name).Context(ctx).Do()
+	if err != nil && !isNotFound(err) {
 		return fmt.Errorf("delete gs://%s/%s: %w", d.st.Bucket, name, explainAuth(err))
 	}
 	return nil
@@ -402,8 +396,8 @@ func (d *deployer) prune(ctx context.Context, c *clients, r deploy.Request, keep
 	if err != nil {
 		return err
 	}
-	images = slices.DeleteFunc(images, func(img *computepb.Image) bool {
-		return img.GetName() == keep || !ofDeploy(img.GetLabels(), r)
+	images = slices.DeleteFunc(images, func(img *compute.Image) bool {
+		return img.Name == keep || !ofDeploy(img.Labels, r)
 	})
 	var errs []error
 	for _, name := range pruned(images, d.st.KeepImages) {
@@ -444,10 +438,10 @@ func (d *deployer) cleanup(c *clients, made resources, report func(deploy.Step))
 }
 
 // externalIP returns the instance's public address, "" when it has none.
-func externalIP(inst *computepb.Instance) string {
-	for _, ni := range inst.GetNetworkInterfaces() {
-		for _, ac := range ni.GetAccessConfigs() {
-			if ip := ac.GetNatIP(); ip != "" {
+func externalIP(inst *compute.Instance) string {
+	for _, ni := range inst.NetworkInterfaces {
+		for _, ac := range ni.AccessConfigs {
+			if ip := ac.NatIP; ip != "" {
 				return ip
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -36,7 +38,7 @@ type env struct {
 }
 
 // newEnv starts the fakes, the storage emulator reached through
-// STORAGE_EMULATOR_HOST (as users point the SDK at one) and Compute
+// STORAGE_EMULATOR_HOST (as users point Google's storage clients at one) and Compute
 // reached through the endpoint key, and writes a disk of diskSize random
 // bytes. The deployer's Compute clients send no credentials.
 func newEnv(t *testing.T, diskSize int) *env {
@@ -558,5 +560,79 @@ func TestConsoleOffsets(t *testing.T) {
 
 	if _, _, err := e.d.Console(ctx, "gone", 0); !isNotFound(err) {
 		t.Errorf("Console of a missing instance: %v, want a not-found error", err)
+	}
+}
+
+// storageRequest is a request the storage client sent.
+type storageRequest struct {
+	method, host, path, contentRange string
+	query                            url.Values
+	authorized                       bool
+}
+
+// recordingTransport records the requests it passes on.
+type recordingTransport struct {
+	mu   sync.Mutex
+	reqs []storageRequest
+}
+
+// RoundTrip records r and sends it.
+func (rt *recordingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	rt.mu.Lock()
+	rt.reqs = append(rt.reqs, storageRequest{
+		method: r.Method, host: r.URL.Host, path: r.URL.Path, contentRange: r.Header.Get("Content-Range"),
+		query: r.URL.Query(), authorized: r.Header.Get("Authorization") != "",
+	})
+	rt.mu.Unlock()
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestDeployUploadsResumablyToTheEmulator follows the storage requests of
+// a deploy: STORAGE_EMULATOR_HOST sends them, unauthenticated, to the
+// emulator, and the tarball goes as a resumable upload in chunks that
+// only creates the object.
+func TestDeployUploadsResumablyToTheEmulator(t *testing.T) {
+	e := newEnv(t, 5<<20+100)
+	rt := &recordingTransport{}
+	e.d.storageOpts = []option.ClientOption{option.WithHTTPClient(&http.Client{Transport: rt})}
+	if _, err := e.d.Deploy(context.Background(), e.req, func(deploy.Step) {}); err != nil {
+		t.Fatal(err)
+	}
+
+	rt.mu.Lock()
+	reqs := slices.Clone(rt.reqs)
+	rt.mu.Unlock()
+	if len(reqs) < 3 {
+		t.Fatalf("storage requests: %+v, want an upload started, its chunks and a delete", reqs)
+	}
+	for _, r := range reqs {
+		if r.host != e.fake.StorageHost || r.authorized {
+			t.Errorf("%s %s to %s, authorized %v: want the emulator, unauthenticated", r.method, r.path, r.host, r.authorized)
+		}
+	}
+	start := reqs[0]
+	if start.method != http.MethodPost || start.path != "/upload/storage/v1/b/"+testBucket+"/o" ||
+		start.query.Get("uploadType") != "resumable" || start.query.Get("ifGenerationMatch") != "0" ||
+		start.query.Get("name") != "ukdev/hello-b12.tar.gz" {
+		t.Errorf("first request = %s %s?%s, want the start of a resumable upload of ukdev/hello-b12.tar.gz if it does not exist",
+			start.method, start.path, start.query.Encode())
+	}
+	chunks := reqs[1 : len(reqs)-1]
+	if len(chunks) < 2 {
+		t.Errorf("the upload went in %d chunk(s), want several of %d bytes", len(chunks), e.d.chunk)
+	}
+	for i, r := range chunks {
+		var from, to int
+		// The chunks go to the session URI the start answered with, as
+		// Google's Go clients send them.
+		if _, err := fmt.Sscanf(r.contentRange, "bytes %d-%d/", &from, &to); r.method != http.MethodPost || err != nil ||
+			r.path != start.path || r.query.Get("upload_id") == "" ||
+			from != i*e.d.chunk || (i < len(chunks)-1 && to-from+1 != e.d.chunk) {
+			t.Errorf("chunk %d: %s %s?%s, Content-Range %q, want bytes from %d to the upload session, %d of them but for the last",
+				i, r.method, r.path, r.query.Encode(), r.contentRange, i*e.d.chunk, e.d.chunk)
+		}
+	}
+	if del := reqs[len(reqs)-1]; del.method != http.MethodDelete || del.path != "/storage/v1/b/"+testBucket+"/o/ukdev/hello-b12.tar.gz" {
+		t.Errorf("last request = %s %s, want the tarball's delete", del.method, del.path)
 	}
 }

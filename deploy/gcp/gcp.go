@@ -1,7 +1,8 @@
 // Package gcp is the gcp deploy target: the disk of a build goes to
 // Google Compute Engine as an image and an instance, through a Cloud
-// Storage bucket, with Google's Go SDKs (cloud.google.com/go/storage and
-// the Compute API's REST client).
+// Storage bucket, with Google's generated REST clients of the two APIs
+// (google.golang.org/api/compute/v1 and google.golang.org/api/storage/v1):
+// plain JSON over HTTP, with no gRPC or protobuf code linked into ukdev.
 //
 // A deploy uploads disk.raw in a gzip'd tar to the bucket, makes a Compute
 // image of it, opens the project's ports with a firewall rule (one per
@@ -12,7 +13,9 @@
 // that List, Destroy and the next deploy find them and nothing else.
 //
 // Credentials come from Application Default Credentials only. Cloud
-// Storage follows STORAGE_EMULATOR_HOST; Compute, whose SDK has no
+// Storage follows STORAGE_EMULATOR_HOST as Google's storage libraries do
+// (the emulator's JSON API at http://host/storage/v1/, uploads at
+// /upload/storage/v1/, no credentials); Compute, which has no
 // environment override, follows the endpoint key.
 package gcp
 

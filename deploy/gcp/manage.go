@@ -7,10 +7,8 @@ import (
 	"strconv"
 	"strings"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
-	"cloud.google.com/go/storage"
-	"google.golang.org/api/iterator"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/api/compute/v1"
+	"google.golang.org/api/storage/v1"
 
 	"github.com/ukdev/ukdev/deploy"
 )
@@ -28,12 +26,12 @@ func (d *deployer) List(ctx context.Context, project string) ([]deploy.Instance,
 	out := make([]deploy.Instance, 0, len(list))
 	for _, inst := range list {
 		out = append(out, deploy.Instance{
-			ID:         strconv.FormatUint(inst.GetId(), 10),
-			Name:       inst.GetName(),
-			Build:      buildOf(inst.GetLabels()),
-			State:      inst.GetStatus(),
+			ID:         strconv.FormatUint(inst.Id, 10),
+			Name:       inst.Name,
+			Build:      buildOf(inst.Labels),
+			State:      inst.Status,
 			ExternalIP: externalIP(inst),
-			Created:    created(inst.GetCreationTimestamp()),
+			Created:    created(inst.CreationTimestamp),
 		})
 	}
 	return out, nil
@@ -65,20 +63,20 @@ func (d *deployer) Destroy(ctx context.Context, project string, report func(depl
 		report(deploy.Step{Name: stepDestroy, Message: what, Finished: true})
 	}
 	for _, inst := range instances {
-		one("instance "+inst.GetName(), func() error { return d.deleteInstance(ctx, c, inst.GetName()) })
+		one("instance "+inst.Name, func() error { return d.deleteInstance(ctx, c, inst.Name) })
 	}
 	for _, img := range images {
-		one("image "+img.GetName(), func() error { return d.deleteImage(ctx, c, img.GetName()) })
+		one("image "+img.Name, func() error { return d.deleteImage(ctx, c, img.Name) })
 	}
 	fw := d.st.firewallName(project)
-	switch _, err := c.firewalls.Get(ctx, &computepb.GetFirewallRequest{Project: d.st.Project, Firewall: fw}); {
+	switch _, err := c.compute.Firewalls.Get(d.st.Project, fw).Context(ctx).Do(); {
 	case isNotFound(err):
 	case err != nil:
 		errs = append(errs, fmt.Errorf("get firewall rule %s: %w", fw, explainAuth(err)))
 	default:
 		one("firewall rule "+fw, func() error {
-			err := d.do(ctx, c, "delete firewall rule "+fw, func() (opProto, error) {
-				return c.firewalls.Delete(ctx, &computepb.DeleteFirewallRequest{Project: d.st.Project, Firewall: fw})
+			err := d.do(ctx, c, "delete firewall rule "+fw, func() (*compute.Operation, error) {
+				return c.compute.Firewalls.Delete(d.st.Project, fw).Context(ctx).Do()
 			})
 			if isNotFound(err) {
 				return nil
@@ -86,17 +84,15 @@ func (d *deployer) Destroy(ctx context.Context, project string, report func(depl
 			return err
 		})
 	}
-	it := c.storage.Bucket(d.st.Bucket).Objects(ctx, &storage.Query{Prefix: strings.TrimSuffix(objectName(d.st.family(project)+"-b"), ".tar.gz")})
-	for {
-		attrs, err := it.Next()
-		if errors.Is(err, iterator.Done) {
-			break
+	prefix := strings.TrimSuffix(objectName(d.st.family(project)+"-b"), ".tar.gz")
+	err = c.storage.Objects.List(d.st.Bucket).Prefix(prefix).Pages(ctx, func(page *storage.Objects) error {
+		for _, obj := range page.Items {
+			one("gs://"+d.st.Bucket+"/"+obj.Name, func() error { return d.deleteObject(ctx, c, obj.Name) })
 		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("list gs://%s: %w", d.st.Bucket, explainAuth(err)))
-			break
-		}
-		one("gs://"+d.st.Bucket+"/"+attrs.Name, func() error { return d.deleteObject(ctx, c, attrs.Name) })
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list gs://%s: %w", d.st.Bucket, explainAuth(err)))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("gcp: destroy: %w", err)
@@ -112,11 +108,9 @@ func (d *deployer) Console(ctx context.Context, instance string, offset int64) (
 	if err != nil {
 		return nil, offset, err
 	}
-	out, err := c.instances.GetSerialPortOutput(ctx, &computepb.GetSerialPortOutputInstanceRequest{
-		Project: d.st.Project, Zone: d.st.Zone, Instance: instance, Port: proto.Int32(1), Start: proto.Int64(offset),
-	})
+	out, err := c.compute.Instances.GetSerialPortOutput(d.st.Project, d.st.Zone, instance).Port(1).Start(offset).Context(ctx).Do()
 	if err != nil {
 		return nil, offset, fmt.Errorf("gcp: console of %s: %w", instance, explainAuth(err))
 	}
-	return []byte(out.GetContents()), out.GetNext(), nil
+	return []byte(out.Contents), out.Next, nil
 }

@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/compute/v1"
 )
 
 // Labels ukdev puts on every image and instance it creates.
@@ -108,12 +108,12 @@ func buildOf(labels map[string]string) int {
 }
 
 // newestFirst sorts images by creation time, newest first, then by name.
-func newestFirst(images []*computepb.Image) {
-	slices.SortFunc(images, func(a, b *computepb.Image) int {
-		if c := created(b.GetCreationTimestamp()).Compare(created(a.GetCreationTimestamp())); c != 0 {
+func newestFirst(images []*compute.Image) {
+	slices.SortFunc(images, func(a, b *compute.Image) int {
+		if c := created(b.CreationTimestamp).Compare(created(a.CreationTimestamp)); c != 0 {
 			return c
 		}
-		return cmp.Compare(b.GetName(), a.GetName())
+		return cmp.Compare(b.Name, a.Name)
 	})
 }
 
@@ -128,13 +128,13 @@ func created(ts string) time.Time {
 // pruned returns the names of the images to delete so that keep remain,
 // the newest ones; images are the deploy's images other than the one just
 // made, which counts as one of the kept. The oldest comes first.
-func pruned(images []*computepb.Image, keep int) []string {
+func pruned(images []*compute.Image, keep int) []string {
 	list := slices.Clone(images)
 	newestFirst(list)
 	var names []string
 	for i, img := range list {
 		if i >= keep-1 {
-			names = append(names, img.GetName())
+			names = append(names, img.Name)
 		}
 	}
 	slices.Reverse(names)

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
+	"google.golang.org/api/compute/v1"
 
 	"github.com/ukdev/ukdev/deploy"
 )
@@ -59,19 +59,19 @@ func (d *deployer) planPorts(r deploy.Request, s *state) string {
 
 // planReplaced says which instances the deploy removes once the new one
 // runs.
-func planReplaced(instances []*computepb.Instance) string {
+func planReplaced(instances []*compute.Instance) string {
 	if len(instances) == 0 {
 		return "nothing (no instance of this deploy runs)"
 	}
 	var parts []string
 	for _, inst := range instances {
-		parts = append(parts, fmt.Sprintf("instance %s (%s, build %d)", inst.GetName(), inst.GetStatus(), buildOf(inst.GetLabels())))
+		parts = append(parts, fmt.Sprintf("instance %s (%s, build %d)", inst.Name, inst.Status, buildOf(inst.Labels)))
 	}
 	return strings.Join(parts, ", ") + ", once the new one runs"
 }
 
 // planDeleted says which images pruning deletes.
-func (d *deployer) planDeleted(images []*computepb.Image) string {
+func (d *deployer) planDeleted(images []*compute.Image) string {
 	names := pruned(images, d.st.KeepImages)
 	if len(names) == 0 {
 		return fmt.Sprintf("no image (keep_images = %d)", d.st.KeepImages)

@@ -7,8 +7,7 @@ import (
 	"strconv"
 	"strings"
 
-	"cloud.google.com/go/compute/apiv1/computepb"
-	"google.golang.org/protobuf/proto"
+	"google.golang.org/api/compute/v1"
 
 	"github.com/ukdev/ukdev/project"
 )
@@ -30,26 +29,26 @@ func ports(list []project.Port) map[string][]string {
 
 // firewallRule is the rule that opens ports to the instances tagged with
 // its name.
-func (d *deployer) firewallRule(name string, open map[string][]string) *computepb.Firewall {
-	fw := &computepb.Firewall{
-		Name:         proto.String(name),
-		Description:  proto.String("ukdev: the ports of the project's deployed instances"),
-		Network:      proto.String("global/networks/" + d.st.Network),
-		Direction:    proto.String("INGRESS"),
+func (d *deployer) firewallRule(name string, open map[string][]string) *compute.Firewall {
+	fw := &compute.Firewall{
+		Name:         name,
+		Description:  "ukdev: the ports of the project's deployed instances",
+		Network:      "global/networks/" + d.st.Network,
+		Direction:    "INGRESS",
 		SourceRanges: []string{"0.0.0.0/0"},
 		TargetTags:   []string{name},
 	}
 	for _, p := range slices.Sorted(maps.Keys(open)) {
-		fw.Allowed = append(fw.Allowed, &computepb.Allowed{IPProtocol: proto.String(p), Ports: open[p]})
+		fw.Allowed = append(fw.Allowed, &compute.FirewallAllowed{IPProtocol: p, Ports: open[p]})
 	}
 	return fw
 }
 
 // sameAllowed reports whether the rule opens exactly the ports in open.
-func sameAllowed(fw *computepb.Firewall, open map[string][]string) bool {
+func sameAllowed(fw *compute.Firewall, open map[string][]string) bool {
 	got := map[string][]string{}
-	for _, a := range fw.GetAllowed() {
-		got[a.GetIPProtocol()] = append(got[a.GetIPProtocol()], a.GetPorts()...)
+	for _, a := range fw.Allowed {
+		got[a.IPProtocol] = append(got[a.IPProtocol], a.Ports...)
 	}
 	return maps.EqualFunc(got, open, func(a, b []string) bool {
 		a, b = slices.Clone(a), slices.Clone(b)
@@ -69,12 +68,12 @@ func describePorts(open map[string][]string) string {
 }
 
 // portsOf lists the ports a rule opens, as forwards of the same port.
-func portsOf(fw *computepb.Firewall) []project.Port {
+func portsOf(fw *compute.Firewall) []project.Port {
 	var list []project.Port
-	for _, a := range fw.GetAllowed() {
-		for _, p := range a.GetPorts() {
+	for _, a := range fw.Allowed {
+		for _, p := range a.Ports {
 			n, _ := strconv.Atoi(p)
-			list = append(list, project.Port{Proto: a.GetIPProtocol(), GuestPort: n})
+			list = append(list, project.Port{Proto: a.IPProtocol, GuestPort: n})
 		}
 	}
 	return list
@@ -82,16 +81,16 @@ func portsOf(fw *computepb.Firewall) []project.Port {
 
 // openPorts makes the firewall rule want, or updates the existing one
 // (have, nil when absent) when it opens other ports.
-func (d *deployer) openPorts(ctx context.Context, c *clients, have, want *computepb.Firewall) error {
+func (d *deployer) openPorts(ctx context.Context, c *clients, have, want *compute.Firewall) error {
 	switch {
 	case have == nil:
-		return d.do(ctx, c, "create firewall rule "+want.GetName(), func() (opProto, error) {
-			return c.firewalls.Insert(ctx, &computepb.InsertFirewallRequest{Project: d.st.Project, FirewallResource: want})
+		return d.do(ctx, c, "create firewall rule "+want.Name, func() (*compute.Operation, error) {
+			return c.compute.Firewalls.Insert(d.st.Project, want).Context(ctx).Do()
 		})
 	case !sameAllowed(have, ports(portsOf(want))):
-		patch := &computepb.Firewall{Allowed: want.GetAllowed()}
-		return d.do(ctx, c, "update firewall rule "+want.GetName(), func() (opProto, error) {
-			return c.firewalls.Patch(ctx, &computepb.PatchFirewallRequest{Project: d.st.Project, Firewall: want.GetName(), FirewallResource: patch})
+		patch := &compute.Firewall{Allowed: want.Allowed}
+		return d.do(ctx, c, "update firewall rule "+want.Name, func() (*compute.Operation, error) {
+			return c.compute.Firewalls.Patch(d.st.Project, want.Name, patch).Context(ctx).Do()
 		})
 	}
 	return nil

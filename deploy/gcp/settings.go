@@ -49,7 +49,7 @@ type Settings struct {
 	// besides ukdev's own.
 	Labels map[string]string
 	// Endpoint is the Compute API's base URL (endpoint), empty for
-	// Google's; its SDK has no environment override. Cloud Storage
+	// Google's; Compute has no environment override. Cloud Storage
 	// follows STORAGE_EMULATOR_HOST instead.
 	Endpoint string
 }

@@ -4,19 +4,22 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 
-	"cloud.google.com/go/storage"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/storage/v1"
+
 	"github.com/ukdev/ukdev/deploy"
 )
 
 // imageAlign is the size Compute wants a raw disk's to be a multiple of.
 const imageAlign = 1 << 30
 
-// uploadChunk is the resumable upload's chunk: the storage SDK sends the
-// tarball in requests of this size, resuming a failed one.
+// uploadChunk is the resumable upload's chunk: the tarball goes in
+// requests of this size, a failed one resumed.
 const uploadChunk = 16 << 20
 
 // progressEvery is how many disk bytes pass between two progress reports.
@@ -31,10 +34,12 @@ func alignUp(n, align int64) int64 {
 }
 
 // upload writes the disk, padded with zeros to a multiple of align, as
-// disk.raw in a gzip'd tar to the object, reporting the disk bytes
-// written. The object is only created when the upload completes; it is
-// never replaced.
-func upload(ctx context.Context, obj *storage.ObjectHandle, disk string, align int64, chunk int, report func(deploy.Step)) error {
+// disk.raw in a gzip'd tar to the bucket's object, reporting the disk
+// bytes written. It is a resumable upload in chunks of chunk bytes (one
+// request when the tarball fits in one chunk), made with the condition
+// that the object does not exist: the object is only created when the
+// upload completes, and it is never replaced.
+func upload(ctx context.Context, svc *storage.Service, bucket, object, disk string, align int64, chunk int, report func(deploy.Step)) error {
 	f, err := os.Open(disk)
 	if err != nil {
 		return err
@@ -46,43 +51,52 @@ func upload(ctx context.Context, obj *storage.ObjectHandle, disk string, align i
 	}
 	size := alignUp(fi.Size(), align)
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	w := obj.If(storage.Conditions{DoesNotExist: true}).NewWriter(ctx)
-	w.ContentType = "application/gzip"
-	w.ChunkSize = chunk
-	// Abandon the upload on failure: cancelling the writer's context is
-	// the storage SDK's way; Close then reports the cause.
-	fail := func(err error) error {
-		cancel()
-		_ = w.Close()
-		return err
-	}
-
-	zw := gzip.NewWriter(w)
-	tw := tar.NewWriter(zw)
-	hdr := &tar.Header{Name: "disk.raw", Mode: 0o644, Size: size, ModTime: fi.ModTime(), Format: tar.FormatGNU}
-	if err := tw.WriteHeader(hdr); err != nil {
-		return fail(err)
-	}
-	pr := &progress{total: size, report: report}
-	src := io.MultiReader(f, io.LimitReader(zeros{}, size-fi.Size()))
-	if n, err := io.Copy(tw, io.TeeReader(src, pr)); err != nil {
-		return fail(err)
-	} else if n != size {
-		return fail(fmt.Errorf("%s changed size while being read", disk))
-	}
-	if err := tw.Close(); err != nil {
-		return fail(err)
-	}
-	if err := zw.Close(); err != nil {
-		return fail(err)
-	}
-	if err := w.Close(); err != nil {
+	// The tarball is made as the upload reads it: a failure to make it
+	// fails the upload, and a failed upload stops the making.
+	pr, pw := io.Pipe()
+	made := make(chan struct{})
+	go func() {
+		defer close(made)
+		pw.CloseWithError(writeTarball(pw, f, fi, size, report))
+	}()
+	call := svc.Objects.Insert(bucket, &storage.Object{Name: object, ContentType: "application/gzip"}).
+		Name(object).
+		IfGenerationMatch(0).
+		Media(pr, googleapi.ChunkSize(chunk)).
+		Context(ctx)
+	_, err = call.Do()
+	pr.CloseWithError(errUploadEnded)
+	<-made
+	if err != nil {
 		return err
 	}
 	report(deploy.Step{Name: stepUpload, Done: size, Total: size, Finished: true})
 	return nil
+}
+
+// errUploadEnded stops the making of a tarball whose upload is over.
+var errUploadEnded = errors.New("upload ended")
+
+// writeTarball writes f, padded with zeros to size, as disk.raw in a
+// gzip'd tar to w, reporting the disk bytes written.
+func writeTarball(w io.Writer, f *os.File, fi os.FileInfo, size int64, report func(deploy.Step)) error {
+	zw := gzip.NewWriter(w)
+	tw := tar.NewWriter(zw)
+	hdr := &tar.Header{Name: "disk.raw", Mode: 0o644, Size: size, ModTime: fi.ModTime(), Format: tar.FormatGNU}
+	if err := tw.WriteHeader(hdr); err != nil {
+		return err
+	}
+	pr := &progress{total: size, report: report}
+	src := io.MultiReader(f, io.LimitReader(zeros{}, size-fi.Size()))
+	if n, err := io.Copy(tw, io.TeeReader(src, pr)); err != nil {
+		return err
+	} else if n != size {
+		return fmt.Errorf("%s changed size while being read", f.Name())
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	return zw.Close()
 }
 
 // progress counts the bytes written through it and reports them every

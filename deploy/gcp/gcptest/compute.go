@@ -52,6 +52,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	c := Call{Method: r.Method, Path: r.URL.Path, Query: r.URL.Query()}
+	// The response format parameters the REST clients send on every call
+	// are checked here and left out of the calls recorded.
+	alt, pretty := c.Query.Get("alt"), c.Query.Get("prettyPrint")
+	c.Query.Del("alt")
+	c.Query.Del("prettyPrint")
+	if (alt != "" && alt != "json") || (pretty != "" && pretty != "false") {
+		googleError(w, 400, "invalidParameter", fmt.Sprintf("Invalid response format: alt=%q prettyPrint=%q", alt, pretty))
+		return
+	}
 	if r.Body != nil {
 		data, _ := io.ReadAll(r.Body)
 		if len(data) > 0 {

@@ -1,7 +1,7 @@
 // Package gcptest runs fakes of the Google Cloud services the gcp deploy
 // target uses, for tests in this process and for a ukdev binary the tests
 // start: Cloud Storage is fake-gcs-server's emulator, over HTTP; Compute is
-// an HTTP server that implements the REST calls the Compute SDK makes for
+// an HTTP server that implements the REST calls Compute's Go client makes for
 // the target, with long-running operations; a token endpoint issues access
 // tokens for the fake service account whose key file Start writes.
 //
