@@ -3,6 +3,7 @@ package linux_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -57,6 +58,72 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
+// prepareExample builds examples/go-http-linux and prepares its image on l.
+func prepareExample(t *testing.T, l *linux.Kernel) image.Image {
+	t.Helper()
+	program := filepath.Join(t.TempDir(), "app")
+	build := exec.Command("go", "build", "-o", program, ".")
+	build.Dir = filepath.Join("..", "..", "examples", "go-http-linux")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build example: %v\n%s", err, out)
+	}
+	store := &image.Store{Dir: t.TempDir(), Keep: 1}
+	img, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: program})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// bootForwarded starts spec under QEMU within timeout, with its QMP socket
+// in a short temporary folder (unix socket paths hold 108 bytes), and
+// forwards a free host port to the guest's port 8080. The machine is
+// stopped at the end of the test, before its context is cancelled.
+func bootForwarded(t *testing.T, timeout time.Duration, spec vm.Spec, console io.Writer) (context.Context, *qemu.Machine, int) {
+	t.Helper()
+	sockDir, err := os.MkdirTemp("", "ukl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(sockDir) })
+	spec.QMPSocket = filepath.Join(sockDir, "qmp")
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	t.Cleanup(cancel)
+	m, err := qemu.Start(ctx, spec, vm.StartOptions{Console: console})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
+		defer stop()
+		if err := m.Stop(stopCtx); err != nil {
+			t.Errorf("stop: %v", err)
+		}
+	})
+	port := freePort(t)
+	if err := m.AddPortForward(ctx, vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 8080}); err != nil {
+		t.Fatal(err)
+	}
+	return ctx, m, port
+}
+
+// getHello asks the example over HTTP through the forwarded port and
+// fails unless it answers "hello from linux".
+func getHello(t *testing.T, port int, console fmt.Stringer) {
+	t.Helper()
+	client := &http.Client{Timeout: 20 * time.Second}
+	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
+	if err != nil {
+		t.Fatalf("GET through the forwarded port: %v; console:\n%s", err, console)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "hello from linux" {
+		t.Fatalf("GET = %d %q, %v", resp.StatusCode, body, err)
+	}
+}
+
 // TestLinuxBootsUnderQEMU builds examples/go-http-linux, boots it on the
 // default Linux kernel under TCG (one boot), waits for its banner and
 // asks it over HTTP through a forwarded port.
@@ -72,50 +139,16 @@ func TestLinuxBootsUnderQEMU(t *testing.T) {
 		t.Skipf("no Linux kernel: %v", err)
 	}
 
-	program := filepath.Join(t.TempDir(), "app")
-	build := exec.Command("go", "build", "-o", program, ".")
-	build.Dir = filepath.Join("..", "..", "examples", "go-http-linux")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build example: %v\n%s", err, out)
-	}
-	store := &image.Store{Dir: t.TempDir(), Keep: 1}
-	img, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: program})
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := prepareExample(t, l)
 
-	// The socket path must stay short: unix socket paths hold 108 bytes.
-	sockDir, err := os.MkdirTemp("", "ukl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(sockDir)
 	console := &consoleWatch{want: []byte("hello from linux"), found: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
 	start := time.Now()
-	m, err := qemu.Start(ctx, vm.Spec{
-		Image:     img,
-		Accel:     "tcg",
-		Machine:   img.Machine,
-		QMPSocket: filepath.Join(sockDir, "qmp"),
-		Network:   true,
-	}, vm.StartOptions{Console: console})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-		defer stop()
-		if err := m.Stop(stopCtx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
-	port := freePort(t)
-	if err := m.AddPortForward(ctx, vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 8080}); err != nil {
-		t.Fatal(err)
-	}
+	_, m, port := bootForwarded(t, 90*time.Second, vm.Spec{
+		Image:   img,
+		Accel:   "tcg",
+		Machine: img.Machine,
+		Network: true,
+	}, console)
 
 	select {
 	case <-console.found:
@@ -126,16 +159,7 @@ func TestLinuxBootsUnderQEMU(t *testing.T) {
 		t.Fatalf("no banner within 60 s; console:\n%s", console)
 	}
 
-	client := &http.Client{Timeout: 20 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
-	if err != nil {
-		t.Fatalf("GET through the forwarded port: %v; console:\n%s", err, console)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "hello from linux" {
-		t.Fatalf("GET = %d %q, %v", resp.StatusCode, body, err)
-	}
+	getHello(t, port, console)
 	t.Logf("%s: HTTP answer %v after QEMU started", img.Machine, time.Since(start).Round(time.Millisecond))
 }
 
@@ -157,18 +181,7 @@ func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
 	if err != nil {
 		t.Skipf("no Linux kernel: %v", err)
 	}
-	program := filepath.Join(t.TempDir(), "app")
-	build := exec.Command("go", "build", "-o", program, ".")
-	build.Dir = filepath.Join("..", "..", "examples", "go-http-linux")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("build example: %v\n%s", err, out)
-	}
-	store := &image.Store{Dir: t.TempDir(), Keep: 1}
-	img, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: program})
-	if err != nil {
-		t.Fatal(err)
-	}
+	img := prepareExample(t, l)
 	d, err := l.WriteDisk(t.Context(), img, filepath.Join(t.TempDir(), "app.raw"), image.DiskOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -178,37 +191,15 @@ func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
 	}
 	// Booted from the disk alone, as vm.BootTest does, but until the
 	// program's banner: the initramfs and the command line came through.
-	sockDir, err := os.MkdirTemp("", "ukl")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer os.RemoveAll(sockDir)
 	console := &consoleWatch{want: []byte("hello from linux"), found: make(chan struct{})}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
 	start := time.Now()
-	m, err := qemu.Start(ctx, vm.Spec{
+	ctx, m, port := bootForwarded(t, 3*time.Minute, vm.Spec{
 		Accel:     "tcg",
 		Machine:   d.Machine,
 		MemoryMiB: 256,
-		QMPSocket: filepath.Join(sockDir, "qmp"),
 		BootDisk:  d.Path,
 		Network:   true,
-	}, vm.StartOptions{Console: console})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		stopCtx, stop := context.WithTimeout(context.Background(), 10*time.Second)
-		defer stop()
-		if err := m.Stop(stopCtx); err != nil {
-			t.Errorf("stop: %v", err)
-		}
-	}()
-	port := freePort(t)
-	if err := m.AddPortForward(ctx, vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 8080}); err != nil {
-		t.Fatal(err)
-	}
+	}, console)
 	select {
 	case <-console.found:
 		t.Logf("banner %v after QEMU started", time.Since(start).Round(time.Millisecond))
@@ -222,14 +213,5 @@ func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
 	}
 	// The disk's guest took its address by DHCP (linux.DiskIP): it answers
 	// through the forwarded port.
-	client := &http.Client{Timeout: 20 * time.Second}
-	resp, err := client.Get("http://127.0.0.1:" + strconv.Itoa(port) + "/")
-	if err != nil {
-		t.Fatalf("GET through the forwarded port: %v; console:\n%s", err, console)
-	}
-	body, err := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK || strings.TrimSpace(string(body)) != "hello from linux" {
-		t.Fatalf("GET = %d %q, %v", resp.StatusCode, body, err)
-	}
+	getHello(t, port, console)
 }
