@@ -7,12 +7,14 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ukdev/ukdev/deploy"
 	"github.com/ukdev/ukdev/deploy/command"
+	"github.com/ukdev/ukdev/deploy/deploytest"
 	_ "github.com/ukdev/ukdev/flavor/all"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/project/projecttest"
@@ -20,22 +22,10 @@ import (
 
 const img = "kernel.image = \"k\"\n"
 
-// open parses a ukdev.toml in root holding section and opens its deploy.
-func open(t *testing.T, root, section string) (*project.Config, deploy.Deployer) {
+// open opens the deploy of a ukdev.toml in root holding section.
+func open(t *testing.T, root, section string) deploy.Deployer {
 	t.Helper()
-	c, err := project.Parse(filepath.Join(root, project.FileName), []byte(img+section))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := c.DeployNamed("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dep, err := deploy.Open(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, dep
+	return deploytest.Open(t, root, img+section, "")
 }
 
 func TestDecode(t *testing.T) {
@@ -121,7 +111,7 @@ printf 'instance=vm-7\nip=203.0.113.9\nurl=http://203.0.113.9/\nurl=udp://203.0.
 	if err := os.WriteFile(filepath.Join(root, "deploy.sh"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"./deploy.sh\"\n")
+	dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"./deploy.sh\"\n")
 	var steps []deploy.Step
 	res, err := dep.Deploy(context.Background(), request(root), func(s deploy.Step) { steps = append(steps, s) })
 	if err != nil {
@@ -146,22 +136,13 @@ printf 'instance=vm-7\nip=203.0.113.9\nurl=http://203.0.113.9/\nurl=udp://203.0.
 		"ports=80/tcp 53/udp program=" + root + "/k.elf root=" + root + " pwd=" + root,
 	}
 	for _, m := range wantMsgs {
-		if !contains(msgs, m) {
+		if !slices.Contains(msgs, m) {
 			t.Errorf("no output line %q in %q", m, msgs)
 		}
 	}
 	if !steps[len(steps)-1].Finished || steps[0].Finished {
 		t.Errorf("steps do not begin and end: %+v", steps)
 	}
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 func TestDeployFails(t *testing.T) {
@@ -179,7 +160,7 @@ func TestDeployFails(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			_, dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = "+project.TOMLString(tt.script)+"\n")
+			dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = "+project.TOMLString(tt.script)+"\n")
 			_, err := dep.Deploy(context.Background(), request(root), func(deploy.Step) {})
 			if !tt.check(err) {
 				t.Errorf("Deploy = %v", err)
@@ -190,30 +171,13 @@ func TestDeployFails(t *testing.T) {
 
 func TestDeployCancel(t *testing.T) {
 	root := t.TempDir()
-	_, dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"echo up; sleep 60\"\n")
-	ctx, cancel := context.WithCancel(context.Background())
-	errc := make(chan error, 1)
-	go func() {
-		_, err := dep.Deploy(ctx, request(root), func(s deploy.Step) {
-			if s.Message == "up" {
-				cancel()
-			}
-		})
-		errc <- err
-	}()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Deploy = %v, want context.Canceled", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Deploy did not return after the cancel")
-	}
+	dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"echo up; sleep 60\"\n")
+	deploytest.Cancel(t, dep, request(root), func(s deploy.Step) bool { return s.Message == "up" }, 20*time.Second)
 }
 
 func TestListAndDestroy(t *testing.T) {
 	root := t.TempDir()
-	_, dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"true\"\nlist = \"printf 'vm-6 stopped\\\\n\\\\nvm-7 running 203.0.113.9\\\\n'; echo $UKDEV_PROJECT >&2\"\ndestroy = \"echo removing $UKDEV_PROJECT\"\n")
+	dep := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"true\"\nlist = \"printf 'vm-6 stopped\\\\n\\\\nvm-7 running 203.0.113.9\\\\n'; echo $UKDEV_PROJECT >&2\"\ndestroy = \"echo removing $UKDEV_PROJECT\"\n")
 	list, err := dep.List(context.Background(), "hello")
 	if err != nil {
 		t.Fatal(err)
@@ -234,7 +198,7 @@ func TestListAndDestroy(t *testing.T) {
 		t.Errorf("Destroy said %q", msgs)
 	}
 
-	_, bare := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"true\"\n")
+	bare := open(t, root, "[deploy.x]\ntarget = \"command\"\ncommand = \"true\"\n")
 	if _, err := bare.List(context.Background(), "hello"); !errors.Is(err, errors.ErrUnsupported) {
 		t.Errorf("List without a list script = %v", err)
 	}
@@ -251,7 +215,7 @@ func TestNeedsDisk(t *testing.T) {
 		{"command = \"true\"\n", true},
 		{"command = \"true\"\ndisk = false\n", false},
 	} {
-		_, dep := open(t, t.TempDir(), "[deploy.x]\ntarget = \"command\"\n"+tt.section)
+		dep := open(t, t.TempDir(), "[deploy.x]\ntarget = \"command\"\n"+tt.section)
 		if got := dep.(deploy.DiskNeeder).NeedsDisk(); got != tt.want {
 			t.Errorf("%q: NeedsDisk = %v", tt.section, got)
 		}

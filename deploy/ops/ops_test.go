@@ -7,11 +7,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/deploy/deploytest"
 	"github.com/ukdev/ukdev/deploy/ops"
 	_ "github.com/ukdev/ukdev/flavor/all"
 	"github.com/ukdev/ukdev/project"
@@ -88,21 +90,10 @@ func argv(t *testing.T, dir string) []string {
 
 const section = "[deploy.prod]\ntarget = \"ops\"\nprovider = \"gcp\"\nzone = \"europe-west1-b\"\nproject_id = \"my-proj\"\n"
 
+// open opens the deploy prod of a project hello with the deploy section sec.
 func open(t *testing.T, root, sec string) deploy.Deployer {
 	t.Helper()
-	c, err := project.Parse(filepath.Join(root, project.FileName), []byte("name = \"hello\"\nkernel.image = \"hello\"\n"+sec))
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := c.DeployNamed("prod")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dep, err := deploy.Open(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return dep
+	return deploytest.Open(t, root, "name = \"hello\"\nkernel.image = \"hello\"\n"+sec, "prod")
 }
 
 func request(root string) deploy.Request {
@@ -153,7 +144,7 @@ func TestDeploy(t *testing.T) {
 		t.Errorf("result %+v, want %+v", res, wantRes)
 	}
 	for _, m := range []string{"create image: gcp image '" + name + "' created...", "create instance: Instance creation succeeded " + name + "."} {
-		if !contains(msgs, m) {
+		if !slices.Contains(msgs, m) {
 			t.Errorf("no step %q in %q", m, msgs)
 		}
 	}
@@ -177,15 +168,6 @@ func planned(t *testing.T, dep deploy.Deployer, r deploy.Request) string {
 	}
 	t.Fatalf("plan has no image: %+v", p)
 	return ""
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // A failure half-way removes what the deploy was creating, and nothing
@@ -239,27 +221,11 @@ func TestDeployFailureCleansUp(t *testing.T) {
 func TestDeployCancelCleansUp(t *testing.T) {
 	dir, root := setup(t, before, after)
 	t.Setenv("FAKE_OPS_BLOCK", "instance create")
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	dep := open(t, root, section)
 	name := planned(t, dep, request(root))
-	errc := make(chan error, 1)
-	go func() {
-		_, err := dep.Deploy(ctx, request(root), func(s deploy.Step) {
-			if strings.HasPrefix(s.Message, "Instance creation started") {
-				cancel()
-			}
-		})
-		errc <- err
-	}()
-	select {
-	case err := <-errc:
-		if !errors.Is(err, context.Canceled) {
-			t.Errorf("Deploy = %v, want context.Canceled", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Deploy did not return after the cancel")
-	}
+	deploytest.Cancel(t, dep, request(root), func(s deploy.Step) bool {
+		return strings.HasPrefix(s.Message, "Instance creation started")
+	}, 30*time.Second)
 	got := argv(t, dir)
 	flags := "-t|gcp|-z|europe-west1-b|-g|my-proj|-c|" + root + "/config.json|"
 	want := []string{"instance|delete|" + name + "|" + flags, "image|delete|" + name + "|" + flags + "--assume-yes|"}
