@@ -210,13 +210,19 @@ func (s *Server) instanceName(nameOrID string) string {
 	return nameOrID
 }
 
+// operation answers a call on the zonal or global operation name: only
+// its wait (sub "wait") is served.
+func (s *Server) operation(w http.ResponseWriter, r *http.Request, name, sub string) {
+	if r.Method == http.MethodPost && sub == "wait" {
+		s.wait(w, name)
+		return
+	}
+	googleError(w, 405, "httpMethodNotAllowed", "HTTP method not allowed")
+}
+
 func (s *Server) zonal(w http.ResponseWriter, r *http.Request, c Call, coll, name, sub string) {
 	if coll == "operations" {
-		if r.Method == http.MethodPost && sub == "wait" {
-			s.wait(w, name)
-			return
-		}
-		googleError(w, 405, "httpMethodNotAllowed", "HTTP method not allowed")
+		s.operation(w, r, name, sub)
 		return
 	}
 	all := s.res[Instances]
@@ -313,11 +319,7 @@ func (s *Server) zonal(w http.ResponseWriter, r *http.Request, c Call, coll, nam
 
 func (s *Server) global(w http.ResponseWriter, r *http.Request, c Call, coll Kind, name, sub string) {
 	if coll == "operations" {
-		if r.Method == http.MethodPost && sub == "wait" {
-			s.wait(w, name)
-			return
-		}
-		googleError(w, 405, "httpMethodNotAllowed", "HTTP method not allowed")
+		s.operation(w, r, name, sub)
 		return
 	}
 	all := s.res[coll]
