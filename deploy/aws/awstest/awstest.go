@@ -569,12 +569,8 @@ func (c *Cloud) ec2Action(action string, f url.Values) (inner string, status int
 		return "<instancesSet>" + b.String() + "</instancesSet>", 0, "", ""
 	case "DeregisterImage":
 		id := f.Get("ImageId")
-		for i, im := range c.Images {
-			if im.ID == id {
-				c.Images = slices.Delete(c.Images, i, i+1)
-				c.log("DeregisterImage %s", id)
-				return "<return>true</return>", 0, "", ""
-			}
+		if remove(c, &c.Images, func(im *Image) bool { return im.ID == id }, action, id) {
+			return "<return>true</return>", 0, "", ""
 		}
 		return "", 400, "InvalidAMIID.NotFound", "no image " + id
 	case "DeleteSnapshot":
@@ -584,12 +580,8 @@ func (c *Cloud) ec2Action(action string, f url.Values) (inner string, status int
 				return "", 400, "InvalidSnapshot.InUse", "snapshot " + id + " is in use by " + im.ID
 			}
 		}
-		for i, s := range c.Snapshots {
-			if s.ID == id {
-				c.Snapshots = slices.Delete(c.Snapshots, i, i+1)
-				c.log("DeleteSnapshot %s", id)
-				return "<return>true</return>", 0, "", ""
-			}
+		if remove(c, &c.Snapshots, func(s *Snapshot) bool { return s.ID == id }, action, id) {
+			return "<return>true</return>", 0, "", ""
 		}
 		return "", 400, "InvalidSnapshot.NotFound", "no snapshot " + id
 	case "DeleteSecurityGroup":
@@ -599,12 +591,8 @@ func (c *Cloud) ec2Action(action string, f url.Values) (inner string, status int
 				return "", 400, "DependencyViolation", "resource " + id + " has a dependent object"
 			}
 		}
-		for i, g := range c.Groups {
-			if g.ID == id {
-				c.Groups = slices.Delete(c.Groups, i, i+1)
-				c.log("DeleteSecurityGroup %s", id)
-				return "<return>true</return>", 0, "", ""
-			}
+		if remove(c, &c.Groups, func(g *Group) bool { return g.ID == id }, action, id) {
+			return "<return>true</return>", 0, "", ""
 		}
 		return "", 400, "InvalidGroup.NotFound", "no group " + id
 	case "GetConsoleOutput":
@@ -615,6 +603,18 @@ func (c *Cloud) ec2Action(action string, f url.Values) (inner string, status int
 	}
 	c.t.Errorf("EC2 action %q not known to the fake", action)
 	return "", 400, "InvalidAction", "unknown action " + action
+}
+
+// remove deletes from *list its first element for which is is true and
+// logs action and id; it reports whether there was one.
+func remove[T any](c *Cloud, list *[]T, is func(T) bool, action, id string) bool {
+	i := slices.IndexFunc(*list, is)
+	if i < 0 {
+		return false
+	}
+	*list = slices.Delete(*list, i, i+1)
+	c.log("%s %s", action, id)
+	return true
 }
 
 // serveSTS answers GetCallerIdentity, in STS's query protocol.
