@@ -18,6 +18,7 @@ import (
 
 	"github.com/ukdev/ukdev/deploy"
 	"github.com/ukdev/ukdev/deploy/aws/awstest"
+	"github.com/ukdev/ukdev/deploy/deploytest"
 	"github.com/ukdev/ukdev/project"
 )
 
@@ -86,18 +87,6 @@ func request(path string, size int64) deploy.Request {
 	return deploy.Request{Project: "hello", Name: "aws", Build: 12, Flavor: "nanos", Disk: path, DiskSize: size, Ports: ports}
 }
 
-// steps collects reports.
-type steps struct {
-	mu   sync.Mutex
-	list []deploy.Step
-}
-
-func (s *steps) report(st deploy.Step) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.list = append(s.list, st)
-}
-
 func TestDeploy(t *testing.T) {
 	c := newCloud(t)
 	seed(c)
@@ -107,8 +96,8 @@ func TestDeploy(t *testing.T) {
 	size := int64(5*BlockSize + 100)
 	path := disk(t, size, 0, 3*BlockSize+4096, 5*BlockSize)
 	d := open(t, Settings{Region: "eu-west-1", KeepImages: 2, ENA: true, InstanceType: "t3.micro", PublicIP: true})
-	var s steps
-	res, err := d.Deploy(context.Background(), request(path, size), s.report)
+	var s deploytest.Steps
+	res, err := d.Deploy(context.Background(), request(path, size), s.Report)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -153,7 +142,7 @@ group sg-0003 ukdev-hello-aws tcp/8080,tcp/80
 	// The upload's progress counts every byte of the disk, up to its end.
 	var last int64
 	var finished bool
-	for _, st := range s.list {
+	for _, st := range s.List() {
 		if st.Name != stepUpload {
 			continue
 		}
@@ -168,7 +157,7 @@ group sg-0003 ukdev-hello-aws tcp/8080,tcp/80
 	// A second deploy of the same build reuses the group and names its
 	// image apart.
 	c.ResetCalls()
-	if _, err := d.Deploy(context.Background(), request(path, size), s.report); err != nil {
+	if _, err := d.Deploy(context.Background(), request(path, size), s.Report); err != nil {
 		t.Fatal(err)
 	}
 	if !c.Ordered("RegisterImage ami-0006 hello-aws-b12-2", "RunInstances i-0007 ami-0006 t3.micro groups=sg-0003", "TerminateInstances i-0004", "DeregisterImage ami-b11") {
@@ -321,8 +310,8 @@ func TestDestroy(t *testing.T) {
 	// A snapshot a crashed deploy left, of no image.
 	c.Snapshots = append(c.Snapshots, &awstest.Snapshot{ID: "snap-crash", State: "pending", Tags: tags("hello", "aws", 12, "hello-aws-b12")})
 	d := open(t, Settings{Region: "eu-west-1"})
-	var s steps
-	if err := d.Destroy(context.Background(), "hello", s.report); err != nil {
+	var s deploytest.Steps
+	if err := d.Destroy(context.Background(), "hello", s.Report); err != nil {
 		t.Fatalf("%v\ncalls:\n%s", err, strings.Join(c.Calls(), "\n"))
 	}
 	want := `instance i-prev hello-aws-b11 ami-b11 terminated
@@ -334,7 +323,7 @@ snapshot snap-other completed
 		t.Errorf("cloud after destroy:\n%s\nwant:\n%s", got, want)
 	}
 	var names []string
-	for _, st := range s.list {
+	for _, st := range s.List() {
 		if st.Finished {
 			names = append(names, st.Name)
 		}

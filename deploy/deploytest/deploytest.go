@@ -1,11 +1,14 @@
 // Package deploytest holds what the tests of the deploy targets share:
-// opening a deploy from a ukdev.toml and cancelling a deploy half-way.
+// opening a deploy from a ukdev.toml, recording its steps and cancelling
+// a deploy half-way.
 package deploytest
 
 import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -56,4 +59,41 @@ func Cancel(t testing.TB, dep deploy.Deployer, r deploy.Request, at func(deploy.
 	case <-time.After(within):
 		t.Fatal("Deploy did not return after the cancel")
 	}
+}
+
+// Steps records the steps a deploy reports; Report may be called from
+// several goroutines.
+type Steps struct {
+	mu   sync.Mutex
+	list []deploy.Step
+}
+
+// Report records st; it is the report function of Deploy and Destroy.
+func (s *Steps) Report(st deploy.Step) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.list = append(s.list, st)
+}
+
+// List returns the steps reported so far, in order.
+func (s *Steps) List() []deploy.Step {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.list)
+}
+
+// Finished returns the names of the steps that finished, in order, each
+// followed by ": " and its message when it has one.
+func (s *Steps) Finished() []string {
+	var out []string
+	for _, st := range s.List() {
+		if st.Finished {
+			line := st.Name
+			if st.Message != "" {
+				line += ": " + st.Message
+			}
+			out = append(out, line)
+		}
+	}
+	return out
 }

@@ -22,6 +22,7 @@ import (
 	"google.golang.org/api/option"
 
 	"github.com/ukdev/ukdev/deploy"
+	"github.com/ukdev/ukdev/deploy/deploytest"
 	"github.com/ukdev/ukdev/deploy/gcp/gcptest"
 	"github.com/ukdev/ukdev/project"
 )
@@ -75,36 +76,6 @@ func (e *env) previous() {
 	}
 }
 
-// steps records the reports of a deploy.
-type steps struct {
-	mu   sync.Mutex
-	list []deploy.Step
-}
-
-func (s *steps) report(st deploy.Step) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.list = append(s.list, st)
-}
-
-// finished returns the names of the steps that finished, in order, with
-// their messages.
-func (s *steps) finished() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	var out []string
-	for _, st := range s.list {
-		if st.Finished {
-			line := st.Name
-			if st.Message != "" {
-				line += ": " + st.Message
-			}
-			out = append(out, line)
-		}
-	}
-	return out
-}
-
 func diffLines(t *testing.T, what string, got, want []string) {
 	t.Helper()
 	if !reflect.DeepEqual(got, want) {
@@ -130,8 +101,8 @@ const (
 func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 	e := newEnv(t, 5<<20+100)
 	e.previous()
-	var s steps
-	res, err := e.d.Deploy(context.Background(), e.req, s.report)
+	var s deploytest.Steps
+	res, err := e.d.Deploy(context.Background(), e.req, s.Report)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,7 +143,7 @@ func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 	if got := e.fake.Objects(); len(got) != 0 {
 		t.Errorf("bucket holds %v after the deploy, want nothing", got)
 	}
-	diffLines(t, "finished steps", s.finished(), []string{
+	diffLines(t, "finished steps", s.Finished(), []string{
 		"upload disk", "create image: hello-b12", "open ports: tcp 8080", "create instance: hello-b12",
 		"start instance: hello-b12", "remove previous instance: hello-b11", "remove tarball", "prune images",
 	})
@@ -184,7 +155,7 @@ func TestDeployReplacesPreviousAfterTheNewRuns(t *testing.T) {
 		t.Errorf("disk.raw read by Compute: %d bytes, want the %d-byte disk padded with zeros to %d", got.Size, len(e.disk), 6<<20)
 	}
 	var last deploy.Step
-	for _, st := range s.list {
+	for _, st := range s.List() {
 		if st.Name == stepUpload {
 			if st.Total != 6<<20 || st.Done < last.Done {
 				t.Errorf("upload progress %d/%d after %d", st.Done, st.Total, last.Done)
@@ -337,8 +308,8 @@ func failedDeploy(t *testing.T, e *env, ctx context.Context, report func(deploy.
 func TestDeployImageInsertFailureLeavesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.fake.Fail(gcptest.Failures{ImageInsert: true})
-	var s steps
-	err := failedDeploy(t, e, context.Background(), s.report)
+	var s deploytest.Steps
+	err := failedDeploy(t, e, context.Background(), s.Report)
 	var oe *OperationError
 	if !errors.As(err, &oe) || oe.Code != "INVALID_IMAGE_FILE" {
 		t.Errorf("error = %v, want the operation's INVALID_IMAGE_FILE", err)
@@ -347,7 +318,7 @@ func TestDeployImageInsertFailureLeavesNothing(t *testing.T) {
 	if err.Error() != want {
 		t.Errorf("error:\n%s\nwant:\n%s", err, want)
 	}
-	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "clean up"})
+	diffLines(t, "finished steps", s.Finished(), []string{"upload disk", "clean up"})
 	calls := e.fake.CallLines()
 	if got := calls[len(calls)-1]; got != "DELETE "+api+"/global/images/hello-b12" {
 		t.Errorf("last call = %s, want the delete of the image (which is not there)", got)
@@ -357,12 +328,12 @@ func TestDeployImageInsertFailureLeavesNothing(t *testing.T) {
 func TestDeployInstanceInsertFailureLeavesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.fake.Fail(gcptest.Failures{InstanceInsert: true})
-	var s steps
-	err := failedDeploy(t, e, context.Background(), s.report)
+	var s deploytest.Steps
+	err := failedDeploy(t, e, context.Background(), s.Report)
 	if !strings.Contains(err.Error(), "create instance hello-b12") || !strings.Contains(err.Error(), "Quota 'CPUS' exceeded") {
 		t.Errorf("error = %v", err)
 	}
-	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "create image: hello-b12", "open ports: tcp 8080", "clean up"})
+	diffLines(t, "finished steps", s.Finished(), []string{"upload disk", "create image: hello-b12", "open ports: tcp 8080", "clean up"})
 	calls := e.fake.CallLines()
 	// The refused insert made nothing: no instance of that name is
 	// deleted.
@@ -377,12 +348,12 @@ func TestDeployInstanceInsertFailureLeavesNothing(t *testing.T) {
 func TestDeployInstanceThatStopsLeavesNothing(t *testing.T) {
 	e := newEnv(t, 1<<20)
 	e.fake.Fail(gcptest.Failures{Start: true})
-	var s steps
-	err := failedDeploy(t, e, context.Background(), s.report)
+	var s deploytest.Steps
+	err := failedDeploy(t, e, context.Background(), s.Report)
 	if want := "gcp: deploy: start instance: instance hello-b12 is TERMINATED, not running"; err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}
-	diffLines(t, "finished steps", s.finished(), []string{
+	diffLines(t, "finished steps", s.Finished(), []string{
 		"upload disk", "create image: hello-b12", "open ports: tcp 8080", "create instance: hello-b12", "clean up",
 	})
 }
@@ -391,9 +362,9 @@ func TestDeployCancelDuringUploadLeavesNothing(t *testing.T) {
 	e := newEnv(t, 12<<20)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var s steps
+	var s deploytest.Steps
 	report := func(st deploy.Step) {
-		s.report(st)
+		s.Report(st)
 		if st.Name == stepUpload && st.Done > 0 && !st.Finished {
 			cancel()
 		}
@@ -407,7 +378,7 @@ func TestDeployCancelDuringUploadLeavesNothing(t *testing.T) {
 			t.Errorf("a cancelled upload went on to %s", line)
 		}
 	}
-	diffLines(t, "finished steps", s.finished(), []string{"clean up"})
+	diffLines(t, "finished steps", s.Finished(), []string{"clean up"})
 }
 
 func TestDeployCancelDuringImageCreationLeavesNothing(t *testing.T) {
@@ -419,8 +390,8 @@ func TestDeployCancelDuringImageCreationLeavesNothing(t *testing.T) {
 			cancel()
 		}
 	})
-	var s steps
-	err := failedDeploy(t, e, ctx, s.report)
+	var s deploytest.Steps
+	err := failedDeploy(t, e, ctx, s.Report)
 	if !errors.Is(err, context.Canceled) {
 		t.Errorf("error = %v, want context.Canceled", err)
 	}
@@ -431,7 +402,7 @@ func TestDeployCancelDuringImageCreationLeavesNothing(t *testing.T) {
 		"POST " + api + "/global/operations/operation-2-delete/wait",
 		"POST " + api + "/global/operations/operation-2-delete/wait",
 	})
-	diffLines(t, "finished steps", s.finished(), []string{"upload disk", "clean up"})
+	diffLines(t, "finished steps", s.Finished(), []string{"upload disk", "clean up"})
 }
 
 // rowValue returns the value of a plan's row.
@@ -513,15 +484,15 @@ func TestDestroy(t *testing.T) {
 	e.fake.Put(gcptest.Images, map[string]any{"name": "debian-12"})
 	e.fake.PutObject("ukdev/hello-b7.tar.gz", []byte("left"))
 	e.fake.PutObject("ukdev/hello2-b7.tar.gz", []byte("not ours"))
-	var s steps
-	if err := e.d.Destroy(context.Background(), "hello", s.report); err != nil {
+	var s deploytest.Steps
+	if err := e.d.Destroy(context.Background(), "hello", s.Report); err != nil {
 		t.Fatal(err)
 	}
 	diffLines(t, "instances", e.fake.Names(gcptest.Instances), nil)
 	diffLines(t, "images", e.fake.Names(gcptest.Images), []string{"debian-12"})
 	diffLines(t, "firewalls", e.fake.Names(gcptest.Firewalls), []string{"default-allow-ssh"})
 	diffLines(t, "objects", e.fake.Objects(), []string{"ukdev/hello2-b7.tar.gz"})
-	diffLines(t, "finished steps", s.finished(), []string{
+	diffLines(t, "finished steps", s.Finished(), []string{
 		"destroy: instance hello-b11", "destroy: image hello-b10", "destroy: image hello-b11", "destroy: image hello-b9",
 		"destroy: firewall rule ukdev-hello", "destroy: gs://ukdev-uploads/ukdev/hello-b7.tar.gz",
 	})
