@@ -162,10 +162,13 @@ func (h *harness) boot() *fakeMachine {
 	return m
 }
 
-// live waits until m is the live VM: vm.start comes just before.
+// live waits until m is the live VM and its guest was resumed: vm.start
+// comes just before. A guest started paused cannot end before that, so a
+// test ends it only afterwards.
 func (h *harness) live(m *fakeMachine) {
 	h.t.Helper()
 	waitFor(h.t, "the live VM", func() bool { info, ok := h.l.Current(); return ok && info.PID == m.pid })
+	waitFor(h.t, "the guest resumed", func() bool { return slices.Contains(m.callList(), "resume") })
 }
 
 func isBoot(n int) func(Event) bool { return func(e Event) bool { return e.Boot == n } }
@@ -491,9 +494,8 @@ func TestLoopPortInUse(t *testing.T) {
 	if e := h.wait(TypeError, nil); !strings.Contains(e.Message, "boot #1: cannot forward 8080:80") {
 		t.Errorf("error %q", e.Message)
 	}
-	if !m.stopped() {
-		t.Error("the machine without its ports still runs")
-	}
+	// The error comes as the machine is being stopped.
+	waitFor(t, "the machine without its ports stopped", m.stopped)
 	if h.sawType(TypeVMStart) {
 		t.Error("a vm.start for a machine that never ran")
 	}
@@ -544,6 +546,7 @@ func TestLoopOnce(t *testing.T) {
 	h.bld.next(t).finish(0)
 	m := h.be.next(t)
 	h.wait(TypeVMStart, isBoot(1))
+	h.live(m)
 	m.print(t, "done\n")
 	m.exit(image.Outcome{Kind: image.QEMUExited, Status: 1})
 	h.drain()
