@@ -6,6 +6,9 @@ import (
 	"fmt"
 	"os"
 	"time"
+
+	"github.com/ukdev/ukdev/flavor"
+	"github.com/ukdev/ukdev/image"
 )
 
 // DiskFunc makes the bootable raw disk of the build being deployed and
@@ -286,4 +289,37 @@ func Size(n int64) string {
 		i++
 	}
 	return fmt.Sprintf("%.1f %ciB", f, units[i])
+}
+
+// GiB is a gibibyte: clouds size disks in whole ones.
+const GiB = 1 << 30
+
+// MakeDisk writes img's bootable raw disk to path with w (the flavor's
+// kernel that prepared img), sized up to whole GiB as clouds want it (the
+// space after the partitions left sparse), then runs bootTest on it: only
+// a disk that boots is returned. It reports the steps "write disk" (with
+// bytes) and "boot test", and removes the disk when a step fails.
+func MakeDisk(ctx context.Context, w flavor.DiskWriter, img image.Image, path string, bootTest func(context.Context, image.Disk) error, report func(Step)) (string, int64, error) {
+	const write, test = "write disk", "boot test"
+	d, err := w.WriteDisk(ctx, img, path, image.DiskOptions{MinSize: GiB, Progress: func(written, total int64) {
+		report(Step{Name: write, Done: written, Total: total})
+	}})
+	if err != nil {
+		return "", 0, fmt.Errorf("deploy: disk of build #%d: %w", img.Build, err)
+	}
+	if rem := d.Size % GiB; rem != 0 {
+		d.Size += GiB - rem
+		if err := os.Truncate(d.Path, d.Size); err != nil {
+			os.Remove(d.Path)
+			return "", 0, fmt.Errorf("deploy: disk of build #%d: %w", img.Build, err)
+		}
+	}
+	report(Step{Name: write, Done: d.Size, Total: d.Size, Finished: true})
+	report(Step{Name: test, Message: "booting the disk alone under QEMU"})
+	if err := bootTest(ctx, d); err != nil {
+		os.Remove(d.Path)
+		return "", 0, fmt.Errorf("deploy: boot test of build #%d's disk: %w", img.Build, err)
+	}
+	report(Step{Name: test, Finished: true})
+	return d.Path, d.Size, nil
 }

@@ -36,9 +36,6 @@ const consolePoll = 2 * time.Second
 // upload reports every chunk.
 const progressEvery = 100 * time.Millisecond
 
-// gib is a gibibyte: clouds size disks in whole ones.
-const gib = 1 << 30
-
 // deployRun is the deploy that runs, as the view's calls reach it.
 type deployRun struct {
 	cancel    context.CancelFunc
@@ -276,36 +273,17 @@ func (l *Loop) deployDisk(img image.Image, dir string, accel vm.Accel) deploy.Di
 		if !ok {
 			return "", 0, fmt.Errorf("devloop: disk of build #%d: the %s flavor cannot write bootable disks: %w", img.Build, l.cfg.Flavor, image.ErrNoDiskBoot)
 		}
-		const step = "write disk"
-		path := filepath.Join(dir, l.cfg.Name+".raw")
-		disk, err := dw.WriteDisk(ctx, img, path, image.DiskOptions{MinSize: gib, Progress: func(written, total int64) {
-			report(deploy.Step{Name: step, Done: written, Total: total})
-		}})
-		if err != nil {
-			return "", 0, fmt.Errorf("devloop: disk of build #%d: %w", img.Build, err)
-		}
-		if rem := disk.Size % gib; rem != 0 {
-			// The space after the partitions is left empty (sparse).
-			disk.Size += gib - rem
-			if err := os.Truncate(disk.Path, disk.Size); err != nil {
-				os.Remove(disk.Path)
-				return "", 0, fmt.Errorf("devloop: disk of build #%d: %w", img.Build, err)
-			}
-		}
-		report(deploy.Step{Name: step, Done: disk.Size, Total: disk.Size, Finished: true})
-		report(deploy.Step{Name: "boot test", Message: "booting the disk alone under QEMU"})
 		var acc *vm.Accel
 		if accel.Name != "" {
 			acc = &accel
 		}
-		if _, err := vm.BootTest(ctx, l.backend, vm.BootTestOptions{
-			Disk: disk, QEMU: l.cfg.VM.QEMU, Accel: acc, MemoryMiB: l.cfg.VM.MemoryMiB, RuntimeDir: l.runDir,
-		}); err != nil {
-			os.Remove(disk.Path)
-			return "", 0, fmt.Errorf("devloop: boot test of build #%d's disk: %w", img.Build, err)
+		bootTest := func(ctx context.Context, d image.Disk) error {
+			_, err := vm.BootTest(ctx, l.backend, vm.BootTestOptions{
+				Disk: d, QEMU: l.cfg.VM.QEMU, Accel: acc, MemoryMiB: l.cfg.VM.MemoryMiB, RuntimeDir: l.runDir,
+			})
+			return err
 		}
-		report(deploy.Step{Name: "boot test", Finished: true})
-		return disk.Path, disk.Size, nil
+		return deploy.MakeDisk(ctx, dw, img, filepath.Join(dir, l.cfg.Name+".raw"), bootTest, report)
 	}
 }
 

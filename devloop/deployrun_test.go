@@ -215,7 +215,7 @@ func TestLoopDeployWithDisk(t *testing.T) {
 	h.wait(TypeDeployPlan, nil)
 	planned, _ := f.requests()
 	r := planned[0]
-	if r.DiskSize != gib || !strings.HasPrefix(r.Disk, h.l.runDir) {
+	if r.DiskSize != deploy.GiB || !strings.HasPrefix(r.Disk, h.l.runDir) {
 		t.Errorf("request disk %q of %d bytes", r.Disk, r.DiskSize)
 	}
 	if b, err := readStart(r.Disk, 200); err != nil || !strings.HasPrefix(string(b), "disk of "+h.l.runDir) {

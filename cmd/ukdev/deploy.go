@@ -38,33 +38,10 @@ func (a *app) diskFor(b *build) deploy.DiskFunc {
 		if !ok {
 			return "", 0, fmt.Errorf("disk of %s build #%d: the flavor cannot write bootable disks: %w", cfg.Flavor, b.img.Build, image.ErrNoDiskBoot)
 		}
-		path := filepath.Join(b.dir, cfg.Name+".raw")
-		const step = "write disk"
-		d, err := dw.WriteDisk(ctx, b.img, path, image.DiskOptions{MinSize: gib, Progress: func(written, total int64) {
-			report(deploy.Step{Name: step, Done: written, Total: total})
-		}})
-		if err != nil {
-			return "", 0, fmt.Errorf("disk of build #%d: %w", b.img.Build, err)
-		}
-		if rem := d.Size % gib; rem != 0 {
-			// The space after the partitions is left empty (sparse).
-			d.Size += gib - rem
-			if err := os.Truncate(d.Path, d.Size); err != nil {
-				return "", 0, fmt.Errorf("disk of build #%d: %w", b.img.Build, err)
-			}
-		}
-		report(deploy.Step{Name: step, Done: d.Size, Total: d.Size, Finished: true})
-		report(deploy.Step{Name: "boot test", Message: "booting the disk alone under QEMU"})
-		if err := a.bootTestDisk(ctx, cfg, d); err != nil {
-			return "", 0, fmt.Errorf("boot test of build #%d's disk: %w", b.img.Build, err)
-		}
-		report(deploy.Step{Name: "boot test", Finished: true})
-		return d.Path, d.Size, nil
+		bootTest := func(ctx context.Context, d image.Disk) error { return a.bootTestDisk(ctx, cfg, d) }
+		return deploy.MakeDisk(ctx, dw, b.img, filepath.Join(b.dir, cfg.Name+".raw"), bootTest, report)
 	}
 }
-
-// gib is a gibibyte: clouds size disks in whole ones.
-const gib = 1 << 30
 
 func newDeployCmd(a *app) *cobra.Command {
 	var yes, dryRun, asJSON bool
