@@ -201,7 +201,7 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 			if !s.frozenAt.IsZero() {
 				end = s.frozenAt
 			}
-			b += " up " + formatUptime(end.Sub(s.bootStart)-s.pausedFor)
+			b += " up " + panel.FormatUptime(end.Sub(s.bootStart)-s.pausedFor)
 		}
 		vm = append(vm, b)
 	}
@@ -226,20 +226,4 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, "watching")
 	}
 	return vm, loop
-}
-
-// formatUptime renders an uptime: "42s", "3m07s", "1h02m".
-func formatUptime(d time.Duration) string {
-	if d < 0 {
-		d = 0
-	}
-	d = d.Truncate(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	default:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
 }

@@ -31,3 +31,21 @@ func FormatBytes(n float64) string {
 	}
 	return fmt.Sprintf("%.1f %ciB", n, units[i])
 }
+
+// FormatUptime renders an uptime to the second, the one way every panel
+// shows how long something runs: "42s", "3m07s", "1h02m". A negative
+// duration is 0s.
+func FormatUptime(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	d = d.Truncate(time.Second)
+	switch {
+	case d < time.Minute:
+		return fmt.Sprintf("%ds", int(d.Seconds()))
+	case d < time.Hour:
+		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
+	default:
+		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
+	}
+}

@@ -1,6 +1,9 @@
 package panel
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestFormatMS(t *testing.T) {
 	tests := []struct {
@@ -29,6 +32,22 @@ func TestFormatBytes(t *testing.T) {
 	for _, tt := range tests {
 		if got := FormatBytes(tt.n); got != tt.want {
 			t.Errorf("FormatBytes(%v) = %q, want %q", tt.n, got, tt.want)
+		}
+	}
+}
+
+func TestFormatUptime(t *testing.T) {
+	tests := []struct {
+		in   time.Duration
+		want string
+	}{
+		{-time.Second, "0s"}, {0, "0s"}, {1999 * time.Millisecond, "1s"}, {59 * time.Second, "59s"},
+		{time.Minute, "1m00s"}, {3*time.Minute + 7*time.Second, "3m07s"}, {time.Hour + 2*time.Minute + 59*time.Second, "1h02m"},
+		{50 * time.Hour, "50h00m"},
+	}
+	for _, tt := range tests {
+		if got := FormatUptime(tt.in); got != tt.want {
+			t.Errorf("FormatUptime(%v) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
 }

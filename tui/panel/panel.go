@@ -1,5 +1,5 @@
 // Package panel is the contract between the dashboard's root model (package
-// tui) and its panels (console, logs, build, memory, metrics): the Panel
+// tui) and its panels (console, logs, build, memory, metrics, VMs): the Panel
 // interface, the dependencies every panel shares, the styles and the
 // messages the root broadcasts.
 package panel
@@ -47,6 +47,23 @@ type Panel interface {
 	KeyBindings() []key.Binding
 }
 
+// Visibility is implemented by a panel that works only while it is on
+// screen (it polls or samples something): the root calls SetVisible after
+// every layout change with whether the panel's content shows, and runs
+// the command it returns (a first poll when it appears).
+type Visibility interface {
+	SetVisible(visible bool) tea.Cmd
+}
+
+// KeyOwner is implemented by a panel some of whose keys, while it has the
+// focus, are its own rather than the dashboard's global keys with the same
+// key (the VMs panel's p pauses the selected VM, not this dashboard's):
+// the root then sends them to the panel and leaves the global bindings out
+// of the footer and the help overlay.
+type KeyOwner interface {
+	OwnKeys() []key.Binding
+}
+
 // Control is what panels may ask of the dev loop. *devloop.Loop implements
 // it; tests use a fake.
 type Control interface {
@@ -78,6 +95,9 @@ type Deps struct {
 	Control Control
 	// Deploy runs deploys from the dashboard; nil disables them.
 	Deploy DeployControl
+	// VMs lists the VMs of this machine and acts on them for the VMs
+	// panel; nil: the panel says the VM manager is not available.
+	VMs VMSource
 	// Store is the per-boot log store (history of earlier boots); may be nil.
 	Store *logs.Store
 	// Ring holds the recent lines of every source; may be nil.
