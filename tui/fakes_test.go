@@ -22,6 +22,12 @@ type fakePanel struct {
 	capturing     bool
 	msgs          []tea.Msg
 	sizes         [][2]int
+	// own are the keys the panel takes over the global ones
+	// (panel.KeyOwner); visible is what the root last said about it
+	// (panel.Visibility), shows how often it said it changed.
+	own     []key.Binding
+	visible bool
+	shows   int
 }
 
 func (p *fakePanel) Init() tea.Cmd { return nil }
@@ -50,7 +56,15 @@ func (p *fakePanel) Title() string   { return p.name }
 func (p *fakePanel) Focus(f bool)    { p.focused = f }
 func (p *fakePanel) Capturing() bool { return p.capturing }
 func (p *fakePanel) KeyBindings() []key.Binding {
-	return []key.Binding{key.NewBinding(key.WithKeys("x"), key.WithHelp("x", p.name+" action"))}
+	return append([]key.Binding{key.NewBinding(key.WithKeys("x"), key.WithHelp("x", p.name+" action"))}, p.own...)
+}
+func (p *fakePanel) OwnKeys() []key.Binding { return p.own }
+func (p *fakePanel) SetVisible(v bool) tea.Cmd {
+	if v && !p.visible {
+		p.shows++
+	}
+	p.visible = v
+	return nil
 }
 
 // keys returns the key presses the panel received, as strings.
@@ -114,6 +128,35 @@ func (fakeInspector) HostStats() (devloop.HostStats, error) {
 	return devloop.HostStats{}, devloop.ErrNoVM
 }
 
+// fakeVMs lists fixed VMs and records the actions asked for.
+type fakeVMs struct {
+	rows  []panel.VMRow
+	mu    sync.Mutex
+	calls []string
+}
+
+func (f *fakeVMs) List(context.Context) ([]panel.VMRow, error) { return f.rows, nil }
+func (f *fakeVMs) Act(_ context.Context, project string, a panel.VMAction) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, a.String()+" "+project)
+	return nil
+}
+func (f *fakeVMs) Attach(string) tea.ExecCommand { return nil }
+
+// machineVMs are the VMs of the view tests: this dashboard's, a detached
+// one and one another dashboard shows.
+func machineVMs() *fakeVMs {
+	return &fakeVMs{rows: []panel.VMRow{
+		{Project: "web", Flavor: "nanos", State: "paused", Boot: 1, Uptime: 3*time.Hour + 4*time.Minute, Accel: "tcg", CPU: 0, RSS: 96 << 20,
+			Ports: []string{"tcp 8080→8080"}, PID: 5120, Detached: true},
+		{Project: "hello", Flavor: "elf", State: "running", Boot: 2, Uptime: 8 * time.Second, Accel: "tcg", CPU: 12.5, RSS: 41 << 20,
+			Ports: []string{"tcp 8080→80"}, PID: 4200, Attached: true, Self: true},
+		{Project: "api", Flavor: "unikraft", State: "running", Boot: 7, Uptime: 25 * time.Minute, Accel: "tcg", CPU: 3.2, RSS: 64 << 20,
+			Ports: []string{"tcp 9000→9000", "udp 5353→53"}, PID: 3999, Attached: true},
+	}}
+}
+
 // pinnedNow is the clock of the view tests.
 var pinnedNow = time.Date(2025, 3, 1, 12, 3, 20, 0, time.Local)
 
@@ -128,11 +171,11 @@ func testDeps(c panel.Control) panel.Deps {
 	}
 }
 
-// fakeModel is a root model over five fake panels, sized w×h.
+// fakeModel is a root model over six fake panels, sized w×h.
 func fakeModel(w, h int) (Model, [numPanels]*fakePanel, *fakeControl) {
 	var fakes [numPanels]*fakePanel
 	var panels [numPanels]panel.Panel
-	for i, name := range []string{"console", "logs", "build", "memory", "metrics"} {
+	for i, name := range []string{"console", "logs", "build", "memory", "metrics", "VMs"} {
 		fakes[i] = &fakePanel{name: name}
 		panels[i] = fakes[i]
 	}
@@ -154,6 +197,42 @@ func update(m Model, msg tea.Msg) Model {
 func updateRun(m Model, msg tea.Msg) (Model, bool) {
 	next, cmd := m.Update(msg)
 	return next.(Model), runCmd(cmd)
+}
+
+// updateAll runs one message through the model and feeds it what the
+// returned commands answer, except ticks and event waits (which block).
+func updateAll(m Model, msg tea.Msg) Model {
+	next, cmd := m.Update(msg)
+	m = next.(Model)
+	for _, reply := range replies(cmd) {
+		m = updateAll(m, reply)
+	}
+	return m
+}
+
+// replies runs cmd and any batch it returns, giving back the messages
+// that come within 100 ms.
+func replies(cmd tea.Cmd) []tea.Msg {
+	if cmd == nil {
+		return nil
+	}
+	done := make(chan tea.Msg, 1)
+	go func() { done <- cmd() }()
+	select {
+	case msg := <-done:
+		if batch, ok := msg.(tea.BatchMsg); ok {
+			var out []tea.Msg
+			for _, c := range batch {
+				out = append(out, replies(c)...)
+			}
+			return out
+		}
+		if msg != nil {
+			return []tea.Msg{msg}
+		}
+	case <-time.After(100 * time.Millisecond):
+	}
+	return nil
 }
 
 // runCmd executes a command and any batch it returns, except ticks and

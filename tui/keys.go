@@ -1,6 +1,8 @@
 package tui
 
 import (
+	"slices"
+
 	"charm.land/bubbles/v2/key"
 )
 
@@ -28,7 +30,7 @@ func newKeyMap() keyMap {
 		Close:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "close help")),
 		Next:      key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next panel")),
 		Prev:      key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous panel")),
-		Focus:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5"), key.WithHelp("1-5", "focus panel")),
+		Focus:     key.NewBinding(key.WithKeys("1", "2", "3", "4", "5", "6"), key.WithHelp("1-6", "focus panel")),
 		Maximise:  key.NewBinding(key.WithKeys("f"), key.WithHelp("f", "maximise")),
 		Reboot:    key.NewBinding(key.WithKeys("r"), key.WithHelp("r", "reboot")),
 		Rebuild:   key.NewBinding(key.WithKeys("R"), key.WithHelp("R", "rebuild")),
@@ -52,6 +54,29 @@ func (k keyMap) FullHelp() [][]key.Binding {
 		{k.Next, k.Prev, k.Focus, k.Maximise, k.Help, k.Close, k.Quit},
 		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Deploy},
 	}
+}
+
+// without returns k with the bindings that share a key with owned
+// disabled: the focused panel takes those keys (panel.KeyOwner), so they
+// neither fire nor show in the footer and the help overlay. Quit and Help
+// always stay.
+func (k keyMap) without(owned []key.Binding) keyMap {
+	if len(owned) == 0 {
+		return k
+	}
+	taken := map[string]bool{}
+	for _, b := range owned {
+		for _, name := range b.Keys() {
+			taken[name] = true
+		}
+	}
+	for _, b := range []*key.Binding{&k.Close, &k.Next, &k.Prev, &k.Focus, &k.Maximise,
+		&k.Reboot, &k.Rebuild, &k.Pause, &k.StopStart, &k.Watch, &k.Deploy} {
+		if slices.ContainsFunc(b.Keys(), func(name string) bool { return taken[name] }) {
+			b.SetEnabled(false)
+		}
+	}
+	return k
 }
 
 // focusIndex returns the panel a digit key names, or false.

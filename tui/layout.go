@@ -1,14 +1,37 @@
 package tui
 
-// The panels, in focus order; the digit keys 1…5 name them in this order.
+// The panels, in focus order; the digit keys 1…6 name them in this order.
 const (
 	panelConsole = iota
 	panelLogs
 	panelBuild
 	panelMemory
 	panelMetrics
+	panelVMs
 	numPanels
 )
+
+// The metrics and VMs panels share one place on the screen, as two tabs:
+// the one focused last shows, and the other's name waits in its border.
+// Both are looked at now and then, beside the console rather than
+// instead of it, so a sixth place would only take room from the others.
+// numSlots is how many places the panels take.
+const numSlots = numPanels - 1
+
+// tabNames are the names the border of the shared place shows for the tab
+// that does not show.
+var tabNames = map[int]string{panelMetrics: "metrics", panelVMs: "VMs"}
+
+// tabMate returns the panel that shares panel i's place, or false.
+func tabMate(i int) (int, bool) {
+	switch i {
+	case panelMetrics:
+		return panelVMs, true
+	case panelVMs:
+		return panelMetrics, true
+	}
+	return 0, false
+}
 
 // Layout limits.
 const (
@@ -39,13 +62,14 @@ func (r rect) contains(x, y int) bool {
 func (r rect) content() rect { return rect{r.x + 1, r.y + 1, r.w - 2, r.h - 2} }
 
 // arrange places the panels' frames in body. The frames of visible panels
-// tile body exactly; hidden panels get an empty rect.
+// tile body exactly; hidden panels get an empty rect. tab is the one of
+// the metrics and VMs panels that shows in their shared place.
 //
 // Wide bodies get the grid: the console large on the left, logs over build
-// on the right, memory and metrics along the bottom. Narrow ones stack the
-// panels; the focused one takes what the others leave. Maximised, the
-// focused panel takes the whole body.
-func arrange(body rect, focus int, maximised bool) [numPanels]rect {
+// on the right, memory and metrics (or VMs) along the bottom. Narrow ones
+// stack the panels; the focused one takes what the others leave.
+// Maximised, the focused panel takes the whole body.
+func arrange(body rect, focus int, maximised bool, tab int) [numPanels]rect {
 	var out [numPanels]rect
 	if maximised {
 		out[focus] = body
@@ -62,18 +86,18 @@ func arrange(body rect, focus int, maximised bool) [numPanels]rect {
 		out[panelLogs] = rect{body.x + left, body.y, right, logs}
 		out[panelBuild] = rect{body.x + left, body.y + logs, right, top - logs}
 		out[panelMemory] = rect{body.x, body.y + top, half, bottom}
-		out[panelMetrics] = rect{body.x + half, body.y + top, body.w - half, bottom}
+		out[tab] = rect{body.x + half, body.y + top, body.w - half, bottom}
 		return out
 	}
 	others := 3 // a border and one line of content
-	if body.h-(numPanels-1)*others < stackedMin {
+	if body.h-(numSlots-1)*others < stackedMin {
 		others = 1
 	}
 	y := body.y
-	for i := range numPanels {
+	for _, i := range []int{panelConsole, panelLogs, panelBuild, panelMemory, tab} {
 		h := others
 		if i == focus {
-			h = body.h - (numPanels-1)*others
+			h = body.h - (numSlots-1)*others
 		}
 		out[i] = rect{body.x, y, body.w, h}
 		y += h

@@ -41,6 +41,9 @@ type Model struct {
 	width, height int
 	frames        [numPanels]rect
 	sizes         [numPanels][2]int // the size last given to each panel
+	// tab is the one of the metrics and VMs panels that shows in their
+	// shared place: the one focused last.
+	tab int
 }
 
 // New returns the dashboard over the given dependencies, without starting
@@ -80,6 +83,7 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 		deploy: deployview.New(d),
 		events: events,
 		status: status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports},
+		tab:    panelMetrics,
 	}
 	for i, p := range m.panels {
 		p.Focus(i == m.focus)
@@ -109,8 +113,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
-		m.relayout()
-		return m, nil
+		return m, m.relayout()
 	case tea.KeyPressMsg:
 		return m.onKey(msg)
 	case tea.PasteMsg:
@@ -168,7 +171,8 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	if m.panels[m.focus].Capturing() {
 		return m, m.updatePanel(m.focus, msg)
 	}
-	k := m.keys
+	// Keys the focused panel owns fall through to it.
+	k := m.activeKeys()
 	switch {
 	case key.Matches(msg, k.Quit):
 		return m.quit()
@@ -178,16 +182,16 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Help):
 		m.showHelp = true
 	case key.Matches(msg, k.Next):
-		m.setFocus((m.focus + 1) % numPanels)
+		return m, m.setFocus((m.focus + 1) % numPanels)
 	case key.Matches(msg, k.Prev):
-		m.setFocus((m.focus + numPanels - 1) % numPanels)
+		return m, m.setFocus((m.focus + numPanels - 1) % numPanels)
 	case key.Matches(msg, k.Focus):
 		if i, ok := focusIndex(msg.String()); ok {
-			m.setFocus(i)
+			return m, m.setFocus(i)
 		}
 	case key.Matches(msg, k.Maximise):
 		m.maximised = !m.maximised
-		m.relayout()
+		return m, m.relayout()
 	case key.Matches(msg, k.Reboot):
 		return m, m.control(panel.Control.Reboot)
 	case key.Matches(msg, k.Rebuild):
@@ -207,6 +211,14 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.updatePanel(m.focus, msg)
 	}
 	return m, nil
+}
+
+// activeKeys are the global keys less those the focused panel owns.
+func (m Model) activeKeys() keyMap {
+	if o, ok := m.panels[m.focus].(panel.KeyOwner); ok {
+		return m.keys.without(o.OwnKeys())
+	}
+	return m.keys
 }
 
 // control asks the loop for something. The loop's methods only queue a
@@ -242,11 +254,14 @@ func (m Model) onClick(msg tea.MouseClickMsg) (tea.Model, tea.Cmd) {
 	if !ok {
 		return m, nil
 	}
-	m.setFocus(i)
-	if !m.frames[i].content().contains(msg.X, msg.Y) {
-		return m, nil // a click on the border or a collapsed title only focuses
+	if mate, ok := m.onTabHint(i, msg.X, msg.Y); ok {
+		return m, m.setFocus(mate) // the other tab's name in the border
 	}
-	return m, m.updatePanel(i, tea.MouseClickMsg(local))
+	cmd := m.setFocus(i)
+	if !m.frames[i].content().contains(msg.X, msg.Y) {
+		return m, cmd // a click on the border or a collapsed title only focuses
+	}
+	return m, tea.Batch(cmd, m.updatePanel(i, tea.MouseClickMsg(local)))
 }
 
 // panelAt finds the panel under the mouse and the mouse position inside
@@ -272,14 +287,19 @@ func (m Model) inFocused(mm tea.Mouse) tea.Mouse {
 	return mm
 }
 
-func (m *Model) setFocus(i int) {
+// setFocus gives panel i the keyboard; the metrics or VMs panel also
+// takes their shared place.
+func (m *Model) setFocus(i int) tea.Cmd {
 	if i == m.focus {
-		return
+		return nil
 	}
 	m.panels[m.focus].Focus(false)
 	m.focus = i
 	m.panels[i].Focus(true)
-	m.relayout() // stacked panels change size with focus
+	if _, ok := tabMate(i); ok {
+		m.tab = i
+	}
+	return m.relayout() // stacked panels change size with focus
 }
 
 // updatePanel gives msg to panel i.
@@ -316,14 +336,16 @@ func (m Model) body() rect {
 
 // relayout recomputes the frames and tells panels whose content size
 // changed; collapsed and hidden panels keep their last size (and with it
-// their scroll position).
-func (m *Model) relayout() {
+// their scroll position). Panels that work only while on screen
+// (panel.Visibility) are told whether they are; relayout returns what
+// they ask for then.
+func (m *Model) relayout() tea.Cmd {
 	if m.tooSmall() {
 		m.frames = [numPanels]rect{}
-		return
+		return m.tellVisible()
 	}
 	body := m.body()
-	m.frames = arrange(body, m.focus, m.maximised)
+	m.frames = arrange(body, m.focus, m.maximised, m.tab)
 	dw, dh := deployFrame(body)
 	m.deploy.SetSize(dw-4, dh-2)
 	for i, r := range m.frames {
@@ -336,4 +358,18 @@ func (m *Model) relayout() {
 			m.panels[i].SetSize(c.w, c.h)
 		}
 	}
+	return m.tellVisible()
+}
+
+// tellVisible tells each panel.Visibility whether its content shows: a
+// frame with at least one row and column inside its border.
+func (m *Model) tellVisible() tea.Cmd {
+	var cmds []tea.Cmd
+	for i, p := range m.panels {
+		if v, ok := p.(panel.Visibility); ok {
+			r := m.frames[i]
+			cmds = append(cmds, v.SetVisible(r.h >= 3 && r.w >= 3))
+		}
+	}
+	return tea.Batch(cmds...)
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 	"github.com/charmbracelet/x/ansi"
 
@@ -27,9 +28,14 @@ func TestTUIKeys(t *testing.T) {
 		calls     []string
 		quit      bool
 		toConsole []string // keys the console panel received
+		toVMs     []string // keys the VMs panel received
 	}{
 		{name: "tab cycles", keys: []string{"tab", "tab"}, focus: panelBuild},
-		{name: "shift+tab wraps", keys: []string{"shift+tab"}, focus: panelMetrics},
+		{name: "shift+tab wraps", keys: []string{"shift+tab"}, focus: panelVMs},
+		{name: "6 focuses the VMs panel", keys: []string{"6"}, focus: panelVMs},
+		{name: "tab from metrics to VMs", keys: []string{"5", "tab"}, focus: panelVMs},
+		{name: "the VMs panel owns p", keys: []string{"6", "p", "r"}, focus: panelVMs, calls: []string{"Reboot"}, toVMs: []string{"p"}},
+		{name: "p is global elsewhere", keys: []string{"5", "p"}, focus: panelMetrics, calls: []string{"TogglePause"}},
 		{name: "digits focus", keys: []string{"4"}, focus: panelMemory},
 		{name: "digit 2 then 1", keys: []string{"2", "1"}, focus: panelConsole},
 		{name: "f maximises and restores", keys: []string{"f"}, maximised: true},
@@ -57,6 +63,7 @@ func TestTUIKeys(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			m, fakes, c := fakeModel(120, 40)
+			fakes[panelVMs].own = []key.Binding{key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause the selected VM"))}
 			if tt.setup != nil {
 				m = update(m, tt.setup)
 			}
@@ -89,6 +96,9 @@ func TestTUIKeys(t *testing.T) {
 			}
 			if got := fakes[panelConsole].keys(); !slices.Equal(got, tt.toConsole) {
 				t.Errorf("console got keys %v, want %v", got, tt.toConsole)
+			}
+			if got := fakes[panelVMs].keys(); !slices.Equal(got, tt.toVMs) {
+				t.Errorf("VMs panel got keys %v, want %v", got, tt.toVMs)
 			}
 		})
 	}
@@ -376,5 +386,94 @@ func TestTUIWaitEvents(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestTUITabs checks the place the metrics and VMs panels share: the one
+// focused last shows, the other's name waits in the border (a click on it
+// switches), and the VMs panel is told when it is on screen.
+func TestTUITabs(t *testing.T) {
+	tests := []struct {
+		name    string
+		w, h    int
+		keys    []string
+		shows   int  // the panel in the shared place, -1 for neither
+		visible bool // the VMs panel is on screen
+	}{
+		{name: "metrics first", w: 120, h: 40, shows: panelMetrics},
+		{name: "6 shows the VMs", w: 120, h: 40, keys: []string{"6"}, shows: panelVMs, visible: true},
+		{name: "the VMs stay when the focus leaves", w: 120, h: 40, keys: []string{"6", "1"}, shows: panelVMs, visible: true},
+		{name: "5 shows metrics again", w: 120, h: 40, keys: []string{"6", "5"}, shows: panelMetrics},
+		{name: "stacked", w: 70, h: 30, keys: []string{"6"}, shows: panelVMs, visible: true},
+		{name: "stacked, the focus elsewhere", w: 70, h: 30, keys: []string{"6", "2"}, shows: panelVMs, visible: true},
+		{name: "collapsed to its title", w: 60, h: 15, keys: []string{"6", "1"}, shows: panelVMs},
+		{name: "another panel maximised", w: 120, h: 40, keys: []string{"6", "2", "f"}, shows: -1},
+		{name: "maximised", w: 120, h: 40, keys: []string{"6", "f"}, shows: panelVMs, visible: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, fakes, _ := fakeModel(tt.w, tt.h)
+			for _, k := range tt.keys {
+				m = update(m, paneltest.Press(k))
+			}
+			for _, i := range []int{panelMetrics, panelVMs} {
+				if shown := !m.frames[i].empty(); shown != (i == tt.shows) {
+					t.Errorf("%s frame %+v, shown = %v", fakes[i].name, m.frames[i], shown)
+				}
+			}
+			if fakes[panelVMs].visible != tt.visible {
+				t.Errorf("VMs panel visible = %v, want %v", fakes[panelVMs].visible, tt.visible)
+			}
+			for i, f := range fakes {
+				if r := m.frames[i]; f.visible != (r.h >= 3 && r.w >= 3) {
+					t.Errorf("%s visible = %v with frame %+v", f.name, f.visible, r)
+				}
+			}
+		})
+	}
+
+	// The other tab's name in the border focuses it when clicked.
+	m, fakes, _ := fakeModel(120, 40)
+	r := m.frames[panelMetrics]
+	top := strings.Split(ansi.Strip(m.render()), "\n")[r.y]
+	at := strings.Index(top, " 6 VMs ")
+	if at < 0 {
+		t.Fatalf("the metrics border does not name the VMs tab: %q", top)
+	}
+	x := ansi.StringWidth(top[:at]) + 2
+	m = update(m, tea.MouseClickMsg{X: x, Y: r.y, Button: tea.MouseLeft})
+	if m.focus != panelVMs || m.frames[panelVMs] != r || !fakes[panelVMs].visible {
+		t.Errorf("a click on the VMs tab: focus %d, VMs frame %+v (want %+v), visible %v", m.focus, m.frames[panelVMs], r, fakes[panelVMs].visible)
+	}
+	if len(fakes[panelVMs].msgs) != 0 || len(fakes[panelMetrics].msgs) != 0 {
+		t.Errorf("the click on the tab reached a panel: metrics %v, VMs %v", fakes[panelMetrics].msgs, fakes[panelVMs].msgs)
+	}
+	// Showing it again is one more show; a tick in between none.
+	m = update(m, paneltest.Press("5"))
+	m = update(m, panel.TickMsg(pinnedNow))
+	update(m, paneltest.Press("6"))
+	if fakes[panelVMs].shows != 2 {
+		t.Errorf("the VMs panel was shown %d times, want 2", fakes[panelVMs].shows)
+	}
+}
+
+// TestTUIOwnedKeysHelp checks that a global key the focused panel owns
+// leaves the footer and the help overlay, and comes back elsewhere.
+func TestTUIOwnedKeysHelp(t *testing.T) {
+	m, fakes, _ := fakeModel(200, 40)
+	fakes[panelVMs].own = []key.Binding{key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause the selected VM"))}
+	m = update(m, paneltest.Press("6"))
+	if f := m.footerLine(); strings.Contains(f, "pause VM") || !strings.Contains(f, "p pause the selected VM") {
+		t.Errorf("footer with the VMs panel focused: %q", f)
+	}
+	m = update(m, paneltest.Press("?"))
+	help := ansi.Strip(m.render())
+	if strings.Contains(help, "pause VM") || !strings.Contains(help, "pause the selected VM") || !strings.Contains(help, "1-6") {
+		t.Errorf("help overlay with the VMs panel focused:\n%s", help)
+	}
+	m = update(m, paneltest.Press("esc"))
+	m = update(m, paneltest.Press("1"))
+	if f := m.footerLine(); !strings.Contains(f, "p pause VM") {
+		t.Errorf("footer with the console focused lost the global p: %q", f)
 	}
 }

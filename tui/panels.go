@@ -7,6 +7,7 @@ import (
 	"github.com/ukdev/ukdev/tui/memview"
 	"github.com/ukdev/ukdev/tui/metricsview"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/tui/vmsview"
 )
 
 // newPanels builds the dashboard's panels, in focus order.
@@ -17,5 +18,6 @@ func newPanels(d panel.Deps, in panel.Inspector) [numPanels]panel.Panel {
 		panelBuild:   buildview.New(d),
 		panelMemory:  memview.New(d, in),
 		panelMetrics: metricsview.New(d, in),
+		panelVMs:     vmsview.New(d),
 	}
 }

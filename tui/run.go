@@ -1,5 +1,5 @@
 // Package tui is ukdev's dashboard: a Bubble Tea program over the dev loop
-// with a status bar, five panels (console, logs, build, memory, metrics),
+// with a status bar, six panels (console, logs, build, memory, metrics, VMs),
 // one keymap for the global keys, and the layout that adapts to the
 // terminal. The panels live in the sub-packages; this root model only
 // routes messages, lays out and switches focus.

@@ -122,11 +122,16 @@ func (m Model) frame(i int, r rect) []string {
 	b := bs.GetBorderStyle()
 	paint := lipgloss.NewStyle().Foreground(bs.GetBorderTopForeground())
 	inner := r.w - 2
-	title := fmt.Sprintf(" %d %s ", i+1, panel.OneWidth(ansi.Strip(m.panels[i].Title())))
-	title = ansi.Truncate(title, max(inner-2, 0), "… ")
-	fill := max(inner-1-ansi.StringWidth(title), 0)
+	title, hint := m.frameTitle(i, r)
+	top := paint.Render(b.TopLeft+b.Top) + ts.Render(title)
+	used := 1 + ansi.StringWidth(title)
+	if hint != "" {
+		top += paint.Render(b.Top) + m.styles.Muted.Render(hint)
+		used += 1 + ansi.StringWidth(hint)
+	}
+	fill := max(inner-used, 0)
 	lines := make([]string, 0, r.h)
-	lines = append(lines, paint.Render(b.TopLeft+b.Top)+ts.Render(title)+paint.Render(strings.Repeat(b.Top, fill)+b.TopRight))
+	lines = append(lines, top+paint.Render(strings.Repeat(b.Top, fill)+b.TopRight))
 	if r.h == 1 {
 		return lines
 	}
@@ -137,15 +142,48 @@ func (m Model) frame(i int, r rect) []string {
 	return append(lines, paint.Render(b.BottomLeft+strings.Repeat(b.Bottom, inner)+b.BottomRight))
 }
 
+// frameTitle returns the title in panel i's top border, r wide, and for
+// the metrics and VMs panels the name of the other tab that shares their
+// place, when there is room for it after the title ("" when not).
+func (m Model) frameTitle(i int, r rect) (title, hint string) {
+	inner := r.w - 2
+	title = fmt.Sprintf(" %d %s ", i+1, panel.OneWidth(ansi.Strip(m.panels[i].Title())))
+	title = ansi.Truncate(title, max(inner-2, 0), "… ")
+	if mate, ok := tabMate(i); ok {
+		hint = fmt.Sprintf(" %d %s ", mate+1, tabNames[mate])
+		if 1+ansi.StringWidth(title)+1+ansi.StringWidth(hint) >= inner {
+			hint = ""
+		}
+	}
+	return title, hint
+}
+
+// onTabHint reports whether (x, y) is on the other tab's name in panel
+// i's border, and which panel that names.
+func (m Model) onTabHint(i, x, y int) (int, bool) {
+	r := m.frames[i]
+	title, hint := m.frameTitle(i, r)
+	if hint == "" || y != r.y {
+		return 0, false
+	}
+	start := r.x + 2 + ansi.StringWidth(title) + 1
+	if x < start || x >= start+ansi.StringWidth(hint) {
+		return 0, false
+	}
+	mate, _ := tabMate(i)
+	return mate, true
+}
+
 // helpLines renders the full help over the body: the global keys and the
 // focused panel's own.
 func (m Model) helpLines(body rect) []string {
+	global := m.activeKeys().FullHelp()
 	columns := []struct {
 		title    string
 		bindings []key.Binding
 	}{
-		{"dashboard", m.keys.FullHelp()[0]},
-		{"VM and loop", m.keys.FullHelp()[1]},
+		{"dashboard", global[0]},
+		{"VM and loop", global[1]},
 	}
 	if kb := m.panels[m.focus].KeyBindings(); len(kb) > 0 {
 		columns = append(columns, struct {
@@ -200,7 +238,7 @@ func (m Model) footerLine() string {
 	}
 	var bindings []key.Binding
 	if !p.Capturing() {
-		bindings = m.keys.ShortHelp()
+		bindings = m.activeKeys().ShortHelp()
 	}
 	bindings = append(bindings, p.KeyBindings()...)
 	h := m.help

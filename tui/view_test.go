@@ -85,17 +85,24 @@ func TestDashboardGolden(t *testing.T) {
 		{name: "help-120x40", w: 120, h: 40, keys: []string{"?"}},
 		{name: "logs-maximised-120x40", w: 120, h: 40, keys: []string{"2", "f"}},
 		{name: "too-small-50x12", w: 50, h: 12},
+		{name: "vms-120x40", w: 120, h: 40, keys: []string{"6", "j"}},
+		{name: "vms-80x24", w: 80, h: 24, keys: []string{"6"}},
+		{name: "vms-help-120x40", w: 120, h: 40, keys: []string{"6", "?"}},
+		{name: "dashboard-80x24", w: 80, h: 24},
+		{name: "vms-maximised-200x60", w: 200, h: 60, keys: []string{"6", "f"}},
+		{name: "vms-200x60", w: 200, h: 60, keys: []string{"6", "1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := testDeps(&fakeControl{})
+			d.VMs = machineVMs()
 			m := New(d, fakeInspector{}, nil, Options{Project: "hello", Flavor: "elf", Ports: []string{"tcp 8080→80"}})
 			m = update(m, tea.WindowSizeMsg{Width: tt.w, Height: tt.h})
 			for _, batch := range script() {
 				m = update(m, batch)
 			}
 			for _, k := range tt.keys {
-				m = update(m, paneltest.Press(k))
+				m = updateAll(m, paneltest.Press(k))
 			}
 			for _, batch := range tt.after {
 				m = update(m, batch)
@@ -231,5 +238,23 @@ func TestTUIStatus(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHelpListsVMsKeys checks that the help overlay over the VMs panel
+// lists its keys, and the global p no more since the panel owns it.
+func TestHelpListsVMsKeys(t *testing.T) {
+	d := testDeps(&fakeControl{})
+	d.VMs = machineVMs()
+	m := New(d, fakeInspector{}, nil, Options{Project: "hello", Flavor: "elf"})
+	m = update(m, tea.WindowSizeMsg{Width: 120, Height: 40})
+	for _, k := range []string{"6", "?"} {
+		m = updateAll(m, paneltest.Press(k))
+	}
+	help := ansi.Strip(m.View().Content)
+	paneltest.WantText(t, help, "VMs · 3", "j/↓", "next VM", "enter/a", "attach to the VM", "pause/resume the VM",
+		"reboot the VM", "stop the VM (asks y/n)", "1-6")
+	if strings.Contains(help, "pause VM") {
+		t.Errorf("the help lists the global p over the VMs panel:\n%s", help)
 	}
 }

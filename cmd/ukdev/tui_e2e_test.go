@@ -45,9 +45,13 @@ func TestDashboardEndToEnd(t *testing.T) {
 	s.keys("Escape")
 	s.waitText("input mode left", 10*time.Second, "? help")
 
-	// ? shows the full help.
+	// 6 focuses the VMs panel, in the place it shares with metrics;
+	// ? shows the full help, the VMs panel's keys with it.
+	s.keys("6")
+	vmsTab := regexp.MustCompile(`┏━ 6 VMs[^\n]*━ 5 metrics ━`)
+	s.waitScreen("the VMs panel in the metrics place", 10*time.Second, vmsTab.MatchString)
 	s.keys("?")
-	s.waitText("the help overlay", 10*time.Second, "previous panel", "stop/start VM")
+	s.waitText("the help overlay", 10*time.Second, "previous panel", "stop/start VM", "pause/resume the VM", "stop the VM (asks y/n)")
 
 	// q quits (stopping the VM) and the pane ends.
 	s.quit()
