@@ -22,6 +22,7 @@ import (
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/x/ansi"
 
+	"github.com/ukdev/ukdev/logs"
 	"github.com/ukdev/ukdev/tui/panel"
 )
 
@@ -208,7 +209,7 @@ func done(a Action) string {
 	case Stop:
 		return "stopped"
 	}
-	return a.String() + " done:"
+	return a.String() + " done"
 }
 
 // setRows takes a listing: rows sorted by project, the selection kept on
@@ -234,7 +235,16 @@ func (m *Model) setRows(l listMsg) {
 	m.selectRow(m.sel)
 }
 
-func (m *Model) setNote(k noteKind, text string) { m.kind, m.note = k, text }
+// setNote sets the line under the list. It may hold project names and
+// errors from other processes: clean makes them safe to show.
+func (m *Model) setNote(k noteKind, text string) { m.kind, m.note = k, clean(text) }
+
+// clean makes text from the registry or another ukdev safe and one row
+// wide on the terminal: escape sequences and controls dropped (a project
+// is named after its directory, which may hold anything), tabs spaced.
+func clean(s string) string {
+	return panel.OneWidth(strings.ReplaceAll(logs.Sanitize(s, false), "\t", " "))
+}
 
 // selected returns the selected VM, or false when none is listed.
 func (m *Model) selected() (Row, bool) {
@@ -356,7 +366,7 @@ func (m *Model) Title() string {
 		s += fmt.Sprintf(" · %d", len(m.rows))
 	}
 	if m.confirm != "" {
-		s += " · stop " + m.confirm + "? y/n"
+		s += " · stop " + clean(m.confirm) + "? y/n"
 	}
 	return s
 }
@@ -382,11 +392,11 @@ func (m *Model) footer() []string {
 	var out []string
 	st := m.styles
 	if m.listErr != nil {
-		out = append(out, st.Error.Render("cannot list VMs: "+m.listErr.Error()))
+		out = append(out, st.Error.Render(clean("cannot list VMs: "+m.listErr.Error())))
 	}
 	switch {
 	case m.confirm != "":
-		out = append(out, st.Warn.Render("stop the VM of "+m.confirm+"? y stops it, n keeps it"))
+		out = append(out, st.Warn.Render("stop the VM of "+clean(m.confirm)+"? y stops it, n keeps it"))
 	case m.note != "":
 		s := st.Muted
 		switch m.kind {
@@ -535,7 +545,7 @@ func (m *Model) table() []string {
 	for i, r := range m.rows {
 		cells[i] = make([]string, len(columns))
 		for c, col := range columns {
-			s := panel.OneWidth(ansi.Strip(col.cell(r)))
+			s := clean(col.cell(r))
 			if col.name == "PROJECT" {
 				s = ansi.Truncate(s, maxProject, "…")
 			}

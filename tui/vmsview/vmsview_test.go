@@ -458,3 +458,29 @@ func TestMouse(t *testing.T) {
 		}
 	}
 }
+
+// TestHostileNames checks that names and errors from other processes
+// reach the screen without escape sequences or controls, one row each.
+func TestHostileNames(t *testing.T) {
+	evil := "evil\x1b]52;c;aGk=\x07\x1b[2J\tname\r\u202e"
+	src := &fakeSource{rows: []Row{{Project: evil, Flavor: "elf\x1b[31m", State: "running", Ports: []string{"tcp\n8080"}}}}
+	m := newModel(t, src, 70, 5)
+	press(m, "x")
+	src.err = errors.New("manager: read " + evil)
+	tick(m)
+	for _, text := range []string{m.View(), m.Title()} {
+		plain := ansi.Strip(text)
+		for _, r := range plain {
+			if r != '\n' && (r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x202e) {
+				t.Errorf("control %U reached the screen: %q", r, plain)
+			}
+		}
+	}
+	paneltest.CheckSize(t, m.View(), 70, 5)
+	paneltest.WantText(t, ansi.Strip(m.View()), "evil name", "<U+202E>", "cannot list VMs: manager: read evil")
+	// The action still gets the project's own name.
+	press(m, "y")
+	if len(src.acts) != 1 || src.acts[0] != "stop "+evil {
+		t.Errorf("actions %q, want the stop of the project as named", src.acts)
+	}
+}
