@@ -88,6 +88,7 @@ func TestDashboardGolden(t *testing.T) {
 		{name: "vms-120x40", w: 120, h: 40, keys: []string{"6", "j"}},
 		{name: "vms-80x24", w: 80, h: 24, keys: []string{"6"}},
 		{name: "vms-help-120x40", w: 120, h: 40, keys: []string{"6", "?"}},
+		{name: "vms-help-80x24", w: 80, h: 24, keys: []string{"6", "?"}},
 		{name: "dashboard-80x24", w: 80, h: 24},
 		{name: "vms-maximised-200x60", w: 200, h: 60, keys: []string{"6", "f"}},
 		{name: "vms-200x60", w: 200, h: 60, keys: []string{"6", "1"}},
@@ -252,8 +253,8 @@ func TestHelpListsVMsKeys(t *testing.T) {
 		m = updateAll(m, paneltest.Press(k))
 	}
 	help := ansi.Strip(m.View().Content)
-	paneltest.WantText(t, help, "VMs · 3", "j/↓", "next VM", "enter/a", "attach to the VM", "pause/resume the VM",
-		"reboot the VM", "stop the VM (asks y/n)", "1-6")
+	paneltest.WantText(t, help, "VMs · 3", "j/↓", "next VM", "enter/a", "attach to it", "pause/resume it",
+		"reboot it", "stop it (y/n)", "1-6")
 	if strings.Contains(help, "pause VM") {
 		t.Errorf("the help lists the global p over the VMs panel:\n%s", help)
 	}

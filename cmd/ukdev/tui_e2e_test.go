@@ -51,7 +51,7 @@ func TestDashboardEndToEnd(t *testing.T) {
 	vmsTab := regexp.MustCompile(`┏━ 6 VMs[^\n]*━ 5 metrics ━`)
 	s.waitScreen("the VMs panel in the metrics place", 10*time.Second, vmsTab.MatchString)
 	s.keys("?")
-	s.waitText("the help overlay", 10*time.Second, "previous panel", "stop/start VM", "pause/resume the VM", "stop the VM (asks y/n)")
+	s.waitText("the help overlay", 10*time.Second, "previous panel", "stop/start VM", "pause/resume it", "stop it (y/n)")
 
 	// q quits (stopping the VM) and the pane ends.
 	s.quit()

@@ -19,14 +19,16 @@ type keyMap struct {
 	Yes, No key.Binding
 }
 
+// newKeyMap returns the keys. Their help says "it" for the selected VM:
+// short, so that the help overlay's three columns fit 80 cells.
 func newKeyMap() keyMap {
 	return keyMap{
 		Up:     key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "previous VM")),
 		Down:   key.NewBinding(key.WithKeys("j", "down"), key.WithHelp("j/↓", "next VM")),
-		Attach: key.NewBinding(key.WithKeys("enter", "a"), key.WithHelp("enter/a", "attach to the VM")),
-		Pause:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume the VM")),
-		Reboot: key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "reboot the VM")),
-		Stop:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop the VM (asks y/n)")),
+		Attach: key.NewBinding(key.WithKeys("enter", "a"), key.WithHelp("enter/a", "attach to it")),
+		Pause:  key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause/resume it")),
+		Reboot: key.NewBinding(key.WithKeys("b"), key.WithHelp("b", "reboot it")),
+		Stop:   key.NewBinding(key.WithKeys("x"), key.WithHelp("x", "stop it (y/n)")),
 		Yes:    key.NewBinding(key.WithKeys("y"), key.WithHelp("y", "stop it")),
 		No:     key.NewBinding(key.WithKeys("n", "esc"), key.WithHelp("n/esc", "keep it running")),
 	}
