@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -9,6 +10,13 @@ import (
 
 // DefaultReadyPoll is how often WaitReady tries when told no interval.
 const DefaultReadyPoll = 100 * time.Millisecond
+
+// firstTry bounds WaitReady's first attempt. A booting guest behind
+// QEMU's user networking can leave a request hanging (its port accepted
+// on the host, nobody answering yet): short attempts keep the time to
+// ready precise, and doubling after each one that times out lets a slow
+// endpoint answer all the same.
+const firstTry = 200 * time.Millisecond
 
 // CheckHealth asks url once whether the application is healthy: any 2xx
 // answer is, anything else is not. A nil client makes a new connection,
@@ -28,8 +36,10 @@ func CheckHealth(ctx context.Context, client *http.Client, url string) error {
 
 // WaitReady checks url every interval (DefaultReadyPoll when every is not
 // positive) until it answers healthy, and returns how long that took from
-// the call. It ends early, with ctx's error and the last check's, when ctx
-// is done.
+// the call. Each check is bounded by 200 ms at first, twice as long after
+// each one that times out, up to DefaultTimeout (and the client's own
+// timeout). It ends early, with ctx's error and the last check's, when
+// ctx is done.
 func WaitReady(ctx context.Context, client *http.Client, url string, every time.Duration) (time.Duration, error) {
 	if client == nil {
 		client = oneShotClient()
@@ -41,13 +51,19 @@ func WaitReady(ctx context.Context, client *http.Client, url string, every time.
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	var last error
+	try := firstTry
 	for {
-		err := CheckHealth(ctx, client, url)
+		tctx, cancel := context.WithTimeout(ctx, try)
+		err := CheckHealth(tctx, client, url)
+		cancel()
 		if err == nil {
 			return time.Since(start), nil
 		}
 		if ctx.Err() == nil || last == nil {
 			last = err
+		}
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			try = min(2*try, DefaultTimeout)
 		}
 		select {
 		case <-ctx.Done():

@@ -111,3 +111,25 @@ func TestWaitReadyGivesUp(t *testing.T) {
 		t.Errorf("got %v, want the deadline and the last answer", err)
 	}
 }
+
+// An endpoint slower than WaitReady's first attempts is ready all the
+// same, once an attempt waits long enough.
+func TestWaitReadySlowEndpoint(t *testing.T) {
+	url := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(500 * time.Millisecond):
+		case <-r.Context().Done():
+			return
+		}
+		page("text/plain", "ok")(w, r)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	d, err := metrics.WaitReady(ctx, nil, url, 10*time.Millisecond)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d < 500*time.Millisecond {
+		t.Errorf("ready after %v, before the endpoint could answer", d)
+	}
+}
