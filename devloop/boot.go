@@ -25,6 +25,9 @@ type bootState struct {
 	out      *consoleWriter
 	ended    bool
 	exit     guestexit.Exit
+	spawn    time.Time   // when its QEMU was started
+	paused   bool        // paused by the user (togglePause)
+	health   healthWatch // its health.url checks
 }
 
 func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
@@ -83,7 +86,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		l.errorf("boot #%d: console log: %v", n, err)
 	}
 	out.setFile(bw)
-	b := &bootState{n: n, build: img.Build, img: img, machine: spec.Machine, m: m, out: out}
+	b := &bootState{n: n, build: img.Build, img: img, machine: spec.Machine, m: m, out: out, spawn: spawn}
 	l.current = b
 	l.lastImage = &img
 	if clock != nil {
@@ -148,6 +151,7 @@ func (l *Loop) stopOld(ctx context.Context) {
 		return
 	}
 	l.forget(old.m, true)
+	l.stopHealth(old)
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if err := old.m.Stop(sctx); err != nil {
@@ -198,6 +202,7 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 			return
 		}
 	}
+	l.startHealth(ctx, b, b.spawn)
 	go func() {
 		// QEMU leaves its QMP socket behind, and ReadMemory its dump.
 		<-m.Exited()
@@ -225,6 +230,7 @@ func (l *Loop) onBootEnded(b *bootState) {
 		return
 	}
 	b.ended = true
+	l.stopHealth(b)
 	o := b.m.Outcome()
 	l.forget(b.m, o.Kind == image.QEMUExited || o.Kind == image.StoppedByHost || o.Kind == image.StartFailed)
 	exit := l.flavor.Decode(o)
@@ -275,6 +281,7 @@ func (l *Loop) stopCurrent() {
 	}
 	l.current = nil
 	l.forget(b.m, true)
+	l.stopHealth(b)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := b.m.Stop(ctx); err != nil {
@@ -307,6 +314,7 @@ func (l *Loop) reboot(ctx context.Context) {
 		}
 		b.out.separator("reset")
 		l.emit(Event{Type: TypeVMReset, Boot: b.n, Build: b.build, Message: fmt.Sprintf("boot #%d reset (same build #%d)", b.n, b.build)})
+		l.startHealth(ctx, b, time.Now()) // the guest starts over: so does "ready in"
 		return
 	}
 	if b != nil {
@@ -333,10 +341,12 @@ func (l *Loop) togglePause(ctx context.Context) {
 			l.errorf("boot #%d: pause: %v", b.n, err)
 			return
 		}
+		b.paused = true
 		l.emit(Event{Type: TypeVMPaused, Boot: b.n, Message: fmt.Sprintf("boot #%d paused", b.n)})
 	} else if err := b.m.Resume(ctx); err != nil {
 		l.errorf("boot #%d: resume: %v", b.n, err)
 	} else {
+		b.paused = false
 		l.emit(Event{Type: TypeVMResumed, Boot: b.n, Message: fmt.Sprintf("boot #%d resumed", b.n)})
 	}
 }

@@ -76,6 +76,12 @@ const (
 	// TypeReload is sent at a new boot's first console line after a save,
 	// with the Timing of save → running.
 	TypeReload EventType = "reload.done"
+	// TypeHealthReady says that boot Boot's health.url first answered
+	// 2xx, DurationMS after its QEMU started (or after its reset).
+	TypeHealthReady EventType = "health.ready"
+	// TypeHealthStatus says that boot Boot's health changed after it was
+	// ready: OK, or failing with why in Detail.
+	TypeHealthStatus EventType = "health.status"
 	// TypeDeployStart is sent when a deploy of Build to the Deploy named
 	// starts (its Target).
 	TypeDeployStart EventType = "deploy.start"
@@ -138,6 +144,7 @@ type Event struct {
 	Command    string   `json:"command,omitempty"`
 	Frames     []string `json:"frames,omitempty"` // a crash's stack, innermost first, symbolised
 	Timing     *Timing  `json:"timing,omitempty"`
+	URL        string   `json:"url,omitempty"` // the endpoint a health event checked
 
 	// Level, Library and Where are what the flavor reads from a console
 	// line in its kernel's log format (Unikraft: "crit", "err", "warn",

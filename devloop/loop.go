@@ -16,6 +16,7 @@ import (
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/metrics"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/vm"
 	"github.com/ukdev/ukdev/watcher"
@@ -116,6 +117,12 @@ type Loop struct {
 	once      sync.Once
 
 	deploys deployState // deploys from the view (PlanDeploy)
+
+	// healthURL is the resolved health.url, empty without one (or when it
+	// names a port that is not forwarded: healthErr says so at start).
+	healthURL string
+	healthErr error
+	healthCh  chan healthReport
 }
 
 type command int
@@ -191,7 +198,16 @@ func New(opts Options) (l *Loop, err error) {
 	if opts.Builder != nil {
 		b = opts.Builder
 	}
+	var healthURL string
+	var healthErr error
+	if cfg.Health.URL != "" {
+		// The ports are the flavor's completed ones (ops' RunConfig.Ports).
+		healthURL, healthErr = metrics.ResolveURL(cfg.Health.URL, cfg.VM.Ports)
+	}
 	return &Loop{
+		healthURL: healthURL,
+		healthErr: healthErr,
+		healthCh:  make(chan healthReport),
 		builder:   b,
 		backend:   opts.Backend,
 		syslog:    syslog,
@@ -277,6 +293,9 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 	for _, n := range l.notes {
 		l.emit(Event{Type: TypeConfigWarning, Message: n})
 	}
+	if l.healthErr != nil {
+		l.emit(Event{Type: TypeConfigWarning, Message: fmt.Sprintf("health.url: %v; no health checks", l.healthErr)})
+	}
 	if l.syslog != nil {
 		go l.syslog.run(l)
 	}
@@ -337,6 +356,8 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 			l.onBootEnded(b)
 		case c := <-l.cmds:
 			l.onCommand(ctx, c)
+		case r := <-l.healthCh:
+			l.onHealth(r)
 		case name := <-l.deploys.reqs:
 			l.startDeploy(ctx, name)
 		}

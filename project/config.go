@@ -46,6 +46,9 @@ const (
 	DefaultKeepBoots = 50
 	// DefaultMaxBytes bounds the total size of the kept boot logs.
 	DefaultMaxBytes = 256 << 20
+	// DefaultMetricsInterval is how often the app's metrics are scraped
+	// and its health is checked.
+	DefaultMetricsInterval = time.Second
 )
 
 // Limits on values, beyond which a config is surely a mistake.
@@ -53,6 +56,8 @@ const (
 	maxCPUs      = 1024
 	maxMemoryMiB = 1 << 30
 	maxNameLen   = 64
+	// minMetricsInterval keeps a scrape from hammering the guest.
+	minMetricsInterval = 100 * time.Millisecond
 )
 
 // Accels returns the values accepted for vm.accel.
@@ -77,6 +82,10 @@ type Config struct {
 	Kernel Kernel
 	VM     VM
 	Logs   Logs
+	// Metrics says where the app publishes its metrics.
+	Metrics Metrics
+	// Health says where the app answers whether it is ready.
+	Health Health
 	// Settings are the flavor's own, read from its section by its
 	// SettingsDecoder (nil for a flavor without one). The flavor's package
 	// has the accessor that knows their type.
@@ -179,18 +188,41 @@ type Logs struct {
 	MaxBytes int64
 }
 
+// Metrics says which of the application's own metrics ukdev scrapes and
+// graphs.
+type Metrics struct {
+	// URL is where the guest publishes Prometheus text or Go's expvar
+	// JSON, as written in the config (ParseGuestURL checked it); empty
+	// means no app metrics.
+	URL string
+	// Series names the series to graph; empty: a few the app has.
+	Series []string
+	// Interval is the time between two scrapes, and between two health
+	// checks.
+	Interval time.Duration
+}
+
+// Health says where the application tells whether it is ready.
+type Health struct {
+	// URL answers 2xx when the app is ready, as written in the config
+	// (ParseGuestURL checked it); empty means no health checks.
+	URL string
+}
+
 // rawConfig mirrors ukdev.toml for go-toml. Sections are structs, so that
 // unknown keys are reported with their positions; leaves are `any`, so that
 // a value of the wrong type is reported here in plain words rather than as a
 // Go type mismatch.
 type rawConfig struct {
-	Name   any       `toml:"name"`
-	Flavor any       `toml:"flavor"`
-	Build  rawBuild  `toml:"build"`
-	Watch  rawWatch  `toml:"watch"`
-	Kernel rawKernel `toml:"kernel"`
-	VM     rawVM     `toml:"vm"`
-	Logs   rawLogs   `toml:"logs"`
+	Name    any        `toml:"name"`
+	Flavor  any        `toml:"flavor"`
+	Build   rawBuild   `toml:"build"`
+	Watch   rawWatch   `toml:"watch"`
+	Kernel  rawKernel  `toml:"kernel"`
+	VM      rawVM      `toml:"vm"`
+	Logs    rawLogs    `toml:"logs"`
+	Metrics rawMetrics `toml:"metrics"`
+	Health  rawHealth  `toml:"health"`
 }
 
 type rawBuild struct {
@@ -227,6 +259,16 @@ type rawVM struct {
 type rawLogs struct {
 	KeepBoots any `toml:"keep_boots"`
 	MaxBytes  any `toml:"max_bytes"`
+}
+
+type rawMetrics struct {
+	URL      any `toml:"url"`
+	Series   any `toml:"series"`
+	Interval any `toml:"interval"`
+}
+
+type rawHealth struct {
+	URL any `toml:"url"`
 }
 
 // Load reads and parses the config file at path. A problem with its content
@@ -287,6 +329,8 @@ func Parse(path string, data []byte) (*Config, error) {
 	v.kernel(raw.Kernel, c)
 	v.vm(raw.VM, c)
 	v.logs(raw.Logs, c)
+	v.metrics(raw.Metrics, c)
+	v.health(raw.Health, c)
 	for i, s := range sections {
 		v.section(s, doc.Elem().Field(rv.NumField()+i).Addr().Interface(), c)
 	}
@@ -936,6 +980,44 @@ func (v *validator) logs(r rawLogs, c *Config) {
 	if c.Logs.MaxBytes < 1 {
 		v.report(key, "%v is less than 1 byte", r.MaxBytes)
 	}
+}
+
+func (v *validator) metrics(r rawMetrics, c *Config) {
+	c.Metrics.URL = v.guestURL("metrics.url", r.URL)
+	series, ok := v.strItems("metrics.series", r.Series, `"go_goroutines"`)
+	for _, s := range series {
+		if strings.TrimSpace(s.s) == "" {
+			v.report(s.key, "empty series name")
+			ok = false
+		}
+		c.Metrics.Series = append(c.Metrics.Series, s.s)
+	}
+	if ok && len(series) > 0 && r.URL == nil {
+		v.report("metrics.series", "no metrics.url to scrape the series from")
+	}
+	interval, ok := v.duration("metrics.interval", r.Interval, DefaultMetricsInterval)
+	if ok && interval < minMetricsInterval {
+		v.report("metrics.interval", "%v is shorter than %v", interval, minMetricsInterval)
+	}
+	c.Metrics.Interval = interval
+}
+
+func (v *validator) health(r rawHealth, c *Config) {
+	c.Health.URL = v.guestURL("health.url", r.URL)
+}
+
+// guestURL reads an optional URL of the guest's HTTP server (metrics.url,
+// health.url).
+func (v *validator) guestURL(key string, x any) string {
+	s, ok := v.str(key, x, "")
+	if !ok || x == nil {
+		return ""
+	}
+	if _, err := parseGuestURL(s); err != nil {
+		v.report(key, "%v", err)
+		return ""
+	}
+	return s
 }
 
 // section reads a flavor's section, decoded into raw (a pointer to its

@@ -26,15 +26,16 @@ func parseTest(t *testing.T, doc string) *project.Config {
 func TestParseDefaults(t *testing.T) {
 	c := parseTest(t, "kernel.image = \"build/hello.elf\"\n")
 	want := &project.Config{
-		Path:   filepath.Join(root, project.FileName),
-		Root:   root,
-		Name:   "proj",
-		Flavor: project.DefaultFlavor,
-		Build:  project.Build{Dir: root},
-		Watch:  project.Watch{Paths: []string{root}, Debounce: 100 * time.Millisecond, MaxWait: 2 * time.Second},
-		Kernel: project.Kernel{Image: root + "/build/hello.elf", Symbols: root + "/build/hello.elf"},
-		VM:     project.VM{QEMU: "qemu-system-x86_64", MemoryMiB: 128, CPUs: 1, Accel: "auto", Machine: "auto"},
-		Logs:   project.Logs{KeepBoots: 50, MaxBytes: 256 << 20},
+		Path:    filepath.Join(root, project.FileName),
+		Root:    root,
+		Name:    "proj",
+		Flavor:  project.DefaultFlavor,
+		Build:   project.Build{Dir: root},
+		Watch:   project.Watch{Paths: []string{root}, Debounce: 100 * time.Millisecond, MaxWait: 2 * time.Second},
+		Kernel:  project.Kernel{Image: root + "/build/hello.elf", Symbols: root + "/build/hello.elf"},
+		VM:      project.VM{QEMU: "qemu-system-x86_64", MemoryMiB: 128, CPUs: 1, Accel: "auto", Machine: "auto"},
+		Logs:    project.Logs{KeepBoots: 50, MaxBytes: 256 << 20},
+		Metrics: project.Metrics{Interval: time.Second},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -70,6 +71,12 @@ args = ["-d", "int"]
 [logs]
 keep_boots = 3
 max_bytes = 1048576
+[metrics]
+url = ":8080/metrics"
+series = ["go_goroutines", 'http_requests_total{code="200"}']
+interval = "500ms"
+[health]
+url = "http://localhost:8080/healthz?full=1"
 `
 	c := parseTest(t, doc)
 	want := &project.Config{
@@ -93,6 +100,9 @@ max_bytes = 1048576
 			},
 			Args: []string{"-d", "int"}, Network: true},
 		Logs: project.Logs{KeepBoots: 3, MaxBytes: 1 << 20},
+		Metrics: project.Metrics{URL: ":8080/metrics", Series: []string{"go_goroutines", `http_requests_total{code="200"}`},
+			Interval: 500 * time.Millisecond},
+		Health: project.Health{URL: "http://localhost:8080/healthz?full=1"},
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("got  %+v\nwant %+v", c, want)
@@ -136,6 +146,14 @@ func TestParseForms(t *testing.T) {
 			func(c *project.Config) bool { return c.Watch.Debounce == 0 }},
 		{"same port tcp and udp", "kernel.image = \"k\"\nvm.ports = [\"53:53\", \"udp:53:53\"]\n",
 			func(c *project.Config) bool { return len(c.VM.Ports) == 2 }},
+		{"metrics url alone", "kernel.image = \"k\"\nmetrics.url = \"/metrics\"\n",
+			func(c *project.Config) bool {
+				return c.Metrics.URL == "/metrics" && c.Metrics.Series == nil && c.Metrics.Interval == time.Second
+			}},
+		{"health url alone", "kernel.image = \"k\"\nhealth = { url = \"http://[::1]:9000/ready\" }\n",
+			func(c *project.Config) bool { return c.Health.URL == "http://[::1]:9000/ready" && c.Metrics.URL == "" }},
+		{"metrics interval at the minimum", "kernel.image = \"k\"\n[metrics]\ninterval = \"100ms\"\n",
+			func(c *project.Config) bool { return c.Metrics.Interval == 100*time.Millisecond }},
 		{"same port on two addresses", "kernel.image = \"k\"\nvm.ports = [\"127.0.0.1:80:80\", \"127.0.0.2:80:80\"]\n",
 			func(c *project.Config) bool { return len(c.VM.Ports) == 2 }},
 	}
@@ -211,6 +229,23 @@ func TestParseErrors(t *testing.T) {
 		{Name: "cpus too many", Doc: img + "vm.cpus = 1025\n", Line: 2, Col: 11, Key: "vm.cpus", Msg: "1025 is more than 1024"},
 		{Name: "max_bytes bad", Doc: img + "[logs]\nmax_bytes = \"lots\"\n", Line: 3, Col: 13, Key: "logs.max_bytes", Msg: `bad size "lots"`},
 		{Name: "max_bytes zero", Doc: img + "logs.max_bytes = 0\n", Line: 2, Col: 18, Key: "logs.max_bytes", Msg: "less than 1 byte"},
+		{Name: "metrics url wrong type", Doc: img + "metrics.url = 8080\n", Line: 2, Col: 15, Key: "metrics.url", Msg: "want a string, got an integer"},
+		{Name: "metrics url empty", Doc: img + "[metrics]\nurl = \"\"\n", Line: 3, Col: 7, Key: "metrics.url", Msg: "empty URL"},
+		{Name: "metrics url relative", Doc: img + "[metrics]\nurl = \"metrics\"\n", Line: 3, Col: 7, Key: "metrics.url", Msg: `want a path on the first forwarded port ("/metrics")`},
+		{Name: "metrics url bad port", Doc: img + "metrics.url = \":99999/metrics\"\n", Line: 2, Col: 15, Key: "metrics.url", Msg: `"99999" is not a port from 1 to 65535`},
+		{Name: "metrics url remote", Doc: img + "metrics.url = \"http://10.0.2.15:8080/metrics\"\n", Line: 2, Col: 15, Key: "metrics.url", Msg: `host "10.0.2.15" is not on the loopback interface`},
+		{Name: "metrics url with a user", Doc: img + "metrics.url = \"http://u:p@127.0.0.1/metrics\"\n", Line: 2, Col: 15, Key: "metrics.url", Msg: "no credentials"},
+		{Name: "metrics url with a space", Doc: img + "metrics.url = \"/my metrics\"\n", Line: 2, Col: 15, Key: "metrics.url", Msg: "not a URL path"},
+		{Name: "series not an array", Doc: img + "[metrics]\nurl = \"/m\"\nseries = \"go_goroutines\"\n", Line: 4, Col: 10, Key: "metrics.series", Msg: "want an array of strings"},
+		{Name: "series element", Doc: img + "[metrics]\nurl = \"/m\"\nseries = [\"a\", 2]\n", Line: 4, Col: 16, Key: "metrics.series[1]", Msg: "got an integer"},
+		{Name: "series empty name", Doc: img + "[metrics]\nurl = \"/m\"\nseries = [\" \"]\n", Line: 4, Col: 11, Key: "metrics.series[0]", Msg: "empty series name"},
+		{Name: "series without url", Doc: img + "[metrics]\nseries = [\"a\"]\n", Line: 3, Col: 10, Key: "metrics.series", Msg: "no metrics.url"},
+		{Name: "interval too short", Doc: img + "metrics.interval = \"10ms\"\n", Line: 2, Col: 20, Key: "metrics.interval", Msg: "10ms is shorter than 100ms"},
+		{Name: "interval not a duration", Doc: img + "metrics.interval = 1\n", Line: 2, Col: 20, Key: "metrics.interval", Msg: "want a duration string"},
+		{Name: "unknown metrics key", Doc: img + "[metrics]\nurls = \"/m\"\n", Line: 3, Col: 1, Key: "metrics.urls", Msg: "did you mean url?"},
+		{Name: "unknown health key", Doc: img + "[health]\ninterval = \"1s\"\n", Line: 3, Col: 1, Key: "health.interval", Msg: "[health] accepts: url"},
+		{Name: "health url bad", Doc: img + "[health]\nurl = \"ftp://127.0.0.1/x\"\n", Line: 3, Col: 7, Key: "health.url", Msg: "want a path"},
+		{Name: "health not a table", Doc: img + "health = \"/healthz\"\n", Line: 2, Col: 10, Key: "health", Msg: "want a table"},
 		{Name: "date value", Doc: img + "name = 1979-05-27\n", Line: 2, Col: 8, Key: "name", Msg: "got a date or time"},
 	}
 	projecttest.CheckErrors(t, tests)
@@ -295,6 +330,12 @@ func TestParseFirstErrorInFileOrder(t *testing.T) {
 		{"sections in file order",
 			"kernel.image = \"k\"\n[logs]\nkeep_boots = 0\n[vm]\ncpus = 0\n[build]\ndir = \"\"\n",
 			`ukdev.toml:3:14: logs.keep_boots: 0 is less than 1`},
+		{"metrics and health in file order",
+			"kernel.image = \"k\"\n[health]\nurl = \"x\"\n[metrics]\ninterval = \"1ms\"\nurl = \"y\"\n[logs]\nkeep_boots = 0\n",
+			`ukdev.toml:3:7: health.url: want a path on the first forwarded port ("/metrics"), a forwarded host port and a path (":8080/metrics") or a loopback URL ("http://127.0.0.1:8080/metrics")`},
+		{"a rule between metrics keys after the keys given",
+			"kernel.image = \"k\"\n[metrics]\nseries = [\"a\"]\ninterval = \"1ms\"\n",
+			`ukdev.toml:3:10: metrics.series: no metrics.url to scrape the series from`},
 		{"value before an unknown key",
 			"kernel.image = \"k\"\nvm.cpus = 0\nvm.bogus = 1\nnmae = \"x\"\n",
 			`ukdev.toml:2:11: vm.cpus: 0 is less than 1`},

@@ -42,7 +42,7 @@ func TestInitFile(t *testing.T) {
 			if !reflect.DeepEqual(c, defaults) {
 				t.Errorf("InitFile sets more than the detection:\n%+v\nwant %+v", c, defaults)
 			}
-			for _, section := range []string{"[build]", "[watch]", "[kernel]", "[vm]", "[logs]"} {
+			for _, section := range []string{"[build]", "[watch]", "[kernel]", "[vm]", "[logs]", "[metrics]", "[health]"} {
 				if !strings.Contains(string(data), section+"\n") {
 					t.Errorf("no %s section", section)
 				}
@@ -57,7 +57,8 @@ func TestInitFile(t *testing.T) {
 		for _, line := range strings.Split(string(project.InitFile(project.Detection{})), "\n") {
 			if rest, ok := strings.CutPrefix(line, "# "); ok && strings.Contains(rest, " = ") &&
 				!strings.HasPrefix(rest, "name") && !strings.HasPrefix(rest, "env") &&
-				!strings.HasPrefix(rest, "ports") && !strings.HasPrefix(rest, "ignore") && !strings.HasPrefix(rest, "command") {
+				!strings.HasPrefix(rest, "ports") && !strings.HasPrefix(rest, "ignore") && !strings.HasPrefix(rest, "command") &&
+				!strings.HasPrefix(rest, "url") && !strings.HasPrefix(rest, "series") {
 				line = rest
 			}
 			b.WriteString(line + "\n")

@@ -120,6 +120,14 @@ func InitFile(d Detection) []byte {
 	line("[logs]")
 	line("# keep_boots = %d", DefaultKeepBoots)
 	line("# max_bytes = \"%dM\"", DefaultMaxBytes>>20)
+	line("")
+	line("[metrics]")
+	line("# url = \"/metrics\"               # the app's Prometheus text or Go expvar JSON: a path on the first forwarded port, \":8080/metrics\" or \"http://127.0.0.1:8080/metrics\"")
+	line("# series = [\"go_goroutines\"]     # the series to graph; default: a few the app has")
+	line("# interval = %s                # time between two scrapes, and between two health checks", TOMLString(DefaultMetricsInterval.String()))
+	line("")
+	line("[health]")
+	line("# url = \"/healthz\"               # answers 2xx once the app is ready: \"ready in N ms\" after each boot, then a status")
 	if len(parts.Section) > 0 {
 		line("")
 		for _, l := range parts.Section {

@@ -40,10 +40,21 @@ type status struct {
 	hasBuild   bool
 	reloadMS   float64
 	hasReload  bool
+	health     healthState // the current boot's health.url, when checked
+	readyMS    float64     // QEMU start → health.url first answered, for healthReady
 	watchOff   bool
 	stopping   bool
 	stoppedAll bool
 }
+
+// healthState is what the status bar says about the app's health.
+type healthState int
+
+const (
+	healthUnknown healthState = iota // no health.url, or not ready yet
+	healthReady
+	healthFailing
+)
 
 // apply folds one event into the status.
 func (s *status) apply(e devloop.Event) {
@@ -72,6 +83,7 @@ func (s *status) apply(e devloop.Event) {
 	case devloop.TypeVMStart:
 		s.vm, s.boot, s.bootStart, s.exit = vmBooting, e.Boot, e.Time, ""
 		s.frozenAt, s.pausedFor = time.Time{}, 0
+		s.health = healthUnknown
 		s.machine = e.Machine
 		if s.accel == "" && e.Accel != "" {
 			s.accel = accelLabel(e.Accel, "")
@@ -83,6 +95,18 @@ func (s *status) apply(e devloop.Event) {
 	case devloop.TypeVMReset:
 		s.vm, s.bootStart = vmBooting, e.Time
 		s.frozenAt, s.pausedFor = time.Time{}, 0
+		s.health = healthUnknown
+	case devloop.TypeHealthReady:
+		if e.Boot == s.boot && e.DurationMS != nil {
+			s.health, s.readyMS = healthReady, *e.DurationMS
+		}
+	case devloop.TypeHealthStatus:
+		if e.Boot == s.boot && e.OK != nil {
+			s.health = healthReady
+			if !*e.OK {
+				s.health = healthFailing
+			}
+		}
 	case devloop.TypeVMPaused:
 		if e.Boot == s.boot {
 			s.vm, s.frozenAt = vmPaused, e.Time
@@ -100,6 +124,7 @@ func (s *status) apply(e devloop.Event) {
 			return // an old boot replaced by a newer one
 		}
 		s.exit = exitLabel(e)
+		s.health = healthUnknown
 		s.vm = vmExited
 		if e.Crashed() {
 			s.vm = vmCrashed
@@ -204,6 +229,12 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 			b += " up " + panel.FormatUptime(end.Sub(s.bootStart)-s.pausedFor)
 		}
 		vm = append(vm, b)
+	}
+	switch s.health {
+	case healthReady:
+		vm = append(vm, "ready "+panel.FormatMS(s.readyMS))
+	case healthFailing:
+		vm = append(vm, "health failing")
 	}
 
 	switch {

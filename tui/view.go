@@ -58,6 +58,9 @@ func (m Model) statusLines() []string {
 		switch {
 		case first && i == 1 && m.status.vm == vmCrashed:
 			st = bar.Inherit(m.styles.Error)
+		case first && i == len(vm)-1 && m.status.health == healthFailing:
+			// The health segment comes last.
+			st = bar.Inherit(m.styles.Error)
 		case !first && i == 0 && m.status.hasBuild && !m.status.buildOK && m.status.building == 0:
 			st = bar.Inherit(m.styles.Error)
 		case first && i == 0:

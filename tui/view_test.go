@@ -131,7 +131,7 @@ func TestDashboardGolden(t *testing.T) {
 
 func TestTUIStatus(t *testing.T) {
 	at := func(sec int) time.Time { return pinnedNow.Add(time.Duration(sec) * time.Second) }
-	bad := false
+	bad, good := false, true
 	two := 2
 	f := func(v float64) *float64 { return &v }
 	tests := []struct {
@@ -139,6 +139,7 @@ func TestTUIStatus(t *testing.T) {
 		events []devloop.Event
 		vm     string
 		want   []string // substrings of the status bar
+		lacks  []string // substrings it must not have
 	}{
 		{name: "nothing yet", vm: "no VM", want: []string{"hello · elf", "no build yet", "watching"}},
 		{name: "first build", events: []devloop.Event{{Type: devloop.TypeBuildStart, Build: 1}}, vm: "building", want: []string{"build #1 running…"}},
@@ -207,6 +208,55 @@ func TestTUIStatus(t *testing.T) {
 			vm: "booting", want: []string{"build #2 FAILED (exit 2) 480ms"},
 		},
 		{
+			name: "ready after boot",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 2, Time: at(-3)},
+				{Type: devloop.TypeVMConsole, Boot: 2, Line: "hi"},
+				{Type: devloop.TypeHealthReady, Boot: 2, DurationMS: f(812.4)},
+			},
+			vm: "running", want: []string{"boot #2 up 3s │ ready 812ms"},
+		},
+		{
+			name: "health failing, then ok again",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 2},
+				{Type: devloop.TypeHealthReady, Boot: 2, DurationMS: f(1500)},
+				{Type: devloop.TypeHealthStatus, Boot: 2, OK: &bad, Detail: "503"},
+			},
+			vm: "booting", want: []string{"health failing"}, lacks: []string{"ready"},
+		},
+		{
+			name: "health ok again shows the ready time",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 2},
+				{Type: devloop.TypeHealthReady, Boot: 2, DurationMS: f(1500)},
+				{Type: devloop.TypeHealthStatus, Boot: 2, OK: &bad, Detail: "503"},
+				{Type: devloop.TypeHealthStatus, Boot: 2, OK: &good},
+			},
+			vm: "booting", want: []string{"ready 1.50s"}, lacks: []string{"failing"},
+		},
+		{
+			name: "a new boot is not ready yet, whatever the old one said",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 2},
+				{Type: devloop.TypeHealthReady, Boot: 2, DurationMS: f(1500)},
+				{Type: devloop.TypeVMStart, Boot: 3},
+				{Type: devloop.TypeHealthStatus, Boot: 2, OK: &bad},
+			},
+			vm: "booting", lacks: []string{"ready", "health"},
+		},
+		{
+			name: "a reset is not ready yet; an ended boot has no health",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 2},
+				{Type: devloop.TypeHealthReady, Boot: 2, DurationMS: f(1500)},
+				{Type: devloop.TypeVMReset, Boot: 2},
+				{Type: devloop.TypeHealthReady, Boot: 2, DurationMS: f(90)},
+				{Type: devloop.TypeVMExit, Boot: 2, Reason: "exit", ExitCode: &two},
+			},
+			vm: "exited (exit 2)", lacks: []string{"ready", "health"},
+		},
+		{
 			name:   "reload time",
 			events: []devloop.Event{{Type: devloop.TypeReload, Timing: &devloop.Timing{TotalMS: 1850}}},
 			vm:     "no VM", want: []string{"save→running 1.85s"},
@@ -236,6 +286,11 @@ func TestTUIStatus(t *testing.T) {
 			for _, w := range tt.want {
 				if !strings.Contains(bar, w) {
 					t.Errorf("status %q lacks %q", bar, w)
+				}
+			}
+			for _, w := range tt.lacks {
+				if strings.Contains(bar, w) {
+					t.Errorf("status %q has %q", bar, w)
 				}
 			}
 		})

@@ -83,6 +83,18 @@ func TestPrinterPlain(t *testing.T) {
 			want:  "12:34:56.789 watch   main.c changed\n",
 		},
 		{
+			name: "health ready",
+			e: devloop.Event{Time: at, Type: devloop.TypeHealthReady, Boot: 2, URL: "http://127.0.0.1:8080/healthz",
+				Message: "boot #2 ready in 812 ms (http://127.0.0.1:8080/healthz answered)"},
+			want: "12:34:56.789 health  boot #2 ready in 812 ms (http://127.0.0.1:8080/healthz answered)\n",
+		},
+		{
+			name: "health failing: the guest's reason cannot drive the terminal",
+			e: devloop.Event{Time: at, Type: devloop.TypeHealthStatus, Boot: 2, Detail: "503: db" + clearScr,
+				Message: "boot #2 health failing: 503: db" + osc52 + clearScr},
+			want: "12:34:56.789 health  boot #2 health failing: 503: db\n",
+		},
+		{
 			name: "local time of the event",
 			e:    devloop.Event{Time: at.In(time.FixedZone("X", -2*3600)), Type: devloop.TypeStop, Message: "stopped"},
 			want: "10:34:56.789 ukdev   stopped\n",

@@ -47,7 +47,7 @@ func newLine(at time.Time, boot int, src logs.Source, raw string, keepSGR bool) 
 
 // sourceOf sorts an event into one of the sources the panel filters on:
 // the console, the guest's syslog, the build, the VM (QEMU, images,
-// reloads), a deployed instance's console (cloud:<name>) and ukdev itself
+// reloads, the app's health), a deployed instance's console (cloud:<name>) and ukdev itself
 // (start, watching, deploys, errors).
 func sourceOf(e devloop.Event) logs.Source {
 	switch e.Type {
@@ -61,7 +61,7 @@ func sourceOf(e devloop.Event) logs.Source {
 		return logs.SourceConsole
 	case "build":
 		return logs.SourceBuild
-	case "vm", "image", "reload":
+	case "vm", "image", "reload", "health":
 		return logs.SourceVM
 	default:
 		return logs.SourceUkdev

@@ -17,6 +17,7 @@ func TestSourceOf(t *testing.T) {
 		{devloop.Event{Type: devloop.TypeVMSyslog}, logs.SourceSyslog},
 		{devloop.Event{Type: devloop.TypeBuildOutput}, logs.SourceBuild},
 		{devloop.Event{Type: devloop.TypeImageReady}, logs.SourceVM},
+		{devloop.Event{Type: devloop.TypeHealthStatus}, logs.SourceVM},
 		{devloop.Event{Type: devloop.TypeDeployConsole, Deploy: "prod"}, "cloud:prod"},
 		{devloop.Event{Type: devloop.TypeDeployDone, Deploy: "prod"}, logs.SourceUkdev},
 		{devloop.Event{Type: devloop.TypeError}, logs.SourceUkdev},
