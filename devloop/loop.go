@@ -16,6 +16,7 @@ import (
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/metrics"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/vm"
 	"github.com/ukdev/ukdev/watcher"
@@ -51,6 +52,15 @@ type Options struct {
 	// Console lines are dropped (and counted) when it is full; other events
 	// wait for the reader.
 	EventBuffer int
+	// MetricsInterval is the metrics sampling interval; zero means
+	// metrics.DefaultInterval.
+	MetricsInterval time.Duration
+	// MetricsApp gives the application's own numbers (the project's
+	// metrics.url); nil: no application series.
+	MetricsApp metrics.AppSource
+	// MetricsSeries names the application series to graph; empty: a
+	// few that exist.
+	MetricsSeries []string
 }
 
 // kernelOr returns Kernel, or k when Kernel is not set.
@@ -116,6 +126,8 @@ type Loop struct {
 	once      sync.Once
 
 	deploys deployState // deploys from the view (PlanDeploy)
+
+	metrics *metrics.Sampler // samples the live VM while a view holds it
 }
 
 type command int
@@ -191,7 +203,7 @@ func New(opts Options) (l *Loop, err error) {
 	if opts.Builder != nil {
 		b = opts.Builder
 	}
-	return &Loop{
+	l = &Loop{
 		builder:   b,
 		backend:   opts.Backend,
 		syslog:    syslog,
@@ -214,7 +226,10 @@ func New(opts Options) (l *Loop, err error) {
 		buildDone: make(chan buildResult, 1),
 		watchOn:   true,
 		deploys:   deployState{reqs: make(chan string, 4)},
-	}, nil
+	}
+	l.metrics = metrics.NewSampler(l.liveMetrics, metrics.Options{Interval: opts.MetricsInterval,
+		App: opts.MetricsApp, Series: opts.MetricsSeries, Log: log})
+	return l, nil
 }
 
 // Events is the stream of everything the loop does, closed when Run ends.
