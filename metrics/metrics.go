@@ -28,6 +28,8 @@ type Snapshot struct {
 	// Running says a VM was sampled at At; PID is its QEMU's.
 	Running bool `json:"running"`
 	PID     int  `json:"pid,omitempty"`
+	// PeakRSS is the peak resident memory of that QEMU, in bytes.
+	PeakRSS uint64 `json:"peak_rss,omitempty"`
 	// Series are the series with at least one point, in a fixed order:
 	// CPU, per-vCPU CPU, memory, block, QEMU I/O, dirty rate, KVM, app.
 	Series []Series `json:"series"`

@@ -84,6 +84,10 @@ type Sampler struct {
 	threadCPU func(pid, tid int) (int64, error)
 	readIO    func(pid int) (procfs.IO, error)
 
+	// sampleMu serialises samples: a goroutine that was released may
+	// still finish its last one while the next hold's goroutine starts.
+	sampleMu sync.Mutex
+
 	holdMu sync.Mutex
 	holds  int
 	stop   context.CancelFunc // ends the sampling goroutine; nil when none runs
@@ -94,6 +98,7 @@ type Sampler struct {
 	at      time.Time
 	running bool
 	pid     int
+	peakRSS uint64
 	vmErr   string
 	appErr  string
 	prev    prevSample
@@ -152,8 +157,10 @@ func NewSampler(live func() Machine, opts Options) *Sampler {
 func (s *Sampler) Interval() time.Duration { return s.interval }
 
 // Acquire starts sampling, at once and then every interval, until every
-// Acquire has been released. release is idempotent; once the last hold is
-// released the sampling goroutine has ended when it returns.
+// Acquire has been released. It never waits for a sample. release is
+// idempotent; the last one returns once the sampling goroutine has ended
+// (at most a sample's QMP round later), so a caller that must not wait
+// calls it in a goroutine.
 func (s *Sampler) Acquire() (release func()) {
 	s.holdMu.Lock()
 	s.holds++
@@ -169,14 +176,17 @@ func (s *Sampler) Acquire() (release func()) {
 
 func (s *Sampler) release() {
 	s.holdMu.Lock()
-	defer s.holdMu.Unlock()
 	s.holds--
-	if s.holds > 0 {
-		return
+	var ended chan struct{}
+	if s.holds == 0 {
+		s.stop()
+		ended = s.ended
+		s.stop, s.ended = nil, nil
 	}
-	s.stop()
-	<-s.ended
-	s.stop, s.ended = nil, nil
+	s.holdMu.Unlock()
+	if ended != nil {
+		<-ended
+	}
 }
 
 // Sampling reports whether someone holds the Sampler.
@@ -219,7 +229,7 @@ func (s *Sampler) Next(ctx context.Context) (Snapshot, error) {
 func (s *Sampler) Snapshot() Snapshot {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	snap := Snapshot{At: s.at, IntervalMS: s.interval.Milliseconds(), Running: s.running, PID: s.pid,
+	snap := Snapshot{At: s.at, IntervalMS: s.interval.Milliseconds(), Running: s.running, PID: s.pid, PeakRSS: s.peakRSS,
 		VMError: s.vmErr, AppError: s.appErr, Series: make([]Series, 0, len(s.data))}
 	for name, r := range s.data {
 		if len(r.points) > 0 {
@@ -282,6 +292,8 @@ func machineGone(err error) bool {
 // sampleOnce takes one sample of the live VM and, in the background, one
 // of the application.
 func (s *Sampler) sampleOnce(ctx context.Context) {
+	s.sampleMu.Lock()
+	defer s.sampleMu.Unlock()
 	defer s.notify()
 	m := s.live()
 	at := s.now()
@@ -327,7 +339,7 @@ func (s *Sampler) sampleOnce(ctx context.Context) {
 	}
 
 	s.mu.Lock()
-	s.at, s.running, s.pid, s.vmErr = at, true, pid, ""
+	s.at, s.running, s.pid, s.peakRSS, s.vmErr = at, true, pid, host.PeakRSSBytes, ""
 	if err != nil {
 		s.vmErr = err.Error()
 	}
@@ -396,7 +408,7 @@ func rate(was, now uint64, secs float64) float64 {
 func (s *Sampler) noVM(at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.at, s.running, s.pid, s.vmErr, s.appErr = at, false, 0, "", ""
+	s.at, s.running, s.pid, s.peakRSS, s.vmErr, s.appErr = at, false, 0, 0, "", ""
 	s.prev, s.prevApp = prevSample{}, prevApp{}
 }
 

@@ -87,6 +87,17 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 	return m
 }
 
+// tellShown tells the panels that care (panel.Shower) whether they are on
+// screen after a layout.
+func (m *Model) tellShown() {
+	for i, p := range m.panels {
+		if sh, ok := p.(panel.Shower); ok {
+			r := m.frames[i]
+			sh.SetShown(r.w >= 3 && r.h >= 3)
+		}
+	}
+}
+
 // Init starts the panels, the once-a-second tick and the event stream.
 func (m Model) Init() tea.Cmd {
 	cmds := []tea.Cmd{tick()}
@@ -318,6 +329,7 @@ func (m Model) body() rect {
 // changed; collapsed and hidden panels keep their last size (and with it
 // their scroll position).
 func (m *Model) relayout() {
+	defer m.tellShown()
 	if m.tooSmall() {
 		m.frames = [numPanels]rect{}
 		return

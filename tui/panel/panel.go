@@ -47,6 +47,15 @@ type Panel interface {
 	KeyBindings() []key.Binding
 }
 
+// Shower is a Panel that wants to know whether it is on screen: the root
+// calls SetShown(false) when another panel is maximised over it or the
+// terminal is too small to show it, and SetShown(true) when it appears
+// again. A panel whose data costs something to gather (the metrics
+// sampler) gathers it only while shown. SetShown never blocks.
+type Shower interface {
+	SetShown(shown bool)
+}
+
 // Control is what panels may ask of the dev loop. *devloop.Loop implements
 // it; tests use a fake.
 type Control interface {
