@@ -51,6 +51,16 @@ type MetricsSource interface {
 	Metrics() *metrics.Sampler
 }
 
+// graphKey is what the graphs are drawn from.
+type graphKey struct {
+	width   int
+	at      time.Time
+	pid     int
+	running bool
+	nReload int
+	valid   bool
+}
+
 // snapshotMsg is the sampler's state and the VM it describes, read in a
 // command.
 type snapshotMsg struct {
@@ -82,6 +92,11 @@ type Model struct {
 	running bool
 	info    devloop.VMInfo
 	snap    metrics.Snapshot
+
+	// graphLines caches the graphs, drawn again only when graphFor
+	// changes: a View per console batch must not redraw every series.
+	graphLines []string
+	graphFor   graphKey
 
 	boots   int
 	builds  []build
@@ -276,7 +291,11 @@ func (m *Model) View() string {
 		return ""
 	}
 	lines := m.summary()
-	lines = append(lines, m.graphs()...)
+	key := graphKey{width: m.width, at: m.snap.At, pid: m.snap.PID, running: m.running, nReload: m.nReload, valid: true}
+	if key != m.graphFor {
+		m.graphLines, m.graphFor = m.graphs(), key
+	}
+	lines = append(lines, m.graphLines...)
 	m.top = min(m.top, max(0, len(lines)-m.height))
 	return panel.FitBox(lines[m.top:], m.width, m.height)
 }
