@@ -534,6 +534,9 @@ func fitGraph(lines []string) []string {
 
 // axisLabel renders a value label of axisWidth-1 cells.
 func axisLabel(v float64, unit string) string {
+	if math.Abs(v) < 1e-9 {
+		v = 0 // not "-0ms" from the axis' arithmetic
+	}
 	var s string
 	switch unit {
 	case "%":

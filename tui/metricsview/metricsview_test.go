@@ -363,3 +363,24 @@ func TestFormatSpan(t *testing.T) {
 		}
 	}
 }
+
+func TestAxisLabel(t *testing.T) {
+	tests := []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{80, "%", "    80%"},
+		{48 << 20, "B", "  48.0M"},
+		{1536, "B/s", "   1.5K"},
+		{-1e-12, "ms", "    0ms"},
+		{1480, "ms", "  1.48s"},
+		{0.333333, "MiB/s", "   0.33"},
+		{12, "", "     12"},
+	}
+	for _, tt := range tests {
+		if got := axisLabel(tt.v, tt.unit); got != tt.want {
+			t.Errorf("axisLabel(%v, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
+		}
+	}
+}

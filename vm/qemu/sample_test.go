@@ -2,8 +2,11 @@ package qemu
 
 import (
 	"errors"
+	"fmt"
+	"os"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/ukdev/ukdev/vm"
 )
@@ -135,5 +138,44 @@ func TestMachineSampleQEMUGone(t *testing.T) {
 	}()
 	if _, err := m.Sample(t.Context()); !errors.Is(err, ErrMonitorClosed) {
 		t.Errorf("Sample = %v, want an error wrapping ErrMonitorClosed", err)
+	}
+}
+
+// Against a real QEMU: the vCPU threads are the process's tasks, the
+// microvm has no disk, a dirty-rate measurement finishes, and a stopped
+// machine's Sample fails with ErrExited.
+func TestMachineSampleRealQEMU(t *testing.T) {
+	spec := bootSpec(t, echoKernel())
+	spec.CPUs = 2
+	m, console := start(t, spec)
+	console.waitCount(t, "READY\n", 1)
+	s, err := m.Sample(t.Context())
+	if err != nil {
+		t.Fatalf("Sample: %v", err)
+	}
+	if len(s.VCPUs) != 2 || len(s.Block) != 0 || s.KVM != nil {
+		t.Errorf("Sample = %+v, want 2 vCPUs, no disk, no KVM counters", s)
+	}
+	for _, c := range s.VCPUs {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d/task/%d", m.PID(), c.ThreadID)); err != nil {
+			t.Errorf("vCPU %d thread %d is not a task of QEMU: %v", c.Index, c.ThreadID, err)
+		}
+	}
+	timeout := time.After(deadline)
+	for !s.DirtyRateOK {
+		select {
+		case <-timeout:
+			t.Fatal("no dirty-rate measurement finished")
+		case <-time.After(200 * time.Millisecond):
+		}
+		if s, err = m.Sample(t.Context()); err != nil {
+			t.Fatalf("Sample: %v", err)
+		}
+	}
+	if err := m.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := m.Sample(t.Context()); !errors.Is(err, vm.ErrExited) {
+		t.Errorf("Sample after Stop = %v, want ErrExited", err)
 	}
 }
