@@ -225,6 +225,34 @@ func (s *Sampler) Next(ctx context.Context) (Snapshot, error) {
 	}
 }
 
+// Collect holds the Sampler until a sample newer than the call, and a
+// second one when that first sample of a running VM could give no rate
+// yet (no CPU point), then returns the Snapshot: what a caller that does
+// not look continuously (ukdev stats, the control socket's "stats" op)
+// asks for. Between calls nothing is sampled; the rates of the next call
+// run from the last sample of this one.
+func (s *Sampler) Collect(ctx context.Context) (Snapshot, error) {
+	s.mu.Lock()
+	ch := s.updated
+	s.mu.Unlock()
+	release := s.Acquire()
+	defer release()
+	for first := true; ; first = false {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return Snapshot{}, fmt.Errorf("metrics: waiting for a sample: %w", ctx.Err())
+		}
+		snap := s.Snapshot()
+		if _, rated := snap.Find("cpu"); rated || !snap.Running || !first {
+			return snap, nil
+		}
+		s.mu.Lock()
+		ch = s.updated
+		s.mu.Unlock()
+	}
+}
+
 // Snapshot returns a copy of every series.
 func (s *Sampler) Snapshot() Snapshot {
 	s.mu.Lock()

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"reflect"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -346,5 +347,45 @@ func TestSamplerAcquire(t *testing.T) {
 	}
 	if a.count() == 0 {
 		t.Error("the app was never scraped")
+	}
+}
+
+// Collect samples twice on a first call, for rates, and once on later
+// calls; nothing is sampled in between.
+func TestSamplerCollect(t *testing.T) {
+	var calls atomic.Int32
+	fake := &fakeVM{pid: 7, steps: []step{
+		{host: vm.HostStats{PID: 7, UserTicks: 0, RSSBytes: 1}},
+		{host: vm.HostStats{PID: 7, UserTicks: 10, RSSBytes: 1}},
+		{host: vm.HostStats{PID: 7, UserTicks: 20, RSSBytes: 1}},
+	}}
+	s := NewSampler(func() Machine { calls.Add(1); return fake }, Options{Interval: 5 * time.Millisecond})
+	s.threadCPU, s.readIO = fake.threadCPU, fake.readIO
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	snap, err := s.Collect(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpu, ok := snap.Find("cpu")
+	if !ok || len(cpu.Points) != 1 || s.Sampling() {
+		t.Fatalf("first Collect: cpu %+v (found %v), still sampling %v; want one CPU point and no hold", cpu, ok, s.Sampling())
+	}
+	before := calls.Load()
+	time.Sleep(4 * s.Interval()) // nothing may sample now
+	if calls.Load() != before {
+		t.Errorf("%d samples while nobody held the sampler", calls.Load()-before)
+	}
+	if snap, err = s.Collect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if cpu, _ := snap.Find("cpu"); len(cpu.Points) < 2 {
+		t.Errorf("second Collect: cpu %+v, want a second point", cpu)
+	}
+	// A context that ends first is an error.
+	done, stop := context.WithCancel(t.Context())
+	stop()
+	if _, err := s.Collect(done); !errors.Is(err, context.Canceled) {
+		t.Errorf("Collect with an ended context = %v", err)
 	}
 }
