@@ -351,6 +351,15 @@ func (m *fakeMachine) HostStats() (vm.HostStats, error) {
 	return vm.HostStats{PID: m.pid, RSSBytes: 10 << 20}, nil
 }
 
+func (m *fakeMachine) Sample(context.Context) (vm.Sample, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isExited {
+		return vm.Sample{}, fmt.Errorf("fake: sample: %w", vm.ErrExited)
+	}
+	return vm.Sample{At: time.Now(), VCPUs: []vm.VCPU{{Index: 0, ThreadID: m.pid}}, DirtyRate: 1, DirtyRateOK: true}, nil
+}
+
 // fakeBuilder plays the build runner: each Run hands a fakeBuild to the
 // test, which prints lines and ends it; cancelling the build's context
 // ends it as canceled, as builder.Builder does.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/ukdev/ukdev/metrics"
 	"github.com/ukdev/ukdev/vm"
 )
 
@@ -113,6 +114,19 @@ func (l *Loop) HostStats() (HostStats, error) {
 // processes (see vm.CPUPercent).
 func CPUPercent(prev, cur HostStats, elapsed time.Duration) float64 {
 	return vm.CPUPercent(prev, cur, elapsed)
+}
+
+// Metrics is the sampler of the live VM's metrics: it samples only while
+// a view holds it (metrics.Sampler.Acquire), and follows the VM across
+// reboots. It is safe to call from any goroutine.
+func (l *Loop) Metrics() *metrics.Sampler { return l.metrics }
+
+// liveMetrics is live for the sampler: a nil interface when no VM runs.
+func (l *Loop) liveMetrics() metrics.Machine {
+	if m := l.live(); m != nil {
+		return m
+	}
+	return nil
 }
 
 // live returns the VM Current describes, nil when none.

@@ -52,6 +52,15 @@ type Options struct {
 	// Console lines are dropped (and counted) when it is full; other events
 	// wait for the reader.
 	EventBuffer int
+	// MetricsInterval is the metrics sampling interval; zero means
+	// metrics.DefaultInterval.
+	MetricsInterval time.Duration
+	// MetricsApp gives the application's own numbers (the project's
+	// metrics.url); nil: no application series.
+	MetricsApp metrics.AppSource
+	// MetricsSeries names the application series to graph; empty: a
+	// few that exist.
+	MetricsSeries []string
 }
 
 // kernelOr returns Kernel, or k when Kernel is not set.
@@ -123,6 +132,10 @@ type Loop struct {
 	healthURL string
 	healthErr error
 	healthCh  chan healthReport
+	// metricsErr says why metrics.url is not scraped (a port that is not
+	// forwarded), reported at start.
+	metricsErr error
+	metrics    *metrics.Sampler // samples the live VM while a view holds it
 }
 
 type command int
@@ -204,33 +217,52 @@ func New(opts Options) (l *Loop, err error) {
 		// The ports are the flavor's completed ones (ops' RunConfig.Ports).
 		healthURL, healthErr = metrics.ResolveURL(cfg.Health.URL, cfg.VM.Ports)
 	}
-	return &Loop{
-		healthURL: healthURL,
-		healthErr: healthErr,
-		healthCh:  make(chan healthReport),
-		builder:   b,
-		backend:   opts.Backend,
-		syslog:    syslog,
-		notes:     notes,
-		cfg:       cfg,
-		opts:      opts,
-		log:       log,
-		flavor:    opts.kernelOr(flavor),
-		lock:      lock,
-		events:    make(chan Event, buf),
-		cmds:      make(chan command, 16),
-		store:     store,
-		images:    &image.Store{Dir: filepath.Join(runDir, "images"), Keep: 2},
-		ring:      logs.NewRing(10000),
-		stateDir:  stateDir,
-		runDir:    runDir,
-		nextBuild: max(build, 1),
-		nextBoot:  max(boot, 1),
-		bootEnded: make(chan *bootState, 4),
-		buildDone: make(chan buildResult, 1),
-		watchOn:   true,
-		deploys:   deployState{reqs: make(chan string, 4)},
-	}, nil
+	app, appErr := opts.MetricsApp, error(nil)
+	if app == nil && cfg.Metrics.URL != "" {
+		var url string
+		if url, appErr = metrics.ResolveURL(cfg.Metrics.URL, cfg.VM.Ports); appErr == nil {
+			app = metrics.NewScraper(url, metrics.NewClient())
+		}
+	}
+	series := opts.MetricsSeries
+	if len(series) == 0 {
+		series = cfg.Metrics.Series
+	}
+	interval := opts.MetricsInterval
+	if interval == 0 {
+		interval = cfg.Metrics.Interval
+	}
+	l = &Loop{
+		healthURL:  healthURL,
+		healthErr:  healthErr,
+		healthCh:   make(chan healthReport),
+		metricsErr: appErr,
+		builder:    b,
+		backend:    opts.Backend,
+		syslog:     syslog,
+		notes:      notes,
+		cfg:        cfg,
+		opts:       opts,
+		log:        log,
+		flavor:     opts.kernelOr(flavor),
+		lock:       lock,
+		events:     make(chan Event, buf),
+		cmds:       make(chan command, 16),
+		store:      store,
+		images:     &image.Store{Dir: filepath.Join(runDir, "images"), Keep: 2},
+		ring:       logs.NewRing(10000),
+		stateDir:   stateDir,
+		runDir:     runDir,
+		nextBuild:  max(build, 1),
+		nextBoot:   max(boot, 1),
+		bootEnded:  make(chan *bootState, 4),
+		buildDone:  make(chan buildResult, 1),
+		watchOn:    true,
+		deploys:    deployState{reqs: make(chan string, 4)},
+	}
+	l.metrics = metrics.NewSampler(l.liveMetrics, metrics.Options{Interval: interval,
+		App: app, Series: series, Log: log})
+	return l, nil
 }
 
 // Events is the stream of everything the loop does, closed when Run ends.
@@ -292,6 +324,9 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 	l.emit(Event{Type: TypeStart, Message: fmt.Sprintf("project %s (%s) in %s", cfg.Name, cfg.Flavor, cfg.Root)})
 	for _, n := range l.notes {
 		l.emit(Event{Type: TypeConfigWarning, Message: n})
+	}
+	if l.metricsErr != nil {
+		l.emit(Event{Type: TypeConfigWarning, Message: fmt.Sprintf("metrics.url: %v; no app metrics", l.metricsErr)})
 	}
 	if l.healthErr != nil {
 		l.emit(Event{Type: TypeConfigWarning, Message: fmt.Sprintf("health.url: %v; no health checks", l.healthErr)})

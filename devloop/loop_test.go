@@ -616,6 +616,16 @@ func TestLoopInspection(t *testing.T) {
 	if s, err := h.l.BalloonStats(ctx); err != nil || !s.Present {
 		t.Errorf("BalloonStats = %+v, %v", s, err)
 	}
+	// The metrics sampler reads the live machine while held.
+	release := h.l.Metrics().Acquire()
+	snap, err := h.l.Metrics().Next(ctx)
+	release()
+	if rss, _ := snap.Find("rss"); err != nil || !snap.Running || snap.PID != m.pid || len(rss.Points) == 0 {
+		t.Errorf("Metrics snapshot = %+v, %v; want the fake machine's RSS", snap, err)
+	}
+	if dirty, _ := snap.Find("dirty"); len(dirty.Points) == 0 || dirty.Points[0].V != 1 {
+		t.Errorf("Metrics dirty = %+v; want the fake machine's sample", dirty)
+	}
 	if CPUPercent(HostStats{PID: 1, UserTicks: 0}, HostStats{PID: 1, UserTicks: 50}, time.Second) != 50 {
 		t.Error("CPUPercent")
 	}

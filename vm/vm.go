@@ -115,6 +115,11 @@ type Machine interface {
 	// HostStats returns a host-side snapshot of the machine's process. An
 	// error wraps fs.ErrNotExist when the process is gone.
 	HostStats() (HostStats, error)
+	// Sample asks the machine, in one round of monitor commands, for the
+	// guest's vCPU threads, block traffic, dirty-page rate and (on KVM)
+	// hypervisor counters. Parts the machine cannot report are left
+	// empty; the error is for a machine that did not answer at all.
+	Sample(ctx context.Context) (Sample, error)
 }
 
 // The run states every backend reports the same way (Machine.Status).

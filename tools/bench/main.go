@@ -6,7 +6,8 @@
 // and, when a Nanos kernel is installed, the Nanos reload (beside `ops
 // run` when ops is installed). Last it measures ukdev's resident memory
 // after a build that prints 2.5 GiB in 64 KiB lines, headless and with the
-// dashboard on a pty, beside the target. It prints numbers and asserts
+// dashboard on a pty, beside the target, and ukdev's CPU beside an idle
+// VM with the metrics panel sampling and without. It prints numbers and asserts
 // nothing about speed: it fails only when the benchmark itself cannot run
 // (or ukdev leaves a QEMU behind).
 package main
@@ -60,6 +61,8 @@ func main() {
 	floodPart := flag.Bool("flood", true, "measure ukdev's memory after a build that floods it with long lines, headless and with the dashboard")
 	floodBytes := flag.Int64("flood-bytes", 5<<29, "bytes of build output in the flood (default 2.5 GiB)")
 	floodLine := flag.Int("flood-line", 64<<10, "bytes per line of the flood, newline included")
+	samplingPart := flag.Bool("sampling", true, "measure ukdev's CPU beside an idle VM of -example, its metrics panel sampling and not")
+	samplingSeconds := flag.Int("sampling-seconds", 20, "seconds of each sampling measurement")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -77,6 +80,13 @@ func main() {
 	if *floodPart {
 		opts := floodOptions{ukdev: *ukdev, total: *floodBytes, lineLen: *floodLine, verbose: *verbose}
 		if err := runFlood(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *samplingPart {
+		opts := samplingOptions{ukdev: *ukdev, example: *example, seconds: *samplingSeconds, verbose: *verbose}
+		if err := runSampling(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -4,14 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/metrics"
 	"github.com/ukdev/ukdev/tui/panel"
 	"github.com/ukdev/ukdev/tui/panel/paneltest"
 )
@@ -26,7 +27,7 @@ type fakeInspector struct {
 func (f *fakeInspector) Current() (devloop.VMInfo, bool) { return f.info, f.running }
 
 func (f *fakeInspector) HostStats() (devloop.HostStats, error) {
-	return devloop.HostStats{}, errors.New("the tests script host stats")
+	return devloop.HostStats{}, errors.New("the panel reads the sampler, not host stats")
 }
 
 func (f *fakeInspector) MemorySize(context.Context) (uint64, error) {
@@ -41,34 +42,100 @@ func (f *fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byt
 	return nil, errors.New("no memory in this fake")
 }
 
-// host scripts /proc: each sample returns the next stats.
-type host struct {
-	stats []devloop.HostStats
-	err   error
+// source plays the sampler: a fixed snapshot, and the holds on it.
+type source struct {
+	mu       sync.Mutex
+	snap     metrics.Snapshot
+	holds    int
+	acquired int
+	released chan struct{}
 }
 
-func (h *host) read() (devloop.HostStats, error) {
-	if h.err != nil {
-		return devloop.HostStats{}, h.err
-	}
-	s := h.stats[0]
-	if len(h.stats) > 1 {
-		h.stats = h.stats[1:]
-	}
-	return s, nil
+func newSource(snap metrics.Snapshot) *source {
+	return &source{snap: snap, released: make(chan struct{}, 16)}
 }
 
-// newModel returns a panel whose clock advances a second per sample.
-func newModel(in panel.Inspector, h *host) *Model {
-	now := epoch
-	d := panel.Deps{Styles: panel.NewStyles(false), Context: context.Background(),
-		Now: func() time.Time { now = now.Add(time.Second); return now }}
-	m := New(d, in)
-	m.procStats = h.read
+func (s *source) Acquire() func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.holds++
+	s.acquired++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			s.mu.Lock()
+			s.holds--
+			s.mu.Unlock()
+			s.released <- struct{}{}
+		})
+	}
+}
+
+func (s *source) Snapshot() metrics.Snapshot {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.snap
+}
+
+func (s *source) held() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.holds
+}
+
+// waitReleased waits for one release, which the panel makes in a
+// goroutine.
+func (s *source) waitReleased(t *testing.T) {
+	t.Helper()
+	select {
+	case <-s.released:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the sampler was never released")
+	}
+}
+
+// series builds a series of values one second apart, ending at epoch.
+func series(name, unit string, vs ...float64) metrics.Series {
+	s := metrics.Series{Name: name, Unit: unit}
+	for i, v := range vs {
+		s.Points = append(s.Points, metrics.Point{T: epoch.Add(time.Duration(i-len(vs)+1) * time.Second), V: v})
+	}
+	return s
+}
+
+// busy is QEMU using 10, 20, ... 80 % of a CPU and a growing RSS, with a
+// vCPU, a disk, the dirty rate and an app series.
+func busy() metrics.Snapshot {
+	var rss []float64
+	for i := range 9 {
+		rss = append(rss, float64(uint64(40+i)<<20))
+	}
+	return metrics.Snapshot{At: epoch, IntervalMS: 1000, Running: true, PID: 4242, PeakRSS: 50 << 20,
+		Series: []metrics.Series{
+			series("cpu", "%", 10, 20, 30, 40, 50, 60, 70, 80),
+			series("cpu.vcpu0", "%", 5, 15, 25, 35, 45, 55, 65, 75),
+			series("rss", "B", rss...),
+			series("block.virtio0.read", "B/s", 0, 0, 1<<20, 2<<20, 1<<20, 0, 0, 0),
+			series("dirty", "MiB/s", 1, 2, 1, 3, 1, 1, 2, 1),
+			series("app.go_goroutines", "", 8, 8, 9, 12, 9, 8, 8, 8),
+		}}
+}
+
+func running() *fakeInspector {
+	return &fakeInspector{running: true, info: devloop.VMInfo{Boot: 3, PID: 4242, Accel: "tcg", Machine: "microvm"}}
+}
+
+// shownModel returns a shown panel of the given size over in and src.
+func shownModel(t *testing.T, in panel.Inspector, src Source, w, h int) *Model {
+	t.Helper()
+	d := panel.Deps{Styles: panel.NewStyles(false), Context: t.Context(), Now: func() time.Time { return epoch }}
+	m := newModel(d, in, src)
+	m.SetSize(w, h)
+	m.SetVisible(true)
 	return m
 }
 
-// tick runs one sampling tick to completion.
+// tick runs one refresh to completion.
 func tick(m *Model) {
 	_, cmd := m.Update(panel.TickMsg(epoch))
 	if cmd != nil {
@@ -94,86 +161,137 @@ func events() panel.EventsMsg {
 	}
 }
 
-// busyHost is QEMU using 10, 20, ... 80 % of a CPU and a growing RSS.
-func busyHost() *host {
-	var stats []devloop.HostStats
-	ticks := uint64(0)
-	for i := range 9 {
-		ticks += uint64(i * 10)
-		stats = append(stats, devloop.HostStats{PID: 4242, StartTicks: 7, UserTicks: ticks, RSSBytes: uint64(40+i) << 20, PeakRSSBytes: 50 << 20, Threads: 4})
-	}
-	return &host{stats: stats}
-}
-
-func running() *fakeInspector {
-	return &fakeInspector{running: true, info: devloop.VMInfo{Boot: 3, PID: 4242, Accel: "tcg", Machine: "microvm"}}
-}
-
+// TestMetricsGolden: the summary at the old sizes, and the graphs below
+// it on a tall panel, scrolled to the top and to the bottom.
 func TestMetricsGolden(t *testing.T) {
-	for _, sz := range []struct{ w, h int }{{100, 10}, {44, 6}} {
-		t.Run(fmt.Sprintf("%dx%d", sz.w, sz.h), func(t *testing.T) {
-			m := newModel(running(), busyHost())
-			m.SetSize(sz.w, sz.h)
+	for _, tt := range []struct {
+		w, h int
+		keys []string
+	}{{100, 10, nil}, {44, 6, nil}, {100, 60, nil}, {80, 20, []string{"G"}}} {
+		name := fmt.Sprintf("%dx%d", tt.w, tt.h)
+		if len(tt.keys) > 0 {
+			name += "-" + strings.Join(tt.keys, "")
+		}
+		t.Run(name, func(t *testing.T) {
+			m := shownModel(t, running(), newSource(busy()), tt.w, tt.h)
 			m.Update(events())
-			for range 9 {
-				tick(m)
+			tick(m)
+			for _, k := range paneltest.Keys(tt.keys...) {
+				m.Update(k)
 			}
 			v := ansi.Strip(m.View())
-			paneltest.CheckSize(t, v, sz.w, sz.h)
+			paneltest.CheckSize(t, v, tt.w, tt.h)
 			paneltest.Golden(t, v)
 		})
 	}
 }
 
 func TestMetricsUpdate(t *testing.T) {
+	gone := busy()
+	gone.VMError = "qemu: qmp query-cpus-fast: no reply"
 	tests := []struct {
-		name      string
-		in        *fakeInspector
-		host      *host
-		ticks     int
-		events    bool
-		wantCPU   []float64
-		wantRSS   int
-		wantBoots int
-		wantLine  string
+		name     string
+		in       *fakeInspector
+		snap     metrics.Snapshot
+		wantLine string
+		wantText []string
 	}{
-		{name: "no VM", in: &fakeInspector{}, host: busyHost(), ticks: 3, wantLine: "no VM running"},
-		{name: "first sample has no CPU", in: running(), host: busyHost(), ticks: 1, wantRSS: 1, wantLine: "QEMU pid 4242 · boot 3 · tcg microvm"},
-		{name: "CPU from deltas", in: running(), host: busyHost(), ticks: 4, wantCPU: []float64{10, 20, 30}, wantRSS: 4},
-		{name: "pid reused", in: running(), host: &host{stats: []devloop.HostStats{{PID: 4242, StartTicks: 1, UserTicks: 5}, {PID: 4242, StartTicks: 2, UserTicks: 50}}}, ticks: 2, wantRSS: 2},
-		{name: "QEMU gone", in: running(), host: &host{err: fmt.Errorf("vm: process stats: %w", fs.ErrNotExist)}, ticks: 2, wantLine: "no VM running"},
-		{name: "VM replaced", in: running(), host: &host{err: devloop.ErrNoVM}, ticks: 2, wantLine: "no VM running"},
-		{name: "read error", in: running(), host: &host{err: errors.New("vm: process stats: boom")}, ticks: 1, wantLine: "QEMU pid 4242 · boot 3 · vm: process stats: boom"},
-		{name: "events", in: &fakeInspector{}, host: busyHost(), events: true, wantBoots: 3},
+		{name: "no VM", in: &fakeInspector{}, snap: metrics.Snapshot{At: epoch}, wantLine: "no VM running"},
+		{name: "VM", in: running(), snap: busy(), wantLine: "QEMU pid 4242 · boot 3 · tcg microvm",
+			wantText: []string{"80.0% · peak 80.0%", "48.0 MiB · peak 50.0 MiB", "cpu.vcpu0 · vCPU 0 CPU  75.0%"}},
+		{name: "QEMU does not answer", in: running(), snap: gone, wantLine: "QEMU pid 4242 · boot 3 · qemu: qmp query-cpus-fast: no reply"},
+		{name: "first sample has no CPU", in: running(), snap: metrics.Snapshot{At: epoch, Running: true, PID: 4242, Series: []metrics.Series{series("rss", "B", 1<<20)}},
+			wantText: []string{"  –  ", "█  1.0 MiB"}},
+		{name: "app metrics failing", in: running(), snap: metrics.Snapshot{At: epoch, Running: true, AppError: "metrics: scrape: connection refused"},
+			wantText: []string{"app metrics: metrics: scrape: connection refused"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m := newModel(tt.in, tt.host)
-			m.SetSize(120, 10)
-			if tt.events {
-				m.Update(events())
+			m := shownModel(t, tt.in, newSource(tt.snap), 120, 40)
+			tick(m)
+			v := ansi.Strip(m.View())
+			if first, _, _ := strings.Cut(v, "\n"); tt.wantLine != "" && strings.TrimRight(first, " ") != tt.wantLine {
+				t.Errorf("first line = %q, want %q", first, tt.wantLine)
 			}
-			for range tt.ticks {
-				tick(m)
-			}
-			if fmt.Sprint(m.cpu) != fmt.Sprint(tt.wantCPU) {
-				t.Errorf("cpu = %v, want %v", m.cpu, tt.wantCPU)
-			}
-			if len(m.rss) != tt.wantRSS || m.boots != tt.wantBoots {
-				t.Errorf("rss samples %d, boots %d; want %d, %d", len(m.rss), m.boots, tt.wantRSS, tt.wantBoots)
-			}
-			if tt.wantLine != "" {
-				if first, _, _ := strings.Cut(ansi.Strip(m.View()), "\n"); strings.TrimRight(first, " ") != tt.wantLine {
-					t.Errorf("first line = %q, want %q", first, tt.wantLine)
-				}
-			}
+			paneltest.WantText(t, v, tt.wantText...)
 		})
 	}
 }
 
+// The panel holds the sampler only while shown, and reads it only then.
+func TestMetricsHoldsSamplerOnlyWhileShown(t *testing.T) {
+	src := newSource(busy())
+	d := panel.Deps{Styles: panel.NewStyles(false), Context: t.Context()}
+	m := newModel(d, running(), src)
+	m.SetSize(100, 20)
+	if _, cmd := m.Update(panel.TickMsg(epoch)); cmd != nil || src.held() != 0 {
+		t.Fatalf("hidden panel: tick command %v, %d holds; want none", cmd != nil, src.held())
+	}
+	m.SetVisible(true)
+	m.SetVisible(true)
+	if src.held() != 1 || src.acquired != 1 {
+		t.Fatalf("shown twice: %d holds (%d acquired), want 1", src.held(), src.acquired)
+	}
+	tick(m)
+	m.SetVisible(false)
+	src.waitReleased(t)
+	if src.held() != 0 {
+		t.Errorf("hidden: %d holds, want 0", src.held())
+	}
+	if _, cmd := m.Update(panel.TickMsg(epoch)); cmd != nil {
+		t.Error("hidden panel still reads the sampler")
+	}
+	// What was read stays on screen.
+	paneltest.WantText(t, ansi.Strip(m.View()), "80.0% · peak 80.0%")
+}
+
+// A dashboard that ends releases the sampler even while the panel shows.
+func TestMetricsReleasesWhenDashboardEnds(t *testing.T) {
+	src := newSource(busy())
+	ctx, cancel := context.WithCancel(t.Context())
+	m := newModel(panel.Deps{Styles: panel.NewStyles(false), Context: ctx}, running(), src)
+	m.SetVisible(true)
+	cancel()
+	src.waitReleased(t)
+	if src.held() != 0 {
+		t.Errorf("%d holds after the dashboard ended, want 0", src.held())
+	}
+}
+
+func TestMetricsScroll(t *testing.T) {
+	m := shownModel(t, running(), newSource(busy()), 100, 12)
+	m.Update(events())
+	tick(m)
+	top := func() string {
+		first, _, _ := strings.Cut(ansi.Strip(m.View()), "\n")
+		return strings.TrimRight(first, " ")
+	}
+	steps := []struct {
+		key, want string
+	}{
+		{"j", "CPU                                               ▂▂▃▄▅▅▆▇   80.0% · peak 80.0%"},
+		{"k", "QEMU pid 4242 · boot 3 · tcg microvm"},
+		{"k", "QEMU pid 4242 · boot 3 · tcg microvm"},
+		{"ctrl+d", "boots  3"},
+		{"space", "     50%┤                                                                                    ╭─╯"}, // vCPU 0's graph
+		{"G", ""},
+		{"g", "QEMU pid 4242 · boot 3 · tcg microvm"},
+	}
+	for _, s := range steps {
+		m.Update(paneltest.Press(s.key))
+		if got := top(); s.want != "" && got != s.want {
+			t.Errorf("after %s: top line = %q, want %q", s.key, got, s.want)
+		}
+	}
+	m.Update(paneltest.Press("G"))
+	last := strings.Split(ansi.Strip(m.View()), "\n")
+	if !strings.Contains(strings.Join(last, "\n"), "#1") {
+		t.Errorf("G does not show the reload graph's axis:\n%s", strings.Join(last, "\n"))
+	}
+}
+
 func TestMetricsEvents(t *testing.T) {
-	m := newModel(&fakeInspector{}, busyHost())
-	m.SetSize(120, 10)
+	m := shownModel(t, &fakeInspector{}, nil, 120, 10)
 	m.Update(events())
 	v := ansi.Strip(m.View())
 	paneltest.WantText(t, v,
@@ -185,7 +303,7 @@ func TestMetricsEvents(t *testing.T) {
 }
 
 func TestMetricsHistoryBounded(t *testing.T) {
-	m := newModel(&fakeInspector{}, busyHost())
+	m := shownModel(t, &fakeInspector{}, nil, 120, 10)
 	for range 3 * history {
 		m.Update(panel.EventsMsg{{Type: devloop.TypeBuildDone, OK: boolp(true), DurationMS: f64(1)}})
 	}
@@ -194,8 +312,8 @@ func TestMetricsHistoryBounded(t *testing.T) {
 	}
 }
 
-func TestMetricsOneSampleAtATime(t *testing.T) {
-	m := newModel(running(), busyHost())
+func TestMetricsOneReadAtATime(t *testing.T) {
+	m := shownModel(t, running(), newSource(busy()), 100, 10)
 	_, first := m.Update(panel.TickMsg(epoch))
 	_, second := m.Update(panel.TickMsg(epoch))
 	if first == nil || second != nil {
@@ -233,5 +351,36 @@ func TestMedian(t *testing.T) {
 	}
 	if got := median([]float64{4, 1, 3, 2}); got != 2.5 {
 		t.Errorf("median even = %v", got)
+	}
+}
+
+func TestFormatSpan(t *testing.T) {
+	for d, want := range map[time.Duration]string{
+		45 * time.Second: "45s", 5 * time.Minute: "5m", 89 * time.Second: "1m29s", 90 * time.Minute: "1h30m", 754 * time.Second: "13m",
+	} {
+		if got := formatSpan(d); got != want {
+			t.Errorf("formatSpan(%v) = %q, want %q", d, got, want)
+		}
+	}
+}
+
+func TestAxisLabel(t *testing.T) {
+	tests := []struct {
+		v    float64
+		unit string
+		want string
+	}{
+		{80, "%", "    80%"},
+		{48 << 20, "B", "  48.0M"},
+		{1536, "B/s", "   1.5K"},
+		{-1e-12, "ms", "    0ms"},
+		{1480, "ms", "  1.48s"},
+		{0.333333, "MiB/s", "   0.33"},
+		{12, "", "     12"},
+	}
+	for _, tt := range tests {
+		if got := axisLabel(tt.v, tt.unit); got != tt.want {
+			t.Errorf("axisLabel(%v, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
+		}
 	}
 }

@@ -113,6 +113,8 @@ type Machine struct {
 
 	// balloon is what BalloonStats learnt about the balloon device.
 	balloon balloonState
+	// sampling is what Sample keeps from one call to the next.
+	sampling sampleState
 
 	mu       sync.Mutex
 	ended    chan struct{}
