@@ -259,8 +259,9 @@ func TestAttachPassesDescriptors(t *testing.T) {
 	defer outR.Close()
 	actx, detach := context.WithCancel(ctx)
 	done := make(chan error, 1)
+	client := dial(t, e)
 	go func() {
-		done <- dial(t, e).Attach(actx, inR, outW, []string{"TERM=xterm-256color", "HOME=/root", "NO_COLOR=1"})
+		done <- client.Attach(actx, inR, outW, []string{"TERM=xterm-256color", "HOME=/root", "NO_COLOR=1"})
 	}()
 	var term Terminal
 	select {
@@ -271,10 +272,6 @@ func TestAttachPassesDescriptors(t *testing.T) {
 	if want := []string{"TERM=xterm-256color", "NO_COLOR=1"}; !slices.Equal(term.Env, want) {
 		t.Errorf("env = %q, want %q", term.Env, want)
 	}
-	// The client's descriptors are now the server's: closing ours leaves
-	// them working.
-	inR.Close()
-	outW.Close()
 	if _, err := io.WriteString(inW, "typed\n"); err != nil {
 		t.Fatal(err)
 	}
@@ -296,6 +293,8 @@ func TestAttachPassesDescriptors(t *testing.T) {
 		t.Fatal("the dashboard did not end when the client went away")
 	}
 	<-done
+	inR.Close()
+	outW.Close()
 	waitFor(t, "attached cleared", func() bool {
 		v, _ := dial(t, e).Status(ctx)
 		return !v.Attached
