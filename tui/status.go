@@ -43,6 +43,7 @@ type status struct {
 	watchOff   bool
 	stopping   bool
 	stoppedAll bool
+	attached   bool // the dashboard does not own the loop (ukdev attach)
 }
 
 // apply folds one event into the status.
@@ -224,6 +225,9 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, "watch paused")
 	} else {
 		loop = append(loop, "watching")
+	}
+	if s.attached {
+		loop = append(loop, "attached · q detaches")
 	}
 	return vm, loop
 }
