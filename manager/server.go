@@ -180,11 +180,19 @@ func (s *Server) SetQuit(quit func()) {
 
 // SetDashboard says whether the loop shows its own dashboard (a
 // foreground ukdev dev): status reports it as attached.
-func (s *Server) SetDashboard(on bool) { s.ownUI.Store(on) }
+// It is a no-op on a nil Server.
+func (s *Server) SetDashboard(on bool) {
+	if s != nil {
+		s.ownUI.Store(on)
+	}
+}
 
 // Close stops serving, ends attached dashboards, and removes the socket
-// and the registry entry. It is idempotent.
+// and the registry entry. It is idempotent, and a no-op on a nil Server.
 func (s *Server) Close() error {
+	if s == nil {
+		return nil
+	}
 	s.closed.Do(func() {
 		s.cancel()
 		s.ln.Close()
