@@ -374,6 +374,9 @@ func (s *Server) serveAttach(ctx context.Context, c *net.UnixConn, r *lineReader
 		}
 	}()
 	err = attach(actx, Terminal{In: in, Out: out, Env: args.Env, Size: args.Size, Sizes: sizes})
+	// Cleared before the client hears of it: a status it asks for next
+	// must not show the dashboard still attached.
+	s.attached.Store(false)
 	final := reply{Result: json.RawMessage(`{"detached":true}`)}
 	if err != nil {
 		final = errorReply(fmt.Errorf("manager: attach: %w", err))
