@@ -232,9 +232,17 @@ func TestAttachPassesDescriptors(t *testing.T) {
 	s, _, e := serveFake(t, "tty")
 	ctx := context.Background()
 
-	if err := dial(t, e).Attach(ctx, os.Stdin, os.Stdout, nil); !errors.Is(err, ErrRefused) {
-		t.Fatalf("attach before SetAttach: %v, want ErrRefused", err)
+	if err := dial(t, e).Attach(ctx, os.Stdin, os.Stdout, nil); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "terminal of its own") {
+		t.Fatalf("attach before SetAttach: %v, want ErrRefused saying why", err)
 	}
+	s.SetDashboard(true)
+	if err := dial(t, e).Attach(ctx, os.Stdin, os.Stdout, nil); !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "own dashboard") {
+		t.Fatalf("attach to a ukdev showing its dashboard: %v, want ErrRefused saying why", err)
+	}
+	if v, _ := dial(t, e).Status(ctx); !v.Attached {
+		t.Errorf("a ukdev showing its own dashboard is not reported as attached")
+	}
+	s.SetDashboard(false)
 
 	started := make(chan Terminal, 1)
 	ended := make(chan error, 1)

@@ -299,7 +299,9 @@ func (a *app) serveControl(ctx context.Context, s *devSession, detached, dashboa
 	e, err := manager.NewEntry(s.cfg, detached)
 	var srv *manager.Server
 	if err == nil {
-		srv, err = manager.Serve(ctx, e, s.loop)
+		// Served until Close, after the loop has ended: ukdev ps sees a
+		// stopping loop stop its VM.
+		srv, err = manager.Serve(context.WithoutCancel(ctx), e, s.loop)
 	}
 	if err != nil {
 		s.log.Warn("control socket", "err", err)
