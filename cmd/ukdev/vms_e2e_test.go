@@ -211,6 +211,20 @@ func TestUpAttachDown(t *testing.T) {
 		t.Fatalf("after detaching: %+v, QEMUs %v; want the VM running, no dashboard", v, qemuPIDs(filepath.Dir(v.Socket)))
 	}
 
+	// Attached again, then its terminal goes away (the tmux server is
+	// killed): the dashboard detaches, the VM runs on.
+	s2 := startDashboard(t, "reattach", dir, env, 140, 45, fmt.Sprintf("'%s' attach updown", ukdevBin))
+	s2.waitText("the dashboard attached again", bootWait, "attached · q detaches", helloBanner)
+	if _, err := s2.tmux("kill-server"); err != nil {
+		t.Fatal(err)
+	}
+	if !pollUntil(quickWait, func() bool { v, _ := psFind(ps(t, dir, env), "updown"); return !v.Attached }) {
+		t.Fatalf("the dashboard is still attached after its terminal went away")
+	}
+	if v := waitPs(t, dir, env, "updown", devloop.StateRunning); v.QEMUPID == 0 {
+		t.Fatalf("after the terminal went away: %+v, want the VM running", v)
+	}
+
 	if r := runCLI(t, t.TempDir(), env, "", "down", "updown"); r.code != 0 || !strings.Contains(r.stdout, "down") {
 		t.Fatalf("ukdev down\n%s", r)
 	}
