@@ -8,6 +8,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
 
@@ -136,10 +138,8 @@ var attachEnv = []string{"TERM", "COLORTERM", "NO_COLOR"}
 func (c *Client) Attach(ctx context.Context, in, out *os.File, env []string) error {
 	var pass []string
 	for _, kv := range env {
-		for _, k := range attachEnv {
-			if len(kv) > len(k) && kv[:len(k)+1] == k+"=" {
-				pass = append(pass, kv)
-			}
+		if k, _, ok := strings.Cut(kv, "="); ok && slices.Contains(attachEnv, k) {
+			pass = append(pass, kv)
 		}
 	}
 	var size Size

@@ -311,7 +311,9 @@ func match(vms []VM, nameOrDir string) (VM, error) {
 			found = append(found, v)
 		}
 	}
-	if len(found) == 0 {
+	// Not a name: a directory, if there is one by that name (a name
+	// mistyped inside a project must not pick that project).
+	if fi, err := os.Stat(nameOrDir); len(found) == 0 && err == nil && fi.IsDir() {
 		if dir, err := filepath.Abs(nameOrDir); err == nil {
 			if real, err := filepath.EvalSymlinks(dir); err == nil {
 				dir = real

@@ -202,6 +202,13 @@ func TestMatch(t *testing.T) {
 		{Entry: Entry{Project: "api", Root: filepath.Join(dir, "c")}},
 		{Entry: Entry{Project: "inner", Root: filepath.Join(dir, "b", "inner")}},
 	}
+	for _, d := range []string{"a/web/src", "b/inner/x", "b/other", "c"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A mistyped name inside a project is not that project.
+	t.Chdir(filepath.Join(dir, "a", "web"))
 	tests := []struct {
 		arg      string
 		wantRoot string
@@ -214,6 +221,8 @@ func TestMatch(t *testing.T) {
 		{"api", "", ErrAmbiguous},
 		{"nothing", "", ErrNotFound},
 		{filepath.Join(dir, "a"), "", ErrNotFound},
+		{"src", filepath.Join(dir, "a", "web"), nil},
+		{"nosuchdir", "", ErrNotFound},
 	}
 	for _, tt := range tests {
 		t.Run(tt.arg, func(t *testing.T) {

@@ -208,7 +208,11 @@ func TestListAndClose(t *testing.T) {
 	if len(vms) != 2 || vms[0].Project != "one" || vms[1].Project != "two" || vms[0].State != "running" || vms[0].Error != "" {
 		t.Fatalf("List = %+v", vms)
 	}
-	v, err := Find(ctx, filepath.Join(e2.Root, "sub"))
+	sub := filepath.Join(e2.Root, "sub")
+	if err := os.MkdirAll(sub, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	v, err := Find(ctx, sub)
 	if err != nil || v.Project != "two" {
 		t.Fatalf("Find in two's root = %+v, %v", v, err)
 	}

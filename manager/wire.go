@@ -96,9 +96,10 @@ const maxLine = 1 << 20
 // lineReader reads lines from a unix connection together with the file
 // descriptors passed with them: a plain buffered reader would drop them.
 type lineReader struct {
-	c   *net.UnixConn
-	buf []byte
-	fds []int
+	c         *net.UnixConn
+	buf       []byte
+	fds       []int
+	data, oob []byte // read buffers, made at the first read
 }
 
 // next returns the next line (without its newline) and the descriptors
@@ -115,16 +116,17 @@ func (r *lineReader) next() ([]byte, []int, error) {
 		if len(r.buf) > maxLine {
 			return nil, nil, fmt.Errorf("manager: a line longer than %d bytes", maxLine)
 		}
-		data := make([]byte, 64<<10)
-		oob := make([]byte, unix.CmsgSpace(4*4))
+		if r.data == nil {
+			r.data, r.oob = make([]byte, 32<<10), make([]byte, unix.CmsgSpace(4*4))
+		}
 		// Go receives descriptors close-on-exec: QEMU and builds never
 		// inherit a client's terminal.
-		n, oobn, _, _, err := r.c.ReadMsgUnix(data, oob)
+		n, oobn, _, _, err := r.c.ReadMsgUnix(r.data, r.oob)
 		if oobn > 0 {
-			r.fds = append(r.fds, parseRights(oob[:oobn])...)
+			r.fds = append(r.fds, parseRights(r.oob[:oobn])...)
 		}
 		n = max(n, 0)
-		r.buf = append(r.buf, data[:n]...)
+		r.buf = append(r.buf, r.data[:n]...)
 		if err != nil && n == 0 {
 			return nil, nil, err
 		}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -251,7 +252,8 @@ func (a *app) detached(ctx context.Context, ready *os.File) error {
 // envColor is colorAllowed for an attached client's environment.
 func envColor(env []string) bool {
 	for _, kv := range env {
-		if kv == "TERM=dumb" || (len(kv) > len("NO_COLOR=") && kv[:len("NO_COLOR=")] == "NO_COLOR=") {
+		k, v, _ := strings.Cut(kv, "=")
+		if (k == "TERM" && v == "dumb") || (k == "NO_COLOR" && v != "") {
 			return false
 		}
 	}
