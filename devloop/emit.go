@@ -10,6 +10,7 @@ func (l *Loop) emit(e Event) {
 	if e.Time.IsZero() {
 		e.Time = time.Now()
 	}
+	l.foldStatus(e)
 	l.closeMu.RLock()
 	defer l.closeMu.RUnlock()
 	if !l.closed {

@@ -31,6 +31,12 @@ type Options struct {
 	// Once makes the loop build if needed, boot once, and end with the
 	// boot (ukdev run). Without it the loop watches and reloads (ukdev dev).
 	Once bool
+	// NoWatch starts the loop with watching off (a detached ukdev): the
+	// first build runs only when the image is missing or older than a
+	// source, as with Once, and saves rebuild only once watching is turned
+	// on (ToggleWatch). Unlike Once, the loop stays up after the guest
+	// ends.
+	NoWatch bool
 	// Backend starts the machines (vm/qemu's Backend runs QEMU). Required.
 	Backend vm.Backend
 	// Builder runs the builds; nil means a builder.Builder running the
@@ -90,6 +96,10 @@ type Loop struct {
 	closed   bool
 	dropped  atomic.Int64
 	cmds     chan command
+	calls    chan call     // commands whose caller waits for the result
+	runDone  chan struct{} // closed when Run has returned
+	statusMu sync.Mutex
+	status   statusFold             // folded from the events emitted, for Status
 	info     atomic.Pointer[VMInfo] // the live VM (running, or frozen after a crash), for inspection
 	liveMu   sync.Mutex             // guards inspect
 	inspect  vm.Machine             // the VM info describes
@@ -248,6 +258,8 @@ func New(opts Options) (l *Loop, err error) {
 		lock:       lock,
 		events:     make(chan Event, buf),
 		cmds:       make(chan command, 16),
+		calls:      make(chan call),
+		runDone:    make(chan struct{}),
 		store:      store,
 		images:     &image.Store{Dir: filepath.Join(runDir, "images"), Keep: 2},
 		ring:       logs.NewRing(10000),
@@ -257,7 +269,7 @@ func New(opts Options) (l *Loop, err error) {
 		nextBoot:   max(boot, 1),
 		bootEnded:  make(chan *bootState, 4),
 		buildDone:  make(chan buildResult, 1),
-		watchOn:    true,
+		watchOn:    !opts.NoWatch,
 		deploys:    deployState{reqs: make(chan string, 4)},
 	}
 	l.metrics = metrics.NewSampler(l.liveMetrics, metrics.Options{Interval: interval,
@@ -310,12 +322,13 @@ func (l *Loop) send(c command) {
 // then stops the VM and any build, and closes Events. With Once it returns
 // the boot's decoded exit.
 func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
+	defer close(l.runDone)
 	defer l.lock.Release()
 	defer l.closeEvents()
 	defer l.shutdown()
 
 	cfg := l.cfg
-	buildFirst := !l.opts.Once || l.buildNeeded()
+	buildFirst := (!l.opts.Once && !l.opts.NoWatch) || l.buildNeeded()
 	if buildFirst && cfg.Build.Command != "" {
 		// Started while QEMU's accelerator is probed: ready for the first
 		// build. shutdown closes it.
@@ -346,6 +359,10 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 	if !l.opts.Once {
 		if err := l.startWatcher(ctx); err != nil {
 			l.errorf("%v", err)
+		}
+		if l.watch != nil && !l.watchOn {
+			l.watch.SetPaused(true)
+			l.emit(Event{Type: TypeWatchPaused, Message: "watching off: saves do not rebuild until watching is turned on"})
 		}
 	}
 
@@ -393,6 +410,8 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 			l.onCommand(ctx, c)
 		case r := <-l.healthCh:
 			l.onHealth(r)
+		case c := <-l.calls:
+			c.done <- l.onCall(ctx, c.act)
 		case name := <-l.deploys.reqs:
 			l.startDeploy(ctx, name)
 		}

@@ -42,6 +42,7 @@ type harnessOptions struct {
 	once    bool
 	machine string // the fake kernel's machine; default microvm
 	disks   bool   // the fake kernel writes bootable disks
+	noWatch bool
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -66,7 +67,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.disks {
 		k = &diskKernel{h.k}
 	}
-	h.l, err = New(Options{Config: cfg, Backend: h.be, Builder: h.bld, Kernel: k, Once: o.once,
+	h.l, err = New(Options{Config: cfg, Backend: h.be, Builder: h.bld, Kernel: k, Once: o.once, NoWatch: o.noWatch,
 		StateDir: filepath.Join(t.TempDir(), "state"), RuntimeDir: runDir})
 	if err != nil {
 		t.Fatal(err)

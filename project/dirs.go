@@ -164,3 +164,32 @@ func rootHash(root string) string {
 	sum := sha256.Sum256([]byte(root))
 	return hex.EncodeToString(sum[:4])
 }
+
+// RegistryDir returns, creating it if needed, the per-user directory of
+// the registry of running ukdev loops (package manager):
+// $XDG_RUNTIME_DIR/ukdev/vms when XDG_RUNTIME_DIR is absolute, else
+// <temp>/ukdev-<uid>/vms. Like RuntimeDir, every directory it creates is
+// mode 0700 and it refuses (with ErrUnsafeDir) one that belongs to another
+// user, is group or world accessible or is a symlink: another user's loops
+// are never listed or touched.
+func RegistryDir() (string, error) {
+	var top string
+	if base := os.Getenv("XDG_RUNTIME_DIR"); filepath.IsAbs(base) {
+		top = filepath.Join(base, "ukdev")
+	} else {
+		top = filepath.Join(os.TempDir(), "ukdev-"+strconv.Itoa(os.Getuid()))
+	}
+	dir := filepath.Join(top, "vms")
+	if err := makePrivate("registry dir", top, dir); err != nil {
+		return "", err
+	}
+	return dir, nil
+}
+
+// DirName is the "<name>-<hash>" that names c's state directory: the
+// project name made safe for a path, and 8 hex digits of its root's real
+// path. It names a project's files outside its own directories (its entry
+// in the registry of running loops).
+func DirName(c *Config) string {
+	return dirName(c, maxDirName)
+}

@@ -350,3 +350,43 @@ func checkMode(t *testing.T, dir string) {
 		t.Errorf("%s: mode %v, want a directory with 0700", dir, fi.Mode())
 	}
 }
+
+func TestRegistryDir(t *testing.T) {
+	tests := []struct {
+		name string
+		xdg  func(t *testing.T) string
+		want func(xdg, tmp string) string
+	}{
+		{"xdg", func(t *testing.T) string { return t.TempDir() },
+			func(xdg, _ string) string { return filepath.Join(xdg, "ukdev", "vms") }},
+		{"temp fallback", func(*testing.T) string { return "" },
+			func(_, tmp string) string { return filepath.Join(tmp, "ukdev-"+strconv.Itoa(os.Getuid()), "vms") }},
+		{"relative xdg ignored", func(*testing.T) string { return "run" },
+			func(_, tmp string) string { return filepath.Join(tmp, "ukdev-"+strconv.Itoa(os.Getuid()), "vms") }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			xdg, tmp := tt.xdg(t), t.TempDir()
+			t.Setenv("XDG_RUNTIME_DIR", xdg)
+			t.Setenv("TMPDIR", tmp)
+			want := tt.want(xdg, tmp)
+			for range 2 { // a second call finds the directory ready
+				got, err := RegistryDir()
+				if err != nil || got != want {
+					t.Fatalf("RegistryDir = %q, %v; want %q", got, err, want)
+				}
+			}
+			checkMode(t, filepath.Dir(want))
+			checkMode(t, want)
+		})
+	}
+	t.Run("unsafe", func(t *testing.T) {
+		xdg := t.TempDir()
+		t.Setenv("XDG_RUNTIME_DIR", xdg)
+		mkdirMode(t, filepath.Join(xdg, "ukdev"), 0o700)
+		mkdirMode(t, filepath.Join(xdg, "ukdev", "vms"), 0o755)
+		if _, err := RegistryDir(); !errors.Is(err, ErrUnsafeDir) {
+			t.Fatalf("RegistryDir on a world-readable dir: %v, want ErrUnsafeDir", err)
+		}
+	})
+}

@@ -82,8 +82,12 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 		panels: panels,
 		deploy: deployview.New(d),
 		events: events,
-		status: status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports},
+		status: status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports, attached: opts.Attached},
 		tab:    panelMetrics,
+	}
+	if opts.Attached {
+		// q ends this dashboard only: the VM runs on.
+		m.keys.Quit = key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "detach"))
 	}
 	for i, p := range m.panels {
 		p.Focus(i == m.focus)

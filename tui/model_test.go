@@ -477,3 +477,28 @@ func TestTUIOwnedKeysHelp(t *testing.T) {
 		t.Errorf("footer with the console focused lost the global p: %q", f)
 	}
 }
+
+// TestTUIAttachedDetaches checks the dashboard of ukdev attach: the status
+// bar and the help say that q detaches, and q quits the dashboard at once
+// without touching the loop.
+func TestTUIAttachedDetaches(t *testing.T) {
+	var panels [numPanels]panel.Panel
+	for i, name := range []string{"console", "logs", "build", "memory", "metrics", "VMs"} {
+		panels[i] = &fakePanel{name: name}
+	}
+	c := &fakeControl{}
+	m := newModel(testDeps(c), panels, nil, Options{Project: "hello", Flavor: "elf", Attached: true})
+	m = update(m, tea.WindowSizeMsg{Width: 160, Height: 40})
+	screen := m.render()
+	for _, want := range []string{"attached · q detaches", "q detach"} {
+		if !strings.Contains(screen, want) {
+			t.Errorf("the attached dashboard does not say %q:\n%s", want, screen)
+		}
+	}
+	if _, quit := updateRun(m, paneltest.Press("q")); !quit {
+		t.Error("q does not end the attached dashboard at once")
+	}
+	if calls := c.Calls(); len(calls) != 0 {
+		t.Errorf("detaching acted on the loop: %v", calls)
+	}
+}

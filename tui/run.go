@@ -36,7 +36,19 @@ type Options struct {
 	// input and output.
 	Input  io.Reader
 	Output io.Writer
+	// Environ is the terminal's environment (TERM, COLORTERM, NO_COLOR)
+	// when it is not the process's: an attached client's.
+	Environ []string
+	// Resize delivers the terminal's new sizes when the process gets no
+	// SIGWINCH for it (an attached client's terminal); nil: none.
+	Resize <-chan Size
+	// Attached says that the dashboard does not own the loop: quitting
+	// detaches, and the VM runs on. RunAttached sets it.
+	Attached bool
 }
+
+// Size is a terminal's size in cells.
+type Size struct{ Width, Height int }
 
 // Run runs the loop and the dashboard over it until the user quits or ctx
 // ends. Quitting cancels the loop, which stops the VM; the dashboard stays
@@ -95,4 +107,52 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 		perr = nil
 	}
 	return errors.Join(lerr, perr)
+}
+
+// RunAttached runs the dashboard over a loop that runs elsewhere (a
+// detached ukdev's, for ukdev attach) until the user detaches (q, or
+// ctrl+c outside console input), ctx ends or the loop's events end. It
+// never stops the loop: the VM runs on. events is the loop's event
+// stream from now on, as the caller hands it over (the loop's own
+// channel has one reader).
+func RunAttached(ctx context.Context, loop *devloop.Loop, events <-chan devloop.Event, opts Options) error {
+	uiCtx, closeUI := context.WithCancel(ctx)
+	defer closeUI()
+	opts.Attached = true
+	d := panel.Deps{
+		Styles:    panel.NewStyles(opts.Color),
+		Control:   loop,
+		Deploy:    loop,
+		Store:     loop.Store(),
+		Ring:      loop.Ring(),
+		LiveSince: time.Now(),
+		StateDir:  loop.StateDir(),
+		Now:       time.Now,
+		Context:   uiCtx,
+	}
+	// No stop: quitting ends the dashboard alone.
+	m := New(d, loop, events, opts)
+	popts := []tea.ProgramOption{tea.WithoutSignalHandler(), tea.WithContext(ctx)}
+	if opts.Input != nil {
+		popts = append(popts, tea.WithInput(opts.Input))
+	}
+	if opts.Output != nil {
+		popts = append(popts, tea.WithOutput(opts.Output))
+	}
+	if opts.Environ != nil {
+		popts = append(popts, tea.WithEnvironment(opts.Environ))
+	}
+	p := tea.NewProgram(m, popts...)
+	if opts.Resize != nil {
+		go func() {
+			for sz := range opts.Resize {
+				p.Send(tea.WindowSizeMsg{Width: sz.Width, Height: sz.Height})
+			}
+		}()
+	}
+	_, err := p.Run()
+	if err != nil && !errors.Is(err, tea.ErrProgramKilled) && ctx.Err() == nil {
+		return fmt.Errorf("tui: %w", err)
+	}
+	return nil
 }

@@ -45,6 +45,7 @@ type status struct {
 	watchOff   bool
 	stopping   bool
 	stoppedAll bool
+	attached   bool // the dashboard does not own the loop (ukdev attach)
 }
 
 // healthState is what the status bar says about the app's health.
@@ -255,6 +256,9 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, "watch paused")
 	} else {
 		loop = append(loop, "watching")
+	}
+	if s.attached {
+		loop = append(loop, "attached · q detaches")
 	}
 	return vm, loop
 }

@@ -87,13 +87,20 @@ type devSession struct {
 // The caller closes closeLog when it is done; on an error nothing is
 // left open.
 func (a *app) openSession(once bool) (*devSession, error) {
+	return a.openSessionWith(devloop.Options{Once: once})
+}
+
+// openSessionWith is openSession with the loop's options (Once, NoWatch)
+// given; the session fills in the rest.
+func (a *app) openSessionWith(opts devloop.Options) (*devSession, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
 	log, closer := openDiagnostics(cfg)
 	a.announceOpen(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: once, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
+	opts.Config, opts.Log, opts.Backend, opts.BuildSupervisor = cfg, log, qemu.Backend{}, builder.SelfExe
+	loop, err := devloop.New(opts)
 	if err != nil {
 		closer.Close()
 		return nil, err
@@ -108,7 +115,9 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 	}
 	defer s.closeLog.Close()
 	cfg, log, loop := s.cfg, s.log, s.loop
-	if !plain && !asJSON && isTerminal(a.stdin) && isTerminal(a.stdout) {
+	dashboard := !plain && !asJSON && isTerminal(a.stdin) && isTerminal(a.stdout)
+	defer a.serveControl(ctx, s, false, dashboard).Close()
+	if dashboard {
 		// The dashboard owns the terminal: diagnostics go to the log file
 		// only, and keys reach the guest through the console panel.
 		return tui.Run(ctx, loop, tui.Options{
@@ -191,7 +200,7 @@ func colorAllowed() bool {
 }
 
 func newRunCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var asJSON, detach bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Build if needed, boot once, stream the console, exit with the guest's status",
@@ -200,13 +209,20 @@ boots it once and streams the serial console to standard output (ukdev's own eve
 go to standard error). Lines read from standard input are typed into the console.
 
 The exit status is the guest's: its exit code for "exit"; 134 for a crash or a panic;
-125 when QEMU failed; 137 when the VM was killed; a failed build's own status.`,
+125 when QEMU failed; 137 when the VM was killed; a failed build's own status.
+
+-d runs the VM detached from the terminal instead, as ukdev up does.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if detach {
+				return a.up(cmd.Context())
+			}
 			return a.runOnce(cmd.Context(), asJSON)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print every event, console lines included, as JSON lines on standard output")
+	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "boot the VM detached from the terminal and return (ukdev up)")
+	cmd.MarkFlagsMutuallyExclusive("json", "detach")
 	return cmd
 }
 
@@ -216,6 +232,7 @@ func (a *app) runOnce(ctx context.Context, asJSON bool) error {
 		return err
 	}
 	defer s.closeLog.Close()
+	defer a.serveControl(ctx, s, false, false).Close()
 	log, loop := s.log, s.loop
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()

@@ -16,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/ukdev/ukdev/builder"
+	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/flavor"
 	_ "github.com/ukdev/ukdev/flavor/all"
 	"github.com/ukdev/ukdev/project"
@@ -91,6 +92,12 @@ the dev loop, like "ukdev dev".`,
 	root.PersistentFlags().StringVarP(&a.dir, "dir", "C", "", "run as if ukdev was started in `dir`")
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "use this ukdev.toml instead of searching for one")
 	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newDiskCmd(a), newDeployCmd(a), newStatsCmd(a), newVersionCmd(a))
+	// The local VM manager: every running loop, all projects.
+	root.AddCommand(newPsCmd(a), newUpCmd(a), newDownCmd(a), newAttachCmd(a), newDetachedCmd(a),
+		newActionCmd(a, devloop.ActionStop, "Stop a running project's VM"),
+		newActionCmd(a, devloop.ActionPause, "Pause a running project's VM"),
+		newActionCmd(a, devloop.ActionResume, "Resume a paused project's VM"),
+		newActionCmd(a, devloop.ActionReboot, "Reboot a running project's VM on the same build"))
 	// A flavor's own commands (Nanos' kernel cache), from every flavor
 	// that has some.
 	for _, name := range flavor.Names() {

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/manager"
+)
+
+func TestWritePs(t *testing.T) {
+	vms := []manager.VM{
+		{Entry: manager.Entry{Project: "api", Flavor: "nanos", PID: 41230, Detached: true}, State: "running", Boot: 3,
+			Uptime: 12*time.Minute + 4*time.Second, Accel: "kvm", QEMUPID: 7, CPUPercent: 1.25, RSS: 88 << 20, Ports: []string{"tcp 8080→8080"}},
+		{Entry: manager.Entry{Project: "hello", Flavor: "elf", PID: 40977}, State: "building", Attached: true},
+		{Entry: manager.Entry{Project: "lost", Flavor: "elf", PID: 5}, State: "none", Error: "control socket: connection refused"},
+	}
+	var b bytes.Buffer
+	if err := writePs(&b, vms, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := `PROJECT  FLAVOR  STATE        BOOT  UPTIME  ACCEL  CPU%  RSS    PORTS          PID    MODE
+api      nanos   running      #3    12m04s  KVM    1.2   88.0M  tcp 8080→8080  41230  detached
+hello    elf     building     -     -       -      -     -      -              40977  terminal, dashboard
+lost     elf     unreachable  -     -       -      -     -      -              5      terminal
+lost: control socket: connection refused
+`
+	if b.String() != want {
+		t.Errorf("ukdev ps table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := writePs(&b, nil, time.Now()); err != nil || !strings.Contains(b.String(), "no ukdev is running") {
+		t.Errorf("empty list: %q, %v", b.String(), err)
+	}
+}
+
+// upMessages runs events through a startReporter and returns what ukdev
+// up reads, and whether the detached ukdev was told to quit.
+func upMessages(t *testing.T, events []devloop.Event) ([]upMsg, bool) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	quit := false
+	rep := &startReporter{w: w, quit: func() { quit = true }}
+	for _, e := range events {
+		rep.observe(e)
+	}
+	rep.fail(125, "the detached ukdev ended") // as detached's defer
+	var msgs []upMsg
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		var m upMsg
+		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Line != "" {
+			m.Line = "line"
+		}
+		msgs = append(msgs, m)
+	}
+	return msgs, quit
+}
+
+func TestStartReporter(t *testing.T) {
+	ok, failed, two := true, false, 2
+	line := upMsg{Line: "line"}
+	tests := []struct {
+		name   string
+		events []devloop.Event
+		want   []upMsg
+		quit   bool
+	}{
+		{"ready at the first console line",
+			[]devloop.Event{{Type: devloop.TypeBuildDone, Build: 1, OK: &ok}, {Type: devloop.TypeVMStart, Boot: 1}, {Type: devloop.TypeVMConsole, Boot: 1, Line: "hi"}, {Type: devloop.TypeVMConsole, Boot: 1, Line: "later"}},
+			[]upMsg{line, line, line, {Ready: true}}, false},
+		{"failed build: its status",
+			[]devloop.Event{{Type: devloop.TypeBuildStart, Build: 1}, {Type: devloop.TypeBuildDone, Build: 1, OK: &failed, ExitCode: &two}},
+			[]upMsg{line, line, {Failed: true, Code: 2, Error: "build #1 failed"}}, true},
+		{"guest ended at once: its status",
+			[]devloop.Event{{Type: devloop.TypeVMStart, Boot: 1}, {Type: devloop.TypeVMExit, Boot: 1, Reason: "exit", ExitCode: &two}},
+			[]upMsg{line, line, {Failed: true, Code: 2, Error: "boot #1 ended: exit 2"}}, true},
+		{"error before the boot",
+			[]devloop.Event{{Type: devloop.TypeError, Message: "cannot start QEMU"}},
+			[]upMsg{line, {Failed: true, Code: 125, Error: "cannot start QEMU"}}, true},
+		{"ended without a boot",
+			[]devloop.Event{{Type: devloop.TypeStart}},
+			[]upMsg{line, {Failed: true, Code: 125, Error: "the detached ukdev ended"}}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, quit := upMessages(t, tt.events)
+			if !slices.Equal(got, tt.want) || quit != tt.quit {
+				t.Errorf("messages %+v, quit %v; want %+v, quit %v", got, quit, tt.want, tt.quit)
+			}
+		})
+	}
+}
+
+// A dashboard attaching to a detached loop first gets the events that set
+// its status bar, then the live ones; one that leaves never blocks the
+// loop's events; the end of the loop ends the dashboard's stream.
+func TestEventHub(t *testing.T) {
+	h := newEventHub()
+	in := make(chan devloop.Event)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.run(in, func(devloop.Event) {})
+	}()
+	for _, e := range []devloop.Event{
+		{Type: devloop.TypeAccel, Accel: "tcg"},
+		{Type: devloop.TypeWatchPaused},
+		{Type: devloop.TypeVMStart, Boot: 1},
+		{Type: devloop.TypeVMConsole, Boot: 1, Line: "not replayed"},
+		{Type: devloop.TypeVMStart, Boot: 2},
+		{Type: devloop.TypeVMPaused, Boot: 2},
+	} {
+		in <- e
+	}
+	events, leave := h.subscribe()
+	in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2, Line: "live"}
+	var got []string
+	for range 5 {
+		e := <-events
+		got = append(got, string(e.Type)+e.Line)
+	}
+	want := []string{"vm.accel", "watch.paused", "vm.start", "vm.paused", "vm.consolelive"}
+	if !slices.Equal(got, want) {
+		t.Errorf("the attached dashboard got %q, want %q", got, want)
+	}
+	leave()
+	for range 10000 { // more than the subscriber's buffer: nobody reads it
+		in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2}
+	}
+	events, _ = h.subscribe()
+	close(in)
+	<-done
+	n := 0
+	for range events {
+		n++
+	}
+	if n != 4 {
+		t.Errorf("a dashboard attached just before the end got %d events, want the 4 replayed, then the close", n)
+	}
+}
