@@ -115,6 +115,11 @@ type Machine interface {
 	// HostStats returns a host-side snapshot of the machine's process. An
 	// error wraps fs.ErrNotExist when the process is gone.
 	HostStats() (HostStats, error)
+	// GDBServer opens the machine's gdb stub at addr, in Spec.GDB's form
+	// ("unix:<path>" or "tcp:127.0.0.1:<port>"), replacing a stub already
+	// open (and dropping its debugger). The guest keeps running until a
+	// debugger attaches, which stops it.
+	GDBServer(ctx context.Context, addr string) error
 }
 
 // The run states every backend reports the same way (Machine.Status).
