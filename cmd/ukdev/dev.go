@@ -26,7 +26,7 @@ import (
 )
 
 func newDevCmd(a *app) *cobra.Command {
-	var plain, asJSON bool
+	var plain, asJSON, gdb bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Watch, rebuild and hot-reboot the unikernel on every save",
@@ -41,14 +41,19 @@ its colours off.
 --plain prints one event per line (time, source, message) instead; --json prints
 the same events as JSON lines (see the README for every type). Without a terminal
 ukdev dev runs in plain mode. In both modes each line read from standard input is
-typed into the guest's serial console, followed by Enter.`,
+typed into the guest's serial console, followed by Enter.
+
+--gdb starts every boot paused at its first instruction with QEMU's gdb stub open,
+and prints (as a vm.gdb event) the gdb command line that attaches; gdb's continue
+starts the guest. In the dashboard, g opens gdb on the running VM at any time.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.dev(cmd.Context(), plain, asJSON)
+			return a.dev(cmd.Context(), plain, asJSON, gdb)
 		},
 	}
 	cmd.Flags().BoolVar(&plain, "plain", false, "print events as text lines instead of opening the dashboard")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	cmd.Flags().BoolVar(&gdb, "gdb", false, "start every boot paused, waiting for gdb on QEMU's gdb stub")
 	cmd.MarkFlagsMutuallyExclusive("plain", "json")
 	return cmd
 }
@@ -83,17 +88,18 @@ type devSession struct {
 }
 
 // openSession loads the project's config, opens ukdev's log file,
-// announces the project and makes the loop (one boot only when once).
+// announces the project and makes the loop (one boot only when once;
+// with gdb, boots that wait for the debugger).
 // The caller closes closeLog when it is done; on an error nothing is
 // left open.
-func (a *app) openSession(once bool) (*devSession, error) {
+func (a *app) openSession(once, gdb bool) (*devSession, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
 	log, closer := openDiagnostics(cfg)
 	a.announceOpen(cfg)
-	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: once, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
+	loop, err := devloop.New(devloop.Options{Config: cfg, Log: log, Once: once, GDB: gdb, Backend: qemu.Backend{}, BuildSupervisor: builder.SelfExe})
 	if err != nil {
 		closer.Close()
 		return nil, err
@@ -101,8 +107,8 @@ func (a *app) openSession(once bool) (*devSession, error) {
 	return &devSession{cfg: cfg, log: log, closeLog: closer, loop: loop}, nil
 }
 
-func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
-	s, err := a.openSession(false)
+func (a *app) dev(ctx context.Context, plain, asJSON, gdb bool) error {
+	s, err := a.openSession(false, gdb)
 	if err != nil {
 		return err
 	}
@@ -191,7 +197,7 @@ func colorAllowed() bool {
 }
 
 func newRunCmd(a *app) *cobra.Command {
-	var asJSON bool
+	var asJSON, gdb bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Build if needed, boot once, stream the console, exit with the guest's status",
@@ -200,18 +206,23 @@ boots it once and streams the serial console to standard output (ukdev's own eve
 go to standard error). Lines read from standard input are typed into the console.
 
 The exit status is the guest's: its exit code for "exit"; 134 for a crash or a panic;
-125 when QEMU failed; 137 when the VM was killed; a failed build's own status.`,
+125 when QEMU failed; 137 when the VM was killed; a failed build's own status.
+
+--gdb starts the boot paused at its first instruction with QEMU's gdb stub open,
+and prints (as a vm.gdb event) the gdb command line that attaches; gdb's continue
+starts the guest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.runOnce(cmd.Context(), asJSON)
+			return a.runOnce(cmd.Context(), asJSON, gdb)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print every event, console lines included, as JSON lines on standard output")
+	cmd.Flags().BoolVar(&gdb, "gdb", false, "start the boot paused, waiting for gdb on QEMU's gdb stub")
 	return cmd
 }
 
-func (a *app) runOnce(ctx context.Context, asJSON bool) error {
-	s, err := a.openSession(true)
+func (a *app) runOnce(ctx context.Context, asJSON, gdb bool) error {
+	s, err := a.openSession(true, gdb)
 	if err != nil {
 		return err
 	}

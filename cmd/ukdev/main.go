@@ -90,7 +90,7 @@ the dev loop, like "ukdev dev".`,
 	root.Flags().AddFlagSet(dev.Flags())
 	root.PersistentFlags().StringVarP(&a.dir, "dir", "C", "", "run as if ukdev was started in `dir`")
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "use this ukdev.toml instead of searching for one")
-	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newDiskCmd(a), newDeployCmd(a), newVersionCmd(a))
+	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newDiskCmd(a), newDeployCmd(a), newGDBCmd(a), newVersionCmd(a))
 	// A flavor's own commands (Nanos' kernel cache), from every flavor
 	// that has some.
 	for _, name := range flavor.Names() {
