@@ -32,6 +32,11 @@ type Options struct {
 	// Log receives the dashboard's own diagnostics; nil discards them.
 	// Nothing is ever written to the terminal but the dashboard.
 	Log *slog.Logger
+	// Tmux says that the dashboard runs inside tmux ($TMUX is set): g
+	// opens gdb in a split of TmuxPane ($TMUX_PANE; the current pane when
+	// empty) instead of suspending the dashboard for it.
+	Tmux     bool
+	TmuxPane string
 	// Input and Output are the terminal; nil means the process's standard
 	// input and output.
 	Input  io.Reader
@@ -61,6 +66,7 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 		Styles:    panel.NewStyles(opts.Color),
 		Control:   loop,
 		Deploy:    loop,
+		GDB:       loop,
 		Store:     loop.Store(),
 		Ring:      loop.Ring(),
 		LiveSince: liveSince,

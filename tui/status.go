@@ -43,6 +43,10 @@ type status struct {
 	watchOff   bool
 	stopping   bool
 	stoppedAll bool
+	// gdbWait: the boot waits at its first instruction for gdb.
+	gdbWait bool
+	// note is what the last gdb request came to, when worth saying.
+	note string
 }
 
 // apply folds one event into the status.
@@ -69,7 +73,10 @@ func (s *status) apply(e devloop.Event) {
 			text += " " + panel.FormatMS(*e.DurationMS)
 		}
 		s.lastBuild, s.buildOK, s.hasBuild = text, ok, true
+	case devloop.TypeVMGDB:
+		s.gdbWait = e.Boot == s.boot && s.vm == vmBooting
 	case devloop.TypeVMStart:
+		s.gdbWait, s.note = false, ""
 		s.vm, s.boot, s.bootStart, s.exit = vmBooting, e.Boot, e.Time, ""
 		s.frozenAt, s.pausedFor = time.Time{}, 0
 		s.machine = e.Machine
@@ -167,6 +174,9 @@ func (s *status) vmLabel() string {
 	}
 	switch s.vm {
 	case vmBooting:
+		if s.gdbWait {
+			return "waiting for gdb"
+		}
 		return "booting"
 	case vmRunning:
 		return "running"
@@ -224,6 +234,9 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, "watch paused")
 	} else {
 		loop = append(loop, "watching")
+	}
+	if s.note != "" {
+		loop = append(loop, s.note)
 	}
 	return vm, loop
 }

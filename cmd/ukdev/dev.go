@@ -123,8 +123,11 @@ func (a *app) dev(ctx context.Context, plain, asJSON, gdb bool) error {
 			Flavor:  cfg.Flavor,
 			Ports:   portLabels(cfg.VM.Ports),
 			Log:     log,
-			Input:   a.stdin,
-			Output:  a.stdout,
+			// Inside tmux, g opens gdb in a split of ukdev's pane.
+			Tmux:     os.Getenv("TMUX") != "",
+			TmuxPane: os.Getenv("TMUX_PANE"),
+			Input:    a.stdin,
+			Output:   a.stdout,
 		})
 	}
 	ctx, stop := context.WithCancel(ctx)

@@ -182,11 +182,11 @@ func TestScrolling(t *testing.T) {
 		{"pgup pgdown", paneltest.Keys("pgup", "pgup", "pgdown"), "line 92", false, ""},
 		{"ctrl+u", paneltest.Keys("ctrl+u"), "line 94", false, ""},
 		{"ctrl+u ctrl+d", paneltest.Keys("ctrl+u", "ctrl+u", "ctrl+d"), "line 94", false, ""},
-		{"g top", paneltest.Keys("g"), "line 1", false, "paused at 1/100"},
+		{"home top", paneltest.Keys("home"), "line 1", false, "paused at 1/100"},
 		{"home top", paneltest.Keys("home"), "line 1", false, ""},
-		{"k at top stays", paneltest.Keys("g", "k"), "line 1", false, ""},
-		{"G follows", paneltest.Keys("g", "G"), "line 96", true, ""},
-		{"end follows", paneltest.Keys("g", "end"), "line 96", true, ""},
+		{"k at top stays", paneltest.Keys("home", "k"), "line 1", false, ""},
+		{"G follows", paneltest.Keys("home", "G"), "line 96", true, ""},
+		{"end follows", paneltest.Keys("home", "end"), "line 96", true, ""},
 		{"wheel up", []tea.Msg{tea.MouseWheelMsg{Button: tea.MouseWheelUp}}, "line 93", false, ""},
 		{"wheel down to the bottom", []tea.Msg{tea.MouseWheelMsg{Button: tea.MouseWheelUp},
 			tea.MouseWheelMsg{Button: tea.MouseWheelDown}}, "line 96", true, ""},
@@ -365,7 +365,7 @@ func TestResizeKeepsPosition(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, _ := newModel(t, false, 30, 5)
 			update(m, numbered(1, 1, 100))
-			update(m, paneltest.Press("g"))
+			update(m, paneltest.Press("home"))
 			for range 39 {
 				update(m, paneltest.Press("j"))
 			}
@@ -390,7 +390,7 @@ func TestResizeWhileFollowingStaysAtTheBottom(t *testing.T) {
 func TestResizeWithinAWrappedLine(t *testing.T) {
 	m, _ := newModel(t, false, 10, 2)
 	update(m, panel.EventsMsg{lineEv(1, strings.Repeat("x", 30)+"ABCDEFGHIJ"+strings.Repeat("y", 30))})
-	update(m, paneltest.Press("g"), paneltest.Press("j"), paneltest.Press("j"), paneltest.Press("j"))
+	update(m, paneltest.Press("home"), paneltest.Press("j"), paneltest.Press("j"), paneltest.Press("j"))
 	if rows := plainRows(t, m, 10, 2); rows[0] != "ABCDEFGHIJ" {
 		t.Fatalf("first row %q", rows[0])
 	}
