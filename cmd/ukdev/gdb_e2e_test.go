@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -105,4 +106,80 @@ func waitExited[T any](r *running[T]) int {
 		r.t.Fatalf("wait for ukdev: %v", err)
 	}
 	return 0
+}
+
+// gdbPrompt is what gdb shows once it is connected and waits for a
+// command.
+var gdbPrompt = regexp.MustCompile(`(?m)^\(gdb\) *$`)
+
+// driveGDB runs gdb commands in the session's active pane, where gdb was
+// just started on the example: break in the timer interrupt, continue,
+// read ticks, quit (which detaches and lets the guest run on).
+func driveGDB(t *testing.T, s *tmuxSession, interrupt bool) {
+	t.Helper()
+	s.waitScreen("gdb connected", bootWait, func(screen string) bool {
+		return strings.Contains(screen, "Remote debugging using") && gdbPrompt.MatchString(screen)
+	})
+	if interrupt {
+		// ^C in gdb interrupts the guest, and never reaches ukdev.
+		s.typeText("continue")
+		s.keys("Enter")
+		s.waitText("gdb continuing", quickWait, "Continuing.")
+		s.keys("C-c")
+		s.waitText("the guest interrupted", bootWait, "received signal SIGINT")
+	}
+	s.typeText("break timer_interrupt")
+	s.keys("Enter")
+	s.typeText("continue")
+	s.keys("Enter")
+	s.waitText("the breakpoint hit", bootWait, "Breakpoint 1, timer_interrupt ()")
+	s.typeText("print ticks")
+	s.keys("Enter")
+	s.waitScreen("ticks", quickWait, regexp.MustCompile(`(?m)^\$1 = \d+`).MatchString)
+	s.typeText("quit")
+	s.keys("Enter")
+	s.waitText("gdb's question", quickWait, "Quit anyway? (y or n)")
+	s.keys("y", "Enter")
+}
+
+// TestDashboardGDBInTmuxSplit: g in a dashboard inside tmux opens gdb on
+// the running VM in a new pane beside it; gdb breaks in the example and
+// reads ticks; once it quits, the VM runs on and the dashboard too.
+func TestDashboardGDBInTmuxSplit(t *testing.T) {
+	dir, env := helloProject(t, "")
+	needTools(t, "gdb")
+	s := startDashboard(t, "gdbsplit", dir, env, 160, 50, "")
+	s.waitText("dashboard with the banner", bootWait, "1 console", helloBanner, "running")
+	s.keys("g")
+	panes := func() int {
+		out, err := s.tmux("list-panes", "-t", s.name)
+		if err != nil {
+			return 0
+		}
+		return strings.Count(out, "\n")
+	}
+	if !pollUntil(quickWait, func() bool { return panes() == 2 }) {
+		t.Fatalf("g opened no pane beside the dashboard: %d panes", panes())
+	}
+	driveGDB(t, s, false)
+	if !pollUntil(quickWait, func() bool { return panes() == 1 }) {
+		t.Fatalf("gdb's pane stayed after it quit")
+	}
+	s.waitText("the dashboard, the VM running on", quickWait, helloBanner, "running", "gdb runs in the pane beside")
+	s.quit()
+}
+
+// TestDashboardGDBSuspends: g in a dashboard outside tmux gives the
+// terminal to gdb; its ^C interrupts the guest without stopping ukdev,
+// and when gdb quits the dashboard comes back with its panels as they
+// were and the VM running.
+func TestDashboardGDBSuspends(t *testing.T) {
+	dir, env := helloProject(t, "")
+	needTools(t, "gdb")
+	s := startDashboard(t, "gdbsuspend", dir, env, 160, 50, "env -u TMUX -u TMUX_PANE '"+ukdevBin+"'")
+	s.waitText("dashboard with the banner", bootWait, "1 console", helloBanner, "running")
+	s.keys("g")
+	driveGDB(t, s, true)
+	s.waitText("the dashboard again", quickWait, "1 console", "2 logs", helloBanner, "running")
+	s.quit()
 }
