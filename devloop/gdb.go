@@ -174,8 +174,12 @@ func newGDBSession(target flavor.DebugTarget, addr string) GDBSession {
 	return GDBSession{Address: remote, Args: gdbArgs(target, remote), Note: target.Note}
 }
 
-// gdbEvent reports a gdb stub open on a boot.
+// gdbEvent reports a gdb stub open on a boot; the message ends with what
+// gdb will not see right, if anything.
 func gdbEvent(boot, build int, s GDBSession, msg string) Event {
+	if s.Note != "" {
+		msg += " (note: " + s.Note + ")"
+	}
 	return Event{Type: TypeVMGDB, Boot: boot, Build: build, Address: s.Address, Command: s.CommandLine(),
 		Args: s.Args, Detail: s.Note, Message: msg}
 }

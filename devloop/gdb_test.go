@@ -94,7 +94,7 @@ func TestLoopGDBWaitsForDebugger(t *testing.T) {
 	if e.Address != sock || !slices.Equal(e.Args, wantArgs) || e.Command != ShellJoin(wantArgs) || e.Detail != "a note" || e.Build != 1 {
 		t.Errorf("vm.gdb %+v\nwant address %s, args %q", e, sock, wantArgs)
 	}
-	if !strings.Contains(e.Message, ShellJoin(wantArgs)) {
+	if !strings.Contains(e.Message, ShellJoin(wantArgs)) || !strings.HasSuffix(e.Message, "(note: a note)") {
 		t.Errorf("vm.gdb message %q does not give the command line", e.Message)
 	}
 	waitFor(t, "the live VM", func() bool { info, ok := h.l.Current(); return ok && info.PID == m.pid })

@@ -54,12 +54,6 @@ func plainLine(e devloop.Event, color bool) string {
 		src = "error"
 	case devloop.TypeDeployConsole:
 		src = string(devloop.CloudSource(e.Deploy))
-	case devloop.TypeVMGDB:
-		// The message ends with the command line, to copy as it is; what
-		// gdb will not see right follows it.
-		if e.Detail != "" {
-			msg += " (note: " + logs.Sanitize(e.Detail, false) + ")"
-		}
 	}
 	line := fmt.Sprintf("%s %-7s %s", e.Time.Format("15:04:05.000"), src, msg)
 	if color && strings.IndexByte(msg, 0x1b) >= 0 {

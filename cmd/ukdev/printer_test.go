@@ -86,7 +86,7 @@ func TestPrinterPlain(t *testing.T) {
 		{
 			name: "gdb stub with its command line and note",
 			e: devloop.Event{Time: at, Type: devloop.TypeVMGDB, Boot: 1, Address: "/run/g.sock", Detail: "no symbols",
-				Message: "boot #1 paused at its first instruction, waiting for gdb at /run/g.sock: gdb -q -ex 'target remote /run/g.sock'"},
+				Message: "boot #1 paused at its first instruction, waiting for gdb at /run/g.sock: gdb -q -ex 'target remote /run/g.sock' (note: no symbols)"},
 			want: "12:34:56.789 vm      boot #1 paused at its first instruction, waiting for gdb at /run/g.sock: gdb -q -ex 'target remote /run/g.sock' (note: no symbols)\n",
 		},
 		{
