@@ -305,6 +305,14 @@ func TestWrappedScrollingByRows(t *testing.T) {
 	}
 }
 
+func TestOldBootsGDBStubNotShown(t *testing.T) {
+	m, _ := newModel(t, false, 60, 6)
+	update(m, panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMGDB, Boot: 2, Address: "/run/g.sock"}})
+	if rows := strings.Join(plainRows(t, m, 60, 6), "\n"); strings.Contains(rows, "gdb") {
+		t.Errorf("boot 2's gdb stub shown under boot 3:\n%s", rows)
+	}
+}
+
 func TestSeparators(t *testing.T) {
 	ok := true
 	tests := []struct {
@@ -323,6 +331,8 @@ func TestSeparators(t *testing.T) {
 			[]string{"── boot 1 ·", "── boot 1 ended: exit 0", "── boot 2 · build 2 · 12:04:16 ──", "hi"}, "boot 2"},
 		{"reset", panel.EventsMsg{startEv(3, 3, t0), {Time: t0.Add(time.Second), Type: devloop.TypeVMReset, Boot: 3, Build: 3}},
 			[]string{"── boot 3 ·", "── boot 3 reset · build 3 · 12:03:12 ──"}, "boot 3"},
+		{"gdb stub", panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMGDB, Boot: 3, Address: "/run/g.sock"}},
+			[]string{"── boot 3 ·", "── boot 3 · gdb stub at /run/g.sock ──"}, "boot 3"},
 		{"VM paused", panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMPaused, Boot: 3}},
 			[]string{"── boot 3 ·"}, "boot 3 (VM paused)"},
 		{"VM resumed", panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMPaused, Boot: 3}, {Type: devloop.TypeVMResumed, Boot: 3}},
