@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"net"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -68,11 +69,12 @@ func TestMachineGDBServer(t *testing.T) {
 	}
 }
 
-// stubAnswers connects to a gdb stub at the unix socket path and asks it
-// why the guest stopped (the remote protocol's "?"), as gdb does first.
-func stubAnswers(t *testing.T, path string) {
+// stubAnswers connects to a gdb stub at addr on network ("unix" or
+// "tcp") and asks it why the guest stopped (the remote protocol's "?"),
+// as gdb does first.
+func stubAnswers(t *testing.T, network, addr string) {
 	t.Helper()
-	conn, err := net.DialTimeout("unix", path, deadline)
+	conn, err := net.DialTimeout(network, addr, deadline)
 	if err != nil {
 		t.Fatalf("dial the gdb stub: %v", err)
 	}
@@ -101,13 +103,26 @@ func TestMachineGDBStubReal(t *testing.T) {
 	spec.GDB = "unix:" + filepath.Join(dir, "gdb-start.sock")
 	spec.StartPaused = true
 	m, _ := start(t, spec)
-	stubAnswers(t, filepath.Join(dir, "gdb-start.sock"))
+	stubAnswers(t, "unix", filepath.Join(dir, "gdb-start.sock"))
 
 	// Opening another stub replaces the first.
 	if err := m.GDBServer(t.Context(), "unix:"+filepath.Join(dir, "gdb-later.sock")); err != nil {
 		t.Fatal(err)
 	}
-	stubAnswers(t, filepath.Join(dir, "gdb-later.sock"))
+	stubAnswers(t, "unix", filepath.Join(dir, "gdb-later.sock"))
+
+	// And a loopback port replaces that.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	hostport := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	if err := m.GDBServer(t.Context(), "tcp:"+hostport); err != nil {
+		t.Fatal(err)
+	}
+	stubAnswers(t, "tcp", hostport)
 	if err := m.GDBServer(t.Context(), "unix:"+filepath.Join(dir, "missing", "gdb.sock")); err == nil {
 		t.Fatal("a stub in a missing directory was opened")
 	}
