@@ -169,6 +169,17 @@ func TestLoopOpenGDB(t *testing.T) {
 	if _, err := h.l.OpenGDB(t.Context(), false); err == nil {
 		t.Error("OpenGDB succeeded though QEMU refused the stub")
 	}
+	// Refusing closed the old (tcp) stub too: the next call opens one
+	// again.
+	m.mu.Lock()
+	m.gdbErr = nil
+	m.mu.Unlock()
+	if _, err := h.l.OpenGDB(t.Context(), true); err != nil {
+		t.Fatal(err)
+	}
+	if calls := m.callList(); !strings.HasPrefix(calls[len(calls)-1], "gdbserver tcp:127.0.0.1:") {
+		t.Errorf("no stub opened after a refused one: %q", calls)
+	}
 }
 
 func TestLoopOpenGDBFlavorWithoutDebugger(t *testing.T) {
