@@ -60,6 +60,10 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		}
 		return
 	}
+	if l.opts.GDB {
+		// The guest waits for the debugger: no save → running time.
+		clock = nil
+	}
 	n := l.nextBoot
 	spec := l.machineSpec(img, n)
 	img = spec.Image
@@ -108,7 +112,12 @@ func (l *Loop) machineSpec(img image.Image, n int) vm.Spec {
 		// (microvm's ioapic2 does not exist on q35).
 		img.MachineOptions = ""
 	}
+	var gdb string
+	if l.opts.GDB {
+		gdb = "unix:" + l.gdbSocket(n)
+	}
 	return vm.Spec{
+		GDB:         gdb,
 		QEMU:        cfg.VM.QEMU,
 		Image:       img,
 		Accel:       l.accel.Name,
@@ -181,8 +190,8 @@ func (l *Loop) handOverPorts(ctx context.Context, m vm.Machine, n int) bool {
 }
 
 // letRun announces boot b, makes it the machine console input and
-// inspection go to, resumes its guest, and waits for its end in the
-// background.
+// inspection go to, resumes its guest (with Options.GDB, leaves it to the
+// debugger), and waits for its end in the background.
 func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump string) {
 	m, n := b.m, b.n
 	// vm.start comes before any console line of the boot.
@@ -190,9 +199,12 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, b.build, strings.ToUpper(l.accel.Name), b.machine, m.PID())})
 	l.setRunning(m, &VMInfo{Boot: n, Build: b.build, PID: m.PID(), Machine: b.machine, Accel: l.accel.Name,
 		MemoryMiB: spec.MemoryMiB, Symbols: b.img.Symbols, SymbolSpace: b.img.SymbolSpace})
+	l.setGDBStub(&gdbStub{m: m, boot: n, build: b.build, img: b.img, addr: spec.GDB})
 	contAt := time.Now()
 	b.out.armClock(contAt, m)
-	if err := m.Resume(ctx); err != nil && ctx.Err() == nil {
+	if spec.GDB != "" {
+		l.waitForGDB(b, spec.GDB)
+	} else if err := m.Resume(ctx); err != nil && ctx.Err() == nil {
 		// When ukdev is quitting, shutdown stops this VM anyway.
 		l.errorf("boot #%d: cont: %v", n, err)
 		if l.opts.Once {
@@ -204,9 +216,11 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 	}
 	l.startHealth(ctx, b, b.spawn)
 	go func() {
-		// QEMU leaves its QMP socket behind, and ReadMemory its dump.
+		// QEMU leaves its QMP and gdb sockets behind, and ReadMemory its
+		// dump.
 		<-m.Exited()
 		_ = os.Remove(spec.QMPSocket)
+		_ = os.Remove(l.gdbSocket(n))
 		_ = os.Remove(dump)
 	}()
 	go func() {

@@ -73,6 +73,10 @@ const (
 	TypeVMPaused EventType = "vm.paused"
 	// TypeVMResumed says that the VM runs again after a pause.
 	TypeVMResumed EventType = "vm.resumed"
+	// TypeVMGDB says that QEMU's gdb stub of boot Boot listens at
+	// Address, and gives the gdb command line that attaches (Command,
+	// shell-quoted, and Args); Detail says what gdb will not see right.
+	TypeVMGDB EventType = "vm.gdb"
 	// TypeReload is sent at a new boot's first console line after a save,
 	// with the Timing of save → running.
 	TypeReload EventType = "reload.done"
@@ -142,7 +146,9 @@ type Event struct {
 	Reason     string   `json:"reason,omitempty"`
 	Detail     string   `json:"detail,omitempty"`
 	Command    string   `json:"command,omitempty"`
-	Frames     []string `json:"frames,omitempty"` // a crash's stack, innermost first, symbolised
+	Address    string   `json:"address,omitempty"` // vm.gdb: the stub's address, as gdb's target remote takes it
+	Args       []string `json:"args,omitempty"`    // vm.gdb: the gdb command line, "gdb" first
+	Frames     []string `json:"frames,omitempty"`  // a crash's stack, innermost first, symbolised
 	Timing     *Timing  `json:"timing,omitempty"`
 	URL        string   `json:"url,omitempty"` // the endpoint a health event checked
 

@@ -139,6 +139,7 @@ type fakeMachine struct {
 	typed    chan struct{} // closed and replaced at each console write
 	writeErr error
 	portErr  error
+	gdbErr   error // what GDBServer returns
 	forwards []vm.PortForward
 	ended    chan struct{}
 	exited   chan struct{}
@@ -345,6 +346,16 @@ func (m *fakeMachine) BalloonStats(context.Context) (vm.BalloonStats, error) {
 
 func (m *fakeMachine) Registers(context.Context) (vm.Registers, error) {
 	return vm.Registers{RIP: 0x100000, CR0: 0x11}, nil
+}
+
+func (m *fakeMachine) GDBServer(_ context.Context, addr string) error {
+	m.record("gdbserver " + addr)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isExited {
+		return fmt.Errorf("fake: gdbserver: %w", vm.ErrExited)
+	}
+	return m.gdbErr
 }
 
 func (m *fakeMachine) HostStats() (vm.HostStats, error) {

@@ -54,6 +54,11 @@ type Options struct {
 	// that it dies with ukdev (builder.Builder.Supervisor); empty runs
 	// builds without one.
 	BuildSupervisor string
+	// GDB starts every boot paused at its first instruction with QEMU's
+	// gdb stub open on a unix socket in the private runtime dir, reports
+	// it as a vm.gdb event with the gdb command line that attaches, and
+	// leaves the guest to the debugger: gdb's continue starts it.
+	GDB bool
 	// EventBuffer is the capacity of the events channel; default 8192.
 	// Console lines are dropped (and counted) when it is full; other events
 	// wait for the reader.
@@ -146,6 +151,7 @@ type Loop struct {
 	// forwarded), reported at start.
 	metricsErr error
 	metrics    *metrics.Sampler // samples the live VM while a view holds it
+	gdb        gdbState         // the live boot's gdb stub (OpenGDB)
 }
 
 type command int

@@ -43,6 +43,9 @@ type harnessOptions struct {
 	machine string // the fake kernel's machine; default microvm
 	disks   bool   // the fake kernel writes bootable disks
 	noWatch bool
+	// debug makes the fake kernel a flavor.Debugger with this target.
+	debug *flavor.DebugTarget
+	gdb   bool // Options.GDB
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -67,7 +70,10 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 	if o.disks {
 		k = &diskKernel{h.k}
 	}
-	h.l, err = New(Options{Config: cfg, Backend: h.be, Builder: h.bld, Kernel: k, Once: o.once, NoWatch: o.noWatch,
+	if o.debug != nil {
+		k = &debugKernel{fakeKernel: h.k, target: *o.debug}
+	}
+	h.l, err = New(Options{Config: cfg, Backend: h.be, Builder: h.bld, Kernel: k, Once: o.once, NoWatch: o.noWatch, GDB: o.gdb,
 		StateDir: filepath.Join(t.TempDir(), "state"), RuntimeDir: runDir})
 	if err != nil {
 		t.Fatal(err)

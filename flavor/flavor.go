@@ -8,7 +8,7 @@
 // with and decodes boots with. Whatever only some flavors can do is a small
 // optional interface, found with a type assertion: a Kernel may be a
 // ConsoleParser, ConsoleExplainer, ConsoleFilterer, ArtifactLocator,
-// or SyslogShipper; a Flavor may be a BuildChooser, Describer, Announcer
+// SyslogShipper, DiskWriter or Debugger; a Flavor may be a BuildChooser, Describer, Announcer
 // or Commander.
 package flavor
 

@@ -53,3 +53,21 @@ func OpenProgram(p, runs string) (*Program, error) {
 	}
 	return &Program{File: f, file: file}, nil
 }
+
+// ELFType returns the type of the ELF file at path: elf.ET_EXEC for a
+// program that runs at its link addresses, elf.ET_DYN for a
+// position-independent one. A file that is not an ELF is an error
+// wrapping ErrNotBootable; anything but a regular file is refused
+// (ErrNotRegular) without blocking.
+func ELFType(path string) (elf.Type, error) {
+	file, _, err := OpenRegular(path)
+	if err != nil {
+		return 0, fmt.Errorf("kernel: %s: %w", path, err)
+	}
+	defer file.Close()
+	f, err := elf.NewFile(file)
+	if err != nil {
+		return 0, &FormatError{Path: path, Err: ErrNotBootable, Reason: fmt.Sprintf("not an ELF file (%v)", err)}
+	}
+	return f.Type, nil
+}

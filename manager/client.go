@@ -128,7 +128,7 @@ func (c *Client) Quit(ctx context.Context) error { return c.Call(ctx, "quit", ni
 
 // attachEnv are the variables of the client's environment that the
 // dashboard needs.
-var attachEnv = []string{"TERM", "COLORTERM", "NO_COLOR"}
+var attachEnv = []string{"TERM", "COLORTERM", "NO_COLOR", "TMUX", "TMUX_PANE"}
 
 // Attach hands the terminal in and out over to the loop, which shows its
 // dashboard there until the user detaches (q) or ctx ends; env supplies

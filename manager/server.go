@@ -47,7 +47,8 @@ type Terminal struct {
 	// In and Out are the client's standard input and output; the
 	// attach function owns them only until it returns.
 	In, Out *os.File
-	// Env is the client's TERM, COLORTERM and NO_COLOR ("KEY=value").
+	// Env is the client's TERM, COLORTERM, NO_COLOR, TMUX and TMUX_PANE
+	// ("KEY=value").
 	Env []string
 	// Size is the terminal's size at attach; Sizes its later sizes,
 	// closed when the client is gone.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what ukdev and its tests need on Debian/Ubuntu when it is missing:
 # QEMU (qemu-system-x86), a C toolchain and make for the example unikernel,
-# tmux for the dashboard's end-to-end test, and GRUB for BIOS (grub-pc-bin's
+# tmux for the dashboard's end-to-end test, gdb for `ukdev gdb` and the
+# dashboard's g key (and their test), and GRUB for BIOS (grub-pc-bin's
 # i386-pc images and modules, grub-common's grub-mkimage) for the bootable
 # disks of `ukdev disk`.
 set -euo pipefail
@@ -12,6 +13,7 @@ command -v gcc >/dev/null || missing+=(gcc)
 command -v ld >/dev/null || missing+=(binutils)
 command -v make >/dev/null || missing+=(make)
 command -v tmux >/dev/null || missing+=(tmux)
+command -v gdb >/dev/null || missing+=(gdb)
 [ -e /usr/lib/grub/i386-pc/boot.img ] || missing+=(grub-pc-bin)
 command -v grub-mkimage >/dev/null || missing+=(grub-common)
 [ ${#missing[@]} -eq 0 ] && exit 0

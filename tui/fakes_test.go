@@ -157,6 +157,18 @@ func machineVMs() *fakeVMs {
 	}}
 }
 
+// fakeGDB plays the loop's OpenGDB: it returns session, or err.
+type fakeGDB struct {
+	session devloop.GDBSession
+	err     error
+	calls   int
+}
+
+func (g *fakeGDB) OpenGDB(context.Context, bool) (devloop.GDBSession, error) {
+	g.calls++
+	return g.session, g.err
+}
+
 // pinnedNow is the clock of the view tests.
 var pinnedNow = time.Date(2025, 3, 1, 12, 3, 20, 0, time.Local)
 
@@ -166,6 +178,7 @@ func testDeps(c panel.Control) panel.Deps {
 		Styles:  panel.NewStyles(false),
 		Control: c,
 		Deploy:  dc,
+		GDB:     &fakeGDB{err: devloop.ErrNoVM},
 		Now:     func() time.Time { return pinnedNow },
 		Context: context.Background(),
 	}

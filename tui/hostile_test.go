@@ -137,9 +137,9 @@ func TestTUIHostileGuest(t *testing.T) {
 	}
 	keys := []string{
 		"?", "esc", // the help overlay over the console
-		"1", "f", "g", "z", "l", "l", "l", "G", "z", "f",
-		"2", "f", "g", "G", "f",
-		"3", "f", "g", "G", "f",
+		"1", "f", "home", "z", "l", "l", "l", "G", "z", "f",
+		"2", "f", "home", "G", "f",
+		"3", "f", "home", "G", "f",
 		"4", "5", "tab",
 	}
 	tests := []struct {

@@ -21,6 +21,7 @@ type keyMap struct {
 	StopStart key.Binding
 	Watch     key.Binding
 	Deploy    key.Binding
+	GDB       key.Binding
 	Quit      key.Binding
 }
 
@@ -38,6 +39,7 @@ func newKeyMap() keyMap {
 		StopStart: key.NewBinding(key.WithKeys("s"), key.WithHelp("s", "stop/start VM")),
 		Watch:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pause watching")),
 		Deploy:    key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deploy this build")),
+		GDB:       key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "gdb on the VM")),
 		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
@@ -52,7 +54,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Prev, k.Focus, k.Maximise, k.Help, k.Close, k.Quit},
-		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Deploy},
+		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Deploy, k.GDB},
 	}
 }
 

@@ -34,6 +34,10 @@ type Model struct {
 	// when the event stream closes. Nil: quitting is immediate.
 	stop func()
 
+	// tmux and tmuxPane are Options.Tmux and TmuxPane: where g runs gdb.
+	tmux     bool
+	tmuxPane string
+
 	status        status
 	focus         int
 	maximised     bool
@@ -73,17 +77,21 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 		h.Styles = help.Styles{Ellipsis: plain, ShortKey: plain, ShortDesc: plain, ShortSeparator: plain,
 			FullKey: plain, FullDesc: plain, FullSeparator: plain}
 	}
+	keys := newKeyMap()
+	keys.GDB.SetEnabled(d.GDB != nil)
 	m := Model{
-		deps:   d,
-		styles: d.Styles,
-		log:    log,
-		keys:   newKeyMap(),
-		help:   h,
-		panels: panels,
-		deploy: deployview.New(d),
-		events: events,
-		status: status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports, attached: opts.Attached},
-		tab:    panelMetrics,
+		deps:     d,
+		styles:   d.Styles,
+		log:      log,
+		keys:     keys,
+		help:     h,
+		panels:   panels,
+		deploy:   deployview.New(d),
+		events:   events,
+		tmux:     opts.Tmux,
+		tmuxPane: opts.TmuxPane,
+		status:   status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports, attached: opts.Attached},
+		tab:      panelMetrics,
 	}
 	if opts.Attached {
 		// q ends this dashboard only: the VM runs on.
@@ -151,6 +159,23 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m, tea.Quit
 	case panel.TickMsg:
 		return m, tea.Batch(m.broadcast(msg), tick())
+	case gdbOpenedMsg:
+		if msg.err != nil {
+			m.status.note = "gdb: " + msg.err.Error()
+			return m, nil
+		}
+		m.status.note = ""
+		return m, m.runGDB(msg.session)
+	case gdbDoneMsg:
+		switch {
+		case msg.err != nil:
+			m.status.note = "gdb: " + msg.err.Error()
+		case msg.inPane:
+			m.status.note = "gdb runs in the pane beside"
+		default:
+			m.status.note = ""
+		}
+		return m, nil
 	}
 	return m, m.broadcast(msg)
 }
@@ -211,6 +236,8 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.control(panel.Control.ToggleWatch)
 	case key.Matches(msg, k.Deploy):
 		return m, m.deploy.Open()
+	case key.Matches(msg, k.GDB):
+		return m, m.openGDB()
 	default:
 		return m, m.updatePanel(m.focus, msg)
 	}

@@ -32,6 +32,11 @@ type Options struct {
 	// Log receives the dashboard's own diagnostics; nil discards them.
 	// Nothing is ever written to the terminal but the dashboard.
 	Log *slog.Logger
+	// Tmux says that the dashboard runs inside tmux ($TMUX is set): g
+	// opens gdb in a split of TmuxPane ($TMUX_PANE; the current pane when
+	// empty) instead of suspending the dashboard for it.
+	Tmux     bool
+	TmuxPane string
 	// Input and Output are the terminal; nil means the process's standard
 	// input and output.
 	Input  io.Reader
@@ -42,6 +47,9 @@ type Options struct {
 	// Resize delivers the terminal's new sizes when the process gets no
 	// SIGWINCH for it (an attached client's terminal); nil: none.
 	Resize <-chan Size
+	// VMs lists and acts on every VM of this machine for the VMs panel;
+	// nil: the panel says the VM manager is not available.
+	VMs panel.VMSource
 	// Attached says that the dashboard does not own the loop: quitting
 	// detaches, and the VM runs on. RunAttached sets it.
 	Attached bool
@@ -73,6 +81,8 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 		Styles:    panel.NewStyles(opts.Color),
 		Control:   loop,
 		Deploy:    loop,
+		GDB:       loop,
+		VMs:       opts.VMs,
 		Store:     loop.Store(),
 		Ring:      loop.Ring(),
 		LiveSince: liveSince,
@@ -123,6 +133,8 @@ func RunAttached(ctx context.Context, loop *devloop.Loop, events <-chan devloop.
 		Styles:    panel.NewStyles(opts.Color),
 		Control:   loop,
 		Deploy:    loop,
+		GDB:       loop,
+		VMs:       opts.VMs,
 		Store:     loop.Store(),
 		Ring:      loop.Ring(),
 		LiveSince: time.Now(),

@@ -46,6 +46,10 @@ type status struct {
 	stopping   bool
 	stoppedAll bool
 	attached   bool // the dashboard does not own the loop (ukdev attach)
+	// gdbWait: the boot waits at its first instruction for gdb.
+	gdbWait bool
+	// note is what the last gdb request came to, when worth saying.
+	note string
 }
 
 // healthState is what the status bar says about the app's health.
@@ -81,7 +85,10 @@ func (s *status) apply(e devloop.Event) {
 			text += " " + panel.FormatMS(*e.DurationMS)
 		}
 		s.lastBuild, s.buildOK, s.hasBuild = text, ok, true
+	case devloop.TypeVMGDB:
+		s.gdbWait = e.Boot == s.boot && s.vm == vmBooting
 	case devloop.TypeVMStart:
+		s.gdbWait, s.note = false, ""
 		s.vm, s.boot, s.bootStart, s.exit = vmBooting, e.Boot, e.Time, ""
 		s.frozenAt, s.pausedFor = time.Time{}, 0
 		s.health = healthUnknown
@@ -193,6 +200,9 @@ func (s *status) vmLabel() string {
 	}
 	switch s.vm {
 	case vmBooting:
+		if s.gdbWait {
+			return "waiting for gdb"
+		}
 		return "booting"
 	case vmRunning:
 		return "running"
@@ -259,6 +269,9 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 	}
 	if s.attached {
 		loop = append(loop, "attached · q detaches")
+	}
+	if s.note != "" {
+		loop = append(loop, s.note)
 	}
 	return vm, loop
 }

@@ -158,6 +158,23 @@ func TestTUIStatus(t *testing.T) {
 			vm:     "booting", want: []string{"boot #1 up 0s"},
 		},
 		{
+			name: "waiting for gdb until the first line",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 1, Time: at(0)},
+				{Type: devloop.TypeVMGDB, Boot: 1, Address: "/run/gdb-1.sock"},
+			},
+			vm: "waiting for gdb",
+		},
+		{
+			name: "gdb on a running VM changes nothing",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMStart, Boot: 1, Time: at(0)},
+				{Type: devloop.TypeVMConsole, Boot: 1, Line: "hi"},
+				{Type: devloop.TypeVMGDB, Boot: 1, Address: "/run/gdb-1.sock"},
+			},
+			vm: "running",
+		},
+		{
 			name: "paused stops the uptime",
 			events: []devloop.Event{
 				{Type: devloop.TypeVMStart, Boot: 1, Time: at(-30)},

@@ -70,6 +70,13 @@ type Spec struct {
 	Network bool
 	// StartPaused starts the guest paused, until Machine.Resume.
 	StartPaused bool
+	// GDB opens QEMU's gdb stub from the machine's start: "unix:<path>"
+	// (a socket only the user can reach when path is in a private
+	// directory; shorter than 108 bytes) or "tcp:127.0.0.1:<port>". With
+	// StartPaused the guest waits at its first instruction until a
+	// debugger (or Machine.Resume) lets it run. Empty: no stub
+	// (Machine.GDBServer opens one later).
+	GDB string
 	// ExtraArgs are appended last to the machine's command line, verbatim.
 	ExtraArgs []string
 }

@@ -120,6 +120,11 @@ type Machine interface {
 	// hypervisor counters. Parts the machine cannot report are left
 	// empty; the error is for a machine that did not answer at all.
 	Sample(ctx context.Context) (Sample, error)
+	// GDBServer opens the machine's gdb stub at addr, in Spec.GDB's form
+	// ("unix:<path>" or "tcp:127.0.0.1:<port>"), replacing a stub already
+	// open (and dropping its debugger). The guest keeps running until a
+	// debugger attaches, which stops it.
+	GDBServer(ctx context.Context, addr string) error
 }
 
 // The run states every backend reports the same way (Machine.Status).

@@ -26,7 +26,7 @@ import (
 )
 
 func newDevCmd(a *app) *cobra.Command {
-	var plain, asJSON bool
+	var plain, asJSON, gdb bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Watch, rebuild and hot-reboot the unikernel on every save",
@@ -41,14 +41,19 @@ its colours off.
 --plain prints one event per line (time, source, message) instead; --json prints
 the same events as JSON lines (see the README for every type). Without a terminal
 ukdev dev runs in plain mode. In both modes each line read from standard input is
-typed into the guest's serial console, followed by Enter.`,
+typed into the guest's serial console, followed by Enter.
+
+--gdb starts every boot paused at its first instruction with QEMU's gdb stub open,
+and prints (as a vm.gdb event) the gdb command line that attaches; gdb's continue
+starts the guest. In the dashboard, g opens gdb on the running VM at any time.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.dev(cmd.Context(), plain, asJSON)
+			return a.dev(cmd.Context(), plain, asJSON, gdb)
 		},
 	}
 	cmd.Flags().BoolVar(&plain, "plain", false, "print events as text lines instead of opening the dashboard")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
+	cmd.Flags().BoolVar(&gdb, "gdb", false, "start every boot paused, waiting for gdb on QEMU's gdb stub")
 	cmd.MarkFlagsMutuallyExclusive("plain", "json")
 	return cmd
 }
@@ -83,16 +88,11 @@ type devSession struct {
 }
 
 // openSession loads the project's config, opens ukdev's log file,
-// announces the project and makes the loop (one boot only when once).
-// The caller closes closeLog when it is done; on an error nothing is
-// left open.
-func (a *app) openSession(once bool) (*devSession, error) {
-	return a.openSessionWith(devloop.Options{Once: once})
-}
-
-// openSessionWith is openSession with the loop's options (Once, NoWatch)
-// given; the session fills in the rest.
-func (a *app) openSessionWith(opts devloop.Options) (*devSession, error) {
+// announces the project and makes the loop with the options given (Once:
+// one boot only; NoWatch; GDB: boots that wait for the debugger), filling
+// in the rest. The caller closes closeLog when it is done; on an error
+// nothing is left open.
+func (a *app) openSession(opts devloop.Options) (*devSession, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
@@ -108,8 +108,8 @@ func (a *app) openSessionWith(opts devloop.Options) (*devSession, error) {
 	return &devSession{cfg: cfg, log: log, closeLog: closer, loop: loop}, nil
 }
 
-func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
-	s, err := a.openSession(false)
+func (a *app) dev(ctx context.Context, plain, asJSON, gdb bool) error {
+	s, err := a.openSession(devloop.Options{GDB: gdb})
 	if err != nil {
 		return err
 	}
@@ -126,8 +126,12 @@ func (a *app) dev(ctx context.Context, plain, asJSON bool) error {
 			Flavor:  cfg.Flavor,
 			Ports:   portLabels(cfg.VM.Ports),
 			Log:     log,
-			Input:   a.stdin,
-			Output:  a.stdout,
+			// Inside tmux, g opens gdb in a split of ukdev's pane.
+			Tmux:     os.Getenv("TMUX") != "",
+			TmuxPane: os.Getenv("TMUX_PANE"),
+			VMs:      &vmSource{},
+			Input:    a.stdin,
+			Output:   a.stdout,
 		})
 	}
 	ctx, stop := context.WithCancel(ctx)
@@ -200,7 +204,7 @@ func colorAllowed() bool {
 }
 
 func newRunCmd(a *app) *cobra.Command {
-	var asJSON, detach bool
+	var asJSON, detach, gdb bool
 	cmd := &cobra.Command{
 		Use:   "run",
 		Short: "Build if needed, boot once, stream the console, exit with the guest's status",
@@ -211,23 +215,29 @@ go to standard error). Lines read from standard input are typed into the console
 The exit status is the guest's: its exit code for "exit"; 134 for a crash or a panic;
 125 when QEMU failed; 137 when the VM was killed; a failed build's own status.
 
--d runs the VM detached from the terminal instead, as ukdev up does.`,
+-d runs the VM detached from the terminal instead, as ukdev up does.
+
+--gdb starts the boot paused at its first instruction with QEMU's gdb stub open,
+and prints (as a vm.gdb event) the gdb command line that attaches; gdb's continue
+starts the guest.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if detach {
 				return a.up(cmd.Context())
 			}
-			return a.runOnce(cmd.Context(), asJSON)
+			return a.runOnce(cmd.Context(), asJSON, gdb)
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print every event, console lines included, as JSON lines on standard output")
 	cmd.Flags().BoolVarP(&detach, "detach", "d", false, "boot the VM detached from the terminal and return (ukdev up)")
+	cmd.Flags().BoolVar(&gdb, "gdb", false, "start the boot paused, waiting for gdb on QEMU's gdb stub")
 	cmd.MarkFlagsMutuallyExclusive("json", "detach")
+	cmd.MarkFlagsMutuallyExclusive("gdb", "detach")
 	return cmd
 }
 
-func (a *app) runOnce(ctx context.Context, asJSON bool) error {
-	s, err := a.openSession(true)
+func (a *app) runOnce(ctx context.Context, asJSON, gdb bool) error {
+	s, err := a.openSession(devloop.Options{Once: true, GDB: gdb})
 	if err != nil {
 		return err
 	}

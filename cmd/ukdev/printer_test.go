@@ -2,6 +2,7 @@ package main
 
 import (
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,6 +94,12 @@ func TestPrinterPlain(t *testing.T) {
 			e: devloop.Event{Time: at, Type: devloop.TypeHealthStatus, Boot: 2, Detail: "503: db" + clearScr,
 				Message: "boot #2 health failing: 503: db" + osc52 + clearScr},
 			want: "12:34:56.789 health  boot #2 health failing: 503: db\n",
+		},
+		{
+			name: "gdb stub with its command line and note",
+			e: devloop.Event{Time: at, Type: devloop.TypeVMGDB, Boot: 1, Address: "/run/g.sock", Detail: "no symbols",
+				Message: "boot #1 paused at its first instruction, waiting for gdb at /run/g.sock: gdb -q -ex 'target remote /run/g.sock' (note: no symbols)"},
+			want: "12:34:56.789 vm      boot #1 paused at its first instruction, waiting for gdb at /run/g.sock: gdb -q -ex 'target remote /run/g.sock' (note: no symbols)\n",
 		},
 		{
 			name: "local time of the event",
@@ -200,5 +207,23 @@ func TestPrinterJSON(t *testing.T) {
 				t.Errorf("line %q, want %q", *got.Line, tc.line)
 			}
 		})
+	}
+}
+
+func TestPrinterJSONGDB(t *testing.T) {
+	args := []string{"gdb", "-q", "-ex", "target remote /run/g.sock"}
+	e := devloop.Event{Time: at, Type: devloop.TypeVMGDB, Boot: 2, Build: 1, Address: "/run/g.sock", Args: args,
+		Command: "gdb -q -ex 'target remote /run/g.sock'", Message: "gdb"}
+	var b strings.Builder
+	if err := (&printer{w: &b, json: true}).print(e); err != nil {
+		t.Fatal(err)
+	}
+	got, err := parseEvent(b.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Type != devloop.TypeVMGDB || got.Boot != 2 || got.Build != 1 || got.Address != e.Address ||
+		got.Command != e.Command || !slices.Equal(got.Args, args) || got.Line != nil {
+		t.Errorf("vm.gdb as JSON: %s", b.String())
 	}
 }

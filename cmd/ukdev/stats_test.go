@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ukdev/ukdev/manager"
 	"github.com/ukdev/ukdev/metrics"
 )
 
@@ -99,12 +100,13 @@ func TestStats(t *testing.T) {
 	}
 }
 
-// Until the control socket answers, stats says so plainly.
-func TestStatsRemoteNotAvailable(t *testing.T) {
+// Without a running ukdev for the project, stats says so.
+func TestStatsWithoutRemote(t *testing.T) {
+	t.Setenv("XDG_RUNTIME_DIR", t.TempDir()) // an empty registry
 	var out bytes.Buffer
 	a := &app{stdout: &out, stderr: &out}
 	_, err := a.remoteStats(t.Context(), "hello")
-	if !errors.Is(err, errStatsUnavailable) {
-		t.Errorf("remoteStats = %v, want errStatsUnavailable", err)
+	if !errors.Is(err, manager.ErrNotFound) {
+		t.Errorf("remoteStats = %v, want manager.ErrNotFound", err)
 	}
 }

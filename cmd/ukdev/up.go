@@ -199,7 +199,7 @@ func newDetachedCmd(a *app) *cobra.Command {
 func (a *app) detached(ctx context.Context, ready *os.File) error {
 	rep := &startReporter{w: ready}
 	defer rep.fail(125, "the detached ukdev ended")
-	s, err := a.openSessionWith(devloop.Options{NoWatch: true})
+	s, err := a.openSession(devloop.Options{NoWatch: true})
 	if err != nil {
 		rep.fail(125, err.Error())
 		return err
@@ -236,6 +236,10 @@ func (a *app) detached(ctx context.Context, ready *os.File) error {
 			Output:  term.Out,
 			Environ: term.Env,
 			Resize:  sizes,
+			// Inside the client's tmux, g opens gdb in a split of its pane.
+			Tmux:     clientEnv(term.Env, "TMUX") != "",
+			TmuxPane: clientEnv(term.Env, "TMUX_PANE"),
+			VMs:      &vmSource{},
 		})
 	})
 	rep.quit = quit
@@ -247,6 +251,17 @@ func (a *app) detached(ctx context.Context, ready *os.File) error {
 	_, err = s.loop.Run(ctx)
 	<-hubDone
 	return err
+}
+
+// clientEnv returns the value of key in env ("KEY=value" entries), "" when
+// it is not there.
+func clientEnv(env []string, key string) string {
+	for _, kv := range env {
+		if k, v, _ := strings.Cut(kv, "="); k == key {
+			return v
+		}
+	}
+	return ""
 }
 
 // envColor is colorAllowed for an attached client's environment.

@@ -311,5 +311,6 @@ func (a *app) serveControl(ctx context.Context, s *devSession, detached, dashboa
 		return nil
 	}
 	srv.SetDashboard(dashboard)
+	handleRemote(srv, s.loop)
 	return srv
 }

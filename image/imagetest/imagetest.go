@@ -223,6 +223,15 @@ func StaticProgram(t testing.TB, dir, name string) string {
 	return writeExecutable(t, dir, name, ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}.Bytes())
 }
 
+// PIEProgram writes a minimal position-independent x86-64 ELF program
+// (type ET_DYN) named name in dir and returns its path.
+func PIEProgram(t testing.TB, dir, name string) string {
+	t.Helper()
+	b := ELF{Class: elf.ELFCLASS64, Load: []byte{0xf4}}.Bytes()
+	binary.LittleEndian.PutUint16(b[16:], uint16(elf.ET_DYN)) // e_type
+	return writeExecutable(t, dir, name, b)
+}
+
 // Program32 writes a minimal 32-bit x86 ELF executable named name in dir
 // and returns its path: a program the flavors that boot a static x86-64
 // program refuse.

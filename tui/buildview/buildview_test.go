@@ -172,7 +172,7 @@ func TestPinnedStaysWhileScrolling(t *testing.T) {
 	for i := range 50 {
 		m.Update(events(output(8, strings.Repeat("x", i%7))))
 	}
-	for _, k := range []string{"pgup", "pgup", "g"} {
+	for _, k := range []string{"pgup", "pgup", "home"} {
 		m.Update(paneltest.Press(k))
 		if first, _, _ := strings.Cut(ansi.Strip(m.View()), "\n"); !strings.HasPrefix(first, "build #7 failed") {
 			t.Fatalf("after %s the first row is %q, want the pinned failure", k, first)

@@ -159,6 +159,10 @@ func (m *Model) apply(e *devloop.Event) {
 			end += " (" + d + ")"
 		}
 		m.sb.push(markerLine, fmt.Sprintf("boot %d ended: %s", e.Boot, end))
+	case devloop.TypeVMGDB:
+		if e.Boot == m.boot {
+			m.sb.push(markerLine, fmt.Sprintf("boot %d · gdb stub at %s", e.Boot, e.Address))
+		}
 	case devloop.TypeVMPaused:
 		m.vmState = "VM paused"
 	case devloop.TypeVMResumed:

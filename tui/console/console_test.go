@@ -182,11 +182,11 @@ func TestScrolling(t *testing.T) {
 		{"pgup pgdown", paneltest.Keys("pgup", "pgup", "pgdown"), "line 92", false, ""},
 		{"ctrl+u", paneltest.Keys("ctrl+u"), "line 94", false, ""},
 		{"ctrl+u ctrl+d", paneltest.Keys("ctrl+u", "ctrl+u", "ctrl+d"), "line 94", false, ""},
-		{"g top", paneltest.Keys("g"), "line 1", false, "paused at 1/100"},
+		{"home top", paneltest.Keys("home"), "line 1", false, "paused at 1/100"},
 		{"home top", paneltest.Keys("home"), "line 1", false, ""},
-		{"k at top stays", paneltest.Keys("g", "k"), "line 1", false, ""},
-		{"G follows", paneltest.Keys("g", "G"), "line 96", true, ""},
-		{"end follows", paneltest.Keys("g", "end"), "line 96", true, ""},
+		{"k at top stays", paneltest.Keys("home", "k"), "line 1", false, ""},
+		{"G follows", paneltest.Keys("home", "G"), "line 96", true, ""},
+		{"end follows", paneltest.Keys("home", "end"), "line 96", true, ""},
 		{"wheel up", []tea.Msg{tea.MouseWheelMsg{Button: tea.MouseWheelUp}}, "line 93", false, ""},
 		{"wheel down to the bottom", []tea.Msg{tea.MouseWheelMsg{Button: tea.MouseWheelUp},
 			tea.MouseWheelMsg{Button: tea.MouseWheelDown}}, "line 96", true, ""},
@@ -305,6 +305,14 @@ func TestWrappedScrollingByRows(t *testing.T) {
 	}
 }
 
+func TestOldBootsGDBStubNotShown(t *testing.T) {
+	m, _ := newModel(t, false, 60, 6)
+	update(m, panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMGDB, Boot: 2, Address: "/run/g.sock"}})
+	if rows := strings.Join(plainRows(t, m, 60, 6), "\n"); strings.Contains(rows, "gdb") {
+		t.Errorf("boot 2's gdb stub shown under boot 3:\n%s", rows)
+	}
+}
+
 func TestSeparators(t *testing.T) {
 	ok := true
 	tests := []struct {
@@ -323,6 +331,8 @@ func TestSeparators(t *testing.T) {
 			[]string{"── boot 1 ·", "── boot 1 ended: exit 0", "── boot 2 · build 2 · 12:04:16 ──", "hi"}, "boot 2"},
 		{"reset", panel.EventsMsg{startEv(3, 3, t0), {Time: t0.Add(time.Second), Type: devloop.TypeVMReset, Boot: 3, Build: 3}},
 			[]string{"── boot 3 ·", "── boot 3 reset · build 3 · 12:03:12 ──"}, "boot 3"},
+		{"gdb stub", panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMGDB, Boot: 3, Address: "/run/g.sock"}},
+			[]string{"── boot 3 ·", "── boot 3 · gdb stub at /run/g.sock ──"}, "boot 3"},
 		{"VM paused", panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMPaused, Boot: 3}},
 			[]string{"── boot 3 ·"}, "boot 3 (VM paused)"},
 		{"VM resumed", panel.EventsMsg{startEv(3, 3, t0), {Type: devloop.TypeVMPaused, Boot: 3}, {Type: devloop.TypeVMResumed, Boot: 3}},
@@ -365,7 +375,7 @@ func TestResizeKeepsPosition(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			m, _ := newModel(t, false, 30, 5)
 			update(m, numbered(1, 1, 100))
-			update(m, paneltest.Press("g"))
+			update(m, paneltest.Press("home"))
 			for range 39 {
 				update(m, paneltest.Press("j"))
 			}
@@ -390,7 +400,7 @@ func TestResizeWhileFollowingStaysAtTheBottom(t *testing.T) {
 func TestResizeWithinAWrappedLine(t *testing.T) {
 	m, _ := newModel(t, false, 10, 2)
 	update(m, panel.EventsMsg{lineEv(1, strings.Repeat("x", 30)+"ABCDEFGHIJ"+strings.Repeat("y", 30))})
-	update(m, paneltest.Press("g"), paneltest.Press("j"), paneltest.Press("j"), paneltest.Press("j"))
+	update(m, paneltest.Press("home"), paneltest.Press("j"), paneltest.Press("j"), paneltest.Press("j"))
 	if rows := plainRows(t, m, 10, 2); rows[0] != "ABCDEFGHIJ" {
 		t.Fatalf("first row %q", rows[0])
 	}

@@ -36,7 +36,7 @@ func newKeyMap() keyMap {
 	k.Down.SetHelp("↓/j", "scroll down")
 	k.PageUp.SetKeys("pgup")
 	k.PageDown.SetKeys("pgdown")
-	k.Top.SetHelp("g/home", "top")
+	k.Top.SetHelp("home", "top")
 	k.Bottom.SetHelp("G/end", "bottom, follow")
 	return k
 }

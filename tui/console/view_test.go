@@ -40,8 +40,8 @@ func TestGoldenViews(t *testing.T) {
 	}{
 		{"follow_40x8", 40, 8, nil},
 		{"follow_80x12", 80, 12, nil},
-		{"paused_40x8", 40, 8, []string{"g", "j"}},
-		{"nowrap_40x8", 40, 8, []string{"z", "g", "l"}},
+		{"paused_40x8", 40, 8, []string{"home", "j"}},
+		{"nowrap_40x8", 40, 8, []string{"z", "home", "l"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -78,7 +78,7 @@ var hostile = []string{
 func TestGuestEscapeSequencesAreNeutralised(t *testing.T) {
 	for _, color := range []bool{false, true} {
 		for _, sz := range []struct{ w, h int }{{30, 10}, {80, 25}} {
-			for _, mode := range [][]string{nil, {"z"}, {"z", "l", "l"}, {"g"}} {
+			for _, mode := range [][]string{nil, {"z"}, {"z", "l", "l"}, {"home"}} {
 				name := fmt.Sprintf("color=%v/%dx%d/keys=%v", color, sz.w, sz.h, mode)
 				t.Run(name, func(t *testing.T) {
 					m, _ := newModel(t, color, sz.w, sz.h)
@@ -183,7 +183,7 @@ func TestFloodStaysBounded(t *testing.T) {
 	m, _ := newModel(t, true, w, h)
 	paused, _ := newModel(t, false, w, h)
 	update(m, panel.EventsMsg{startEv(1, 1, t0)})
-	update(paused, panel.EventsMsg{startEv(1, 1, t0)}, numbered(1, 1, 100), paneltest.Press("g"))
+	update(paused, panel.EventsMsg{startEv(1, 1, t0)}, numbered(1, 1, 100), paneltest.Press("home"))
 	n := 0
 	for n < total {
 		b := make(panel.EventsMsg, 0, batch)

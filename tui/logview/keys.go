@@ -42,7 +42,7 @@ func newKeyMap() keyMap {
 		PromptRegex: key.NewBinding(key.WithKeys("ctrl+r"), key.WithHelp("ctrl+r", "regexp on/off")),
 		PromptCase:  key.NewBinding(key.WithKeys("ctrl+t"), key.WithHelp("ctrl+t", "ignore case on/off")),
 	}
-	k.Top.SetHelp("g", "oldest")
+	k.Top.SetHelp("home", "oldest")
 	k.Bottom.SetHelp("G", "newest, follow")
 	return k
 }

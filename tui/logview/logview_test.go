@@ -180,12 +180,12 @@ func TestUpdate(t *testing.T) {
 				t.Errorf("follow = %v, top = %d; want following at 9", m.scroll.Following(), m.top())
 			}
 		}},
-		{name: "g goes to the oldest line", height: 3, keys: keys("g"), shown: 12, check: func(t *testing.T, m *Model) {
+		{name: "home goes to the oldest line", height: 3, keys: keys("home"), shown: 12, check: func(t *testing.T, m *Model) {
 			if m.top() != 0 || m.scroll.Following() {
 				t.Errorf("top = %d follow = %v; want 0, paused", m.top(), m.scroll.Following())
 			}
 		}},
-		{name: "scrolling down to the end follows", height: 3, keys: keys("g", "pgdown", "pgdown", "pgdown", "pgdown"), shown: 12,
+		{name: "scrolling down to the end follows", height: 3, keys: keys("home", "pgdown", "pgdown", "pgdown", "pgdown"), shown: 12,
 			check: func(t *testing.T, m *Model) {
 				if !m.scroll.Following() {
 					t.Error("not following at the bottom")
@@ -405,7 +405,7 @@ func TestHistoryKeepsThePosition(t *testing.T) {
 	m := New(panel.Deps{Styles: panel.NewStyles(false), Store: newStore(t), Now: func() time.Time { return t0.Add(time.Hour) }})
 	m.SetSize(60, 3)
 	m.Update(sampleEvents())
-	run(m, keys("g", "j"))
+	run(m, keys("home", "j"))
 	before := m.shownLine(m.top()).plain
 	m.Update(m.Init()())
 	if after := m.shownLine(m.top()).plain; after != before {
@@ -422,7 +422,7 @@ func TestGolden(t *testing.T) {
 		{name: "following-60x8", w: 60, h: 8},
 		{name: "search-100x14", w: 100, h: 14, keys: keys("/", typeText("error"), "enter")},
 		{name: "filter-prompt-60x8", w: 60, h: 8, keys: keys("o", "&", "ctrl+r", typeText("boot [12]"))},
-		{name: "no-times-narrow-30x5", w: 30, h: 5, keys: keys("t", "g")},
+		{name: "no-times-narrow-30x5", w: 30, h: 5, keys: keys("t", "home")},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -275,7 +275,7 @@ func TestMetricsScroll(t *testing.T) {
 		{"ctrl+d", "boots  3"},
 		{"space", "     50%┤                                                                                    ╭─╯"}, // vCPU 0's graph
 		{"G", ""},
-		{"g", "QEMU pid 4242 · boot 3 · tcg microvm"},
+		{"home", "QEMU pid 4242 · boot 3 · tcg microvm"},
 	}
 	for _, s := range steps {
 		m.Update(paneltest.Press(s.key))

@@ -89,6 +89,15 @@ type DeployControl interface {
 	CancelDeploy()
 }
 
+// GDB opens QEMU's gdb stub on the running VM. *devloop.Loop implements
+// it; tests use a fake.
+type GDB interface {
+	// OpenGDB opens the stub (with tcp on a loopback port, else on a
+	// private unix socket) and returns the gdb command line that
+	// attaches.
+	OpenGDB(ctx context.Context, tcp bool) (devloop.GDBSession, error)
+}
+
 // Deps are the dependencies every panel shares, given once at creation.
 type Deps struct {
 	Styles  *Styles
@@ -98,6 +107,8 @@ type Deps struct {
 	// VMs lists the VMs of this machine and acts on them for the VMs
 	// panel; nil: the panel says the VM manager is not available.
 	VMs VMSource
+	// GDB opens gdb on the running VM (the g key); nil disables it.
+	GDB GDB
 	// Store is the per-boot log store (history of earlier boots); may be nil.
 	Store *logs.Store
 	// Ring holds the recent lines of every source; may be nil.

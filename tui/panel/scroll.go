@@ -14,7 +14,8 @@ type ScrollKeys struct {
 
 // NewScrollKeys returns the usual scroll keys: vi and arrow keys for a
 // row, pgup/pgdn (ctrl+b, ctrl+f, space) for a page, ctrl+u/ctrl+d for
-// half a page, g/home for the oldest row and G/end to follow the newest.
+// half a page, home for the oldest row (g opens gdb on the dashboard) and
+// G/end to follow the newest.
 func NewScrollKeys() ScrollKeys {
 	return ScrollKeys{
 		Up:       key.NewBinding(key.WithKeys("k", "up"), key.WithHelp("k/↑", "up")),
@@ -23,7 +24,7 @@ func NewScrollKeys() ScrollKeys {
 		PageDown: key.NewBinding(key.WithKeys("pgdown", "ctrl+f", "space"), key.WithHelp("pgdn", "page down")),
 		HalfUp:   key.NewBinding(key.WithKeys("ctrl+u"), key.WithHelp("ctrl+u", "half page up")),
 		HalfDown: key.NewBinding(key.WithKeys("ctrl+d"), key.WithHelp("ctrl+d", "half page down")),
-		Top:      key.NewBinding(key.WithKeys("g", "home"), key.WithHelp("g", "top")),
+		Top:      key.NewBinding(key.WithKeys("home"), key.WithHelp("home", "top")),
 		Bottom:   key.NewBinding(key.WithKeys("G", "end"), key.WithHelp("G", "bottom, follow")),
 	}
 }

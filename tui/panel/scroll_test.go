@@ -12,26 +12,26 @@ func TestScroller(t *testing.T) {
 	tests := []struct {
 		name      string
 		maxTop    int
-		keys      string
+		keys      []string
 		wantTop   int
 		following bool
 	}{
-		{"the zero value follows", 10, "", 10, true},
-		{"up pins a row above the bottom", 10, "k", 9, false},
-		{"down moves a pinned view", 10, "kkj", 9, false},
-		{"down past the bottom follows", 10, "kkjjj", 10, true},
-		{"up when everything fits pauses at row 0", 0, "k", 0, false},
-		{"up stops at row 0", 2, "kkkkk", 0, false},
-		{"g goes to row 0", 10, "g", 0, false},
-		{"g when everything fits follows", 0, "g", 0, true},
-		{"G follows", 10, "kkG", 10, true},
+		{"the zero value follows", 10, nil, 10, true},
+		{"up pins a row above the bottom", 10, []string{"k"}, 9, false},
+		{"down moves a pinned view", 10, []string{"k", "k", "j"}, 9, false},
+		{"down past the bottom follows", 10, []string{"k", "k", "j", "j", "j"}, 10, true},
+		{"up when everything fits pauses at row 0", 0, []string{"k"}, 0, false},
+		{"up stops at row 0", 2, []string{"k", "k", "k", "k", "k"}, 0, false},
+		{"home goes to row 0", 10, []string{"home"}, 0, false},
+		{"home when everything fits follows", 0, []string{"home"}, 0, true},
+		{"G follows", 10, []string{"k", "k", "G"}, 10, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var s Scroller[int]
 			r := IndexRows{MaxTop: tt.maxTop}
 			for _, c := range tt.keys {
-				if !s.Key(press(string(c)), k, r, 5, 2) {
+				if !s.Key(press(c), k, r, 5, 2) {
 					t.Fatalf("%q is not a scroll key", c)
 				}
 			}

@@ -99,10 +99,24 @@ func Args(s vm.Spec) []string {
 	if s.Image.Cmdline != "" {
 		args = append(args, "-append", s.Image.Cmdline)
 	}
+	if s.GDB != "" {
+		args = append(args, "-gdb", gdbDevice(s.GDB))
+	}
 	if s.StartPaused {
 		args = append(args, "-S")
 	}
 	return append(args, s.ExtraArgs...)
+}
+
+// gdbDevice returns the character device QEMU's gdb stub listens on for a
+// vm.Spec.GDB address: a unix socket server that does not wait for its
+// client (QEMU adds those options itself only to tcp devices), or the
+// tcp address as it is.
+func gdbDevice(addr string) string {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		return "unix:" + escapeOption(path) + ",server=on,wait=off"
+	}
+	return addr
 }
 
 // machineOption returns the -machine value for a machine type. microvm

@@ -115,6 +115,17 @@ func TestArgs(t *testing.T) {
 			want: cat(common("pc"), tcg, console("128", "1", "/tmp/a,,b.sock"), []string{"-kernel", "/k"}),
 		},
 		{
+			name: "gdb stub on a unix socket, paused",
+			spec: vm.Spec{QMPSocket: "/s", GDB: "unix:/run/u,1/gdb-1.sock", StartPaused: true, Image: image.Image{Kernel: "/k"}},
+			want: cat(common("pc"), tcg, console("128", "1", "/s"),
+				[]string{"-kernel", "/k", "-gdb", "unix:/run/u,,1/gdb-1.sock,server=on,wait=off", "-S"}),
+		},
+		{
+			name: "gdb stub on a loopback port",
+			spec: vm.Spec{QMPSocket: "/s", GDB: "tcp:127.0.0.1:1234", Image: image.Image{Kernel: "/k"}},
+			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{"-kernel", "/k", "-gdb", "tcp:127.0.0.1:1234"}),
+		},
+		{
 			name: "no kernel means no -kernel",
 			spec: vm.Spec{QMPSocket: "/s", ExtraArgs: []string{"-drive", "file=disk.img,format=raw"}},
 			want: cat(common("pc"), tcg, console("128", "1", "/s"), []string{"-drive", "file=disk.img,format=raw"}),
@@ -178,6 +189,12 @@ func TestValidateSpec(t *testing.T) {
 		{name: "socket too long", spec: vm.Spec{QMPSocket: "/" + strings.Repeat("x", 107)}, wantErr: true},
 		{name: "negative memory", spec: vm.Spec{QMPSocket: "/s", MemoryMiB: -1}, wantErr: true},
 		{name: "negative cpus", spec: vm.Spec{QMPSocket: "/s", CPUs: -2}, wantErr: true},
+		{name: "gdb on a unix socket", spec: vm.Spec{QMPSocket: "/s", GDB: "unix:/run/gdb.sock"}},
+		{name: "gdb on a port", spec: vm.Spec{QMPSocket: "/s", GDB: "tcp:127.0.0.1:1234"}},
+		{name: "gdb socket too long", spec: vm.Spec{QMPSocket: "/s", GDB: "unix:/" + strings.Repeat("x", 107)}, wantErr: true},
+		{name: "gdb on another device", spec: vm.Spec{QMPSocket: "/s", GDB: "stdio"}, wantErr: true},
+		{name: "gdb on a port of every interface", spec: vm.Spec{QMPSocket: "/s", GDB: "tcp::1234"}, wantErr: true},
+		{name: "gdb address with options", spec: vm.Spec{QMPSocket: "/s", GDB: "tcp:127.0.0.1:1234,server=off"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		if err := validateSpec(tt.spec); (err != nil) != tt.wantErr {

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -244,8 +245,34 @@ func validateSpec(s vm.Spec) error {
 		return fmt.Errorf("qemu: start: negative memory size %d MiB", s.MemoryMiB)
 	case s.CPUs < 0:
 		return fmt.Errorf("qemu: start: negative CPU count %d", s.CPUs)
+	case s.GDB != "":
+		if err := checkGDBAddr(s.GDB); err != nil {
+			return fmt.Errorf("qemu: start: %w", err)
+		}
 	}
 	return nil
+}
+
+// checkGDBAddr accepts the gdb stub addresses of vm.Spec.GDB: a unix
+// socket path short enough for a socket, or a loopback TCP port. Nothing
+// else reaches QEMU's option parser or the monitor's command line.
+func checkGDBAddr(addr string) error {
+	if path, ok := strings.CutPrefix(addr, "unix:"); ok {
+		switch {
+		case !filepath.IsAbs(path):
+			return fmt.Errorf("gdb stub: socket path %q is not absolute", path)
+		case len(path) > maxSocketPath:
+			return fmt.Errorf("gdb stub: socket path %q is %d bytes, longer than the %d a unix socket allows", path, len(path), maxSocketPath)
+		}
+		return nil
+	}
+	if hostport, ok := strings.CutPrefix(addr, "tcp:"); ok {
+		ap, err := netip.ParseAddrPort(hostport)
+		if err == nil && ap.Addr().IsLoopback() && ap.Port() != 0 {
+			return nil
+		}
+	}
+	return fmt.Errorf("gdb stub: address %q is neither unix:<path> nor tcp:<loopback address>:<port>", addr)
 }
 
 // openPty opens a pty whose master honours deadlines and Close while a
@@ -801,6 +828,34 @@ func hostfwdRule(pf vm.PortForward) (string, error) {
 		return "", fmt.Errorf("qemu: port forward: guest port %d is outside 1-65535", pf.GuestPort)
 	}
 	return fmt.Sprintf("%s:%s:%d-:%d", pf.Proto, host, pf.HostPort, pf.GuestPort), nil
+}
+
+// GDBServer opens QEMU's gdb stub at addr (vm.Spec.GDB's form) with the
+// monitor's gdbserver command. QEMU 7.2 refuses a second stub while one is
+// open ("duplicate yank instance"), so the old one is closed first (its
+// debugger, if any, is dropped). A refused address is an error carrying
+// QEMU's explanation.
+func (m *Machine) GDBServer(ctx context.Context, addr string) error {
+	if err := checkGDBAddr(addr); err != nil {
+		return fmt.Errorf("qemu: %w", err)
+	}
+	if strings.ContainsAny(addr, " \t\r\n") {
+		// The monitor splits its command line at white space.
+		return fmt.Errorf("qemu: gdbserver: address %q holds white space", addr)
+	}
+	if _, err := m.hmp(ctx, "gdbserver none"); err != nil {
+		return fmt.Errorf("qemu: gdbserver: %w", err)
+	}
+	dev := gdbDevice(addr)
+	text, err := m.hmp(ctx, "gdbserver "+dev)
+	if err != nil {
+		return fmt.Errorf("qemu: gdbserver %s: %w", addr, err)
+	}
+	// The monitor's text is its only answer: success says it waits.
+	if text = strings.TrimSpace(text); !strings.HasPrefix(text, "Waiting for gdb connection") {
+		return fmt.Errorf("qemu: gdbserver %s: %s", addr, strings.Join(strings.Fields(text), " "))
+	}
+	return nil
 }
 
 // Stop ends QEMU: QMP quit, up to a second to exit, then SIGTERM to its
