@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -376,11 +377,19 @@ type eventHub struct {
 	closed bool
 	accel  *devloop.Event
 	watch  *devloop.Event
-	recent []devloop.Event
+	build  []devloop.Event // the last build's start and end
+	boot   []devloop.Event // the current boot's start and state changes
+	lines  []devloop.Event // the current boot's last console lines
 }
 
-// maxRecent bounds the status events kept for a new dashboard.
-const maxRecent = 64
+// Bounds of what the hub keeps for a new dashboard.
+const (
+	// maxRecent bounds the current boot's state events.
+	maxRecent = 64
+	// maxReplayLines bounds the current boot's console lines: the
+	// console's scrollback when a dashboard attaches.
+	maxReplayLines = 2000
+)
 
 func newEventHub() *eventHub { return &eventHub{} }
 
@@ -408,22 +417,52 @@ func (h *eventHub) run(in <-chan devloop.Event, observe func(devloop.Event)) {
 	}
 }
 
-// remember keeps the events a new dashboard needs. h.mu is held.
+// remember keeps the events a new dashboard needs: what its status bar
+// shows (accelerator, watching, the last build, the current boot's
+// state) and the current boot's console. h.mu is held.
 func (h *eventHub) remember(e devloop.Event) {
 	switch e.Type {
 	case devloop.TypeAccel:
 		h.accel = &e
 	case devloop.TypeWatchPaused, devloop.TypeWatchResumed:
 		h.watch = &e
+	case devloop.TypeBuildStart:
+		h.build = append(h.build[:0], e)
+	case devloop.TypeBuildDone, devloop.TypeBuildCanceled:
+		h.build = append(h.build, e)
 	case devloop.TypeVMStart:
-		h.recent = append(h.recent[:0], e)
-	case devloop.TypeBuildStart, devloop.TypeBuildDone, devloop.TypeBuildCanceled,
-		devloop.TypeVMPaused, devloop.TypeVMResumed, devloop.TypeVMReset, devloop.TypeVMExit, devloop.TypeVMCrash, devloop.TypeReload:
-		if len(h.recent) == maxRecent {
-			h.recent = append(h.recent[:0], h.recent[1:]...)
+		h.boot = append(h.boot[:0], e)
+		h.lines = h.lines[:0]
+	case devloop.TypeVMPaused, devloop.TypeVMResumed, devloop.TypeVMReset, devloop.TypeVMExit, devloop.TypeVMCrash,
+		devloop.TypeReload, devloop.TypeVMGDB, devloop.TypeHealthReady, devloop.TypeHealthStatus:
+		if len(h.boot) >= maxRecent {
+			h.boot = slices.Delete(h.boot, 1, 2) // the boot's start stays
 		}
-		h.recent = append(h.recent, e)
+		h.boot = append(h.boot, e)
+	case devloop.TypeVMConsole:
+		// Cut back only at twice the bound: a flooding guest costs one
+		// copy per maxReplayLines lines.
+		if len(h.lines) >= 2*maxReplayLines {
+			h.lines = append(h.lines[:0], h.lines[len(h.lines)-maxReplayLines:]...)
+		}
+		h.lines = append(h.lines, e)
 	}
+}
+
+// replay is what a new dashboard receives first, in the order it
+// happened. h.mu is held.
+func (h *eventHub) replay() []devloop.Event {
+	var out []devloop.Event
+	for _, e := range []*devloop.Event{h.accel, h.watch} {
+		if e != nil {
+			out = append(out, *e)
+		}
+	}
+	out = append(out, h.build...)
+	out = append(out, h.boot...)
+	out = append(out, h.lines[max(0, len(h.lines)-maxReplayLines):]...)
+	slices.SortStableFunc(out, func(a, b devloop.Event) int { return a.Time.Compare(b.Time) })
+	return out
 }
 
 // subscribe returns the event stream for a new dashboard, and the
@@ -432,13 +471,8 @@ func (h *eventHub) remember(e devloop.Event) {
 func (h *eventHub) subscribe() (<-chan devloop.Event, func()) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	ch := make(chan devloop.Event, 8192)
-	for _, e := range []*devloop.Event{h.accel, h.watch} {
-		if e != nil {
-			ch <- *e
-		}
-	}
-	for _, e := range h.recent {
+	ch := make(chan devloop.Event, 8192) // more than replay can hold
+	for _, e := range h.replay() {
 		ch <- e
 	}
 	if h.closed {

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"slices"
 	"strings"
@@ -116,30 +117,38 @@ func TestEventHub(t *testing.T) {
 		defer close(done)
 		h.run(in, func(devloop.Event) {})
 	}()
-	for _, e := range []devloop.Event{
+	t0 := time.Date(2026, 12, 5, 9, 0, 0, 0, time.UTC)
+	for i, e := range []devloop.Event{
 		{Type: devloop.TypeAccel, Accel: "tcg"},
 		{Type: devloop.TypeWatchPaused},
+		{Type: devloop.TypeBuildStart, Build: 1},
+		{Type: devloop.TypeBuildDone, Build: 1},
 		{Type: devloop.TypeVMStart, Boot: 1},
-		{Type: devloop.TypeVMConsole, Boot: 1, Line: "not replayed"},
+		{Type: devloop.TypeVMConsole, Boot: 1, Line: "an earlier boot's"},
+		{Type: devloop.TypeBuildStart, Build: 2},
+		{Type: devloop.TypeBuildDone, Build: 2},
 		{Type: devloop.TypeVMStart, Boot: 2},
+		{Type: devloop.TypeVMConsole, Boot: 2, Line: "banner"},
+		{Type: devloop.TypeBuildStart, Build: 3}, // a build in progress
 		{Type: devloop.TypeVMPaused, Boot: 2},
 	} {
+		e.Time = t0.Add(time.Duration(i) * time.Millisecond)
 		in <- e
 	}
 	events, leave := h.subscribe()
-	in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2, Line: "live"}
+	in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2, Line: "live", Time: t0.Add(time.Second)}
 	var got []string
-	for range 5 {
+	for range 7 {
 		e := <-events
-		got = append(got, string(e.Type)+e.Line)
+		got = append(got, fmt.Sprintf("%s%d%s", e.Type, e.Boot+e.Build, e.Line))
 	}
-	want := []string{"vm.accel", "watch.paused", "vm.start", "vm.paused", "vm.consolelive"}
+	want := []string{"vm.accel0", "watch.paused0", "vm.start2", "vm.console2banner", "build.start3", "vm.paused2", "vm.console2live"}
 	if !slices.Equal(got, want) {
 		t.Errorf("the attached dashboard got %q, want %q", got, want)
 	}
 	leave()
-	for range 10000 { // more than the subscriber's buffer: nobody reads it
-		in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2}
+	for i := range 10000 { // more than the subscriber's buffer: nobody reads it
+		in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2, Time: t0.Add(time.Second + time.Duration(i)*time.Microsecond)}
 	}
 	events, _ = h.subscribe()
 	close(in)
@@ -148,7 +157,9 @@ func TestEventHub(t *testing.T) {
 	for range events {
 		n++
 	}
-	if n != 4 {
-		t.Errorf("a dashboard attached just before the end got %d events, want the 4 replayed, then the close", n)
+	// accel, watch, build 3's start, boot 2's start and pause, and the
+	// last console lines up to the bound.
+	if want := 5 + maxReplayLines; n != want {
+		t.Errorf("a dashboard attached just before the end got %d events, want %d replayed, then the close", n, want)
 	}
 }
