@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"runtime"
 	"runtime/debug"
-	"strconv"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -20,6 +18,7 @@ import (
 	"github.com/ukdev/ukdev/flavor"
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/logs"
+	"github.com/ukdev/ukdev/manager"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/tui"
 	"github.com/ukdev/ukdev/vm/qemu"
@@ -124,7 +123,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON, gdb bool) error {
 			Color:   colorAllowed(),
 			Project: cfg.Name,
 			Flavor:  cfg.Flavor,
-			Ports:   portLabels(cfg.VM.Ports),
+			Ports:   manager.PortLabels(cfg.VM.Ports),
 			Log:     log,
 			// Inside tmux, g opens gdb in a split of ukdev's pane.
 			Tmux:     os.Getenv("TMUX") != "",
@@ -173,20 +172,6 @@ func finishOutput(out *outputQueue, log *slog.Logger) error {
 		log.Warn("events not written: ukdev stopped while nothing read its output", "dropped", dropped)
 	}
 	return err
-}
-
-// portLabels renders the port forwards for the dashboard's status bar:
-// "tcp 8080→80", with the host address when it is not the default.
-func portLabels(ports []project.Port) []string {
-	var out []string
-	for _, p := range ports {
-		host := strconv.Itoa(p.HostPort)
-		if p.HostAddr != "" && p.HostAddr != project.DefaultHostAddr {
-			host = net.JoinHostPort(p.HostAddr, host)
-		}
-		out = append(out, fmt.Sprintf("%s %s→%d", p.Proto, host, p.GuestPort))
-	}
-	return out
 }
 
 // forwardStdin types each line of standard input into the guest console

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"errors"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/ukdev/ukdev/devloop"
 )
@@ -81,31 +78,7 @@ func TestRunGDB(t *testing.T) {
 // status once it has ended by itself, failing the test after stopWait.
 func waitExited[T any](r *running[T]) int {
 	r.t.Helper()
-	deadline := time.After(stopWait)
-	for open := true; open; {
-		select {
-		case l, ok := <-r.lines:
-			if !ok {
-				open = false
-				continue
-			}
-			r.record(l)
-		case <-deadline:
-			r.t.Fatalf("ukdev did not end within %s\n%s", stopWait, r.transcript())
-		}
-	}
-	err := r.cmd.Wait()
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-			r.t.Fatalf("ukdev was killed by %v", ws.Signal())
-		}
-		return ee.ExitCode()
-	}
-	if err != nil {
-		r.t.Fatalf("wait for ukdev: %v", err)
-	}
-	return 0
+	return r.waitEnd("by itself", true)
 }
 
 // gdbPrompt is what gdb shows once it is connected and waits for a

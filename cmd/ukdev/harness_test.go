@@ -429,6 +429,15 @@ func (r *running[T]) stop(sig syscall.Signal) int {
 	if err := r.cmd.Process.Signal(sig); err != nil {
 		r.t.Fatalf("signal ukdev: %v", err)
 	}
+	return r.waitEnd(fmt.Sprintf("of %v", sig), false)
+}
+
+// waitEnd reads the rest of the command's output and returns its exit
+// status, failing the test when it has not ended within stopWait (after
+// says what should have ended it) or, with noSignal, when a signal killed
+// it.
+func (r *running[T]) waitEnd(after string, noSignal bool) int {
+	r.t.Helper()
 	deadline := time.After(stopWait)
 	for open := true; open; {
 		select {
@@ -439,12 +448,15 @@ func (r *running[T]) stop(sig syscall.Signal) int {
 			}
 			r.record(l)
 		case <-deadline:
-			r.t.Fatalf("ukdev did not end within %s of %v\n%s", stopWait, sig, r.transcript())
+			r.t.Fatalf("ukdev did not end within %s %s\n%s", stopWait, after, r.transcript())
 		}
 	}
 	err := r.cmd.Wait()
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
+		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && noSignal && ws.Signaled() {
+			r.t.Fatalf("ukdev was killed by %v", ws.Signal())
+		}
 		return ee.ExitCode()
 	}
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/manager"
+	"github.com/ukdev/ukdev/tui/panel"
 )
 
 // psGap is the time between ukdev ps's two status rounds, over which it
@@ -77,7 +78,7 @@ func writePs(w io.Writer, vms []manager.VM, now time.Time) error {
 			boot = fmt.Sprintf("#%d", v.Boot)
 		}
 		if v.Uptime > 0 {
-			up = formatDuration(v.Uptime)
+			up = panel.FormatUptime(v.Uptime)
 		}
 		if v.QEMUPID != 0 {
 			cpu = fmt.Sprintf("%.1f", v.CPUPercent)
@@ -110,19 +111,6 @@ func writePs(w io.Writer, vms []manager.VM, now time.Time) error {
 		}
 	}
 	return nil
-}
-
-// formatDuration renders an uptime: "42s", "3m07s", "1h02m".
-func formatDuration(d time.Duration) string {
-	d = d.Truncate(time.Second)
-	switch {
-	case d < time.Minute:
-		return fmt.Sprintf("%ds", int(d.Seconds()))
-	case d < time.Hour:
-		return fmt.Sprintf("%dm%02ds", int(d.Minutes()), int(d.Seconds())%60)
-	default:
-		return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
-	}
 }
 
 // formatBytes renders a size in MiB (GiB past 10 GiB).
