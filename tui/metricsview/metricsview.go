@@ -54,6 +54,8 @@ type MetricsSource interface {
 // graphKey is what the graphs are drawn from.
 type graphKey struct {
 	width   int
+	top     int // the first line shown, and how many are
+	height  int
 	at      time.Time
 	pid     int
 	running bool
@@ -292,12 +294,17 @@ func (m *Model) View() string {
 		return ""
 	}
 	lines := m.summary()
-	key := graphKey{width: m.width, at: m.snap.At, pid: m.snap.PID, running: m.running, nReload: m.nReload, valid: true}
+	n := len(lines) + m.graphCount()*graphLines
+	m.top = min(m.top, max(0, n-m.height))
+	// Only the graphs in view are drawn; the others keep their lines
+	// (blank) so that the scroll position means the same.
+	first := max(0, m.top-len(lines)) / graphLines
+	last := max(0, m.top+m.height-len(lines)+graphLines-1) / graphLines
+	key := graphKey{width: m.width, top: first, height: last, at: m.snap.At, pid: m.snap.PID, running: m.running, nReload: m.nReload, valid: true}
 	if key != m.graphFor {
-		m.graphLines, m.graphFor = m.graphs(), key
+		m.graphLines, m.graphFor = m.graphs(first, last), key
 	}
 	lines = append(lines, m.graphLines...)
-	m.top = min(m.top, max(0, len(lines)-m.height))
 	return panel.FitBox(lines[m.top:], m.width, m.height)
 }
 
@@ -404,20 +411,41 @@ func reloadValues(ts []devloop.Timing, f func(devloop.Timing) float64) []float64
 	return out
 }
 
-// graphs renders one graph per series, then the reload history. Each
-// graph is exactly 3+graphHeight lines, so scrolling moves evenly.
-func (m *Model) graphs() []string {
+// graphLines is the height of every graph, title and axis included, so
+// scrolling moves evenly.
+const graphLines = 3 + graphHeight
+
+// graphCount is how many graphs the panel has: one per series, then the
+// reload history.
+func (m *Model) graphCount() int {
 	if m.width < 24 {
-		return nil // no room for an axis and a line
+		return 0 // no room for an axis and a line
 	}
-	var lines []string
+	n := 0
 	if m.src != nil && m.running {
-		for _, ser := range m.snap.Series {
-			lines = append(lines, m.seriesGraph(ser)...)
-		}
+		n = len(m.snap.Series)
 	}
 	if len(m.reloads) > 0 {
-		lines = append(lines, m.reloadGraph()...)
+		n++
+	}
+	return n
+}
+
+// graphs renders the graphs numbered first to last (below graphCount);
+// the lines of the others are blank: nobody sees them, and drawing every
+// series each second would cost more than sampling it.
+func (m *Model) graphs(first, last int) []string {
+	n := m.graphCount()
+	lines := make([]string, 0, n*graphLines)
+	for i := range n {
+		switch {
+		case i < first || i > last:
+			lines = append(lines, make([]string, graphLines)...)
+		case m.src != nil && m.running && i < len(m.snap.Series):
+			lines = append(lines, m.seriesGraph(m.snap.Series[i])...)
+		default:
+			lines = append(lines, m.reloadGraph()...)
+		}
 	}
 	return lines
 }
@@ -523,7 +551,7 @@ func (m *Model) plotMany(data [][]float64, unit string, opts ...asciigraph.Optio
 // fitGraph makes a graph's lines exactly 3+graphHeight: flat series draw
 // fewer value rows.
 func fitGraph(lines []string) []string {
-	want := 3 + graphHeight
+	want := graphLines
 	if len(lines) > want {
 		return lines[:want]
 	}

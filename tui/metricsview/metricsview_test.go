@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -382,5 +383,34 @@ func TestAxisLabel(t *testing.T) {
 		if got := axisLabel(tt.v, tt.unit); got != tt.want {
 			t.Errorf("axisLabel(%v, %q) = %q, want %q", tt.v, tt.unit, got, tt.want)
 		}
+	}
+}
+
+// Only the graphs in view are drawn: the others are blank lines of the
+// same height, and scrolling draws them.
+func TestMetricsDrawsOnlyVisibleGraphs(t *testing.T) {
+	m := shownModel(t, running(), newSource(busy()), 100, 12)
+	m.Update(events())
+	tick(m)
+	m.View()
+	n := m.graphCount()
+	if n < 3 || len(m.graphLines) != n*graphLines {
+		t.Fatalf("%d graphs in %d lines, want at least 3 of %d lines each", n, len(m.graphLines), graphLines)
+	}
+	drawn := func() (out []int) {
+		for i := range n {
+			if slices.ContainsFunc(m.graphLines[i*graphLines:(i+1)*graphLines], func(l string) bool { return l != "" }) {
+				out = append(out, i)
+			}
+		}
+		return out
+	}
+	if got := drawn(); slices.Contains(got, n-1) || len(got) > 2 {
+		t.Errorf("graphs drawn at the top: %v, want only the first ones of %d", got, n)
+	}
+	m.Update(paneltest.Press("G"))
+	m.View()
+	if got := drawn(); !slices.Contains(got, n-1) || slices.Contains(got, 0) {
+		t.Errorf("graphs drawn at the bottom: %v, want the last of %d and not the first", got, n)
 	}
 }
