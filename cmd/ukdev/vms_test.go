@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -147,19 +148,34 @@ func TestEventHub(t *testing.T) {
 		t.Errorf("the attached dashboard got %q, want %q", got, want)
 	}
 	leave()
-	for i := range 10000 { // more than the subscriber's buffer: nobody reads it
-		in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2, Time: t0.Add(time.Second + time.Duration(i)*time.Microsecond)}
+	const flood = 10000 // more than the subscriber's buffer: nobody reads it
+	for i := range flood {
+		in <- devloop.Event{Type: devloop.TypeVMConsole, Boot: 2, Line: strconv.Itoa(i), Time: t0.Add(time.Second + time.Duration(i)*time.Microsecond)}
 	}
 	events, _ = h.subscribe()
 	close(in)
 	<-done
-	n := 0
-	for range events {
-		n++
+	// accel, watch, boot 2's start, build 3's start, boot 2's pause, then the
+	// last console lines up to the bound, in order, none twice: the last
+	// one may come live rather than replayed when the hub had not kept
+	// it yet at the subscribe.
+	var others, lines []string
+	for e := range events {
+		if e.Type == devloop.TypeVMConsole {
+			lines = append(lines, e.Line)
+		} else {
+			others = append(others, string(e.Type))
+		}
 	}
-	// accel, watch, build 3's start, boot 2's start and pause, and the
-	// last console lines up to the bound.
-	if want := 5 + maxReplayLines; n != want {
-		t.Errorf("a dashboard attached just before the end got %d events, want %d replayed, then the close", n, want)
+	if want := []string{"vm.accel", "watch.paused", "vm.start", "build.start", "vm.paused"}; !slices.Equal(others, want) {
+		t.Errorf("a dashboard attached just before the end got %q, want %q", others, want)
+	}
+	if n := len(lines); n < maxReplayLines || n > maxReplayLines+1 {
+		t.Fatalf("it got %d console lines, want the last %d (or one more, live)", n, maxReplayLines)
+	}
+	for i, l := range lines {
+		if want := strconv.Itoa(flood - len(lines) + i); l != want {
+			t.Fatalf("console line %d is %q, want %q: the last lines in order", i, l, want)
+		}
 	}
 }
