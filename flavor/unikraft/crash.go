@@ -47,7 +47,7 @@ var (
 	// or ukdebug's " 3fe1ff10  00 00 ...  |........|".
 	ukHexDump = regexp.MustCompile(`^\s*(?:0x)?[0-9a-fA-F]{1,16}:?(?:\s+[0-9a-fA-F]{2})+\s*(?:\|.*\|)?\s*$`)
 	// ukFaultAddr finds a faulting address where a report prints one.
-	ukFaultAddr = regexp.MustCompile(`(?i)\b(?:fault(?:ing)?\s+address|vaddr|addr)\s*[=:]?\s*(0x[0-9a-f]+)`)
+	ukFaultAddr = regexp.MustCompile(`(?i)\b(?:fault(?:ing)?\s+(?:address|at)|vaddr|addr)\s*[=:]?\s*(0x[0-9a-f]+)`)
 	ukStart     = regexp.MustCompile(`Unhandled Trap \d+|Assertion failure: |^Unikraft Crash\b|^Registers:\s*$|^\s*rip: [0-9a-fA-F]{4}:[0-9a-fA-F]+|^Crashing\b|base is (?:0x[0-9a-fA-F]+|0)\b.*caller is`)
 	ukHWRNG     = regexp.MustCompile(`Could not initiali[sz]e the HWRNG(?: \((-?\d+)\))?`)
 )
