@@ -39,8 +39,9 @@ var (
 	// " rip: 0008:000000000010a2b1" and " rcx:0000..." (ukdebug).
 	ukRegister = regexp.MustCompile(`(?i)\b(rip|rsp|rbp|rax|rbx|rcx|rdx|rsi|rdi|r0?8|r0?9|r1[0-5]|eflags|cs|ss|orig_rax|cr2):\s*(?:([0-9a-f]{4}):)?([0-9a-f]{1,16})\b`)
 	// ukRegDump matches a line of the platform's register dump, whichever
-	// register it starts with.
-	ukRegDump = regexp.MustCompile(`^\s*(?:RIP|RSP|RBP|RAX|RBX|RCX|RDX|RSI|RDI|R0?8|R0?9|R1[0-5]|CR2|EFLAGS|ORIG_RAX): [0-9a-fA-F]{1,16}\b`)
+	// register it starts with (the dump prints every value with 16
+	// digits, which keeps a program's own "RAX: 1" out).
+	ukRegDump = regexp.MustCompile(`^\s*(?:RIP|RSP|RBP|RAX|RBX|RCX|RDX|RSI|RDI|R0?8|R0?9|R1[0-5]|CR2|EFLAGS|ORIG_RAX): [0-9a-fA-F]{16}\b`)
 	// ukRIP matches the line giving RIP in either register dump.
 	ukRIP = regexp.MustCompile(`(?i)^\s*rip:\s*(?:[0-9a-f]{4}:)?[0-9a-f]{1,16}\b`)
 	// ukHexDump matches a line of a memory dump: "11f10: 40 1f 01 00 ..."
@@ -48,13 +49,23 @@ var (
 	ukHexDump = regexp.MustCompile(`^\s*(?:0x)?[0-9a-fA-F]{1,16}:?(?:\s+[0-9a-fA-F]{2})+\s*(?:\|.*\|)?\s*$`)
 	// ukFaultAddr finds a faulting address where a report prints one.
 	ukFaultAddr = regexp.MustCompile(`(?i)\b(?:fault(?:ing)?\s+(?:address|at)|vaddr|addr)\s*[=:]?\s*(0x[0-9a-f]+)`)
-	ukStart     = regexp.MustCompile(`Unhandled Trap \d+|Assertion failure: |^Unikraft Crash\b|^Registers:\s*$|^\s*rip: [0-9a-fA-F]{4}:[0-9a-fA-F]+|^Crashing\b|base is (?:0x[0-9a-fA-F]+|0)\b.*caller is`)
+	ukStart     = regexp.MustCompile(`Unhandled Trap \d+|Assertion failure: |^Unikraft Crash\b|^Registers:\s*$|^\s*rip: [0-9a-fA-F]{4}:[0-9a-fA-F]+|base is (?:0x[0-9a-fA-F]+|0)\b.*caller is`)
 	ukHWRNG     = regexp.MustCompile(`Could not initiali[sz]e the HWRNG(?: \((-?\d+)\))?`)
 )
 
-// reportStarts says whether a console message (prefix removed) starts or
-// belongs to the head of a crash report.
-func reportStarts(msg string) bool { return ukStart.MatchString(msg) || ukRegDump.MatchString(msg) }
+// reportStarts says whether a console line, whose message (prefix
+// removed) is msg, starts or belongs to the head of a crash report.
+// "Crashing" counts only when Unikraft printed it, not the program.
+func reportStarts(line, msg string) bool {
+	if ukStart.MatchString(msg) || ukRegDump.MatchString(msg) {
+		return true
+	}
+	if !strings.HasPrefix(msg, "Crashing") {
+		return false
+	}
+	l, ok := ParseLine(line)
+	return ok && l.Level == UnikraftCrit
+}
 
 // ParseConsole looks for a crash report in the console lines of a
 // Unikraft boot (log prefixes and colour codes are allowed, and other
@@ -72,7 +83,7 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 	start := -1
 	for i, l := range lines {
 		msgs[i] = message(l)
-		if start < 0 && reportStarts(msgs[i]) {
+		if start < 0 && reportStarts(l, msgs[i]) {
 			start = i
 		}
 	}
@@ -91,7 +102,7 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 			end = i
 			break
 		}
-		if i > start && secondReport(msg, c.Kind, sawRIP, sawDump, sawScreen, sawCrashing) {
+		if i > start && secondReport(lines[i], msg, c.Kind, sawRIP, sawDump, sawScreen, sawCrashing) {
 			end = i
 			break
 		}
@@ -207,7 +218,7 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 // one being read: another trap or assertion, another register dump or
 // crash screen, or anything that starts a report once "Crashing" was
 // printed.
-func secondReport(msg string, kind crash.Kind, sawRIP, sawDump, sawScreen, sawCrashing bool) bool {
+func secondReport(line, msg string, kind crash.Kind, sawRIP, sawDump, sawScreen, sawCrashing bool) bool {
 	t := strings.TrimSpace(msg)
 	switch {
 	case ukTrap.MatchString(msg):
@@ -219,7 +230,7 @@ func secondReport(msg string, kind crash.Kind, sawRIP, sawDump, sawScreen, sawCr
 	case ukRIP.MatchString(msg):
 		return sawRIP
 	}
-	return sawCrashing && reportStarts(msg) && !strings.HasPrefix(t, "Crashing")
+	return sawCrashing && reportStarts(line, msg) && !strings.HasPrefix(t, "Crashing")
 }
 
 // faultAddress is the faulting address a report gives: the CR2 register

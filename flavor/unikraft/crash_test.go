@@ -115,6 +115,11 @@ func TestParseConsole(t *testing.T) {
 			t.Errorf("%s: found a crash: %+v", f, c)
 		}
 	}
+	// A program's own output that looks like registers or a memory dump.
+	own := []string{"Calling main", "RAX: 1", "RSP: 7fff", "10: 00 01 02", "Crashing is fun", "halted"}
+	if c, ok := ParseConsole(own); ok {
+		t.Errorf("program output: found a crash: %+v", c)
+	}
 }
 
 func TestParseConsoleGenericCrash(t *testing.T) {
