@@ -26,16 +26,10 @@ func (c *Crash) codeAddr(f Frame) uint64 {
 }
 
 // AddStackCallers turns a raw stack dump into frames when the report gave
-// no frame trace (a program built without frame pointers): every word of
-// c.Stack, innermost first, that is a return address into the program's
-// text becomes a caller frame, named from program. A word is taken for a
-// return address when the byte before it lies inside a sized function,
-// the word is not itself a function's entry (a function pointer), and,
-// when program's file can be read, the instruction that ends just before
-// it is a call. Words pointing elsewhere (the stack, data, shared
-// libraries, the kernel) are skipped. It returns how many frames it
-// added: none when the report already had callers, no stack, or program
-// is nil.
+// no frame trace (a program built without frame pointers): the callers
+// that CallersInStack finds in c.Stack are appended to c.Frames. It
+// returns how many frames it added: none when the report already had
+// callers, no stack, or program is nil.
 func (c *Crash) AddStackCallers(program *symbols.Table) int {
 	if program == nil || len(c.Stack) == 0 {
 		return 0
@@ -44,6 +38,26 @@ func (c *Crash) AddStackCallers(program *symbols.Table) int {
 		if f.Addr == 0 || f.Addr != c.RIP {
 			return 0
 		}
+	}
+	callers := CallersInStack(c.Stack, program)
+	c.Frames = append(c.Frames, callers...)
+	return len(callers)
+}
+
+// CallersInStack returns, innermost first, the frames that the words of a
+// raw stack (innermost first) hold as return addresses into the program's
+// text, named from program (which gives the text's addresses: a static
+// program's, or any ELF loaded at its link addresses). A word is taken for
+// a return address when the byte before it lies inside a sized function,
+// the word is not itself a function's entry (a function pointer), and,
+// when program's file holds its code, the instruction that ends just
+// before it is a call. Words pointing elsewhere (the stack, data, shared
+// libraries, the kernel) are skipped. Without frame pointers this is a
+// heuristic: a stale return address left on the stack by an earlier call
+// is found too.
+func CallersInStack(stack []StackWord, program *symbols.Table) []Frame {
+	if program == nil {
+		return nil
 	}
 	entries := map[uint64]bool{}
 	for _, s := range program.Symbols() {
@@ -55,8 +69,8 @@ func (c *Crash) AddStackCallers(program *symbols.Table) int {
 	if text != nil {
 		defer text.close()
 	}
-	n := 0
-	for _, w := range c.Stack {
+	var frames []Frame
+	for _, w := range stack {
 		a := w.Value
 		if a == 0 || entries[a] || isUpperHalf(a) {
 			continue
@@ -68,10 +82,9 @@ func (c *Crash) AddStackCallers(program *symbols.Table) int {
 		if text != nil && !text.callEndsAt(a) {
 			continue
 		}
-		c.Frames = append(c.Frames, Frame{Addr: a, Func: s.Name, Offset: a - s.Addr})
-		n++
+		frames = append(frames, Frame{Addr: a, Func: s.Name, Offset: a - s.Addr})
 	}
-	return n
+	return frames
 }
 
 // SymbolizeLines gives the program's frames their source file and line

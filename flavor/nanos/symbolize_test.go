@@ -99,7 +99,10 @@ func TestExplainStackWithoutFramePointers(t *testing.T) {
 	}).ParseFiles(filepath.Join("testdata", "nanos-nofp.tmpl")))
 	var sb strings.Builder
 	rip := inner.Addr + 4
-	if err := tmpl.Execute(&sb, map[string]uint64{"RIP": rip, "RetInner": retInner, "RetOuter": retOuter, "Main": main.Addr}); err != nil {
+	if err := tmpl.Execute(&sb, map[string]uint64{"RIP": rip, "RetInner": retInner, "RetOuter": retOuter, "Main": main.Addr,
+		// An address in main's code that follows no call: a stale
+		// pointer, not a return address.
+		"NoCall": main.Addr + 4}); err != nil {
 		t.Fatal(err)
 	}
 	console := strings.Split(strings.TrimRight(sb.String(), "\n"), "\n")
