@@ -252,14 +252,15 @@ func faultAddress(c *crash.Crash, msgs []string) (uint64, bool) {
 }
 
 // ParseCrashMessage finds what a UK_CRASH leaves on the console when no
-// report follows it: the last critical message before the halt ("CRIT:
-// [lib] <file.c @ line> message", then "Unikraft halted"), with other
-// output allowed in between. The crash's message is that message and,
-// when printed, where ("boom (main.c:30)"); its one frame is the source
-// location. It returns false when the console has no critical message.
-// Only a boot known to have crashed (QEMU status 85, a guest panic)
-// should be explained by it: an init function's failure also ends with a
-// critical message, and halts cleanly.
+// report follows it: a critical message ("CRIT: [lib] <file.c @ line>
+// message") as the last thing Unikraft printed before the halt ("Unikraft
+// halted", or the end of the console when that line was lost); the
+// program's own output may follow it. The crash's message is that
+// message and, when printed, where ("boom (main.c:30)"); its one frame is
+// the source location. It returns false when Unikraft's last line is not
+// a critical one. Only a boot known to have crashed (QEMU status 85, a
+// guest panic) should be explained by it: an init function's failure also
+// ends with a critical message, and halts cleanly.
 func ParseCrashMessage(lines []string) (*crash.Crash, bool) {
 	end := len(lines)
 	for i := len(lines) - 1; i >= 0; i-- {
@@ -271,8 +272,12 @@ func ParseCrashMessage(lines []string) (*crash.Crash, bool) {
 	for i := end - 1; i >= 0; i-- {
 		l, ok := ParseLine(lines[i])
 		msg := strings.TrimSpace(l.Message)
-		if !ok || l.Level != UnikraftCrit || isCrashNoise(msg) {
+		if !ok || l.Level == UnikraftCrit && isCrashNoise(msg) {
 			continue
+		}
+		if l.Level != UnikraftCrit {
+			// Unikraft went on after its last critical message.
+			return nil, false
 		}
 		c := &crash.Crash{Kind: CrashMessage, Message: msg, Lines: []string{msg}}
 		if l.File != "" {

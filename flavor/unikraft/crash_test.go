@@ -191,10 +191,18 @@ func TestParseCrashMessage(t *testing.T) {
 			t.Errorf("%s: found %+v", f, c)
 		}
 	}
+	// A critical message that Unikraft went on after (a triple fault
+	// later) is not the crash's.
+	later := []string{"[ 0.1] CRIT: [appx] <a.c @ 7> heap not aligned", "[ 0.2] Info: [libukboot] <boot.c @ 277> Calling main(1, ['x'])", "hi"}
+	if c, ok := ParseCrashMessage(later); ok {
+		t.Errorf("an early critical message: found %+v", c)
+	}
 }
 
 func TestExplain(t *testing.T) {
 	ukcrash := readLines(t, "unikraft-ukcrash.txt")
+	earlyCrit := []string{"[ 0.1] CRIT: [appx] <a.c @ 7> heap not aligned", "[ 0.2] Info: [libukboot] <boot.c @ 277> Calling main(1, ['x'])"}
+	reset := guestexit.Exit{Reason: guestexit.ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}
 	pagefault := readLines(t, "unikraft-pagefault-twice.txt")
 	crash := readLines(t, "unikraft-trap.txt")
 	hwrng := readLines(t, "unikraft-hwrng.txt")
@@ -224,6 +232,7 @@ func TestExplain(t *testing.T) {
 		{"UK_CRASH with pvpanic", guestexit.Exit{Reason: guestexit.ReasonPanic}, ukcrash,
 			guestexit.Exit{Reason: guestexit.ReasonPanic, Detail: "Unikraft: boom (main.c:30)"}, true},
 		{"a critical message before a clean halt is no crash", halted, ukcrash, halted, false},
+		{"a triple fault after an early critical message keeps its detail", reset, earlyCrit, reset, false},
 		{"page fault without a trap line", crashed, pagefault,
 			guestexit.Exit{Reason: guestexit.ReasonCrash, Detail: "Unikraft: page fault at fault address 0x18"}, true},
 		{"QEMU error stays", guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: "x"}, crash, guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: "x"}, true},
