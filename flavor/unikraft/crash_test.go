@@ -71,6 +71,15 @@ func TestParseConsole(t *testing.T) {
 			frames: []uint64{0x11ee2d},
 		},
 		{
+			// No timestamps, no source locations, colours, a thread
+			// name, the dump starting at R13, CR2 printed.
+			file: "unikraft-pagefault-plain.txt", kind: CrashPageFault, message: "page fault",
+			rip:    0x200a10,
+			regs:   map[string]uint64{"rsp": 0xfe1ff10, "r13": 0, "cr2": 0x20},
+			frames: []uint64{0x200a10, 0x200b27},
+			fault:  0x20, hasFault: true,
+		},
+		{
 			// A second fault while crashing: the first report is the one,
 			// and it takes the address printed before it.
 			file: "unikraft-pagefault-twice.txt", kind: CrashPageFault, message: "page fault",
