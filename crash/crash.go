@@ -45,8 +45,13 @@ type Frame struct {
 }
 
 // String renders the frame like a debugger: "main.main+0x1d
-// (/src/main.go:12)", or the bare address.
+// (/src/main.go:12)", or the bare address; a frame that is only a source
+// location (a kernel's message printed with its file and line) is
+// "main.c:30".
 func (f Frame) String() string {
+	if f.Addr == 0 && f.Func == "" && f.File != "" {
+		return fmt.Sprintf("%s:%d", f.File, f.Line)
+	}
 	s := fmt.Sprintf("%#x", f.Addr)
 	if f.Func != "" {
 		s = f.Func
@@ -82,6 +87,10 @@ type Crash struct {
 	KernelOffset uint64
 	// Frames are the stack, innermost first.
 	Frames []Frame
+	// Stack holds the words of a raw stack dump, innermost first, when
+	// the report printed one (Nanos' "stack trace:"); AddStackCallers
+	// finds the callers in it.
+	Stack []StackWord
 	// Lines are the transcript lines of the report, prefixes removed.
 	Lines []string
 }
@@ -99,9 +108,11 @@ func SignalName(n int) string {
 
 // Symbolize names the crash's program frames from the program's symbols
 // (a static program runs at its link addresses, so they apply as they
-// are) and, when kernel is not nil, its kernel frames from the kernel's
-// symbols moved by the printed load offset (KernelOffset). For Go frames that have a
-// name and an offset but no address it fills in the address.
+// are; a return address is named by the call before it, its offset kept
+// relative to the printed address) and, when kernel is not nil, its
+// kernel frames from the kernel's symbols moved by the printed load
+// offset (KernelOffset). For Go frames that have a name and an offset but
+// no address it fills in the address.
 func (c *Crash) Symbolize(program, kernel *symbols.Table) {
 	for i := range c.Frames {
 		f := &c.Frames[i]
@@ -114,9 +125,10 @@ func (c *Crash) Symbolize(program, kernel *symbols.Table) {
 			if s, off, ok := kernel.FuncAt(f.Addr - c.KernelOffset); ok {
 				f.Func, f.Offset = s.Name, off
 			}
-		case !f.Kernel && program != nil && f.Func == "":
-			if s, off, ok := program.FuncAt(f.Addr); ok && (s.Size == 0 || off < s.Size) {
-				f.Func, f.Offset = s.Name, off
+		case !f.Kernel && program != nil && f.Func == "" && f.Addr != 0:
+			at := c.codeAddr(*f)
+			if s, off, ok := program.FuncAt(at); ok && (s.Size == 0 || off < s.Size) {
+				f.Func, f.Offset = s.Name, f.Addr-s.Addr
 			}
 		}
 	}

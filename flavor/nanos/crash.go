@@ -17,6 +17,13 @@ var (
 	registerLine = regexp.MustCompile(`^\s*(r[a-z0-9]{1,3}|rflags|cr2|fsbase|gsbase|cs|ss|ds|es|fs|gs)\s*:\s+(?:0x)?([0-9a-fA-F]{1,16})\b`)
 	traceLine    = regexp.MustCompile(`^\s*(?:0x)?([0-9a-fA-F]{8,16}):\s+(?:0x)?([0-9a-fA-F]{1,16})\b`)
 	kernelFault  = regexp.MustCompile(`(?i)^(\*\*\*\s*)?(kernel (page )?fault|unhandled (page fault|exception)|exception \d+|halt:|assertion .* failed)`)
+	// reportLine matches the lines of a fault report outside its traces:
+	// "fault address", the interrupt's description ("interrupt: 0e (Page
+	// fault)", "frame: ...", "error code: ..."), registers, the kernel load
+	// offset.
+	reportLine = regexp.MustCompile(`(?i)^(\*\*\*|fault address|kernel load offset|loaded klibs|[a-z][a-z0-9_ ]{0,16}:\s)`)
+	// klibLine matches an entry of the "loaded klibs:" list.
+	klibLine = regexp.MustCompile(`^[A-Za-z0-9_./-]+(\s+(?:0x)?[0-9a-fA-F]+)*$`)
 	// oomLine is recognised on kernel lines only: a program may well print
 	// "out of memory" itself.
 	oomLine = regexp.MustCompile(`(?i)\bout of memory\b`)
@@ -52,9 +59,10 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 }
 
 // parseSignalCrash reads Nanos' fault report starting at lines[0]: the
-// signal line, fault address, register dump, frame trace and kernel load
-// offset, up to the end of the report ("stack trace:" or a second
-// report).
+// signal line, fault address, register dump (any order), frame trace,
+// kernel load offset and raw stack trace, up to the end of the console or
+// the start of another report. Lines of other output may come between the
+// report's: they are left out of it.
 func parseSignalCrash(lines []string) *crash.Crash {
 	c := &crash.Crash{Kind: crash.Signal, Registers: map[string]uint64{}}
 	if m := signalLine.FindStringSubmatch(lines[0]); m != nil {
@@ -62,32 +70,61 @@ func parseSignalCrash(lines []string) *crash.Crash {
 		c.TID, _ = strconv.Atoi(m[2])
 		c.Message = strings.TrimSpace(strings.TrimPrefix(lines[0], "***"))
 	}
-	inTrace := false
+	section := ""
 	for i, l := range lines {
-		if i > 0 && (signalLine.MatchString(l) || strings.HasPrefix(strings.TrimSpace(l), "stack trace:")) {
+		t := strings.TrimSpace(l)
+		if i > 0 && startsReport(t) {
 			break
 		}
+		switch {
+		case strings.HasPrefix(t, "frame trace"):
+			section = "frame"
+			c.Lines = append(c.Lines, l)
+			continue
+		case strings.HasPrefix(t, "stack trace"):
+			section = "stack"
+			c.Lines = append(c.Lines, l)
+			continue
+		case strings.HasPrefix(t, "loaded klibs"):
+			section = "klibs"
+		case section != "" && loadOffset.MatchString(t):
+			section = ""
+		}
+		if section == "frame" || section == "stack" {
+			m := traceLine.FindStringSubmatch(l)
+			switch {
+			case m != nil && section == "frame":
+				c.Lines = append(c.Lines, l)
+				if addr := crash.ParseHex(m[2]); addr != 0 {
+					c.Frames = append(c.Frames, crash.Frame{Addr: addr, Kernel: isKernelAddr(addr)})
+				}
+			case m != nil:
+				c.Lines = append(c.Lines, l)
+				c.Stack = append(c.Stack, crash.StackWord{Addr: crash.ParseHex(m[1]), Value: crash.ParseHex(m[2])})
+			case t == "" && section == "frame":
+				// A blank line ends the frame trace (empty for a
+				// program without frame pointers).
+				section = ""
+				c.Lines = append(c.Lines, l)
+			}
+			// Anything else is output that came between the trace's
+			// lines.
+			continue
+		}
+		if section == "klibs" && t != "" && !strings.HasPrefix(t, "loaded klibs") && !klibLine.MatchString(t) {
+			// Output after the klib list is not the report's.
+			continue
+		}
+		if section == "" && i > 0 && t != "" && !reportLine.MatchString(t) {
+			// Output from another thread amid the report.
+			continue
+		}
 		c.Lines = append(c.Lines, l)
-		t := strings.TrimSpace(l)
 		if m := faultAddr.FindStringSubmatch(l); m != nil && !c.HasFaultAddr {
 			c.FaultAddr, c.HasFaultAddr = crash.ParseHex(m[1]), true
 		}
 		if m := loadOffset.FindStringSubmatch(l); m != nil {
 			c.KernelOffset = crash.ParseHex(m[1])
-		}
-		switch {
-		case strings.HasPrefix(t, "frame trace"):
-			inTrace = true
-			continue
-		case inTrace:
-			if m := traceLine.FindStringSubmatch(l); m != nil {
-				addr := crash.ParseHex(m[2])
-				if addr != 0 {
-					c.Frames = append(c.Frames, crash.Frame{Addr: addr, Kernel: isKernelAddr(addr)})
-				}
-				continue
-			}
-			inTrace = false
 		}
 		if m := registerLine.FindStringSubmatch(l); m != nil {
 			c.Registers[strings.ToLower(m[1])] = crash.ParseHex(m[2])
@@ -101,6 +138,12 @@ func parseSignalCrash(lines []string) *crash.Crash {
 		c.Frames = append([]crash.Frame{{Addr: c.RIP, Kernel: isKernelAddr(c.RIP)}}, c.Frames...)
 	}
 	return c
+}
+
+// startsReport says whether a console line (prefix removed, trimmed)
+// starts a new crash report.
+func startsReport(t string) bool {
+	return signalLine.MatchString(t) || crash.GoPanicStarts(t) || kernelFault.MatchString(t)
 }
 
 // isKernelAddr says whether addr is in the upper half, where Nanos keeps

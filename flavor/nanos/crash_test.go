@@ -51,6 +51,7 @@ func TestParseConsoleTranscripts(t *testing.T) {
 		message   string
 		regs      map[string]uint64 // a few of the registers
 		lastLines string            // the report's last line
+		stack     []uint64          // the stack trace's words
 	}{
 		{
 			file: "nanos-sigsegv.txt", found: true, kind: crash.Signal, signal: 11, tid: 2,
@@ -58,7 +59,39 @@ func TestParseConsoleTranscripts(t *testing.T) {
 			addrs:     []uint64{0x401136, 0x401162, 0x7ffff7db0d90, 0x401065},
 			message:   "signal 11 received by tid 2, errno 0, code 1",
 			regs:      map[string]uint64{"rsp": 0x7fffffffebb0, "r8": 0, "r15": 0x7ffff7ffd000, "fsbase": 0x7ffff7d8a740, "cs": 0x23},
-			lastLines: "loaded klibs:",
+			lastLines: "00007fffffffebb8:   0000000000401162",
+			stack:     []uint64{0x7fffffffebd0, 0x401162},
+		},
+		{
+			// Built without frame pointers: an empty frame trace, the
+			// callers are among the stack trace's words.
+			file: "nanos-sigsegv-nofp.txt", found: true, kind: crash.Signal, signal: 11, tid: 2,
+			fault: 0x18, hasFault: true, rip: 0x401156, offset: 0xffffffff7f600000,
+			addrs:     []uint64{0x401156},
+			message:   "signal 11 received by tid 2, errno 0, code 1",
+			regs:      map[string]uint64{"rsp": 0x7fffffffeb90, "rbp": 1, "r14": 0x403e18},
+			lastLines: "00007fffffffebc8:   ffffffff80a12345",
+			stack:     []uint64{0, 0x40118d, 0x7fffffffecd8, 0x402004, 1, 0x4011c3, 0x7ffff7db0d90, 0xffffffff80a12345},
+		},
+		{
+			// Registers in another order, no blank lines, other threads'
+			// output between the lines, a second report after the first.
+			file: "nanos-sigsegv-interleaved.txt", found: true, kind: crash.Signal, signal: 11, tid: 3,
+			fault: 0xdeadbeef, hasFault: true, rip: 0x401156, offset: 0xffffffff7f600000,
+			addrs:     []uint64{0x401156},
+			message:   "signal 11 received by tid 3, errno 0, code 2",
+			regs:      map[string]uint64{"rsp": 0x7fffffffeb90, "rax": 0xdeadbeef, "rflags": 0x10246},
+			lastLines: "0x00007fffffffebb8:   0x00000000004011c3",
+			stack:     []uint64{0x40118d, 0x4011c3},
+		},
+		{
+			// The console kept neither the frame trace nor the klibs.
+			file: "nanos-sigsegv-truncated.txt", found: true, kind: crash.Signal, signal: 11, tid: 2,
+			fault: 0x18, hasFault: true, rip: 0x401156,
+			addrs:     []uint64{0x401156},
+			message:   "signal 11 received by tid 2, errno 0, code 1",
+			lastLines: "00007fffffffeb98:   000000000040118d",
+			stack:     []uint64{0, 0x40118d},
 		},
 		{
 			file: "nanos-gopanic.txt", found: true, kind: crash.GoPanic, signal: 11, fault: 0x8, hasFault: true, rip: 0x6a1b2c,
@@ -110,6 +143,18 @@ func TestParseConsoleTranscripts(t *testing.T) {
 			}
 			if last := c.Lines[len(c.Lines)-1]; last != tt.lastLines {
 				t.Errorf("report ends with %q, want %q", last, tt.lastLines)
+			}
+			var stack []uint64
+			for _, w := range c.Stack {
+				stack = append(stack, w.Value)
+			}
+			if !reflect.DeepEqual(stack, tt.stack) {
+				t.Errorf("stack words %#x, want %#x", stack, tt.stack)
+			}
+			for _, l := range c.Lines {
+				if strings.Contains(l, "worker") {
+					t.Errorf("report has the program's output %q", l)
+				}
 			}
 			if tt.kind == crash.Kernel {
 				for _, f := range c.Frames {

@@ -11,12 +11,19 @@ import (
 )
 
 // The kinds of crash a Unikraft console shows, besides crash.Kernel (a
-// UK_CRASH, or a fault reported without "Unhandled Trap").
+// crash screen or a report that says no more).
 const (
 	// CrashTrap: "Unhandled Trap N (name), error code=0x..".
 	CrashTrap crash.Kind = "trap"
 	// CrashAssertion: a UK_ASSERT failed ("Assertion failure: cond").
 	CrashAssertion crash.Kind = "assertion"
+	// CrashPageFault: a page fault, which Unikraft 0.17 reports without
+	// an "Unhandled Trap" line: registers, the frame walk, hex dumps of
+	// the stack and "Crashing".
+	CrashPageFault crash.Kind = "page-fault"
+	// CrashMessage: a UK_CRASH, whose only trace is its critical message
+	// ("CRIT: [lib] <file.c @ line> message") before the halt.
+	CrashMessage crash.Kind = "uk-crash"
 )
 
 // maxReportLines bounds the transcript kept in Crash.Lines.
@@ -31,23 +38,52 @@ var (
 	// "RIP: 000000000010a2b1 CS: 0008" (traps.c) or
 	// " rip: 0008:000000000010a2b1" and " rcx:0000..." (ukdebug).
 	ukRegister = regexp.MustCompile(`(?i)\b(rip|rsp|rbp|rax|rbx|rcx|rdx|rsi|rdi|r0?8|r0?9|r1[0-5]|eflags|cs|ss|orig_rax|cr2):\s*(?:([0-9a-f]{4}):)?([0-9a-f]{1,16})\b`)
-	ukStart    = regexp.MustCompile(`Unhandled Trap \d+|Assertion failure: |^Unikraft Crash\b|^Registers:\s*$|^\s*RIP: [0-9a-fA-F]+|^\s*rip: [0-9a-fA-F]{4}:[0-9a-fA-F]+|^Crashing\b`)
-	ukHWRNG    = regexp.MustCompile(`Could not initiali[sz]e the HWRNG(?: \((-?\d+)\))?`)
+	// ukRegDump matches a line of the platform's register dump, whichever
+	// register it starts with (the dump prints every value with 16
+	// digits, which keeps a program's own "RAX: 1" out).
+	ukRegDump = regexp.MustCompile(`^\s*(?:RIP|RSP|RBP|RAX|RBX|RCX|RDX|RSI|RDI|R0?8|R0?9|R1[0-5]|CR2|EFLAGS|ORIG_RAX): [0-9a-fA-F]{16}\b`)
+	// ukRIP matches the line giving RIP in either register dump.
+	ukRIP = regexp.MustCompile(`(?i)^\s*rip:\s*(?:[0-9a-f]{4}:)?[0-9a-f]{1,16}\b`)
+	// ukHexDump matches a line of a memory dump: "11f10: 40 1f 01 00 ..."
+	// or ukdebug's " 3fe1ff10  00 00 ...  |........|".
+	ukHexDump = regexp.MustCompile(`^\s*(?:0x)?[0-9a-fA-F]{1,16}:?(?:\s+[0-9a-fA-F]{2})+\s*(?:\|.*\|)?\s*$`)
+	// ukFaultAddr finds a faulting address where a report prints one.
+	ukFaultAddr = regexp.MustCompile(`(?i)\b(?:fault(?:ing)?\s+(?:address|at)|vaddr|addr)\s*[=:]?\s*(0x[0-9a-f]+)`)
+	ukStart     = regexp.MustCompile(`Unhandled Trap \d+|Assertion failure: |^Unikraft Crash\b|^Registers:\s*$|^\s*rip: [0-9a-fA-F]{4}:[0-9a-fA-F]+|base is (?:0x[0-9a-fA-F]+|0)\b.*caller is`)
+	ukHWRNG     = regexp.MustCompile(`Could not initiali[sz]e the HWRNG(?: \((-?\d+)\))?`)
 )
 
+// reportStarts says whether a console line, whose message (prefix
+// removed) is msg, starts or belongs to the head of a crash report.
+// "Crashing" counts only when Unikraft printed it, not the program.
+func reportStarts(line, msg string) bool {
+	if ukStart.MatchString(msg) || ukRegDump.MatchString(msg) {
+		return true
+	}
+	if !strings.HasPrefix(msg, "Crashing") {
+		return false
+	}
+	l, ok := ParseLine(line)
+	return ok && l.Level == UnikraftCrit
+}
+
 // ParseConsole looks for a crash report in the console lines of a
-// Unikraft boot (log prefixes and colour codes are allowed) and returns
-// it, unsymbolised. It understands both report styles: the platform's
-// ("Unhandled Trap", "RIP:" register lines, "base is .. caller is .."
-// frames, "Crashing") and ukdebug's crash screen ("Unikraft Crash",
-// "Registers:", " rip: cs:addr", "Call Trace:" entries). It returns false
-// when the console shows none.
+// Unikraft boot (log prefixes and colour codes are allowed, and other
+// output may come between the report's lines) and returns the first one,
+// unsymbolised. It understands both report styles: the platform's
+// ("Unhandled Trap", register lines in any order, "base is .. caller is
+// .." frames, hex dumps, "Crashing"; a page fault prints no trap line)
+// and ukdebug's crash screen ("Unikraft Crash", "Registers:", " rip:
+// cs:addr", "Call Trace:" entries). A second report after the first (a
+// fault while crashing) ends the first. It returns false when the
+// console shows none; a UK_CRASH prints no report (see
+// ParseCrashMessage).
 func ParseConsole(lines []string) (*crash.Crash, bool) {
 	msgs := make([]string, len(lines))
 	start := -1
 	for i, l := range lines {
 		msgs[i] = message(l)
-		if start < 0 && ukStart.MatchString(msgs[i]) {
+		if start < 0 && reportStarts(l, msgs[i]) {
 			start = i
 		}
 	}
@@ -57,10 +93,17 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 	c := &crash.Crash{Kind: crash.Kernel, Registers: map[string]uint64{}}
 	var callers []uint64
 	inTrace := false
+	var sawRIP, sawDump, sawScreen, sawCrashing bool
+	end := len(lines)
 	for i := start; i < len(lines); i++ {
 		msg := msgs[i]
 		t := strings.TrimSpace(msg)
 		if t == "Unikraft halted" {
+			end = i
+			break
+		}
+		if i > start && secondReport(lines[i], msg, c.Kind, sawRIP, sawDump, sawScreen, sawCrashing) {
+			end = i
 			break
 		}
 		if len(c.Lines) < maxReportLines {
@@ -79,6 +122,12 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 			}
 			inTrace = false
 		}
+		if strings.HasPrefix(t, "Unikraft Crash") {
+			sawScreen = true
+		}
+		if strings.HasPrefix(t, "Crashing") {
+			sawCrashing = true
+		}
 		if m := ukTrap.FindStringSubmatch(msg); m != nil && c.Kind != CrashTrap {
 			c.Kind = CrashTrap
 			c.Message = m[0]
@@ -93,17 +142,26 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 			continue
 		}
 		if m := ukCaller.FindStringSubmatch(msg); m != nil {
+			sawDump = true
 			if a := crash.ParseHex(m[2]); a != 0 {
 				callers = append(callers, a)
 			}
 			continue
 		}
+		if ukHexDump.MatchString(msg) {
+			continue
+		}
 		regs := ukRegister.FindAllStringSubmatch(msg, -1)
+		if ukRegDump.MatchString(msg) || ukRIP.MatchString(msg) {
+			sawDump = true
+		}
 		for _, m := range regs {
 			name := strings.ToLower(m[1])
 			switch name {
 			case "r8", "r9":
 				name = "r0" + name[1:]
+			case "rip":
+				sawRIP = true
 			}
 			c.Registers[name] = crash.ParseHex(m[3])
 			if m[2] != "" {
@@ -123,6 +181,12 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 			c.Message = t
 		}
 	}
+	if c.Kind == crash.Kernel && !sawScreen && sawDump {
+		// Unikraft 0.17 reports a page fault with the registers and the
+		// frame walk only.
+		c.Kind = CrashPageFault
+		c.Message = "page fault"
+	}
 	if c.Message == "" {
 		c.Message = precedingCrit(lines, start)
 	}
@@ -135,6 +199,7 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 	for len(c.Lines) > 1 && strings.TrimSpace(c.Lines[len(c.Lines)-1]) == "" {
 		c.Lines = c.Lines[:len(c.Lines)-1]
 	}
+	c.FaultAddr, c.HasFaultAddr = faultAddress(c, msgs[max(0, start-3):end])
 	c.RIP = c.Registers["rip"]
 	if c.RIP != 0 {
 		c.Frames = append(c.Frames, crash.Frame{Addr: c.RIP})
@@ -147,6 +212,81 @@ func ParseConsole(lines []string) (*crash.Crash, bool) {
 		c.Frames = append(c.Frames, crash.Frame{Addr: a})
 	}
 	return c, true
+}
+
+// secondReport says whether msg starts another crash report after the
+// one being read: another trap or assertion, another register dump or
+// crash screen, or anything that starts a report once "Crashing" was
+// printed.
+func secondReport(line, msg string, kind crash.Kind, sawRIP, sawDump, sawScreen, sawCrashing bool) bool {
+	t := strings.TrimSpace(msg)
+	switch {
+	case ukTrap.MatchString(msg):
+		return kind != crash.Kernel || sawDump || sawScreen
+	case ukAssert.MatchString(msg):
+		return kind != crash.Kernel || sawDump || sawScreen
+	case strings.HasPrefix(t, "Unikraft Crash"):
+		return sawScreen || sawDump
+	case ukRIP.MatchString(msg):
+		return sawRIP
+	}
+	return sawCrashing && reportStarts(line, msg) && !strings.HasPrefix(t, "Crashing")
+}
+
+// faultAddress is the faulting address a report gives: the CR2 register
+// when dumped, else an address printed as the fault's ("vaddr=0x..",
+// "fault address 0x..") in the report or just before it.
+func faultAddress(c *crash.Crash, msgs []string) (uint64, bool) {
+	if v, ok := c.Registers["cr2"]; ok {
+		return v, true
+	}
+	for _, m := range msgs {
+		if ukCaller.MatchString(m) {
+			continue
+		}
+		if f := ukFaultAddr.FindStringSubmatch(m); f != nil {
+			return crash.ParseHex(f[1]), true
+		}
+	}
+	return 0, false
+}
+
+// ParseCrashMessage finds what a UK_CRASH leaves on the console when no
+// report follows it: a critical message ("CRIT: [lib] <file.c @ line>
+// message") as the last thing Unikraft printed before the halt ("Unikraft
+// halted", or the end of the console when that line was lost); the
+// program's own output may follow it. The crash's message is that
+// message and, when printed, where ("boom (main.c:30)"); its one frame is
+// the source location. It returns false when Unikraft's last line is not
+// a critical one. Only a boot known to have crashed (QEMU status 85, a
+// guest panic) should be explained by it: an init function's failure also
+// ends with a critical message, and halts cleanly.
+func ParseCrashMessage(lines []string) (*crash.Crash, bool) {
+	end := len(lines)
+	for i := len(lines) - 1; i >= 0; i-- {
+		if strings.TrimSpace(message(lines[i])) == "Unikraft halted" {
+			end = i
+			break
+		}
+	}
+	for i := end - 1; i >= 0; i-- {
+		l, ok := ParseLine(lines[i])
+		msg := strings.TrimSpace(l.Message)
+		if !ok || l.Level == UnikraftCrit && isCrashNoise(msg) {
+			continue
+		}
+		if l.Level != UnikraftCrit {
+			// Unikraft went on after its last critical message.
+			return nil, false
+		}
+		c := &crash.Crash{Kind: CrashMessage, Message: msg, Lines: []string{msg}}
+		if l.File != "" {
+			c.Message += fmt.Sprintf(" (%s:%d)", l.File, l.Line)
+			c.Frames = []crash.Frame{{File: l.File, Line: l.Line}}
+		}
+		return c, true
+	}
+	return nil, false
 }
 
 // precedingCrit returns the message of the nearest critical line in the
@@ -164,7 +304,8 @@ func precedingCrit(lines []string, start int) string {
 // isCrashNoise says whether a critical line is part of the report's
 // furniture rather than its message.
 func isCrashNoise(t string) bool {
-	return strings.HasPrefix(t, "Crashing") || strings.HasPrefix(t, "Regs address") || t == ""
+	return strings.HasPrefix(t, "Crashing") || strings.HasPrefix(t, "Regs address") || t == "" ||
+		ukHexDump.MatchString(t) || ukCaller.MatchString(t) || ukRegDump.MatchString(t)
 }
 
 // Symbolize names c's frames from the .dbg's symbols and
@@ -217,7 +358,9 @@ func hwrngFailure(lines []string) (string, bool) {
 //     detail says what to do (the guest stops at init and QEMU exits as if
 //     all went well);
 //   - a crash report makes an exit, a crash or a kill a crash, and a
-//     panic keeps its reason, with the report's summary as detail.
+//     panic keeps its reason, with the report's summary as detail;
+//   - a crash or a panic without a report (a UK_CRASH) gets the last
+//     critical message and where it was printed as detail.
 //
 // Any other exit is returned unchanged.
 func Explain(e guestexit.Exit, console []string, syms *symbols.Table, lines *symbols.LineTable) (guestexit.Exit, *crash.Crash) {
@@ -227,6 +370,9 @@ func Explain(e guestexit.Exit, console []string, syms *symbols.Table, lines *sym
 	}
 	if msg, bad := hwrngFailure(console); bad && (e.Reason == guestexit.ReasonExit || e.Reason == guestexit.ReasonCrash) {
 		return guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: HWRNGDetail + " (" + msg + ")"}, c
+	}
+	if !ok && (e.Reason == guestexit.ReasonCrash || e.Reason == guestexit.ReasonPanic) {
+		c, ok = ParseCrashMessage(console)
 	}
 	if !ok {
 		return e, nil

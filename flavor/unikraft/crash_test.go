@@ -25,6 +25,9 @@ func TestParseConsole(t *testing.T) {
 		rip     uint64
 		regs    map[string]uint64 // a few registers to check
 		frames  []uint64
+		fault   uint64 // the faulting address, when hasFault
+		// hasFault says the report prints the faulting address.
+		hasFault bool
 	}{
 		{
 			file: "unikraft-trap.txt", kind: CrashTrap,
@@ -44,6 +47,46 @@ func TestParseConsole(t *testing.T) {
 			file: "unikraft-assert.txt", kind: CrashAssertion,
 			message: "Assertion failure: buf != NULL (main.c:17)",
 			frames:  []uint64{0x109b10, 0x1061c4},
+		},
+		{
+			// 0.17: no trap line, registers, the walk, hex dumps.
+			file: "unikraft-pagefault.txt", kind: CrashPageFault, message: "page fault",
+			rip:    0x10b1c3,
+			regs:   map[string]uint64{"rsp": 0x11f10, "rax": 0x10, "rbp": 0x11f40, "r09": 0x10, "eflags": 0x10246},
+			frames: []uint64{0x10b1c3, 0x11ee2d, 0x1061c4},
+		},
+		{
+			// Registers in another order, the program's output between
+			// the report's lines.
+			file: "unikraft-pagefault-reordered.txt", kind: CrashPageFault, message: "page fault",
+			rip:    0x10b1c3,
+			regs:   map[string]uint64{"rax": 0xdeadbeef, "rsp": 0x11f10, "cs": 8, "r15": 0},
+			frames: []uint64{0x10b1c3, 0x11ee2d, 0x10a010, 0x1061c4},
+		},
+		{
+			// The console lost the RIP line and everything after the
+			// first hex dump line.
+			file: "unikraft-pagefault-truncated.txt", kind: CrashPageFault, message: "page fault",
+			regs:   map[string]uint64{"rsp": 0x11f10},
+			frames: []uint64{0x11ee2d},
+		},
+		{
+			// No timestamps, no source locations, colours, a thread
+			// name, the dump starting at R13, CR2 printed.
+			file: "unikraft-pagefault-plain.txt", kind: CrashPageFault, message: "page fault",
+			rip:    0x200a10,
+			regs:   map[string]uint64{"rsp": 0xfe1ff10, "r13": 0, "cr2": 0x20},
+			frames: []uint64{0x200a10, 0x200b27},
+			fault:  0x20, hasFault: true,
+		},
+		{
+			// A second fault while crashing: the first report is the one,
+			// and it takes the address printed before it.
+			file: "unikraft-pagefault-twice.txt", kind: CrashPageFault, message: "page fault",
+			rip:    0x10b1c3,
+			regs:   map[string]uint64{"rsp": 0x11f10},
+			frames: []uint64{0x10b1c3, 0x11ee2d},
+			fault:  0x18, hasFault: true,
 		},
 	}
 	for _, tt := range tests {
@@ -70,13 +113,21 @@ func TestParseConsole(t *testing.T) {
 			if len(c.Lines) == 0 || strings.Contains(strings.Join(c.Lines, "\n"), "Unikraft halted") {
 				t.Errorf("report lines = %q", c.Lines)
 			}
+			if c.FaultAddr != tt.fault || c.HasFaultAddr != tt.hasFault {
+				t.Errorf("fault address = %#x (%v), want %#x (%v)", c.FaultAddr, c.HasFaultAddr, tt.fault, tt.hasFault)
+			}
 		})
 	}
 
-	for _, f := range []string{"unikraft-hello.txt", "unikraft-hwrng.txt"} {
+	for _, f := range []string{"unikraft-hello.txt", "unikraft-hwrng.txt", "unikraft-ukcrash.txt", "unikraft-ukcrash-nohalt.txt"} {
 		if c, ok := ParseConsole(readLines(t, f)); ok {
 			t.Errorf("%s: found a crash: %+v", f, c)
 		}
+	}
+	// A program's own output that looks like registers or a memory dump.
+	own := []string{"Calling main", "RAX: 1", "RSP: 7fff", "10: 00 01 02", "Crashing is fun", "halted"}
+	if c, ok := ParseConsole(own); ok {
+		t.Errorf("program output: found a crash: %+v", c)
 	}
 }
 
@@ -93,10 +144,6 @@ func TestParseConsoleGenericCrash(t *testing.T) {
 			" rip: 0008:0000000000101000",
 		}, "Failed to mount /: -22"},
 		{"crash screen alone", []string{"Unikraft Crash - Pan (0.17.0)", "Registers:", " rip: 0008:0000000000101000"}, "Unikraft Crash - Pan (0.17.0)"},
-		{"page fault with registers only", []string{
-			"[    0.2] CRIT: [libkvmplat] <trace.c @ 39> RIP: 0000000000101000 CS: 0008",
-			"[    0.2] CRIT: [libkvmplat] <traps.c @ 120> Crashing",
-		}, "Unikraft crash"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +158,61 @@ func TestParseConsoleGenericCrash(t *testing.T) {
 	}
 }
 
+func TestParseCrashMessage(t *testing.T) {
+	tests := []struct {
+		name    string
+		lines   []string
+		message string
+		frame   string // the frame's String, "" for none
+	}{
+		{"UK_CRASH before the halt", readLines(t, "unikraft-ukcrash.txt"), "boom (main.c:30)", "main.c:30"},
+		{"no halt line, a thread name, output after it", readLines(t, "unikraft-ukcrash-nohalt.txt"),
+			"Failed to mount initrd at /data: -2 (rootfs.c:118)", "rootfs.c:118"},
+		{"without source locations", []string{"CRIT: [appx] out of buffers", "Unikraft halted"}, "out of buffers", ""},
+		{"the last critical message, not furniture after it", []string{
+			"[ 0.1] CRIT: [appx] <a.c @ 7> first",
+			"[ 0.2] CRIT: [appx] <b.c @ 9> second",
+			"[ 0.3] CRIT: [libkvmplat] <traps.c @ 113> Crashing",
+			"Unikraft halted",
+			"[ 0.4] CRIT: [appx] <c.c @ 1> after the halt",
+		}, "second (b.c:9)", "b.c:9"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, ok := ParseCrashMessage(tt.lines)
+			if !ok {
+				t.Fatal("no message found")
+			}
+			if c.Kind != CrashMessage || c.Message != tt.message || c.Summary() != tt.message {
+				t.Errorf("crash = %s %q (summary %q), want %q", c.Kind, c.Message, c.Summary(), tt.message)
+			}
+			var frame string
+			if len(c.Frames) > 0 {
+				frame = c.Frames[0].String()
+			}
+			if frame != tt.frame || len(c.Frames) > 1 {
+				t.Errorf("frames = %v, want %q", c.Frames, tt.frame)
+			}
+		})
+	}
+	for _, f := range []string{"unikraft-hello.txt"} {
+		if c, ok := ParseCrashMessage(readLines(t, f)); ok {
+			t.Errorf("%s: found %+v", f, c)
+		}
+	}
+	// A critical message that Unikraft went on after (a triple fault
+	// later) is not the crash's.
+	later := []string{"[ 0.1] CRIT: [appx] <a.c @ 7> heap not aligned", "[ 0.2] Info: [libukboot] <boot.c @ 277> Calling main(1, ['x'])", "hi"}
+	if c, ok := ParseCrashMessage(later); ok {
+		t.Errorf("an early critical message: found %+v", c)
+	}
+}
+
 func TestExplain(t *testing.T) {
+	ukcrash := readLines(t, "unikraft-ukcrash.txt")
+	earlyCrit := []string{"[ 0.1] CRIT: [appx] <a.c @ 7> heap not aligned", "[ 0.2] Info: [libukboot] <boot.c @ 277> Calling main(1, ['x'])"}
+	reset := guestexit.Exit{Reason: guestexit.ReasonCrash, Detail: "triple fault or guest reset; VM paused for inspection"}
+	pagefault := readLines(t, "unikraft-pagefault-twice.txt")
 	crash := readLines(t, "unikraft-trap.txt")
 	hwrng := readLines(t, "unikraft-hwrng.txt")
 	hello := readLines(t, "unikraft-hello.txt")
@@ -135,6 +236,14 @@ func TestExplain(t *testing.T) {
 			guestexit.Exit{Reason: guestexit.ReasonCrash, Detail: "Unikraft: Unhandled Trap 6 (invalid opcode), error code=0x0"}, true},
 		{"crash report with pvpanic", guestexit.Exit{Reason: guestexit.ReasonPanic}, crash,
 			guestexit.Exit{Reason: guestexit.ReasonPanic, Detail: "Unikraft: Unhandled Trap 6 (invalid opcode), error code=0x0"}, true},
+		{"UK_CRASH after status 85", crashed, ukcrash,
+			guestexit.Exit{Reason: guestexit.ReasonCrash, Detail: "Unikraft: boom (main.c:30)"}, true},
+		{"UK_CRASH with pvpanic", guestexit.Exit{Reason: guestexit.ReasonPanic}, ukcrash,
+			guestexit.Exit{Reason: guestexit.ReasonPanic, Detail: "Unikraft: boom (main.c:30)"}, true},
+		{"a critical message before a clean halt is no crash", halted, ukcrash, halted, false},
+		{"a triple fault after an early critical message keeps its detail", reset, earlyCrit, reset, false},
+		{"page fault without a trap line", crashed, pagefault,
+			guestexit.Exit{Reason: guestexit.ReasonCrash, Detail: "Unikraft: page fault at fault address 0x18"}, true},
 		{"QEMU error stays", guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: "x"}, crash, guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: "x"}, true},
 	}
 	for _, tt := range tests {
@@ -274,6 +383,27 @@ func TestWithExampleKernel(t *testing.T) {
 	if e.Reason != guestexit.ReasonCrash || e.Detail != want {
 		t.Errorf("exit = %+v, want crash %q", e, want)
 	}
+
+	t.Run("page fault without a trap line", func(t *testing.T) {
+		console := []string{
+			"[    0.104881] Info: [libukboot] <boot.c @  277> Calling main(1, ['hello'])",
+			"[    0.106301] CRIT: [libkvmplat] <trace.c @   42> RAX: 0000000000000010 RBX: 0000000000000000 RCX: 0000000000000000",
+			fmt.Sprintf("[    0.106302] CRIT: [libkvmplat] <trace.c @   39> RIP: %016x CS: 0008", kmain.Addr),
+			fmt.Sprintf("[    0.106601] CRIT: [libkvmplat] <trace.c @   79> base is 0x1ffe30 caller is %#x", kmain.Addr+0x10),
+			"[    0.106602] CRIT: [libkvmplat] <trace.c @   79> base is 0x1ffe70 caller is 0",
+			"[    0.106701] CRIT: [libkvmplat] <trace.c @   66> 1ffe10: 40 1f 01 00 00 00 00 00 c7 f2 10 00 00 00 00 00",
+			"[    0.106712] CRIT: [libkvmplat] <traps.c @  113> Crashing",
+			"Unikraft halted",
+		}
+		e, c := u.Explain(u.Decode(image.Outcome{Kind: image.QEMUExited, Status: 85}), console, img)
+		if c == nil || len(c.Frames) != 2 || c.Frames[0].Func != "kmain" || c.Frames[0].File == "" {
+			t.Fatalf("crash = %+v, want kmain with its line, and its caller", c)
+		}
+		want := fmt.Sprintf("Unikraft: page fault in kmain (%s:%d)", c.Frames[0].File, c.Frames[0].Line)
+		if e.Reason != guestexit.ReasonCrash || e.Detail != want {
+			t.Errorf("exit = %+v, want crash %q", e, want)
+		}
+	})
 
 	t.Run("explicit debug file", func(t *testing.T) {
 		u, err := New(Options{Debug: dbg})
