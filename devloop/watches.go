@@ -1,6 +1,9 @@
 package devloop
 
-import "github.com/ukdev/ukdev/flavor"
+import (
+	"github.com/ukdev/ukdev/flavor"
+	"github.com/ukdev/ukdev/symbols"
+)
 
 // SuggestWatches returns the variables of t the flavor suggests watching
 // first (flavor.WatchSuggester), none when it suggests nothing. It reads
@@ -13,3 +16,6 @@ func (l *Loop) SuggestWatches(t *SymbolTable) []string {
 	}
 	return s.SuggestWatches(t)
 }
+
+// Symbol is one named address of the guest's ELF.
+type Symbol = symbols.Symbol
