@@ -349,6 +349,29 @@ func (m *Model) describe(a uint64) string {
 	return ""
 }
 
+// maxLineSymbols bounds the symbols named beside one hex line.
+const maxLineSymbols = 3
+
+// lineSymbols names what covers the line of n bytes at the symbol address
+// a: the symbol its first byte is in, then those that start on it
+// ("counters+0xc, balance").
+func (m *Model) lineSymbols(a, n uint64) string {
+	names := []string{}
+	if d := m.describe(a); d != "" {
+		names = append(names, d)
+	}
+	if m.table != nil {
+		syms := m.table.Symbols()
+		i := sort.Search(len(syms), func(i int) bool { return syms[i].Addr > a })
+		for ; i < len(syms) && syms[i].Addr < a+n && len(names) < maxLineSymbols; i++ {
+			if syms[i].Size > 0 && (len(names) == 0 || !strings.HasPrefix(names[len(names)-1], syms[i].Name)) {
+				names = append(names, syms[i].Name)
+			}
+		}
+	}
+	return strings.Join(names, ", ")
+}
+
 // hexLines renders the hex view: a status line, then the bytes, a line
 // each with the symbol that covers its first byte.
 func (m *Model) hexLines(rows int) []string {
@@ -402,7 +425,7 @@ func (m *Model) hexLines(rows int) []string {
 		}
 		end := min(start+line, uint64(len(r.data)))
 		sb.WriteString("  |" + printable(r.data[start:end]) + "|")
-		if d := m.describe(addr + h.pos.delta); d != "" {
+		if d := m.lineSymbols(addr+h.pos.delta, line); d != "" {
 			sb.WriteString("  " + st.Muted.Render(d))
 		}
 		lines = append(lines, sb.String())

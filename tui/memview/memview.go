@@ -239,7 +239,9 @@ func (m *Model) apply(msg sampleMsg) {
 	if msg.running {
 		m.known = msg.known
 	} else {
+		// Nothing read from a VM that is gone is shown as fresh.
 		m.known = vmKnown{}
+		m.hex.resetData()
 	}
 	m.snap, m.haveSnap = msg, true
 	// Rows removed while the sample ran stay removed.

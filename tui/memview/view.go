@@ -127,7 +127,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 	}
 	nameW = min(nameW, 24)
 	perLine := 16
-	if m.width < 80 {
+	if m.width < 82 { // "    " + a 16-byte line
 		perLine = 8
 	}
 	order := m.byteOrder()
