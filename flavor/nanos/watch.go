@@ -1,6 +1,8 @@
 package nanos
 
 import (
+	"slices"
+
 	"github.com/ukdev/ukdev/flavor"
 	"github.com/ukdev/ukdev/symbols"
 )
@@ -13,7 +15,13 @@ var goRuntimeStats = []string{"runtime.gcController", "runtime.allglen", "runtim
 // SuggestWatches returns a Go program's runtime statistics, then the
 // program's own globals (a C program's, or a Go program's package main).
 func (*Kernel) SuggestWatches(t *symbols.Table) []string {
-	return append(t.DataNames(goRuntimeStats...), t.OwnGlobalNames()...)
+	names := t.DataNames(goRuntimeStats...)
+	for _, n := range t.OwnGlobalNames() {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 var _ flavor.WatchSuggester = (*Kernel)(nil)

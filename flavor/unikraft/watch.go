@@ -1,6 +1,8 @@
 package unikraft
 
 import (
+	"slices"
+
 	"github.com/ukdev/ukdev/flavor"
 	"github.com/ukdev/ukdev/symbols"
 )
@@ -13,7 +15,13 @@ const allocStats = "_uk_alloc_stats_global"
 // SuggestWatches returns the allocator's statistics when the kernel was
 // built with them, then the application's own globals.
 func (*Kernel) SuggestWatches(t *symbols.Table) []string {
-	return append(t.DataNames(allocStats), t.OwnGlobalNames()...)
+	names := t.DataNames(allocStats)
+	for _, n := range t.OwnGlobalNames() {
+		if !slices.Contains(names, n) {
+			names = append(names, n)
+		}
+	}
+	return names
 }
 
 var _ flavor.WatchSuggester = (*Kernel)(nil)
