@@ -424,7 +424,9 @@ func (m *Model) KeyBindings() []key.Binding {
 		confirm.SetHelp("enter", "go")
 		return []key.Binding{confirm, k.Cancel}
 	case modeHex:
-		return []key.Binding{k.HexUp, k.HexDown, k.Left, k.Right, k.PageUp, k.PageDown, k.Follow, k.Back, k.Goto, k.Space, k.Close}
+		jump := k.Goto
+		jump.SetHelp("o", "go to an address or symbol+off")
+		return []key.Binding{k.HexUp, k.HexDown, k.Left, k.Right, k.PageUp, k.PageDown, k.Follow, k.Back, jump, k.Space, k.Close}
 	}
 	return []key.Binding{k.Up, k.Down, k.Browse, k.Remove, k.Open, k.Goto}
 }
