@@ -440,3 +440,18 @@ func ansiStripSnapshot(t *testing.T, m *Model, w, h int) string {
 	paneltest.CheckSize(t, v, w, h)
 	return "title: " + m.Title() + "\n" + v + "\n"
 }
+
+// Saves run as concurrent commands: the newest list wins whatever order
+// they run in.
+func TestSaveOrder(t *testing.T) {
+	path := filepath.Join(t.TempDir(), watchFileName)
+	s := &saver{}
+	older := s.saveCmd(path, watchFile{Added: []string{"old"}})
+	newer := s.saveCmd(path, watchFile{Added: []string{"new"}})
+	newer()
+	older()
+	f, err := loadWatches(path)
+	if err != nil || len(f.Added) != 1 || f.Added[0] != "new" {
+		t.Errorf("saved %+v, %v; want the newer list", f, err)
+	}
+}

@@ -97,6 +97,7 @@ type Model struct {
 	// flash).
 	loaded    bool
 	statePath string
+	saver     *saver
 
 	snap     sampleMsg
 	haveSnap bool
@@ -137,7 +138,8 @@ func New(d panel.Deps, in panel.Inspector) *Model {
 	}
 	ps.Cursor.Blink = false
 	p.SetStyles(ps)
-	m := &Model{d: d, in: in, keys: newKeyMap(), removed: make(map[string]bool), prompt: p, now: d.Now(), loaded: true}
+	m := &Model{d: d, in: in, keys: newKeyMap(), removed: make(map[string]bool), prompt: p, now: d.Now(), loaded: true,
+		saver: &saver{}}
 	if d.StateDir != "" {
 		// "" would be the working directory: the watched tree.
 		m.statePath, m.loaded = filepath.Join(d.StateDir, watchFileName), false
@@ -335,7 +337,7 @@ func (m *Model) save() tea.Cmd {
 	for n := range m.removed {
 		f.Removed = append(f.Removed, n)
 	}
-	return saveWatchesCmd(m.statePath, f)
+	return m.saver.saveCmd(m.statePath, f)
 }
 
 func contains(list []string, s string) bool {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"sync"
 
 	tea "charm.land/bubbletea/v2"
 )
@@ -53,9 +54,29 @@ func loadWatches(path string) (watchFile, error) {
 	return f, nil
 }
 
-// saveWatchesCmd writes f to path in the background.
-func saveWatchesCmd(path string, f watchFile) tea.Cmd {
-	return func() tea.Msg { return watchesSavedMsg{err: saveWatches(path, f)} }
+// saver orders the background writes of the list: commands run
+// concurrently, and an older list must never replace a newer one.
+type saver struct {
+	mu            sync.Mutex
+	next, written int
+}
+
+// saveCmd writes f to path in the background, unless a later list was
+// written first.
+func (s *saver) saveCmd(path string, f watchFile) tea.Cmd {
+	s.mu.Lock()
+	s.next++
+	seq := s.next
+	s.mu.Unlock()
+	return func() tea.Msg {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if seq < s.written {
+			return watchesSavedMsg{}
+		}
+		s.written = seq
+		return watchesSavedMsg{err: saveWatches(path, f)}
+	}
 }
 
 // saveWatches replaces path with f, whole or not at all (a temporary file
