@@ -301,6 +301,16 @@ func TestMemViewHex(t *testing.T) {
 	// Bad targets say why.
 	press(t, m, "o", "n", "o", "p", "e", "enter")
 	paneltest.WantText(t, plain(m), `no symbol "nope"`)
+	// A VM that is gone leaves no bytes on screen.
+	press(t, m, "esc")
+	press(t, m, "o", "t", "i", "c", "k", "s", "enter")
+	f.running = false
+	tick(t, m, c, time.Second)
+	if v := plain(m); !strings.Contains(v, "nothing to read: no VM running") || strings.Contains(v, "00102000  d2") {
+		t.Errorf("hex bytes of a gone VM still show:\n%s", v)
+	}
+	f.running = true
+
 	press(t, m, "esc")
 	if m.mode != modeList || m.hex.open {
 		t.Error("esc did not close the hex view")

@@ -388,6 +388,9 @@ func (m *Model) hexLines(rows int) []string {
 	}
 	lines := []string{status}
 	switch {
+	case m.haveSnap && !m.snap.running:
+		lines = append(lines, st.Muted.Render("nothing to read: no VM running"))
+		return lines
 	case !fresh:
 		lines = append(lines, st.Muted.Render("reading…"))
 		return lines
