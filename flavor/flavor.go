@@ -8,7 +8,7 @@
 // with and decodes boots with. Whatever only some flavors can do is a small
 // optional interface, found with a type assertion: a Kernel may be a
 // ConsoleParser, ConsoleExplainer, ConsoleFilterer, ArtifactLocator,
-// SyslogShipper, DiskWriter or Debugger; a Flavor may be a BuildChooser, Describer, Announcer
+// SyslogShipper, DiskWriter, Debugger or WatchSuggester; a Flavor may be a BuildChooser, Describer, Announcer
 // or Commander.
 package flavor
 
@@ -25,6 +25,7 @@ import (
 	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/symbols"
 )
 
 // Flavor is one kind of unikernel, registered by its package.
@@ -133,6 +134,15 @@ type DiskWriter interface {
 	// needs (vm.BootTest). A kernel that cannot boot from a disk is an
 	// error wrapping image.ErrNoDiskBoot that says why.
 	WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error)
+}
+
+// WatchSuggester is a Kernel that knows which of its guest's variables are
+// worth watching first in the memory panel (the allocator's statistics,
+// the Go runtime's), before the program's other globals.
+type WatchSuggester interface {
+	// SuggestWatches returns names of variables t holds, most useful
+	// first; none when t has nothing the flavor knows of.
+	SuggestWatches(t *symbols.Table) []string
 }
 
 // BuildChooser is a Flavor that picks the build command itself when the

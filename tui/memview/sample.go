@@ -43,6 +43,10 @@ type sampleMsg struct {
 	// table is the symbol table for info.Symbols (reused or loaded).
 	table    *devloop.SymbolTable
 	tableErr error
+	// defaults and entries are table's first watch list and browser
+	// index (computed when it was loaded).
+	defaults []string
+	entries  []browseEntry
 
 	ramBytes uint64
 	ramErr   error
@@ -51,6 +55,7 @@ type sampleMsg struct {
 	balloon  balloonState
 	vars     []varValue
 	known    vmKnown
+	hex      hexResult
 }
 
 // vmKnown is what one sample learns about a boot that later samples need
@@ -86,7 +91,11 @@ type varValue struct {
 
 // request is what Update hands a refresh: copies, never shared state.
 type request struct {
-	table   *devloop.SymbolTable
+	table    *devloop.SymbolTable
+	defaults []string
+	// suggest is the flavor's suggestions (nil: none).
+	suggest func(*devloop.SymbolTable) []string
+	hex     hexRequest
 	added   []string
 	removed map[string]bool
 	known   vmKnown
@@ -121,6 +130,13 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 	} else if msg.table == nil || msg.table.Path() != info.Symbols {
 		msg.table, msg.tableErr = devloop.LoadSymbols(info.Symbols)
 	}
+	msg.defaults = req.defaults
+	if msg.table != req.table {
+		msg.defaults, msg.entries = nil, nil
+		if msg.table != nil {
+			msg.defaults, msg.entries = firstList(msg.table, req.suggest)
+		}
+	}
 
 	msg.host, msg.hostErr = req.procStats()
 
@@ -137,24 +153,51 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 	msg.balloon = readBalloon(ctx, in)
 
 	if msg.table != nil {
-		msg.vars = readVariables(ctx, in, msg.table, info.SymbolSpace, watchNames(msg.table, req.added, req.removed))
+		msg.vars = readVariables(ctx, in, msg.table, info.SymbolSpace, watchNames(msg.defaults, req.added, req.removed))
 	}
+	msg.hex = readHex(ctx, in, info.SymbolSpace, req.hex)
 	msg.known = known
 	msg.at = now()
 	return msg
 }
 
-// watchNames is the list of symbols shown: the default data objects the
-// user has not removed, then the ones the user added.
-func watchNames(t *devloop.SymbolTable, added []string, removed map[string]bool) []string {
+// firstList returns the first watch list of t, up to defaultSymbols: the
+// flavor's suggestions, then the program's own data objects before the
+// libraries' (never merely the first by address); and the browser's
+// index of every data symbol, ranked the same way.
+func firstList(t *devloop.SymbolTable, suggest func(*devloop.SymbolTable) []string) ([]string, []browseEntry) {
+	origins, _ := t.Origins() // without them: unknown origin, DataObjects' order
 	var names []string
 	seen := make(map[string]bool)
-	if t != nil {
-		for _, s := range t.DataObjects(defaultSymbols) {
-			if !removed[s.Name] && !seen[s.Name] {
-				names = append(names, s.Name)
-				seen[s.Name] = true
+	addName := func(n string) {
+		if !seen[n] && len(names) < defaultSymbols {
+			names = append(names, n)
+			seen[n] = true
+		}
+	}
+	if suggest != nil {
+		for _, n := range suggest(t) {
+			if _, ok := t.Lookup(n); ok {
+				addName(n)
 			}
+		}
+	}
+	ranked := t.RankData(origins)
+	for _, s := range ranked {
+		addName(s.Name)
+	}
+	return names, browseIndex(t, ranked)
+}
+
+// watchNames is the list of symbols shown: the first list less what the
+// user removed, then the ones the user added.
+func watchNames(defaults, added []string, removed map[string]bool) []string {
+	var names []string
+	seen := make(map[string]bool)
+	for _, n := range defaults {
+		if !removed[n] && !seen[n] {
+			names = append(names, n)
+			seen[n] = true
 		}
 	}
 	for _, n := range added {

@@ -19,10 +19,18 @@ func (m *Model) View() string {
 		return ""
 	}
 	lines := m.headerLines()
-	body, _ := m.symbolLines()
 	region := m.height - len(lines)
-	if region > 0 && m.top < len(body) {
-		lines = append(lines, body[m.top:min(len(body), m.top+region)]...)
+	switch {
+	case region <= 0:
+	case m.mode == modeBrowse:
+		lines = append(lines, m.browserLines(region-1)...)
+	case m.hex.open:
+		lines = append(lines, m.hexLines(region-1)...)
+	default:
+		body, _ := m.symbolLines()
+		if m.top < len(body) {
+			lines = append(lines, body[m.top:min(len(body), m.top+region)]...)
+		}
 	}
 	return panel.FitBox(lines, m.width, m.height)
 }
@@ -44,7 +52,7 @@ func (m *Model) headerLines() []string {
 			st.Muted.Render("sampled "+formatAge(age)+" ago")))
 		lines = append(lines, m.memoryLine(), m.balloonLine(), m.symbolsLine())
 	}
-	if m.prompting {
+	if m.mode == modeBrowse || m.mode == modeGoto {
 		lines = append(lines, m.prompt.View())
 	} else if m.notice != "" {
 		lines = append(lines, st.Error.Render(m.notice))
@@ -100,7 +108,7 @@ func (m *Model) symbolsLine() string {
 	case s.info.SymbolSpace == devloop.SpaceNone:
 		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render(errProcessSymbols.Error())
 	case len(s.vars) == 0:
-		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render("none watched (a to add)")
+		return "symbols: " + filepath.Base(m.table.Path()) + " · " + st.Muted.Render("none watched (a to browse)")
 	}
 	return fmt.Sprintf("symbols: %s · %d watched", filepath.Base(m.table.Path()), len(s.vars))
 }
@@ -119,7 +127,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 	}
 	nameW = min(nameW, 24)
 	perLine := 16
-	if m.width < 80 {
+	if m.width < 82 { // "    " + a 16-byte line
 		perLine = 8
 	}
 	order := m.byteOrder()
@@ -154,7 +162,8 @@ func (m *Model) symbolLines() ([]string, []int) {
 			lines = append(lines, m.selectStyle(i, head+"  "+st.Error.Render(v.err.Error())))
 			continue
 		case single:
-			lines = append(lines, m.selectStyle(i, head+"  "+formatField(v.v.Fields[0], v.data, order)))
+			f := v.v.Fields[0]
+			lines = append(lines, m.selectStyle(i, head+"  "+m.value(v.name, f, formatField(f, v.data, order))))
 			continue
 		}
 		lines = append(lines, m.selectStyle(i, head+"  "+st.Muted.Render(sizeNote(v))))
@@ -171,7 +180,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 		fieldW = min(fieldW, 28)
 		for _, f := range v.v.Fields {
 			lines = append(lines, fmt.Sprintf("    %s %s  %s", panel.PadRight(ansi.Truncate(f.Name, fieldW, "…"), fieldW),
-				st.Muted.Render(fmt.Sprintf("+%-4d", f.Offset)), formatField(f, v.data, order)))
+				st.Muted.Render(fmt.Sprintf("+%-4d", f.Offset)), m.value(v.name, f, formatField(f, v.data, order))))
 		}
 		if v.v.Truncated {
 			lines = append(lines, st.Muted.Render("    … more members"))

@@ -25,3 +25,10 @@ type Inspector interface {
 	// process is gone.
 	HostStats() (devloop.HostStats, error)
 }
+
+// WatchSuggester is an Inspector that knows which variables of the
+// running image are worth watching first (*devloop.Loop asks the flavor).
+// Its method may read the symbols' file: call it only inside tea.Cmds.
+type WatchSuggester interface {
+	SuggestWatches(t *devloop.SymbolTable) []string
+}

@@ -27,6 +27,7 @@ type Styles struct {
 	Match     lipgloss.Style // search matches
 	Location  lipgloss.Style // file:line in build output
 	Selected  lipgloss.Style
+	Changed   lipgloss.Style // a value that changed since the last refresh
 	Separator lipgloss.Style // the line between boots
 }
 
@@ -40,6 +41,7 @@ func NewStyles(color bool) *Styles {
 	s.Error = plain.Bold(true)
 	s.Match = plain.Reverse(true)
 	s.Selected = plain.Reverse(true)
+	s.Changed = plain.Bold(true)
 	s.Separator = plain
 	s.Border = plain.Border(lipgloss.NormalBorder())
 	s.FocusBorder = plain.Border(lipgloss.ThickBorder())
@@ -68,5 +70,6 @@ func NewStyles(color bool) *Styles {
 	s.Match = plain.Reverse(true).Foreground(yellow)
 	s.Location = plain.Underline(true).Foreground(accent)
 	s.Separator = plain.Foreground(muted)
+	s.Changed = plain.Bold(true).Foreground(yellow)
 	return s
 }
