@@ -33,7 +33,7 @@ var (
 	ErrSymbolsMismatch = errors.New("devloop: the symbols do not match the running image")
 	// ErrUnmapped: the address is not mapped in the guest (not in its
 	// page tables, or beyond its RAM).
-	ErrUnmapped = errors.New("devloop: guest memory not mapped")
+	ErrUnmapped = errors.New("devloop: page not mapped in the guest")
 	// ErrNotReadable: the flavor's symbols have addresses the host cannot
 	// read (a Linux process's).
 	ErrNotReadable = errors.New("devloop: the symbols' addresses are not readable from the host")
@@ -396,8 +396,11 @@ func resolve(t *SymbolTable, s string, typed *typeSpec) (target, error) {
 		return target{name: describe(t, addr), v: typed.variable(addr), addr: addr}, nil
 	}
 	v, err := t.Variable(e.Symbol)
+	if errors.Is(err, symbols.ErrNotFound) {
+		return target{}, fmt.Errorf("devloop: no symbol %q in %s: %w", e.Symbol, t.Path(), symbols.ErrNotFound)
+	}
 	if err != nil {
-		return target{}, fmt.Errorf("devloop: %q: %w in %s", e.Symbol, err, t.Path())
+		return target{}, fmt.Errorf("devloop: %q: %w", e.Symbol, err)
 	}
 	tg := target{name: e.String(), v: v, addr: v.Addr + e.Offset}
 	switch {
@@ -461,7 +464,7 @@ func (o memOps) readAt(ctx context.Context, t *SymbolTable, info VMInfo, addr, s
 	case phys:
 		read = addr
 	case info.SymbolSpace == SpaceNone:
-		return nil, 0, false, fmt.Errorf("devloop: %#x: %w (a process's addresses are mapped only while it runs; --phys reads physical memory)", addr, ErrNotReadable)
+		return nil, 0, false, fmt.Errorf("devloop: read %#x: %w (a process's addresses are mapped only while it runs; --phys reads physical memory)", addr, ErrNotReadable)
 	default:
 		read, virtual = GuestAddress(t, info.SymbolSpace, addr)
 	}
@@ -472,7 +475,7 @@ func (o memOps) readAt(ctx context.Context, t *SymbolTable, info VMInfo, addr, s
 		// Below the PCI hole, RAM is one range from 0: QEMU reads past it
 		// as bytes of nothing, without an error.
 		if ram := uint64(info.MemoryMiB) << 20; ram > 0 && ram <= 3<<30 && (read+size > ram || read+size < read) {
-			return nil, 0, false, fmt.Errorf("devloop: %#x (%d bytes, physical): %w: beyond the guest's %d MiB of RAM", read, size, ErrUnmapped, info.MemoryMiB)
+			return nil, 0, false, fmt.Errorf("devloop: read %#x (%d bytes, physical): beyond the guest's %d MiB of RAM: %w", read, size, info.MemoryMiB, ErrUnmapped)
 		}
 	}
 	data, err = o.src.ReadMemory(ctx, read, size, virtual)
@@ -485,7 +488,7 @@ func (o memOps) readAt(ctx context.Context, t *SymbolTable, info VMInfo, addr, s
 		return nil, 0, false, ctx.Err()
 	case virtual:
 		// memsave fails only when the page tables do not map the range.
-		return nil, 0, false, fmt.Errorf("devloop: %#x (%d bytes, virtual): %w in the vCPU's page tables: %w", read, size, ErrUnmapped, err)
+		return nil, 0, false, fmt.Errorf("devloop: read %#x (%d bytes, virtual): %w (%w)", read, size, ErrUnmapped, err)
 	}
 	return nil, 0, false, fmt.Errorf("devloop: read %#x (%d bytes, physical): %w", read, size, err)
 }
@@ -557,7 +560,7 @@ func (o memOps) dump(ctx context.Context, req MemDumpRequest) (MemDump, error) {
 	if e.Symbol != "" {
 		s, ok := t.Lookup(e.Symbol)
 		if !ok {
-			return MemDump{}, fmt.Errorf("devloop: %q: %w in %s", e.Symbol, symbols.ErrNotFound, t.Path())
+			return MemDump{}, fmt.Errorf("devloop: no symbol %q in %s: %w", e.Symbol, t.Path(), symbols.ErrNotFound)
 		}
 		addr = s.Addr + e.Offset
 		if n == 0 && s.Size > e.Offset {
