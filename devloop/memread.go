@@ -45,6 +45,10 @@ var (
 // control socket as one line.
 const MaxMemRead = 64 << 10
 
+// maxRequestRead bounds the bytes all the expressions of one MemRead read
+// together, so that their reply stays a line the control socket takes.
+const maxRequestRead = 2 * MaxMemRead
+
 // HexDump renders data read at addr, perLine bytes a line: "00105380  00
 // 01 02 03  |....|" (see symbols.HexDump).
 func HexDump(addr uint64, data []byte, perLine int) []string {
@@ -359,8 +363,9 @@ func (o memOps) read(ctx context.Context, req MemReadRequest) ([]MemValue, error
 		typed = &ts
 	}
 	out := make([]MemValue, len(req.Exprs))
+	budget := uint64(maxRequestRead)
 	for i, s := range req.Exprs {
-		v, err := o.readOne(ctx, t, info, s, typed, req.Phys)
+		v, err := o.readOne(ctx, t, info, s, typed, req.Phys, &budget)
 		if errors.Is(err, ErrNoVM) || ctx.Err() != nil {
 			if ctx.Err() != nil {
 				err = ctx.Err()
@@ -427,7 +432,9 @@ func memberAt(v Variable, off uint64) (Field, bool) {
 	return Field{}, false
 }
 
-func (o memOps) readOne(ctx context.Context, t *SymbolTable, info VMInfo, s string, typed *typeSpec, phys bool) (MemValue, error) {
+// readOne reads one expression, within budget bytes for the request
+// (what it reads is taken from budget).
+func (o memOps) readOne(ctx context.Context, t *SymbolTable, info VMInfo, s string, typed *typeSpec, phys bool, budget *uint64) (MemValue, error) {
 	tg, err := resolve(t, s, typed)
 	if err != nil {
 		return MemValue{}, err
@@ -436,6 +443,10 @@ func (o memOps) readOne(ctx context.Context, t *SymbolTable, info VMInfo, s stri
 	if size > MaxMemRead {
 		return MemValue{}, fmt.Errorf("devloop: %s is %d bytes, more than the %d one read returns: read part of it with +offset and --type", tg.name, size, MaxMemRead)
 	}
+	if size > *budget {
+		return MemValue{}, fmt.Errorf("devloop: %s: more than %d bytes for one request: read it on its own", tg.name, maxRequestRead)
+	}
+	*budget -= size
 	data, read, virtual, err := o.readAt(ctx, t, info, tg.addr, size, phys)
 	if err != nil {
 		return MemValue{}, err

@@ -87,6 +87,8 @@ func TestParseMemType(t *testing.T) {
 		{in: "int", wantErr: true},
 		{in: "u8[0]", wantErr: true},
 		{in: "u64[100000]", wantErr: true},
+		{in: "u8[1025]", wantErr: true},
+		{in: "char[4096]", wantName: "char [4096]", wantSize: 4096},
 		{in: "u8[", wantErr: true},
 	}
 	for _, tt := range tests {
@@ -473,6 +475,13 @@ func TestMemOpsErrors(t *testing.T) {
 			if !strings.HasSuffix(r, "virtual=true") {
 				t.Errorf("read %s, want every read virtual", r)
 			}
+		}
+	})
+	t.Run("too much for one request", func(t *testing.T) {
+		m := newFakeMemory(t, path, SpacePhysical)
+		vals, err := read(m, MemReadRequest{Exprs: []string{"counter", "counter", "counter"}, Type: "bytes[65536]"})
+		if err != nil || len(vals) != 3 || vals[2].Err == "" || !strings.Contains(vals[2].Err, "one request") || len(m.reads) > 3 { // the symbols check and two reads
+			t.Errorf("read = %+v, %v; reads %q; want the third refused unread", vals, err, m.reads)
 		}
 	})
 	t.Run("bad type", func(t *testing.T) {

@@ -24,6 +24,10 @@ type typeSpec struct {
 // memTypeRE is "name" or "name[N]".
 var memTypeRE = regexp.MustCompile(`^([a-z]+[0-9]*)\s*(?:\[\s*([0-9]+)\s*\])?$`)
 
+// maxTypedElems bounds an array --type: each element is a member with
+// its own text in the reply.
+const maxTypedElems = 1024
+
 // parseMemType reads a --type: u8, u16, u32, u64, i8, i16, i32, i64 (s8...
 // too), f32, f64, bool, ptr, char, an array of one of those ("u32[4]"),
 // char[N] (a C string) or bytes[N].
@@ -72,8 +76,8 @@ func parseMemType(s string, ptrSize int) (typeSpec, error) {
 		f.Size = uint64(bits / 8)
 	}
 	f.Type = base
-	if count*f.Size > MaxMemRead {
-		return typeSpec{}, fmt.Errorf("%w: type %q: more than %d bytes", ErrBadExpr, s, MaxMemRead)
+	if count > maxTypedElems {
+		return typeSpec{}, fmt.Errorf("%w: type %q: more than %d elements (bytes[N] reads more)", ErrBadExpr, s, maxTypedElems)
 	}
 	ts := typeSpec{name: base, elem: f, count: count}
 	if count > 0 {
