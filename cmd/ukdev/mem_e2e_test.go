@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/devloop"
 )
 
 // memJSON is a line of ukdev mem read --json.
@@ -22,7 +24,8 @@ type memJSON struct {
 // TestMemCommandsEndToEnd: ukdev mem against the VM of a ukdev dev on
 // examples/hello, from a second ukdev: typed reads that change between
 // calls, a struct as a JSON object, a hex dump with its symbol, the data
-// symbols, a watch that prints changes, and clear failures.
+// symbols, a watch that prints changes, clear failures, and reads of the
+// VM frozen by a crash.
 func TestMemCommandsEndToEnd(t *testing.T) {
 	dir, env := helloProject(t, "")
 	s := startDev(t, dir, env)
@@ -99,6 +102,14 @@ func TestMemCommandsEndToEnd(t *testing.T) {
 	r = runCLIWithin(t, quickWait, dir, env, "", "mem", "read", "0xfff00000", "--type", "u32")
 	if r.code == 0 || !strings.Contains(r.stderr, "not mapped") {
 		t.Errorf("ukdev mem read of an unmapped page:\n%s", r)
+	}
+
+	// A crashed VM is frozen for inspection: still readable, not moving.
+	s.send("crash")
+	s.waitFor("the crash", bootWait, isType(devloop.TypeVMExit))
+	frozen := readTicks()
+	if again := readTicks(); again != frozen {
+		t.Errorf("ticks of the frozen VM moved from %d to %d", frozen, again)
 	}
 
 	s.quit()
