@@ -142,6 +142,8 @@ type Loop struct {
 
 	deploys deployState // deploys from the view (PlanDeploy)
 
+	memTables memTables // the symbols `ukdev mem` reads with (MemRead)
+
 	// healthURL is the resolved health.url, empty without one (or when it
 	// names a port that is not forwarded: healthErr says so at start).
 	healthURL string

@@ -91,7 +91,7 @@ the dev loop, like "ukdev dev".`,
 	root.Flags().AddFlagSet(dev.Flags())
 	root.PersistentFlags().StringVarP(&a.dir, "dir", "C", "", "run as if ukdev was started in `dir`")
 	root.PersistentFlags().StringVarP(&a.configPath, "config", "c", "", "use this ukdev.toml instead of searching for one")
-	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newDiskCmd(a), newDeployCmd(a), newStatsCmd(a), newGDBCmd(a), newVersionCmd(a))
+	root.AddCommand(dev, newBuildCmd(a), newRunCmd(a), newLogsCmd(a), newInitCmd(a), newDiskCmd(a), newDeployCmd(a), newStatsCmd(a), newGDBCmd(a), newMemCmd(a), newVersionCmd(a))
 	// The local VM manager: every running loop, all projects.
 	root.AddCommand(newPsCmd(a), newUpCmd(a), newDownCmd(a), newAttachCmd(a), newDetachedCmd(a),
 		newActionCmd(a, devloop.ActionStop, "Stop a running project's VM"),

@@ -13,9 +13,17 @@ import (
 // The control-socket operations this binary adds to manager's own, served
 // by every loop (serveControl) and asked by ukdev gdb and ukdev stats.
 const (
-	opGDB   = "gdb"
-	opStats = "stats"
+	opGDB     = "gdb"
+	opStats   = "stats"
+	opMemRead = "mem.read"
+	opMemSyms = "mem.syms"
+	opMemDump = "mem.dump"
 )
+
+// memSymsArgs are the arguments of the mem.syms operation.
+type memSymsArgs struct {
+	Pattern string `json:"pattern,omitempty"`
+}
 
 // gdbArgs are the arguments of the gdb operation.
 type gdbArgs struct {
@@ -23,8 +31,8 @@ type gdbArgs struct {
 	TCP bool `json:"tcp,omitempty"`
 }
 
-// handleRemote registers the gdb and stats operations on srv, answered by
-// loop.
+// handleRemote registers the gdb, stats and mem.* operations on srv,
+// answered by loop.
 func handleRemote(srv *manager.Server, loop *devloop.Loop) {
 	srv.Handle(opGDB, func(ctx context.Context, raw json.RawMessage) (any, error) {
 		var args gdbArgs
@@ -38,6 +46,38 @@ func handleRemote(srv *manager.Server, loop *devloop.Loop) {
 	srv.Handle(opStats, func(ctx context.Context, _ json.RawMessage) (any, error) {
 		return loop.Metrics().Collect(ctx)
 	})
+	srv.Handle(opMemRead, func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var args devloop.MemReadRequest
+		if err := decodeArgs(opMemRead, raw, &args); err != nil {
+			return nil, err
+		}
+		return loop.MemRead(ctx, args)
+	})
+	srv.Handle(opMemSyms, func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var args memSymsArgs
+		if err := decodeArgs(opMemSyms, raw, &args); err != nil {
+			return nil, err
+		}
+		return loop.MemSyms(ctx, args.Pattern)
+	})
+	srv.Handle(opMemDump, func(ctx context.Context, raw json.RawMessage) (any, error) {
+		var args devloop.MemDumpRequest
+		if err := decodeArgs(opMemDump, raw, &args); err != nil {
+			return nil, err
+		}
+		return loop.MemDump(ctx, args)
+	})
+}
+
+// decodeArgs decodes an operation's arguments, when it has any.
+func decodeArgs(op string, raw json.RawMessage, args any) error {
+	if len(raw) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(raw, args); err != nil {
+		return fmt.Errorf("%s: bad arguments: %w", op, err)
+	}
+	return nil
 }
 
 // targetArgs turns an optional project argument into findTarget's.

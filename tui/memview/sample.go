@@ -247,12 +247,12 @@ func readVariables(ctx context.Context, in panel.Inspector, t *devloop.SymbolTab
 			vals[i].err = errProcessSymbols
 			continue
 		}
-		if p, ok := t.PhysAddr(v.Addr); ok && space != devloop.SpaceVirtual {
-			vals[i].phys = p
-			phys = append(phys, want{i, p, n})
+		addr, virtual := devloop.GuestAddress(t, space, v.Addr)
+		vals[i].phys, vals[i].virtual = addr, virtual
+		if virtual {
+			virt = append(virt, want{i, addr, n})
 		} else {
-			vals[i].phys, vals[i].virtual = v.Addr, true
-			virt = append(virt, want{i, v.Addr, n})
+			phys = append(phys, want{i, addr, n})
 		}
 	}
 	read := func(ws []want, virtual bool) {
