@@ -29,7 +29,7 @@ func (f Field) Raw(data []byte, order binary.ByteOrder) (raw, bits uint64, ok bo
 	if !ok {
 		return 0, 0, false
 	}
-	raw, ok = readUint(b, order)
+	raw, ok = ReadUint(b, order)
 	if !ok {
 		return 0, 0, false
 	}
@@ -92,8 +92,8 @@ func (f Field) Float(data []byte, order binary.ByteOrder) (float64, bool) {
 	return 0, false
 }
 
-// readUint reads a 1, 2, 4 or 8-byte unsigned integer.
-func readUint(b []byte, order binary.ByteOrder) (uint64, bool) {
+// ReadUint reads a 1, 2, 4 or 8-byte unsigned integer.
+func ReadUint(b []byte, order binary.ByteOrder) (uint64, bool) {
 	switch len(b) {
 	case 1:
 		return uint64(b[0]), true

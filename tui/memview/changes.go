@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/symbols"
 )
 
 // fieldKey names one shown value: a watch and its field ("" for a
@@ -61,7 +62,7 @@ func (c *changeTracker) update(at time.Time, boot int, vars []varValue, order bi
 			}
 			changed[k] = true
 			if sv.isInt && old.isInt && old.bits == sv.bits && dt > 0 {
-				rates[k] = float64(signExtend(sv.raw-old.raw, sv.bits)) / dt
+				rates[k] = float64(symbols.SignExtend(sv.raw-old.raw, sv.bits)) / dt
 			}
 		}
 	}
@@ -78,7 +79,7 @@ func intBits(f devloop.Field, data []byte, order binary.ByteOrder) (raw, bits ui
 	if end > uint64(len(data)) || end < f.Offset {
 		return 0, 0, false
 	}
-	raw, ok = readUint(data[f.Offset:end], order)
+	raw, ok = symbols.ReadUint(data[f.Offset:end], order)
 	if !ok {
 		return 0, 0, false
 	}

@@ -12,6 +12,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/symbols"
 	"github.com/ukdev/ukdev/tui/panel"
 )
 
@@ -165,7 +166,7 @@ func (m *Model) openSelected() tea.Cmd {
 	}
 	v := vars[m.sel]
 	if len(v.v.Fields) == 1 && v.v.Fields[0].Encoding == devloop.EncPointer {
-		if p, ok := readUint(v.data, m.byteOrder()); ok && len(v.data) == int(v.v.Fields[0].Size) {
+		if p, ok := symbols.ReadUint(v.data, m.byteOrder()); ok && len(v.data) == int(v.v.Fields[0].Size) {
 			return m.openHex(m.pointerPos(p))
 		}
 	}
@@ -325,7 +326,7 @@ func (m *Model) wordAt(addr uint64) (uint64, bool) {
 	if off+n > uint64(len(r.data)) {
 		return 0, false
 	}
-	return readUint(r.data[off:off+n], m.byteOrder())
+	return symbols.ReadUint(r.data[off:off+n], m.byteOrder())
 }
 
 // describe names the symbol that covers the symbol address a ("stats+0x8"),
@@ -427,7 +428,7 @@ func (m *Model) hexLines(rows int) []string {
 			sb.WriteString(" " + cell)
 		}
 		end := min(start+line, uint64(len(r.data)))
-		sb.WriteString("  |" + printable(r.data[start:end]) + "|")
+		sb.WriteString("  |" + symbols.Printable(r.data[start:end]) + "|")
 		if d := m.lineSymbols(addr+h.pos.delta, line); d != "" {
 			sb.WriteString("  " + st.Muted.Render(d))
 		}
