@@ -25,6 +25,9 @@ type Variable = symbols.Variable
 // Field is one member of a Variable's type.
 type Field = symbols.Field
 
+// Enumerator is one named value of an enum Field.
+type Enumerator = symbols.Enumerator
+
 // Encoding says how a Field's bytes are read as a value.
 type Encoding = symbols.Encoding
 
@@ -36,6 +39,7 @@ const (
 	EncFloat    = symbols.EncFloat
 	EncBool     = symbols.EncBool
 	EncPointer  = symbols.EncPointer
+	EncCString  = symbols.EncCString
 )
 
 // LoadSymbols reads the symbols and variable types of the ELF file at path

@@ -160,11 +160,11 @@ func TestVariableDWARF(t *testing.T) {
 		{Name: ".hist[0]", Offset: 12, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
 		{Name: ".hist[1]", Offset: 14, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
 		{Name: ".hist[2]", Offset: 16, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
-		{Name: ".name", Offset: 18, Size: 8, Type: "char [8]", Encoding: EncBytes},
+		{Name: ".name", Offset: 18, Size: 8, Type: "char [8]", Encoding: EncCString},
 		{Name: ".low", Offset: 24, Size: 4, Type: "unsigned int:3", Encoding: EncUnsigned, BitSize: 3, BitOffset: 16},
 		{Name: ".high", Offset: 24, Size: 4, Type: "unsigned int:5", Encoding: EncUnsigned, BitSize: 5, BitOffset: 19},
 		{Name: ".ratio", Offset: 32, Size: 8, Type: "double", Encoding: EncFloat},
-		{Name: ".next", Offset: 40, Size: 8, Type: "void *", Encoding: EncPointer},
+		{Name: ".next", Offset: 40, Size: 8, Type: "void *", Encoding: EncPointer, Pointee: "void"},
 	}
 	if !reflect.DeepEqual(rec.Fields, want) {
 		t.Errorf("rec fields:\n got %+v\nwant %+v", rec.Fields, want)
@@ -184,7 +184,7 @@ func TestVariableDWARF(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.Type != tt.wantType || len(v.Fields) != 1 || v.Fields[0] != tt.wantField {
+		if v.Type != tt.wantType || len(v.Fields) != 1 || !reflect.DeepEqual(v.Fields[0], tt.wantField) {
 			t.Errorf("Variable(%q) = type %q fields %+v, want %q %+v", tt.name, v.Type, v.Fields, tt.wantType, tt.wantField)
 		}
 	}

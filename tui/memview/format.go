@@ -1,6 +1,7 @@
 package memview
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -32,6 +33,16 @@ func formatField(f devloop.Field, data []byte, order binary.ByteOrder) string {
 			raw = raw >> f.BitOffset & (1<<f.BitSize - 1)
 			bits = f.BitSize
 		}
+		if f.Enum != nil {
+			v := int64(raw)
+			if f.Encoding == devloop.EncSigned {
+				v = signExtend(raw, bits)
+			}
+			if name, ok := f.EnumName(v); ok {
+				return fmt.Sprintf("%s (%d)", name, v)
+			}
+			return strconv.FormatInt(v, 10)
+		}
 		switch f.Encoding {
 		case devloop.EncBool:
 			return strconv.FormatBool(raw != 0)
@@ -41,6 +52,8 @@ func formatField(f devloop.Field, data []byte, order binary.ByteOrder) string {
 			return fmt.Sprintf("%d (0x%x)", signExtend(raw, bits), raw)
 		}
 		return fmt.Sprintf("%d (0x%x)", raw, raw)
+	case devloop.EncCString:
+		return quoteCString(b)
 	case devloop.EncFloat:
 		raw, ok := readUint(b, order)
 		switch {
@@ -77,6 +90,21 @@ func signExtend(v, bits uint64) int64 {
 	}
 	shift := 64 - bits
 	return int64(v<<shift) >> shift
+}
+
+// maxTextShown bounds the text a C string field shows.
+const maxTextShown = 48
+
+// quoteCString renders a C char array as quoted text up to its NUL
+// (escaped, so guest bytes can never be escape sequences).
+func quoteCString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > maxTextShown {
+		return strconv.QuoteToASCII(string(b[:maxTextShown])) + "…"
+	}
+	return strconv.QuoteToASCII(string(b))
 }
 
 // inlineBytes is how many bytes a field shows on its own line.
