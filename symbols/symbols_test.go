@@ -254,8 +254,16 @@ func TestVariableHello(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ed.Type != "struct line_editor" {
-		t.Errorf("ed.0 type = %q", ed.Type)
+	if ed.Type != "struct line_editor" || ed.Scope != "kmain" {
+		t.Errorf("ed.0 type = %q scope %q, want struct line_editor in kmain", ed.Type, ed.Scope)
+	}
+	// A qualified array names its qualifier once.
+	ring, err := tab.Variable("rx_ring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ring.Type != "volatile char [256]" || ring.Scope != "" || len(ring.Fields) != 1 || ring.Fields[0].Encoding != EncCString {
+		t.Errorf("rx_ring = %q scope %q %+v", ring.Type, ring.Scope, ring.Fields)
 	}
 	if f, off, ok := tab.FuncAt(0x100210 + 4); !ok || f.Name != "serial_interrupt" || off != 4 {
 		t.Errorf("FuncAt = %q+%d %v", f.Name, off, ok)

@@ -507,10 +507,16 @@ func (t *Table) uint(b []byte) (uint64, bool) {
 	return 0, false
 }
 
-// float reads b (4 or 8 bytes, raw already read) as IEEE 754.
+// float reads b (4 or 8 bytes, raw already read) as IEEE 754. A float32
+// becomes the float64 of its shortest decimal form (1.1, not
+// 1.100000023841858), which is what it means to show.
 func (t *Table) float(b []byte, raw uint64) float64 {
 	if len(b) == 4 {
-		return float64(math.Float32frombits(uint32(raw)))
+		f := math.Float32frombits(uint32(raw))
+		if d, err := strconv.ParseFloat(strconv.FormatFloat(float64(f), 'g', -1, 32), 64); err == nil {
+			return d
+		}
+		return float64(f)
 	}
 	return math.Float64frombits(raw)
 }

@@ -1,6 +1,7 @@
 package symbols
 
 import (
+	"cmp"
 	"debug/dwarf"
 	"encoding/binary"
 	"fmt"
@@ -259,6 +260,9 @@ func bitField(name string, base uint64, m *dwarf.StructField, goLang bool) Field
 // "*main.item").
 func typeName(t dwarf.Type, goLang bool) string {
 	if goLang {
+		if s, ok := t.(*dwarf.StructType); ok && s.StructName != "" {
+			return s.StructName // debug/dwarf leaves Common().Name empty
+		}
 		if n := t.Common().Name; n != "" {
 			return n
 		}
@@ -310,6 +314,13 @@ func cName(t dwarf.Type, quals []string) string {
 		return cFunc(u, "")
 	}
 	name := t.String()
+	switch u := t.(type) {
+	case *dwarf.EnumType:
+		// debug/dwarf lists the values in String.
+		name = "enum " + cmp.Or(u.EnumName, "{…}")
+	case *dwarf.StructType:
+		name = u.Kind + " " + cmp.Or(u.StructName, "{…}")
+	}
 	if len(quals) > 0 {
 		return strings.Join(quals, " ") + " " + name
 	}
