@@ -42,6 +42,30 @@ const (
 	EncCString  = symbols.EncCString
 )
 
+// Value is a variable's value decoded through its DWARF type
+// (SymbolTable.Decode): a tree of members and elements.
+type Value = symbols.Value
+
+// ValueKind says which fields of a Value hold it.
+type ValueKind = symbols.ValueKind
+
+// The kinds of a Value.
+const (
+	KindBytes     = symbols.KindBytes
+	KindInt       = symbols.KindInt
+	KindUint      = symbols.KindUint
+	KindFloat     = symbols.KindFloat
+	KindBool      = symbols.KindBool
+	KindEnum      = symbols.KindEnum
+	KindPointer   = symbols.KindPointer
+	KindString    = symbols.KindString
+	KindStruct    = symbols.KindStruct
+	KindUnion     = symbols.KindUnion
+	KindArray     = symbols.KindArray
+	KindSlice     = symbols.KindSlice
+	KindInterface = symbols.KindInterface
+)
+
 // LoadSymbols reads the symbols and variable types of the ELF file at path
 // (VMInfo.Symbols).
 func LoadSymbols(path string) (*SymbolTable, error) { return symbols.Load(path) }

@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,5 +145,65 @@ func TestDecodeGo(t *testing.T) {
 	}
 	if want := "len 12 at " + pointerString(gv.Pointer, gv.PointsTo); gv.String() != want {
 		t.Errorf("unread greeting String() = %s, want %s", gv.String(), want)
+	}
+}
+
+// TestDecodeAnyBytes decodes every data object of a C and a Go program
+// from arbitrary bytes, as a guest's memory may hold anything: no panic,
+// a bounded Follow/Complete loop, and JSON that encodes.
+func TestDecodeAnyBytes(t *testing.T) {
+	tests := []struct {
+		name  string
+		build func(*testing.T) string
+	}{
+		{"c", func(t *testing.T) string { return buildShapes(t, "-O0") }},
+		{"go", buildGo},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tab, err := Load(tt.build(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			rng := rand.New(rand.NewPCG(1, 2))
+			noise := func(n uint64) []byte {
+				b := make([]byte, min(n, 1<<16))
+				for i := range b {
+					b[i] = byte(rng.Uint32())
+				}
+				return b
+			}
+			objs := tab.DataObjects(0)
+			for _, s := range objs {
+				v, err := tab.Variable(s.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, size := range []uint64{s.Size, s.Size / 2, 0} {
+					val := tab.Decode(v, noise(size))
+					rounds := 0
+					for ; rounds < 10000; rounds++ {
+						_, n, ok := tab.Follow(val)
+						if !ok {
+							break
+						}
+						if n > maxFollowRead {
+							t.Fatalf("%s: Follow asks for %d bytes", s.Name, n)
+						}
+						tab.Complete(&val, noise(n))
+					}
+					if rounds == 10000 {
+						t.Fatalf("%s: Follow never ends", s.Name)
+					}
+					if _, err := json.Marshal(val.JSON()); err != nil {
+						t.Errorf("%s: JSON: %v", s.Name, err)
+					}
+					_ = val.String()
+				}
+			}
+			if len(objs) < 10 {
+				t.Errorf("only %d data objects", len(objs))
+			}
+		})
 	}
 }

@@ -196,11 +196,13 @@ func TestVariableWithoutDWARF(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		want Field
+		name       string
+		want       Field
+		data       []byte
+		wantString string
 	}{
-		{"counter", Field{Size: 8, Type: "u64", Encoding: EncUnsigned}},
-		{"rec", Field{Size: 48, Type: "48 bytes", Encoding: EncBytes}},
+		{"counter", Field{Size: 8, Type: "u64", Encoding: EncUnsigned}, []byte{1, 2, 0, 0, 0, 0, 0, 0}, "513"},
+		{"rec", Field{Size: 48, Type: "48 bytes", Encoding: EncBytes}, make([]byte, 48), "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 …"},
 	}
 	for _, tt := range tests {
 		v, err := tab.Variable(tt.name)
@@ -209,6 +211,10 @@ func TestVariableWithoutDWARF(t *testing.T) {
 		}
 		if v.Type != "" || !reflect.DeepEqual(v.Fields, []Field{tt.want}) {
 			t.Errorf("Variable(%q) = %q %+v, want one field %+v", tt.name, v.Type, v.Fields, tt.want)
+		}
+		// Without DWARF a value is decoded from its one field.
+		if got := tab.Decode(v, tt.data); got.Name != tt.name || got.String() != tt.wantString {
+			t.Errorf("Decode(%q) = %q %s, want %s", tt.name, got.Name, got.String(), tt.wantString)
 		}
 	}
 }

@@ -67,7 +67,8 @@ func (k ValueKind) String() string {
 // members and elements. Which fields hold it depends on Kind.
 type Value struct {
 	// Name is the variable's or member's name; "[i]" for an element;
-	// "" for an anonymous struct or union member.
+	// "" for an anonymous struct or union member or an interface's
+	// dynamic value. Type is its type as Variable.Type names types.
 	Name, Type string
 	Kind       ValueKind
 	Int        int64
@@ -81,7 +82,8 @@ type Value struct {
 	Len        int64
 	Elems      []Value
 	// Err says why the value could not be decoded ("not read": the bytes
-	// were not there); the other fields are then zero.
+	// were not there, or reading what it points at failed); Kind, Name
+	// and Type still say what it is, the other fields mean nothing.
 	Err string
 }
 
@@ -90,12 +92,16 @@ type Value struct {
 const (
 	// maxValueElems is how many elements of one array or slice are
 	// decoded.
-	maxValueElems = 64
+	maxValueElems = 1024
+	// maxElemsShown is how many elements String shows.
+	maxElemsShown = 16
 	// maxValueNodes bounds the values of one Decode or Complete.
 	maxValueNodes = 4096
 	// maxStringRead is how many bytes of a Go string or a C char * are
 	// read.
 	maxStringRead = 256
+	// maxSliceRead is how many elements of a Go slice Follow reads.
+	maxSliceRead = 64
 	// maxFollowRead bounds one read Follow asks for.
 	maxFollowRead = 4096
 )
@@ -551,7 +557,9 @@ func cString(b []byte) string {
 // text, a Go slice's elements, a Go interface's dynamic value. Reads are
 // bounded (the first 256 bytes of a string, the first 64 elements of a
 // slice, 4 KiB at most). ok is false when nothing is left to read. Read
-// size bytes at addr and pass them to Complete; repeat until ok is false.
+// size bytes at addr and pass them to Complete; repeat until ok is false,
+// or until the caller's budget of reads is spent (a value with many
+// strings needs one read each; values past the budget stay unread).
 func (t *Table) Follow(v Value) (addr, size uint64, ok bool) {
 	p := t.nextPending(&v)
 	if p == nil {
@@ -592,7 +600,7 @@ func (t *Table) Complete(v *Value, data []byte) {
 		elem := t.sliceElem(p.Type)
 		es := elem.Size()
 		d := &decoder{t: t, goLang: true}
-		n := min(p.Len, maxValueElems, int64(len(data))/es)
+		n := min(p.Len, maxSliceRead, int64(len(data))/es)
 		p.Elems = make([]Value, 0, n)
 		for i := range n {
 			p.Elems = append(p.Elems, d.decode(fmt.Sprintf("[%d]", i), elem, data[i*es:]))
@@ -644,7 +652,7 @@ func (t *Table) pending(v *Value) (addr, size uint64, ok bool) {
 			return 0, 0, false
 		}
 		es := uint64(elem.Size())
-		n := min(uint64(v.Len), maxValueElems, max(maxFollowRead/es, 1))
+		n := min(uint64(v.Len), maxSliceRead, max(maxFollowRead/es, 1))
 		return v.Pointer, n * es, true
 	case KindInterface:
 		if v.Elems != nil || v.PointsTo == "" {
@@ -763,11 +771,11 @@ func (v Value) String() string {
 		if v.Kind == KindSlice && v.Elems == nil && v.Len > 0 {
 			return fmt.Sprintf("len %d at %s", v.Len, pointerString(v.Pointer, v.PointsTo))
 		}
-		parts := make([]string, 0, len(v.Elems)+1)
-		for _, e := range v.Elems {
+		parts := make([]string, 0, min(len(v.Elems), maxElemsShown)+1)
+		for _, e := range v.Elems[:min(len(v.Elems), maxElemsShown)] {
 			parts = append(parts, e.String())
 		}
-		if int64(len(v.Elems)) < v.Len {
+		if int64(min(len(v.Elems), maxElemsShown)) < v.Len {
 			parts = append(parts, fmt.Sprintf("… (len %d)", v.Len))
 		}
 		return "[" + strings.Join(parts, ", ") + "]"

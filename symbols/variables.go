@@ -363,6 +363,7 @@ func unqualify(t dwarf.Type) dwarf.Type {
 	return t
 }
 
+// isChar says whether t is a one-byte character type of any signedness.
 func isChar(t dwarf.Type) bool {
 	switch t.(type) {
 	case *dwarf.CharType, *dwarf.UcharType:
