@@ -3,6 +3,7 @@ package symbols
 import (
 	"debug/dwarf"
 	"encoding/binary"
+	"sync"
 )
 
 // DWARF attributes and constants debug/dwarf does not name.
@@ -30,8 +31,11 @@ type dwarfVar struct {
 
 // dwarfIndex is the part of an ELF's DWARF the variables need, read once.
 type dwarfIndex struct {
-	data *dwarf.Data
-	vars map[uint64]dwarfVar
+	// typeMu serialises data.Type, whose cache is a plain map: the views
+	// and the control socket read variables concurrently.
+	typeMu sync.Mutex
+	data   *dwarf.Data
+	vars   map[uint64]dwarfVar
 	// goTypes are a Go program's types by name ("[]main.item",
 	// "*errors.errorString"), to decode the bytes a slice or an interface
 	// points at.
@@ -39,6 +43,14 @@ type dwarfIndex struct {
 	// rtypes maps a Go runtime type descriptor's address to its DWARF
 	// type: the dynamic type of an interface{}.
 	rtypes map[uint64]dwarf.Offset
+}
+
+// typ reads the type at off (cached by debug/dwarf). The Type it returns
+// is not changed afterwards and may be shared.
+func (ix *dwarfIndex) typ(off dwarf.Offset) (dwarf.Type, error) {
+	ix.typeMu.Lock()
+	defer ix.typeMu.Unlock()
+	return ix.data.Type(off)
 }
 
 // scopeFrame is an entry with children on the walk: a subprogram names

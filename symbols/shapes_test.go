@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 )
 
@@ -377,4 +378,55 @@ func TestDescribe(t *testing.T) {
 func jsonNumber(u uint64) string {
 	b, _ := json.Marshal(u)
 	return string(b)
+}
+
+// TestDecodeConcurrent reads and decodes variables from several
+// goroutines at once, as the memory panel and the control socket do
+// (run with -race).
+func TestDecodeConcurrent(t *testing.T) {
+	path := buildShapes(t, "-O0")
+	tab, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := []string{"alloc_stats_global", "head", "word", "flags", "color", "grid", "anon"}
+	data := make(map[string][]byte)
+	for _, n := range names {
+		s, _ := tab.Lookup(n)
+		data[n] = elfMemory(t, path, s.Addr, s.Size)
+	}
+	want := make(map[string]string)
+	for _, n := range names {
+		v, err := tab.Variable(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want[n] = tab.Decode(v, data[n]).String()
+	}
+	// A fresh table: its DWARF is loaded by the racing goroutines.
+	tab, err = Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan string, 8*len(names))
+	for range 8 {
+		wg.Go(func() {
+			for _, n := range names {
+				v, err := tab.Variable(n)
+				if err != nil {
+					errs <- err.Error()
+					return
+				}
+				if got := tab.Decode(v, data[n]).String(); got != want[n] {
+					errs <- n + ": " + got
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
 }

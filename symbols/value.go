@@ -82,8 +82,8 @@ type Value struct {
 	Len        int64
 	Elems      []Value
 	// Err says why the value could not be decoded ("not read": the bytes
-	// were not there, or reading what it points at failed); Kind, Name
-	// and Type still say what it is, the other fields mean nothing.
+	// were not there, or reading what it points at failed); Name and
+	// Type still say what it is, the other fields mean nothing.
 	Err string
 }
 
@@ -131,7 +131,7 @@ func (t *Table) Decode(v Variable, data []byte) Value {
 		t.dwarfOnce.Do(t.loadDWARF)
 		if t.dw != nil {
 			var err error
-			typ, err = t.dw.data.Type(v.typ)
+			typ, err = t.dw.typ(v.typ)
 			ok = err == nil
 			dv.goLang = v.goLang
 		}
@@ -446,7 +446,7 @@ func (t *Table) dynamicType(shape string, w0 uint64) (dwarf.Type, string) {
 	if !ok {
 		return nil, name
 	}
-	typ, err := t.dw.data.Type(off)
+	typ, err := t.dw.typ(off)
 	if err != nil {
 		return nil, name
 	}
@@ -463,7 +463,7 @@ func (t *Table) goType(name string) dwarf.Type {
 	if !ok {
 		return nil
 	}
-	typ, err := t.dw.data.Type(off)
+	typ, err := t.dw.typ(off)
 	if err != nil {
 		return nil
 	}

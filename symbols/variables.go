@@ -129,7 +129,7 @@ func (t *Table) dwarfVariable(addr uint64) (dwarfVar, dwarf.Type, bool) {
 	if !ok {
 		return dwarfVar{}, nil, false
 	}
-	typ, err := t.dw.data.Type(dv.typ)
+	typ, err := t.dw.typ(dv.typ)
 	if err != nil {
 		return dwarfVar{}, nil, false
 	}
