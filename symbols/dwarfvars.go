@@ -3,6 +3,8 @@ package symbols
 import (
 	"debug/dwarf"
 	"encoding/binary"
+	"path"
+	"sort"
 	"sync"
 )
 
@@ -27,6 +29,18 @@ type dwarfVar struct {
 	// goLang is set for variables of a Go compile unit, whose strings,
 	// slices and interfaces are decoded as Go values.
 	goLang bool
+	// unit is the compile unit's source file.
+	unit string
+	// decl is the entry that declares the variable's type when the
+	// definition only points at it: its unit names the variable's source
+	// (under LTO the definition sits in an artificial unit).
+	decl dwarf.Offset
+}
+
+// unitStart is where a compile unit's entries begin, and its source file.
+type unitStart struct {
+	off  dwarf.Offset
+	path string
 }
 
 // dwarfIndex is the part of an ELF's DWARF the variables need, read once.
@@ -96,6 +110,7 @@ func indexDWARF(d *dwarf.Data, order binary.ByteOrder, typesBase uint64) *dwarfI
 	refs := d.Reader() // a second reader, to follow references
 	var stack []scopeFrame
 	goLang := false
+	var units []unitStart
 	r := d.Reader()
 	for {
 		e, err := r.Next()
@@ -113,8 +128,13 @@ func indexDWARF(d *dwarf.Data, order binary.ByteOrder, typesBase uint64) *dwarfI
 			stack = stack[:0]
 			lang, _ := e.Val(dwarf.AttrLanguage).(int64)
 			goLang = lang == langGo
+			units = append(units, unitStart{e.Offset, unitPath(e)})
 		case dwarf.TagVariable:
-			ix.addVariable(e, refs, stack, goLang, r.AddressSize(), order)
+			v := dwarfVar{goLang: goLang}
+			if len(units) > 0 {
+				v.unit = units[len(units)-1].path
+			}
+			ix.addVariable(e, refs, stack, v, r.AddressSize(), order)
 		default:
 			if goLang {
 				ix.addGoType(e, typesBase)
@@ -130,11 +150,39 @@ func indexDWARF(d *dwarf.Data, order binary.ByteOrder, typesBase uint64) *dwarfI
 			stack = append(stack, fr)
 		}
 	}
+	for addr, v := range ix.vars {
+		if v.decl == 0 {
+			continue
+		}
+		// Units come in offset order: the last one starting at or before
+		// the declaration holds it.
+		i := sort.Search(len(units), func(k int) bool { return units[k].off > v.decl })
+		if i > 0 {
+			v.unit = units[i-1].path
+			ix.vars[addr] = v
+		}
+	}
 	return ix
 }
 
+// unitPath is a compile unit's source file: its DW_AT_name, made
+// absolute with DW_AT_comp_dir where it is relative. A Go unit is named
+// by its package path.
+func unitPath(cu *dwarf.Entry) string {
+	name, _ := cu.Val(dwarf.AttrName).(string)
+	dir, _ := cu.Val(dwarf.AttrCompDir).(string)
+	if name == "" || dir == "" || path.IsAbs(name) {
+		return name
+	}
+	lang, _ := cu.Val(dwarf.AttrLanguage).(int64)
+	if lang == langGo {
+		return name
+	}
+	return path.Join(dir, name)
+}
+
 // addVariable records a variable entry that has a fixed address.
-func (ix *dwarfIndex) addVariable(e *dwarf.Entry, refs *dwarf.Reader, stack []scopeFrame, goLang bool, addrSize int, order binary.ByteOrder) {
+func (ix *dwarfIndex) addVariable(e *dwarf.Entry, refs *dwarf.Reader, stack []scopeFrame, v dwarfVar, addrSize int, order binary.ByteOrder) {
 	loc, ok := e.Val(dwarf.AttrLocation).([]byte)
 	if !ok {
 		return
@@ -145,12 +193,12 @@ func (ix *dwarfIndex) addVariable(e *dwarf.Entry, refs *dwarf.Reader, stack []sc
 	}
 	typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset)
 	if !ok {
-		typ, ok = originType(e, refs)
+		typ, v.decl, ok = originType(e, refs)
 		if !ok {
 			return
 		}
 	}
-	v := dwarfVar{typ: typ, goLang: goLang}
+	v.typ = typ
 	for i := len(stack) - 1; i >= 0; i-- {
 		if stack[i].sub {
 			v.scope = stack[i].name
@@ -160,30 +208,31 @@ func (ix *dwarfIndex) addVariable(e *dwarf.Entry, refs *dwarf.Reader, stack []sc
 			break
 		}
 	}
-	// A definition wins over another entry at its address (a second
-	// compile unit's copy without a type cannot reach here).
+	// The first entry for an address is kept: another unit's entry at
+	// the same address (a common symbol) describes the same variable.
 	if _, seen := ix.vars[addr]; !seen {
 		ix.vars[addr] = v
 	}
 }
 
 // originType follows e's DW_AT_specification or DW_AT_abstract_origin
-// chain to the entry that declares its type.
-func originType(e *dwarf.Entry, refs *dwarf.Reader) (dwarf.Offset, bool) {
+// chain to the entry that declares its type, and returns the type and
+// that entry's offset.
+func originType(e *dwarf.Entry, refs *dwarf.Reader) (typ, decl dwarf.Offset, ok bool) {
 	for range maxOriginHops {
 		next, ok := origin(e)
 		if !ok {
-			return 0, false
+			return 0, 0, false
 		}
 		refs.Seek(next)
 		if e, _ = refs.Next(); e == nil {
-			return 0, false
+			return 0, 0, false
 		}
 		if typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset); ok {
-			return typ, true
+			return typ, e.Offset, true
 		}
 	}
-	return 0, false
+	return 0, 0, false
 }
 
 // originName names the entry at off through its origin chain: the

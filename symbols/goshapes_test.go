@@ -104,8 +104,8 @@ func TestDecodeGo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			v, val := readVariable(t, tab, path, tt.name)
-			if v.Type != tt.wantType || val.Type != tt.wantType || val.Kind != tt.wantKind {
-				t.Errorf("type %q / %q kind %v, want %q %v", v.Type, val.Type, val.Kind, tt.wantType, tt.wantKind)
+			if v.Type != tt.wantType || val.Type != tt.wantType || val.Kind != tt.wantKind || v.Unit != "main" {
+				t.Errorf("type %q / %q kind %v unit %q, want %q %v main", v.Type, val.Type, val.Kind, v.Unit, tt.wantType, tt.wantKind)
 			}
 			if got := val.String(); got != tt.wantString {
 				t.Errorf("String() = %s, want %s", got, tt.wantString)

@@ -214,6 +214,9 @@ func TestVariableShapes(t *testing.T) {
 			if v.Type != tt.wantType || v.Scope != tt.wantScope {
 				t.Errorf("Variable(%q) type %q scope %q, want %q %q", tt.name, v.Type, v.Scope, tt.wantType, tt.wantScope)
 			}
+			if v.Unit != filepath.Join(filepath.Dir(path), "shapes.c") {
+				t.Errorf("Variable(%q) unit %q, want shapes.c beside %s", tt.name, v.Unit, path)
+			}
 			if tt.wantField != nil && !reflect.DeepEqual(v.Fields, tt.wantField) {
 				t.Errorf("fields:\n got %+v\nwant %+v", v.Fields, tt.wantField)
 			}
@@ -252,6 +255,11 @@ func TestVariableAbstractOrigin(t *testing.T) {
 				found++
 				if v.Type != want.typ || v.Scope != want.scope {
 					t.Errorf("Variable(%q) type %q scope %q, want %q %q", s.Name, v.Type, v.Scope, want.typ, want.scope)
+				}
+				// Under LTO the definition is in an artificial unit; the
+				// source is the declaration's.
+				if filepath.Base(v.Unit) != "shapes.c" {
+					t.Errorf("Variable(%q) unit %q, want shapes.c", s.Name, v.Unit)
 				}
 			}
 			if found != 3 {

@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -251,6 +252,9 @@ func TestVariableHello(t *testing.T) {
 	stats, err := tab.Variable("stats")
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !filepath.IsAbs(stats.Unit) || !strings.HasSuffix(stats.Unit, "/examples/hello/main.c") {
+		t.Errorf("stats unit = %q, want the absolute path of examples/hello/main.c", stats.Unit)
 	}
 	if stats.Type != "volatile struct stats" || len(stats.Fields) != 9 || stats.Fields[1].Name != ".timer_irqs" || stats.Fields[1].Offset != 4 {
 		t.Errorf("stats = %q %+v", stats.Type, stats.Fields)

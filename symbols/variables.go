@@ -72,7 +72,11 @@ type Variable struct {
 	// Scope is the function a static local is declared in ("main" for
 	// the symbol count.0 of a `static int count` in main); "" for a
 	// variable at file scope or without DWARF.
-	Scope  string
+	Scope string
+	// Unit is the source file of the compile unit that defines the
+	// variable ("/src/app/main.c"; a Go package's path, "main"), from
+	// DWARF: what tells a program's own globals from its libraries'.
+	Unit   string
 	Fields []Field
 	// Truncated is set when the type had more members than Fields holds.
 	Truncated bool
@@ -110,7 +114,7 @@ func (t *Table) Variable(name string) (Variable, error) {
 	}
 	v.typ, v.typed, v.goLang = dv.typ, true, dv.goLang
 	v.Type = typeName(typ, dv.goLang)
-	v.Scope = dv.scope
+	v.Scope, v.Unit = dv.scope, dv.unit
 	v.Fields = v.Fields[:0]
 	v.Truncated = flatten(&v.Fields, "", 0, typ, dv.goLang)
 	if len(v.Fields) == 0 {
