@@ -1,6 +1,7 @@
 package symbols
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"math/rand/v2"
 	"os"
@@ -134,6 +135,14 @@ func TestDecodeGo(t *testing.T) {
 	}
 	if !strings.HasPrefix(val.String(), "*main.point(0x") {
 		t.Errorf("pstringer String() = %s", val.String())
+	}
+
+	// A dynamic type the DWARF lacks is named by its descriptor's
+	// address: the interface is not nil.
+	a, _ := tab.Variable("main.anyv")
+	unknown := tab.Decode(a, append(binary.LittleEndian.AppendUint64(nil, 0x10), make([]byte, 8)...))
+	if got := unknown.String(); got != "0x10(0x0)" {
+		t.Errorf("interface of an unknown type = %s, want 0x10(0x0)", got)
 	}
 
 	// Before Complete, a string says where its bytes are.

@@ -2,6 +2,7 @@ package symbols
 
 import (
 	"bytes"
+	"cmp"
 	"debug/dwarf"
 	"encoding/hex"
 	"fmt"
@@ -47,7 +48,8 @@ const (
 	// first ones once Table.Complete has read them.
 	KindSlice
 	// KindInterface is a Go interface: PointsTo is its dynamic type
-	// ("*errors.errorString"; "" for nil), Pointer its data word, and
+	// ("*errors.errorString"; "" for nil; where its descriptor is when
+	// the DWARF lacks the type), Pointer its data word, and
 	// Elems[0] the dynamic value once known (pointer-shaped values at
 	// once, others after Table.Complete).
 	KindInterface
@@ -380,7 +382,9 @@ func (d *decoder) goValue(v *Value, u *dwarf.StructType, b []byte) bool {
 			return true
 		}
 		dyn, name := d.t.dynamicType(u.StructName, w0)
-		v.PointsTo = name
+		// A type the DWARF does not have is still not nil: name it by
+		// where its descriptor is.
+		v.PointsTo = cmp.Or(name, d.t.Describe(w0), fmt.Sprintf("%#x", w0))
 		if dyn != nil && pointerShaped(dyn) {
 			word := b[ps : 2*ps]
 			v.Elems = []Value{d.decode("", dyn, word)}
