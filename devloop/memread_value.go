@@ -128,6 +128,9 @@ var cArrayRE = regexp.MustCompile(`^(?:(?:const|volatile)\s+)*(.+?)\s*\[([0-9]+)
 
 // isCString says whether a field is an array of char (a C string).
 func isCString(f Field) bool {
+	if f.Encoding == EncCString {
+		return true
+	}
 	if f.Encoding != EncBytes {
 		return false
 	}

@@ -25,6 +25,9 @@ type Variable = symbols.Variable
 // Field is one member of a Variable's type.
 type Field = symbols.Field
 
+// Enumerator is one named value of an enum Field.
+type Enumerator = symbols.Enumerator
+
 // Encoding says how a Field's bytes are read as a value.
 type Encoding = symbols.Encoding
 
@@ -36,6 +39,31 @@ const (
 	EncFloat    = symbols.EncFloat
 	EncBool     = symbols.EncBool
 	EncPointer  = symbols.EncPointer
+	EncCString  = symbols.EncCString
+)
+
+// Value is a variable's value decoded through its DWARF type
+// (SymbolTable.Decode): a tree of members and elements.
+type Value = symbols.Value
+
+// ValueKind says which fields of a Value hold it.
+type ValueKind = symbols.ValueKind
+
+// The kinds of a Value.
+const (
+	KindBytes     = symbols.KindBytes
+	KindInt       = symbols.KindInt
+	KindUint      = symbols.KindUint
+	KindFloat     = symbols.KindFloat
+	KindBool      = symbols.KindBool
+	KindEnum      = symbols.KindEnum
+	KindPointer   = symbols.KindPointer
+	KindString    = symbols.KindString
+	KindStruct    = symbols.KindStruct
+	KindUnion     = symbols.KindUnion
+	KindArray     = symbols.KindArray
+	KindSlice     = symbols.KindSlice
+	KindInterface = symbols.KindInterface
 )
 
 // LoadSymbols reads the symbols and variable types of the ELF file at path

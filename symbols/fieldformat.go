@@ -1,6 +1,7 @@
 package symbols
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"math"
@@ -43,7 +44,8 @@ func (f Field) Raw(data []byte, order binary.ByteOrder) (raw, bits uint64, ok bo
 
 // Format renders the field's value from the variable's bytes (data starts
 // at the variable's address): "42 (0x2a)", "-1 (0xffffffff)", "true",
-// "0x001052a0", "1.5", or up to 16 bytes as hex and ASCII. A field past
+// "0x001052a0", "1.5", "BLUE (2)" for an enum, "\"text\"" for a C char
+// array, or up to 16 bytes as hex and ASCII. A field past
 // the bytes read shows "…", an empty one "(empty)".
 func (f Field) Format(data []byte, order binary.ByteOrder) string {
 	if f.Size == 0 {
@@ -59,6 +61,16 @@ func (f Field) Format(data []byte, order binary.ByteOrder) string {
 		if !ok {
 			return BytesInline(b)
 		}
+		if f.Enum != nil {
+			v := int64(raw)
+			if f.Encoding == EncSigned {
+				v = SignExtend(raw, bits)
+			}
+			if name, ok := f.EnumName(v); ok {
+				return fmt.Sprintf("%s (%d)", name, v)
+			}
+			return strconv.FormatInt(v, 10)
+		}
 		switch f.Encoding {
 		case EncBool:
 			return strconv.FormatBool(raw != 0)
@@ -68,12 +80,29 @@ func (f Field) Format(data []byte, order binary.ByteOrder) string {
 			return fmt.Sprintf("%d (0x%x)", SignExtend(raw, bits), raw)
 		}
 		return fmt.Sprintf("%d (0x%x)", raw, raw)
+	case EncCString:
+		return quoteCString(b)
 	case EncFloat:
 		if v, ok := f.Float(data, order); ok {
 			return strconv.FormatFloat(v, 'g', -1, int(f.Size*8))
 		}
 	}
 	return BytesInline(b)
+}
+
+// maxTextShown bounds the text a C string field shows.
+const maxTextShown = 48
+
+// quoteCString renders a C char array as quoted text up to its NUL
+// (escaped, so guest bytes can never be escape sequences).
+func quoteCString(b []byte) string {
+	if i := bytes.IndexByte(b, 0); i >= 0 {
+		b = b[:i]
+	}
+	if len(b) > maxTextShown {
+		return strconv.QuoteToASCII(string(b[:maxTextShown])) + "…"
+	}
+	return strconv.QuoteToASCII(string(b))
 }
 
 // Float reads a 4 or 8-byte IEEE 754 field; false for any other size or

@@ -4,13 +4,11 @@
 package symbols
 
 import (
-	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"sort"
-	"strings"
 	"sync"
 )
 
@@ -76,8 +74,7 @@ type Table struct {
 	// DWARF is read on the first Variable call: a big debug file costs
 	// nothing until someone asks for a type.
 	dwarfOnce sync.Once
-	dwarf     *dwarf.Data
-	vars      map[uint64]dwarf.Offset // address → the variable's type entry
+	dw        *dwarfIndex // nil without DWARF
 	file      func() (*elf.File, error)
 }
 
@@ -188,6 +185,51 @@ func (t *Table) FuncAt(addr uint64) (Symbol, uint64, bool) {
 	return s, addr - s.Addr, true
 }
 
+// describeBack bounds how many symbols before addr Describe looks at for
+// one that covers it (symbols that share an address, small ones inside a
+// sized one).
+const describeBack = 32
+
+// Describe names addr by the symbol that covers it: "stats", "stats+0x10",
+// "main+0x1c" (a symbol covers addresses from its start to its end; one
+// without a size only its start). It returns "" when no symbol covers
+// addr. Sized data and function symbols win over others at the same place.
+func (t *Table) Describe(addr uint64) string {
+	n := sort.Search(len(t.syms), func(k int) bool { return t.syms[k].Addr > addr })
+	best := -1
+	for i := n - 1; i >= 0 && i >= n-describeBack; i-- {
+		s := t.syms[i]
+		if addr >= s.Addr+max(s.Size, 1) {
+			continue
+		}
+		if best < 0 || better(s, t.syms[best]) {
+			best = i
+		}
+	}
+	if best < 0 {
+		return ""
+	}
+	s := t.syms[best]
+	if addr == s.Addr {
+		return s.Name
+	}
+	return fmt.Sprintf("%s+%#x", s.Name, addr-s.Addr)
+}
+
+// better says whether a is a better name than b for an address both
+// cover: a variable or function over other kinds, then the innermost
+// (latest start), then a global over a static.
+func better(a, b Symbol) bool {
+	ak, bk := a.Kind != Other && a.Size > 0, b.Kind != Other && b.Size > 0
+	if ak != bk {
+		return ak
+	}
+	if a.Addr != b.Addr {
+		return a.Addr > b.Addr
+	}
+	return a.Global && !b.Global
+}
+
 // DataObjects returns up to max variables a memory view can show by
 // default: sized objects in writable data sections (.data, .bss), globals
 // before statics, then smaller before larger, then by name. max <= 0
@@ -226,281 +268,4 @@ func (t *Table) PhysAddr(addr uint64) (uint64, bool) {
 		}
 	}
 	return 0, false
-}
-
-// Encoding says how a field's bytes are read as a value.
-type Encoding int
-
-// Encodings of a Field.
-const (
-	EncBytes    Encoding = iota // raw bytes: show a hex dump
-	EncUnsigned                 // little or big endian unsigned integer of Size bytes
-	EncSigned                   // two's complement integer
-	EncFloat                    // IEEE 754 binary32 or binary64
-	EncBool
-	EncPointer
-)
-
-// Field is one member of a variable's type, flattened: nested structs and
-// small arrays of scalars become dotted and indexed names (".pos.x",
-// ".counts[2]").
-type Field struct {
-	// Name is the member path; "" for a variable that is a single scalar.
-	Name   string
-	Offset uint64
-	Size   uint64
-	// Type is the C type as DWARF names it ("uint32_t", "char[16]").
-	Type     string
-	Encoding Encoding
-	// BitSize is non-zero for a bit field: the value is BitSize bits
-	// starting BitOffset bits (from the least significant bit) into the
-	// Size bytes at Offset.
-	BitSize, BitOffset uint64
-}
-
-// Variable is a data symbol with its type: the fields a memory view shows.
-type Variable struct {
-	Symbol
-	// Type is the variable's C type ("struct stats"); "" without DWARF.
-	Type   string
-	Fields []Field
-	// Truncated is set when the type had more members than Fields holds.
-	Truncated bool
-}
-
-// maxFields bounds the flattened members of one variable.
-const maxFields = 128
-
-// maxArrayExpand is the longest array of scalars shown element by
-// element; longer ones are a hex dump.
-const maxArrayExpand = 16
-
-// Variable returns the named symbol with its type from the ELF's DWARF
-// (matched by address, so statics such as "ed.0" find their type too).
-// Without DWARF, or with no DWARF variable at that address, the variable
-// is one field of the symbol's size: an integer when it is 1, 2, 4 or 8
-// bytes, raw bytes otherwise. An unknown name returns an error wrapping
-// ErrNotFound.
-func (t *Table) Variable(name string) (Variable, error) {
-	sym, ok := t.Lookup(name)
-	if !ok {
-		return Variable{}, fmt.Errorf("symbols: variable %q: %w", name, ErrNotFound)
-	}
-	v := Variable{Symbol: sym, Fields: []Field{plainField(sym.Size)}}
-	t.dwarfOnce.Do(t.loadDWARF)
-	if t.dwarf == nil {
-		return v, nil
-	}
-	off, ok := t.vars[sym.Addr]
-	if !ok {
-		return v, nil
-	}
-	typ, err := t.dwarf.Type(off)
-	if err != nil {
-		return v, nil
-	}
-	v.Type = cType(typ)
-	v.Fields = v.Fields[:0]
-	v.Truncated = flatten(&v.Fields, "", 0, typ)
-	if len(v.Fields) == 0 {
-		v.Fields = []Field{plainField(sym.Size)}
-	}
-	return v, nil
-}
-
-// plainField is the single field of a variable whose type is unknown.
-func plainField(size uint64) Field {
-	f := Field{Size: size, Encoding: EncBytes}
-	switch size {
-	case 1, 2, 4, 8:
-		f.Encoding = EncUnsigned
-		f.Type = fmt.Sprintf("u%d", size*8)
-	default:
-		f.Type = fmt.Sprintf("%d bytes", size)
-	}
-	return f
-}
-
-// loadDWARF indexes the DWARF variables that have a fixed address
-// (DW_OP_addr). A file without DWARF, or one that cannot be reopened,
-// leaves t.dwarf nil: types are a bonus, symbols still work.
-func (t *Table) loadDWARF() {
-	f, err := t.file()
-	if err != nil {
-		return
-	}
-	defer f.Close()
-	d, err := f.DWARF()
-	if err != nil {
-		return
-	}
-	vars := make(map[uint64]dwarf.Offset)
-	r := d.Reader()
-	for {
-		e, err := r.Next()
-		if err != nil || e == nil {
-			break
-		}
-		if e.Tag != dwarf.TagVariable {
-			continue
-		}
-		loc, ok := e.Val(dwarf.AttrLocation).([]byte)
-		if !ok {
-			continue
-		}
-		typ, ok := e.Val(dwarf.AttrType).(dwarf.Offset)
-		if !ok {
-			continue
-		}
-		if addr, ok := opAddr(loc, r.AddressSize(), t.order); ok {
-			vars[addr] = typ
-		}
-	}
-	t.dwarf, t.vars = d, vars
-}
-
-// opAddr decodes a location expression that is exactly DW_OP_addr <addr>.
-func opAddr(loc []byte, size int, order binary.ByteOrder) (uint64, bool) {
-	const dwOpAddr = 0x03
-	if len(loc) != 1+size || loc[0] != dwOpAddr {
-		return 0, false
-	}
-	switch size {
-	case 4:
-		return uint64(order.Uint32(loc[1:])), true
-	case 8:
-		return order.Uint64(loc[1:]), true
-	}
-	return 0, false
-}
-
-// flatten appends the members of typ at base to fields, and reports
-// whether it had to stop at maxFields.
-func flatten(fields *[]Field, name string, base uint64, typ dwarf.Type) bool {
-	if len(*fields) >= maxFields {
-		return true
-	}
-	under := unqualify(typ)
-	size := uint64(max(typ.Size(), 0))
-	switch u := under.(type) {
-	case *dwarf.StructType:
-		if u.Incomplete {
-			break
-		}
-		for _, m := range u.Field {
-			mname := name + "." + m.Name
-			if m.Name == "" {
-				mname = name // anonymous struct or union member
-			}
-			if m.BitSize != 0 {
-				if len(*fields) >= maxFields {
-					return true
-				}
-				*fields = append(*fields, bitField(mname, base, m))
-				continue
-			}
-			if flatten(fields, mname, base+uint64(max(m.ByteOffset, 0)), m.Type) {
-				return true
-			}
-		}
-		return false
-	case *dwarf.ArrayType:
-		elem := unqualify(u.Type)
-		if u.Count > 0 && u.Count <= maxArrayExpand && scalarEncoding(elem) != EncBytes && !isChar(elem) {
-			es := uint64(max(u.Type.Size(), 0))
-			for i := range uint64(u.Count) {
-				if flatten(fields, fmt.Sprintf("%s[%d]", name, i), base+i*es, u.Type) {
-					return true
-				}
-			}
-			return false
-		}
-	}
-	*fields = append(*fields, Field{Name: name, Offset: base, Size: size, Type: cType(typ), Encoding: scalarEncoding(under)})
-	return false
-}
-
-// bitField describes a bit-field member, its bit offset counted from the
-// least significant bit of its storage unit (little-endian guests).
-func bitField(name string, base uint64, m *dwarf.StructField) Field {
-	unit := uint64(max(m.Type.Size(), 0))
-	f := Field{Name: name, Size: unit, Type: fmt.Sprintf("%s:%d", cType(m.Type), m.BitSize),
-		Encoding: scalarEncoding(unqualify(m.Type)), BitSize: uint64(m.BitSize)}
-	if m.DataBitOffset != 0 || m.BitOffset == 0 {
-		// DWARF 4+: bits from the start of the struct; place the unit on
-		// its natural alignment so the shift stays within it.
-		bits := uint64(m.DataBitOffset)
-		start := bits / 8 / max(unit, 1) * max(unit, 1)
-		f.Offset = base + start
-		f.BitOffset = bits - start*8
-		return f
-	}
-	// DWARF 2/3: BitOffset counts from the unit's most significant bit.
-	f.Offset = base + uint64(max(m.ByteOffset, 0))
-	f.BitOffset = unit*8 - uint64(m.BitOffset) - uint64(m.BitSize)
-	return f
-}
-
-// cType names a type the way C declares it ("char [8]", "void *"), where
-// debug/dwarf writes Go's order.
-func cType(t dwarf.Type) string {
-	switch u := t.(type) {
-	case *dwarf.QualType:
-		return u.Qual + " " + cType(u.Type)
-	case *dwarf.PtrType:
-		return cType(u.Type) + " *"
-	case *dwarf.ArrayType:
-		if u.Count < 0 {
-			return cType(u.Type) + " []"
-		}
-		return fmt.Sprintf("%s [%d]", cType(u.Type), u.Count)
-	}
-	return t.String()
-}
-
-// unqualify strips typedefs and const/volatile qualifiers.
-func unqualify(t dwarf.Type) dwarf.Type {
-	for {
-		switch u := t.(type) {
-		case *dwarf.QualType:
-			t = u.Type
-		case *dwarf.TypedefType:
-			t = u.Type
-		default:
-			return t
-		}
-	}
-}
-
-func isChar(t dwarf.Type) bool {
-	switch t.(type) {
-	case *dwarf.CharType, *dwarf.UcharType:
-		return true
-	}
-	return strings.HasSuffix(t.String(), "char") && t.Size() == 1
-}
-
-// scalarEncoding says how to read a value of type t; EncBytes for
-// aggregates and sizes no integer has.
-func scalarEncoding(t dwarf.Type) Encoding {
-	switch t.Size() {
-	case 1, 2, 4, 8:
-	default:
-		return EncBytes
-	}
-	switch t.(type) {
-	case *dwarf.IntType, *dwarf.CharType:
-		return EncSigned
-	case *dwarf.UintType, *dwarf.UcharType, *dwarf.EnumType:
-		return EncUnsigned
-	case *dwarf.FloatType:
-		if t.Size() == 4 || t.Size() == 8 {
-			return EncFloat
-		}
-	case *dwarf.BoolType:
-		return EncBool
-	case *dwarf.PtrType, *dwarf.FuncType:
-		return EncPointer
-	}
-	return EncBytes
 }

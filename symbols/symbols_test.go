@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -160,11 +161,11 @@ func TestVariableDWARF(t *testing.T) {
 		{Name: ".hist[0]", Offset: 12, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
 		{Name: ".hist[1]", Offset: 14, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
 		{Name: ".hist[2]", Offset: 16, Size: 2, Type: "uint16_t", Encoding: EncUnsigned},
-		{Name: ".name", Offset: 18, Size: 8, Type: "char [8]", Encoding: EncBytes},
+		{Name: ".name", Offset: 18, Size: 8, Type: "char [8]", Encoding: EncCString},
 		{Name: ".low", Offset: 24, Size: 4, Type: "unsigned int:3", Encoding: EncUnsigned, BitSize: 3, BitOffset: 16},
 		{Name: ".high", Offset: 24, Size: 4, Type: "unsigned int:5", Encoding: EncUnsigned, BitSize: 5, BitOffset: 19},
 		{Name: ".ratio", Offset: 32, Size: 8, Type: "double", Encoding: EncFloat},
-		{Name: ".next", Offset: 40, Size: 8, Type: "void *", Encoding: EncPointer},
+		{Name: ".next", Offset: 40, Size: 8, Type: "void *", Encoding: EncPointer, Pointee: "void"},
 	}
 	if !reflect.DeepEqual(rec.Fields, want) {
 		t.Errorf("rec fields:\n got %+v\nwant %+v", rec.Fields, want)
@@ -184,7 +185,7 @@ func TestVariableDWARF(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if v.Type != tt.wantType || len(v.Fields) != 1 || v.Fields[0] != tt.wantField {
+		if v.Type != tt.wantType || len(v.Fields) != 1 || !reflect.DeepEqual(v.Fields[0], tt.wantField) {
 			t.Errorf("Variable(%q) = type %q fields %+v, want %q %+v", tt.name, v.Type, v.Fields, tt.wantType, tt.wantField)
 		}
 	}
@@ -196,11 +197,13 @@ func TestVariableWithoutDWARF(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name string
-		want Field
+		name       string
+		want       Field
+		data       []byte
+		wantString string
 	}{
-		{"counter", Field{Size: 8, Type: "u64", Encoding: EncUnsigned}},
-		{"rec", Field{Size: 48, Type: "48 bytes", Encoding: EncBytes}},
+		{"counter", Field{Size: 8, Type: "u64", Encoding: EncUnsigned}, []byte{1, 2, 0, 0, 0, 0, 0, 0}, "513"},
+		{"rec", Field{Size: 48, Type: "48 bytes", Encoding: EncBytes}, make([]byte, 48), "00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 …"},
 	}
 	for _, tt := range tests {
 		v, err := tab.Variable(tt.name)
@@ -209,6 +212,10 @@ func TestVariableWithoutDWARF(t *testing.T) {
 		}
 		if v.Type != "" || !reflect.DeepEqual(v.Fields, []Field{tt.want}) {
 			t.Errorf("Variable(%q) = %q %+v, want one field %+v", tt.name, v.Type, v.Fields, tt.want)
+		}
+		// Without DWARF a value is decoded from its one field.
+		if got := tab.Decode(v, tt.data); got.Name != tt.name || got.String() != tt.wantString {
+			t.Errorf("Decode(%q) = %q %s, want %s", tt.name, got.Name, got.String(), tt.wantString)
 		}
 	}
 }
@@ -246,6 +253,9 @@ func TestVariableHello(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if !filepath.IsAbs(stats.Unit) || !strings.HasSuffix(stats.Unit, "/examples/hello/main.c") {
+		t.Errorf("stats unit = %q, want the absolute path of examples/hello/main.c", stats.Unit)
+	}
 	if stats.Type != "volatile struct stats" || len(stats.Fields) != 9 || stats.Fields[1].Name != ".timer_irqs" || stats.Fields[1].Offset != 4 {
 		t.Errorf("stats = %q %+v", stats.Type, stats.Fields)
 	}
@@ -254,8 +264,16 @@ func TestVariableHello(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ed.Type != "struct line_editor" {
-		t.Errorf("ed.0 type = %q", ed.Type)
+	if ed.Type != "struct line_editor" || ed.Scope != "kmain" {
+		t.Errorf("ed.0 type = %q scope %q, want struct line_editor in kmain", ed.Type, ed.Scope)
+	}
+	// A qualified array names its qualifier once.
+	ring, err := tab.Variable("rx_ring")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ring.Type != "volatile char [256]" || ring.Scope != "" || len(ring.Fields) != 1 || ring.Fields[0].Encoding != EncCString {
+		t.Errorf("rx_ring = %q scope %q %+v", ring.Type, ring.Scope, ring.Fields)
 	}
 	if f, off, ok := tab.FuncAt(0x100210 + 4); !ok || f.Name != "serial_interrupt" || off != 4 {
 		t.Errorf("FuncAt = %q+%d %v", f.Name, off, ok)

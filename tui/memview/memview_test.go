@@ -251,7 +251,7 @@ func TestMemViewValues(t *testing.T) {
 		"int64_t  1099511627776 (0x10000000000)",
 		".delta +4     -2 (0xfffe)",
 		".flags +6     129 (0x81)",
-		".tag   +7     75 6b 64 65 76 00  |ukdev.|",
+		`.tag   +7     "ukdev"`,
 		"|ABCDEFGHIJKLMNOP|",
 		"80 B (first 64 shown)",
 	)
@@ -404,6 +404,12 @@ func TestFormatField(t *testing.T) {
 		{"not read", devloop.Field{Offset: 4, Size: 4, Encoding: devloop.EncUnsigned}, []byte{1, 2, 3, 4}, "…"},
 		{"odd size", devloop.Field{Size: 3, Encoding: devloop.EncUnsigned}, []byte{1, 2, 3}, "01 02 03  |...|"},
 		{"empty", devloop.Field{Size: 0}, nil, "(empty)"},
+		{"c string", devloop.Field{Size: 8, Encoding: devloop.EncCString}, []byte("hi\x1b\x00junk"), `"hi\x1b"`},
+		{"c string without NUL", devloop.Field{Size: 3, Encoding: devloop.EncCString}, []byte("abc"), `"abc"`},
+		{"enum", devloop.Field{Size: 4, Encoding: devloop.EncUnsigned, Enum: []devloop.Enumerator{{Name: "RED", Value: 0}, {Name: "BLUE", Value: 2}}},
+			le.AppendUint32(nil, 2), "BLUE (2)"},
+		{"signed enum unnamed", devloop.Field{Size: 4, Encoding: devloop.EncSigned, Enum: []devloop.Enumerator{{Name: "NEG", Value: -1}}},
+			le.AppendUint32(nil, 0xfffffffe), "-2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
