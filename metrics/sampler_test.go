@@ -367,10 +367,13 @@ func TestSamplerCollect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// On a busy machine the sampler may take one more sample before
+	// Collect releases it: at least the one point a rate needs.
 	cpu, ok := snap.Find("cpu")
-	if !ok || len(cpu.Points) != 1 || s.Sampling() {
-		t.Fatalf("first Collect: cpu %+v (found %v), still sampling %v; want one CPU point and no hold", cpu, ok, s.Sampling())
+	if !ok || len(cpu.Points) < 1 || s.Sampling() {
+		t.Fatalf("first Collect: cpu %+v (found %v), still sampling %v; want a CPU point and no hold", cpu, ok, s.Sampling())
 	}
+	first := len(cpu.Points)
 	before := calls.Load()
 	time.Sleep(4 * s.Interval()) // nothing may sample now
 	if calls.Load() != before {
@@ -379,8 +382,8 @@ func TestSamplerCollect(t *testing.T) {
 	if snap, err = s.Collect(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if cpu, _ := snap.Find("cpu"); len(cpu.Points) < 2 {
-		t.Errorf("second Collect: cpu %+v, want a second point", cpu)
+	if cpu, _ := snap.Find("cpu"); len(cpu.Points) <= first {
+		t.Errorf("second Collect: cpu %+v, want a point more than the first's %d", cpu, first)
 	}
 	// A context that ends first is an error.
 	done, stop := context.WithCancel(t.Context())
