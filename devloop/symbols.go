@@ -38,6 +38,14 @@ const (
 	EncPointer  = symbols.EncPointer
 )
 
+// LineTable maps code addresses to source lines, from an ELF file's
+// DWARF line programs.
+type LineTable = symbols.LineTable
+
+// LoadLineTable reads the line table of the ELF file at path
+// (VMInfo.Symbols).
+func LoadLineTable(path string) (*LineTable, error) { return symbols.LoadLineTable(path) }
+
 // LoadSymbols reads the symbols and variable types of the ELF file at path
 // (VMInfo.Symbols).
 func LoadSymbols(path string) (*SymbolTable, error) { return symbols.Load(path) }
