@@ -2,7 +2,10 @@ package devloop
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"strings"
 
 	"github.com/ukdev/ukdev/flavor"
@@ -24,11 +27,12 @@ func (c CoreDump) CommandLine() string { return ShellJoin(c.GDB) }
 // DumpCore writes a core file of the live VM (frozen after a crash, or
 // running: it is paused while the dump is written) beside its boot's
 // console log, boot-NNNNNN.core in the boots directory, replacing an
-// earlier core of the same boot. The core holds guest memory, so it is
+// earlier core of the same boot, with a copy of the flavor's debug file
+// beside it (boot-NNNNNN.debug: the build's own copy goes with the build
+// or with ukdev). The core holds guest memory, so it is
 // readable by the user only. It returns the file and the gdb command line
-// that opens it with the flavor's debug file, the architecture and the
-// load offset set as for OpenGDB; a flavor without a debug file gets gdb
-// without symbols. It is safe to call from any goroutine; it blocks until
+// that opens it with the flavor's debug file and load offset as for
+// OpenGDB; a flavor without a debug file gets gdb without symbols. It is safe to call from any goroutine; it blocks until
 // the file is written.
 func (l *Loop) DumpCore(ctx context.Context) (CoreDump, error) {
 	l.gdb.mu.Lock()
@@ -46,6 +50,19 @@ func (l *Loop) DumpCore(ctx context.Context) (CoreDump, error) {
 		l.log.Info("core without symbols", "boot", s.boot, "err", err)
 		target = flavor.DebugTarget{Arch: flavor.ArchX86_64}
 	}
+	if target.File != "" {
+		// The flavor's file is a private copy that goes with the build
+		// (or with ukdev): the core keeps its own.
+		keep := strings.TrimSuffix(path, ".core") + ".debug"
+		if err := os.Remove(keep); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return CoreDump{}, fmt.Errorf("devloop: dump core of boot #%d: %w", s.boot, err)
+		}
+		if err := copyFile(target.File, keep); err != nil {
+			l.log.Info("core: keeping the debug file", "boot", s.boot, "err", err)
+		} else {
+			target.File = keep
+		}
+	}
 	return CoreDump{Path: path, GDB: gdbCoreArgs(target, path)}, nil
 }
 
@@ -55,8 +72,12 @@ func (l *Loop) corePath(n int) string {
 }
 
 // gdbCoreArgs is the gdb command line that opens the core file at path
-// with target's symbols: the core is loaded last, once the architecture
-// is set.
+// with target's symbols. The architecture is left to the core: QEMU
+// writes an x86-64 core for a vCPU in long mode and an i386 one
+// otherwise, with registers of that size, and gdb reads an i386 core's
+// registers wrongly once told i386:x86-64 (which the stub needs, since
+// it always sends 64-bit registers).
 func gdbCoreArgs(t flavor.DebugTarget, path string) []string {
+	t.Arch = ""
 	return append(gdbLoadArgs(t), "-ex", "core-file "+gdbQuote(path))
 }

@@ -19,6 +19,9 @@ type SymbolKind = symbols.Kind
 // SymObject is the SymbolKind of a variable.
 const SymObject = symbols.Object
 
+// SymFunc is the SymbolKind of a function.
+const SymFunc = symbols.Func
+
 // Variable is a data object with its type, flattened into Fields.
 type Variable = symbols.Variable
 

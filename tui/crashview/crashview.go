@@ -276,6 +276,7 @@ func (m *Model) dump() tea.Cmd {
 	c := m.deps.Core
 	if c == nil {
 		m.coreErr = "this dashboard cannot write core files"
+		m.scrollToEnd()
 		return nil
 	}
 	m.dumping, m.core, m.coreErr = true, nil, ""

@@ -1,10 +1,14 @@
 package crashview
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
 	"time"
 
 	tea "charm.land/bubbletea/v2"
@@ -98,15 +102,59 @@ type snapshot struct {
 type snapshotMsg snapshot
 
 // symbolizer names code addresses from the guest's symbols and lines;
-// either may be nil.
+// code is empty and lines nil when they are unknown.
 type symbolizer struct {
-	syms  *devloop.SymbolTable
+	code  []codeSym // by address
 	lines *devloop.LineTable
 }
 
-// loc symbolises addr; ok is false when addr is in no known function.
-// A function without a size (an assembly label) counts when the line
-// table covers addr.
+// codeSym is a symbol in code: a function, or an assembly label (which
+// has no type and often no size).
+type codeSym struct {
+	name       string
+	addr, size uint64
+}
+
+// newSymbolizer indexes the code symbols of syms (nil: none).
+func newSymbolizer(syms *devloop.SymbolTable, lines *devloop.LineTable) symbolizer {
+	s := symbolizer{lines: lines}
+	if syms == nil {
+		return s
+	}
+	for _, sym := range syms.Symbols() {
+		label := sym.Kind != devloop.SymObject && strings.HasPrefix(sym.Section, ".text") && sym.Name != ""
+		if sym.Kind == devloop.SymFunc || label {
+			s.code = append(s.code, codeSym{name: sym.Name, addr: sym.Addr, size: sym.Size})
+		}
+	}
+	// At one address, prefer a sized symbol (a function over its label).
+	slices.SortStableFunc(s.code, func(a, b codeSym) int {
+		if c := cmp.Compare(a.addr, b.addr); c != 0 {
+			return c
+		}
+		return cmp.Compare(b.size, a.size)
+	})
+	return s
+}
+
+// at returns the code symbol that starts last at or before addr.
+func (s symbolizer) at(addr uint64) (codeSym, bool) {
+	n := sort.Search(len(s.code), func(i int) bool { return s.code[i].addr > addr })
+	if n == 0 {
+		return codeSym{}, false
+	}
+	// Of the symbols at that address, the first (sized) one.
+	i := n - 1
+	for i > 0 && s.code[i-1].addr == s.code[n-1].addr {
+		i--
+	}
+	return s.code[i], true
+}
+
+// loc symbolises addr; ok is false when addr is in no known code. A
+// symbol without a size (an assembly label) covers addr when the line
+// table does; an address the line table covers but no symbol names is
+// code too.
 func (s symbolizer) loc(addr uint64) (symLoc, bool) {
 	var l symLoc
 	if s.lines != nil {
@@ -114,14 +162,12 @@ func (s symbolizer) loc(addr uint64) (symLoc, bool) {
 			l.file, l.line = file, line
 		}
 	}
-	if s.syms == nil {
-		return l, false
+	sym, ok := s.at(addr)
+	off := addr - sym.addr
+	if !ok || (sym.size > 0 && off >= sym.size) || (sym.size == 0 && l.file == "") {
+		return l, l.file != ""
 	}
-	sym, off, ok := s.syms.FuncAt(addr)
-	if !ok || (sym.Size > 0 && off >= sym.Size) || (sym.Size == 0 && l.file == "") {
-		return l, false
-	}
-	l.fn, l.off = sym.Name, off
+	l.fn, l.off = sym.name, off
 	return l, true
 }
 
@@ -140,7 +186,7 @@ func (s symbolizer) returnLoc(addr uint64) (symLoc, bool) {
 
 // lookup is x86asm's symbol lookup: a branch target's function.
 func (s symbolizer) lookup(addr uint64) (string, uint64) {
-	if l, ok := s.loc(addr); ok {
+	if l, ok := s.loc(addr); ok && l.fn != "" {
 		return l.fn, addr - l.off
 	}
 	return "", 0
@@ -267,9 +313,11 @@ func read(ctx context.Context, in panel.Inspector, boot int) snapshot {
 	if info.Symbols == "" {
 		s.symErr = fmt.Errorf("this flavor names no symbol file")
 	} else {
-		sym.syms, s.symErr = devloop.LoadSymbols(info.Symbols)
+		syms, err := devloop.LoadSymbols(info.Symbols)
+		s.symErr = err
 		// A program without DWARF lines still gets function names.
-		sym.lines, _ = devloop.LoadLineTable(info.Symbols)
+		lines, _ := devloop.LoadLineTable(info.Symbols)
+		sym = newSymbolizer(syms, lines)
 	}
 	pc := s.regs.RIP
 	if s.mode == 16 {

@@ -73,7 +73,7 @@ func TestDisassemble(t *testing.T) {
 }
 
 // testELF builds a small static program with debug information, or skips.
-func testELF(t *testing.T) symbolizer {
+func testELF(t *testing.T) (symbolizer, *devloop.SymbolTable) {
 	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
@@ -87,8 +87,13 @@ func testELF(t *testing.T) symbolizer {
 	if err := os.WriteFile(src, []byte(code), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	// An assembly label: no type, no size, lines from the assembler.
+	asm := filepath.Join(dir, "label.S")
+	if err := os.WriteFile(asm, []byte(".text\n.globl label\nlabel:\n\tnop\n\tnop\n\tret\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	bin := filepath.Join(dir, "prog")
-	if out, err := exec.Command(gcc, "-g", "-O0", "-static", "-nostdlib", "-fno-pie", "-no-pie", "-o", bin, src).CombinedOutput(); err != nil {
+	if out, err := exec.Command(gcc, "-g", "-O0", "-static", "-nostdlib", "-fno-pie", "-no-pie", "-o", bin, src, asm).CombinedOutput(); err != nil {
 		t.Skipf("gcc cannot build a static program here: %v\n%s", err, out)
 	}
 	syms, err := devloop.LoadSymbols(bin)
@@ -99,19 +104,23 @@ func testELF(t *testing.T) symbolizer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return symbolizer{syms: syms, lines: lines}
+	return newSymbolizer(syms, lines), syms
 }
 
 func TestSymbolizer(t *testing.T) {
-	sym := testELF(t)
-	leaf, _ := sym.syms.Lookup("leaf")
-	caller, _ := sym.syms.Lookup("caller")
+	sym, syms := testELF(t)
+	leaf, _ := syms.Lookup("leaf")
+	caller, _ := syms.Lookup("caller")
+	label, _ := syms.Lookup("label")
 	l, ok := sym.loc(leaf.Addr + 4)
 	if !ok || l.fn != "leaf" || l.off != 4 || filepath.Base(l.file) != "prog.c" || l.line != 1 {
 		t.Errorf("loc(leaf+4) = %+v, %v", l, ok)
 	}
 	if got := l.String(); got != "leaf+0x4 (prog.c:1)" {
 		t.Errorf("String = %q", got)
+	}
+	if l, ok := sym.loc(label.Addr + 1); !ok || l.fn != "label" || l.off != 1 || filepath.Base(l.file) != "label.S" || l.line != 5 {
+		t.Errorf("loc(label+1) = %+v, %v; want the assembly label and its line", l, ok)
 	}
 	if _, ok := sym.loc(caller.Addr + caller.Size + 0x10000); ok {
 		t.Error("an address past every function was symbolised")

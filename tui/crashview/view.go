@@ -36,8 +36,14 @@ func (m *Model) targets() []target {
 	return out
 }
 
-// bodyHeight is the rows the scrolling part shows: all but the headline.
-func (m *Model) bodyHeight() int { return max(m.height-1, 1) }
+// bodyHeight is the rows the scrolling part shows: all but the headline
+// and the status.
+func (m *Model) bodyHeight() int {
+	if m.status != "" {
+		return max(m.height-2, 1)
+	}
+	return max(m.height-1, 1)
+}
 
 // maxTop is the last first row that still fills the view.
 func (m *Model) maxTop() int { return max(len(m.rows())-m.bodyHeight(), 0) }
@@ -48,6 +54,9 @@ func (m *Model) View() string {
 		return ""
 	}
 	lines := []string{m.styles.Error.Render(m.headline())}
+	if m.status != "" {
+		lines = append(lines, m.styles.Warn.Render(clean(m.status)))
+	}
 	rows := m.rows()
 	t := m.targets()
 	selRow := -1
@@ -155,9 +164,6 @@ func (m *Model) rows() []row {
 		}
 	default:
 		add(m.styles.Muted.Render("D writes a core file of the frozen guest for gdb"))
-	}
-	if m.status != "" {
-		add(m.styles.Warn.Render(clean(m.status)))
 	}
 	return rows
 }
