@@ -22,7 +22,7 @@ func TestGDBCoreArgs(t *testing.T) {
 			name:   "a kernel at its link addresses",
 			target: flavor.DebugTarget{File: "/s/images/build-000001/kernel", Arch: "i386:x86-64"},
 			core:   "/s/boots/boot-000001.core",
-			want: []string{"gdb", "-q", "/s/images/build-000001/kernel", "-ex", "core-file /s/boots/boot-000001.core"},
+			want:   []string{"gdb", "-q", "/s/images/build-000001/kernel", "-ex", "core-file /s/boots/boot-000001.core"},
 		},
 		{
 			name:   "a program at an offset, in a directory with a space",

@@ -357,7 +357,9 @@ func snapshotView(t *testing.T, w, h int) *Model {
 		summary: "page fault at 0x10 in handler+0x4 (handler.c:42)", ended: true,
 		frames: []string{"handler+0x4 (/src/app/handler.c:42)", "serve+0x2f (/src/app/server.c:118)", "0xffffffff80001234"}}
 	m.open = true
-	loc := func(fn string, off uint64, file string, line int) symLoc { return symLoc{fn: fn, off: off, file: file, line: line} }
+	loc := func(fn string, off uint64, file string, line int) symLoc {
+		return symLoc{fn: fn, off: off, file: file, line: line}
+	}
 	m.snap = &snapshot{boot: 3, live: true, mode: 64,
 		regs: devloop.Registers{RAX: 0x10, RBX: 0x1, RCX: 0x7f, RSP: 0x3ffe00, RBP: 0x3ffe40, RIP: 0x10a234,
 			RFLAGS: 0x246, CR0: 0x80010033, CR2: 0x10, CR3: 0x200000, CR4: 0x20, EFER: 0x500},
