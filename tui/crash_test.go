@@ -2,11 +2,14 @@ package tui
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/golden"
 
 	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/tui/crashview"
@@ -66,5 +69,35 @@ func TestCrashViewInDashboard(t *testing.T) {
 	m = updateAll(m, paneltest.Press("c"))
 	if !m.crash.Active() || !strings.Contains(m.render(), "PC 00100c7a") {
 		t.Errorf("c did not reopen the crash view:\n%s", m.render())
+	}
+}
+
+// The crash view over the dashboard, at the smallest usual terminal and
+// a roomy one.
+func TestCrashViewGolden(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		w, h := size[0], size[1]
+		t.Run(fmt.Sprintf("%dx%d", w, h), func(t *testing.T) {
+			m, _, _ := fakeModel(w, h)
+			m.crash = crashview.New(m.deps, frozenVM{})
+			m = update(m, tea.WindowSizeMsg{Width: w, Height: h})
+			m = updateAll(m, panel.EventsMsg{
+				{Type: devloop.TypeVMStart, Boot: 1, Build: 1, Time: pinnedNow},
+				{Type: devloop.TypeVMCrash, Boot: 1, Build: 1, Detail: "page fault at 0x10 in handler+0x4",
+					Frames: []string{"handler+0x4 (/src/app/handler.c:42)", "0xffffffff80001234"}},
+				{Type: devloop.TypeVMExit, Boot: 1, Build: 1, Reason: "crash", Detail: "triple fault or guest reset", Time: pinnedNow},
+			})
+			got := ansi.Strip(m.render())
+			lines := strings.Split(got, "\n")
+			if len(lines) != h {
+				t.Errorf("%d lines, want %d", len(lines), h)
+			}
+			for i, l := range lines {
+				if lw := ansi.StringWidth(l); lw != w {
+					t.Errorf("line %d is %d cells wide, want %d", i, lw, w)
+				}
+			}
+			golden.RequireEqual(t, got)
+		})
 	}
 }

@@ -349,8 +349,9 @@ func (m *Model) Focus(bool) {}
 // Capturing implements panel.Panel: while open the view takes every key.
 func (m *Model) Capturing() bool { return m.open }
 
-// KeyBindings implements panel.Panel.
+// KeyBindings implements panel.Panel: D first, which the footer of a
+// narrow terminal still shows.
 func (m *Model) KeyBindings() []key.Binding {
 	k := m.keys
-	return []key.Binding{k.Down, k.Up, k.Open, k.Dump, k.PageDown, k.Close}
+	return []key.Binding{k.Dump, k.Open, k.Close, k.Down, k.Up, k.PageDown}
 }
