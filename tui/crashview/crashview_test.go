@@ -400,3 +400,29 @@ func TestViewGolden(t *testing.T) {
 		paneltest.Golden(t, paneltest.Snapshot(t, m, 80, 24))
 	})
 }
+
+// pgdown and pgup scroll a view taller than the screen; j/k scroll to
+// the frame they select.
+func TestScroll(t *testing.T) {
+	m := snapshotView(t, 80, 24)
+	if strings.Contains(m.View(), "Report frames") {
+		t.Fatal("the report frames fit already")
+	}
+	update(t, m, paneltest.Press("pgdown"))
+	paneltest.WantText(t, m.View(), "Report frames", "#1  serve+0x2f")
+	update(t, m, paneltest.Press("pgup"))
+	paneltest.WantText(t, m.View(), "Registers")
+	// PC, two stack words, then the report's frames: the fifth row with
+	// a line is the report's second frame.
+	for range 4 {
+		update(t, m, paneltest.Press("j"))
+	}
+	if tg := m.targets()[m.sel]; tg.file != "/src/app/server.c" || tg.line != 118 {
+		t.Errorf("selected %+v, want the report's second frame", tg)
+	}
+	paneltest.WantText(t, m.View(), "#1  serve+0x2f (/src/app/server.c:118)")
+	for range 4 {
+		update(t, m, paneltest.Press("k"))
+	}
+	paneltest.WantText(t, m.View(), "PC 000000000010a234")
+}
