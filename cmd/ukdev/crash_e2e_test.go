@@ -21,8 +21,9 @@ var gdbPC = regexp.MustCompile(`(?m)^pc\s+0x([0-9a-f]+)`)
 // TestDashboardCrashView: `crash` typed into the example's console
 // crashes the guest (a triple fault); the crash view opens by itself
 // with the faulting PC symbolised; D writes a core file beside the
-// boot's log that gdb opens with the example's ELF, with the same PC;
-// esc closes the view and c opens it again.
+// boot's log; esc closes the view and c opens it again; after ukdev has
+// quit, gdb opens the core with the example's ELF kept beside it and
+// finds the same PC.
 func TestDashboardCrashView(t *testing.T) {
 	dir, env := helloProject(t, "")
 	needTools(t, "gdb")
@@ -56,11 +57,25 @@ func TestDashboardCrashView(t *testing.T) {
 		}
 	}
 
-	// gdb opens the core with the example's ELF kept beside it, as the
-	// view's command does, and finds the same PC. The example runs in
-	// 32-bit protected mode, so QEMU writes an i386 core (gdb takes the
-	// architecture from it) whose register is eip: pc names it in any
-	// mode.
+	// esc closes the view, a second esc leaves the console's input
+	// mode; c reopens the view while the VM stays frozen.
+	s.keys("Escape")
+	s.waitScreen("the panels again", quickWait, func(screen string) bool {
+		return !strings.Contains(screen, "crash · boot #1") && strings.Contains(screen, "2 logs")
+	})
+	s.keys("Escape")
+	s.waitText("input mode left", quickWait, "? help")
+	s.keys("c")
+	s.waitScreen("the crash view again", quickWait, crashPC.MatchString)
+	s.keys("Escape")
+	s.waitText("the view closed", quickWait, "? help")
+	s.quit()
+
+	// Once ukdev has quit, gdb opens the core with the example's ELF
+	// kept beside it, as the view's command does, and finds the same PC.
+	// The example runs in 32-bit protected mode, so QEMU writes an i386
+	// core (gdb takes the architecture from it) whose register is eip:
+	// pc names it in any mode.
 	ctx, cancel := context.WithTimeout(t.Context(), quickWait)
 	defer cancel()
 	gdb := exec.CommandContext(ctx, "gdb", "-q", debug, "-ex", "core-file "+core,
@@ -77,18 +92,4 @@ func TestDashboardCrashView(t *testing.T) {
 	if got, _ := strconv.ParseUint(g[1], 16, 64); got != want {
 		t.Errorf("gdb's pc in the core is %#x, the crash view's %#x\n%s", got, want, out)
 	}
-
-	// esc closes the view, a second esc leaves the console's input
-	// mode; c reopens the view while the VM stays frozen.
-	s.keys("Escape")
-	s.waitScreen("the panels again", quickWait, func(screen string) bool {
-		return !strings.Contains(screen, "crash · boot #1") && strings.Contains(screen, "2 logs")
-	})
-	s.keys("Escape")
-	s.waitText("input mode left", quickWait, "? help")
-	s.keys("c")
-	s.waitScreen("the crash view again", quickWait, crashPC.MatchString)
-	s.keys("Escape")
-	s.waitText("the view closed", quickWait, "? help")
-	s.quit()
 }
