@@ -140,6 +140,7 @@ type fakeMachine struct {
 	writeErr error
 	portErr  error
 	gdbErr   error // what GDBServer returns
+	coreErr  error // what DumpCore returns
 	forwards []vm.PortForward
 	ended    chan struct{}
 	exited   chan struct{}
@@ -346,6 +347,19 @@ func (m *fakeMachine) BalloonStats(context.Context) (vm.BalloonStats, error) {
 
 func (m *fakeMachine) Registers(context.Context) (vm.Registers, error) {
 	return vm.Registers{RIP: 0x100000, CR0: 0x11}, nil
+}
+
+func (m *fakeMachine) DumpCore(_ context.Context, path string) error {
+	m.record("dump-core " + path)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.isExited {
+		return fmt.Errorf("fake: dump core: %w", vm.ErrExited)
+	}
+	if m.coreErr != nil {
+		return m.coreErr
+	}
+	return os.WriteFile(path, []byte("\x7fELF core"), 0o400)
 }
 
 func (m *fakeMachine) GDBServer(_ context.Context, addr string) error {

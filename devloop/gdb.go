@@ -64,6 +64,13 @@ func shellQuote(w string) string {
 // registers are read), the symbols at their offset, the flavor's
 // commands, then the connection.
 func gdbArgs(t flavor.DebugTarget, address string) []string {
+	return append(gdbLoadArgs(t), "-ex", "target remote "+address)
+}
+
+// gdbLoadArgs is the start of every gdb command line for target: gdb,
+// the architecture, the symbols at their offset and the flavor's
+// commands; what gdb debugs (a stub, a core) follows.
+func gdbLoadArgs(t flavor.DebugTarget) []string {
 	args := []string{GDBBinary, "-q"}
 	if t.Arch != "" {
 		args = append(args, "-ex", "set architecture "+t.Arch)
@@ -79,7 +86,7 @@ func gdbArgs(t flavor.DebugTarget, address string) []string {
 	for _, c := range t.Commands {
 		args = append(args, "-ex", c)
 	}
-	return append(args, "-ex", "target remote "+address)
+	return args
 }
 
 // gdbQuote quotes a file name inside a gdb command, as gdb's argument

@@ -19,6 +19,9 @@ type SymbolKind = symbols.Kind
 // SymObject is the SymbolKind of a variable.
 const SymObject = symbols.Object
 
+// SymFunc is the SymbolKind of a function.
+const SymFunc = symbols.Func
+
 // Variable is a data object with its type, flattened into Fields.
 type Variable = symbols.Variable
 
@@ -65,6 +68,14 @@ const (
 	KindSlice     = symbols.KindSlice
 	KindInterface = symbols.KindInterface
 )
+
+// LineTable maps code addresses to source lines, from an ELF file's
+// DWARF line programs.
+type LineTable = symbols.LineTable
+
+// LoadLineTable reads the line table of the ELF file at path
+// (VMInfo.Symbols).
+func LoadLineTable(path string) (*LineTable, error) { return symbols.LoadLineTable(path) }
 
 // LoadSymbols reads the symbols and variable types of the ELF file at path
 // (VMInfo.Symbols).

@@ -124,6 +124,10 @@ func (fakeInspector) BalloonStats(context.Context) (devloop.BalloonStats, error)
 func (fakeInspector) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
 	return nil, devloop.ErrNoVM
 }
+func (fakeInspector) Registers(context.Context) (devloop.Registers, error) {
+	return devloop.Registers{}, devloop.ErrNoVM
+}
+
 func (fakeInspector) HostStats() (devloop.HostStats, error) {
 	return devloop.HostStats{}, devloop.ErrNoVM
 }

@@ -22,6 +22,7 @@ type keyMap struct {
 	Watch     key.Binding
 	Deploy    key.Binding
 	GDB       key.Binding
+	Crash     key.Binding
 	Quit      key.Binding
 }
 
@@ -40,6 +41,7 @@ func newKeyMap() keyMap {
 		Watch:     key.NewBinding(key.WithKeys("w"), key.WithHelp("w", "pause watching")),
 		Deploy:    key.NewBinding(key.WithKeys("d"), key.WithHelp("d", "deploy this build")),
 		GDB:       key.NewBinding(key.WithKeys("g"), key.WithHelp("g", "gdb on the VM")),
+		Crash:     key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "crash view")),
 		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
 	}
 }
@@ -54,7 +56,7 @@ func (k keyMap) ShortHelp() []key.Binding {
 func (k keyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Next, k.Prev, k.Focus, k.Maximise, k.Help, k.Close, k.Quit},
-		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Deploy, k.GDB},
+		{k.Reboot, k.Rebuild, k.Pause, k.StopStart, k.Watch, k.Deploy, k.GDB, k.Crash},
 	}
 }
 
@@ -73,7 +75,7 @@ func (k keyMap) without(owned []key.Binding) keyMap {
 		}
 	}
 	for _, b := range []*key.Binding{&k.Close, &k.Next, &k.Prev, &k.Focus, &k.Maximise,
-		&k.Reboot, &k.Rebuild, &k.Pause, &k.StopStart, &k.Watch, &k.Deploy} {
+		&k.Reboot, &k.Rebuild, &k.Pause, &k.StopStart, &k.Watch, &k.Deploy, &k.Crash} {
 		if slices.ContainsFunc(b.Keys(), func(name string) bool { return taken[name] }) {
 			b.SetEnabled(false)
 		}

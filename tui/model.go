@@ -10,6 +10,7 @@ import (
 	"charm.land/lipgloss/v2"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/tui/crashview"
 	"github.com/ukdev/ukdev/tui/deployview"
 	"github.com/ukdev/ukdev/tui/panel"
 )
@@ -26,6 +27,9 @@ type Model struct {
 	panels [numPanels]panel.Panel
 	// deploy is the deploy view, shown over the panels while active.
 	deploy *deployview.Model
+	// crash is the crash view, shown over the panels while active: it
+	// opens by itself when a boot crashes.
+	crash *crashview.Model
 
 	// events is the loop's event stream; nil when the caller feeds
 	// EventsMsg itself (tests).
@@ -54,7 +58,9 @@ type Model struct {
 // anything. events is the loop's event stream, read in batches once the
 // program runs; tests pass nil and send panel.EventsMsg themselves.
 func New(d panel.Deps, in panel.Inspector, events <-chan devloop.Event, opts Options) Model {
-	return newModel(d, newPanels(d, in), events, opts)
+	m := newModel(d, newPanels(d, in), events, opts)
+	m.crash = crashview.New(m.deps, in)
+	return m
 }
 
 // newModel is New with the panels given (tests pass fakes).
@@ -87,6 +93,7 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 		help:     h,
 		panels:   panels,
 		deploy:   deployview.New(d),
+		crash:    crashview.New(d, nil),
 		events:   events,
 		tmux:     opts.Tmux,
 		tmuxPane: opts.TmuxPane,
@@ -149,7 +156,8 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			m.status.apply(e)
 		}
 		_, dcmd := m.deploy.Update(msg)
-		cmd := tea.Batch(m.broadcast(msg), dcmd)
+		_, ccmd := m.crash.Update(msg)
+		cmd := tea.Batch(m.broadcast(msg), dcmd, ccmd)
 		if m.events != nil {
 			cmd = tea.Batch(cmd, waitEvents(m.events, defaultBatch))
 		}
@@ -177,7 +185,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		}
 		return m, nil
 	}
-	return m, m.broadcast(msg)
+	// The crash view's own messages (what it read, the editor) and the
+	// panels'.
+	_, ccmd := m.crash.Update(msg)
+	return m, tea.Batch(m.broadcast(msg), ccmd)
 }
 
 // onKey handles a key press: the help overlay first, then the deploy
@@ -195,6 +206,10 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 	}
 	if m.deploy.Active() {
 		_, cmd := m.deploy.Update(msg)
+		return m, cmd
+	}
+	if m.crash.Active() {
+		_, cmd := m.crash.Update(msg)
 		return m, cmd
 	}
 	if m.panels[m.focus].Capturing() {
@@ -238,6 +253,13 @@ func (m Model) onKey(msg tea.KeyPressMsg) (tea.Model, tea.Cmd) {
 		return m, m.deploy.Open()
 	case key.Matches(msg, k.GDB):
 		return m, m.openGDB()
+	case key.Matches(msg, k.Crash):
+		if !m.crash.CanOpen() {
+			m.status.note = "no crashed VM to show"
+			return m, nil
+		}
+		m.status.note = ""
+		return m, m.crash.Open()
 	default:
 		return m, m.updatePanel(m.focus, msg)
 	}
@@ -379,6 +401,8 @@ func (m *Model) relayout() tea.Cmd {
 	m.frames = arrange(body, m.focus, m.maximised, m.tab)
 	dw, dh := deployFrame(body)
 	m.deploy.SetSize(dw-4, dh-2)
+	cw, ch := crashFrame(body)
+	m.crash.SetSize(cw-4, ch-2)
 	for i, r := range m.frames {
 		if r.h < 3 || r.w < 3 {
 			continue

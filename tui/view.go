@@ -40,6 +40,8 @@ func (m Model) render() string {
 		lines = append(lines, m.helpLines(body)...)
 	case m.deploy.Active():
 		lines = append(lines, m.deployLines(body)...)
+	case m.crash.Active():
+		lines = append(lines, m.crashLines(body)...)
 	default:
 		lines = append(lines, m.bodyLines(body)...)
 	}
@@ -216,13 +218,31 @@ func deployFrame(body rect) (w, h int) {
 // deployLines renders the deploy view, framed and titled, over the body.
 func (m Model) deployLines(body rect) []string {
 	w, h := deployFrame(body)
+	return m.overlayLines(body, w, h, m.deploy)
+}
+
+// crashFrame is the size of the crash view's frame in body: all of it,
+// for the registers and code.
+func crashFrame(body rect) (w, h int) {
+	return body.w, body.h
+}
+
+// crashLines renders the crash view, framed and titled, over the body.
+func (m Model) crashLines(body rect) []string {
+	w, h := crashFrame(body)
+	return m.overlayLines(body, w, h, m.crash)
+}
+
+// overlayLines renders p in a w×h frame with its title, centred over
+// the body.
+func (m Model) overlayLines(body rect, w, h int, p panel.Panel) []string {
 	b := m.styles.FocusBorder.GetBorderStyle()
 	paint := lipgloss.NewStyle().Foreground(m.styles.FocusBorder.GetBorderTopForeground())
 	inner := w - 2
-	title := ansi.Truncate(" "+panel.OneWidth(ansi.Strip(m.deploy.Title()))+" ", max(inner-2, 0), "… ")
+	title := ansi.Truncate(" "+panel.OneWidth(ansi.Strip(p.Title()))+" ", max(inner-2, 0), "… ")
 	box := make([]string, 0, h)
 	box = append(box, paint.Render(b.TopLeft+b.Top)+m.styles.FocusedTitle.Render(title)+paint.Render(strings.Repeat(b.Top, max(inner-1-ansi.StringWidth(title), 0))+b.TopRight))
-	for _, l := range fitLines(m.deploy.View(), inner-2, h-2) {
+	for _, l := range fitLines(p.View(), inner-2, h-2) {
 		box = append(box, paint.Render(b.Left)+" "+l+" "+paint.Render(b.Right))
 	}
 	box = append(box, paint.Render(b.BottomLeft+strings.Repeat(b.Bottom, inner)+b.BottomRight))
@@ -236,8 +256,11 @@ func (m Model) footerLine() string {
 		return fitLine(m.styles.Footer.Render(" stopping the VM… q again quits at once"), m.width, m.styles.Footer)
 	}
 	var p panel.Panel = m.panels[m.focus]
-	if m.deploy.Active() {
+	switch {
+	case m.deploy.Active():
 		p = m.deploy
+	case m.crash.Active():
+		p = m.crash
 	}
 	var bindings []key.Binding
 	if !p.Capturing() {

@@ -120,6 +120,14 @@ type Machine interface {
 	// hypervisor counters. Parts the machine cannot report are left
 	// empty; the error is for a machine that did not answer at all.
 	Sample(ctx context.Context) (Sample, error)
+	// DumpCore writes the guest's memory and vCPU state to path, a new
+	// file readable by the user only, as an ELF core that gdb opens with
+	// the guest's symbols (gdb <kernel ELF> -ex 'core-file <path>'). Its
+	// memory is at the guest's virtual addresses where its page tables
+	// map them, else at their physical ones. A paused guest stays paused;
+	// a running one is paused while the dump is written. It returns once
+	// the file is complete; a dump that failed leaves no file.
+	DumpCore(ctx context.Context, path string) error
 	// GDBServer opens the machine's gdb stub at addr, in Spec.GDB's form
 	// ("unix:<path>" or "tcp:127.0.0.1:<port>"), replacing a stub already
 	// open (and dropping its debugger). The guest keeps running until a

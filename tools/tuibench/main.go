@@ -203,6 +203,9 @@ func (noVM) BalloonStats(context.Context) (devloop.BalloonStats, error) {
 func (noVM) ReadMemory(context.Context, uint64, uint64, bool) ([]byte, error) {
 	return nil, devloop.ErrNoVM
 }
+func (noVM) Registers(context.Context) (devloop.Registers, error) {
+	return devloop.Registers{}, devloop.ErrNoVM
+}
 func (noVM) HostStats() (devloop.HostStats, error) { return devloop.HostStats{}, devloop.ErrNoVM }
 
 // noControl is a loop that ignores what it is asked.

@@ -334,7 +334,7 @@ func (m *Model) open() tea.Cmd {
 	if !filepath.IsAbs(file) && m.dir != "" {
 		file = filepath.Join(m.dir, file)
 	}
-	argv := editorArgv(m.getenv("EDITOR"), file, loc.line, loc.col)
+	argv := panel.EditorArgv(m.getenv("EDITOR"), file, loc.line, loc.col)
 	return func() tea.Msg {
 		if _, err := os.Stat(file); err != nil {
 			return editorDoneMsg{err: fmt.Errorf("open %s: %w", loc, err)}

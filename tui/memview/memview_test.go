@@ -67,6 +67,10 @@ type fakeInspector struct {
 	onRead  func() // called on each memory read, while it runs
 }
 
+func (f *fakeInspector) Registers(context.Context) (devloop.Registers, error) {
+	return devloop.Registers{}, errors.New("the panel reads no registers")
+}
+
 func (f *fakeInspector) HostStats() (devloop.HostStats, error) {
 	return devloop.HostStats{}, errors.New("the tests script host stats")
 }

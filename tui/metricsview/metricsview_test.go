@@ -27,6 +27,10 @@ type fakeInspector struct {
 
 func (f *fakeInspector) Current() (devloop.VMInfo, bool) { return f.info, f.running }
 
+func (f *fakeInspector) Registers(context.Context) (devloop.Registers, error) {
+	return devloop.Registers{}, errors.New("the panel reads no registers")
+}
+
 func (f *fakeInspector) HostStats() (devloop.HostStats, error) {
 	return devloop.HostStats{}, errors.New("the panel reads the sampler, not host stats")
 }

@@ -6,7 +6,8 @@ import (
 	"github.com/ukdev/ukdev/devloop"
 )
 
-// Inspector lets the memory and metrics panels look at the running VM.
+// Inspector lets the memory and metrics panels and the crash view look at
+// the running VM, or the one frozen after a crash.
 // *devloop.Loop implements it. Its methods may block (round trips to QEMU):
 // call them only inside tea.Cmds.
 type Inspector interface {
@@ -20,6 +21,9 @@ type Inspector interface {
 	// ReadMemory reads size bytes of guest memory at addr, physical or
 	// (virtual) through vCPU 0's page tables.
 	ReadMemory(ctx context.Context, addr, size uint64, virtual bool) ([]byte, error)
+	// Registers returns vCPU 0's registers in the running (or frozen)
+	// VM.
+	Registers(ctx context.Context) (devloop.Registers, error)
 	// HostStats returns a host-side snapshot of the running VM's process
 	// (its CPU time and memory); an error wraps fs.ErrNotExist when the
 	// process is gone.
@@ -31,4 +35,12 @@ type Inspector interface {
 // Its method may read the symbols' file: call it only inside tea.Cmds.
 type WatchSuggester interface {
 	SuggestWatches(t *devloop.SymbolTable) []string
+}
+
+// CoreDumper writes a core file of the running or frozen VM (the crash
+// view's D). *devloop.Loop implements it; tests use a fake.
+type CoreDumper interface {
+	// DumpCore writes the core beside the boot's log and returns it with
+	// the gdb command line that opens it.
+	DumpCore(ctx context.Context) (devloop.CoreDump, error)
 }

@@ -109,6 +109,9 @@ type Deps struct {
 	VMs VMSource
 	// GDB opens gdb on the running VM (the g key); nil disables it.
 	GDB GDB
+	// Core writes core files of the VM from the crash view; nil disables
+	// it.
+	Core CoreDumper
 	// Store is the per-boot log store (history of earlier boots); may be nil.
 	Store *logs.Store
 	// Ring holds the recent lines of every source; may be nil.

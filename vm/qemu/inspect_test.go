@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"reflect"
 	"testing"
 	"time"
@@ -16,7 +17,7 @@ import (
 func qmpMachine(t *testing.T) (*Machine, *fakeQMP) {
 	t.Helper()
 	mon, server := connected(t, 5*time.Second)
-	return &Machine{mon: mon, exited: make(chan struct{})}, server
+	return &Machine{mon: mon, exited: make(chan struct{}), log: slog.New(slog.DiscardHandler)}, server
 }
 
 // step is one command the fake QEMU expects and its reply.
