@@ -41,6 +41,9 @@ const (
 	// pty reports EOF once QEMU's ends are closed; the limit only matters
 	// if something else holds the pty slave open.
 	consoleDrainLimit = 2 * time.Second
+	// consoleSettleLimit bounds how long a boot's end waits for the
+	// console of a machine that stays alive (a frozen guest) to drain.
+	consoleSettleLimit = time.Second
 	// consoleWriteTimeout bounds WriteConsole while the guest reads none
 	// of its serial input. Under TCG on a loaded host, a guest that polls
 	// its UART can leave input unread for seconds while QEMU's main loop
@@ -95,6 +98,7 @@ type Machine struct {
 	endLife context.CancelFunc
 
 	consoleDone chan struct{}
+	consoleBusy atomic.Int32 // 1 while the copier hands on what it read
 	exited      chan struct{}
 	// zombie is set (under sigMu) once the process has exited but before
 	// it is reaped: signals are only sent before that, so they can never
@@ -366,6 +370,9 @@ func (m *Machine) copyConsole() {
 	broken := false
 	for {
 		n, err := m.pty.Read(buf)
+		if n > 0 {
+			m.consoleBusy.Store(1)
+		}
 		if n > 0 && !broken {
 			if _, werr := m.console.Write(buf[:n]); werr != nil {
 				// Keep reading so QEMU never blocks on its console.
@@ -373,6 +380,7 @@ func (m *Machine) copyConsole() {
 				m.log.Warn("console writer failed; discarding console output", "err", werr)
 			}
 		}
+		m.consoleBusy.Store(0)
 		if err != nil {
 			return
 		}
@@ -452,6 +460,52 @@ func (m *Machine) signalGroup(sig syscall.Signal) {
 	}
 }
 
+// endFrozen records the end of a boot whose machine stays alive with the
+// guest paused (a panic, reset, shutdown or accelerator failure), once
+// what the guest wrote before has left the pty: on a loaded host the
+// console copier can lag behind, and the last lines (a crash report) must
+// come before the end.
+func (m *Machine) endFrozen(o image.Outcome) {
+	m.settleConsole()
+	m.end(o)
+}
+
+// settleConsole waits, at most consoleSettleLimit, until the pty holds no
+// unread byte and the copier has handed on all it read, twice in a row
+// (the copier marks itself busy just after its read returns).
+func (m *Machine) settleConsole() {
+	deadline := time.Now().Add(consoleSettleLimit)
+	for idle := 0; idle < 2 && time.Now().Before(deadline) && !isClosed(m.consoleDone); {
+		n, err := ptyUnread(m.pty)
+		switch {
+		case err != nil:
+			return
+		case n == 0 && m.consoleBusy.Load() == 0:
+			idle++
+		default:
+			idle = 0
+		}
+		// The copier offers nothing to wait on: poll, briefly.
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
+// ptyUnread returns how many bytes wait to be read on the pty master
+// (TIOCINQ), through the raw descriptor so that the file keeps its
+// non-blocking mode and deadlines (File.Fd would end both).
+func ptyUnread(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	var ierr error
+	if err := rc.Control(func(fd uintptr) { n, ierr = unix.IoctlGetInt(int(fd), unix.TIOCINQ) }); err != nil {
+		return 0, err
+	}
+	return n, ierr
+}
+
 // end records the end of the boot; the first one wins.
 func (m *Machine) end(o image.Outcome) {
 	m.mu.Lock()
@@ -482,7 +536,7 @@ func (m *Machine) watchEvents() {
 		m.log.Debug("qmp event", "event", ev.Event, "data", ev.Data)
 		switch ev.Event {
 		case "GUEST_PANICKED":
-			m.end(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: panicDetail(ev.Data)})
+			m.endFrozen(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: panicDetail(ev.Data)})
 		case "SHUTDOWN":
 			guest, _ := ev.Data["guest"].(bool)
 			reason, _ := ev.Data["reason"].(string)
@@ -491,11 +545,11 @@ func (m *Machine) watchEvents() {
 			}
 			switch reason {
 			case "guest-reset":
-				m.end(image.Outcome{Kind: image.GuestReset, Status: -1, Detail: reason})
+				m.endFrozen(image.Outcome{Kind: image.GuestReset, Status: -1, Detail: reason})
 			case "guest-shutdown":
-				m.end(image.Outcome{Kind: image.GuestShutdown, Status: -1, Detail: reason})
+				m.endFrozen(image.Outcome{Kind: image.GuestShutdown, Status: -1, Detail: reason})
 			case "guest-panic":
-				m.end(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: reason})
+				m.endFrozen(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: reason})
 			}
 		case "STOP":
 			// An accelerator failure shows only as a stop whose status is
@@ -506,7 +560,7 @@ func (m *Machine) watchEvents() {
 				if detail == "" {
 					detail = "run state internal-error"
 				}
-				m.end(image.Outcome{Kind: image.InternalError, Status: -1, Detail: detail})
+				m.endFrozen(image.Outcome{Kind: image.InternalError, Status: -1, Detail: detail})
 			}
 		}
 	}
