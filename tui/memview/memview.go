@@ -254,7 +254,7 @@ func (m *Model) apply(msg sampleMsg) {
 		}
 	}
 	m.snap.vars = vars
-	m.changes.update(msg.at, msg.info.Boot, vars, m.byteOrder())
+	m.changes.update(msg.at, msg.info.Boot, vars, m.byteOrder(), m.table)
 	m.hex.apply(msg.hex)
 	m.sel = 0
 	for i, v := range vars {
