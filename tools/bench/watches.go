@@ -101,7 +101,8 @@ func runWatches(w io.Writer, o samplingOptions) error {
 // prepareWatches adds extraGlobals globals to the project's main.c, builds
 // it, and writes the memory panel's watch list into the project's state
 // dir: benchWatches of the kernel's data objects added (ticks and stats
-// first), every other one removed from the first list. It returns the
+// first, the added globals last), every other one removed from the first
+// list. It returns the
 // watched names.
 func prepareWatches(ws *workspace, dir string) ([]string, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "main.c"), os.O_APPEND|os.O_WRONLY, 0)
@@ -130,10 +131,14 @@ func prepareWatches(ws *workspace, dir string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The example's own objects (a ring, a table, counters) first, then
+	// the added globals.
 	watched := []string{"ticks", "stats"}
-	for _, n := range objects {
-		if len(watched) < benchWatches && !slices.Contains(watched, n) {
-			watched = append(watched, n)
+	for _, added := range []bool{false, true} {
+		for _, n := range objects {
+			if strings.HasPrefix(n, "bench_watch_") == added && len(watched) < benchWatches && !slices.Contains(watched, n) {
+				watched = append(watched, n)
+			}
 		}
 	}
 	if len(watched) < benchWatches {
