@@ -36,7 +36,7 @@ test: deps ## run every test: unit tests and end-to-end tests on real QEMU
 	$(GO) test -count=1 -timeout 20m ./...
 
 .PHONY: bench
-bench: deps build ## print reload timings over 20 edits of the example beside bare QEMU, ukdev's memory after a 2.5 GiB build flood, its CPU while sampling an idle VM, and console render times under a 1 GiB flood
+bench: deps build ## print reload timings over 20 edits of the example beside bare QEMU, ukdev's memory after a 2.5 GiB build flood, its CPU while sampling an idle VM and refreshing 20 memory watches, and console render times under a 1 GiB flood
 	$(GO) run ./tools/bench -ukdev $(BIN) -example $(EXAMPLE) -edits 20
 	$(GO) run ./tools/tuibench
 

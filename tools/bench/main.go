@@ -7,7 +7,8 @@
 // run` when ops is installed). Last it measures ukdev's resident memory
 // after a build that prints 2.5 GiB in 64 KiB lines, headless and with the
 // dashboard on a pty, beside the target, and ukdev's CPU beside an idle
-// VM with the metrics panel sampling and without. It prints numbers and asserts
+// VM with the metrics panel sampling and without, and with the memory
+// panel refreshing 20 watches and hidden. It prints numbers and asserts
 // nothing about speed: it fails only when the benchmark itself cannot run
 // (or ukdev leaves a QEMU behind).
 package main
@@ -63,6 +64,7 @@ func main() {
 	floodLine := flag.Int("flood-line", 64<<10, "bytes per line of the flood, newline included")
 	samplingPart := flag.Bool("sampling", true, "measure ukdev's CPU beside an idle VM of -example, its metrics panel sampling and not")
 	samplingSeconds := flag.Int("sampling-seconds", 20, "seconds of each sampling measurement")
+	watchesPart := flag.Bool("watches", true, "measure ukdev's CPU beside an idle VM of -example, the memory panel maximised with 20 watches and hidden")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -87,6 +89,13 @@ func main() {
 	if *samplingPart {
 		opts := samplingOptions{ukdev: *ukdev, example: *example, seconds: *samplingSeconds, verbose: *verbose}
 		if err := runSampling(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *watchesPart {
+		opts := samplingOptions{ukdev: *ukdev, example: *example, seconds: *samplingSeconds, verbose: *verbose}
+		if err := runWatches(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

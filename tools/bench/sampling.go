@@ -81,11 +81,26 @@ func runSampling(w io.Writer, o samplingOptions) error {
 	return nil
 }
 
-// measureSampling waits for the dashboard's QEMU, then measures the
-// default grid (every panel, the metrics panel sampling), the metrics
-// panel maximised (sampling, graphs drawn) and the console maximised
-// (nothing sampled): the last two differ only by what sampling costs.
+// layoutStep is one measurement: the keys typed into the dashboard first
+// (none: the layout as it is) and what the layout is called.
+type layoutStep struct{ keys, mode string }
+
+// measureSampling measures the default grid (every panel, the metrics
+// panel sampling), the metrics panel maximised (sampling, graphs drawn)
+// and the console maximised (nothing sampled): the last two differ only by
+// what sampling costs.
 func measureSampling(ws *workspace, pid int, term io.Writer, seconds int) ([]samplingResult, error) {
+	return measureLayouts(ws, pid, term, seconds, []layoutStep{
+		{"", "grid: every panel, metrics sampling"},
+		{"5f", "metrics maximised: sampling every 1 s"},
+		{"f1f", "console maximised: nothing sampled"},
+	})
+}
+
+// measureLayouts waits for the dashboard's QEMU and for ukdev to settle
+// after the boot, then measures ukdev's and QEMU's CPU over seconds in
+// each step's layout, in order.
+func measureLayouts(ws *workspace, pid int, term io.Writer, seconds int, steps []layoutStep) ([]samplingResult, error) {
 	var qemuPID int
 	deadline := time.Now().Add(waitTimeout)
 	for qemuPID == 0 {
@@ -104,11 +119,7 @@ func measureSampling(ws *workspace, pid int, term io.Writer, seconds int) ([]sam
 		return nil, err
 	}
 	var results []samplingResult
-	for _, step := range []struct{ keys, mode string }{
-		{"", "grid: every panel, metrics sampling"},
-		{"5f", "metrics maximised: sampling every 1 s"},
-		{"f1f", "console maximised: nothing sampled"},
-	} {
+	for _, step := range steps {
 		if step.keys != "" {
 			if _, err := term.Write([]byte(step.keys)); err != nil {
 				return nil, fmt.Errorf("bench: type into the dashboard: %w", err)

@@ -34,8 +34,8 @@ type changeTracker struct {
 }
 
 // update compares a refresh's values, taken at at on boot, with the last
-// ones. A new boot starts afresh: its values did not change, they began.
-func (c *changeTracker) update(at time.Time, boot int, vars []varValue, order binary.ByteOrder) {
+// ones, pointers named by t's symbols. A new boot starts afresh: its values did not change, they began.
+func (c *changeTracker) update(at time.Time, boot int, vars []varValue, order binary.ByteOrder, t *devloop.SymbolTable) {
 	if boot != c.boot {
 		c.last = nil
 	}
@@ -48,7 +48,7 @@ func (c *changeTracker) update(at time.Time, boot int, vars []varValue, order bi
 			continue
 		}
 		for _, f := range v.v.Fields {
-			text := formatField(f, v.data, order)
+			text := formatField(f, v.data, order, t)
 			if text == "…" {
 				continue
 			}

@@ -1,7 +1,8 @@
 // Package memview is the dashboard's memory panel: the guest's RAM size,
 // QEMU's resident memory, the balloon when the guest has one, and the
-// values of a list of kernel symbols read from guest memory once a second
-// (integers, structs field by field with DWARF, hex dumps otherwise), with
+// values of a list of kernel symbols read from guest memory once a second,
+// on the dashboard's tick and only while the panel is on screen (integers,
+// structs field by field with DWARF, hex dumps otherwise), with
 // what changed since the last refresh highlighted and counters' rates. A
 // symbol browser adds watches, and a hex view shows any address.
 package memview
@@ -79,6 +80,10 @@ type Model struct {
 	// now is the time of the last tick, for the age of the data.
 	now time.Time
 
+	// hidden is true while the dashboard does not show the panel
+	// (panel.Visibility): nothing is read then. A panel never told is
+	// shown.
+	hidden bool
 	// inflight is true while a refresh runs; again asks for another one
 	// as soon as it returns (the watch list changed meanwhile).
 	inflight, again bool
@@ -158,9 +163,20 @@ func (m *Model) Init() tea.Cmd {
 	return m.refresh()
 }
 
-// refresh starts a sample unless one is running.
+// SetVisible stops the refreshes while the panel is off screen (another
+// panel maximised): reading the watches costs QMP round trips and file
+// reads that nobody sees. Shown again, it refreshes at once.
+func (m *Model) SetVisible(visible bool) tea.Cmd {
+	if visible != m.hidden {
+		return nil
+	}
+	m.hidden = !visible
+	return m.refresh()
+}
+
+// refresh starts a sample unless one is running or the panel is hidden.
 func (m *Model) refresh() tea.Cmd {
-	if m.in == nil || !m.loaded {
+	if m.in == nil || !m.loaded || m.hidden {
 		return nil
 	}
 	if m.inflight {
@@ -254,7 +270,7 @@ func (m *Model) apply(msg sampleMsg) {
 		}
 	}
 	m.snap.vars = vars
-	m.changes.update(msg.at, msg.info.Boot, vars, m.byteOrder())
+	m.changes.update(msg.at, msg.info.Boot, vars, m.byteOrder(), m.table)
 	m.hex.apply(msg.hex)
 	m.sel = 0
 	for i, v := range vars {

@@ -32,21 +32,28 @@ unsigned char buffer[80];
 void _start(void) { for (;;) { ticks++; counters.hits++; balance--; buffer[0]++; } }
 `
 
-// guestELF builds guestSource once per test binary run.
+// guestELF builds guestSource.
 func guestELF(t *testing.T) string {
+	t.Helper()
+	return buildGuest(t, guestSource)
+}
+
+// buildGuest builds the C source src as a 32-bit kernel-like ELF with its
+// text at 0x100000, skipping the test without a compiler that can.
+func buildGuest(t *testing.T, src string) string {
 	t.Helper()
 	gcc, err := exec.LookPath("gcc")
 	if err != nil {
 		t.Skip("gcc not installed")
 	}
 	dir := t.TempDir()
-	src := filepath.Join(dir, "guest.c")
-	if err := os.WriteFile(src, []byte(guestSource), 0o644); err != nil {
+	file := filepath.Join(dir, "guest.c")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	out := filepath.Join(dir, "guest.elf")
 	cmd := exec.Command(gcc, "-g", "-O0", "-m32", "-ffreestanding", "-fno-pic", "-nostdlib", "-static", "-no-pie",
-		"-Wl,--build-id=none", "-Wl,-Ttext=0x100000", "-o", out, src)
+		"-Wl,--build-id=none", "-Wl,-Ttext=0x100000", "-o", out, file)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Skipf("cannot build a 32-bit ELF: %v\n%s", err, b)
 	}
@@ -417,7 +424,7 @@ func TestFormatField(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := formatField(tt.f, tt.data, le); got != tt.want {
+			if got := formatField(tt.f, tt.data, le, nil); got != tt.want {
 				t.Errorf("formatField = %q, want %q", got, tt.want)
 			}
 		})

@@ -163,7 +163,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 			continue
 		case single:
 			f := v.v.Fields[0]
-			lines = append(lines, m.selectStyle(i, head+"  "+m.value(v.name, f, formatField(f, v.data, order))))
+			lines = append(lines, m.selectStyle(i, head+"  "+m.value(v.name, f, formatField(f, v.data, order, m.table))))
 			continue
 		}
 		lines = append(lines, m.selectStyle(i, head+"  "+st.Muted.Render(sizeNote(v))))
@@ -180,7 +180,7 @@ func (m *Model) symbolLines() ([]string, []int) {
 		fieldW = min(fieldW, 28)
 		for _, f := range v.v.Fields {
 			lines = append(lines, fmt.Sprintf("    %s %s  %s", panel.PadRight(ansi.Truncate(f.Name, fieldW, "…"), fieldW),
-				st.Muted.Render(fmt.Sprintf("+%-4d", f.Offset)), m.value(v.name, f, formatField(f, v.data, order))))
+				st.Muted.Render(fmt.Sprintf("+%-4d", f.Offset)), m.value(v.name, f, formatField(f, v.data, order, m.table))))
 		}
 		if v.v.Truncated {
 			lines = append(lines, st.Muted.Render("    … more members"))
