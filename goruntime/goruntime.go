@@ -113,13 +113,17 @@ type Point struct {
 	Counter bool
 }
 
-// Points returns the known statistics as series points.
-func (s Stats) Points() []Point {
+// Graphed are the statistics the metrics panel graphs.
+var Graphed = []Stat{HeapInUse, HeapObjects, GCCycles, LastPause, Goroutines}
+
+// Points returns the known statistics among which (all of them when which
+// is empty) as series points.
+func (s Stats) Points(which ...Stat) []Point {
 	units := [numStats]string{HeapInUse: "B", LastPause: "ns", NextGC: "B", TotalAlloc: "B"}
 	var out []Point
 	for st := range numStats {
 		v, ok := s.Get(st)
-		if !ok {
+		if !ok || (len(which) > 0 && !slices.Contains(which, st)) {
 			continue
 		}
 		out = append(out, Point{Name: "go." + st.String(), Unit: units[st], Value: float64(v),

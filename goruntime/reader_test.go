@@ -306,3 +306,18 @@ func TestPoints(t *testing.T) {
 		t.Errorf("Line() = %q", line)
 	}
 }
+
+func TestPointsGraphed(t *testing.T) {
+	var s Stats
+	for st := range numStats {
+		s.set(st, 1)
+	}
+	var got []string
+	for _, p := range s.Points(Graphed...) {
+		got = append(got, p.Name)
+	}
+	want := "go.heap_inuse go.heap_objects go.gc_cycles go.gc_pause go.goroutines"
+	if strings.Join(got, " ") != want {
+		t.Errorf("Points(Graphed...) = %v, want %s", got, want)
+	}
+}
