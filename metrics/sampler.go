@@ -126,8 +126,7 @@ type Sampler struct {
 	prevGuest prevApp
 	updated   chan struct{} // closed and replaced after each sample
 
-	appBusy   bool // a scrape runs (under mu)
-	guestBusy bool // a guest sample runs (under mu)
+	appBusy bool // a scrape runs (under mu)
 }
 
 // prevSample is what the last VM sample counted, for rates.
@@ -341,8 +340,8 @@ func machineGone(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, vm.ErrExited)
 }
 
-// sampleOnce takes one sample of the live VM and, in the background, one
-// of the application.
+// sampleOnce takes one sample of the live VM and of the guest source and,
+// in the background, one of the application.
 func (s *Sampler) sampleOnce(ctx context.Context) {
 	s.sampleMu.Lock()
 	defer s.sampleMu.Unlock()
@@ -509,37 +508,28 @@ func (s *Sampler) scrapeApp(ctx context.Context) {
 	}()
 }
 
-// sampleGuest samples the guest source in its own goroutine, at most one
-// at a time, like scrapeApp.
+// sampleGuest samples the guest source after the VM's numbers, in the
+// same round: its reads go through the same monitor, and a Snapshot
+// after the round holds both.
 func (s *Sampler) sampleGuest(ctx context.Context) {
 	if s.guest == nil {
 		return
 	}
+	gctx, cancel := context.WithTimeout(ctx, s.interval)
+	pts, err := s.guest.Sample(gctx)
+	cancel()
+	at := s.now()
+	if ctx.Err() != nil {
+		return // released while reading
+	}
 	s.mu.Lock()
-	if s.guestBusy {
-		s.mu.Unlock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.log.Debug("metrics: guest sample", "err", err)
+		s.prevGuest = prevApp{}
 		return
 	}
-	s.guestBusy = true
-	s.mu.Unlock()
-	go func() {
-		gctx, cancel := context.WithTimeout(ctx, s.interval)
-		defer cancel()
-		pts, err := s.guest.Sample(gctx)
-		at := s.now()
-		s.mu.Lock()
-		defer s.mu.Unlock()
-		s.guestBusy = false
-		if ctx.Err() != nil {
-			return
-		}
-		if err != nil {
-			s.log.Debug("metrics: guest sample", "err", err)
-			s.prevGuest = prevApp{}
-			return
-		}
-		s.recordGuest(at, pts)
-	}()
+	s.recordGuest(at, pts)
 }
 
 // recordGuest adds the points of one guest sample (under mu): a counter

@@ -398,13 +398,11 @@ type guest struct {
 	mu      sync.Mutex
 	answers [][]GuestPoint
 	err     error
-	done    chan struct{}
 }
 
 func (g *guest) Sample(context.Context) ([]GuestPoint, error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	defer func() { g.done <- struct{}{} }()
 	if len(g.answers) == 0 {
 		return nil, g.err
 	}
@@ -442,22 +440,10 @@ func TestSamplerGuest(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			g := &guest{answers: tt.answers, err: tt.err, done: make(chan struct{}, len(tt.answers))}
+			g := &guest{answers: tt.answers, err: tt.err}
 			s := newTestSampler(busy(), Options{Guest: g})
 			for range tt.answers {
 				s.sampleOnce(t.Context())
-				<-g.done
-				// The sample records under mu after Sample returns: wait
-				// for it to be done.
-				for {
-					s.mu.Lock()
-					busy := s.guestBusy
-					s.mu.Unlock()
-					if !busy {
-						break
-					}
-					time.Sleep(time.Millisecond)
-				}
 			}
 			snap := s.Snapshot()
 			got := make(map[string][]float64)
