@@ -280,8 +280,10 @@ func New(opts Options) (l *Loop, err error) {
 		watchOn:    !opts.NoWatch,
 		deploys:    deployState{reqs: make(chan string, 4)},
 	}
+	// A Go program's runtime statistics are graphed as go.* series: read
+	// with the symbols `ukdev mem` uses.
 	l.metrics = metrics.NewSampler(l.liveMetrics, metrics.Options{Interval: interval,
-		App: app, Series: series, Log: log})
+		App: app, Series: series, Log: log, Guest: &goStats{ops: memOps{src: l, tables: &l.memTables}}})
 	return l, nil
 }
 

@@ -31,7 +31,8 @@ type Snapshot struct {
 	// PeakRSS is the peak resident memory of that QEMU, in bytes.
 	PeakRSS uint64 `json:"peak_rss,omitempty"`
 	// Series are the series with at least one point, in a fixed order:
-	// CPU, per-vCPU CPU, memory, block, QEMU I/O, dirty rate, KVM, app.
+	// CPU, per-vCPU CPU, memory, block, QEMU I/O, dirty rate, KVM, the
+	// Go runtime, app.
 	Series []Series `json:"series"`
 	// VMError and AppError say why the last sample of the VM or of the
 	// application failed; empty when it did not.
@@ -43,7 +44,7 @@ type Snapshot struct {
 type Series struct {
 	// Name identifies the series: "cpu", "cpu.vcpu0", "rss",
 	// "block.virtio0.read", "qemu.io.write", "dirty", "kvm.exits",
-	// "app.go_goroutines"...
+	// "go.heap_inuse", "app.go_goroutines"...
 	Name string `json:"name"`
 	// Unit is "%" (of one host CPU), "B", "B/s", "MiB/s", "/s", or ""
 	// for a plain number.
@@ -113,8 +114,24 @@ func Describe(name string) string {
 		return "KVM " + strings.TrimPrefix(name, "kvm.")
 	case strings.HasPrefix(name, "app."):
 		return "app " + strings.TrimPrefix(name, "app.")
+	case strings.HasPrefix(name, "go."):
+		if d, ok := goNames[strings.TrimPrefix(name, "go.")]; ok {
+			return "Go " + d
+		}
 	}
 	return name
+}
+
+// goNames describes the Go runtime's series (package goruntime's
+// statistics).
+var goNames = map[string]string{
+	"heap_inuse":   "heap in use",
+	"heap_objects": "heap objects",
+	"gc_cycles":    "GC cycles",
+	"gc_pause":     "last GC pause",
+	"goroutines":   "goroutines",
+	"next_gc":      "next GC goal",
+	"total_alloc":  "allocation",
 }
 
 // cutLast cuts s around the last sep.
@@ -139,6 +156,8 @@ func FormatValue(v float64, unit string) string {
 		return fmt.Sprintf("%.1f MiB/s", v)
 	case "/s":
 		return formatCount(v) + "/s"
+	case "ns":
+		return time.Duration(v).String()
 	}
 	return formatCount(v)
 }

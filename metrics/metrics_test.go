@@ -122,3 +122,19 @@ func TestSnapshotJSON(t *testing.T) {
 		t.Errorf("JSON = %s", data)
 	}
 }
+
+func TestDescribeGo(t *testing.T) {
+	tests := []struct{ name, want string }{
+		{"go.heap_inuse", "Go heap in use"},
+		{"go.gc_pause", "Go last GC pause"},
+		{"go.other", "go.other"},
+	}
+	for _, tt := range tests {
+		if got := Describe(tt.name); got != tt.want {
+			t.Errorf("Describe(%q) = %q, want %q", tt.name, got, tt.want)
+		}
+	}
+	if got := FormatValue(85000, "ns"); got != "85µs" {
+		t.Errorf("FormatValue(85000, ns) = %q, want 85µs", got)
+	}
+}

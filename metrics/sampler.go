@@ -47,6 +47,24 @@ type AppSource interface {
 	Scrape(ctx context.Context) (map[string]float64, error)
 }
 
+// GuestSource gives numbers read from the guest's own memory (a Go
+// program's runtime statistics), one point per series, named by the
+// source ("go.heap_inuse").
+type GuestSource interface {
+	Sample(ctx context.Context) ([]GuestPoint, error)
+}
+
+// GuestPoint is one value of a guest series.
+type GuestPoint struct {
+	// Name is the series key ("go.goroutines"); Unit its unit ("B",
+	// "ns", "" for a count).
+	Name, Unit string
+	Value      float64
+	// Counter is set for a value that only grows: the series is its
+	// rate, in Unit per second.
+	Counter bool
+}
+
 // Options configure a Sampler.
 type Options struct {
 	// Interval is the time between samples; zero means DefaultInterval.
@@ -57,6 +75,9 @@ type Options struct {
 	// App is scraped once an interval while a VM runs; nil: no
 	// application series.
 	App AppSource
+	// Guest is sampled once an interval while a VM runs, apart from the
+	// VM's numbers; nil: no guest series.
+	Guest GuestSource
 	// Series names the application's series to graph (keys of App's
 	// values); empty: a few that exist.
 	Series []string
@@ -73,6 +94,7 @@ type Sampler struct {
 	interval time.Duration
 	window   int
 	app      AppSource
+	guest    GuestSource
 	series   []string
 	log      *slog.Logger
 
@@ -100,7 +122,9 @@ type Sampler struct {
 	appErr  string
 	prev    prevSample
 	prevApp prevApp
-	updated chan struct{} // closed and replaced after each sample
+	// prevGuest is the last guest sample's counters, for their rates.
+	prevGuest prevApp
+	updated   chan struct{} // closed and replaced after each sample
 
 	appBusy bool // a scrape runs (under mu)
 }
@@ -143,7 +167,7 @@ func NewSampler(live func() Machine, opts Options) *Sampler {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
 	return &Sampler{
-		live: live, interval: opts.Interval, window: opts.Window, app: opts.App,
+		live: live, interval: opts.Interval, window: opts.Window, app: opts.App, guest: opts.Guest,
 		series: slices.Clone(opts.Series), log: opts.Log,
 		now: time.Now, threadCPU: procfs.ThreadCPU, readIO: procfs.ReadIO,
 		data: make(map[string]*ring), updated: make(chan struct{}),
@@ -288,10 +312,12 @@ func group(name string) int {
 		return 5
 	case strings.HasPrefix(name, "kvm."):
 		return 6
-	case strings.HasPrefix(name, "app."):
+	case strings.HasPrefix(name, "go."):
 		return 7
+	case strings.HasPrefix(name, "app."):
+		return 8
 	}
-	return 8
+	return 9
 }
 
 // add appends a point to series name (under mu).
@@ -314,8 +340,8 @@ func machineGone(err error) bool {
 	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, vm.ErrExited)
 }
 
-// sampleOnce takes one sample of the live VM and, in the background, one
-// of the application.
+// sampleOnce takes one sample of the live VM and of the guest source and,
+// in the background, one of the application.
 func (s *Sampler) sampleOnce(ctx context.Context) {
 	s.sampleMu.Lock()
 	defer s.sampleMu.Unlock()
@@ -373,6 +399,7 @@ func (s *Sampler) sampleOnce(ctx context.Context) {
 	s.mu.Unlock()
 
 	s.scrapeApp(ctx)
+	s.sampleGuest(ctx)
 }
 
 // record adds the points of one VM sample, rates against s.prev when it
@@ -434,7 +461,7 @@ func (s *Sampler) noVM(at time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.at, s.running, s.pid, s.peakRSS, s.vmErr, s.appErr = at, false, 0, 0, "", ""
-	s.prev, s.prevApp = prevSample{}, prevApp{}
+	s.prev, s.prevApp, s.prevGuest = prevSample{}, prevApp{}, prevApp{}
 }
 
 // failed records a VM that could not be sampled.
@@ -479,6 +506,48 @@ func (s *Sampler) scrapeApp(ctx context.Context) {
 		}
 		s.recordApp(at, vals, err)
 	}()
+}
+
+// sampleGuest samples the guest source after the VM's numbers, in the
+// same round: its reads go through the same monitor, and a Snapshot
+// after the round holds both.
+func (s *Sampler) sampleGuest(ctx context.Context) {
+	if s.guest == nil {
+		return
+	}
+	gctx, cancel := context.WithTimeout(ctx, s.interval)
+	pts, err := s.guest.Sample(gctx)
+	cancel()
+	at := s.now()
+	if ctx.Err() != nil {
+		return // released while reading
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.log.Debug("metrics: guest sample", "err", err)
+		s.prevGuest = prevApp{}
+		return
+	}
+	s.recordGuest(at, pts)
+}
+
+// recordGuest adds the points of one guest sample (under mu): a counter
+// as its rate against the previous sample.
+func (s *Sampler) recordGuest(at time.Time, pts []GuestPoint) {
+	p := s.prevGuest
+	vals := make(map[string]float64, len(pts))
+	for _, pt := range pts {
+		vals[pt.Name] = pt.Value
+		if !pt.Counter {
+			s.add(pt.Name, pt.Unit, at, pt.Value)
+			continue
+		}
+		if was, ok := p.values[pt.Name]; ok && at.After(p.at) && pt.Value >= was {
+			s.add(pt.Name, pt.Unit+"/s", at, (pt.Value-was)/at.Sub(p.at).Seconds())
+		}
+	}
+	s.prevGuest = prevApp{at: at, values: vals}
 }
 
 // recordApp adds the points of one application scrape (under mu). A

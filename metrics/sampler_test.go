@@ -392,3 +392,78 @@ func TestSamplerCollect(t *testing.T) {
 		t.Errorf("Collect with an ended context = %v", err)
 	}
 }
+
+// guest plays a guest source: one answer per sample.
+type guest struct {
+	mu      sync.Mutex
+	answers [][]GuestPoint
+	err     error
+}
+
+func (g *guest) Sample(context.Context) ([]GuestPoint, error) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(g.answers) == 0 {
+		return nil, g.err
+	}
+	pts := g.answers[0]
+	g.answers = g.answers[1:]
+	return pts, g.err
+}
+
+func TestSamplerGuest(t *testing.T) {
+	gauge := func(name, unit string, v float64) GuestPoint { return GuestPoint{Name: name, Unit: unit, Value: v} }
+	counter := func(name, unit string, v float64) GuestPoint {
+		return GuestPoint{Name: name, Unit: unit, Value: v, Counter: true}
+	}
+	tests := []struct {
+		name      string
+		answers   [][]GuestPoint
+		err       error
+		want      map[string][]float64
+		units     map[string]string
+		wantNames []string
+	}{
+		{name: "gauges as they are, counters as rates",
+			answers: [][]GuestPoint{
+				{gauge("go.heap_inuse", "B", 4096), counter("go.gc_cycles", "", 2), gauge("go.gc_pause", "ns", 900)},
+				{gauge("go.heap_inuse", "B", 8192), counter("go.gc_cycles", "", 5), gauge("go.gc_pause", "ns", 1200)},
+			},
+			// The test clock moves 2s between two guest samples.
+			want:  map[string][]float64{"go.heap_inuse": {4096, 8192}, "go.gc_cycles": {1.5}, "go.gc_pause": {900, 1200}},
+			units: map[string]string{"go.heap_inuse": "B", "go.gc_cycles": "/s", "go.gc_pause": "ns"}},
+		{name: "a counter that went back (a new boot) has no rate",
+			answers: [][]GuestPoint{{counter("go.gc_cycles", "", 9)}, {counter("go.gc_cycles", "", 1)}, {counter("go.gc_cycles", "", 3)}},
+			want:    map[string][]float64{"go.gc_cycles": {1}}},
+		{name: "a failed sample adds nothing", answers: [][]GuestPoint{nil, nil}, err: errors.New("devloop: boot 1: page not mapped"),
+			want: map[string][]float64{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := &guest{answers: tt.answers, err: tt.err}
+			s := newTestSampler(busy(), Options{Guest: g})
+			for range tt.answers {
+				s.sampleOnce(t.Context())
+			}
+			snap := s.Snapshot()
+			got := make(map[string][]float64)
+			for name, vs := range values(snap) {
+				if len(name) > 3 && name[:3] == "go." {
+					got[name] = vs
+				}
+			}
+			if !reflect.DeepEqual(got, tt.want) {
+				t.Errorf("values = %v, want %v", got, tt.want)
+			}
+			for name, unit := range tt.units {
+				if ser, _ := snap.Find(name); ser.Unit != unit {
+					t.Errorf("%s unit = %q, want %q", name, ser.Unit, unit)
+				}
+			}
+			// The Go runtime's series come after the VM's.
+			if ns := names(snap); len(got) > 0 && ns[len(ns)-1][:3] != "go." {
+				t.Errorf("series order %q: the go ones are not last", ns)
+			}
+		})
+	}
+}

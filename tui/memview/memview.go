@@ -94,9 +94,12 @@ type Model struct {
 	defaults []string
 	// entries are table's data symbols, for the browser.
 	entries []browseEntry
-	added   []string
-	removed map[string]bool
-	known   vmKnown
+	// goReader reads table's Go runtime statistics; nil when table is
+	// not a Go program.
+	goReader *devloop.GoRuntimeReader
+	added    []string
+	removed  map[string]bool
+	known    vmKnown
 	// loaded is false until the user's list was read from the state
 	// dir at statePath; no refresh starts before (the first list would
 	// flash).
@@ -188,7 +191,7 @@ func (m *Model) refresh() tea.Cmd {
 	for k, v := range m.removed {
 		removed[k] = v
 	}
-	req := request{table: m.table, defaults: m.defaults, added: append([]string(nil), m.added...), removed: removed,
+	req := request{table: m.table, defaults: m.defaults, goReader: m.goReader, added: append([]string(nil), m.added...), removed: removed,
 		known: m.known, procStats: m.procStats, hex: m.hexRequest()}
 	if s, ok := m.in.(panel.WatchSuggester); ok {
 		req.suggest = s.SuggestWatches
@@ -247,7 +250,7 @@ func (m *Model) Update(msg tea.Msg) (panel.Panel, tea.Cmd) {
 func (m *Model) apply(msg sampleMsg) {
 	if msg.table != m.table {
 		m.table = msg.table
-		m.defaults, m.entries = msg.defaults, msg.entries
+		m.defaults, m.entries, m.goReader = msg.defaults, msg.entries, msg.goReader
 		m.changes = changeTracker{}
 		m.hex.resetData()
 		if m.mode == modeBrowse {

@@ -47,6 +47,11 @@ type sampleMsg struct {
 	// index (computed when it was loaded).
 	defaults []string
 	entries  []browseEntry
+	// goReader reads table's Go runtime statistics (nil: not a Go
+	// program); goStats is what it read, goErr why it could not.
+	goReader *devloop.GoRuntimeReader
+	goStats  devloop.GoStats
+	goErr    error
 
 	ramBytes uint64
 	ramErr   error
@@ -93,6 +98,7 @@ type varValue struct {
 type request struct {
 	table    *devloop.SymbolTable
 	defaults []string
+	goReader *devloop.GoRuntimeReader
 	// suggest is the flavor's suggestions (nil: none).
 	suggest func(*devloop.SymbolTable) []string
 	hex     hexRequest
@@ -130,11 +136,12 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 	} else if msg.table == nil || msg.table.Path() != info.Symbols {
 		msg.table, msg.tableErr = devloop.LoadSymbols(info.Symbols)
 	}
-	msg.defaults = req.defaults
+	msg.defaults, msg.goReader = req.defaults, req.goReader
 	if msg.table != req.table {
-		msg.defaults, msg.entries = nil, nil
+		msg.defaults, msg.entries, msg.goReader = nil, nil, nil
 		if msg.table != nil {
 			msg.defaults, msg.entries = firstList(msg.table, req.suggest)
+			msg.goReader, _ = devloop.NewGoRuntimeReader(msg.table) // nil: not a Go program
 		}
 	}
 
@@ -154,6 +161,9 @@ func sample(ctx context.Context, in panel.Inspector, now func() time.Time, req r
 
 	if msg.table != nil {
 		msg.vars = readVariables(ctx, in, msg.table, info.SymbolSpace, watchNames(msg.defaults, req.added, req.removed))
+	}
+	if msg.goReader != nil {
+		msg.goStats, msg.goErr = devloop.ReadGoRuntime(ctx, msg.goReader, msg.table, info.SymbolSpace, in.ReadMemory)
 	}
 	msg.hex = readHex(ctx, in, info.SymbolSpace, req.hex)
 	msg.known = known

@@ -36,7 +36,8 @@ func (m *Model) View() string {
 }
 
 // headerLines are the lines above the symbol list: VM, memory, balloon,
-// symbol source, and the prompt or a notice.
+// a Go program's runtime statistics, symbol source, and the prompt or a
+// notice.
 func (m *Model) headerLines() []string {
 	st := m.d.Styles
 	var lines []string
@@ -50,7 +51,11 @@ func (m *Model) headerLines() []string {
 		age := m.now.Sub(s.at)
 		lines = append(lines, fmt.Sprintf("boot %d · pid %d · %s", s.info.Boot, s.info.PID,
 			st.Muted.Render("sampled "+formatAge(age)+" ago")))
-		lines = append(lines, m.memoryLine(), m.balloonLine(), m.symbolsLine())
+		lines = append(lines, m.memoryLine(), m.balloonLine())
+		if l, ok := m.goLine(); ok {
+			lines = append(lines, l)
+		}
+		lines = append(lines, m.symbolsLine())
 	}
 	if m.mode == modeBrowse || m.mode == modeGoto {
 		lines = append(lines, m.prompt.View())
@@ -58,6 +63,21 @@ func (m *Model) headerLines() []string {
 		lines = append(lines, st.Error.Render(m.notice))
 	}
 	return lines
+}
+
+// goLine is a Go program's runtime statistics, read from its runtime's
+// variables; false when the image is not a Go program.
+func (m *Model) goLine() (string, bool) {
+	st, s := m.d.Styles, m.snap
+	switch {
+	case s.goReader == nil:
+		return "", false
+	case s.goErr != nil:
+		return "go runtime: " + st.Error.Render(s.goErr.Error()), true
+	case !s.goStats.Known():
+		return "go runtime: " + st.Muted.Render("no statistics read"), true
+	}
+	return "go runtime: " + s.goStats.Line(), true
 }
 
 func (m *Model) memoryLine() string {
