@@ -49,6 +49,13 @@ struct stats {
 volatile struct stats stats;
 
 /*
+ * last_command points at the last line the shell ran, in the line
+ * editor's buffer (NULL before the first): a pointer to follow in ukdev's
+ * memory panel.
+ */
+const char *volatile last_command;
+
+/*
  * Received bytes pass from the serial interrupt to the main loop through
  * this ring. rx_head only moves in the interrupt and rx_tail only in the
  * main loop; both count up forever and wrap, so head - tail is the fill.
@@ -324,6 +331,7 @@ static void line_input(struct line_editor *ed, char c)
 		ed->buf[ed->len] = '\0';
 		ed->len = 0;
 		stats.lines_read++;
+		last_command = ed->buf;
 		run_command(ed->buf);
 		return;
 	case '\b':
