@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/creack/pty"
 
@@ -72,6 +73,10 @@ func runWatches(w io.Writer, o samplingOptions) error {
 		{"4f", fmt.Sprintf("memory maximised: %d watches", len(watched))},
 		{"f1f", "console maximised: memory panel hidden"},
 	})
+	var cli samplingResult
+	if err == nil {
+		cli, err = measureMemWatch(ws, dir, cmd.Process.Pid, watched, o.seconds)
+	}
 	stopFlood(cmd)
 	if left := ws.killLeftovers(); len(left) > 0 {
 		return fmt.Errorf("bench: ukdev left QEMU processes behind: %v", left)
@@ -95,7 +100,41 @@ func runWatches(w io.Writer, o samplingOptions) error {
 	}
 	fmt.Fprintf(w, "target: %d watches refreshed every 500 ms cost ukdev ≤ %.0f%% of a core (memory maximised − console maximised, scaled to 500 ms): %s (%.2f%%)\n",
 		benchWatches, watchesTargetPercent, verdict, scaled)
+	// The same watches read every 500 ms for real, by `ukdev mem watch`
+	// through the dashboard's ukdev: what both processes spend beyond the
+	// dashboard with the memory panel hidden.
+	cliCost := cli.ukdevPct - results[1].ukdevPct + cli.qemuPct
+	fmt.Fprintf(w, "  ukdev mem watch --interval 500ms of the %d: ukdev %.2f%% (+%.2f), the mem watch client %.2f%%\n",
+		len(watched), cli.ukdevPct, cli.ukdevPct-results[1].ukdevPct, cli.qemuPct)
+	verdict = "met"
+	if cliCost > watchesTargetPercent {
+		verdict = "NOT met"
+	}
+	fmt.Fprintf(w, "target: %d watches read every 500 ms (ukdev mem watch, measured) cost ≤ %.0f%% of a core, ukdev and client together: %s (%.2f%%)\n",
+		benchWatches, watchesTargetPercent, verdict, cliCost)
 	return nil
+}
+
+// measureMemWatch runs `ukdev mem watch` of names every 500 ms against
+// the ukdev whose pid is given, in dir, and measures both processes' CPU
+// over seconds (the client's in qemuPct).
+func measureMemWatch(ws *workspace, dir string, pid int, names []string, seconds int) (samplingResult, error) {
+	watch := exec.Command(ws.ukdev, append([]string{"mem", "watch", "--interval", "500ms"}, names...)...)
+	watch.Dir = dir
+	watch.Env = ws.env()
+	watch.Stdout, watch.Stderr = io.Discard, io.Discard
+	if err := watch.Start(); err != nil {
+		return samplingResult{}, fmt.Errorf("bench: ukdev mem watch: %w", err)
+	}
+	defer func() {
+		_ = watch.Process.Signal(os.Interrupt)
+		_ = watch.Wait()
+	}()
+	time.Sleep(2 * time.Second) // its first reads and the symbol check pass
+	if watch.ProcessState != nil {
+		return samplingResult{}, errors.New("bench: ukdev mem watch ended at once")
+	}
+	return cpuOver(pid, watch.Process.Pid, seconds)
 }
 
 // prepareWatches adds extraGlobals globals to the project's main.c, builds
