@@ -85,6 +85,12 @@ func (s *status) apply(e devloop.Event) {
 			text += " " + panel.FormatMS(*e.DurationMS)
 		}
 		s.lastBuild, s.buildOK, s.hasBuild = text, ok, true
+	case devloop.TypeImageReady:
+		// An image that needed no build (ukdev run or up on an up-to-date
+		// one) still names its build.
+		if s.building == 0 && !s.hasBuild {
+			s.lastBuild, s.buildOK, s.hasBuild = fmt.Sprintf("build #%d (up to date)", e.Build), true, true
+		}
 	case devloop.TypeVMGDB:
 		s.gdbWait = e.Boot == s.boot && s.vm == vmBooting
 	case devloop.TypeVMStart:

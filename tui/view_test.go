@@ -143,6 +143,17 @@ func TestTUIStatus(t *testing.T) {
 	}{
 		{name: "nothing yet", vm: "no VM", want: []string{"hello · elf", "no build yet", "watching"}},
 		{name: "first build", events: []devloop.Event{{Type: devloop.TypeBuildStart, Build: 1}}, vm: "building", want: []string{"build #1 running…"}},
+		{name: "an image that needed no build", events: []devloop.Event{{Type: devloop.TypeImageReady, Build: 4}},
+			vm: "no VM", want: []string{"build #4 (up to date)"}, lacks: []string{"no build yet"}},
+		{
+			name: "an image after its build keeps the build's result",
+			events: []devloop.Event{
+				{Type: devloop.TypeBuildStart, Build: 5},
+				{Type: devloop.TypeBuildDone, Build: 5, OK: &good, DurationMS: f(812)},
+				{Type: devloop.TypeImageReady, Build: 5},
+			},
+			vm: "no VM", want: []string{"build #5 ok 812ms"}, lacks: []string{"up to date"},
+		},
 		{
 			name: "booting then running",
 			events: []devloop.Event{

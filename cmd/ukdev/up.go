@@ -430,6 +430,11 @@ func (h *eventHub) remember(e devloop.Event) {
 		h.build = append(h.build[:0], e)
 	case devloop.TypeBuildDone, devloop.TypeBuildCanceled:
 		h.build = append(h.build, e)
+	case devloop.TypeImageReady:
+		// Alone, it names an up-to-date image booted without a build; a
+		// reboot prepares the image again: keep the last one only.
+		h.build = slices.DeleteFunc(h.build, func(x devloop.Event) bool { return x.Type == devloop.TypeImageReady })
+		h.build = append(h.build, e)
 	case devloop.TypeVMStart:
 		h.boot = append(h.boot[:0], e)
 		h.lines = h.lines[:0]
