@@ -693,7 +693,13 @@ func (c *Cloud) serveEBS(w http.ResponseWriter, r *http.Request) {
 		if err != nil {
 			c.t.Errorf("PutSnapshotBlock index %q", parts[3])
 		}
-		data, _ := io.ReadAll(r.Body)
+		data, err := io.ReadAll(r.Body)
+		if err != nil {
+			// The client gave up in the middle of the block (a cancelled
+			// deploy): the service never receives a whole block, and
+			// nobody reads the answer.
+			return
+		}
 		sum := sha256.Sum256(data)
 		if got, want := r.Header.Get("X-Amz-Checksum"), base64.StdEncoding.EncodeToString(sum[:]); got != want {
 			ebsError(w, 400, "ValidationException", "checksum mismatch")
