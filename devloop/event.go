@@ -191,6 +191,11 @@ type Timing struct {
 	ImageMS float64 `json:"image_ms"`
 	// QEMUMS is QEMU's own time: spawn → QMP ready, plus cont → first line.
 	QEMUMS float64 `json:"qemu_ms"`
+	// BootMS runs from QEMU's spawn to the first console line on the wall
+	// clock: QEMUMS plus whatever ukdev did between QMP ready and cont
+	// (stopping the old VM, handing over ports), the figure a bare QEMU
+	// boot of the same argv compares with.
+	BootMS float64 `json:"boot_ms"`
 	// OverheadMS is everything else ukdev spent (stopping the old VM,
 	// scheduling, port forwards).
 	OverheadMS float64 `json:"overhead_ms"`

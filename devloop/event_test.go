@@ -49,9 +49,9 @@ func TestEventMarshalJSON(t *testing.T) {
 		},
 		{
 			name: "timing nested",
-			e:    Event{Time: at, Type: TypeReload, Boot: 2, Timing: &Timing{DebounceMS: 100, BuildMS: 300, ImageMS: 1.5, QEMUMS: 80, OverheadMS: 2.5, TotalMS: 484}},
+			e:    Event{Time: at, Type: TypeReload, Boot: 2, Timing: &Timing{DebounceMS: 100, BuildMS: 300, ImageMS: 1.5, QEMUMS: 80, BootMS: 82.5, OverheadMS: 2.5, TotalMS: 484}},
 			want: map[string]any{"ts": "2026-01-02T03:04:05.678Z", "type": "reload.done", "boot": 2.0, "timing": map[string]any{
-				"debounce_ms": 100.0, "build_ms": 300.0, "image_ms": 1.5, "qemu_ms": 80.0, "overhead_ms": 2.5, "total_ms": 484.0}},
+				"debounce_ms": 100.0, "build_ms": 300.0, "image_ms": 1.5, "qemu_ms": 80.0, "boot_ms": 82.5, "overhead_ms": 2.5, "total_ms": 484.0}},
 		},
 		{
 			name: "exit with reason and detail",
@@ -169,9 +169,9 @@ func TestEventJSONGolden(t *testing.T) {
 			`{"ts":"2026-01-02T03:04:05.678Z","type":"vm.paused","message":"boot #2 paused","boot":2}`},
 		{"vm.resumed", Event{Time: at, Type: TypeVMResumed, Boot: 2, Message: "boot #2 resumed"},
 			`{"ts":"2026-01-02T03:04:05.678Z","type":"vm.resumed","message":"boot #2 resumed","boot":2}`},
-		{"reload.done", Event{Time: at, Type: TypeReload, Boot: 2, Build: 3, Timing: &Timing{DebounceMS: 100, BuildMS: 300.25, ImageMS: 1.5, QEMUMS: 80, OverheadMS: 2.5, TotalMS: 484.25},
+		{"reload.done", Event{Time: at, Type: TypeReload, Boot: 2, Build: 3, Timing: &Timing{DebounceMS: 100, BuildMS: 300.25, ImageMS: 1.5, QEMUMS: 80, BootMS: 82.5, OverheadMS: 2.5, TotalMS: 484.25},
 			Message: "save → running in 484 ms (debounce 100, build 300, image 1.5, qemu 80, ukdev 2.5)"},
-			`{"ts":"2026-01-02T03:04:05.678Z","type":"reload.done","message":"save → running in 484 ms (debounce 100, build 300, image 1.5, qemu 80, ukdev 2.5)","build":3,"boot":2,"timing":{"debounce_ms":100,"build_ms":300.25,"image_ms":1.5,"qemu_ms":80,"overhead_ms":2.5,"total_ms":484.25}}`},
+			`{"ts":"2026-01-02T03:04:05.678Z","type":"reload.done","message":"save → running in 484 ms (debounce 100, build 300, image 1.5, qemu 80, ukdev 2.5)","build":3,"boot":2,"timing":{"debounce_ms":100,"build_ms":300.25,"image_ms":1.5,"qemu_ms":80,"boot_ms":82.5,"overhead_ms":2.5,"total_ms":484.25}}`},
 		{"health.ready", Event{Time: at, Type: TypeHealthReady, Boot: 2, Build: 3, DurationMS: ptr(812.5), URL: "http://127.0.0.1:8080/healthz",
 			Message: "boot #2 ready in 812 ms (http://127.0.0.1:8080/healthz answered)"},
 			`{"ts":"2026-01-02T03:04:05.678Z","type":"health.ready","message":"boot #2 ready in 812 ms (http://127.0.0.1:8080/healthz answered)","build":3,"boot":2,"duration_ms":812.5,"url":"http://127.0.0.1:8080/healthz"}`},

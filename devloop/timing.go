@@ -21,6 +21,7 @@ func (c *reloadClock) timing(first time.Time) *Timing {
 		DebounceMS: ms(c.debounced.Sub(c.save)),
 		ImageMS:    ms(c.imageDone.Sub(c.imageStart)),
 		QEMUMS:     ms(c.ready.Sub(c.spawn) + first.Sub(c.cont)),
+		BootMS:     ms(first.Sub(c.spawn)),
 		TotalMS:    ms(first.Sub(c.save)),
 	}
 	if c.hasBuild {

@@ -97,11 +97,8 @@ func runFlood(w io.Writer, o floodOptions) error {
 		fmt.Fprintf(w, "  %-34s %10.1f %10.1f %9.1f\n", r.mode, mb(r.rssKB), mb(r.peakKB), r.elapsed.Seconds())
 	}
 	for _, r := range results {
-		verdict := "met"
-		if mb(r.rssKB) > floodTargetMB {
-			verdict = "NOT met"
-		}
-		fmt.Fprintf(w, "target: RSS ≤ %d MB once idle after the flood, %s: %s (%.1f MB)\n", floodTargetMB, r.mode, verdict, mb(r.rssKB))
+		addTarget(w, fmt.Sprintf("RSS ≤ %d MB once idle after the build flood, %s", floodTargetMB, r.mode),
+			fmt.Sprintf("%.1f MB", mb(r.rssKB)), mb(r.rssKB) <= floodTargetMB)
 	}
 	return nil
 }

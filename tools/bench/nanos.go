@@ -74,12 +74,8 @@ func runNanos(w io.Writer, o nanosOptions) error {
 		len(writes), o.example, float64(fi.Size())/1e6, dummyKernelBytes>>20)
 	fmt.Fprintf(w, "  image %.1f MB (sparse), %d files\n", float64(st.Bytes)/1e6, st.Files)
 	printTable(w, row{"nanosimg.Write", writes})
-	verdict := "met"
-	if median(writes) >= imageWriteTargetMS {
-		verdict = "NOT met"
-	}
-	fmt.Fprintf(w, "target: image written in < %d ms for an 8 MB Go program: %s (%.1f ms median for %.1f MB)\n",
-		imageWriteTargetMS, verdict, median(writes), float64(fi.Size())/1e6)
+	addTarget(w, fmt.Sprintf("Nanos image written in < %d ms for an 8 MB Go program", imageWriteTargetMS),
+		fmt.Sprintf("%.1f ms median for %.1f MB", median(writes), float64(fi.Size())/1e6), median(writes) < imageWriteTargetMS)
 
 	key, why := nanosKernelKey(o.kernel)
 	if key == "" {
