@@ -32,11 +32,7 @@ import (
 	"time"
 
 	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/internal/procfs"
-	"github.com/ukdev/ukdev/project"
-	"github.com/ukdev/ukdev/vm"
-	"github.com/ukdev/ukdev/vm/qemu"
 )
 
 const (
@@ -125,32 +121,15 @@ func run(ukdev, example string, edits int, verbose bool) error {
 	if err := copyProject(example, dir); err != nil {
 		return err
 	}
-	cfg, err := project.Load(filepath.Join(dir, project.FileName))
-	if err != nil {
-		return fmt.Errorf("bench: %w", err)
-	}
-
 	mainC := filepath.Join(dir, "main.c")
-	res, err := benchUkdev(ws.ukdev, dir, ws.env("NO_COLOR=1"), edits, verbose, func(banner string) error { return setBanner(mainC, banner) })
+	bareDir := filepath.Join(ws.tmp, "bare")
+	res, err := benchUkdev(ws.ukdev, dir, ws.env("NO_COLOR=1"), edits, verbose, bareDir, func(banner string) error { return setBanner(mainC, banner) })
 	leftover := ws.killLeftovers()
 	if err != nil {
 		return err
 	}
-
-	kernelCopy := filepath.Join(ws.tmp, "kernel.elf")
-	if err := copyFile(cfg.Kernel.Image, kernelCopy, 0o444); err != nil {
-		return err
-	}
-	spec := vm.Spec{
-		QEMU:      cfg.VM.QEMU,
-		Image:     image.Image{Kernel: kernelCopy, DebugExit: true, PVPanic: true},
-		Accel:     res.accel,
-		Machine:   res.machine,
-		MemoryMiB: 128,
-		CPUs:      1,
-		QMPSocket: filepath.Join(ws.runtime, "qmp.sock"),
-	}
-	bare, err := benchBare(spec, edits)
+	// The example's first line is its banner.
+	bare, err := benchBareArgv(res.bareArgv, edits, func(string) bool { return true })
 	if err != nil {
 		return err
 	}
@@ -169,12 +148,16 @@ type ukdevResult struct {
 	// saveToBanner is each edit's time from the file write to the new
 	// banner's console event, in ms, on the benchmark's own clock.
 	saveToBanner []float64
+	// bareArgv is the last boot's QEMU command line made bare (see
+	// bareArgv), its files copied.
+	bareArgv []string
 }
 
 // benchUkdev runs `ukdev dev --json` in dir, waits for the first boot,
 // makes n edits of the banner with setBanner, each waited for until the
-// new boot prints it, then stops ukdev with SIGTERM.
-func benchUkdev(ukdev, dir string, env []string, n int, verbose bool, setBanner func(banner string) error) (ukdevResult, error) {
+// new boot prints it, keeps the last boot's QEMU command line made bare
+// with its files copied into bareDir, then stops ukdev with SIGTERM.
+func benchUkdev(ukdev, dir string, env []string, n int, verbose bool, bareDir string, setBanner func(banner string) error) (ukdevResult, error) {
 	var res ukdevResult
 	s, err := startSession(ukdev, dir, env, verbose)
 	if err != nil {
@@ -223,6 +206,19 @@ func benchUkdev(ukdev, dir string, env []string, n int, verbose bool, setBanner 
 		}
 		res.timings = append(res.timings, t)
 	}
+	start, ok = s.starts[boot]
+	if !ok || start.PID == 0 {
+		return res, fmt.Errorf("bench: boot %d's vm.start has no QEMU pid\n%s", boot, s.transcript())
+	}
+	argv, err := qemuArgv(start.PID)
+	if err == nil {
+		if err = os.MkdirAll(bareDir, 0o755); err == nil {
+			res.bareArgv, err = bareArgv(argv, bareDir)
+		}
+	}
+	if err != nil {
+		return res, err
+	}
 	return res, s.stop()
 }
 
@@ -233,6 +229,7 @@ type event struct {
 	Line    *string           `json:"line"`
 	Accel   string            `json:"accel"`
 	Machine string            `json:"machine"`
+	PID     int               `json:"pid"`
 	Timing  *devloop.Timing   `json:"timing"`
 	raw     string
 	notJSON bool // the line did not parse
@@ -385,31 +382,6 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
-}
-
-// benchBare boots spec n times under a bare QEMU, not paused, and returns
-// each spawn → first complete stdout line time in ms.
-func benchBare(spec vm.Spec, n int) ([]float64, error) {
-	var times []float64
-	for i := 1; i <= n; i++ {
-		d, err := bareBoot(spec)
-		if err != nil {
-			return nil, fmt.Errorf("bench: bare QEMU boot %d: %w", i, err)
-		}
-		times = append(times, ms(d))
-	}
-	return times, nil
-}
-
-// bareBoot starts QEMU on spec with its console on a pipe and times
-// spawn → first complete line.
-func bareBoot(spec vm.Spec) (time.Duration, error) {
-	bin := spec.QEMU
-	if bin == "" {
-		bin = vm.DefaultQEMU
-	}
-	defer os.Remove(spec.QMPSocket)
-	return timeToLine(exec.Command(bin, qemu.Args(spec)...), func(string) bool { return true })
 }
 
 // timeToLine starts cmd in its own process group, times spawn → the first

@@ -30,6 +30,19 @@ const (
 	// opsRuns is the number of `ops run` boots timed: each one also
 	// builds an image, and a few are enough to compare.
 	opsRuns = 5
+	// nanosBeyondBareTargetMS is the target for save → the program's
+	// banner without the build, beyond a bare QEMU boot of the same image
+	// and argv, medians.
+	nanosBeyondBareTargetMS = 30
+	// opsRatioTarget is the target for `ops run` over ukdev's reload
+	// without its build, medians.
+	opsRatioTarget = 3
+)
+
+// Names of the Nanos reload targets, printed measured or skipped.
+var (
+	nanosBareTarget = fmt.Sprintf("Nanos: save → program's banner − build ≤ bare QEMU (same image, same argv) + %d ms, medians", nanosBeyondBareTargetMS)
+	nanosOpsTarget  = fmt.Sprintf("Nanos: ukdev (image + boot → banner) ≥ %d× faster than ops run, medians", opsRatioTarget)
 )
 
 // nanosOptions configure the Nanos part of the benchmark.
@@ -80,6 +93,8 @@ func runNanos(w io.Writer, o nanosOptions) error {
 	key, why := nanosKernelKey(o.kernel)
 	if key == "" {
 		fmt.Fprintf(w, "\nNanos reload: skipped: %s\n", why)
+		skipTarget(w, nanosBareTarget, why)
+		skipTarget(w, nanosOpsTarget, why)
 		return nil
 	}
 	return benchNanosReload(w, o, key, why)
@@ -184,8 +199,16 @@ func benchNanosReload(w io.Writer, o nanosOptions, kernelKey, kernelPath string)
 		return err
 	}
 	mainGo := filepath.Join(dir, "main.go")
-	res, err := benchUkdev(ws.ukdev, dir, ws.env("NO_COLOR=1"), o.edits, o.verbose, func(banner string) error { return setGoBanner(mainGo, banner) })
+	res, err := benchUkdev(ws.ukdev, dir, ws.env("NO_COLOR=1"), o.edits, o.verbose, filepath.Join(ws.tmp, "bare"), func(banner string) error { return setGoBanner(mainGo, banner) })
 	leftover := ws.killLeftovers()
+	if err != nil {
+		return err
+	}
+	banner, err := currentBanner(mainGo)
+	if err != nil {
+		return err
+	}
+	bare, err := benchBareArgv(res.bareArgv, o.edits, func(line string) bool { return line == banner })
 	if err != nil {
 		return err
 	}
@@ -209,8 +232,20 @@ func benchNanosReload(w io.Writer, o nanosOptions, kernelKey, kernelPath string)
 		{"save → program's banner", res.saveToBanner},
 	}
 	printTable(w, rows...)
+	fmt.Fprintf(w, "bare QEMU: %d boots of the last image, same argv, not paused\n", len(bare))
+	printRow(w, "spawn → program's banner", bare)
+	var withoutBuild []float64
+	for i, t := range res.timings {
+		if i < len(res.saveToBanner) {
+			withoutBuild = append(withoutBuild, res.saveToBanner[i]-t.BuildMS)
+		}
+	}
+	beyond := median(withoutBuild) - median(bare)
+	addTarget(w, nanosBareTarget, fmt.Sprintf("%+.1f ms: %.1f ms against %.1f ms", beyond, median(withoutBuild), median(bare)),
+		beyond <= nanosBeyondBareTargetMS)
 	if opsWhy != "" {
 		fmt.Fprintf(w, "ops run: skipped: %s\n", opsWhy)
+		skipTarget(w, nanosOpsTarget, opsWhy)
 	} else {
 		fmt.Fprintf(w, "ops run: %d runs of the same program and config.json (image build + boot)\n", len(opsTimes))
 		printRow(w, "spawn → program's banner", opsTimes)
@@ -223,7 +258,8 @@ func benchNanosReload(w io.Writer, o nanosOptions, kernelKey, kernelPath string)
 			}
 		}
 		printRow(w, "ukdev, build left out", noBuild)
-		fmt.Fprintf(w, "ratio ops run / ukdev (image + boot → banner), medians: %.2fx\n", median(opsTimes)/median(noBuild))
+		ratio := median(opsTimes) / median(noBuild)
+		addTarget(w, nanosOpsTarget, fmt.Sprintf("%.2fx: ops run %.1f ms, ukdev %.1f ms", ratio, median(opsTimes), median(noBuild)), ratio >= opsRatioTarget)
 	}
 	if len(leftover) > 0 {
 		return fmt.Errorf("bench: ukdev left QEMU processes behind after SIGTERM (killed): %v", leftover)
