@@ -3,6 +3,30 @@
 // expects (.git, .gitignore files with git's semantics, configured
 // patterns, editor temporary files, the build's own outputs) and debounces
 // bursts of events into single Changes. It knows nothing about builds.
+//
+// # When a batch closes
+//
+// A batch closes after a quiet window with no event, and at the latest
+// MaxWait after its first event. The window depends on what the batch
+// looks like:
+//
+//   - A save: at most SaveMaxPaths distinct paths, no events lost, the
+//     batch began at least Debounce after the previous Change was
+//     emitted, and every path in it is present now unless it was created
+//     during the batch (a temporary file that came and went). It closes
+//     after Settle of quiet (a few milliseconds): the burst of syscalls
+//     one save makes (vim's rename-and-write, JetBrains' safe write,
+//     `sed -i`'s rename over, an in-place write) is over by then.
+//   - Anything else closes after Debounce of quiet: a batch that grew
+//     past SaveMaxPaths (a checkout, `git stash`), one that began less than
+//     Debounce after the previous Change (the tail of a storm), one that
+//     lost events, and one holding a file that was there before and is
+//     missing now (an editor that renamed it away is about to write it
+//     again; a real deletion waits the Debounce).
+//
+// The rule is the same for every editor and tool; it never looks at
+// names. A storm therefore costs one Change (or one per MaxWait), as
+// before, and a save costs Settle.
 package watcher
 
 import (
@@ -28,6 +52,12 @@ const (
 	DefaultDebounce = 100 * time.Millisecond
 	// DefaultMaxWait is the longest batch used when Options.MaxWait is 0.
 	DefaultMaxWait = 2 * time.Second
+	// DefaultSettle is the quiet time that closes a batch that looks like
+	// one save, used when Options.Settle is 0 (capped at the Debounce).
+	DefaultSettle = 8 * time.Millisecond
+	// SaveMaxPaths is the most distinct paths a batch closed after Settle
+	// may hold; a larger batch waits the Debounce.
+	SaveMaxPaths = 8
 	// MaxPaths is the most paths a Change lists.
 	MaxPaths = 100
 	// OverflowPath stands first in Change.Paths when the kernel's event
@@ -73,6 +103,11 @@ type Options struct {
 	// emission, so a continuous stream of events still yields Changes;
 	// 0 means DefaultMaxWait. It must not be shorter than Debounce.
 	MaxWait time.Duration
+	// Settle is the quiet time that closes a batch that looks like one
+	// save (see the package doc); 0 means DefaultSettle, or Debounce when
+	// that is shorter. It must not be longer than Debounce; equal to it,
+	// every batch waits the Debounce.
+	Settle time.Duration
 }
 
 // Change is one batch of changed paths.
@@ -99,6 +134,7 @@ type Watcher struct {
 	scopes   []scope
 	debounce time.Duration
 	maxWait  time.Duration
+	settle   time.Duration
 	rules    *rules
 	opts     Options // as given, to read the ignore rules again
 	fsw      *fsnotify.Watcher
@@ -226,9 +262,9 @@ func checkOptions(opts Options) (*Watcher, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("watcher: root %s: not a directory", root)
 	}
-	debounce, maxWait := opts.Debounce, opts.MaxWait
-	if debounce < 0 || maxWait < 0 {
-		return nil, fmt.Errorf("watcher: debounce %v and max wait %v must not be negative", debounce, maxWait)
+	debounce, maxWait, settle := opts.Debounce, opts.MaxWait, opts.Settle
+	if debounce < 0 || maxWait < 0 || settle < 0 {
+		return nil, fmt.Errorf("watcher: debounce %v, max wait %v and settle %v must not be negative", debounce, maxWait, settle)
 	}
 	if debounce == 0 {
 		debounce = DefaultDebounce
@@ -239,6 +275,12 @@ func checkOptions(opts Options) (*Watcher, error) {
 	if maxWait < debounce {
 		return nil, fmt.Errorf("watcher: max wait %v is shorter than the debounce %v", maxWait, debounce)
 	}
+	if settle == 0 {
+		settle = min(DefaultSettle, debounce)
+	}
+	if settle > debounce {
+		return nil, fmt.Errorf("watcher: settle %v is longer than the debounce %v", settle, debounce)
+	}
 	scopes, err := resolveScopes(root, opts.Paths)
 	if err != nil {
 		return nil, err
@@ -247,7 +289,7 @@ func checkOptions(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{root: root, scopes: scopes, debounce: debounce, maxWait: maxWait, rules: r, opts: opts}, nil
+	return &Watcher{root: root, scopes: scopes, debounce: debounce, maxWait: maxWait, settle: settle, rules: r, opts: opts}, nil
 }
 
 // Changes delivers one Change per batch. It is unbuffered: a batch is held
@@ -313,9 +355,18 @@ func (w *Watcher) Run(ctx context.Context) error {
 	// Change.
 	var out *batch
 	var pending Change
+	// lastClose is when the previous batch closed: a batch that begins
+	// within a Debounce of it is the tail of a storm, not a save.
+	var lastClose time.Time
 	arm := func() {
 		if !armed && !cur.empty() {
-			timer.Reset(w.debounce)
+			// A batch that may be a save is looked at after Settle;
+			// the rest is checked again when the timer fires.
+			wait := w.debounce
+			if w.mayBeSave(cur, lastClose) {
+				wait = w.settle
+			}
+			timer.Reset(wait)
 			armed = true
 		}
 	}
@@ -325,6 +376,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if cur.empty() {
 			return
 		}
+		lastClose = now
 		if cur.overflow {
 			// Directories created while events were lost have no watch.
 			w.rescan()
@@ -393,7 +445,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if w.drainPending(cur) {
 				now = time.Now()
 			}
-			due := cur.due(w.debounce, w.maxWait)
+			due := cur.due(w.quiet(cur, lastClose), w.maxWait)
 			if now.Before(due) {
 				timer.Reset(due.Sub(now))
 				armed = true
@@ -422,6 +474,36 @@ func (w *Watcher) drainPending(b *batch) bool {
 		}
 	}
 	return true
+}
+
+// mayBeSave reports whether batch b can still close after Settle as far as
+// its size, lost events and start tell (see the package doc); lastClose is
+// when the previous batch closed.
+func (w *Watcher) mayBeSave(b *batch, lastClose time.Time) bool {
+	if b.overflow || b.truncated || len(b.paths) > SaveMaxPaths {
+		return false
+	}
+	return lastClose.IsZero() || b.first.Sub(lastClose) >= w.debounce
+}
+
+// quiet returns the quiet time that closes batch b: Settle when it looks
+// like one save, Debounce otherwise (see the package doc).
+func (w *Watcher) quiet(b *batch, lastClose time.Time) time.Duration {
+	if w.settle == w.debounce || !w.mayBeSave(b, lastClose) {
+		return w.debounce
+	}
+	for rel := range b.paths {
+		if _, ok := b.created[rel]; ok {
+			continue
+		}
+		// A file that was there and is missing now was renamed away or
+		// deleted: an editor writes it again right after; a deletion
+		// that is meant waits the Debounce.
+		if _, err := os.Lstat(w.abs(rel)); errors.Is(err, fs.ErrNotExist) {
+			return w.debounce
+		}
+	}
+	return w.settle
 }
 
 // stopped says why fsnotify's channels closed: after Close that is a normal
@@ -479,13 +561,13 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
 		fi, err := os.Lstat(ev.Name)
 		if err == nil && fi.IsDir() {
 			if !w.rules.ignored(rel, true) {
-				w.watchTree(rel, func(p string) { b.add(p, now) })
+				w.watchTree(rel, func(p string) { b.addCreated(p, now) })
 			}
 			return
 		}
 		// A file that came and went already is still a change.
 		if !w.rules.ignored(rel, false) {
-			b.add(rel, now)
+			b.addCreated(rel, now)
 		}
 	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
 		_, wasDir := w.watched[rel]
@@ -774,6 +856,10 @@ func (w *Watcher) unwatch(dir string) {
 // batch accumulates the changes of one Change.
 type batch struct {
 	paths map[string]struct{}
+	// created holds the paths whose first event in the batch created
+	// them (or a directory holding them): their absence at the end says
+	// nothing about a save in progress.
+	created map[string]struct{}
 	// overflow says events were lost (the kernel queue overflowed).
 	overflow bool
 	// truncated says more than maxTracked paths changed.
@@ -782,7 +868,9 @@ type batch struct {
 }
 
 // newBatch returns an empty batch.
-func newBatch() *batch { return &batch{paths: make(map[string]struct{})} }
+func newBatch() *batch {
+	return &batch{paths: make(map[string]struct{}), created: make(map[string]struct{})}
+}
 
 // empty reports whether nothing was recorded.
 func (b *batch) empty() bool { return len(b.paths) == 0 && !b.overflow && !b.truncated }
@@ -808,6 +896,16 @@ func (b *batch) add(rel string, now time.Time) {
 	b.paths[rel] = struct{}{}
 }
 
+// addCreated records a path that an event created; it counts as created
+// only when it is new to the batch.
+func (b *batch) addCreated(rel string, now time.Time) {
+	_, seen := b.paths[rel]
+	b.add(rel, now)
+	if _, ok := b.paths[rel]; ok && !seen {
+		b.created[rel] = struct{}{}
+	}
+}
+
 // markOverflow records that events were lost.
 func (b *batch) markOverflow(now time.Time) {
 	b.touch(now)
@@ -829,7 +927,11 @@ func (b *batch) merge(later *batch) {
 	b.overflow = b.overflow || later.overflow
 	b.truncated = b.truncated || later.truncated
 	for p := range later.paths {
+		_, seen := b.paths[p]
 		b.add(p, later.last)
+		if _, ok := later.created[p]; ok && !seen {
+			b.created[p] = struct{}{}
+		}
 	}
 	if b.first.IsZero() {
 		b.first = later.first
