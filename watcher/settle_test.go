@@ -73,6 +73,21 @@ var editorSaves = []struct {
 		},
 	},
 	{
+		// vim as above, stalled (a loaded machine) for longer than
+		// Settle between renaming main.c away and writing it again:
+		// the batch waits for main.c, then settles.
+		name: "vim stalled between the rename and the write",
+		save: func(t *testing.T, dir string) {
+			main := filepath.Join(dir, "main.c")
+			step(t, "rename to backup", os.Rename(main, main+"~"))
+			time.Sleep(5 * DefaultSettle)
+			f := writeNew(t, main, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644, "int main(void) { return 1; }\n", true)
+			step(t, "close", f.Close())
+			step(t, "chmod", os.Chmod(main, 0o644))
+			step(t, "unlink backup", os.Remove(main+"~"))
+		},
+	},
+	{
 		// emacs, first save of the session with make-backup-files: the
 		// lock symlink taken when the buffer was modified, the original
 		// renamed to the backup, a new file written, the lock removed.

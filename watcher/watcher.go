@@ -22,7 +22,8 @@
 //     Debounce after the previous Change (the tail of a storm), one that
 //     lost events, and one holding a file that was there before and is
 //     missing now (an editor that renamed it away is about to write it
-//     again; a real deletion waits the Debounce).
+//     again, and the batch settles once it is back; a real deletion
+//     waits the Debounce).
 //
 // The rule is the same for every editor and tool; it never looks at
 // names. A storm therefore costs one Change (or one per MaxWait), as
@@ -358,16 +359,27 @@ func (w *Watcher) Run(ctx context.Context) error {
 	// lastClose is when the previous batch closed: a batch that begins
 	// within a Debounce of it is the tail of a storm, not a save.
 	var lastClose time.Time
+	// timerAt is when the armed timer fires.
+	var timerAt time.Time
+	setTimer := func(at time.Time) {
+		timer.Reset(time.Until(at))
+		timerAt, armed = at, true
+	}
 	arm := func() {
-		if !armed && !cur.empty() {
-			// A batch that may be a save is looked at after Settle;
-			// the rest is checked again when the timer fires.
-			wait := w.debounce
-			if w.mayBeSave(cur, lastClose) {
-				wait = w.settle
-			}
-			timer.Reset(wait)
-			armed = true
+		if cur.empty() {
+			return
+		}
+		// A batch that may be a save is looked at Settle after its last
+		// event, also when the timer was set for the Debounce because a
+		// file was missing (the editor stalled between renaming it away
+		// and writing it again); the rest is checked again when the
+		// timer fires.
+		at := cur.last.Add(w.debounce)
+		if w.mayBeSave(cur, lastClose) {
+			at = cur.last.Add(w.settle)
+		}
+		if !armed || at.Before(timerAt) {
+			setTimer(at)
 		}
 	}
 	closeBatch := func(now time.Time) {
@@ -447,8 +459,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 			due := cur.due(w.quiet(cur, lastClose), w.maxWait)
 			if now.Before(due) {
-				timer.Reset(due.Sub(now))
-				armed = true
+				setTimer(due)
 				continue
 			}
 			closeBatch(now)
