@@ -88,6 +88,21 @@ var editorSaves = []struct {
 		},
 	},
 	{
+		// vim as above, its fsync outlasting Settle (a busy disk): the
+		// content is complete when the batch settles; the chmod that
+		// follows changes nothing and is no second Change.
+		name: "vim with an fsync longer than Settle",
+		save: func(t *testing.T, dir string) {
+			main := filepath.Join(dir, "main.c")
+			step(t, "rename to backup", os.Rename(main, main+"~"))
+			f := writeNew(t, main, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644, "int main(void) { return 1; }\n", true)
+			time.Sleep(5 * DefaultSettle)
+			step(t, "close", f.Close())
+			step(t, "chmod", os.Chmod(main, 0o644))
+			step(t, "unlink backup", os.Remove(main+"~"))
+		},
+	},
+	{
 		// emacs, first save of the session with make-backup-files: the
 		// lock symlink taken when the buffer was modified, the original
 		// renamed to the backup, a new file written, the lock removed.
@@ -234,6 +249,45 @@ func TestSettleRule(t *testing.T) {
 			}
 			if took := last.Emitted.Sub(last.First); took < saveDebounce {
 				t.Errorf("Change %q closed %v after its first event, before the Debounce %v", last.Paths, took, saveDebounce)
+			}
+		})
+	}
+}
+
+// TestAttributesAfterASave: attribute changes right after a Change that
+// leave its files as they were end that save; those that change the
+// modification time (touch) or the mode are changes.
+func TestAttributesAfterASave(t *testing.T) {
+	tests := []struct {
+		name   string
+		act    func(t *testing.T, main string)
+		change bool
+	}{
+		{"chmod to the same mode", func(t *testing.T, main string) { step(t, "chmod", os.Chmod(main, 0o644)) }, false},
+		{"chmod to another mode", func(t *testing.T, main string) { step(t, "chmod", os.Chmod(main, 0o755)) }, true},
+		{"touch", func(t *testing.T, main string) {
+			later := time.Now().Add(time.Hour)
+			step(t, "utimes", os.Chtimes(main, later, later))
+		}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			root := t.TempDir()
+			main := filepath.Join(root, "main.c")
+			writeFile(t, root, "main.c", "x")
+			w := start(t, Options{Root: root, Debounce: saveDebounce, Settle: DefaultSettle})
+			writeFile(t, root, "main.c", "int main;")
+			if c := w.next(t); !reflect.DeepEqual(c.Paths, []string{"main.c"}) {
+				t.Fatalf("Change = %q, want [main.c]", c.Paths)
+			}
+			tt.act(t, main)
+			if !tt.change {
+				w.none(t, saveDebounce+saveDebounce/2)
+				return
+			}
+			if c := w.next(t); !reflect.DeepEqual(c.Paths, []string{"main.c"}) {
+				t.Errorf("Change = %q, want [main.c]", c.Paths)
 			}
 		})
 	}

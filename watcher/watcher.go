@@ -25,6 +25,13 @@
 //     again, and the batch settles once it is back; a real deletion
 //     waits the Debounce).
 //
+// A batch of attribute changes alone that begins within a Debounce of the
+// previous Change, on files of that Change left as they were then (the
+// same file, size, modification time and mode), is the end of that save
+// and is dropped: vim sets the mode of the file it wrote after an fsync
+// that may outlast Settle. touch(1) and a real chmod change the
+// modification time or the mode, and count.
+//
 // The rule is the same for every editor and tool; it never looks at
 // names. A storm therefore costs one Change (or one per MaxWait), as
 // before, and a save costs Settle.
@@ -359,6 +366,9 @@ func (w *Watcher) Run(ctx context.Context) error {
 	// lastClose is when the previous batch closed: a batch that begins
 	// within a Debounce of it is the tail of a storm, not a save.
 	var lastClose time.Time
+	// saved is the state of the files of the previous batch when it
+	// closed, if it was small enough to look like a save.
+	var saved map[string]fileState
 	// timerAt is when the armed timer fires.
 	var timerAt time.Time
 	setTimer := func(at time.Time) {
@@ -389,6 +399,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			return
 		}
 		lastClose = now
+		saved = w.snapshot(cur)
 		if cur.overflow {
 			// Directories created while events were lost have no watch.
 			w.rescan()
@@ -462,6 +473,10 @@ func (w *Watcher) Run(ctx context.Context) error {
 				setTimer(due)
 				continue
 			}
+			if w.isEcho(cur, lastClose, saved) {
+				cur = newBatch()
+				continue
+			}
 			closeBatch(now)
 		case send <- pending:
 			out = nil
@@ -515,6 +530,63 @@ func (w *Watcher) quiet(b *batch, lastClose time.Time) time.Duration {
 		}
 	}
 	return w.settle
+}
+
+// fileState is what a build reads of a file, as far as Lstat tells.
+type fileState struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64 // nanoseconds since the epoch
+	mode     fs.FileMode
+}
+
+// stateOf returns the state of the file at path, and false when it cannot
+// be read.
+func stateOf(path string) (fileState, bool) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fileState{}, false
+	}
+	st := fileState{size: fi.Size(), mtime: fi.ModTime().UnixNano(), mode: fi.Mode()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.dev, st.ino = uint64(sys.Dev), sys.Ino
+	}
+	return st, true
+}
+
+// snapshot records the state of the files of batch b as it closes, when b
+// is small enough to look like a save; nil otherwise.
+func (w *Watcher) snapshot(b *batch) map[string]fileState {
+	if b.overflow || b.truncated || len(b.paths) > SaveMaxPaths {
+		return nil
+	}
+	states := make(map[string]fileState, len(b.paths))
+	for rel := range b.paths {
+		if st, ok := stateOf(w.abs(rel)); ok {
+			states[rel] = st
+		}
+	}
+	return states
+}
+
+// isEcho reports whether batch b is only the attribute changes that end a
+// save already reported (see the package doc): it began within a Debounce
+// of the previous batch's close, holds nothing but attribute events, and
+// each of its files is as that batch left it.
+func (w *Watcher) isEcho(b *batch, lastClose time.Time, saved map[string]fileState) bool {
+	if b.content || b.overflow || b.truncated || saved == nil || b.first.Sub(lastClose) >= w.debounce {
+		return false
+	}
+	for rel := range b.paths {
+		before, ok := saved[rel]
+		if !ok {
+			return false
+		}
+		if now, ok := stateOf(w.abs(rel)); !ok || now != before {
+			return false
+		}
+	}
+	return true
 }
 
 // stopped says why fsnotify's channels closed: after Close that is a normal
@@ -607,7 +679,7 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
 		if err != nil || fi.IsDir() || w.rules.ignored(rel, false) {
 			return
 		}
-		b.add(rel, now)
+		b.addAttrib(rel, now)
 	default:
 		return
 	}
@@ -874,7 +946,9 @@ type batch struct {
 	// overflow says events were lost (the kernel queue overflowed).
 	overflow bool
 	// truncated says more than maxTracked paths changed.
-	truncated   bool
+	truncated bool
+	// content says an event other than an attribute change was seen.
+	content     bool
 	first, last time.Time
 }
 
@@ -896,6 +970,12 @@ func (b *batch) touch(now time.Time) {
 
 // add records a changed path.
 func (b *batch) add(rel string, now time.Time) {
+	b.content = true
+	b.addAttrib(rel, now)
+}
+
+// addAttrib records a path whose attributes (only) changed.
+func (b *batch) addAttrib(rel string, now time.Time) {
 	b.touch(now)
 	if _, ok := b.paths[rel]; ok {
 		return
