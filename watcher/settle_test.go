@@ -132,6 +132,20 @@ var editorSaves = []struct {
 		},
 	},
 	{
+		// VS Code as above, stalled for longer than Settle between the
+		// truncate and the write: the batch waits for the content.
+		name: "VS Code stalled between the truncate and the write",
+		save: func(t *testing.T, dir string) {
+			f, err := os.OpenFile(filepath.Join(dir, "main.c"), os.O_RDWR, 0)
+			step(t, "open", err)
+			step(t, "ftruncate", f.Truncate(0))
+			time.Sleep(5 * DefaultSettle)
+			_, err = f.WriteString("int main(void) { return 3; }\n")
+			step(t, "write", err)
+			step(t, "close", f.Close())
+		},
+	},
+	{
 		// JetBrains' safe write: a temporary file written beside it, the
 		// original renamed away, the temporary renamed in, the old one
 		// deleted.
@@ -297,7 +311,8 @@ func TestAttributesAfterASave(t *testing.T) {
 func TestQuiet(t *testing.T) {
 	const debounce, settle = 100 * time.Millisecond, 5 * time.Millisecond
 	root := t.TempDir()
-	writeFile(t, root, "present.c", "")
+	writeFile(t, root, "present.c", "x")
+	writeFile(t, root, "empty.c", "")
 	at := time.Unix(1000, 0)
 	// created returns n names of files created in the batch, gone again.
 	created := func(n int) []string {
@@ -322,6 +337,8 @@ func TestQuiet(t *testing.T) {
 		{name: "more files than a save", present: []string{"present.c"}, created: created(SaveMaxPaths), want: debounce},
 		{name: "a file there before and missing now", present: []string{"present.c", "missing.c"}, want: debounce},
 		{name: "a created file gone again", present: []string{"present.c"}, created: []string{"tmp.c"}, want: settle},
+		{name: "an empty file", present: []string{"present.c", "empty.c"}, want: debounce},
+		{name: "an empty file created", present: []string{"present.c"}, created: []string{"empty.c"}, want: debounce},
 		{name: "began within a debounce of the last Change", present: []string{"present.c"}, lastClose: at.Add(-debounce + time.Millisecond), want: debounce},
 		{name: "began a debounce after the last Change", present: []string{"present.c"}, lastClose: at.Add(-debounce), want: settle},
 		{name: "lost events", present: []string{"present.c"}, overflow: true, want: debounce},

@@ -12,18 +12,21 @@
 //
 //   - A save: at most SaveMaxPaths distinct paths, no events lost, the
 //     batch began at least Debounce after the previous Change was
-//     emitted, and every path in it is present now unless it was created
-//     during the batch (a temporary file that came and went). It closes
+//     emitted, every path in it present now unless it was created
+//     during the batch (a temporary file that came and went), and no
+//     file in it empty. It closes
 //     after Settle of quiet (a few milliseconds): the burst of syscalls
 //     one save makes (vim's rename-and-write, JetBrains' safe write,
 //     `sed -i`'s rename over, an in-place write) is over by then.
 //   - Anything else closes after Debounce of quiet: a batch that grew
 //     past SaveMaxPaths (a checkout, `git stash`), one that began less than
 //     Debounce after the previous Change (the tail of a storm), one that
-//     lost events, and one holding a file that was there before and is
+//     lost events, one holding a file that was there before and is
 //     missing now (an editor that renamed it away is about to write it
 //     again, and the batch settles once it is back; a real deletion
-//     waits the Debounce).
+//     waits the Debounce), and one holding an empty file (truncated or
+//     created and not written yet: the batch settles after the write;
+//     a file meant to be empty waits the Debounce).
 //
 // A batch of attribute changes alone that begins within a Debounce of the
 // previous Change, on files of that Change left as they were then (the
@@ -519,13 +522,19 @@ func (w *Watcher) quiet(b *batch, lastClose time.Time) time.Duration {
 		return w.debounce
 	}
 	for rel := range b.paths {
-		if _, ok := b.created[rel]; ok {
-			continue
-		}
-		// A file that was there and is missing now was renamed away or
-		// deleted: an editor writes it again right after; a deletion
-		// that is meant waits the Debounce.
-		if _, err := os.Lstat(w.abs(rel)); errors.Is(err, fs.ErrNotExist) {
+		fi, err := os.Lstat(w.abs(rel))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// A file that was there and is missing now was renamed away
+			// or deleted: an editor writes it again right after; a
+			// deletion that is meant waits the Debounce. One created
+			// in the batch and gone again was a temporary file.
+			if _, created := b.created[rel]; !created {
+				return w.debounce
+			}
+		case err == nil && fi.Mode().IsRegular() && fi.Size() == 0:
+			// Truncated or created, and not written yet: the write is
+			// coming. A file meant to be empty waits the Debounce.
 			return w.debounce
 		}
 	}
