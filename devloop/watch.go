@@ -38,6 +38,7 @@ func (l *Loop) watchOptions() watcher.Options {
 		IgnorePaths: ignore,
 		Debounce:    cfg.Watch.Debounce,
 		MaxWait:     cfg.Watch.MaxWait,
+		Settle:      cfg.Watch.Settle,
 	}
 }
 

@@ -58,3 +58,37 @@ func TestWatchIgnoresUkdevDirs(t *testing.T) {
 		t.Fatal("no change reported for main.c")
 	}
 }
+
+// TestWatchOptionsTimings: the watch keys' timings reach the watcher.
+func TestWatchOptionsTimings(t *testing.T) {
+	tests := []struct {
+		name                      string
+		config                    string
+		debounce, maxWait, settle time.Duration
+	}{
+		{"defaults", "", project.DefaultDebounce, project.DefaultMaxWait, project.DefaultSettle},
+		{"set", "watch.debounce = \"50ms\"\nwatch.max_wait = \"1s\"\nwatch.settle = \"3ms\"\n", 50 * time.Millisecond, time.Second, 3 * time.Millisecond},
+		{"settle off", "watch.settle = \"100ms\"\n", project.DefaultDebounce, project.DefaultMaxWait, project.DefaultDebounce},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			path := filepath.Join(root, project.FileName)
+			projecttest.WriteFile(t, path, "build.command = \"true\"\nkernel.image = \"k.elf\"\n"+tt.config)
+			cfg, err := project.Load(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := New(Options{Config: cfg, Backend: newFakeBackend(), StateDir: filepath.Join(t.TempDir(), "state"), RuntimeDir: t.TempDir()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.lock.Release()
+			opts := l.watchOptions()
+			if opts.Debounce != tt.debounce || opts.MaxWait != tt.maxWait || opts.Settle != tt.settle {
+				t.Errorf("debounce %v, max wait %v, settle %v; want %v, %v, %v",
+					opts.Debounce, opts.MaxWait, opts.Settle, tt.debounce, tt.maxWait, tt.settle)
+			}
+		})
+	}
+}

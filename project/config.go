@@ -42,6 +42,9 @@ const (
 	DefaultDebounce = 100 * time.Millisecond
 	// DefaultMaxWait bounds how long changes can keep delaying a build.
 	DefaultMaxWait = 2 * time.Second
+	// DefaultSettle is the quiet time after a change that looks like one
+	// save before a build (capped at the debounce).
+	DefaultSettle = 8 * time.Millisecond
 	// DefaultKeepBoots is the number of boot logs kept.
 	DefaultKeepBoots = 50
 	// DefaultMaxBytes bounds the total size of the kept boot logs.
@@ -138,6 +141,10 @@ type Watch struct {
 	Debounce time.Duration
 	// MaxWait bounds how long a stream of changes can delay a build.
 	MaxWait time.Duration
+	// Settle is the quiet time after a change that looks like one save
+	// (a few files, not right after the previous change) before a build
+	// starts; it is never longer than Debounce.
+	Settle time.Duration
 }
 
 // Kernel names the files the build produces.
@@ -236,6 +243,7 @@ type rawWatch struct {
 	Ignore   any `toml:"ignore"`
 	Debounce any `toml:"debounce"`
 	MaxWait  any `toml:"max_wait"`
+	Settle   any `toml:"settle"`
 }
 
 type rawKernel struct {
@@ -824,6 +832,19 @@ func (v *validator) watch(r rawWatch, c *Config) {
 			key = "watch.debounce"
 		}
 		v.report(key, "max_wait (%v) is shorter than debounce (%v)", c.Watch.MaxWait, c.Watch.Debounce)
+	}
+	// "0s" means the default, as for debounce.
+	debounce := c.Watch.Debounce
+	if debounce == 0 {
+		debounce = DefaultDebounce
+	}
+	var settleOK bool
+	c.Watch.Settle, settleOK = v.duration("watch.settle", r.Settle, min(DefaultSettle, debounce))
+	if c.Watch.Settle == 0 {
+		c.Watch.Settle = min(DefaultSettle, debounce)
+	}
+	if debounceOK && settleOK && c.Watch.Settle > debounce {
+		v.report("watch.settle", "settle (%v) is longer than debounce (%v)", c.Watch.Settle, debounce)
 	}
 }
 

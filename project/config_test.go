@@ -31,7 +31,7 @@ func TestParseDefaults(t *testing.T) {
 		Name:    "proj",
 		Flavor:  project.DefaultFlavor,
 		Build:   project.Build{Dir: root},
-		Watch:   project.Watch{Paths: []string{root}, Debounce: 100 * time.Millisecond, MaxWait: 2 * time.Second},
+		Watch:   project.Watch{Paths: []string{root}, Debounce: 100 * time.Millisecond, MaxWait: 2 * time.Second, Settle: 8 * time.Millisecond},
 		Kernel:  project.Kernel{Image: root + "/build/hello.elf", Symbols: root + "/build/hello.elf"},
 		VM:      project.VM{QEMU: "qemu-system-x86_64", MemoryMiB: 128, CPUs: 1, Accel: "auto", Machine: "auto"},
 		Logs:    project.Logs{KeepBoots: 50, MaxBytes: 256 << 20},
@@ -55,6 +55,7 @@ paths = [".", "/abs/lib", "../shared"]
 ignore = ["*.o", "build/"]
 debounce = "50ms"
 max_wait = "1s"
+settle = "5ms"
 [kernel]
 image = "/abs/build/hello.elf"
 initrd = "initrd.cpio"
@@ -87,7 +88,7 @@ url = "http://localhost:8080/healthz?full=1"
 		Build: project.Build{Command: "make -j2", CommandSet: true, Dir: root + "/src",
 			Env: map[string]string{"CFLAGS": "-O2", "WITH SPACE": "x"}},
 		Watch: project.Watch{Paths: []string{root, "/abs/lib", "/work/shared"}, Ignore: []string{"*.o", "build/"},
-			Debounce: 50 * time.Millisecond, MaxWait: time.Second},
+			Debounce: 50 * time.Millisecond, MaxWait: time.Second, Settle: 5 * time.Millisecond},
 		Kernel: project.Kernel{Image: "/abs/build/hello.elf", Initrd: root + "/initrd.cpio",
 			Symbols: root + "/build/hello.dbg", Cmdline: "console=ttyS0"},
 		VM: project.VM{QEMU: "/usr/bin/qemu-system-x86_64", MemoryMiB: 1024, MemorySet: true, CPUs: 2, CPUsSet: true, Accel: "tcg", Machine: "microvm",
@@ -144,6 +145,12 @@ func TestParseForms(t *testing.T) {
 			func(c *project.Config) bool { return c.VM.CPUs == 3 }},
 		{"debounce zero", "kernel.image = \"k\"\nwatch.debounce = \"0s\"\n",
 			func(c *project.Config) bool { return c.Watch.Debounce == 0 }},
+		{"settle capped by a shorter debounce", "kernel.image = \"k\"\nwatch.debounce = \"5ms\"\n",
+			func(c *project.Config) bool { return c.Watch.Settle == 5*time.Millisecond }},
+		{"settle zero is the default", "kernel.image = \"k\"\nwatch.settle = \"0s\"\n",
+			func(c *project.Config) bool { return c.Watch.Settle == project.DefaultSettle }},
+		{"settle equal to debounce", "kernel.image = \"k\"\nwatch.settle = \"100ms\"\n",
+			func(c *project.Config) bool { return c.Watch.Settle == 100*time.Millisecond }},
 		{"same port tcp and udp", "kernel.image = \"k\"\nvm.ports = [\"53:53\", \"udp:53:53\"]\n",
 			func(c *project.Config) bool { return len(c.VM.Ports) == 2 }},
 		{"metrics url alone", "kernel.image = \"k\"\nmetrics.url = \"/metrics\"\n",
@@ -198,6 +205,10 @@ func TestParseErrors(t *testing.T) {
 		{Name: "duration wrong type", Doc: img + "[watch]\ndebounce = 100\n", Line: 3, Col: 12, Key: "watch.debounce", Msg: "want a duration string"},
 		{Name: "negative duration", Doc: img + "watch.max_wait = \"-1s\"\n", Line: 2, Col: 18, Key: "watch.max_wait", Msg: "negative"},
 		{Name: "max_wait below debounce", Doc: img + "[watch]\ndebounce = \"3s\"\nmax_wait = \"1s\"\n", Line: 4, Col: 12, Key: "watch.max_wait", Msg: "shorter than debounce"},
+		{Name: "bad settle", Doc: img + "[watch]\nsettle = \"8\"\n", Line: 3, Col: 10, Key: "watch.settle", Msg: `bad duration "8"`},
+		{Name: "negative settle", Doc: img + "watch.settle = \"-8ms\"\n", Line: 2, Col: 16, Key: "watch.settle", Msg: "negative"},
+		{Name: "settle above debounce", Doc: img + "[watch]\ndebounce = \"20ms\"\nsettle = \"30ms\"\n", Line: 4, Col: 10, Key: "watch.settle", Msg: "longer than debounce"},
+		{Name: "settle above the default debounce", Doc: img + "watch.settle = \"1s\"\n", Line: 2, Col: 16, Key: "watch.settle", Msg: "settle (1s) is longer than debounce (100ms)"},
 		{Name: "missing image, no kernel table", Doc: "build.command = \"make\"\n", Line: 1, Col: 1, Key: "kernel.image", Msg: "required"},
 		{Name: "missing image, kernel table", Doc: "name = \"x\"\n\n[kernel]\ncmdline = \"q\"\n", Line: 3, Col: 2, Key: "kernel.image", Msg: "required"},
 		{Name: "missing image, dotted kernel key", Doc: "name = \"x\"\nkernel.cmdline = \"q\"\n", Line: 2, Col: 1, Key: "kernel.image", Msg: "required"},

@@ -73,6 +73,7 @@ func InitFile(d Detection) []byte {
 	}
 	line("# debounce = %s", TOMLString(DefaultDebounce.String()))
 	line("# max_wait = %s", TOMLString(DefaultMaxWait.String()))
+	line("# settle = %s  # quiet time that ends a save (a few files); the rest waits the debounce", TOMLString(DefaultSettle.String()))
 	line("")
 	line("[kernel]")
 	switch {

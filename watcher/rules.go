@@ -243,7 +243,9 @@ func matchList(ps []gitignore.Pattern, path []string, isDir bool) gitignore.Matc
 // isEditorTemp reports whether a base name is one of the temporary or
 // backup files editors write while saving: vim's write test file 4913 and
 // swap files, backups ending in ~, emacs lock (.#x) and auto-save (#x#)
-// files, and JetBrains' safe-write files.
+// files, JetBrains' safe-write files, and the temporary file `sed -i`
+// writes before renaming it over the original ("sed" and six letters or
+// digits, from mkstemp's template sedXXXXXX).
 func isEditorTemp(name string) bool {
 	switch {
 	case name == "4913":
@@ -259,6 +261,23 @@ func isEditorTemp(name string) bool {
 		return true
 	case strings.HasSuffix(name, "___jb_tmp___"), strings.HasSuffix(name, "___jb_old___"):
 		return true
+	case isSedTemp(name):
+		return true
 	}
 	return false
+}
+
+// isSedTemp reports whether name is sed's temporary file: "sed" followed by
+// the six letters or digits mkstemp puts in place of XXXXXX.
+func isSedTemp(name string) bool {
+	rest, ok := strings.CutPrefix(name, "sed")
+	if !ok || len(rest) != 6 {
+		return false
+	}
+	for _, c := range rest {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			return false
+		}
+	}
+	return true
 }

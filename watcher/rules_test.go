@@ -85,6 +85,12 @@ func TestRulesIgnored(t *testing.T) {
 		{"main.c___jb_tmp___", false, true},
 		{"main.c___jb_old___", false, true},
 		{"4913.c", false, false},
+		{"sedAb12Xy", false, true},
+		{"src/sed0a9zQk", false, true},
+		{"sed.c", false, false},
+		{"sedAb12X", false, false},
+		{"sedAb12Xy.c", false, false},
+		{"sedAb_2Xy", false, false},
 	}
 	for _, tt := range tests {
 		if got := r.ignored(tt.rel, tt.isDir); got != tt.want {

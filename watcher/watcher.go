@@ -3,6 +3,41 @@
 // expects (.git, .gitignore files with git's semantics, configured
 // patterns, editor temporary files, the build's own outputs) and debounces
 // bursts of events into single Changes. It knows nothing about builds.
+//
+// # When a batch closes
+//
+// A batch closes after a quiet window with no event, and at the latest
+// MaxWait after its first event. The window depends on what the batch
+// looks like:
+//
+//   - A save: at most SaveMaxPaths distinct paths, no events lost, the
+//     batch began at least Debounce after the previous Change was
+//     emitted, every path in it present now unless it was created
+//     during the batch (a temporary file that came and went), and no
+//     file in it empty. It closes
+//     after Settle of quiet (a few milliseconds): the burst of syscalls
+//     one save makes (vim's rename-and-write, JetBrains' safe write,
+//     `sed -i`'s rename over, an in-place write) is over by then.
+//   - Anything else closes after Debounce of quiet: a batch that grew
+//     past SaveMaxPaths (a checkout, `git stash`), one that began less than
+//     Debounce after the previous Change (the tail of a storm), one that
+//     lost events, one holding a file that was there before and is
+//     missing now (an editor that renamed it away is about to write it
+//     again, and the batch settles once it is back; a real deletion
+//     waits the Debounce), and one holding an empty file (truncated or
+//     created and not written yet: the batch settles after the write;
+//     a file meant to be empty waits the Debounce).
+//
+// A batch of attribute changes alone that begins within a Debounce of the
+// previous Change, on files of that Change left as they were then (the
+// same file, size, modification time and mode), is the end of that save
+// and is dropped: vim sets the mode of the file it wrote after an fsync
+// that may outlast Settle. touch(1) and a real chmod change the
+// modification time or the mode, and count.
+//
+// The rule is the same for every editor and tool; it never looks at
+// names. A storm therefore costs one Change (or one per MaxWait), as
+// before, and a save costs Settle.
 package watcher
 
 import (
@@ -28,6 +63,12 @@ const (
 	DefaultDebounce = 100 * time.Millisecond
 	// DefaultMaxWait is the longest batch used when Options.MaxWait is 0.
 	DefaultMaxWait = 2 * time.Second
+	// DefaultSettle is the quiet time that closes a batch that looks like
+	// one save, used when Options.Settle is 0 (capped at the Debounce).
+	DefaultSettle = 8 * time.Millisecond
+	// SaveMaxPaths is the most distinct paths a batch closed after Settle
+	// may hold; a larger batch waits the Debounce.
+	SaveMaxPaths = 8
 	// MaxPaths is the most paths a Change lists.
 	MaxPaths = 100
 	// OverflowPath stands first in Change.Paths when the kernel's event
@@ -73,6 +114,11 @@ type Options struct {
 	// emission, so a continuous stream of events still yields Changes;
 	// 0 means DefaultMaxWait. It must not be shorter than Debounce.
 	MaxWait time.Duration
+	// Settle is the quiet time that closes a batch that looks like one
+	// save (see the package doc); 0 means DefaultSettle, or Debounce when
+	// that is shorter. It must not be longer than Debounce; equal to it,
+	// every batch waits the Debounce.
+	Settle time.Duration
 }
 
 // Change is one batch of changed paths.
@@ -99,6 +145,7 @@ type Watcher struct {
 	scopes   []scope
 	debounce time.Duration
 	maxWait  time.Duration
+	settle   time.Duration
 	rules    *rules
 	opts     Options // as given, to read the ignore rules again
 	fsw      *fsnotify.Watcher
@@ -226,9 +273,9 @@ func checkOptions(opts Options) (*Watcher, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("watcher: root %s: not a directory", root)
 	}
-	debounce, maxWait := opts.Debounce, opts.MaxWait
-	if debounce < 0 || maxWait < 0 {
-		return nil, fmt.Errorf("watcher: debounce %v and max wait %v must not be negative", debounce, maxWait)
+	debounce, maxWait, settle := opts.Debounce, opts.MaxWait, opts.Settle
+	if debounce < 0 || maxWait < 0 || settle < 0 {
+		return nil, fmt.Errorf("watcher: debounce %v, max wait %v and settle %v must not be negative", debounce, maxWait, settle)
 	}
 	if debounce == 0 {
 		debounce = DefaultDebounce
@@ -239,6 +286,12 @@ func checkOptions(opts Options) (*Watcher, error) {
 	if maxWait < debounce {
 		return nil, fmt.Errorf("watcher: max wait %v is shorter than the debounce %v", maxWait, debounce)
 	}
+	if settle == 0 {
+		settle = min(DefaultSettle, debounce)
+	}
+	if settle > debounce {
+		return nil, fmt.Errorf("watcher: settle %v is longer than the debounce %v", settle, debounce)
+	}
 	scopes, err := resolveScopes(root, opts.Paths)
 	if err != nil {
 		return nil, err
@@ -247,7 +300,7 @@ func checkOptions(opts Options) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Watcher{root: root, scopes: scopes, debounce: debounce, maxWait: maxWait, rules: r, opts: opts}, nil
+	return &Watcher{root: root, scopes: scopes, debounce: debounce, maxWait: maxWait, settle: settle, rules: r, opts: opts}, nil
 }
 
 // Changes delivers one Change per batch. It is unbuffered: a batch is held
@@ -313,10 +366,33 @@ func (w *Watcher) Run(ctx context.Context) error {
 	// Change.
 	var out *batch
 	var pending Change
+	// lastClose is when the previous batch closed: a batch that begins
+	// within a Debounce of it is the tail of a storm, not a save.
+	var lastClose time.Time
+	// saved is the state of the files of the previous batch when it
+	// closed, if it was small enough to look like a save.
+	var saved map[string]fileState
+	// timerAt is when the armed timer fires.
+	var timerAt time.Time
+	setTimer := func(at time.Time) {
+		timer.Reset(time.Until(at))
+		timerAt, armed = at, true
+	}
 	arm := func() {
-		if !armed && !cur.empty() {
-			timer.Reset(w.debounce)
-			armed = true
+		if cur.empty() {
+			return
+		}
+		// A batch that may be a save is looked at Settle after its last
+		// event, also when the timer was set for the Debounce because a
+		// file was missing (the editor stalled between renaming it away
+		// and writing it again); the rest is checked again when the
+		// timer fires.
+		at := cur.last.Add(w.debounce)
+		if w.mayBeSave(cur, lastClose) {
+			at = cur.last.Add(w.settle)
+		}
+		if !armed || at.Before(timerAt) {
+			setTimer(at)
 		}
 	}
 	closeBatch := func(now time.Time) {
@@ -325,6 +401,8 @@ func (w *Watcher) Run(ctx context.Context) error {
 		if cur.empty() {
 			return
 		}
+		lastClose = now
+		saved = w.snapshot(cur)
 		if cur.overflow {
 			// Directories created while events were lost have no watch.
 			w.rescan()
@@ -393,10 +471,13 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if w.drainPending(cur) {
 				now = time.Now()
 			}
-			due := cur.due(w.debounce, w.maxWait)
+			due := cur.due(w.quiet(cur, lastClose), w.maxWait)
 			if now.Before(due) {
-				timer.Reset(due.Sub(now))
-				armed = true
+				setTimer(due)
+				continue
+			}
+			if w.isEcho(cur, lastClose, saved) {
+				cur = newBatch()
 				continue
 			}
 			closeBatch(now)
@@ -419,6 +500,99 @@ func (w *Watcher) drainPending(b *batch) bool {
 			w.handle(ev, b)
 		default:
 			return i > 0
+		}
+	}
+	return true
+}
+
+// mayBeSave reports whether batch b can still close after Settle as far as
+// its size, lost events and start tell (see the package doc); lastClose is
+// when the previous batch closed.
+func (w *Watcher) mayBeSave(b *batch, lastClose time.Time) bool {
+	if b.overflow || b.truncated || len(b.paths) > SaveMaxPaths {
+		return false
+	}
+	return lastClose.IsZero() || b.first.Sub(lastClose) >= w.debounce
+}
+
+// quiet returns the quiet time that closes batch b: Settle when it looks
+// like one save, Debounce otherwise (see the package doc).
+func (w *Watcher) quiet(b *batch, lastClose time.Time) time.Duration {
+	if w.settle == w.debounce || !w.mayBeSave(b, lastClose) {
+		return w.debounce
+	}
+	for rel := range b.paths {
+		fi, err := os.Lstat(w.abs(rel))
+		switch {
+		case errors.Is(err, fs.ErrNotExist):
+			// A file that was there and is missing now was renamed away
+			// or deleted: an editor writes it again right after; a
+			// deletion that is meant waits the Debounce. One created
+			// in the batch and gone again was a temporary file.
+			if _, created := b.created[rel]; !created {
+				return w.debounce
+			}
+		case err == nil && fi.Mode().IsRegular() && fi.Size() == 0:
+			// Truncated or created, and not written yet: the write is
+			// coming. A file meant to be empty waits the Debounce.
+			return w.debounce
+		}
+	}
+	return w.settle
+}
+
+// fileState is what a build reads of a file, as far as Lstat tells.
+type fileState struct {
+	dev, ino uint64
+	size     int64
+	mtime    int64 // nanoseconds since the epoch
+	mode     fs.FileMode
+}
+
+// stateOf returns the state of the file at path, and false when it cannot
+// be read.
+func stateOf(path string) (fileState, bool) {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return fileState{}, false
+	}
+	st := fileState{size: fi.Size(), mtime: fi.ModTime().UnixNano(), mode: fi.Mode()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.dev, st.ino = uint64(sys.Dev), sys.Ino
+	}
+	return st, true
+}
+
+// snapshot records the state of the files of batch b as it closes, when b
+// is small enough to look like a save; nil otherwise.
+func (w *Watcher) snapshot(b *batch) map[string]fileState {
+	if b.overflow || b.truncated || len(b.paths) > SaveMaxPaths {
+		return nil
+	}
+	states := make(map[string]fileState, len(b.paths))
+	for rel := range b.paths {
+		if st, ok := stateOf(w.abs(rel)); ok {
+			states[rel] = st
+		}
+	}
+	return states
+}
+
+// isEcho reports whether batch b is only the attribute changes that end a
+// save already reported (see the package doc): it began within a Debounce
+// of the previous batch's close, holds nothing but attribute events, and
+// each of its files is as that batch left it.
+func (w *Watcher) isEcho(b *batch, lastClose time.Time, saved map[string]fileState) bool {
+	if b.content || b.overflow || b.truncated || saved == nil || b.first.Sub(lastClose) >= w.debounce {
+		return false
+	}
+	for rel := range b.paths {
+		before, ok := saved[rel]
+		if !ok {
+			return false
+		}
+		if now, ok := stateOf(w.abs(rel)); !ok || now != before {
+			return false
 		}
 	}
 	return true
@@ -479,13 +653,13 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
 		fi, err := os.Lstat(ev.Name)
 		if err == nil && fi.IsDir() {
 			if !w.rules.ignored(rel, true) {
-				w.watchTree(rel, func(p string) { b.add(p, now) })
+				w.watchTree(rel, func(p string) { b.addCreated(p, now) })
 			}
 			return
 		}
 		// A file that came and went already is still a change.
 		if !w.rules.ignored(rel, false) {
-			b.add(rel, now)
+			b.addCreated(rel, now)
 		}
 	case ev.Has(fsnotify.Remove) || ev.Has(fsnotify.Rename):
 		_, wasDir := w.watched[rel]
@@ -514,7 +688,7 @@ func (w *Watcher) handle(ev fsnotify.Event, b *batch) {
 		if err != nil || fi.IsDir() || w.rules.ignored(rel, false) {
 			return
 		}
-		b.add(rel, now)
+		b.addAttrib(rel, now)
 	default:
 		return
 	}
@@ -774,15 +948,23 @@ func (w *Watcher) unwatch(dir string) {
 // batch accumulates the changes of one Change.
 type batch struct {
 	paths map[string]struct{}
+	// created holds the paths whose first event in the batch created
+	// them (or a directory holding them): their absence at the end says
+	// nothing about a save in progress.
+	created map[string]struct{}
 	// overflow says events were lost (the kernel queue overflowed).
 	overflow bool
 	// truncated says more than maxTracked paths changed.
-	truncated   bool
+	truncated bool
+	// content says an event other than an attribute change was seen.
+	content     bool
 	first, last time.Time
 }
 
 // newBatch returns an empty batch.
-func newBatch() *batch { return &batch{paths: make(map[string]struct{})} }
+func newBatch() *batch {
+	return &batch{paths: make(map[string]struct{}), created: make(map[string]struct{})}
+}
 
 // empty reports whether nothing was recorded.
 func (b *batch) empty() bool { return len(b.paths) == 0 && !b.overflow && !b.truncated }
@@ -797,6 +979,12 @@ func (b *batch) touch(now time.Time) {
 
 // add records a changed path.
 func (b *batch) add(rel string, now time.Time) {
+	b.content = true
+	b.addAttrib(rel, now)
+}
+
+// addAttrib records a path whose attributes (only) changed.
+func (b *batch) addAttrib(rel string, now time.Time) {
 	b.touch(now)
 	if _, ok := b.paths[rel]; ok {
 		return
@@ -806,6 +994,16 @@ func (b *batch) add(rel string, now time.Time) {
 		return
 	}
 	b.paths[rel] = struct{}{}
+}
+
+// addCreated records a path that an event created; it counts as created
+// only when it is new to the batch.
+func (b *batch) addCreated(rel string, now time.Time) {
+	_, seen := b.paths[rel]
+	b.add(rel, now)
+	if _, ok := b.paths[rel]; ok && !seen {
+		b.created[rel] = struct{}{}
+	}
 }
 
 // markOverflow records that events were lost.
@@ -829,7 +1027,11 @@ func (b *batch) merge(later *batch) {
 	b.overflow = b.overflow || later.overflow
 	b.truncated = b.truncated || later.truncated
 	for p := range later.paths {
+		_, seen := b.paths[p]
 		b.add(p, later.last)
+		if _, ok := later.created[p]; ok && !seen {
+			b.created[p] = struct{}{}
+		}
 	}
 	if b.first.IsZero() {
 		b.first = later.first

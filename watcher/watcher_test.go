@@ -46,9 +46,16 @@ type running struct {
 	done   chan error
 }
 
-// start creates a Watcher for opts and runs it until the test ends.
+// start creates a Watcher for opts and runs it until the test ends. When
+// opts set a Debounce and no Settle, Settle is the Debounce: every batch
+// then waits the whole quiet time, so that tests of what a Change holds
+// do not depend on the steps of one action following each other within
+// DefaultSettle on a loaded machine. The tests of the Settle rule set it.
 func start(t *testing.T, opts Options) *running {
 	t.Helper()
+	if opts.Debounce != 0 && opts.Settle == 0 {
+		opts.Settle = opts.Debounce
+	}
 	w, err := New(opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)
@@ -753,6 +760,8 @@ func TestNewRejects(t *testing.T) {
 		{"root is a file", Options{Root: filepath.Join(root, "file")}},
 		{"negative debounce", Options{Root: root, Debounce: -1}},
 		{"max wait shorter than debounce", Options{Root: root, Debounce: time.Second, MaxWait: time.Millisecond}},
+		{"negative settle", Options{Root: root, Settle: -1}},
+		{"settle longer than debounce", Options{Root: root, Debounce: 10 * time.Millisecond, Settle: 20 * time.Millisecond}},
 		{"path outside root", Options{Root: root, Paths: []string{"../elsewhere"}}},
 		{"absolute path outside root", Options{Root: root, Paths: []string{os.TempDir()}}},
 		{"missing path", Options{Root: root, Paths: []string{"src"}}},
