@@ -55,6 +55,15 @@ type Visibility interface {
 	SetVisible(visible bool) tea.Cmd
 }
 
+// Ticker is implemented by a panel that needs TickMsg while in some state
+// (sampling or polling while on screen): the root sends TickMsg only while
+// some Ticker is Ticking, or something else on screen moves with time, so
+// a panel that is not Ticking may see none for minutes. The root asks
+// after every message.
+type Ticker interface {
+	Ticking() bool
+}
+
 // KeyOwner is implemented by a panel some of whose keys, while it has the
 // focus, are its own rather than the dashboard's global keys with the same
 // key (the VMs panel's p pauses the selected VM, not this dashboard's):
@@ -134,5 +143,7 @@ type Deps struct {
 // (every ~40 ms or 512 events) so a flooding guest does not flood Update.
 type EventsMsg []devloop.Event
 
-// TickMsg arrives about once a second, for uptime and sampling.
+// TickMsg arrives about once a second while a Ticker panel is Ticking (or
+// a running deploy's clock shows), for sampling; otherwise only when the
+// status bar's uptime changes, or not at all.
 type TickMsg time.Time
