@@ -8,7 +8,8 @@
 // after a build that prints 2.5 GiB in 64 KiB lines, headless and with the
 // dashboard on a pty, beside the target, and ukdev's CPU beside an idle
 // VM with the metrics panel sampling and without, and with the memory
-// panel refreshing 20 watches and hidden. It prints numbers and asserts
+// panel refreshing 20 watches and hidden, and ukdev's own CPU beside an
+// idle VM, headless and with the dashboard. It prints numbers and asserts
 // nothing about speed: it fails only when the benchmark itself cannot run
 // (or ukdev leaves a QEMU behind).
 package main
