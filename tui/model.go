@@ -52,6 +52,9 @@ type Model struct {
 	// tab is the one of the metrics and VMs panels that shows in their
 	// shared place: the one focused last.
 	tab int
+	// wasCovered is covered() when the panels were last told whether
+	// they show.
+	wasCovered bool
 	// tickDue is when the armed tick fires, zero when none is armed;
 	// tickGen counts the armings (tick.go).
 	tickDue time.Time
@@ -137,11 +140,20 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	if !ok {
 		return next, cmd
 	}
+	if nm.covered() != nm.wasCovered {
+		// The help overlay, the deploy view or the crash view opened
+		// or closed over the panels.
+		cmd = tea.Batch(cmd, nm.tellVisible())
+	}
 	if tick := nm.armTick(); tick != nil {
 		cmd = tea.Batch(cmd, tick)
 	}
 	return nm, cmd
 }
+
+// covered reports whether something hides the panels: the help overlay,
+// the deploy view or the crash view.
+func (m Model) covered() bool { return m.showHelp || m.deploy.Active() || m.crash.Active() }
 
 // update is Update without arming the tick.
 func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
@@ -435,13 +447,16 @@ func (m *Model) relayout() tea.Cmd {
 }
 
 // tellVisible tells each panel.Visibility whether its content shows: a
-// frame with at least one row and column inside its border.
+// frame with at least one row and column inside its border, and nothing
+// over the panels (help, the deploy or crash view), so that a panel under
+// them samples nothing nobody sees.
 func (m *Model) tellVisible() tea.Cmd {
+	m.wasCovered = m.covered()
 	var cmds []tea.Cmd
 	for i, p := range m.panels {
 		if v, ok := p.(panel.Visibility); ok {
 			r := m.frames[i]
-			cmds = append(cmds, v.SetVisible(r.h >= 3 && r.w >= 3))
+			cmds = append(cmds, v.SetVisible(r.h >= 3 && r.w >= 3 && !m.wasCovered))
 		}
 	}
 	return tea.Batch(cmds...)

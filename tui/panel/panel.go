@@ -49,8 +49,9 @@ type Panel interface {
 
 // Visibility is implemented by a panel that works only while it is on
 // screen (it polls or samples something): the root calls SetVisible after
-// every layout change with whether the panel's content shows, and runs
-// the command it returns (a first poll when it appears).
+// every layout change, and when the help overlay or the deploy or crash
+// view opens or closes over the panels, with whether the panel's content
+// shows, and runs the command it returns (a first poll when it appears).
 type Visibility interface {
 	SetVisible(visible bool) tea.Cmd
 }
