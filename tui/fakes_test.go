@@ -28,6 +28,9 @@ type fakePanel struct {
 	own     []key.Binding
 	visible bool
 	shows   int
+	// samples: the panel needs ticks while visible (panel.Ticker), as the
+	// metrics, memory and VMs panels do.
+	samples bool
 }
 
 func (p *fakePanel) Init() tea.Cmd { return nil }
@@ -59,6 +62,7 @@ func (p *fakePanel) KeyBindings() []key.Binding {
 	return append([]key.Binding{key.NewBinding(key.WithKeys("x"), key.WithHelp("x", p.name+" action"))}, p.own...)
 }
 func (p *fakePanel) OwnKeys() []key.Binding { return p.own }
+func (p *fakePanel) Ticking() bool          { return p.samples && p.visible }
 func (p *fakePanel) SetVisible(v bool) tea.Cmd {
 	if v && !p.visible {
 		p.shows++

@@ -52,6 +52,13 @@ type Model struct {
 	// tab is the one of the metrics and VMs panels that shows in their
 	// shared place: the one focused last.
 	tab int
+	// wasCovered is covered() when the panels were last told whether
+	// they show.
+	wasCovered bool
+	// tickDue is when the armed tick fires, zero when none is armed;
+	// tickGen counts the armings (tick.go).
+	tickDue time.Time
+	tickGen int
 }
 
 // New returns the dashboard over the given dependencies, without starting
@@ -110,9 +117,10 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 	return m
 }
 
-// Init starts the panels, the once-a-second tick and the event stream.
+// Init starts the panels and the event stream; Update arms the tick
+// once something on screen needs it (tick.go).
 func (m Model) Init() tea.Cmd {
-	cmds := []tea.Cmd{tick()}
+	var cmds []tea.Cmd
 	for _, p := range m.panels {
 		cmds = append(cmds, p.Init())
 	}
@@ -122,13 +130,33 @@ func (m Model) Init() tea.Cmd {
 	return tea.Batch(cmds...)
 }
 
-func tick() tea.Cmd {
-	return tea.Tick(time.Second, func(t time.Time) tea.Msg { return panel.TickMsg(t) })
-}
-
 // Update routes msg: keys and mouse to the focused panel (or the one under
 // the cursor) unless they are global keys; everything else to every panel.
+// Then it arms the tick if what the screen shows now needs one sooner than
+// the one armed.
 func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	next, cmd := m.update(msg)
+	nm, ok := next.(Model)
+	if !ok {
+		return next, cmd
+	}
+	if nm.covered() != nm.wasCovered {
+		// The help overlay, the deploy view or the crash view opened
+		// or closed over the panels.
+		cmd = tea.Batch(cmd, nm.tellVisible())
+	}
+	if tick := nm.armTick(); tick != nil {
+		cmd = tea.Batch(cmd, tick)
+	}
+	return nm, cmd
+}
+
+// covered reports whether something hides the panels: the help overlay,
+// the deploy view or the crash view.
+func (m Model) covered() bool { return m.showHelp || m.deploy.Active() || m.crash.Active() }
+
+// update is Update without arming the tick.
+func (m Model) update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		m.width, m.height = msg.Width, msg.Height
@@ -165,8 +193,10 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 	case eventsClosedMsg:
 		m.log.Info("dashboard: event stream closed; quitting")
 		return m, tea.Quit
+	case tickMsg:
+		return m, m.onTick(msg)
 	case panel.TickMsg:
-		return m, tea.Batch(m.broadcast(msg), tick())
+		return m, m.broadcast(msg)
 	case gdbOpenedMsg:
 		if msg.err != nil {
 			m.status.note = "gdb: " + msg.err.Error()
@@ -417,13 +447,16 @@ func (m *Model) relayout() tea.Cmd {
 }
 
 // tellVisible tells each panel.Visibility whether its content shows: a
-// frame with at least one row and column inside its border.
+// frame with at least one row and column inside its border, and nothing
+// over the panels (help, the deploy or crash view), so that a panel under
+// them samples nothing nobody sees.
 func (m *Model) tellVisible() tea.Cmd {
+	m.wasCovered = m.covered()
 	var cmds []tea.Cmd
 	for i, p := range m.panels {
 		if v, ok := p.(panel.Visibility); ok {
 			r := m.frames[i]
-			cmds = append(cmds, v.SetVisible(r.h >= 3 && r.w >= 3))
+			cmds = append(cmds, v.SetVisible(r.h >= 3 && r.w >= 3 && !m.wasCovered))
 		}
 	}
 	return tea.Batch(cmds...)

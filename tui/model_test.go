@@ -502,3 +502,39 @@ func TestTUIAttachedDetaches(t *testing.T) {
 		t.Errorf("detaching acted on the loop: %v", calls)
 	}
 }
+
+// TestTUICoveredPanelsHidden checks that a panel under the help overlay
+// or the deploy view is told it does not show (it then samples nothing,
+// and asks for no tick), and that it shows again when they close.
+func TestTUICoveredPanelsHidden(t *testing.T) {
+	tests := []struct {
+		name    string
+		keys    []string
+		visible bool
+	}{
+		{"shown", []string{"6"}, true},
+		{"under the help", []string{"6", "?"}, false},
+		{"the help closed", []string{"6", "?", "esc"}, true},
+		{"the help closed by another key", []string{"6", "?", "1"}, true},
+		{"under the deploy view", []string{"6", "d"}, false},
+		{"the deploy view closed", []string{"6", "d", "esc"}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, fakes, _ := fakeModel(120, 40)
+			fakes[panelVMs].samples = true
+			for _, k := range tt.keys {
+				m = update(m, paneltest.Press(k))
+			}
+			if fakes[panelVMs].visible != tt.visible {
+				t.Errorf("VMs panel visible = %v, want %v", fakes[panelVMs].visible, tt.visible)
+			}
+			if !m.tickDue.IsZero() {
+				m = update(m, tickMsg{gen: m.tickGen, at: pinnedNow})
+			}
+			if armed := !m.tickDue.IsZero(); armed != tt.visible {
+				t.Errorf("tick armed = %v, want %v (the VMs panel samples while it shows)", armed, tt.visible)
+			}
+		})
+	}
+}

@@ -225,6 +225,21 @@ func (s *status) vmLabel() string {
 	return "no VM"
 }
 
+// uptimeChanges is when the uptime the status bar shows next changes its
+// text, after now: false while it stands still (no boot yet, the VM
+// paused or ended).
+func (s *status) uptimeChanges(now time.Time) (time.Time, bool) {
+	if s.boot == 0 || s.bootStart.IsZero() || !s.frozenAt.IsZero() {
+		return time.Time{}, false
+	}
+	up := now.Sub(s.bootStart) - s.pausedFor
+	if up < 0 {
+		return now.Add(-up + time.Second), true
+	}
+	step := uptimeStep(up)
+	return now.Add(step - up%step), true
+}
+
 // segments renders the status bar's parts, in two groups: the VM, then the
 // loop (build, reload, ports, watching). now is the clock for the uptime.
 func (s *status) segments(now time.Time) (vm, loop []string) {
@@ -243,7 +258,7 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 			if !s.frozenAt.IsZero() {
 				end = s.frozenAt
 			}
-			b += " up " + panel.FormatUptime(end.Sub(s.bootStart)-s.pausedFor)
+			b += " up " + formatUptime(end.Sub(s.bootStart)-s.pausedFor)
 		}
 		vm = append(vm, b)
 	}
@@ -280,4 +295,32 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, s.note)
 	}
 	return vm, loop
+}
+
+// formatUptime renders the status bar's uptime: to the second in the
+// first minute, then to the minute ("42s", "3m", "1h02m"). A clock that
+// stays on screen changes once a minute, so an idle dashboard need not
+// redraw every second; the VMs panel and ukdev ps, which refresh anyway,
+// keep panel.FormatUptime's seconds. A negative duration is 0s.
+func formatUptime(d time.Duration) string {
+	if d < 0 {
+		d = 0
+	}
+	if d < time.Minute {
+		return panel.FormatUptime(d)
+	}
+	d = d.Truncate(time.Minute)
+	if d < time.Hour {
+		return fmt.Sprintf("%dm", int(d.Minutes()))
+	}
+	return panel.FormatUptime(d)
+}
+
+// uptimeStep is the unit formatUptime shows d in: its text changes when
+// d crosses a multiple of it.
+func uptimeStep(d time.Duration) time.Duration {
+	if d < time.Minute {
+		return time.Second
+	}
+	return time.Minute
 }

@@ -8,7 +8,8 @@
 // after a build that prints 2.5 GiB in 64 KiB lines, headless and with the
 // dashboard on a pty, beside the target, and ukdev's CPU beside an idle
 // VM with the metrics panel sampling and without, and with the memory
-// panel refreshing 20 watches and hidden. It prints numbers and asserts
+// panel refreshing 20 watches and hidden, and ukdev's own CPU beside an
+// idle VM, headless and with the dashboard. It prints numbers and asserts
 // nothing about speed: it fails only when the benchmark itself cannot run
 // (or ukdev leaves a QEMU behind).
 package main
@@ -69,6 +70,8 @@ func main() {
 	samplingPart := flag.Bool("sampling", true, "measure ukdev's CPU beside an idle VM of -example, its metrics panel sampling and not")
 	samplingSeconds := flag.Int("sampling-seconds", 20, "seconds of each sampling measurement")
 	watchesPart := flag.Bool("watches", true, "measure ukdev's CPU beside an idle VM of -example, the memory panel maximised with 20 watches and hidden")
+	idlePart := flag.Bool("idle", true, "measure ukdev's own CPU beside an idle VM of -example, headless and with the dashboard")
+	idleSeconds := flag.Int("idle-seconds", 60, "seconds of each idle measurement")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -100,6 +103,13 @@ func main() {
 	if *watchesPart {
 		opts := samplingOptions{ukdev: *ukdev, example: *example, seconds: *samplingSeconds, verbose: *verbose}
 		if err := runWatches(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *idlePart {
+		opts := idleOptions{ukdev: *ukdev, example: *example, seconds: *idleSeconds, verbose: *verbose}
+		if err := runIdle(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

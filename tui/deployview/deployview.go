@@ -290,6 +290,10 @@ func (m *Model) what() string {
 	return s
 }
 
+// Ticking reports whether the view shows a clock that runs (a deploy
+// under way): the root then redraws it once a second.
+func (m *Model) Ticking() bool { return m.phase == phaseRunning && !m.elapsedAt.IsZero() }
+
 // shownElapsed is the deploy's time: as last reported, plus the time
 // since while it runs.
 func (m *Model) shownElapsed() time.Duration {

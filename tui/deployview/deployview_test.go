@@ -234,3 +234,38 @@ func TestOpenWithoutDeployControl(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// TestTicking checks that the view asks for ticks only while a confirmed
+// deploy runs: its clock is the only thing on it that moves by itself.
+func TestTicking(t *testing.T) {
+	tests := []struct {
+		name string
+		plan bool     // the plan was shown
+		keys []string // pressed after it
+		end  *devloop.Event
+		want bool
+	}{
+		{"planning", false, nil, nil, false},
+		{"asking", true, nil, nil, false},
+		{"running", true, []string{"y"}, nil, true},
+		{"declined", true, []string{"n"}, nil, false},
+		{"done", true, []string{"y"}, ptr(event(deploy.Progress{Kind: deploy.KindDone}, time.Second)), false},
+		{"failed", true, []string{"y"}, ptr(event(deploy.Progress{Kind: deploy.KindError, Err: errors.New("boom")}, time.Second)), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			now := epoch
+			m, _ := opened(t, &now)
+			if tt.plan {
+				send(m, plan())
+			}
+			press(m, tt.keys...)
+			if tt.end != nil {
+				send(m, *tt.end)
+			}
+			if got := m.Ticking(); got != tt.want {
+				t.Errorf("Ticking() = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}

@@ -177,6 +177,10 @@ func (m *Model) SetVisible(visible bool) tea.Cmd {
 	return m.refresh()
 }
 
+// Ticking implements panel.Ticker: the panel samples on every tick while
+// it is on screen.
+func (m *Model) Ticking() bool { return m.in != nil && m.loaded && !m.hidden }
+
 // refresh starts a sample unless one is running or the panel is hidden.
 func (m *Model) refresh() tea.Cmd {
 	if m.in == nil || !m.loaded || m.hidden {

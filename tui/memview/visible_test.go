@@ -6,13 +6,17 @@ import (
 	"github.com/ukdev/ukdev/tui/panel"
 )
 
-// A panel the dashboard does not show reads nothing on its ticks, and
-// reads at once when it shows again.
+// A panel the dashboard does not show reads nothing on its ticks (and
+// asks for none), and reads at once when it shows again.
 func TestMemViewHiddenReadsNothing(t *testing.T) {
 	var _ panel.Visibility = (*Model)(nil)
+	var _ panel.Ticker = (*Model)(nil)
 	f, _ := newFake(t)
 	m := newModel(f)
 	m.SetSize(120, 20)
+	if !m.Ticking() {
+		t.Error("a shown panel asks for no ticks")
+	}
 	refresh(t, m)
 	if f.count("pmemsave") != 1 {
 		t.Fatalf("pmemsave ran %d times on a shown panel's refresh, want 1", f.count("pmemsave"))
@@ -20,6 +24,9 @@ func TestMemViewHiddenReadsNothing(t *testing.T) {
 
 	if cmd := m.SetVisible(false); cmd != nil {
 		t.Error("hiding the panel starts a command")
+	}
+	if m.Ticking() {
+		t.Error("a hidden panel asks for ticks")
 	}
 	for range 3 {
 		refresh(t, m)
@@ -33,6 +40,9 @@ func TestMemViewHiddenReadsNothing(t *testing.T) {
 		t.Fatal("showing the panel again starts no refresh")
 	}
 	drive(t, m, cmd())
+	if !m.Ticking() {
+		t.Error("a panel shown again asks for no ticks")
+	}
 	if n := f.count("pmemsave"); n != 2 {
 		t.Errorf("pmemsave ran %d times after the panel showed again, want 2", n)
 	}

@@ -160,6 +160,10 @@ func (m *Model) SetVisible(shown bool) tea.Cmd {
 // Shown reports whether the panel is on screen (and holds the sampler).
 func (m *Model) Shown() bool { return m.shown }
 
+// Ticking implements panel.Ticker: the panel reads the sampler on every
+// tick while it is on screen.
+func (m *Model) Ticking() bool { return m.in != nil && m.shown }
+
 // refresh reads the sampler's series in a command, one read at a time,
 // only while the panel is shown.
 func (m *Model) refresh() tea.Cmd {

@@ -232,8 +232,14 @@ func TestMetricsHoldsSamplerOnlyWhileShown(t *testing.T) {
 	if _, cmd := m.Update(panel.TickMsg(epoch)); cmd != nil || src.held() != 0 {
 		t.Fatalf("hidden panel: tick command %v, %d holds; want none", cmd != nil, src.held())
 	}
+	if m.Ticking() {
+		t.Error("a hidden panel asks for ticks")
+	}
 	m.SetVisible(true)
 	m.SetVisible(true)
+	if !m.Ticking() {
+		t.Error("a shown panel asks for no ticks")
+	}
 	if src.held() != 1 || src.acquired != 1 {
 		t.Fatalf("shown twice: %d holds (%d acquired), want 1", src.held(), src.acquired)
 	}
@@ -242,6 +248,9 @@ func TestMetricsHoldsSamplerOnlyWhileShown(t *testing.T) {
 	src.waitReleased(t)
 	if src.held() != 0 {
 		t.Errorf("hidden: %d holds, want 0", src.held())
+	}
+	if m.Ticking() {
+		t.Error("a panel hidden again asks for ticks")
 	}
 	if _, cmd := m.Update(panel.TickMsg(epoch)); cmd != nil {
 		t.Error("hidden panel still reads the sampler")

@@ -49,10 +49,20 @@ type Panel interface {
 
 // Visibility is implemented by a panel that works only while it is on
 // screen (it polls or samples something): the root calls SetVisible after
-// every layout change with whether the panel's content shows, and runs
-// the command it returns (a first poll when it appears).
+// every layout change, and when the help overlay or the deploy or crash
+// view opens or closes over the panels, with whether the panel's content
+// shows, and runs the command it returns (a first poll when it appears).
 type Visibility interface {
 	SetVisible(visible bool) tea.Cmd
+}
+
+// Ticker is implemented by a panel that needs TickMsg while in some state
+// (sampling or polling while on screen): the root sends TickMsg only while
+// some Ticker is Ticking, or something else on screen moves with time, so
+// a panel that is not Ticking may see none for minutes. The root asks
+// after every message.
+type Ticker interface {
+	Ticking() bool
 }
 
 // KeyOwner is implemented by a panel some of whose keys, while it has the
@@ -134,5 +144,7 @@ type Deps struct {
 // (every ~40 ms or 512 events) so a flooding guest does not flood Update.
 type EventsMsg []devloop.Event
 
-// TickMsg arrives about once a second, for uptime and sampling.
+// TickMsg arrives about once a second while a Ticker panel is Ticking (or
+// a running deploy's clock shows), for sampling; otherwise only when the
+// status bar's uptime changes, or not at all.
 type TickMsg time.Time

@@ -142,6 +142,10 @@ func (m *Model) SetVisible(visible bool) tea.Cmd {
 	return nil
 }
 
+// Ticking implements panel.Ticker: the panel lists the VMs on every tick
+// while it is on screen.
+func (m *Model) Ticking() bool { return m.src != nil && m.visible }
+
 // list starts a listing if the panel shows, none runs and none started
 // since the last tick.
 func (m *Model) list() tea.Cmd {

@@ -187,7 +187,13 @@ func TestPolling(t *testing.T) {
 	if _, cmd := m.Update(panel.TickMsg(time.Time{})); cmd != nil {
 		t.Error("a tick while hidden lists")
 	}
+	if m.Ticking() {
+		t.Error("a hidden panel asks for ticks")
+	}
 	first := m.SetVisible(true)
+	if !m.Ticking() {
+		t.Error("a shown panel asks for no ticks")
+	}
 	if first == nil {
 		t.Fatal("appearing does not list")
 	}
@@ -206,6 +212,9 @@ func TestPolling(t *testing.T) {
 	m.SetVisible(false)
 	if _, cmd := m.Update(panel.TickMsg(time.Time{})); cmd != nil {
 		t.Error("a tick lists after the panel was hidden")
+	}
+	if m.Ticking() {
+		t.Error("a panel hidden again asks for ticks")
 	}
 	if src.lists != 2 {
 		t.Errorf("listed %d times, want 2", src.lists)
