@@ -26,6 +26,8 @@ type consoleWriter struct {
 	clock     *reloadClock
 	armed     bool
 	gotOutput bool
+	sawOutput bool       // the guest wrote, armed or not
+	held      []heldLine // lines that came before armClock, for after vm.start
 	gotFirst  bool
 	finished  bool
 	lastWrite time.Time // when the guest last wrote, for waitQuiet
@@ -60,8 +62,17 @@ func (w *consoleWriter) setFile(f *logs.BootWriter) {
 	w.early = nil
 }
 
+// heldLine is a console line that came before its boot was announced.
+type heldLine struct {
+	at   time.Time
+	text string
+}
+
 // armClock starts waiting for the first line of the boot, for the timing,
-// and for the first output, to type in queued input.
+// and for the first output, to type in queued input. A guest that runs
+// from its machine's start may have written before: its lines, held until
+// now so that they follow the boot's vm.start, go out with the times they
+// came at, and queued input is typed in at once.
 func (w *consoleWriter) armClock(cont time.Time, m vm.Machine) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -70,6 +81,14 @@ func (w *consoleWriter) armClock(cont time.Time, m vm.Machine) {
 		w.clock.cont = cont
 	}
 	w.armed = true
+	for _, h := range w.held {
+		w.line(h.at, h.text)
+	}
+	w.held = nil
+	if w.sawOutput && !w.gotOutput {
+		w.gotOutput = true
+		w.l.flushInput(m)
+	}
 }
 
 // Write implements io.Writer for vm.StartOptions.Console. It never blocks on
@@ -82,6 +101,7 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 	if w.finished {
 		return len(p), nil
 	}
+	w.sawOutput = true
 	if !w.gotOutput && w.m != nil {
 		w.gotOutput = true
 		w.l.flushInput(w.m)
@@ -94,6 +114,10 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 		w.early = append(w.early, append([]byte(nil), p...))
 	}
 	for _, line := range w.split.Write(p) {
+		if !w.armed {
+			w.held = append(w.held, heldLine{at: now, text: line})
+			continue
+		}
 		w.line(now, line)
 	}
 	return len(p), nil

@@ -132,6 +132,7 @@ type Loop struct {
 	build     *buildState
 	pending   *watcher.Change
 	current   *bootState
+	retiring  []*bootState // replaced boots being stopped (retire) whose end is not reported yet
 	lastImage *image.Image
 	lastExit  *guestexit.Exit
 	watchOn   bool
@@ -154,6 +155,10 @@ type Loop struct {
 	metricsErr error
 	metrics    *metrics.Sampler // samples the live VM while a view holds it
 	gdb        gdbState         // the live boot's gdb stub (OpenGDB)
+
+	// retirements counts the stops of replaced machines still running
+	// (retire); shutdown waits for them.
+	retirements sync.WaitGroup
 }
 
 type command int
@@ -466,14 +471,18 @@ func (l *Loop) shutdown() {
 		}
 		b := l.current
 		l.stopCurrent()
-		// Report the end of the last boot before closing Events.
+		// Replaced machines still stopping are gone once their Stop
+		// returns: no VM is left running.
+		l.retirements.Wait()
+		// Report the end of the last boot, and of the replaced ones,
+		// before closing Events.
 		deadline := time.After(5 * time.Second)
-		for b != nil && !b.ended {
+		for (b != nil && !b.ended) || len(l.retiring) > 0 {
 			select {
 			case eb := <-l.bootEnded:
 				l.onBootEnded(eb)
 			case <-deadline:
-				b = nil
+				b, l.retiring = nil, nil
 			}
 		}
 		// The image copies are only for QEMUs this loop ran, all gone now.
