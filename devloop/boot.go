@@ -88,7 +88,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	l.nextBoot++
 
 	if overlap {
-		l.retire(ctx, l.current)
+		l.retire(ctx, l.current, out.output(), m.Ended())
 	} else {
 		l.stopOld(ctx)
 		if !l.handOverPorts(ctx, m, n) {
@@ -206,11 +206,19 @@ func (l *Loop) stopOld(ctx context.Context) {
 	}
 }
 
-// retire stops old, the machine a new one replaces, without waiting:
-// nothing of it is handed over, so its teardown runs beside the new
-// machine's boot. Its end is reported by the goroutine that waits on it,
-// as for stopOld; shutdown waits for the stop and for that report.
-func (l *Loop) retire(ctx context.Context, old *bootState) {
+// retireWait bounds how long a replaced machine waits, paused, for the new
+// guest's first output before it is stopped.
+const retireWait = time.Second
+
+// retire stops old, the machine a new one replaces, without waiting for
+// it: nothing of it is handed over, so its teardown is kept off the new
+// boot's way. It is paused at once (a paused guest neither competes for
+// the CPU nor prints), and stopped once the new guest has written
+// (newOutput), or its boot has ended (newEnded), or after retireWait, or
+// when ukdev quits: QEMU's exit costs CPU time the new boot needs on a
+// small host. Its end is reported by the goroutine that waits on it, as
+// for stopOld; shutdown waits for the stop and for that report.
+func (l *Loop) retire(ctx context.Context, old *bootState, newOutput, newEnded <-chan struct{}) {
 	if old == nil {
 		return
 	}
@@ -219,10 +227,27 @@ func (l *Loop) retire(ctx context.Context, old *bootState) {
 	if !old.ended {
 		l.retiring = append(l.retiring, old)
 	}
+	wait := l.retireWait
 	l.retirements.Add(1)
 	go func() {
 		defer l.retirements.Done()
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		ctx := context.WithoutCancel(ctx)
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := old.m.Pause(pctx); err != nil {
+			// It may have ended or exited meanwhile: stopping it is all
+			// that matters.
+			l.log.Debug("pause old VM", "boot", old.n, "err", err)
+		}
+		cancel()
+		bound := time.NewTimer(wait)
+		select {
+		case <-newOutput:
+		case <-newEnded:
+		case <-l.quitting:
+		case <-bound.C:
+		}
+		bound.Stop()
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		defer cancel()
 		if err := old.m.Stop(sctx); err != nil {
 			l.log.Warn("stop old VM", "boot", old.n, "err", err)

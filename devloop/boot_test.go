@@ -34,6 +34,7 @@ func TestLoopReplaceMachine(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(t, tt.o)
+			h.l.retireWait = 10 * testWait // only the new guest's output stops the old one
 			h.run()
 			m1 := h.boot()
 			m1.print(t, "boot 1\n")
@@ -60,8 +61,17 @@ func TestLoopReplaceMachine(t *testing.T) {
 			if m2.spec.StartPaused == tt.overlap {
 				t.Errorf("new machine started paused = %v, want %v", m2.spec.StartPaused, !tt.overlap)
 			}
+			if tt.overlap {
+				// Paused beside the new boot, stopped once the new guest
+				// has written.
+				waitFor(t, "the old machine paused", func() bool { return slices.Contains(m1.callList(), "pause") })
+				if m1.stopped() {
+					t.Error("the old machine was stopped before the new guest wrote anything")
+				}
+			}
 			m2.print(t, "boot 2\n")
 			h.wait(TypeVMConsole, func(e Event) bool { return e.Boot == 2 && e.Line == "boot 2" })
+			waitFor(t, "the old machine stopped", m1.stopped)
 			if tt.overlap {
 				if h.sawType(TypeVMExit) {
 					t.Errorf("boot 1 ended before its stop did: %s", h.types())
@@ -126,11 +136,12 @@ func TestLoopFirstLinesBeforeVMStart(t *testing.T) {
 	}
 }
 
-// TestLoopShutdownWaitsForReplacedMachine: a replaced machine still
-// stopping when ukdev quits is gone, and its end reported, before the
-// stream ends.
+// TestLoopShutdownWaitsForReplacedMachine: a replaced machine waiting to
+// be stopped when ukdev quits is stopped at once, and is gone, its end
+// reported, before the stream ends.
 func TestLoopShutdownWaitsForReplacedMachine(t *testing.T) {
 	h := newHarness(t, harnessOptions{})
+	h.l.retireWait = 10 * testWait // only quitting stops the old machine
 	h.run()
 	m1 := h.boot()
 	gate := make(chan struct{})
@@ -141,8 +152,9 @@ func TestLoopShutdownWaitsForReplacedMachine(t *testing.T) {
 	h.bld.next(t).finish(0)
 	h.be.next(t)
 	h.wait(TypeVMStart, isBoot(2))
-	waitFor(t, "the old machine's stop", m1.stopped)
+	waitFor(t, "the old machine paused", func() bool { return slices.Contains(m1.callList(), "pause") })
 	h.cancel()
+	waitFor(t, "the old machine's stop", m1.stopped)
 	select {
 	case <-h.done:
 		t.Fatal("Run returned while a replaced machine was still stopping")

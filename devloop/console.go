@@ -26,8 +26,9 @@ type consoleWriter struct {
 	clock     *reloadClock
 	armed     bool
 	gotOutput bool
-	sawOutput bool       // the guest wrote, armed or not
-	held      []heldLine // lines that came before armClock, for after vm.start
+	sawOutput bool          // the guest wrote, armed or not
+	wrote     chan struct{} // closed once sawOutput; made by output
+	held      []heldLine    // lines that came before armClock, for after vm.start
 	gotFirst  bool
 	finished  bool
 	lastWrite time.Time // when the guest last wrote, for waitQuiet
@@ -60,6 +61,19 @@ func (w *consoleWriter) setFile(f *logs.BootWriter) {
 	// Without a file (opening it failed, and said so), keeping the bytes
 	// would only grow memory for as long as the boot runs.
 	w.early = nil
+}
+
+// output returns a channel closed once the guest has written anything.
+func (w *consoleWriter) output() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wrote == nil {
+		w.wrote = make(chan struct{})
+		if w.sawOutput {
+			close(w.wrote)
+		}
+	}
+	return w.wrote
 }
 
 // heldLine is a console line that came before its boot was announced.
@@ -101,7 +115,12 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 	if w.finished {
 		return len(p), nil
 	}
-	w.sawOutput = true
+	if !w.sawOutput {
+		w.sawOutput = true
+		if w.wrote != nil {
+			close(w.wrote)
+		}
+	}
 	if !w.gotOutput && w.m != nil {
 		w.gotOutput = true
 		w.l.flushInput(w.m)

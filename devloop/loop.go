@@ -157,8 +157,13 @@ type Loop struct {
 	gdb        gdbState         // the live boot's gdb stub (OpenGDB)
 
 	// retirements counts the stops of replaced machines still running
-	// (retire); shutdown waits for them.
+	// (retire); shutdown waits for them, after closing quitting.
 	retirements sync.WaitGroup
+	quitting    chan struct{}
+	// retireWait is how long a replaced machine waits for the new guest's
+	// output before it is stopped: the constant retireWait, longer in
+	// tests.
+	retireWait time.Duration
 }
 
 type command int
@@ -284,6 +289,8 @@ func New(opts Options) (l *Loop, err error) {
 		buildDone:  make(chan buildResult, 1),
 		watchOn:    !opts.NoWatch,
 		deploys:    deployState{reqs: make(chan string, 4)},
+		quitting:   make(chan struct{}),
+		retireWait: retireWait,
 	}
 	// A Go program's runtime statistics are graphed as go.* series: read
 	// with the symbols `ukdev mem` uses.
@@ -473,6 +480,7 @@ func (l *Loop) shutdown() {
 		l.stopCurrent()
 		// Replaced machines still stopping are gone once their Stop
 		// returns: no VM is left running.
+		close(l.quitting)
 		l.retirements.Wait()
 		// Report the end of the last boot, and of the replaced ones,
 		// before closing Events.
