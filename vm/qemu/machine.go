@@ -13,7 +13,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -141,13 +140,9 @@ var _ vm.Machine = (*Machine)(nil)
 // and process group and is killed if ukdev dies. A QEMU that exits before
 // QMP is ready yields a *StartError carrying its stderr.
 //
-// The QMP socket at spec.QMPSocket is created and listened on by Start,
-// which connects to it before QEMU runs and hands QEMU the listening
-// descriptor (a socket chardev with fd=, instead of Args' -qmp path):
-// QEMU greets the waiting connection as soon as it can, with no polling
-// for the socket to appear. The capabilities negotiation and, without
-// spec.StartPaused, the cont are sent together, so the guest starts the
-// moment QEMU's main loop runs.
+// The capabilities negotiation and, without spec.StartPaused, the cont
+// are sent in one write once QEMU greets: QEMU runs them in the same pass
+// of its main loop, so the guest starts as soon as QEMU can run it.
 //
 // Any file at spec.QMPSocket is removed first. Each boot should use its own
 // socket path: QEMU serves one QMP client at a time.
@@ -170,29 +165,18 @@ func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, e
 
 	paused := spec
 	paused.StartPaused = true
-	args, err := qmpFDArgs(Args(paused), spec.QMPSocket, qmpFD)
-	if err != nil {
-		return nil, err
-	}
+	args := Args(paused)
 	bin := qemuBinary(spec)
 	argv := append([]string{bin}, args...)
 
 	if err := os.Remove(spec.QMPSocket); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("qemu: start: remove stale QMP socket: %w", err)
 	}
-	listener, conn, err := listenQMP(spec.QMPSocket)
-	if err != nil {
-		return nil, err
-	}
 	master, slave, err := openPty()
 	if err != nil {
-		_ = listener.Close()
-		_ = conn.Close()
 		return nil, fmt.Errorf("qemu: start: open pty: %w", err)
 	}
 	if err := makeRaw(slave); err != nil {
-		_ = listener.Close()
-		_ = conn.Close()
 		_ = master.Close()
 		_ = slave.Close()
 		return nil, fmt.Errorf("qemu: start: pty raw mode: %w", err)
@@ -221,8 +205,6 @@ func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, e
 	m.cmd.Stdin = slave
 	m.cmd.Stdout = slave
 	m.cmd.Stderr = m.stderr
-	// The listening QMP socket becomes QEMU's descriptor qmpFD.
-	m.cmd.ExtraFiles = []*os.File{listener}
 	// Setsid gives QEMU its own session and process group (signalled as a
 	// whole by Stop) and no controlling terminal, so no byte on the
 	// console can ever raise a signal. Pdeathsig kills it if ukdev dies.
@@ -234,13 +216,8 @@ func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, e
 	spawn := time.Now()
 	err = m.cmd.Start()
 	_ = slave.Close() // QEMU has its own copies; the console ends when it exits
-	// QEMU holds the only listening descriptor from now on: if it dies,
-	// the waiting connection is reset rather than left waiting.
-	_ = listener.Close()
 	if err != nil {
-		_ = conn.Close()
 		_ = master.Close()
-		_ = os.Remove(spec.QMPSocket)
 		endLife()
 		return nil, &vm.StartError{Argv: argv, Err: err}
 	}
@@ -248,15 +225,7 @@ func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, e
 	go m.copyConsole()
 	go m.reap()
 
-	m.mon = NewMonitor(conn, m.qmpTTL, m.log)
-	// Subscribed before the negotiation: the cont sent with it makes
-	// QEMU report RESUME before its reply.
-	events, err := m.mon.Events(m.life)
-	if err == nil {
-		go m.watchEvents(events)
-		err = m.connect(ctx, opts.StartTimeout, !spec.StartPaused)
-	}
-	if err != nil {
+	if err := m.connect(ctx, opts.StartTimeout, !spec.StartPaused); err != nil {
 		m.stopRequested.Store(true)
 		m.hurryOnce.Do(func() { close(m.hurry) })
 		m.stopOnce.Do(func() { go m.stopSequence() })
@@ -265,56 +234,6 @@ func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, e
 	}
 	m.log.Debug("qmp ready", "pid", m.cmd.Process.Pid, "after", time.Since(spawn), "running", !spec.StartPaused)
 	return m, nil
-}
-
-// qmpFD is the descriptor number QEMU finds its listening QMP socket at:
-// the first of exec.Cmd.ExtraFiles.
-const qmpFD = 3
-
-// qmpFDArgs returns args with Args' -qmp option for the socket at path
-// replaced by a socket chardev on the listening descriptor fd and a
-// control-mode monitor on it: the same QMP server, on a socket ukdev
-// created itself.
-func qmpFDArgs(args []string, path string, fd int) ([]string, error) {
-	want := "unix:" + escapeOption(path) + ",server=on,wait=off"
-	for i := 0; i+1 < len(args); i++ {
-		if args[i] == "-qmp" && args[i+1] == want {
-			out := make([]string, 0, len(args)+2)
-			out = append(out, args[:i]...)
-			out = append(out,
-				"-chardev", "socket,id="+qmpChardevID+",fd="+strconv.Itoa(fd)+",server=on,wait=off",
-				"-mon", "chardev="+qmpChardevID+",mode=control")
-			return append(out, args[i+2:]...), nil
-		}
-	}
-	return nil, fmt.Errorf("qemu: start: no -qmp %s option to pass as a descriptor", want)
-}
-
-// qmpChardevID is the id of the QMP socket's chardev.
-const qmpChardevID = "ukdev-qmp"
-
-// listenQMP creates the QMP socket at path and a connection to it that
-// waits in its backlog until QEMU accepts it. The returned file is the
-// listening socket, for QEMU; the socket file stays when it is closed.
-func listenQMP(path string) (*os.File, net.Conn, error) {
-	ln, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		return nil, nil, fmt.Errorf("qemu: start: listen on QMP socket: %w", err)
-	}
-	ln.SetUnlinkOnClose(false)
-	defer ln.Close() // the file below is a duplicate
-	f, err := ln.File()
-	if err != nil {
-		_ = os.Remove(path)
-		return nil, nil, fmt.Errorf("qemu: start: QMP socket: %w", err)
-	}
-	conn, err := net.DialUnix("unix", nil, &net.UnixAddr{Name: path, Net: "unix"})
-	if err != nil {
-		_ = f.Close()
-		_ = os.Remove(path)
-		return nil, nil, fmt.Errorf("qemu: start: connect to QMP socket: %w", err)
-	}
-	return f, conn, nil
 }
 
 // validateSpec rejects specs QEMU could not be started with.
@@ -404,33 +323,67 @@ func makeRaw(f *os.File) error {
 	return unix.IoctlSetTermios(fd, unix.TCSETS, t)
 }
 
-// connect negotiates QMP on the connection QEMU is about to accept,
-// together with cont when run is set. When QEMU dies first, the error is
-// its exit.
+// connect waits for QEMU's QMP socket to accept (or for QEMU to die) and
+// negotiates QMP, together with cont when run is set. The events that end
+// a boot are watched from before the negotiation: the cont sent with it
+// makes QEMU report RESUME before its reply.
 func (m *Machine) connect(ctx context.Context, timeout time.Duration, run bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	var err error
-	if run {
-		_, err = m.mon.ConnectAndRun(ctx, []byte(`{"execute":"cont"}`))
-	} else {
-		err = m.mon.ConnectContext(ctx)
-	}
-	if err == nil {
-		return nil
-	}
-	if isClosed(m.mon.Done()) {
-		// QEMU closed the socket: most likely it is exiting, and its
-		// exit (and stderr) says why better than the socket does.
-		grace := time.NewTimer(exitGrace)
-		defer grace.Stop()
+	var d net.Dialer
+	retry := time.NewTicker(5 * time.Millisecond)
+	defer retry.Stop()
+	for {
+		conn, err := d.DialContext(ctx, "unix", m.spec.QMPSocket)
+		if err == nil {
+			m.mon = NewMonitor(conn, m.qmpTTL, m.log)
+			events, err := m.mon.Events(m.life)
+			if err != nil {
+				_ = m.mon.Disconnect()
+				return err
+			}
+			go m.watchEvents(events)
+			if run {
+				_, err = m.mon.ConnectAndRun(ctx, []byte(`{"execute":"cont"}`))
+			} else {
+				err = m.mon.ConnectContext(ctx)
+			}
+			if err != nil {
+				err = m.startError(err)
+				_ = m.mon.Disconnect()
+				return err
+			}
+			return nil
+		}
+		// The socket appears once QEMU has parsed its options; until then
+		// dialing fails with ENOENT or ECONNREFUSED. QEMU only answers
+		// commands once its main loop runs, well after that: the retry
+		// period is never on the way.
 		select {
 		case <-m.exited:
 			return m.exitError()
-		case <-grace.C:
+		case <-ctx.Done():
+			return fmt.Errorf("qemu: qmp not ready: %w", ctx.Err())
+		case <-retry.C:
 		}
 	}
-	return err
+}
+
+// startError returns err, the failure of QMP's negotiation, or QEMU's
+// exit when QEMU closed the connection because it is exiting: that says
+// why better, with its stderr.
+func (m *Machine) startError(err error) error {
+	if !isClosed(m.mon.Done()) {
+		return err
+	}
+	grace := time.NewTimer(exitGrace)
+	defer grace.Stop()
+	select {
+	case <-m.exited:
+		return m.exitError()
+	case <-grace.C:
+		return err
+	}
 }
 
 // exitGrace is how long a start whose QMP connection closed waits for
