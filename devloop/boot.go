@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -26,6 +27,7 @@ type bootState struct {
 	ended    bool
 	exit     guestexit.Exit
 	spawn    time.Time   // when its QEMU was started
+	ready    time.Time   // when its QEMU could be controlled (and ran, unless started paused)
 	paused   bool        // paused by the user (togglePause)
 	health   healthWatch // its health.url checks
 }
@@ -45,10 +47,13 @@ func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
 	return l.backend.ProbeAccel(pctx, l.cfg.VM.QEMU)
 }
 
-// boot hot-reboots onto img in named steps: start a new machine on it,
-// paused; stop the old one (freeing its forwarded ports); hand the ports
-// over to the new one; let it run. When the new machine cannot start, the
-// old one keeps running.
+// boot hot-reboots onto img in named steps. When the old machine holds
+// something the new one needs (forwarded ports, a disk both would open for
+// writing) or the guest waits for a debugger: start a new machine on it,
+// paused; stop the old one (freeing its ports); hand the ports over to the
+// new one; let it run. Otherwise the new machine runs as soon as QEMU is
+// ready and the old one is stopped beside it, off the critical path
+// (overlap). When the new machine cannot start, the old one keeps running.
 func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	if l.qemuErr != nil {
 		if !l.opts.Once {
@@ -67,22 +72,28 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	n := l.nextBoot
 	spec := l.machineSpec(img, n)
 	img = spec.Image
+	overlap := l.canOverlap(spec)
+	spec.StartPaused = !overlap
 	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
 	if f, ok := l.flavor.(flavor.ConsoleFilterer); ok {
 		out.show = f.ConsoleFilter()
 	}
 	spawn := time.Now()
 	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))
-	m, ok := l.startPaused(ctx, spec, out, dump)
+	m, ok := l.startMachine(ctx, spec, out, dump)
 	if !ok {
 		return
 	}
 	ready := time.Now()
 	l.nextBoot++
 
-	l.stopOld(ctx)
-	if !l.handOverPorts(ctx, m, n) {
-		return
+	if overlap {
+		l.retire(ctx, l.current, out.output(), m.Ended())
+	} else {
+		l.stopOld(ctx)
+		if !l.handOverPorts(ctx, m, n) {
+			return
+		}
 	}
 
 	bw, err := l.store.StartBoot(logs.BootInfo{Boot: n, Build: img.Build, Start: time.Now(), Accel: l.accel.Name, Machine: spec.Machine})
@@ -90,7 +101,7 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 		l.errorf("boot #%d: console log: %v", n, err)
 	}
 	out.setFile(bw)
-	b := &bootState{n: n, build: img.Build, img: img, machine: spec.Machine, m: m, out: out, spawn: spawn}
+	b := &bootState{n: n, build: img.Build, img: img, machine: spec.Machine, m: m, out: out, spawn: spawn, ready: ready}
 	l.current = b
 	l.lastImage = &img
 	if clock != nil {
@@ -99,8 +110,35 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	l.letRun(ctx, b, spec, dump)
 }
 
-// machineSpec describes boot n of img: paused at start, so that the old
-// machine can be stopped and the ports handed over first.
+// canOverlap reports whether the machine of spec may run while the
+// current one is still being stopped: nothing has to pass from the old
+// machine to the new one first. Forwarded ports are bound by one QEMU at
+// a time, and are added to the new machine once the old one has freed
+// them; a disk both machines attach would be opened for writing by both
+// (QEMU refuses, and two guests would write it); a guest started for gdb
+// waits paused anyway.
+func (l *Loop) canOverlap(spec vm.Spec) bool {
+	if spec.GDB != "" || len(l.cfg.VM.Ports) > 0 {
+		return false
+	}
+	return l.current == nil || !sharesDisk(l.current.img, spec.Image)
+}
+
+// sharesDisk reports whether two images attach the same disk file.
+func sharesDisk(a, b image.Image) bool {
+	if a.Disk == "" || b.Disk == "" {
+		return false
+	}
+	if filepath.Clean(a.Disk) == filepath.Clean(b.Disk) {
+		return true
+	}
+	ai, errA := os.Stat(a.Disk)
+	bi, errB := os.Stat(b.Disk)
+	return errA == nil && errB == nil && os.SameFile(ai, bi)
+}
+
+// machineSpec describes boot n of img, paused at start: boot lets it run
+// at once when nothing has to be handed over from the old machine first.
 func (l *Loop) machineSpec(img image.Image, n int) vm.Spec {
 	cfg := l.cfg
 	machine := cfg.VM.Machine
@@ -131,10 +169,10 @@ func (l *Loop) machineSpec(img image.Image, n int) vm.Spec {
 	}
 }
 
-// startPaused starts the machine of spec, its guest paused. A machine
-// that cannot start is reported, and false returned: the old one keeps
-// running.
-func (l *Loop) startPaused(ctx context.Context, spec vm.Spec, out *consoleWriter, dump string) (vm.Machine, bool) {
+// startMachine starts the machine of spec, its guest paused or running
+// as spec says. A machine that cannot start is reported, and false
+// returned: the old one keeps running.
+func (l *Loop) startMachine(ctx context.Context, spec vm.Spec, out *consoleWriter, dump string) (vm.Machine, bool) {
 	m, err := l.backend.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
 	if err == nil {
 		return m, true
@@ -168,6 +206,55 @@ func (l *Loop) stopOld(ctx context.Context) {
 	}
 }
 
+// retireWait bounds how long a replaced machine waits, paused, for the new
+// guest's first output before it is stopped.
+const retireWait = time.Second
+
+// retire stops old, the machine a new one replaces, without waiting for
+// it: nothing of it is handed over, so its teardown is kept off the new
+// boot's way. It is paused at once (a paused guest neither competes for
+// the CPU nor prints), and stopped once the new guest has written
+// (newOutput), or its boot has ended (newEnded), or after retireWait, or
+// when ukdev quits: QEMU's exit costs CPU time the new boot needs on a
+// small host. Its end is reported by the goroutine that waits on it, as
+// for stopOld; shutdown waits for the stop and for that report.
+func (l *Loop) retire(ctx context.Context, old *bootState, newOutput, newEnded <-chan struct{}) {
+	if old == nil {
+		return
+	}
+	l.forget(old.m, true)
+	l.stopHealth(old)
+	if !old.ended {
+		l.retiring = append(l.retiring, old)
+	}
+	wait := l.retireWait
+	l.retirements.Add(1)
+	go func() {
+		defer l.retirements.Done()
+		ctx := context.WithoutCancel(ctx)
+		pctx, cancel := context.WithTimeout(ctx, time.Second)
+		if err := old.m.Pause(pctx); err != nil {
+			// It may have ended or exited meanwhile: stopping it is all
+			// that matters.
+			l.log.Debug("pause old VM", "boot", old.n, "err", err)
+		}
+		cancel()
+		bound := time.NewTimer(wait)
+		select {
+		case <-newOutput:
+		case <-newEnded:
+		case <-l.quitting:
+		case <-bound.C:
+		}
+		bound.Stop()
+		sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := old.m.Stop(sctx); err != nil {
+			l.log.Warn("stop old VM", "boot", old.n, "err", err)
+		}
+	}()
+}
+
 // handOverPorts forwards the configured ports to m, boot n. When a port
 // cannot be forwarded, m is stopped and false returned: there is no
 // current machine then.
@@ -190,8 +277,9 @@ func (l *Loop) handOverPorts(ctx context.Context, m vm.Machine, n int) bool {
 }
 
 // letRun announces boot b, makes it the machine console input and
-// inspection go to, resumes its guest (with Options.GDB, leaves it to the
-// debugger), and waits for its end in the background.
+// inspection go to, resumes its guest unless it runs already (with
+// Options.GDB, leaves it to the debugger), and waits for its end in the
+// background.
 func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump string) {
 	m, n := b.m, b.n
 	// vm.start comes before any console line of the boot.
@@ -200,18 +288,25 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 	l.setRunning(m, &VMInfo{Boot: n, Build: b.build, PID: m.PID(), Machine: b.machine, Accel: l.accel.Name,
 		MemoryMiB: spec.MemoryMiB, Symbols: b.img.Symbols, SymbolSpace: b.img.SymbolSpace})
 	l.setGDBStub(&gdbStub{m: m, boot: n, build: b.build, img: b.img, addr: spec.GDB})
-	contAt := time.Now()
-	b.out.armClock(contAt, m)
-	if spec.GDB != "" {
+	switch {
+	case !spec.StartPaused:
+		// It runs since Start returned; its first lines, held until
+		// now, follow vm.start.
+		b.out.armClock(b.ready, m)
+	case spec.GDB != "":
+		b.out.armClock(time.Now(), m)
 		l.waitForGDB(b, spec.GDB)
-	} else if err := m.Resume(ctx); err != nil && ctx.Err() == nil {
-		// When ukdev is quitting, shutdown stops this VM anyway.
-		l.errorf("boot #%d: cont: %v", n, err)
-		if l.opts.Once {
-			// Nothing else would end a VM that never ran.
-			l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
-			l.stopCurrent()
-			return
+	default:
+		b.out.armClock(time.Now(), m)
+		if err := m.Resume(ctx); err != nil && ctx.Err() == nil {
+			// When ukdev is quitting, shutdown stops this VM anyway.
+			l.errorf("boot #%d: cont: %v", n, err)
+			if l.opts.Once {
+				// Nothing else would end a VM that never ran.
+				l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
+				l.stopCurrent()
+				return
+			}
 		}
 	}
 	l.startHealth(ctx, b, b.spawn)
@@ -244,6 +339,7 @@ func (l *Loop) onBootEnded(b *bootState) {
 		return
 	}
 	b.ended = true
+	l.retiring = slices.DeleteFunc(l.retiring, func(r *bootState) bool { return r == b })
 	l.stopHealth(b)
 	o := b.m.Outcome()
 	l.forget(b.m, o.Kind == image.QEMUExited || o.Kind == image.StoppedByHost || o.Kind == image.StartFailed)

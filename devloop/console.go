@@ -26,6 +26,9 @@ type consoleWriter struct {
 	clock     *reloadClock
 	armed     bool
 	gotOutput bool
+	sawOutput bool          // the guest wrote, armed or not
+	wrote     chan struct{} // closed once sawOutput; made by output
+	held      []heldLine    // lines that came before armClock, for after vm.start
 	gotFirst  bool
 	finished  bool
 	lastWrite time.Time // when the guest last wrote, for waitQuiet
@@ -60,8 +63,30 @@ func (w *consoleWriter) setFile(f *logs.BootWriter) {
 	w.early = nil
 }
 
+// output returns a channel closed once the guest has written anything.
+func (w *consoleWriter) output() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.wrote == nil {
+		w.wrote = make(chan struct{})
+		if w.sawOutput {
+			close(w.wrote)
+		}
+	}
+	return w.wrote
+}
+
+// heldLine is a console line that came before its boot was announced.
+type heldLine struct {
+	at   time.Time
+	text string
+}
+
 // armClock starts waiting for the first line of the boot, for the timing,
-// and for the first output, to type in queued input.
+// and for the first output, to type in queued input. A guest that runs
+// from its machine's start may have written before: its lines, held until
+// now so that they follow the boot's vm.start, go out with the times they
+// came at, and queued input is typed in at once.
 func (w *consoleWriter) armClock(cont time.Time, m vm.Machine) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -70,6 +95,14 @@ func (w *consoleWriter) armClock(cont time.Time, m vm.Machine) {
 		w.clock.cont = cont
 	}
 	w.armed = true
+	for _, h := range w.held {
+		w.line(h.at, h.text)
+	}
+	w.held = nil
+	if w.sawOutput && !w.gotOutput {
+		w.gotOutput = true
+		w.l.flushInput(m)
+	}
 }
 
 // Write implements io.Writer for vm.StartOptions.Console. It never blocks on
@@ -81,6 +114,12 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 	w.lastWrite = now
 	if w.finished {
 		return len(p), nil
+	}
+	if !w.sawOutput {
+		w.sawOutput = true
+		if w.wrote != nil {
+			close(w.wrote)
+		}
 	}
 	if !w.gotOutput && w.m != nil {
 		w.gotOutput = true
@@ -94,6 +133,10 @@ func (w *consoleWriter) Write(p []byte) (int, error) {
 		w.early = append(w.early, append([]byte(nil), p...))
 	}
 	for _, line := range w.split.Write(p) {
+		if !w.armed {
+			w.held = append(w.held, heldLine{at: now, text: line})
+			continue
+		}
 		w.line(now, line)
 	}
 	return len(p), nil

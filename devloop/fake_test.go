@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
@@ -37,6 +38,9 @@ type fakeBackend struct {
 	nextPID   int
 	// portErr is what the next machines' AddPortForward return.
 	portErr error
+	// startOutput is what a guest started running writes to its console
+	// before Start returns.
+	startOutput string
 	// log holds every start and every machine call, in order, as
 	// "start 1001" or "1001 resume".
 	log []string
@@ -93,6 +97,11 @@ func (b *fakeBackend) Start(_ context.Context, spec vm.Spec, opts vm.StartOption
 		m.console = io.Discard
 	}
 	b.machines = append(b.machines, m)
+	if !spec.StartPaused && b.startOutput != "" {
+		if _, err := m.console.Write([]byte(b.startOutput)); err != nil {
+			return nil, err
+		}
+	}
 	b.started <- m
 	return m, nil
 }
@@ -142,6 +151,7 @@ type fakeMachine struct {
 	gdbErr   error // what GDBServer returns
 	coreErr  error // what DumpCore returns
 	forwards []vm.PortForward
+	stopGate chan struct{} // when set, Stop waits for it to close
 	ended    chan struct{}
 	exited   chan struct{}
 	outcome  image.Outcome
@@ -266,6 +276,12 @@ func (m *fakeMachine) print(t *testing.T, s string) {
 
 func (m *fakeMachine) Stop(context.Context) error {
 	m.record("stop")
+	m.mu.Lock()
+	gate := m.stopGate
+	m.mu.Unlock()
+	if gate != nil {
+		<-gate
+	}
 	m.exit(image.Outcome{Kind: image.StoppedByHost, Status: -1, Detail: "stopped by ukdev"})
 	return nil
 }
@@ -463,6 +479,7 @@ func (fb *fakeBuild) canceled(t *testing.T) {
 type fakeKernel struct {
 	mu         sync.Mutex
 	machine    string
+	disk       bool // images attach a disk, one per build
 	prepareErr error
 	prepared   []int
 }
@@ -474,7 +491,11 @@ func (k *fakeKernel) Prepare(_ context.Context, _ *image.Store, build int, a ima
 	if k.prepareErr != nil {
 		return image.Image{}, k.prepareErr
 	}
-	return image.Image{Build: build, Kernel: a.Kernel, Protocols: image.PVH, Machine: k.machine, DebugExit: true}, nil
+	img := image.Image{Build: build, Kernel: a.Kernel, Protocols: image.PVH, Machine: k.machine, DebugExit: true}
+	if k.disk {
+		img.Disk = filepath.Join(filepath.Dir(a.Kernel), fmt.Sprintf("disk-%d.img", build))
+	}
+	return img, nil
 }
 
 func (k *fakeKernel) Decode(o image.Outcome) guestexit.Exit { return guestexit.Decode(o) }

@@ -132,6 +132,7 @@ type Loop struct {
 	build     *buildState
 	pending   *watcher.Change
 	current   *bootState
+	retiring  []*bootState // replaced boots being stopped (retire) whose end is not reported yet
 	lastImage *image.Image
 	lastExit  *guestexit.Exit
 	watchOn   bool
@@ -154,6 +155,15 @@ type Loop struct {
 	metricsErr error
 	metrics    *metrics.Sampler // samples the live VM while a view holds it
 	gdb        gdbState         // the live boot's gdb stub (OpenGDB)
+
+	// retirements counts the stops of replaced machines still running
+	// (retire); shutdown waits for them, after closing quitting.
+	retirements sync.WaitGroup
+	quitting    chan struct{}
+	// retireWait is how long a replaced machine waits for the new guest's
+	// output before it is stopped: the constant retireWait, longer in
+	// tests.
+	retireWait time.Duration
 }
 
 type command int
@@ -279,6 +289,8 @@ func New(opts Options) (l *Loop, err error) {
 		buildDone:  make(chan buildResult, 1),
 		watchOn:    !opts.NoWatch,
 		deploys:    deployState{reqs: make(chan string, 4)},
+		quitting:   make(chan struct{}),
+		retireWait: retireWait,
 	}
 	// A Go program's runtime statistics are graphed as go.* series: read
 	// with the symbols `ukdev mem` uses.
@@ -466,14 +478,19 @@ func (l *Loop) shutdown() {
 		}
 		b := l.current
 		l.stopCurrent()
-		// Report the end of the last boot before closing Events.
+		// Replaced machines still stopping are gone once their Stop
+		// returns: no VM is left running.
+		close(l.quitting)
+		l.retirements.Wait()
+		// Report the end of the last boot, and of the replaced ones,
+		// before closing Events.
 		deadline := time.After(5 * time.Second)
-		for b != nil && !b.ended {
+		for (b != nil && !b.ended) || len(l.retiring) > 0 {
 			select {
 			case eb := <-l.bootEnded:
 				l.onBootEnded(eb)
 			case <-deadline:
-				b = nil
+				b, l.retiring = nil, nil
 			}
 		}
 		// The image copies are only for QEMUs this loop ran, all gone now.

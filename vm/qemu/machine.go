@@ -140,6 +140,10 @@ var _ vm.Machine = (*Machine)(nil)
 // and process group and is killed if ukdev dies. A QEMU that exits before
 // QMP is ready yields a *StartError carrying its stderr.
 //
+// The capabilities negotiation and, without spec.StartPaused, the cont
+// are sent in one write once QEMU greets: QEMU runs them in the same pass
+// of its main loop, so the guest starts as soon as QEMU can run it.
+//
 // Any file at spec.QMPSocket is removed first. Each boot should use its own
 // socket path: QEMU serves one QMP client at a time.
 func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, error) {
@@ -209,6 +213,7 @@ func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, e
 	// child still holds.
 	m.cmd.WaitDelay = time.Second
 
+	spawn := time.Now()
 	err = m.cmd.Start()
 	_ = slave.Close() // QEMU has its own copies; the console ends when it exits
 	if err != nil {
@@ -220,20 +225,14 @@ func Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, e
 	go m.copyConsole()
 	go m.reap()
 
-	if err := m.connect(ctx, opts.StartTimeout); err != nil {
+	if err := m.connect(ctx, opts.StartTimeout, !spec.StartPaused); err != nil {
 		m.stopRequested.Store(true)
 		m.hurryOnce.Do(func() { close(m.hurry) })
 		m.stopOnce.Do(func() { go m.stopSequence() })
 		<-m.exited
 		return nil, &vm.StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
 	}
-	go m.watchEvents()
-	if !spec.StartPaused {
-		if err := m.Cont(ctx); err != nil {
-			_ = m.Stop(context.Background())
-			return nil, &vm.StartError{Argv: argv, Stderr: m.stderr.String(), Err: err}
-		}
-	}
+	m.log.Debug("qmp ready", "pid", m.cmd.Process.Pid, "after", time.Since(spawn), "running", !spec.StartPaused)
 	return m, nil
 }
 
@@ -325,8 +324,10 @@ func makeRaw(f *os.File) error {
 }
 
 // connect waits for QEMU's QMP socket to accept (or for QEMU to die) and
-// negotiates QMP.
-func (m *Machine) connect(ctx context.Context, timeout time.Duration) error {
+// negotiates QMP, together with cont when run is set. The events that end
+// a boot are watched from before the negotiation: the cont sent with it
+// makes QEMU report RESUME before its reply.
+func (m *Machine) connect(ctx context.Context, timeout time.Duration, run bool) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	var d net.Dialer
@@ -336,14 +337,28 @@ func (m *Machine) connect(ctx context.Context, timeout time.Duration) error {
 		conn, err := d.DialContext(ctx, "unix", m.spec.QMPSocket)
 		if err == nil {
 			m.mon = NewMonitor(conn, m.qmpTTL, m.log)
-			if err := m.mon.ConnectContext(ctx); err != nil {
+			events, err := m.mon.Events(m.life)
+			if err != nil {
+				_ = m.mon.Disconnect()
+				return err
+			}
+			go m.watchEvents(events)
+			if run {
+				_, err = m.mon.ConnectAndRun(ctx, []byte(`{"execute":"cont"}`))
+			} else {
+				err = m.mon.ConnectContext(ctx)
+			}
+			if err != nil {
+				err = m.startError(err)
 				_ = m.mon.Disconnect()
 				return err
 			}
 			return nil
 		}
 		// The socket appears once QEMU has parsed its options; until then
-		// dialing fails with ENOENT or ECONNREFUSED.
+		// dialing fails with ENOENT or ECONNREFUSED. QEMU only answers
+		// commands once its main loop runs, well after that: the retry
+		// period is never on the way.
 		select {
 		case <-m.exited:
 			return m.exitError()
@@ -353,6 +368,27 @@ func (m *Machine) connect(ctx context.Context, timeout time.Duration) error {
 		}
 	}
 }
+
+// startError returns err, the failure of QMP's negotiation, or QEMU's
+// exit when QEMU closed the connection because it is exiting: that says
+// why better, with its stderr.
+func (m *Machine) startError(err error) error {
+	if !isClosed(m.mon.Done()) {
+		return err
+	}
+	grace := time.NewTimer(exitGrace)
+	defer grace.Stop()
+	select {
+	case <-m.exited:
+		return m.exitError()
+	case <-grace.C:
+		return err
+	}
+}
+
+// exitGrace is how long a start whose QMP connection closed waits for
+// QEMU's exit, to report that instead.
+const exitGrace = time.Second
 
 // exitError describes QEMU's exit during start.
 func (m *Machine) exitError() error {
@@ -525,13 +561,10 @@ func (m *Machine) onKVMInternalError(line string) {
 	m.end(image.Outcome{Kind: image.InternalError, Status: -1, Detail: line})
 }
 
-// watchEvents turns QMP events into the boot's end. It reads events for
-// the QMP connection's whole life.
-func (m *Machine) watchEvents() {
-	events, err := m.mon.Events(m.life)
-	if err != nil {
-		return
-	}
+// watchEvents turns QMP events into the boot's end. It reads events, from
+// a subscription made before QMP was negotiated, for the QMP connection's
+// whole life.
+func (m *Machine) watchEvents(events <-chan qmp.Event) {
 	for ev := range events {
 		m.log.Debug("qmp event", "event", ev.Event, "data", ev.Data)
 		switch ev.Event {

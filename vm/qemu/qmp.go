@@ -126,10 +126,24 @@ func (m *Monitor) Connect() error {
 // Disconnect or EOF. A Monitor connects once; a later call returns
 // ErrAlreadyConnected.
 func (m *Monitor) ConnectContext(ctx context.Context) error {
+	_, err := m.ConnectAndRun(ctx)
+	return err
+}
+
+// ConnectAndRun is ConnectContext followed by commands (raw QMP commands,
+// as RunContext takes them), with qmp_capabilities and the commands sent
+// in one write once the greeting has come: QEMU handles them one after the
+// other, with no round trip in between. It returns the commands' replies,
+// in order. An error from the negotiation leaves the Monitor unconnected;
+// an error of a command (the first one, when several fail) is returned
+// after the negotiation succeeded, with the replies of the commands that
+// did not fail. Subscribe to Events before calling it to see the events
+// the commands cause.
+func (m *Monitor) ConnectAndRun(ctx context.Context, commands ...[]byte) ([][]byte, error) {
 	first := false
 	m.connectOnce.Do(func() { first = true })
 	if !first {
-		return ErrAlreadyConnected
+		return nil, ErrAlreadyConnected
 	}
 	m.mu.Lock()
 	m.readerOn = true
@@ -142,16 +156,28 @@ func (m *Monitor) ConnectContext(ctx context.Context) error {
 		m.version = v
 		m.mu.Unlock()
 	case <-m.done:
-		return fmt.Errorf("qemu: qmp connect: no greeting: %w", m.stopReason())
+		return nil, fmt.Errorf("qemu: qmp connect: no greeting: %w", m.stopReason())
 	case <-ctx.Done():
-		return fmt.Errorf("qemu: qmp connect: waiting for greeting: %w", ctx.Err())
+		return nil, fmt.Errorf("qemu: qmp connect: waiting for greeting: %w", ctx.Err())
 	}
-	if _, err := m.RunContext(ctx, []byte(`{"execute":"qmp_capabilities"}`)); err != nil {
-		return fmt.Errorf("qemu: qmp connect: %w", err)
+	batch := append([][]byte{[]byte(`{"execute":"qmp_capabilities"}`)}, commands...)
+	replies, errs := m.runBatch(ctx, batch)
+	if errs[0] != nil {
+		return nil, fmt.Errorf("qemu: qmp connect: %w", errs[0])
 	}
 	m.mu.Lock()
 	m.connected = true
 	m.mu.Unlock()
+	return replies[1:], firstError(errs[1:])
+}
+
+// firstError returns the first non-nil error of errs, or nil.
+func firstError(errs []error) error {
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
 	return nil
 }
 
@@ -199,55 +225,117 @@ func (m *Monitor) Run(command []byte) ([]byte, error) {
 // applies. An error reply is a *QMPError; a closed connection wraps
 // ErrMonitorClosed; a timeout wraps context.DeadlineExceeded.
 func (m *Monitor) RunContext(ctx context.Context, command []byte) ([]byte, error) {
-	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(command, &obj); err != nil {
-		return nil, fmt.Errorf("qemu: qmp: command is not a JSON object: %w", err)
+	replies, errs := m.runBatch(ctx, [][]byte{command})
+	return replies[0], errs[0]
+}
+
+// RunBatch sends commands (each as RunContext takes it) in one write and
+// waits for every reply: QEMU runs them in order with no round trip in
+// between. It returns the replies in order; the error is that of the
+// first command that failed (the replies of the others are still
+// returned), or one of the batch as a whole (a malformed command: nothing
+// is sent).
+func (m *Monitor) RunBatch(ctx context.Context, commands ...[]byte) ([][]byte, error) {
+	if len(commands) == 0 {
+		return nil, nil
 	}
-	var name string
-	if err := json.Unmarshal(obj["execute"], &name); err != nil || name == "" {
-		return nil, fmt.Errorf("qemu: qmp: command %.60q has no \"execute\" name", command)
-	}
+	replies, errs := m.runBatch(ctx, commands)
+	return replies, firstError(errs)
+}
+
+// pendingCommand is one command of a batch, registered under its id.
+type pendingCommand struct {
+	name string
+	id   string
+	ch   chan reply
+}
+
+// runBatch sends commands in one write and returns each one's reply and
+// error, in order (both slices have one entry per command). When a command
+// is malformed, or the write fails, nothing is run and every command fails
+// with that error.
+func (m *Monitor) runBatch(ctx context.Context, commands [][]byte) ([][]byte, []error) {
+	replies := make([][]byte, len(commands))
+	errs := make([]error, len(commands))
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, m.timeout)
 		defer cancel()
 	}
+	cmds := make([]*pendingCommand, 0, len(commands))
+	var lines []byte
+	for _, command := range commands {
+		c, line, err := m.register(command)
+		if err != nil {
+			// Nothing is sent: the batch is run whole or not at all.
+			for i := range errs {
+				errs[i] = err
+			}
+			return replies, errs
+		}
+		defer m.forget(c.id)
+		cmds = append(cmds, c)
+		lines = append(lines, line...)
+	}
+	if err := m.send(ctx, lines); err != nil {
+		for i, c := range cmds {
+			errs[i] = fmt.Errorf("qemu: qmp %s: %w", c.name, err)
+		}
+		return replies, errs
+	}
+	for i, c := range cmds {
+		replies[i], errs[i] = c.await(ctx)
+	}
+	return replies, errs
+}
 
-	ch := make(chan reply, 1)
+// register parses one raw command, gives it the Monitor's next id and
+// returns it with the line to send.
+func (m *Monitor) register(command []byte) (*pendingCommand, []byte, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(command, &obj); err != nil {
+		return nil, nil, fmt.Errorf("qemu: qmp: command is not a JSON object: %w", err)
+	}
+	var name string
+	if err := json.Unmarshal(obj["execute"], &name); err != nil || name == "" {
+		return nil, nil, fmt.Errorf("qemu: qmp: command %.60q has no \"execute\" name", command)
+	}
+	c := &pendingCommand{name: name, ch: make(chan reply, 1)}
 	m.mu.Lock()
 	if m.readErr != nil || !m.readerOn {
 		m.mu.Unlock()
-		return nil, fmt.Errorf("qemu: qmp %s: %w", name, ErrMonitorClosed)
+		return nil, nil, fmt.Errorf("qemu: qmp %s: %w", name, ErrMonitorClosed)
 	}
 	m.nextID++
-	id := "ukdev-" + strconv.FormatUint(m.nextID, 10)
-	m.pending[id] = ch
+	c.id = "ukdev-" + strconv.FormatUint(m.nextID, 10)
+	m.pending[c.id] = c.ch
 	m.mu.Unlock()
-	defer m.forget(id)
 
-	idJSON, _ := json.Marshal(id) // a string always marshals
+	idJSON, _ := json.Marshal(c.id) // a string always marshals
 	obj["id"] = idJSON
 	line, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("qemu: qmp %s: encode: %w", name, err)
+		m.forget(c.id)
+		return nil, nil, fmt.Errorf("qemu: qmp %s: encode: %w", name, err)
 	}
-	if err := m.send(ctx, append(line, '\n')); err != nil {
-		return nil, fmt.Errorf("qemu: qmp %s: %w", name, err)
-	}
+	return c, append(line, '\n'), nil
+}
 
+// await waits for the command's reply until ctx is done.
+func (c *pendingCommand) await(ctx context.Context) ([]byte, error) {
 	select {
-	case r := <-ch:
+	case r := <-c.ch:
 		if r.err != nil {
 			var qe *QMPError
 			if errors.As(r.err, &qe) {
-				qe.Command = name
+				qe.Command = c.name
 				return nil, qe
 			}
-			return nil, fmt.Errorf("qemu: qmp %s: %w", name, r.err)
+			return nil, fmt.Errorf("qemu: qmp %s: %w", c.name, r.err)
 		}
 		return r.raw, nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("qemu: qmp %s: no reply: %w", name, ctx.Err())
+		return nil, fmt.Errorf("qemu: qmp %s: no reply: %w", c.name, ctx.Err())
 	}
 }
 

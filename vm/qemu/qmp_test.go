@@ -393,3 +393,152 @@ func shortTempDir(t *testing.T) string {
 	t.Cleanup(func() { os.RemoveAll(dir) })
 	return dir
 }
+
+// TestMonitorConnectAndRunPipelined checks the pipelined handshake: the commands
+// after qmp_capabilities are sent before its reply comes, and the
+// negotiation's failures are told apart from the commands'.
+func TestMonitorConnectAndRunPipelined(t *testing.T) {
+	tests := []struct {
+		name string
+		// serve plays QEMU once the greeting is sent.
+		serve func(f *fakeQMP)
+		// wantConnected is whether the negotiation succeeded.
+		wantConnected bool
+		// wantCommand is the command a *QMPError must name ("" for none).
+		wantCommand string
+		wantIs      error
+	}{
+		{
+			name: "both succeed",
+			serve: func(f *fakeQMP) {
+				caps := f.expect("qmp_capabilities")
+				cont := f.expect("cont") // read before caps is answered
+				f.reply(caps, "{}")
+				f.event("RESUME", "{}")
+				f.reply(cont, "{}")
+			},
+			wantConnected: true,
+		},
+		{
+			name: "cont refused",
+			serve: func(f *fakeQMP) {
+				caps := f.expect("qmp_capabilities")
+				cont := f.expect("cont")
+				f.reply(caps, "{}")
+				f.send(fmt.Sprintf(`{"error": {"class": "GenericError", "desc": "Resetting the Virtual Machine is required"}, "id": %s}`, cont.ID))
+			},
+			wantConnected: true,
+			wantCommand:   "cont",
+		},
+		{
+			name: "capabilities refused",
+			serve: func(f *fakeQMP) {
+				caps := f.expect("qmp_capabilities")
+				cont := f.expect("cont")
+				f.send(fmt.Sprintf(`{"error": {"class": "CommandNotFound", "desc": "nope"}, "id": %s}`, caps.ID))
+				f.send(fmt.Sprintf(`{"error": {"class": "CommandNotFound", "desc": "Expecting capabilities negotiation"}, "id": %s}`, cont.ID))
+			},
+			wantCommand: "qmp_capabilities",
+		},
+		{
+			name: "QEMU dies after the greeting",
+			serve: func(f *fakeQMP) {
+				f.expect("qmp_capabilities")
+				f.expect("cont")
+				f.conn.Close()
+			},
+			wantIs: ErrMonitorClosed,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			client, server := newUnixPair(t)
+			m := NewMonitor(client, 5*time.Second, nil)
+			defer m.Disconnect()
+			events, err := m.Events(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			served := make(chan struct{})
+			go func() {
+				defer close(served)
+				server.send(greeting)
+				tt.serve(server)
+			}()
+			replies, err := m.ConnectAndRun(t.Context(), []byte(`{"execute":"cont"}`))
+			<-served
+			var qe *QMPError
+			switch {
+			case tt.wantCommand == "" && tt.wantIs == nil:
+				if err != nil || len(replies) != 1 || !strings.Contains(string(replies[0]), `"return"`) {
+					t.Fatalf("ConnectAndRun = %q, %v; want cont's reply", replies, err)
+				}
+				if ev := nextEvent(t, events); ev.Event != "RESUME" {
+					t.Errorf("event %q, want the RESUME sent before cont's reply", ev.Event)
+				}
+			case tt.wantCommand != "":
+				if !errors.As(err, &qe) || qe.Command != tt.wantCommand {
+					t.Fatalf("err = %v, want a *QMPError of %s", err, tt.wantCommand)
+				}
+			default:
+				if !errors.Is(err, tt.wantIs) {
+					t.Fatalf("err = %v, want %v", err, tt.wantIs)
+				}
+			}
+			m.mu.Lock()
+			got := m.connected
+			m.mu.Unlock()
+			if got != tt.wantConnected {
+				t.Errorf("connected = %v, want %v", got, tt.wantConnected)
+			}
+		})
+	}
+}
+
+// TestMonitorConnectAndRunNoGreeting: QEMU closing the socket before its
+// greeting fails the connect, and a second connect is refused.
+func TestMonitorConnectAndRunNoGreeting(t *testing.T) {
+	client, server := newUnixPair(t)
+	m := NewMonitor(client, 5*time.Second, nil)
+	defer m.Disconnect()
+	server.conn.Close()
+	if _, err := m.ConnectAndRun(t.Context(), []byte(`{"execute":"cont"}`)); !errors.Is(err, ErrMonitorClosed) {
+		t.Fatalf("ConnectAndRun = %v, want ErrMonitorClosed", err)
+	}
+	if _, err := m.ConnectAndRun(t.Context()); !errors.Is(err, ErrAlreadyConnected) {
+		t.Fatalf("second ConnectAndRun = %v, want ErrAlreadyConnected", err)
+	}
+}
+
+// TestMonitorRunBatch: commands of a batch go out in one write, their
+// replies come back in order, and one failing command fails the batch
+// with its own error while the others' replies are kept.
+func TestMonitorRunBatch(t *testing.T) {
+	m, server := connected(t, 5*time.Second)
+	go func() {
+		a := server.expect("query-status")
+		b := server.expect("stop")
+		c := server.expect("query-name")
+		server.reply(a, `{"status": "running"}`)
+		server.send(fmt.Sprintf(`{"error": {"class": "GenericError", "desc": "no"}, "id": %s}`, b.ID))
+		server.reply(c, `{"name": "vm"}`)
+	}()
+	replies, err := m.RunBatch(t.Context(),
+		[]byte(`{"execute":"query-status"}`), []byte(`{"execute":"stop"}`), []byte(`{"execute":"query-name"}`))
+	var qe *QMPError
+	if !errors.As(err, &qe) || qe.Command != "stop" {
+		t.Fatalf("err = %v, want stop's *QMPError", err)
+	}
+	if len(replies) != 3 || !strings.Contains(string(replies[0]), "running") || replies[1] != nil || !strings.Contains(string(replies[2]), `"vm"`) {
+		t.Fatalf("replies = %q", replies)
+	}
+	// A malformed command fails the batch before anything is sent: the
+	// next command the server reads is the one after the batch.
+	if _, err := m.RunBatch(t.Context(), []byte(`{"execute":"cont"}`), []byte(`not json`)); err == nil {
+		t.Fatal("a batch with a malformed command succeeded")
+	}
+	go func() { server.reply(server.expect("query-status"), `{"status": "running"}`) }()
+	if _, err := m.Run([]byte(`{"execute":"query-status"}`)); err != nil {
+		t.Fatalf("the command after the refused batch: %v", err)
+	}
+}
