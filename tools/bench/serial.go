@@ -16,11 +16,19 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/internal/procfs"
+	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/tui/panel"
+	"github.com/ukdev/ukdev/vm"
+	"github.com/ukdev/ukdev/vm/qemu"
 )
 
 const (
@@ -168,18 +176,15 @@ func (s *rssSampler) sample() {
 	}
 }
 
-// end takes a last sample, stops the sampler and returns the first, the
-// largest and the last sample, in KiB.
-func (s *rssSampler) end() (first, most, last int64) {
+// end takes a last sample, stops the sampler and returns every sample, in
+// KiB, one a second.
+func (s *rssSampler) end() []int64 {
 	close(s.stop)
 	<-s.done
 	s.sample()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.kb) == 0 {
-		return 0, 0, 0
-	}
-	return s.kb[0], slices.Max(s.kb), s.kb[len(s.kb)-1]
+	return s.kb
 }
 
 // serialResult is one mode's flood.
@@ -190,11 +195,13 @@ type serialResult struct {
 	// (headless: the events' times; dashboard: seen in the log file).
 	wall                         time.Duration
 	rssStart, rssMax, rssEnd     int64     // KiB
+	rss                          []int64   // KiB, one a second
 	dropped                      int       // console lines not shown (vm.dropped), headless
 	keys                         []float64 // key → effect on screen, ms, dashboard
 	pollMS                       float64   // mean time of one screen capture, ms, dashboard
 	keyTimeouts                  int
 	floodStartedAt, floodEndedAt time.Time // dashboard: the start and end lines seen in the log
+	accel, machine               string    // headless: as ukdev booted the VM
 }
 
 // runSerial boots the example under `ukdev dev --json` and under the
@@ -206,7 +213,16 @@ func runSerial(w io.Writer, o serialOptions) error {
 	if o.seconds < 1 || o.seconds > 3600 {
 		return fmt.Errorf("bench: -serial-seconds must be from 1 to 3600, got %d", o.seconds)
 	}
-	headless, err := serialHeadless(o)
+	ws, dir, err := serialWorkspace(o, "ukserial")
+	if err != nil {
+		return err
+	}
+	defer ws.remove()
+	headless, err := serialHeadless(o, ws, dir)
+	if err != nil {
+		return err
+	}
+	bare, err := serialBare(o, ws, dir, headless.accel, headless.machine)
 	if err != nil {
 		return err
 	}
@@ -221,7 +237,7 @@ func runSerial(w io.Writer, o serialOptions) error {
 	fmt.Fprintf(w, "\nserial flood: %s's guest writes its console as fast as it can for %d s\n", o.example, o.seconds)
 	fmt.Fprintf(w, "  %-28s %12s %12s %8s %10s %10s %10s %10s %10s\n",
 		"mode", "guest wrote", "logged", "lost", "QEMU KB/s", "log KB/s", "RSS start", "RSS max", "RSS end")
-	results := []serialResult{headless}
+	results := []serialResult{bare, headless}
 	if lookErr == nil {
 		results = append(results, dashboard)
 	}
@@ -234,10 +250,17 @@ func runSerial(w io.Writer, o serialOptions) error {
 			fmt.Fprintf(w, "  %-28s %d lines damaged or out of order (%s)\n", "", r.count.badLines, panel.FormatBytes(float64(r.count.damagedBytes)))
 		}
 	}
+	for _, r := range results[1:] {
+		var b strings.Builder
+		for i := 0; i < len(r.rss); i += 5 {
+			fmt.Fprintf(&b, " %.1f", mb(r.rss[i]))
+		}
+		fmt.Fprintf(w, "  %s: RSS every 5 s, MB:%s\n", r.mode, b.String())
+	}
 	if headless.dropped > 0 {
 		fmt.Fprintf(w, "  headless: %d console lines not shown as events (the reader lagged; they are in the log)\n", headless.dropped)
 	}
-	for _, r := range results {
+	for _, r := range results[1:] {
 		addTarget(w, fmt.Sprintf("serial flood, %s: every byte the guest wrote is in the boot's log file", r.mode),
 			fmt.Sprintf("%d of %d bytes lost, %d lines damaged", r.count.lost(), r.count.reported, r.count.badLines),
 			r.count.lost() == 0 && r.count.badLines == 0 && r.count.logged == r.count.reported)
@@ -270,6 +293,14 @@ func perSecondKB(n int64, d time.Duration) float64 {
 		return 0
 	}
 	return float64(n) / d.Seconds() / 1e3
+}
+
+// setRSS records the RSS samples, in KiB, one a second.
+func (r *serialResult) setRSS(kb []int64) {
+	r.rss = kb
+	if len(kb) > 0 {
+		r.rssStart, r.rssMax, r.rssEnd = kb[0], slices.Max(kb), kb[len(kb)-1]
+	}
 }
 
 // serialWorkspace makes a workspace holding a copy of the example.
@@ -319,13 +350,8 @@ func waitLogFlood(path string, within time.Duration) (floodCount, error) {
 // serialHeadless runs `ukdev dev --json`, types the flood command on its
 // standard input once the guest is up, reads its events as fast as it can
 // and counts the flood in the boot's log file.
-func serialHeadless(o serialOptions) (serialResult, error) {
+func serialHeadless(o serialOptions, ws *workspace, dir string) (serialResult, error) {
 	r := serialResult{mode: "headless (dev --json)"}
-	ws, dir, err := serialWorkspace(o, "ukserial")
-	if err != nil {
-		return r, err
-	}
-	defer ws.remove()
 	cmd := exec.Command(ws.ukdev, "dev", "--json")
 	cmd.Dir, cmd.Env = dir, ws.env("NO_COLOR=1")
 	var stderr lockedBuffer
@@ -347,8 +373,9 @@ func serialHeadless(o serialOptions) (serialResult, error) {
 	}()
 
 	type mark struct {
-		what string
-		at   time.Time
+		what           string
+		at             time.Time
+		accel, machine string
 	}
 	marks := make(chan mark, 4)
 	var dropped atomic.Int64
@@ -356,6 +383,7 @@ func serialHeadless(o serialOptions) (serialResult, error) {
 		br := bufio.NewReaderSize(stdout, 1<<20)
 		console := []byte(`"type":"` + string(devloop.TypeVMConsole) + `"`)
 		droppedType := []byte(`"type":"` + string(devloop.TypeVMDropped) + `"`)
+		vmStart := []byte(`"type":"` + string(devloop.TypeVMStart) + `"`)
 		for {
 			line, err := br.ReadSlice('\n')
 			if errors.Is(err, bufio.ErrBufferFull) {
@@ -375,6 +403,11 @@ func serialHeadless(o serialOptions) (serialResult, error) {
 					dropped.Add(int64(e.Count))
 				}
 				continue
+			case bytes.Contains(line, vmStart):
+				var e struct{ Accel, Machine string }
+				_ = json.Unmarshal(line, &e)
+				marks <- mark{what: "vm.start", accel: e.Accel, machine: e.Machine}
+				continue
 			case !bytes.Contains(line, console):
 				if o.verbose {
 					os.Stderr.Write(line)
@@ -393,7 +426,7 @@ func serialHeadless(o serialOptions) (serialResult, error) {
 				TS time.Time `json:"ts"`
 			}
 			_ = json.Unmarshal(line, &e)
-			marks <- mark{what, e.TS}
+			marks <- mark{what: what, at: e.TS}
 		}
 	}()
 	wait := func(what string, within time.Duration) (time.Time, error) {
@@ -403,6 +436,9 @@ func serialHeadless(o serialOptions) (serialResult, error) {
 			case m, ok := <-marks:
 				if !ok {
 					return time.Time{}, fmt.Errorf("bench: ukdev ended while waiting for the guest's %s line\n%s", what, stderr.String())
+				}
+				if m.what == "vm.start" {
+					r.accel, r.machine = m.accel, m.machine
 				}
 				if m.what == what {
 					return m.at, nil
@@ -434,7 +470,7 @@ func serialHeadless(o serialOptions) (serialResult, error) {
 	if err == nil {
 		r.count, err = waitLogFlood(path, waitTimeout)
 	}
-	r.rssStart, r.rssMax, r.rssEnd = rss.end()
+	r.setRSS(rss.end())
 	r.dropped = int(dropped.Load())
 	return r, err
 }
@@ -643,7 +679,7 @@ func serialDashboard(o serialOptions, tmux string) (serialResult, error) {
 	}
 	r.floodEndedAt = time.Now()
 	r.count, err = waitLogFlood(path, waitTimeout)
-	r.rssStart, r.rssMax, r.rssEnd = rss.end()
+	r.setRSS(rss.end())
 	if err != nil {
 		return r, err
 	}
@@ -703,4 +739,117 @@ func logHasEnd(path string) (bool, error) {
 		return false, fmt.Errorf("bench: %w", err)
 	}
 	return floodEnd.Match(buf[:n]), nil
+}
+
+// serialBare boots the kernel ukdev built in dir under a bare QEMU with
+// ukdev's argv (not paused), its console on a raw pty that the bench reads
+// at once, and makes it flood: the reference for the QEMU rate.
+func serialBare(o serialOptions, ws *workspace, dir, accel, machine string) (serialResult, error) {
+	r := serialResult{mode: "bare QEMU (pty, read at once)"}
+	cfg, err := project.Load(filepath.Join(dir, project.FileName))
+	if err != nil {
+		return r, fmt.Errorf("bench: %w", err)
+	}
+	spec := vm.Spec{
+		QEMU:      cfg.VM.QEMU,
+		Image:     image.Image{Kernel: cfg.Kernel.Image, DebugExit: true, PVPanic: true},
+		Accel:     accel,
+		Machine:   machine,
+		MemoryMiB: 128,
+		CPUs:      1,
+		QMPSocket: filepath.Join(ws.runtime, "bare.sock"),
+	}
+	bin := spec.QEMU
+	if bin == "" {
+		bin = vm.DefaultQEMU
+	}
+	master, slave, err := rawPty()
+	if err != nil {
+		return r, err
+	}
+	defer master.Close()
+	cmd := exec.Command(bin, qemu.Args(spec)...)
+	cmd.Stdin, cmd.Stdout = slave, slave
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	err = cmd.Start()
+	slave.Close()
+	if err != nil {
+		return r, fmt.Errorf("bench: start QEMU: %w", err)
+	}
+	defer func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		_ = cmd.Wait()
+	}()
+	var out []byte
+	buf := make([]byte, 64<<10)
+	readUntil := func(done func() bool, within time.Duration) error {
+		_ = master.SetReadDeadline(time.Now().Add(within))
+		for !done() {
+			n, err := master.Read(buf)
+			out = append(out, buf[:n]...)
+			if err != nil {
+				return fmt.Errorf("bench: bare QEMU console: %w (stderr: %q)", err, stderr.String())
+			}
+		}
+		return nil
+	}
+	if err := readUntil(func() bool { return bytes.Contains(out, []byte("type 'help' for commands")) }, waitTimeout); err != nil {
+		return r, err
+	}
+	if _, err := fmt.Fprintf(master, "%s %d\r", floodCommand, o.seconds); err != nil {
+		return r, fmt.Errorf("bench: type into bare QEMU: %w", err)
+	}
+	checked := 0
+	err = readUntil(func() bool {
+		// Only the new bytes (and a line's worth before them) are searched.
+		found := floodEnd.Match(out[max(0, checked-128):])
+		checked = len(out)
+		return found
+	}, time.Duration(o.seconds)*time.Second+waitTimeout)
+	if err != nil {
+		return r, err
+	}
+	r.count, err = countFlood(out)
+	return r, err
+}
+
+// rawPty opens a pty in raw mode as ukdev's vm/qemu does: QEMU's stdio
+// chardev turns OPOST back on, so ONLCR and friends go too (else every
+// \n would reach the reader as \r\n). The master is non-blocking, so
+// read deadlines hold.
+func rawPty() (master, slave *os.File, err error) {
+	blocking, slave, err := pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("bench: pty: %w", err)
+	}
+	defer blocking.Close()
+	fail := func(err error) (*os.File, *os.File, error) {
+		slave.Close()
+		return nil, nil, fmt.Errorf("bench: pty: %w", err)
+	}
+	t, err := unix.IoctlGetTermios(int(slave.Fd()), unix.TCGETS)
+	if err != nil {
+		return fail(err)
+	}
+	t.Iflag &^= unix.IGNBRK | unix.BRKINT | unix.PARMRK | unix.ISTRIP | unix.INLCR | unix.IGNCR | unix.ICRNL | unix.IXON
+	t.Oflag &^= unix.OPOST | unix.ONLCR | unix.OCRNL | unix.ONOCR | unix.ONLRET
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Cflag &^= unix.CSIZE | unix.PARENB
+	t.Cflag |= unix.CS8
+	t.Cc[unix.VMIN], t.Cc[unix.VTIME] = 1, 0
+	if err := unix.IoctlSetTermios(int(slave.Fd()), unix.TCSETS, t); err != nil {
+		return fail(err)
+	}
+	fd, err := unix.Dup(int(blocking.Fd()))
+	if err != nil {
+		return fail(err)
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return fail(err)
+	}
+	return os.NewFile(uintptr(fd), blocking.Name()), slave, nil
 }
