@@ -147,6 +147,9 @@ type rssSampler struct {
 	done chan struct{}
 	mu   sync.Mutex
 	kb   []int64
+	// The CPU ticks of the first and last samples, and when they were read.
+	first, lastAt         time.Time
+	firstTicks, lastTicks int64
 }
 
 func sampleRSS(pid int) *rssSampler {
@@ -169,11 +172,31 @@ func sampleRSS(pid int) *rssSampler {
 }
 
 func (s *rssSampler) sample() {
-	if rss, _, err := procfs.Memory(s.pid); err == nil {
-		s.mu.Lock()
+	now := time.Now()
+	st, serr := procfs.Stat(s.pid)
+	rss, _, err := procfs.Memory(s.pid)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err == nil {
 		s.kb = append(s.kb, rss)
-		s.mu.Unlock()
 	}
+	if serr == nil {
+		if s.first.IsZero() {
+			s.first, s.firstTicks = now, st.CPUTicks
+		}
+		s.lastAt, s.lastTicks = now, st.CPUTicks
+	}
+}
+
+// cpu is the process's CPU over the samples, in percent of one core.
+func (s *rssSampler) cpu() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	secs := s.lastAt.Sub(s.first).Seconds()
+	if secs <= 0 {
+		return 0
+	}
+	return float64(s.lastTicks-s.firstTicks) / secs // 100 ticks a second: ticks/s is percent
 }
 
 // end takes a last sample, stops the sampler and returns every sample, in
@@ -196,6 +219,7 @@ type serialResult struct {
 	wall                         time.Duration
 	rssStart, rssMax, rssEnd     int64     // KiB
 	rss                          []int64   // KiB, one a second
+	cpuPct                       float64   // ukdev's CPU over the flood, percent of one core
 	dropped                      int       // console lines not shown (vm.dropped), headless
 	keys                         []float64 // key → effect on screen, ms, dashboard
 	pollMS                       float64   // mean time of one screen capture, ms, dashboard
@@ -235,17 +259,22 @@ func runSerial(w io.Writer, o serialOptions) error {
 	}
 
 	fmt.Fprintf(w, "\nserial flood: %s's guest writes its console as fast as it can for %d s\n", o.example, o.seconds)
-	fmt.Fprintf(w, "  %-28s %12s %12s %8s %10s %10s %10s %10s %10s\n",
-		"mode", "guest wrote", "logged", "lost", "QEMU KB/s", "log KB/s", "RSS start", "RSS max", "RSS end")
+	fmt.Fprintf(w, "  %-30s %12s %12s %8s %10s %10s %10s %10s %10s %8s\n",
+		"mode", "guest wrote", "logged", "lost", "QEMU KB/s", "log KB/s", "RSS start", "RSS max", "RSS end", "ukdev %")
 	results := []serialResult{bare, headless}
 	if lookErr == nil {
 		results = append(results, dashboard)
 	}
 	for _, r := range results {
-		fmt.Fprintf(w, "  %-28s %12d %12d %8d %10.1f %10.1f %9.1fM %9.1fM %9.1fM\n", r.mode,
+		if r.rss == nil { // bare QEMU: no ukdev
+			fmt.Fprintf(w, "  %-30s %12d %12d %8d %10.1f\n", r.mode,
+				r.count.reported, r.count.logged, r.count.lost(), perSecondKB(r.count.reported, r.count.guestTime))
+			continue
+		}
+		fmt.Fprintf(w, "  %-30s %12d %12d %8d %10.1f %10.1f %9.1fM %9.1fM %9.1fM %8.1f\n", r.mode,
 			r.count.reported, r.count.logged, r.count.lost(),
 			perSecondKB(r.count.reported, r.count.guestTime), perSecondKB(r.count.logged, r.wall),
-			mb(r.rssStart), mb(r.rssMax), mb(r.rssEnd))
+			mb(r.rssStart), mb(r.rssMax), mb(r.rssEnd), r.cpuPct)
 		if r.count.badLines > 0 {
 			fmt.Fprintf(w, "  %-28s %d lines damaged or out of order (%s)\n", "", r.count.badLines, panel.FormatBytes(float64(r.count.damagedBytes)))
 		}
@@ -471,6 +500,7 @@ func serialHeadless(o serialOptions, ws *workspace, dir string) (serialResult, e
 		r.count, err = waitLogFlood(path, waitTimeout)
 	}
 	r.setRSS(rss.end())
+	r.cpuPct = rss.cpu()
 	r.dropped = int(dropped.Load())
 	return r, err
 }
@@ -680,6 +710,7 @@ func serialDashboard(o serialOptions, tmux string) (serialResult, error) {
 	r.floodEndedAt = time.Now()
 	r.count, err = waitLogFlood(path, waitTimeout)
 	r.setRSS(rss.end())
+	r.cpuPct = rss.cpu()
 	if err != nil {
 		return r, err
 	}
