@@ -25,6 +25,8 @@
 #define IRQS_PER_TICK	10	/* so ticks grows every 100 ms */
 
 #define LINE_MAX	128	/* longest command line, with its NUL */
+#define FLOOD_DEFAULT_SECONDS	10
+#define FLOOD_MAX_SECONDS	3600
 #define RX_RING_SIZE	256	/* received bytes not yet handled; a power of two */
 
 /*
@@ -133,6 +135,32 @@ static void put_line(const char *s)
 	put_str("\r\n");
 }
 
+/* put_u64 prints v in decimal without 64-bit division (no libgcc). */
+static void put_u64(uint64_t v)
+{
+	static const uint64_t powers[] = {
+		10000000000000000000ULL, 1000000000000000000ULL, 100000000000000000ULL,
+		10000000000000000ULL, 1000000000000000ULL, 100000000000000ULL,
+		10000000000000ULL, 1000000000000ULL, 100000000000ULL, 10000000000ULL,
+		1000000000ULL, 100000000ULL, 10000000ULL, 1000000ULL, 100000ULL,
+		10000ULL, 1000ULL, 100ULL, 10ULL, 1ULL,
+	};
+	bool started = false;
+
+	for (size_t i = 0; i < sizeof(powers) / sizeof(powers[0]); i++) {
+		char digit = '0';
+
+		while (v >= powers[i]) {
+			v -= powers[i];
+			digit++;
+		}
+		if (digit != '0' || started || powers[i] == 1) {
+			started = true;
+			put_char(digit);
+		}
+	}
+}
+
 static void put_u32(uint32_t v)
 {
 	char digits[10];
@@ -193,6 +221,7 @@ static void cmd_help(void)
 	put_line("  panic        signal a guest panic through pvpanic, then halt");
 	put_line("  crash        fault with no interrupt table (a triple fault)");
 	put_line("  stats        print ticks and counters");
+	put_line("  flood [s]    write numbered lines as fast as the UART takes them for s seconds (default 10), ^C stops");
 	put_line("  help         print this list");
 }
 
@@ -252,6 +281,73 @@ static void cmd_stats(void)
 }
 
 /*
+ * flood_interrupted reports whether a ^C arrived; it drops every other
+ * byte received meanwhile.
+ */
+static bool flood_interrupted(void)
+{
+	bool interrupted = false;
+
+	cli();
+	while (rx_head != rx_tail) {
+		if (rx_ring[rx_tail % RX_RING_SIZE] == 0x03)
+			interrupted = true;
+		rx_tail++;
+	}
+	sti();
+	return interrupted;
+}
+
+/*
+ * cmd_flood writes lines to COM1 as fast as it takes them for the given
+ * seconds (timed by ticks), then says how many bytes it wrote. The flood
+ * is every byte after the "flood: writing" line up to the "flood: wrote"
+ * line: 64-byte lines, each an 8-digit line number (from 0, wrapping at
+ * 10^8), a space, the same 53 characters and \r\n, so a reader can check
+ * that none is missing or damaged.
+ */
+static void cmd_flood(const char *arg)
+{
+	static const char pattern[] = " abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0\r\n";
+	uint32_t seconds = FLOOD_DEFAULT_SECONDS;
+	uint32_t start, elapsed, line = 0;
+	uint64_t bytes = 0;
+
+	if (*arg && !parse_u32(arg, FLOOD_MAX_SECONDS, &seconds)) {
+		put_str("flood: want seconds from 0 to 3600, got '");
+		put_str(arg);
+		put_line("'");
+		return;
+	}
+	put_str("flood: writing for ");
+	put_u32(seconds);
+	put_line(" s; ^C stops it");
+	start = ticks;
+	while (ticks - start < seconds * 10 && !flood_interrupted()) {
+		char digits[8];
+		uint32_t n = line;
+
+		for (int i = 7; i >= 0; i--) {
+			digits[i] = (char)('0' + n % 10);
+			n /= 10;
+		}
+		for (int i = 0; i < 8; i++)
+			put_char(digits[i]);
+		put_str(pattern);
+		bytes += 8 + sizeof(pattern) - 1;
+		line = (line + 1) % 100000000;
+	}
+	elapsed = ticks - start;
+	put_str("flood: wrote ");
+	put_u64(bytes);
+	put_str(" bytes in ");
+	put_u32(elapsed / 10);
+	put_char('.');
+	put_u32(elapsed % 10);
+	put_line(" s");
+}
+
+/*
  * run_command runs one line: its first word is the command, the rest
  * (after the spaces that follow the word) its argument. It edits line.
  */
@@ -285,6 +381,8 @@ static void run_command(char *line)
 		cmd_stats();
 	else if (str_eq(word, "help"))
 		cmd_help();
+	else if (str_eq(word, "flood"))
+		cmd_flood(arg);
 	else {
 		stats.commands_run--;
 		stats.unknown_commands++;

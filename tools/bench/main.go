@@ -8,8 +8,13 @@
 // after a build that prints 2.5 GiB in 64 KiB lines, headless and with the
 // dashboard on a pty, beside the target, and ukdev's CPU beside an idle
 // VM with the metrics panel sampling and without, and with the memory
-// panel refreshing 20 watches and hidden, and ukdev's own CPU beside an
-// idle VM, headless and with the dashboard. It prints numbers and asserts
+// panel refreshing 20 watches and hidden. Then it makes the example's guest
+// flood its serial console for 30 s, headless and with the dashboard in
+// tmux, and counts the bytes in the boot's log against what the guest
+// wrote, ukdev's memory over the flood, and how long a key takes to show
+// on the dashboard meanwhile; and it measures ukdev's own CPU beside an
+// idle VM, headless and with the dashboard. Last it prints every target
+// with its figure. It prints numbers and asserts
 // nothing about speed: it fails only when the benchmark itself cannot run
 // (or ukdev leaves a QEMU behind).
 package main
@@ -69,6 +74,8 @@ func main() {
 	floodLine := flag.Int("flood-line", 64<<10, "bytes per line of the flood, newline included")
 	samplingPart := flag.Bool("sampling", true, "measure ukdev's CPU beside an idle VM of -example, its metrics panel sampling and not")
 	samplingSeconds := flag.Int("sampling-seconds", 20, "seconds of each sampling measurement")
+	serialPart := flag.Bool("serial", true, "flood the console of -example's guest through QEMU, headless and with the dashboard in tmux: bytes logged, ukdev's memory, key latency")
+	serialSeconds := flag.Int("serial-seconds", 30, "seconds the guest floods its console in each serial measurement")
 	watchesPart := flag.Bool("watches", true, "measure ukdev's CPU beside an idle VM of -example, the memory panel maximised with 20 watches and hidden")
 	idlePart := flag.Bool("idle", true, "measure ukdev's own CPU beside an idle VM of -example, headless and with the dashboard")
 	idleSeconds := flag.Int("idle-seconds", 60, "seconds of each idle measurement")
@@ -103,6 +110,13 @@ func main() {
 	if *watchesPart {
 		opts := samplingOptions{ukdev: *ukdev, example: *example, seconds: *samplingSeconds, verbose: *verbose}
 		if err := runWatches(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *serialPart {
+		opts := serialOptions{ukdev: *ukdev, example: *example, seconds: *serialSeconds, verbose: *verbose}
+		if err := runSerial(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

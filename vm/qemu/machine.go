@@ -404,6 +404,7 @@ func (m *Machine) copyConsole() {
 	defer close(m.consoleDone)
 	buf := make([]byte, 32<<10)
 	broken := false
+	var pacer readPacer
 	for {
 		n, err := m.pty.Read(buf)
 		if n > 0 {
@@ -419,6 +420,9 @@ func (m *Machine) copyConsole() {
 		m.consoleBusy.Store(0)
 		if err != nil {
 			return
+		}
+		if d := pacer.after(time.Now(), n); d > 0 {
+			time.Sleep(d) // a flood: let the pty gather bytes (readPacer)
 		}
 	}
 }
