@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -110,18 +109,4 @@ func copyNamedFiles(arg, dir string, copied map[string]string) (string, error) {
 		}
 	}
 	return strings.Join(parts, ","), nil
-}
-
-// benchBareArgv boots argv n times under a bare QEMU and returns each
-// spawn → the first stdout line that want accepts, in ms.
-func benchBareArgv(argv []string, n int, want func(line string) bool) ([]float64, error) {
-	var times []float64
-	for i := 1; i <= n; i++ {
-		d, err := timeToLine(exec.Command(argv[0], argv[1:]...), want)
-		if err != nil {
-			return nil, fmt.Errorf("bench: bare QEMU boot %d: %w", i, err)
-		}
-		times = append(times, ms(d))
-	}
-	return times, nil
 }

@@ -152,13 +152,7 @@ func run(ukdev, example string, edits int, verbose bool) error {
 	if err != nil {
 		return err
 	}
-	// The example's first line is its banner.
-	bare, err := benchBareArgv(res.bareArgv, edits, func(string) bool { return true })
-	if err != nil {
-		return err
-	}
-
-	report(os.Stdout, example, res, bare)
+	report(os.Stdout, example, res, res.bare)
 	if len(leftover) > 0 {
 		return fmt.Errorf("bench: ukdev left QEMU processes behind after SIGTERM (killed): %v", leftover)
 	}
@@ -172,15 +166,17 @@ type ukdevResult struct {
 	// saveToBanner is each edit's time from the file write to the new
 	// banner's console event, in ms, on the benchmark's own clock.
 	saveToBanner []float64
-	// bareArgv is the last boot's QEMU command line made bare (see
-	// bareArgv), its files copied.
-	bareArgv []string
+	// bare is, for each edit, the spawn → banner time in ms of a bare
+	// QEMU booting the same image with the same argv (see bareArgv), run
+	// right after the edit so that both see the same machine.
+	bare []float64
 }
 
 // benchUkdev runs `ukdev dev --json` in dir, waits for the first boot,
 // makes n edits of the banner with setBanner, each waited for until the
-// new boot prints it, keeps the last boot's QEMU command line made bare
-// with its files copied into bareDir, then stops ukdev with SIGTERM.
+// new boot prints it and followed by a bare QEMU boot of the same argv
+// (its files copied under bareDir) timed to the same banner, then stops
+// ukdev with SIGTERM.
 func benchUkdev(ukdev, dir string, env []string, n int, verbose bool, bareDir string, setBanner func(banner string) error) (ukdevResult, error) {
 	var res ukdevResult
 	s, err := startSession(ukdev, dir, env, verbose)
@@ -229,21 +225,39 @@ func benchUkdev(ukdev, dir string, env []string, n int, verbose bool, bareDir st
 			return res, fmt.Errorf("bench: edit %d: boot %d's reload.done has no timing\n%s", i, boot, s.transcript())
 		}
 		res.timings = append(res.timings, t)
-	}
-	start, ok = s.starts[boot]
-	if !ok || start.PID == 0 {
-		return res, fmt.Errorf("bench: boot %d's vm.start has no QEMU pid\n%s", boot, s.transcript())
-	}
-	argv, err := qemuArgv(start.PID)
-	if err == nil {
-		if err = os.MkdirAll(bareDir, 0o755); err == nil {
-			res.bareArgv, err = bareArgv(argv, bareDir)
+		d, err := s.bareBoot(boot, filepath.Join(bareDir, strconv.Itoa(i)), banner)
+		if err != nil {
+			return res, fmt.Errorf("bench: edit %d: bare QEMU: %w", i, err)
 		}
-	}
-	if err != nil {
-		return res, err
+		res.bare = append(res.bare, d)
 	}
 	return res, s.stop()
+}
+
+// bareBoot boots the image of ukdev's boot under a bare QEMU with the same
+// argv, its files copied into dir (removed after), and returns spawn → the
+// banner line in ms.
+func (s *session) bareBoot(boot int, dir, banner string) (float64, error) {
+	start, ok := s.starts[boot]
+	if !ok || start.PID == 0 {
+		return 0, fmt.Errorf("boot %d's vm.start has no QEMU pid\n%s", boot, s.transcript())
+	}
+	argv, err := qemuArgv(start.PID)
+	if err != nil {
+		return 0, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(dir)
+	if argv, err = bareArgv(argv, dir); err != nil {
+		return 0, err
+	}
+	d, err := timeToLine(exec.Command(argv[0], argv[1:]...), func(line string) bool { return line == banner })
+	if err != nil {
+		return 0, err
+	}
+	return ms(d), nil
 }
 
 // event is the part of ukdev's JSON events the benchmark reads.
@@ -473,7 +487,7 @@ func report(w io.Writer, example string, res ukdevResult, bare []float64) {
 
 	fmt.Fprintf(w, "\nukdev reload: %d edits of %s (%s, %s)\n", n, example, res.accel, res.machine)
 	printTable(w, rows...)
-	fmt.Fprintf(w, "\nbare QEMU: %d boots of the same image, same argv, not paused\n", len(bare))
+	fmt.Fprintf(w, "\nbare QEMU: %d boots of the same images, same argv, not paused, each right after its edit\n", len(bare))
 	printRow(w, "spawn → first line", bare)
 
 	fmt.Fprintf(w, "\nratio (qemu + overhead) / bare QEMU, medians: %.2fx\n", median(qemuPlusOverhead)/median(bare))
