@@ -25,6 +25,7 @@ import (
 
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/vm"
+	"github.com/ukdev/ukdev/vm/qmpcmd"
 )
 
 // DefaultStartTimeout bounds the time from spawning QEMU to QMP being ready
@@ -117,9 +118,9 @@ type Machine struct {
 	dumpMu   sync.Mutex
 
 	// balloon is what BalloonStats learnt about the balloon device.
-	balloon balloonState
+	balloon qmpcmd.Balloon
 	// sampling is what Sample keeps from one call to the next.
-	sampling sampleState
+	sampling qmpcmd.Sampler
 
 	mu       sync.Mutex
 	ended    chan struct{}
@@ -753,17 +754,7 @@ func isClosed(ch <-chan struct{}) bool {
 // Status returns QEMU's run state ("running", "paused", "prelaunch",
 // "shutdown", "guest-panicked", "internal-error"...).
 func (m *Machine) Status(ctx context.Context) (string, error) {
-	ret, err := m.execute(ctx, "query-status", nil)
-	if err != nil {
-		return "", err
-	}
-	var st struct {
-		Status string `json:"status"`
-	}
-	if err := json.Unmarshal(ret, &st); err != nil {
-		return "", fmt.Errorf("qemu: qmp query-status: decode: %w", err)
-	}
-	return st.Status, nil
+	return qmpcmd.Status(ctx, executor{m})
 }
 
 // Cont starts or resumes the VM (QMP cont).
@@ -873,53 +864,12 @@ func (m *Machine) AddPortForward(ctx context.Context, pf vm.PortForward) error {
 	if !m.spec.Network {
 		return fmt.Errorf("qemu: add port forward: %w", vm.ErrNoNetwork)
 	}
-	rule, err := hostfwdRule(pf)
-	if err != nil {
-		return err
-	}
-	ret, err := m.execute(ctx, "human-monitor-command",
-		map[string]string{"command-line": "hostfwd_add " + NetdevID + " " + rule})
-	if err != nil {
-		return fmt.Errorf("qemu: add port forward %s: %w", rule, err)
-	}
-	var text string
-	if err := json.Unmarshal(ret, &text); err != nil {
-		return fmt.Errorf("qemu: add port forward %s: decode reply: %w", rule, err)
-	}
-	if text = strings.TrimSpace(text); text != "" {
-		if pf.HostAddr == "" {
-			pf.HostAddr = vm.DefaultHostAddr
-		}
-		return &vm.PortError{Forward: pf, Detail: text}
-	}
-	return nil
+	return qmpcmd.AddPortForward(ctx, executor{m}, NetdevID, pf)
 }
 
-// hostfwdRule validates pf and renders it in hostfwd_add syntax,
-// "tcp:127.0.0.1:8080-:80". Validation also keeps anything but the rule
-// out of the HMP command line.
-func hostfwdRule(pf vm.PortForward) (string, error) {
-	if pf.Proto != "tcp" && pf.Proto != "udp" {
-		return "", fmt.Errorf("qemu: port forward: protocol %q is not tcp or udp", pf.Proto)
-	}
-	addr, err := netip.ParseAddr(strings.Trim(pf.HostAddrOrDefault(), "[]"))
-	if err != nil || addr.Zone() != "" {
-		return "", fmt.Errorf("qemu: port forward: host address %q is not an IP address", pf.HostAddr)
-	}
-	host := addr.String()
-	if addr.Is6() {
-		// QEMU 7.2 refuses IPv6 host addresses ("Bad host address", a
-		// *PortError); later versions take them bracketed.
-		host = "[" + host + "]"
-	}
-	if pf.HostPort < 1 || pf.HostPort > 65535 {
-		return "", fmt.Errorf("qemu: port forward: host port %d is outside 1-65535", pf.HostPort)
-	}
-	if pf.GuestPort < 1 || pf.GuestPort > 65535 {
-		return "", fmt.Errorf("qemu: port forward: guest port %d is outside 1-65535", pf.GuestPort)
-	}
-	return fmt.Sprintf("%s:%s:%d-:%d", pf.Proto, host, pf.HostPort, pf.GuestPort), nil
-}
+// hostfwdRule validates pf and renders it in hostfwd_add syntax (see
+// qmpcmd.HostfwdRule).
+func hostfwdRule(pf vm.PortForward) (string, error) { return qmpcmd.HostfwdRule(pf) }
 
 // GDBServer opens QEMU's gdb stub at addr (vm.Spec.GDB's form) with the
 // monitor's gdbserver command. QEMU 7.2 refuses a second stub while one is

@@ -31,21 +31,6 @@ var ErrMonitorClosed = errors.New("qemu: qmp: connection closed")
 // ErrAlreadyConnected is returned by a second Connect on one Monitor.
 var ErrAlreadyConnected = errors.New("qemu: qmp: already connected")
 
-// QMPError is an error reply from QEMU to one command.
-type QMPError struct {
-	// Command is the command's "execute" name.
-	Command string
-	// Class is QEMU's error class ("GenericError", "CommandNotFound"...).
-	Class string
-	// Desc is QEMU's description of the error.
-	Desc string
-}
-
-// Error implements error.
-func (e *QMPError) Error() string {
-	return fmt.Sprintf("qemu: qmp %s: %s: %s", e.Command, e.Class, e.Desc)
-}
-
 // Monitor is a QMP client over one connection. It implements qmp.Monitor
 // without the limits of go-qemu's SocketMonitor: messages of any size,
 // every command under a deadline (RunContext), replies matched to commands

@@ -2,95 +2,18 @@ package qemu
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
-	"strconv"
-	"strings"
 
 	"github.com/ukdev/ukdev/vm"
+	"github.com/ukdev/ukdev/vm/qmpcmd"
 )
 
-// Registers returns vCPU 0's registers, from HMP "info registers" (QMP
-// has no command for them on x86). Outside long mode QEMU prints the
-// 32-bit names (EAX, EIP, EFL); they fill the same fields.
+// Registers returns vCPU 0's registers, from HMP "info registers" (see
+// qmpcmd.Registers).
 func (m *Machine) Registers(ctx context.Context) (vm.Registers, error) {
-	text, err := m.hmp(ctx, "info registers")
-	if err != nil {
-		return vm.Registers{}, fmt.Errorf("qemu: registers: %w", err)
-	}
-	r, err := parseRegisters(text)
-	if err != nil {
-		return vm.Registers{}, fmt.Errorf("qemu: registers: %w", err)
-	}
-	return r, nil
+	return qmpcmd.Registers(ctx, executor{m})
 }
 
 // hmp runs a human monitor command and returns its text.
 func (m *Machine) hmp(ctx context.Context, command string) (string, error) {
-	ret, err := m.execute(ctx, "human-monitor-command", map[string]string{"command-line": command})
-	if err != nil {
-		return "", err
-	}
-	var text string
-	if err := json.Unmarshal(ret, &text); err != nil {
-		return "", fmt.Errorf("qemu: hmp %s: decode reply: %w", command, err)
-	}
-	return text, nil
-}
-
-// parseRegisters reads the register dump of QEMU's "info registers" for
-// one x86 vCPU: lines of NAME=hex pairs, names padded to three columns
-// ("R8 =", "ES =").
-func parseRegisters(text string) (vm.Registers, error) {
-	var r vm.Registers
-	fields := map[string]*uint64{
-		"RAX": &r.RAX, "RBX": &r.RBX, "RCX": &r.RCX, "RDX": &r.RDX,
-		"RSI": &r.RSI, "RDI": &r.RDI, "RBP": &r.RBP, "RSP": &r.RSP,
-		"R8": &r.R8, "R9": &r.R9, "R10": &r.R10, "R11": &r.R11,
-		"R12": &r.R12, "R13": &r.R13, "R14": &r.R14, "R15": &r.R15,
-		"RIP": &r.RIP, "RFL": &r.RFLAGS,
-		"EAX": &r.RAX, "EBX": &r.RBX, "ECX": &r.RCX, "EDX": &r.RDX,
-		"ESI": &r.RSI, "EDI": &r.RDI, "EBP": &r.RBP, "ESP": &r.RSP,
-		"EIP": &r.RIP, "EFL": &r.RFLAGS,
-		"CR0": &r.CR0, "CR2": &r.CR2, "CR3": &r.CR3, "CR4": &r.CR4,
-		"EFER": &r.EFER,
-	}
-	seen := map[string]bool{}
-	for line := range strings.Lines(text) {
-		// "R8 =..." pads the name; join it to its value first.
-		line = strings.ReplaceAll(line, " =", "=")
-		for _, tok := range strings.Fields(line) {
-			name, val, ok := strings.Cut(tok, "=")
-			if !ok || seen[name] {
-				continue
-			}
-			switch name {
-			case "CPL":
-				n, err := strconv.Atoi(val)
-				if err != nil {
-					return vm.Registers{}, fmt.Errorf("parse %s=%q: %w", name, val, err)
-				}
-				r.CPL, seen[name] = n, true
-				continue
-			case "HLT":
-				r.Halted, seen[name] = val == "1", true
-				continue
-			}
-			p := fields[name]
-			if p == nil {
-				continue
-			}
-			v, err := strconv.ParseUint(val, 16, 64)
-			if err != nil {
-				return vm.Registers{}, fmt.Errorf("parse %s=%q: %w", name, val, err)
-			}
-			*p, seen[name] = v, true
-		}
-	}
-	for _, want := range [][2]string{{"RIP", "EIP"}, {"RSP", "ESP"}, {"CR0", "CR0"}, {"CR3", "CR3"}} {
-		if !seen[want[0]] && !seen[want[1]] {
-			return vm.Registers{}, fmt.Errorf("no %s in %.80q", want[0], text)
-		}
-	}
-	return r, nil
+	return qmpcmd.HMP(ctx, executor{m}, command)
 }
