@@ -1,0 +1,365 @@
+package libvirt
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/binary"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/vm"
+)
+
+// waitLimit bounds every wait on the guest: generous, for TCG on a
+// loaded host.
+const waitLimit = 60 * time.Second
+
+// reachable connects to the test's libvirt daemon (LIBVIRT_DEFAULT_URI,
+// else qemu:///system) or skips the test when none answers.
+func reachable(t *testing.T) *golibvirt.Libvirt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	l, err := Dial(ctx, "")
+	if err != nil {
+		t.Skipf("no libvirt daemon reachable at %s: %v", ResolveURI(""), err)
+	}
+	t.Cleanup(func() { _ = l.Disconnect() })
+	return l
+}
+
+// helloELF returns the example unikernel, built if need be.
+func helloELF(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join("..", "..", "examples", "hello")
+	path := filepath.Join(dir, "build", "hello.elf")
+	if _, err := os.Stat(path); err != nil {
+		if b, err := exec.Command("make", "-C", dir).CombinedOutput(); err != nil {
+			t.Skipf("cannot build examples/hello: %v\n%s", err, b)
+		}
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return abs
+}
+
+// symbol returns the address of a symbol of the ELF at path.
+func symbol(t *testing.T, path, name string) uint64 {
+	t.Helper()
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range syms {
+		if s.Name == name {
+			return s.Value
+		}
+	}
+	t.Fatalf("no symbol %s in %s", name, path)
+	return 0
+}
+
+// testBackend returns a Backend on a pool of the test's own, removed at
+// the end with its volumes.
+func testBackend(t *testing.T, l *golibvirt.Libvirt) *Backend {
+	t.Helper()
+	name := "ukdev-test-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	b := &Backend{Pool: name, PoolDir: t.TempDir(), Owner: Owner{Project: "/work/example"}}
+	t.Cleanup(func() {
+		pool, err := l.StoragePoolLookupByName(name)
+		if err != nil {
+			return
+		}
+		vols, _, _ := l.StoragePoolListAllVolumes(pool, 1, 0)
+		for _, v := range vols {
+			_ = l.StorageVolDelete(v, 0)
+		}
+		_ = l.StoragePoolDestroy(pool)
+		_ = l.StoragePoolUndefine(pool)
+	})
+	return b
+}
+
+// console collects a machine's console output.
+type console struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+	ch  chan struct{}
+}
+
+func newConsole() *console { return &console{ch: make(chan struct{}, 1)} }
+
+func (c *console) Write(p []byte) (int, error) {
+	c.mu.Lock()
+	c.buf.Write(p)
+	c.mu.Unlock()
+	select {
+	case c.ch <- struct{}{}:
+	default:
+	}
+	return len(p), nil
+}
+
+func (c *console) String() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.buf.String()
+}
+
+// wait waits until the output holds want.
+func (c *console) wait(t *testing.T, want string) {
+	t.Helper()
+	deadline := time.After(waitLimit)
+	for !strings.Contains(c.String(), want) {
+		select {
+		case <-c.ch:
+		case <-deadline:
+			t.Fatalf("console never showed %q; got:\n%s", want, c.String())
+		}
+	}
+}
+
+// ukdevDomains lists the domains carrying ukdev's metadata tag.
+func ukdevDomains(t *testing.T, l *golibvirt.Libvirt) []string {
+	t.Helper()
+	doms, _, err := l.ConnectListAllDomains(1, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, d := range doms {
+		if _, err := l.DomainGetMetadata(d, int32(golibvirt.DomainMetadataElement), golibvirt.OptString{Namespace}, 0); err == nil {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+func helloSpec(t *testing.T) vm.Spec {
+	return vm.Spec{Image: image.Image{Kernel: helloELF(t), DebugExit: true, PVPanic: true}, Machine: "pc", MemoryMiB: 64}
+}
+
+// The example boots as a domain: banner, typed input, memory, registers,
+// metrics, and `exit 3` decoded as QEMU's status 7; nothing is left.
+func TestMachineHello(t *testing.T) {
+	l := reachable(t)
+	b := testBackend(t, l)
+	spec := helloSpec(t)
+	con := newConsole()
+	var uploads []Upload
+	b.Progress = func(u Upload) { uploads = append(uploads, u) }
+	m, err := b.Start(t.Context(), spec, vm.StartOptions{Console: con})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	name := m.(*Machine).Name()
+	if got := ukdevDomains(t, l); !contains(got, name) {
+		t.Errorf("ukdev's domains = %v, want %s among them", got, name)
+	}
+	if len(uploads) == 0 || uploads[len(uploads)-1].Done != uploads[len(uploads)-1].Total {
+		t.Errorf("uploads = %+v, want a finished one", uploads)
+	}
+
+	con.wait(t, "hello from ukdev")
+	if _, err := m.WriteConsole([]byte("echo typed through libvirt\r")); err != nil {
+		t.Fatal(err)
+	}
+	con.wait(t, "\r\ntyped through libvirt\r\n")
+
+	ticks := symbol(t, spec.Image.Kernel, "ticks")
+	read := func() uint32 {
+		b, err := m.ReadMemory(t.Context(), ticks, 4, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return binary.LittleEndian.Uint32(b)
+	}
+	first := read()
+	deadline := time.Now().Add(waitLimit)
+	for read() == first && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if read() == first {
+		t.Errorf("ticks stayed at %d", first)
+	}
+	big, err := m.ReadMemory(t.Context(), 0x100000, 200<<10, true)
+	if err != nil || len(big) != 200<<10 || !bytes.Equal(big[:4], []byte{0x02, 0xb0, 0xad, 0x1b}) {
+		t.Errorf("ReadMemory 200 KiB at 1 MiB: %d bytes starting %x, %v; want the multiboot header", len(big), big[:min(len(big), 4)], err)
+	}
+	r, err := m.Registers(t.Context())
+	if err != nil || r.CR0&1 == 0 {
+		t.Errorf("Registers = %+v, %v; want protected mode", r, err)
+	}
+	s, err := m.Sample(t.Context())
+	if err != nil || len(s.VCPUs) != 1 {
+		t.Errorf("Sample = %+v, %v; want one vCPU", s, err)
+	}
+	if size, err := m.MemorySize(t.Context()); err != nil || size != 64<<20 {
+		t.Errorf("MemorySize = %d, %v; want 64 MiB", size, err)
+	}
+	if hs, err := m.HostStats(); err != nil || hs.RSSBytes == 0 || hs.PID == 0 {
+		t.Errorf("HostStats = %+v, %v; want a pid and a resident set", hs, err)
+	}
+
+	if err := m.Pause(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := m.Status(t.Context()); err != nil || st != vm.StatusPaused {
+		t.Errorf("Status after Pause = %q, %v", st, err)
+	}
+	if err := m.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := m.Status(t.Context()); err != nil || st != vm.StatusRunning {
+		t.Errorf("Status after Resume = %q, %v", st, err)
+	}
+
+	if _, err := m.WriteConsole([]byte("exit 3\r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.Ended():
+	case <-time.After(waitLimit):
+		t.Fatalf("the boot did not end after exit 3; console:\n%s", con)
+	}
+	want := image.Outcome{Kind: image.QEMUExited, Status: 7}
+	if o := m.Outcome(); o.Kind != want.Kind || o.Status != want.Status {
+		t.Errorf("Outcome = %+v, want %+v", o, want)
+	}
+	select {
+	case <-m.Exited():
+	case <-time.After(waitLimit):
+		t.Fatal("the domain did not go after the guest's exit")
+	}
+	if _, err := m.WriteConsole([]byte("x")); !errors.Is(err, vm.ErrExited) {
+		t.Errorf("WriteConsole after exit = %v, want ErrExited", err)
+	}
+	if _, err := m.Status(t.Context()); !errors.Is(err, vm.ErrExited) {
+		t.Errorf("Status after exit = %v, want ErrExited", err)
+	}
+	if got := ukdevDomains(t, l); contains(got, name) {
+		t.Errorf("domain %s still there after the exit: %v", name, got)
+	}
+
+	// The same kernel again: its volume is reused, not uploaded again.
+	uploads = nil
+	m2, err := b.Start(t.Context(), spec, vm.StartOptions{Console: newConsole()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m2.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if len(uploads) != 1 || !uploads[0].Skipped {
+		t.Errorf("second start's uploads = %+v, want one skipped", uploads)
+	}
+}
+
+// A panicking guest stays, paused, until Stop; Stop leaves no domain and
+// every later call fails with ErrExited.
+func TestMachinePanicThenStop(t *testing.T) {
+	l := reachable(t)
+	b := testBackend(t, l)
+	con := newConsole()
+	m, err := b.Start(t.Context(), helloSpec(t), vm.StartOptions{Console: con})
+	if err != nil {
+		t.Fatal(err)
+	}
+	con.wait(t, "hello from ukdev")
+	if _, err := m.WriteConsole([]byte("panic\r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.Ended():
+	case <-time.After(waitLimit):
+		t.Fatalf("no end after panic; console:\n%s", con)
+	}
+	if o := m.Outcome(); o.Kind != image.GuestPanicked {
+		t.Errorf("Outcome = %+v, want GuestPanicked", o)
+	}
+	if !strings.Contains(con.String(), "panic: guest panic requested") {
+		t.Errorf("the panic's line is missing from the console:\n%s", con)
+	}
+	if st, err := m.Status(t.Context()); err != nil || st != "guest-panicked" {
+		t.Errorf("Status = %q, %v; want guest-panicked", st, err)
+	}
+	if _, err := m.ReadMemory(t.Context(), 0x100000, 16, false); err != nil {
+		t.Errorf("ReadMemory of the panicked guest: %v", err)
+	}
+	name := m.(*Machine).Name()
+	var wg sync.WaitGroup
+	for range 3 {
+		wg.Go(func() { _ = m.Stop(t.Context()) })
+	}
+	wg.Wait()
+	if !m.HasEnded() || !isClosed(m.Exited()) {
+		t.Error("Stop returned before the machine was gone")
+	}
+	if o := m.Outcome(); o.Kind != image.GuestPanicked {
+		t.Errorf("Outcome after Stop = %+v, want the panic kept", o)
+	}
+	if got := ukdevDomains(t, l); contains(got, name) {
+		t.Errorf("domain %s still there after Stop: %v", name, got)
+	}
+	if _, err := l.DomainLookupByName(name); !isError(err, golibvirt.ErrNoDomain) {
+		t.Errorf("DomainLookupByName(%s) after Stop = %v, want no domain", name, err)
+	}
+}
+
+// A guest started paused runs nothing until Resume; a Stop before any
+// end is StoppedByHost.
+func TestMachineStartPausedStop(t *testing.T) {
+	l := reachable(t)
+	b := testBackend(t, l)
+	spec := helloSpec(t)
+	spec.StartPaused = true
+	con := newConsole()
+	m, err := b.Start(t.Context(), spec, vm.StartOptions{Console: con})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// As with vm/qemu: QEMU has not run the guest yet.
+	if st, err := m.Status(t.Context()); err != nil || st != "prelaunch" {
+		t.Errorf("Status = %q, %v; want prelaunch", st, err)
+	}
+	if strings.Contains(con.String(), "hello") {
+		t.Errorf("a guest started paused wrote %q", con)
+	}
+	if err := m.Resume(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	con.wait(t, "hello from ukdev")
+	if err := m.Stop(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if o := m.Outcome(); o.Kind != image.StoppedByHost {
+		t.Errorf("Outcome = %+v, want StoppedByHost", o)
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,195 @@
+package libvirt
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+)
+
+// DefaultPool is the storage pool images are uploaded to when
+// Backend.Pool is empty; ukdev creates it (a directory pool under
+// DefaultPoolDir) when the host has none of that name.
+const (
+	DefaultPool    = "ukdev"
+	DefaultPoolDir = "/var/lib/libvirt/ukdev"
+)
+
+// Upload reports the progress of one file's upload to the host.
+type Upload struct {
+	// File is the local file, Volume the volume it goes to.
+	File, Volume string
+	// Done and Total are bytes sent and the file's size.
+	Done, Total int64
+	// Skipped says the volume already held the same content: nothing was
+	// sent.
+	Skipped bool
+}
+
+// ensurePool returns the storage pool named name, started. A missing
+// pool is defined as a directory pool at dir (DefaultPoolDir when
+// empty), built and started, and marked to start with the host.
+func ensurePool(l *golibvirt.Libvirt, name, dir string) (golibvirt.StoragePool, error) {
+	pool, err := l.StoragePoolLookupByName(name)
+	if err != nil && !isError(err, golibvirt.ErrNoStoragePool) {
+		return pool, fmt.Errorf("libvirt: pool %s: %w", name, err)
+	}
+	if err != nil {
+		if dir == "" {
+			dir = DefaultPoolDir
+		}
+		var def struct {
+			XMLName xml.Name `xml:"pool"`
+			Type    string   `xml:"type,attr"`
+			Name    string   `xml:"name"`
+			Target  struct {
+				Path string `xml:"path"`
+			} `xml:"target"`
+		}
+		def.Type, def.Name, def.Target.Path = "dir", name, dir
+		b, _ := xml.Marshal(def)
+		if pool, err = l.StoragePoolDefineXML(string(b), 0); err != nil {
+			return pool, fmt.Errorf("libvirt: define pool %s at %s: %w", name, dir, err)
+		}
+		if err := l.StoragePoolBuild(pool, 0); err != nil {
+			return pool, fmt.Errorf("libvirt: build pool %s: %w", name, err)
+		}
+		_ = l.StoragePoolSetAutostart(pool, 1)
+	}
+	state, _, _, _, err := l.StoragePoolGetInfo(pool)
+	if err != nil {
+		return pool, fmt.Errorf("libvirt: pool %s: %w", name, err)
+	}
+	if golibvirt.StoragePoolState(state) != golibvirt.StoragePoolRunning {
+		if err := l.StoragePoolCreate(pool, 0); err != nil {
+			return pool, fmt.Errorf("libvirt: start pool %s: %w", name, err)
+		}
+	}
+	return pool, nil
+}
+
+// volumeName names the volume of a file by its content: the file's base
+// name, so that people recognise it, and the start of its SHA-256, so
+// that a file whose content did not change is not uploaded again.
+func volumeName(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "ukdev-" + hex.EncodeToString(h.Sum(nil))[:16] + "-" + filepath.Base(path), nil
+}
+
+// upload puts the file at path into pool and returns the volume's path on
+// the host. A volume of the same content is reused. progress, if not
+// nil, is called as bytes go out and once at the end.
+func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePool, path string, progress func(Upload)) (string, error) {
+	name, err := volumeName(path)
+	if err != nil {
+		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+	}
+	report := func(u Upload) {
+		if progress != nil {
+			progress(u)
+		}
+	}
+	vol, err := l.StorageVolLookupByName(pool, name)
+	if err == nil {
+		if _, capacity, _, err := l.StorageVolGetInfo(vol); err == nil && capacity == uint64(fi.Size()) {
+			report(Upload{File: path, Volume: name, Done: fi.Size(), Total: fi.Size(), Skipped: true})
+			return l.StorageVolGetPath(vol)
+		}
+		// A half-written volume of an earlier, interrupted upload.
+		_ = l.StorageVolDelete(vol, 0)
+	} else if !isError(err, golibvirt.ErrNoStorageVol) {
+		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+	}
+	var def struct {
+		XMLName  xml.Name `xml:"volume"`
+		Name     string   `xml:"name"`
+		Capacity struct {
+			Unit  string `xml:"unit,attr"`
+			Value int64  `xml:",chardata"`
+		} `xml:"capacity"`
+		Target struct {
+			Format struct {
+				Type string `xml:"type,attr"`
+			} `xml:"format"`
+		} `xml:"target"`
+	}
+	def.Name, def.Capacity.Unit, def.Capacity.Value = name, "bytes", fi.Size()
+	def.Target.Format.Type = "raw"
+	b, _ := xml.Marshal(def)
+	vol, err = l.StorageVolCreateXML(pool, string(b), 0)
+	if err != nil {
+		return "", fmt.Errorf("libvirt: upload %s: create volume %s: %w", path, name, err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		_ = l.StorageVolDelete(vol, 0)
+		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+	}
+	defer f.Close()
+	r := &progressReader{ctx: ctx, r: f, every: 1 << 20, report: func(n int64) {
+		report(Upload{File: path, Volume: name, Done: n, Total: fi.Size()})
+	}}
+	if err := l.StorageVolUpload(vol, r, 0, uint64(fi.Size()), 0); err != nil {
+		_ = l.StorageVolDelete(vol, 0)
+		return "", fmt.Errorf("libvirt: upload %s to %s: %w", path, name, err)
+	}
+	report(Upload{File: path, Volume: name, Done: fi.Size(), Total: fi.Size()})
+	p, err := l.StorageVolGetPath(vol)
+	if err != nil {
+		return "", fmt.Errorf("libvirt: upload %s: volume path: %w", path, err)
+	}
+	return p, nil
+}
+
+// progressReader counts the bytes read through it, reports every so
+// many, and fails once ctx is done (which aborts the upload).
+type progressReader struct {
+	ctx    context.Context
+	r      io.Reader
+	n      int64
+	last   int64
+	every  int64
+	report func(int64)
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	if err := p.ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, err := p.r.Read(b)
+	p.n += int64(n)
+	if p.n-p.last >= p.every {
+		p.last = p.n
+		p.report(p.n)
+	}
+	return n, err
+}
+
+// isError reports whether err is a libvirt error with code.
+func isError(err error, code golibvirt.ErrorNumber) bool {
+	var le golibvirt.Error
+	if errors.As(err, &le) {
+		return le.Code == uint32(code)
+	}
+	var lp *golibvirt.Error
+	return errors.As(err, &lp) && lp.Code == uint32(code)
+}
