@@ -1,6 +1,7 @@
 package libvirt
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"debug/elf"
@@ -136,18 +137,17 @@ func (c *console) wait(t *testing.T, want string) {
 	}
 }
 
-// ukdevDomains lists the domains carrying ukdev's metadata tag.
-func ukdevDomains(t *testing.T, l *golibvirt.Libvirt) []string {
+// ukdevDomains lists the names of the domains carrying ukdev's metadata
+// tag (List).
+func ukdevDomains(t *testing.T) []string {
 	t.Helper()
-	doms, _, err := l.ConnectListAllDomains(1, 0)
+	doms, err := List(t.Context(), "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	var names []string
 	for _, d := range doms {
-		if _, err := l.DomainGetMetadata(d, int32(golibvirt.DomainMetadataElement), golibvirt.OptString{Namespace}, 0); err == nil {
-			names = append(names, d.Name)
-		}
+		names = append(names, d.Name)
 	}
 	return names
 }
@@ -171,8 +171,21 @@ func TestMachineHello(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = m.Stop(context.Background()) })
 	name := m.(*Machine).Name()
-	if got := ukdevDomains(t, l); !contains(got, name) {
-		t.Errorf("ukdev's domains = %v, want %s among them", got, name)
+	doms, err := List(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, d := range doms {
+		if d.Name == name {
+			found = true
+			if d.Owner.PID != os.Getpid() || d.Owner.Project != "/work/example" || d.Owner.Host == "" || d.State != "running" {
+				t.Errorf("List: %+v, want this process's running domain of /work/example", d)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("List = %+v, want %s among them", doms, name)
 	}
 	if len(uploads) == 0 || uploads[len(uploads)-1].Done != uploads[len(uploads)-1].Total {
 		t.Errorf("uploads = %+v, want a finished one", uploads)
@@ -255,7 +268,7 @@ func TestMachineHello(t *testing.T) {
 	if _, err := m.Status(t.Context()); !errors.Is(err, vm.ErrExited) {
 		t.Errorf("Status after exit = %v, want ErrExited", err)
 	}
-	if got := ukdevDomains(t, l); contains(got, name) {
+	if got := ukdevDomains(t); contains(got, name) {
 		t.Errorf("domain %s still there after the exit: %v", name, got)
 	}
 
@@ -316,7 +329,7 @@ func TestMachinePanicThenStop(t *testing.T) {
 	if o := m.Outcome(); o.Kind != image.GuestPanicked {
 		t.Errorf("Outcome after Stop = %+v, want the panic kept", o)
 	}
-	if got := ukdevDomains(t, l); contains(got, name) {
+	if got := ukdevDomains(t); contains(got, name) {
 		t.Errorf("domain %s still there after Stop: %v", name, got)
 	}
 	if _, err := l.DomainLookupByName(name); !isError(err, golibvirt.ErrNoDomain) {
@@ -352,6 +365,105 @@ func TestMachineStartPausedStop(t *testing.T) {
 	}
 	if o := m.Outcome(); o.Kind != image.StoppedByHost {
 		t.Errorf("Outcome = %+v, want StoppedByHost", o)
+	}
+}
+
+// A triple fault ends the boot as a guest reset, and libvirt ends the
+// domain (it has no "preserve" for a reset): Exited follows by itself.
+// The example boots on microvm too (PVH, legacy devices asked for).
+func TestMachineMicrovmGuestReset(t *testing.T) {
+	l := reachable(t)
+	b := testBackend(t, l)
+	spec := helloSpec(t)
+	spec.Machine = "microvm"
+	con := newConsole()
+	m, err := b.Start(t.Context(), spec, vm.StartOptions{Console: con})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	con.wait(t, "hello from ukdev")
+	if _, err := m.WriteConsole([]byte("crash\r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.Exited():
+	case <-time.After(waitLimit):
+		t.Fatalf("the domain stayed after a triple fault; console:\n%s", con)
+	}
+	if o := m.Outcome(); o.Kind != image.GuestReset {
+		t.Errorf("Outcome = %+v, want GuestReset", o)
+	}
+	if !strings.Contains(con.String(), "triple fault") {
+		t.Errorf("the crash's line is missing from the console:\n%s", con)
+	}
+}
+
+// helperEnv makes the test binary a ukdev that starts a domain, prints
+// its name and waits to be killed (TestDomainGoesWithKilledClient).
+const helperEnv = "UKDEV_LIBVIRT_TEST_HELPER"
+
+func TestHelperStartAndWait(t *testing.T) {
+	if os.Getenv(helperEnv) == "" {
+		t.Skip("helper of TestDomainGoesWithKilledClient")
+	}
+	reachable(t)
+	// The parent's pool: it removes it.
+	pool, dir, _ := strings.Cut(os.Getenv(helperEnv), ":")
+	b := &Backend{Pool: pool, PoolDir: dir}
+	m, err := b.Start(t.Context(), helloSpec(t), vm.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stdout.WriteString("domain " + m.(*Machine).Name() + "\n")
+	select {}
+}
+
+// A ukdev killed by SIGKILL leaves no domain: it was started
+// auto-destroyed, and libvirtd destroys it when the connection closes.
+func TestDomainGoesWithKilledClient(t *testing.T) {
+	b := testBackend(t, reachable(t))
+	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperStartAndWait$", "-test.v")
+	cmd.Env = append(os.Environ(), helperEnv+"="+b.Pool+":"+b.PoolDir)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if name, ok := strings.CutPrefix(sc.Text(), "domain "); ok {
+				lines <- name
+			}
+		}
+		close(lines)
+	}()
+	var name string
+	select {
+	case name = <-lines:
+	case <-time.After(waitLimit):
+		t.Fatal("the helper never started its domain")
+	}
+	if name == "" {
+		t.Fatal("the helper ended without starting a domain")
+	}
+	if !contains(ukdevDomains(t), name) {
+		t.Fatalf("domain %s is not running", name)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitLimit)
+	for contains(ukdevDomains(t), name) {
+		if time.Now().After(deadline) {
+			t.Fatalf("domain %s outlived its killed client", name)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }
 
