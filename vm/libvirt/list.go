@@ -3,7 +3,10 @@ package libvirt
 import (
 	"context"
 	"encoding/xml"
+	"errors"
 	"fmt"
+	"os"
+	"syscall"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 )
@@ -75,4 +78,54 @@ func stateName(s int32) string {
 	default:
 		return "unknown"
 	}
+}
+
+// CleanStale destroys the domains of the daemon at uri that a ukdev of
+// this machine created and that outlived it: its metadata names this
+// host and a process that no longer exists. Domains are started
+// auto-destroyed, so libvirtd removes them when their client's
+// connection closes; this catches those a daemon kept because it had not
+// noticed yet (a half-open SSH or TCP connection). It returns the names
+// destroyed.
+func CleanStale(ctx context.Context, uri string) ([]string, error) {
+	doms, err := List(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := os.Hostname()
+	var stale []Domain
+	for _, d := range doms {
+		if d.Owner.Host == host && d.Owner.PID > 0 && !processExists(d.Owner.PID) {
+			stale = append(stale, d)
+		}
+	}
+	if len(stale) == 0 {
+		return nil, nil
+	}
+	l, err := Dial(ctx, uri)
+	if err != nil {
+		return nil, err
+	}
+	defer l.Disconnect()
+	var names []string
+	for _, d := range stale {
+		dom, err := l.DomainLookupByName(d.Name)
+		if err == nil {
+			err = l.DomainDestroy(dom)
+		}
+		switch {
+		case err == nil:
+			names = append(names, d.Name)
+		case isError(err, golibvirt.ErrNoDomain):
+		default:
+			return names, fmt.Errorf("libvirt: clean stale domain %s: %w", d.Name, err)
+		}
+	}
+	return names, nil
+}
+
+// processExists reports whether a process with pid exists here.
+func processExists(pid int) bool {
+	err := syscall.Kill(pid, 0)
+	return err == nil || errors.Is(err, syscall.EPERM)
 }

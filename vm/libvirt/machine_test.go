@@ -475,3 +475,42 @@ func contains(list []string, s string) bool {
 	}
 	return false
 }
+
+// A domain whose ukdev is gone (here: one created without auto-destroy,
+// owned by a process that has exited) is destroyed by CleanStale; one of
+// a live process is kept.
+func TestCleanStale(t *testing.T) {
+	l := reachable(t)
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, _ := os.Hostname()
+	spec := vm.Spec{Machine: "pc", MemoryMiB: 16, StartPaused: true}
+	create := func(owner Owner) string {
+		x, err := domainXML(domainParams{Name: newDomainName(owner), Spec: spec, Owner: owner})
+		if err != nil {
+			t.Fatal(err)
+		}
+		dom, err := l.DomainCreateXML(x, golibvirt.DomainStartPaused)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = l.DomainDestroy(dom) })
+		return dom.Name
+	}
+	staleName := create(Owner{Host: host, PID: dead.Process.Pid})
+	liveName := create(Owner{Host: host, PID: os.Getpid()})
+	otherHost := create(Owner{Host: host + "-elsewhere", PID: dead.Process.Pid})
+	got, err := CleanStale(t.Context(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || got[0] != staleName {
+		t.Errorf("CleanStale = %v, want [%s]", got, staleName)
+	}
+	left := ukdevDomains(t)
+	if contains(left, staleName) || !contains(left, liveName) || !contains(left, otherHost) {
+		t.Errorf("domains left = %v; want %s and %s, not %s", left, liveName, otherHost, staleName)
+	}
+}
