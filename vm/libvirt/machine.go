@@ -88,6 +88,11 @@ type Machine struct {
 	stopDetail  string
 	exited      chan struct{}
 
+	// biosReset is biosResetPending while a Reset waits for the
+	// firmware's own reboot (see Reset), biosResetRestoring while the
+	// reboot action is being restored, and 0 otherwise.
+	biosReset atomic.Int32
+
 	stopRequested atomic.Bool
 	stopOnce      sync.Once
 	stopErr       error
@@ -388,6 +393,16 @@ func (m *Machine) qemuEvent(name string, raw []byte) {
 	var data map[string]any
 	_ = json.Unmarshal(raw, &data)
 	switch name {
+	case "RESET":
+		// The firmware's reboot that follows a Reset (see Reset).
+		if guest, _ := data["guest"].(bool); guest && m.biosReset.CompareAndSwap(biosResetPending, biosResetRestoring) {
+			// Before the next event: a triple fault right after the
+			// reboot must find the action restored.
+			if err := m.restoreRebootAction(); err != nil {
+				m.log.Warn("restore the reboot action after a reset", "err", err)
+			}
+			m.biosReset.Store(0)
+		}
 	case "GUEST_PANICKED":
 		m.endFrozen(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: panicDetail(data)})
 	case "SHUTDOWN":
@@ -662,9 +677,15 @@ func (m *Machine) Resume(ctx context.Context) error {
 
 // Reset reboots the guest in the same domain. libvirt runs QEMU with
 // -no-reboot (on_reboot destroy), which turns system_reset into a
-// shutdown too; as vm/qemu does, the reboot action is switched to reset
-// around the command. A guest paused after a panic restarts, and its
-// boot counts as a new one.
+// shutdown too, and a shutdown ends the domain; as vm/qemu does, the
+// reboot action is switched to reset around the command. A guest paused
+// after a panic restarts, and its boot counts as a new one.
+//
+// On pc and q35, SeaBIOS answers a warm reset with a reboot of its own
+// (through port 0xcf9) to start from a clean machine: a guest reset that
+// would end the domain. There the reboot action goes back to shutdown
+// only once that reset has happened (QEMU's RESET event from the guest),
+// or after biosResetLimit.
 func (m *Machine) Reset(ctx context.Context) error {
 	before, err := m.Status(ctx)
 	if err != nil {
@@ -673,11 +694,23 @@ func (m *Machine) Reset(ctx context.Context) error {
 	if _, err := m.Execute(ctx, "set-action", map[string]string{"reboot": "reset"}); err != nil {
 		return fmt.Errorf("libvirt: reset: %w", err)
 	}
+	bios := m.spec.MachineType() != "microvm"
+	if bios {
+		m.biosReset.Store(biosResetPending)
+	}
 	_, resetErr := m.Execute(ctx, "system_reset", nil)
-	restoreCtx, cancel := context.WithTimeout(m.life, m.ttl)
-	defer cancel()
-	if _, err := m.Execute(restoreCtx, "set-action", map[string]string{"reboot": "shutdown"}); err != nil {
-		return fmt.Errorf("libvirt: reset: restore reboot action: %w", errors.Join(resetErr, err))
+	if resetErr != nil || !bios {
+		if err := m.restoreRebootAction(); err != nil {
+			return fmt.Errorf("libvirt: reset: restore reboot action: %w", errors.Join(resetErr, err))
+		}
+	} else {
+		time.AfterFunc(biosResetLimit, func() {
+			if m.biosReset.CompareAndSwap(biosResetPending, biosResetRestoring) {
+				m.log.Warn("no firmware reboot after a reset; reboot action restored")
+				_ = m.restoreRebootAction()
+				m.biosReset.Store(0)
+			}
+		})
 	}
 	if resetErr != nil {
 		return fmt.Errorf("libvirt: reset: %w", resetErr)
@@ -712,6 +745,23 @@ func (m *Machine) Reset(ctx context.Context) error {
 		return fmt.Errorf("libvirt: reset: %w", err)
 	}
 	return nil
+}
+
+// biosResetLimit bounds the wait for the firmware's reboot after a Reset.
+const biosResetLimit = 30 * time.Second
+
+// The states of Machine.biosReset.
+const (
+	biosResetPending   = 1
+	biosResetRestoring = 2
+)
+
+// restoreRebootAction makes a guest reset end the boot again.
+func (m *Machine) restoreRebootAction() error {
+	ctx, cancel := context.WithTimeout(m.life, m.ttl)
+	defer cancel()
+	_, err := m.Execute(ctx, "set-action", map[string]string{"reboot": "shutdown"})
+	return err
 }
 
 // AddPortForward forwards a port of the libvirt host to the guest through

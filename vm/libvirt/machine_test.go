@@ -7,9 +7,11 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"errors"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -286,8 +288,8 @@ func TestMachineHello(t *testing.T) {
 	}
 }
 
-// A panicking guest stays, paused, until Stop; Stop leaves no domain and
-// every later call fails with ErrExited.
+// A panicking guest stays, paused, until Reset restarts it; Stop leaves
+// no domain.
 func TestMachinePanicThenStop(t *testing.T) {
 	l := reachable(t)
 	b := testBackend(t, l)
@@ -317,6 +319,21 @@ func TestMachinePanicThenStop(t *testing.T) {
 	if _, err := m.ReadMemory(t.Context(), 0x100000, 16, false); err != nil {
 		t.Errorf("ReadMemory of the panicked guest: %v", err)
 	}
+	// A reset restarts the panicked guest as a new boot.
+	if err := m.Reset(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if m.HasEnded() {
+		t.Errorf("the boot after Reset has ended: %+v", m.Outcome())
+	}
+	before := strings.Count(con.String(), "hello from ukdev")
+	deadline := time.Now().Add(waitLimit)
+	for strings.Count(con.String(), "hello from ukdev") == before && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if st, err := m.Status(t.Context()); err != nil || st != vm.StatusRunning || strings.Count(con.String(), "hello from ukdev") != before+1 {
+		t.Errorf("after Reset: status %q, %v; console:\n%s", st, err, con)
+	}
 	name := m.(*Machine).Name()
 	var wg sync.WaitGroup
 	for range 3 {
@@ -326,8 +343,8 @@ func TestMachinePanicThenStop(t *testing.T) {
 	if !m.HasEnded() || !isClosed(m.Exited()) {
 		t.Error("Stop returned before the machine was gone")
 	}
-	if o := m.Outcome(); o.Kind != image.GuestPanicked {
-		t.Errorf("Outcome after Stop = %+v, want the panic kept", o)
+	if o := m.Outcome(); o.Kind != image.StoppedByHost {
+		t.Errorf("Outcome after Stop = %+v, want StoppedByHost", o)
 	}
 	if got := ukdevDomains(t); contains(got, name) {
 		t.Errorf("domain %s still there after Stop: %v", name, got)
@@ -464,6 +481,85 @@ func TestDomainGoesWithKilledClient(t *testing.T) {
 			t.Fatalf("domain %s outlived its killed client", name)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// A port forward binds the port on the libvirt host (this one) through
+// the domain's user-mode network; a machine without one refuses.
+func TestMachinePortForward(t *testing.T) {
+	l := reachable(t)
+	b := testBackend(t, l)
+	spec := helloSpec(t)
+	spec.Network = true
+	m, err := b.Start(t.Context(), spec, vm.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := probe.Addr().(*net.TCPAddr).Port
+	probe.Close()
+	if err := m.AddPortForward(t.Context(), vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 80}); err != nil {
+		t.Fatal(err)
+	}
+	if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+		ln.Close()
+		t.Errorf("port %d is free after AddPortForward", port)
+	}
+	var pe *vm.PortError
+	if err := m.AddPortForward(t.Context(), vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 81}); !errors.As(err, &pe) {
+		t.Errorf("AddPortForward on a port in use = %v, want a *vm.PortError", err)
+	}
+
+	plain, err := b.Start(t.Context(), helloSpec(t), vm.StartOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer plain.Stop(context.Background())
+	if err := plain.AddPortForward(t.Context(), vm.PortForward{Proto: "tcp", HostPort: port, GuestPort: 80}); !errors.Is(err, vm.ErrNoNetwork) {
+		t.Errorf("AddPortForward without a network = %v, want ErrNoNetwork", err)
+	}
+}
+
+// Reset reboots a running guest on pc in the same domain, through
+// SeaBIOS's own reboot, and a triple fault after it still ends the boot.
+func TestMachineResetRunningPC(t *testing.T) {
+	l := reachable(t)
+	b := testBackend(t, l)
+	con := newConsole()
+	m, err := b.Start(t.Context(), helloSpec(t), vm.StartOptions{Console: con})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = m.Stop(context.Background()) })
+	con.wait(t, "hello from ukdev")
+	if err := m.Reset(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(waitLimit)
+	for strings.Count(con.String(), "hello from ukdev") < 2 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if n := strings.Count(con.String(), "hello from ukdev"); n != 2 || m.HasEnded() {
+		t.Fatalf("after Reset: %d banners, ended %v (%+v); console:\n%s", n, m.HasEnded(), m.Outcome(), con)
+	}
+	// The reboot action is back to shutdown once SeaBIOS has rebooted.
+	for m.(*Machine).biosReset.Load() != 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, err := m.WriteConsole([]byte("crash\r")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-m.Ended():
+	case <-time.After(waitLimit):
+		t.Fatalf("a triple fault after Reset did not end the boot; console:\n%s", con)
+	}
+	if o := m.Outcome(); o.Kind != image.GuestReset {
+		t.Errorf("Outcome = %+v, want GuestReset", o)
 	}
 }
 
