@@ -110,20 +110,11 @@ var _ socket.Dialer = (*SSHDialer)(nil)
 // netcat parameters, like libvirt; everything else comes from the user's
 // ssh configuration.
 func NewSSHDialer(u *url.URL) (*SSHDialer, error) {
-	if u.Hostname() == "" {
-		return nil, fmt.Errorf("libvirt: ssh transport: URI %q names no host", u.Redacted())
+	bin, argv, err := sshCommand(u)
+	if err != nil {
+		return nil, err
 	}
 	q := u.Query()
-	argv := []string{"-T", "-e", "none", "-o", "BatchMode=yes"}
-	if p := u.Port(); p != "" {
-		argv = append(argv, "-p", p)
-	}
-	if name := u.User.Username(); name != "" {
-		argv = append(argv, "-l", name)
-	}
-	if key := q.Get("keyfile"); key != "" {
-		argv = append(argv, "-i", key)
-	}
 	sock := q.Get("socket")
 	if sock == "" {
 		sock = defaultSocket
@@ -136,11 +127,32 @@ func NewSSHDialer(u *url.URL) (*SSHDialer, error) {
 	script := fmt.Sprintf("which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then virt-ssh-helper %s; else %s -U %s; fi",
 		shellQuote(remoteName(u)), shellQuote(nc), shellQuote(sock))
 	argv = append(argv, "--", u.Hostname(), "sh -c "+shellQuote(script))
+	return &SSHDialer{SSH: bin, Argv: argv}, nil
+}
+
+// sshCommand returns the ssh program of a qemu+ssh:// URI and its options
+// up to the host: no terminal, no escape character, no prompt, and the
+// URI's port, user and keyfile.
+func sshCommand(u *url.URL) (string, []string, error) {
+	if u.Hostname() == "" {
+		return "", nil, fmt.Errorf("libvirt: ssh transport: URI %q names no host", u.Redacted())
+	}
+	q := u.Query()
+	argv := []string{"-T", "-e", "none", "-o", "BatchMode=yes"}
+	if p := u.Port(); p != "" {
+		argv = append(argv, "-p", p)
+	}
+	if name := u.User.Username(); name != "" {
+		argv = append(argv, "-l", name)
+	}
+	if key := q.Get("keyfile"); key != "" {
+		argv = append(argv, "-i", key)
+	}
 	bin := q.Get("command")
 	if bin == "" {
 		bin = "ssh"
 	}
-	return &SSHDialer{SSH: bin, Argv: argv}, nil
+	return bin, argv, nil
 }
 
 // shellQuote quotes s for a POSIX shell.
