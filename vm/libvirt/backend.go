@@ -18,6 +18,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -45,18 +46,19 @@ type Backend struct {
 var _ vm.Backend = (*Backend)(nil)
 
 // Installed reports whether the libvirt daemon at the backend's URI
-// answers; binary, the QEMU binary, must then be one the host's libvirt
-// knows (empty: its default).
+// answers. binary, the QEMU binary, is the host's: an absolute path must
+// be one the host's libvirt can run; a bare name (vm.DefaultQEMU) or
+// empty leaves the choice to libvirt.
 func (b *Backend) Installed(binary string) error {
 	l, err := Dial(context.Background(), b.URI)
 	if err != nil {
 		return err
 	}
 	defer l.Disconnect()
-	if binary == "" {
+	if emulator(binary) == nil {
 		return nil
 	}
-	if _, err := l.ConnectGetDomainCapabilities(golibvirt.OptString{binary}, nil, nil, golibvirt.OptString{"qemu"}, 0); err != nil {
+	if _, err := l.ConnectGetDomainCapabilities(emulator(binary), nil, nil, golibvirt.OptString{"qemu"}, 0); err != nil {
 		return fmt.Errorf("libvirt: %s on %s: %w", binary, ResolveURI(b.URI), err)
 	}
 	return nil
@@ -72,11 +74,7 @@ func (b *Backend) ProbeAccel(ctx context.Context, binary string) vm.Accel {
 		return vm.Accel{Name: "tcg", Reason: "libvirt at " + uri + " unreachable — using TCG"}
 	}
 	defer l.Disconnect()
-	var emu golibvirt.OptString
-	if binary != "" {
-		emu = golibvirt.OptString{binary}
-	}
-	if _, err := l.ConnectGetDomainCapabilities(emu, golibvirt.OptString{"x86_64"}, nil, golibvirt.OptString{"kvm"}, 0); err != nil {
+	if _, err := l.ConnectGetDomainCapabilities(emulator(binary), golibvirt.OptString{"x86_64"}, nil, golibvirt.OptString{"kvm"}, 0); err != nil {
 		return vm.Accel{Name: "tcg", Reason: "no KVM on " + uri + " — using TCG"}
 	}
 	return vm.Accel{Name: "kvm", Reason: "KVM on " + uri}
@@ -90,6 +88,16 @@ func (b *Backend) Start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 		return nil, err
 	}
 	return m, nil
+}
+
+// emulator returns the emulator binary to name to libvirt for binary: an
+// absolute path on the host, else none (libvirt's default; it takes no
+// bare names).
+func emulator(binary string) golibvirt.OptString {
+	if !filepath.IsAbs(binary) {
+		return nil
+	}
+	return golibvirt.OptString{binary}
 }
 
 // owner fills in the defaults of the Owner recorded in a domain.

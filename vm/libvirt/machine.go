@@ -156,6 +156,9 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 
 	owner := b.owner()
 	p := domainParams{Name: newDomainName(owner), Spec: spec, Owner: owner}
+	if emu := emulator(spec.QEMU); emu != nil {
+		p.Emulator = emu[0]
+	}
 	files := []struct {
 		local string
 		host  *string

@@ -563,6 +563,30 @@ func TestMachineResetRunningPC(t *testing.T) {
 	}
 }
 
+func TestBackendInstalledAndProbe(t *testing.T) {
+	reachable(t)
+	var b Backend
+	for _, bin := range []string{"", vm.DefaultQEMU, "/usr/bin/qemu-system-x86_64"} {
+		if err := b.Installed(bin); err != nil {
+			t.Errorf("Installed(%q) = %v", bin, err)
+		}
+	}
+	if err := b.Installed("/no/such/qemu"); err == nil {
+		t.Error("Installed of a missing emulator succeeded")
+	}
+	if err := (&Backend{URI: "qemu:///system?socket=/no/such/socket"}).Installed(""); err == nil {
+		t.Error("Installed with no daemon succeeded")
+	}
+	kvm := false
+	if f, err := os.OpenFile("/dev/kvm", os.O_RDWR, 0); err == nil {
+		f.Close()
+		kvm = true
+	}
+	if a := b.ProbeAccel(t.Context(), ""); a.Reason == "" || (a.Name == "kvm") != kvm {
+		t.Errorf("ProbeAccel = %+v; /dev/kvm usable: %v", a, kvm)
+	}
+}
+
 func contains(list []string, s string) bool {
 	for _, x := range list {
 		if x == s {
