@@ -36,6 +36,13 @@ const (
 	// eth0 configured statically for QEMU's user network (guest
 	// 10.0.2.15, gateway 10.0.2.2), with no DHCP round trip.
 	BaseCmdline = "console=ttyS0 panic=-1 quiet " + StaticIP
+	// NoNestedKVM follows BaseCmdline: it skips the initialisation of
+	// KVM inside the guest (kvm_amd's svm_init, kvm_intel's vmx_init),
+	// which a one-program VM never uses. Under TCG with -cpu max the guest
+	// sees SVM, and svm_init was the slowest initcall of the default
+	// kernel's boot (initcall_debug: 0.37 s of about 4 s). A kernel
+	// without these initcalls ignores the word.
+	NoNestedKVM = "initcall_blacklist=svm_init,vmx_init"
 	// StaticIP is BaseCmdline's network setting: QEMU's user network's
 	// fixed guest address and gateway.
 	StaticIP = "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
@@ -154,8 +161,8 @@ func (l *Kernel) KernelPath() string { return l.kernel }
 // into the store (it is also the image's symbol file), the build's
 // initramfs is written beside it (read-only) with the program as /init and
 // the configured files, and the kernel is copied there too. The command
-// line is BaseCmdline, the TSC's frequency (TSCParam), the options'
-// Cmdline, then a.Cmdline.
+// line is BaseCmdline, NoNestedKVM, the TSC's frequency (TSCParam), the
+// options' Cmdline, then a.Cmdline.
 func (l *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error) {
 	if a.Kernel == "" {
 		return image.Image{}, fmt.Errorf("linux: prepare build %d: no program configured", build)
@@ -180,7 +187,7 @@ func (l *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a i
 	// /init's addresses are mapped only while it runs on the vCPU; an
 	// idle guest runs on the kernel's page tables.
 	img.SymbolSpace = image.SpaceNone
-	img.Cmdline = joinCmdline(BaseCmdline, l.tsc, l.opts.Cmdline, a.Cmdline)
+	img.Cmdline = joinCmdline(BaseCmdline, NoNestedKVM, l.tsc, l.opts.Cmdline, a.Cmdline)
 	img.Protocols = image.LinuxBoot
 	img.Machine = DefaultMachine
 	img.MachineOptions = MachineOptions

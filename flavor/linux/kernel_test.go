@@ -49,7 +49,7 @@ func TestPrepare(t *testing.T) {
 		{"kernel", img.Kernel, filepath.Join(build, "vmlinuz")},
 		{"initrd", img.Initrd, filepath.Join(build, "initrd.cpio")},
 		{"symbols", img.Symbols, filepath.Join(build, "kernel")},
-		{"cmdline", img.Cmdline, BaseCmdline + " tsc_early_khz=2694870 loglevel=4 -- -addr :9090"},
+		{"cmdline", img.Cmdline, BaseCmdline + " " + NoNestedKVM + " tsc_early_khz=2694870 loglevel=4 -- -addr :9090"},
 		{"machine", img.Machine, DefaultMachine},
 		{"machine options", img.MachineOptions, MachineOptions},
 	}
@@ -84,7 +84,7 @@ func TestPrepare(t *testing.T) {
 	// A second build gets its own files; the first stays intact.
 	img2, err := l.Prepare(t.Context(), store, 8, image.Artifacts{Kernel: program})
 	must(t, err)
-	if img2.Initrd == img.Initrd || img2.Cmdline != BaseCmdline+" tsc_early_khz=2694870 loglevel=4" {
+	if img2.Initrd == img.Initrd || img2.Cmdline != BaseCmdline+" "+NoNestedKVM+" tsc_early_khz=2694870 loglevel=4" {
 		t.Errorf("second image %+v", img2)
 	}
 	if _, err := os.Stat(img.Initrd); err != nil {
