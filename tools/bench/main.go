@@ -73,6 +73,9 @@ func main() {
 	samplingPart := flag.Bool("sampling", true, "measure ukdev's CPU beside an idle VM of -example, its metrics panel sampling and not")
 	samplingSeconds := flag.Int("sampling-seconds", 20, "seconds of each sampling measurement")
 	watchesPart := flag.Bool("watches", true, "measure ukdev's CPU beside an idle VM of -example, the memory panel maximised with 20 watches and hidden")
+	linuxPart := flag.Bool("linux", true, "benchmark the Linux flavor's boot: QEMU start → the program's first line, split by the kernel's clock")
+	linuxExample := flag.String("linux-example", "examples/go-http-linux", "Linux-flavor example project (copied, never changed)")
+	linuxBoots := flag.Int("linux-boots", 5, "number of Linux-flavor reloads timed")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -104,6 +107,13 @@ func main() {
 	if *watchesPart {
 		opts := samplingOptions{ukdev: *ukdev, example: *example, seconds: *samplingSeconds, verbose: *verbose}
 		if err := runWatches(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *linuxPart {
+		opts := linuxOptions{ukdev: *ukdev, example: *linuxExample, boots: *linuxBoots, verbose: *verbose}
+		if err := runLinux(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
