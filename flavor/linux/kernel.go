@@ -56,6 +56,10 @@ const (
 	// HPET or ACPI PM timer, so the kernel gets the TSC's frequency on
 	// its command line (TSCParam).
 	DefaultMachine = "microvm"
+	// NoTSCMachine is the machine when the TSC's frequency is unknown
+	// (TSCKHz negative, or the host's could not be measured): q35, whose
+	// HPET the kernel calibrates its TSC against.
+	NoTSCMachine = "q35"
 	// MachineOptions are DefaultMachine's options: the RTC, which gives
 	// the guest the date (microvm leaves it out under KVM).
 	MachineOptions = "rtc=on"
@@ -89,6 +93,7 @@ type Options struct {
 	// TSCKHz is the guest's TSC frequency in kHz, given to the kernel as
 	// TSCParam: 0 means the host's, measured once by New (HostTSCKHz;
 	// none where it cannot be measured), and a negative value gives none.
+	// Without one the image boots on NoTSCMachine.
 	TSCKHz int64
 }
 
@@ -189,8 +194,10 @@ func (l *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a i
 	img.SymbolSpace = image.SpaceNone
 	img.Cmdline = joinCmdline(BaseCmdline, NoNestedKVM, l.tsc, l.opts.Cmdline, a.Cmdline)
 	img.Protocols = image.LinuxBoot
-	img.Machine = DefaultMachine
-	img.MachineOptions = MachineOptions
+	img.Machine, img.MachineOptions = DefaultMachine, MachineOptions
+	if l.tsc == "" {
+		img.Machine, img.MachineOptions = NoTSCMachine, ""
+	}
 	img.Balloon = true
 	img.RNG = true
 	return img, nil

@@ -4,6 +4,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ukdev/ukdev/image"
+	"github.com/ukdev/ukdev/image/imagetest"
 )
 
 func TestInvariantTSC(t *testing.T) {
@@ -77,21 +80,26 @@ func TestMeasureTSC(t *testing.T) {
 	}
 }
 
-func TestNewTSCWord(t *testing.T) {
+func TestPrepareTSC(t *testing.T) {
 	tests := []struct {
-		name string
-		khz  int64
-		want string
+		name                 string
+		khz                  int64
+		wantCmdline          string
+		wantMachine, wantOpt string
 	}{
-		{"given", 2694870, "tsc_early_khz=2694870"},
-		{"none", -1, ""},
+		{"given: microvm", 2694870, BaseCmdline + " " + NoNestedKVM + " tsc_early_khz=2694870", DefaultMachine, MachineOptions},
+		{"none: q35, whose HPET the kernel calibrates against", -1, BaseCmdline + " " + NoNestedKVM, NoTSCMachine, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			l, err := New(Options{Kernel: fakeBzImage(t), TSCKHz: tt.khz})
 			must(t, err)
-			if l.tsc != tt.want {
-				t.Errorf("TSC word = %q, want %q", l.tsc, tt.want)
+			store := &image.Store{Dir: t.TempDir(), Keep: 1}
+			program := imagetest.StaticProgram(t, t.TempDir(), "app")
+			img, err := l.Prepare(t.Context(), store, 1, image.Artifacts{Kernel: program})
+			must(t, err)
+			if img.Cmdline != tt.wantCmdline || img.Machine != tt.wantMachine || img.MachineOptions != tt.wantOpt {
+				t.Errorf("cmdline %q on %q (%q), want %q on %q (%q)", img.Cmdline, img.Machine, img.MachineOptions, tt.wantCmdline, tt.wantMachine, tt.wantOpt)
 			}
 		})
 	}
