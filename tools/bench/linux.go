@@ -195,8 +195,11 @@ func benchLinux(ws *workspace, dir string, opts linuxOptions) ([]linuxBoot, erro
 
 // splitLinuxBoot places a boot's console lines (in order, each with the
 // time ukdev read it) on the time line from QEMU's spawn, which is the
-// first line's time less the reload's BootMS. The kernel's clock starts
-// at the first stamped line's time less its stamp; the program starts at
+// first line's time less the reload's BootMS. The kernel's clock starts at
+// the earliest of the stamped lines' times less their stamps: the kernel
+// keeps what it logs before its serial console is registered and prints
+// it then, so only lines printed at once (the probe's, at least) give the
+// clock's start and the others give later ones. The program starts at
 // the probe line's stamp on that clock.
 func splitLinuxBoot(t devloop.Timing, order []string, at map[string]time.Time) (linuxBoot, error) {
 	if len(order) == 0 {
@@ -204,20 +207,25 @@ func splitLinuxBoot(t devloop.Timing, order []string, at map[string]time.Time) (
 	}
 	spawn := at[order[0]].Add(-time.Duration(t.BootMS * float64(time.Millisecond)))
 	b := linuxBoot{kernel: -1, program: -1}
+	probe := -1.0
 	for _, line := range order {
-		if m := stampedLine.FindStringSubmatch(line); m != nil && b.kernel < 0 {
-			stamp, _ := strconv.ParseFloat(m[1], 64)
-			b.kernel = ms(at[line].Sub(spawn)) - stamp*1000
+		m := stampedLine.FindStringSubmatch(line)
+		if m == nil {
+			continue
 		}
-		if m := probeLine.FindStringSubmatch(line); m != nil && b.kernel >= 0 {
-			stamp, _ := strconv.ParseFloat(m[1], 64)
-			b.program = b.kernel + stamp*1000
+		stamp, _ := strconv.ParseFloat(m[1], 64)
+		if zero := ms(at[line].Sub(spawn)) - stamp*1000; b.kernel < 0 || zero < b.kernel {
+			b.kernel = zero
+		}
+		if probeLine.MatchString(line) {
+			probe = stamp * 1000
 		}
 	}
 	b.banner = ms(at[order[len(order)-1]].Sub(spawn))
-	if b.kernel < 0 || b.program < 0 {
+	if b.kernel < 0 || probe < 0 {
 		return b, fmt.Errorf("no kernel timestamp or no program start line in %q", order)
 	}
+	b.program = b.kernel + probe
 	return b, nil
 }
 
@@ -249,7 +257,8 @@ func reportLinux(w io.Writer, example string, boots []linuxBoot) {
 		}
 	}
 	fmt.Fprintf(w, "\nLinux flavor: %d reloads of %s on %s, from QEMU's spawn (the reload's boot_ms clock)\n", len(boots), example, machine)
-	fmt.Fprintln(w, "  kernel clock 0 = a stamped console line's arrival less its stamp: firmware, bzImage decompression and early setup come before it;")
+	fmt.Fprintln(w, "  kernel clock 0 = the earliest of the stamped console lines' arrivals less their stamps: firmware, bzImage decompression and")
+	fmt.Fprintln(w, "  the kernel's setup until its clock starts come before it;")
 	fmt.Fprintln(w, "  program start = the kernel's stamp on a line a probe in the program's init (before main) logs")
 	printTable(w,
 		row{"QEMU start → kernel clock 0", kernel},

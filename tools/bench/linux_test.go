@@ -34,6 +34,14 @@ func TestSplitLinuxBoot(t *testing.T) {
 			want:   linuxBoot{kernel: 1100, program: 2000, banner: 2050},
 		},
 		{
+			name:   "a line kept until the console came up gives a later zero",
+			bootMS: 2000, // spawn at base
+			lines:  []string{"[    0.200000] PCI: Fatal: No config space access function found", "[    1.100000] ukbench: program start", "hello"},
+			times:  []int{2000, 2350, 2400},
+			// PCI: 2000 - 200 = 1800; probe: 2350 - 1100 = 1250
+			want: linuxBoot{kernel: 1250, program: 2350, banner: 2400},
+		},
+		{
 			name:    "no probe line",
 			bootMS:  100,
 			lines:   []string{"[    0.200000] x", "hello"},
