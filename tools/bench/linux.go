@@ -292,7 +292,8 @@ func reportLinux(w io.Writer, example string, boots []linuxBoot) {
 	}
 	fmt.Fprintf(w, "\nLinux flavor: %d reloads of %s on %s, from QEMU's spawn (the reload's boot_ms clock)\n", len(boots), example, machine)
 	fmt.Fprintln(w, "  kernel clock 0 = the earliest of the stamped console lines' arrivals less their stamps: firmware, bzImage decompression and")
-	fmt.Fprintln(w, "  the kernel's setup until its clock starts come before it;")
+	fmt.Fprintln(w, "  the kernel's setup until its clock starts come before it, and so does early kernel work its clock does not count (on microvm")
+	fmt.Fprintln(w, "  it stands still while the kernel patches its own code under TCG, about 1 s, until timer ticks come);")
 	fmt.Fprintln(w, "  program start = the kernel's stamp on a record a probe in the program's init (before main) logs and prints")
 	fmt.Fprintln(w, "  cont = vm.start, sent as ukdev resumes the guest started paused (after QMP, the old VM's stop and the port hand-over)")
 	printTable(w,
