@@ -63,6 +63,7 @@ type Size struct{ Width, Height int }
 // up ("stopping…") until the loop has ended, so when Run returns no VM is
 // left. It returns the loop's error, or the program's.
 func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
+	defer tuneGC()()
 	loopCtx, stopLoop := context.WithCancel(ctx)
 	defer stopLoop()
 	uiCtx, closeUI := context.WithCancel(ctx)
@@ -127,6 +128,7 @@ func Run(ctx context.Context, loop *devloop.Loop, opts Options) error {
 // stream from now on, as the caller hands it over (the loop's own
 // channel has one reader).
 func RunAttached(ctx context.Context, loop *devloop.Loop, events <-chan devloop.Event, opts Options) error {
+	defer tuneGC()()
 	uiCtx, closeUI := context.WithCancel(ctx)
 	defer closeUI()
 	opts.Attached = true
