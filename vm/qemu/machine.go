@@ -725,6 +725,12 @@ func (m *Machine) execute(ctx context.Context, name string, args any) (json.RawM
 		return nil, fmt.Errorf("qemu: qmp %s: encode: %w", name, err)
 	}
 	raw, err := m.mon.RunContext(ctx, cmd)
+	return m.returnOf(name, raw, err)
+}
+
+// returnOf is the "return" value of command name's reply raw, or its
+// error err (vm.ErrExited once QEMU has exited).
+func (m *Machine) returnOf(name string, raw []byte, err error) (json.RawMessage, error) {
 	if err != nil {
 		if errors.Is(err, ErrMonitorClosed) && isClosed(m.exited) {
 			return nil, fmt.Errorf("qemu: qmp %s: %w", name, vm.ErrExited)
