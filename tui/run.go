@@ -61,9 +61,10 @@ type Options struct {
 // idle dashboard that redraws once a second (the metrics panel's values,
 // the uptime) those wake-ups cost more than the drawing, about half a
 // percent of a core at Bubble Tea's default of 60 on the bench machine.
-// At 20 a key still shows within one frame, 50 ms, well under the 100 ms
-// a user notices, and a console flood is drawn 20 times a second.
-const frameRate = 20
+// At 30 a key shows within one frame, 33 ms: during a serial flood the
+// bench measured key → screen at most 45 ms, as at 60 (48 ms), where 20
+// frames a second let it reach 124 ms.
+const frameRate = 30
 
 // Size is a terminal's size in cells.
 type Size struct{ Width, Height int }
