@@ -27,6 +27,10 @@ type balloonState struct {
 	path       string
 	searched   bool
 	pollingSet bool
+	// absent is true once QEMU said it has no balloon: ukdev never
+	// hot-plugs one, so it is not asked again (the memory panel asks
+	// every second).
+	absent bool
 }
 
 // MemorySize returns the guest's RAM in bytes: base plus hot-plugged
@@ -48,16 +52,27 @@ func (m *Machine) MemorySize(ctx context.Context) (uint64, error) {
 
 // BalloonStats asks for the balloon's size and, once the guest reports
 // them, its memory statistics. No balloon device is not an error: it
-// yields a BalloonStats that is not Present. The first call finds the
+// yields a BalloonStats that is not Present, and later calls ask QEMU
+// nothing (ukdev never hot-plugs a balloon). The first call finds the
 // balloon in the QOM tree and enables the guest's stats polling; later
 // calls reuse both. On an error after the balloon answered, the returned
 // BalloonStats still holds its Present and ActualBytes. Calls are
 // serialised.
 func (m *Machine) BalloonStats(ctx context.Context) (vm.BalloonStats, error) {
+	bs := &m.balloon
+	bs.mu.Lock()
+	absent := bs.absent
+	bs.mu.Unlock()
+	if absent {
+		return vm.BalloonStats{}, nil
+	}
 	ret, err := m.execute(ctx, "query-balloon", nil)
 	if err != nil {
 		var qe *QMPError
 		if errors.As(err, &qe) && qe.Class == "DeviceNotActive" {
+			bs.mu.Lock()
+			bs.absent = true
+			bs.mu.Unlock()
 			return vm.BalloonStats{}, nil
 		}
 		return vm.BalloonStats{}, err
@@ -70,7 +85,6 @@ func (m *Machine) BalloonStats(ctx context.Context) (vm.BalloonStats, error) {
 	}
 	st := vm.BalloonStats{Present: true, ActualBytes: b.Actual}
 
-	bs := &m.balloon
 	bs.mu.Lock()
 	defer bs.mu.Unlock()
 	if !bs.searched {

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/digitalocean/go-qemu/qmp"
+
 	"github.com/ukdev/ukdev/vm"
 )
 
@@ -29,40 +31,58 @@ type sampleState struct {
 	noKVMStat bool
 }
 
-// Sample asks QEMU, in one round of QMP commands, what vm.Sample holds:
+// Sample asks QEMU, in one round of QMP commands written at once (one
+// round trip, not one per command), what vm.Sample holds:
 // query-cpus-fast (vCPU → host thread), query-blockstats,
-// query-dirty-rate (the last measurement) followed by calc-dirty-rate
-// when none runs (the next one, dirtyRateCalcSeconds long), and on KVM
-// query-stats for the vm and vcpu targets. A command QEMU does not have
-// or refuses leaves its part empty and is not asked again when missing;
-// the error is for a QEMU that did not answer (gone, or too slow). Calls
-// are serialised.
+// query-dirty-rate (the last measurement), and on KVM query-stats for the
+// vm and vcpu targets; then calc-dirty-rate when no measurement runs (the
+// next one, dirtyRateCalcSeconds long, so about every other Sample). A
+// command QEMU does not have or refuses leaves its part empty and is not
+// asked again when missing; the error is for a QEMU that did not answer
+// (gone, or too slow). Calls are serialised.
 func (m *Machine) Sample(ctx context.Context) (vm.Sample, error) {
 	st := &m.sampling
 	st.mu.Lock()
 	defer st.mu.Unlock()
 
 	s := vm.Sample{At: time.Now()}
+	cmds := []sampleCommand{{name: "query-cpus-fast"}}
+	block, dirty, kvm := -1, -1, -1
+	if !st.noBlock {
+		block = len(cmds)
+		cmds = append(cmds, sampleCommand{name: "query-blockstats"})
+	}
+	if !st.noDirty {
+		dirty = len(cmds)
+		cmds = append(cmds, sampleCommand{name: "query-dirty-rate"})
+	}
+	if m.spec.Accel == "kvm" && !st.noKVMStat {
+		kvm = len(cmds)
+		cmds = append(cmds, sampleCommand{name: "query-stats", args: map[string]any{"target": "vm"}},
+			sampleCommand{name: "query-stats", args: map[string]any{"target": "vcpu"}})
+	}
+	rets, errs := m.executeBatch(ctx, cmds)
+
 	var err error
-	if s.VCPUs, err = m.vcpus(ctx); err != nil {
+	if s.VCPUs, err = decodeVCPUs(rets[0], errs[0]); err != nil {
 		return vm.Sample{}, err
 	}
-	if !st.noBlock {
-		s.Block, err = m.blockStats(ctx)
+	if block >= 0 {
+		s.Block, err = decodeBlockStats(rets[block], errs[block])
 		if missing, err := optional(err); err != nil {
 			return vm.Sample{}, err
 		} else if missing {
 			st.noBlock = true
 		}
 	}
-	if !st.noDirty {
-		if err := m.dirtyRate(ctx, st); err != nil {
+	if dirty >= 0 {
+		if err := m.dirtyRate(ctx, st, rets[dirty], errs[dirty]); err != nil {
 			return vm.Sample{}, err
 		}
 		s.DirtyRate, s.DirtyRateOK = st.dirty, st.dirtyOK
 	}
-	if m.spec.Accel == "kvm" && !st.noKVMStat {
-		s.KVM, err = m.kvmStats(ctx)
+	if kvm >= 0 {
+		s.KVM, err = decodeKVMStats(rets[kvm:kvm+2], errs[kvm:kvm+2])
 		if missing, err := optional(err); err != nil {
 			return vm.Sample{}, err
 		} else if missing {
@@ -70,6 +90,35 @@ func (m *Machine) Sample(ctx context.Context) (vm.Sample, error) {
 		}
 	}
 	return s, nil
+}
+
+// sampleCommand is one QMP command of a Sample's round.
+type sampleCommand struct {
+	name string
+	args any
+}
+
+// executeBatch runs cmds in one write and returns each one's "return"
+// value and error, in order, as execute would have.
+func (m *Machine) executeBatch(ctx context.Context, cmds []sampleCommand) ([]json.RawMessage, []error) {
+	rets := make([]json.RawMessage, len(cmds))
+	errs := make([]error, len(cmds))
+	raws := make([][]byte, len(cmds))
+	for i, c := range cmds {
+		raw, err := json.Marshal(qmp.Command{Execute: c.name, Args: c.args})
+		if err != nil {
+			for j := range errs {
+				errs[j] = fmt.Errorf("qemu: qmp %s: encode: %w", c.name, err)
+			}
+			return rets, errs
+		}
+		raws[i] = raw
+	}
+	replies, rerrs := m.mon.runBatch(ctx, raws)
+	for i, c := range cmds {
+		rets[i], errs[i] = m.returnOf(c.name, replies[i], rerrs[i])
+	}
+	return rets, errs
 }
 
 // optional sorts the error of a command Sample can do without: a command
@@ -87,9 +136,8 @@ func optional(err error) (missing bool, _ error) {
 	}
 }
 
-// vcpus runs query-cpus-fast.
-func (m *Machine) vcpus(ctx context.Context) ([]vm.VCPU, error) {
-	ret, err := m.execute(ctx, "query-cpus-fast", nil)
+// decodeVCPUs reads query-cpus-fast's reply (ret, or its error err).
+func decodeVCPUs(ret json.RawMessage, err error) ([]vm.VCPU, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -107,10 +155,10 @@ func (m *Machine) vcpus(ctx context.Context) ([]vm.VCPU, error) {
 	return out, nil
 }
 
-// blockStats runs query-blockstats. A device is named by its drive id, or
-// by its node name when it has none (-blockdev).
-func (m *Machine) blockStats(ctx context.Context) ([]vm.BlockStat, error) {
-	ret, err := m.execute(ctx, "query-blockstats", nil)
+// decodeBlockStats reads query-blockstats' reply (ret, or its error
+// err). A device is named by its drive id, or by its node name when it has
+// none (-blockdev).
+func decodeBlockStats(ret json.RawMessage, err error) ([]vm.BlockStat, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -143,11 +191,11 @@ func (m *Machine) blockStats(ctx context.Context) ([]vm.BlockStat, error) {
 	return out, nil
 }
 
-// dirtyRate reads the last dirty-rate measurement into st and starts the
-// next one unless one still runs. A measurement that is running keeps the
-// previous result.
-func (m *Machine) dirtyRate(ctx context.Context, st *sampleState) error {
-	ret, err := m.execute(ctx, "query-dirty-rate", nil)
+// dirtyRate reads the last dirty-rate measurement, query-dirty-rate's
+// reply (ret, or its error err), into st and starts the next one unless
+// one still runs. A measurement that is running keeps the previous
+// result.
+func (m *Machine) dirtyRate(ctx context.Context, st *sampleState, ret json.RawMessage, err error) error {
 	if missing, err := optional(err); err != nil {
 		return err
 	} else if missing {
@@ -175,12 +223,13 @@ func (m *Machine) dirtyRate(ctx context.Context, st *sampleState) error {
 	return err
 }
 
-// kvmStats runs query-stats for the vm and vcpu targets and sums each
-// numeric counter over them (histograms and flags are left out).
-func (m *Machine) kvmStats(ctx context.Context) (map[string]uint64, error) {
+// decodeKVMStats reads the replies of query-stats for the vm and vcpu
+// targets (rets, or their errors errs) and sums each numeric counter over
+// them (histograms and flags are left out).
+func decodeKVMStats(rets []json.RawMessage, errs []error) (map[string]uint64, error) {
 	var sums map[string]uint64
-	for _, target := range []string{"vm", "vcpu"} {
-		ret, err := m.execute(ctx, "query-stats", map[string]any{"target": target})
+	for i, target := range []string{"vm", "vcpu"} {
+		ret, err := rets[i], errs[i]
 		if err != nil {
 			return sums, err
 		}
