@@ -51,7 +51,9 @@ func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
 // something the new one needs (forwarded ports, a disk both would open for
 // writing) or the guest waits for a debugger: start a new machine on it,
 // paused; stop the old one (freeing its ports); hand the ports over to the
-// new one; let it run. Otherwise the new machine runs as soon as QEMU is
+// new one; let it run. A disk both attach is let go of first: the old
+// machine is stopped before the new one starts, since QEMU refuses to open
+// a disk another QEMU writes. Otherwise the new machine runs as soon as QEMU is
 // ready and the old one is stopped beside it, off the critical path
 // (overlap). When the new machine cannot start, the old one keeps running.
 func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
@@ -77,6 +79,10 @@ func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
 	out := &consoleWriter{l: l, boot: n, build: img.Build, split: logs.NewSplitter(4096), clock: clock}
 	if f, ok := l.flavor.(flavor.ConsoleFilterer); ok {
 		out.show = f.ConsoleFilter()
+	}
+	if !overlap && l.current != nil && sharesDisk(l.current.img, spec.Image) {
+		l.stopOld(ctx)
+		l.current = nil
 	}
 	spawn := time.Now()
 	dump := filepath.Join(l.runDir, fmt.Sprintf("mem-%d.bin", n))

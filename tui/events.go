@@ -43,7 +43,10 @@ func waitEvents(ch <-chan devloop.Event, lim batchLimits) tea.Cmd {
 		if !ok {
 			return eventsClosedMsg{}
 		}
-		batch := make(panel.EventsMsg, 1, 64)
+		// Sized for what is already queued, so that a flood's batches
+		// do not regrow (an event is over 500 bytes: a 512-event batch grown
+		// from 64 allocated nearly twice its size).
+		batch := make(panel.EventsMsg, 1, max(1, min(max(64, len(ch)+1), lim.events)))
 		batch[0] = e
 		size := len(e.Line)
 		timer := time.NewTimer(lim.every)

@@ -59,6 +59,8 @@ type Model struct {
 	// tickGen counts the armings (tick.go).
 	tickDue time.Time
 	tickGen int
+	// drawn keeps the parts of the screen last drawn (drawn.go).
+	drawn *drawn
 }
 
 // New returns the dashboard over the given dependencies, without starting
@@ -106,6 +108,7 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 		tmuxPane: opts.TmuxPane,
 		status:   status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports, attached: opts.Attached},
 		tab:      panelMetrics,
+		drawn:    &drawn{},
 	}
 	if opts.Attached {
 		// q ends this dashboard only: the VM runs on.

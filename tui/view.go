@@ -53,6 +53,25 @@ func (m Model) render() string {
 // (the VM, then the loop) on narrow ones.
 func (m Model) statusLines() []string {
 	vm, loop := m.status.segments(m.deps.Now())
+	if m.drawn == nil {
+		return m.drawStatus(vm, loop)
+	}
+	// The key holds what drawStatus reads besides the segments.
+	var key strings.Builder
+	fmt.Fprintf(&key, "%d %d %t %t %t %t %t\x00", m.width, m.statusHeight(), m.status.vm == vmCrashed,
+		m.status.health == healthFailing, m.status.hasBuild, m.status.buildOK, m.status.building == 0)
+	for _, s := range vm {
+		key.WriteString(s + "\x00")
+	}
+	key.WriteString("\x01")
+	for _, s := range loop {
+		key.WriteString(s + "\x00")
+	}
+	return m.drawn.status.cached(key.String(), func() []string { return m.drawStatus(vm, loop) })
+}
+
+// drawStatus renders the status bar from its segments.
+func (m Model) drawStatus(vm, loop []string) []string {
 	bar := m.styles.StatusBar
 	sep := bar.Render(" │ ")
 	emphasis := func(seg string, i int, first bool) string {
@@ -119,7 +138,20 @@ func (m Model) bodyLines(body rect) []string {
 // frame draws panel i in r: a border with the panel's number and title in
 // the top edge, thick and highlighted when focused. A frame of height 1 is
 // the title line alone.
+// The frame is drawn again only when the panel's view, title, place or
+// focus changed since it was last drawn.
 func (m Model) frame(i int, r rect) []string {
+	title, hint := m.frameTitle(i, r)
+	var view string
+	if r.h > 1 {
+		view = m.panels[i].View()
+	}
+	key := drawnFrame{r: r, focused: i == m.focus, title: title, hint: hint, view: view}
+	return m.drawn.frameLines(i, key, func() []string { return m.drawFrame(i, r, title, hint, view) })
+}
+
+// drawFrame draws panel i's frame in r around view.
+func (m Model) drawFrame(i int, r rect, title, hint, view string) []string {
 	bs, ts := m.styles.Border, m.styles.Title
 	if i == m.focus {
 		bs, ts = m.styles.FocusBorder, m.styles.FocusedTitle
@@ -127,7 +159,6 @@ func (m Model) frame(i int, r rect) []string {
 	b := bs.GetBorderStyle()
 	paint := lipgloss.NewStyle().Foreground(bs.GetBorderTopForeground())
 	inner := r.w - 2
-	title, hint := m.frameTitle(i, r)
 	top := paint.Render(b.TopLeft+b.Top) + ts.Render(title)
 	used := 1 + ansi.StringWidth(title)
 	if hint != "" {
@@ -141,7 +172,7 @@ func (m Model) frame(i int, r rect) []string {
 		return lines
 	}
 	left, right := paint.Render(b.Left), paint.Render(b.Right)
-	for _, l := range fitLines(m.panels[i].View(), inner, r.h-2) {
+	for _, l := range fitLines(view, inner, r.h-2) {
 		lines = append(lines, left+l+right)
 	}
 	return append(lines, paint.Render(b.BottomLeft+strings.Repeat(b.Bottom, inner)+b.BottomRight))
@@ -267,9 +298,15 @@ func (m Model) footerLine() string {
 		bindings = m.activeKeys().ShortHelp()
 	}
 	bindings = append(bindings, p.KeyBindings()...)
-	h := m.help
-	h.SetWidth(m.width - 1)
-	return fitLine(" "+h.ShortHelpView(bindings), m.width, m.styles.Footer)
+	draw := func() []string {
+		h := m.help
+		h.SetWidth(m.width - 1)
+		return []string{fitLine(" "+h.ShortHelpView(bindings), m.width, m.styles.Footer)}
+	}
+	if m.drawn == nil {
+		return draw()[0]
+	}
+	return m.drawn.footer.cached(fmt.Sprintf("%d\x00", m.width)+bindingsKey(bindings), draw)[0]
 }
 
 // fitLines makes s exactly w cells wide and h lines high: long lines are

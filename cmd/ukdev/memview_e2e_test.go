@@ -37,7 +37,8 @@ func TestMemoryPanelE2E(t *testing.T) {
 	s.waitText("the watch list again", quickWait, "> ticks ")
 
 	// A pointer followed: the example's last_command points into the line
-	// editor's buffer (the static local ed.0) once a command has run.
+	// editor's buffer (the static local ed.N, N gcc's counter) once a command
+	// has run.
 	s.keys("1", "i")
 	s.waitText("console input mode", quickWait, "leave input mode")
 	s.typeText("echo followed")
@@ -51,8 +52,8 @@ func TestMemoryPanelE2E(t *testing.T) {
 		return regexp.MustCompile(`\|  [^\n]*\blast_command\b`).MatchString(screen)
 	})
 	s.keys("Enter")
-	s.waitScreen("the hex view where last_command points: ed.0, holding the command", bootWait, func(screen string) bool {
-		return regexp.MustCompile(`\|echo.followed[^\n]*\|  ed\.0\b`).MatchString(screen) // the shell split the line at its space
+	s.waitScreen("the hex view where last_command points: ed.N, holding the command", bootWait, func(screen string) bool {
+		return regexp.MustCompile(`\|echo.followed[^\n]*\|  ed\.[0-9]+\b`).MatchString(screen) // the shell split the line at its space
 	})
 	s.keys("Escape")
 	s.waitText("the watch list again", quickWait, "> ticks ")

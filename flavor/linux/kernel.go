@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/ukdev/ukdev/bootdisk"
@@ -35,17 +36,36 @@ const (
 	// eth0 configured statically for QEMU's user network (guest
 	// 10.0.2.15, gateway 10.0.2.2), with no DHCP round trip.
 	BaseCmdline = "console=ttyS0 panic=-1 quiet " + StaticIP
+	// NoNestedKVM follows BaseCmdline: it skips the initialisation of
+	// KVM inside the guest (kvm_amd's svm_init, kvm_intel's vmx_init),
+	// which a one-program VM never uses. Under TCG with -cpu max the guest
+	// sees SVM, and svm_init was the slowest initcall of the default
+	// kernel's boot (initcall_debug: 0.37 s of about 4 s). A kernel
+	// without these initcalls ignores the word.
+	NoNestedKVM = "initcall_blacklist=svm_init,vmx_init"
 	// StaticIP is BaseCmdline's network setting: QEMU's user network's
 	// fixed guest address and gateway.
 	StaticIP = "ip=10.0.2.15::10.0.2.2:255.255.255.0::eth0:off"
 	// DiskIP replaces StaticIP on a disk's command line: a cloud's
 	// network gives the address by DHCP (as QEMU's user network does).
 	DiskIP = "ip=dhcp"
-	// DefaultMachine is the QEMU machine a Linux image boots on: q35.
-	// microvm boots the gokrazy kernel about a second sooner under TCG
-	// when it boots, but with QEMU 7.2 it hung before its first console
-	// line in 3 of 4 boots here; q35 never did.
-	DefaultMachine = "q35"
+	// DefaultMachine is the QEMU machine a Linux image boots on:
+	// microvm, whose firmware (qboot) loads the kernel at once, and which
+	// has no PCI bus or ACPI tables to probe. Under TCG it reaches the
+	// program's first line about a second sooner than q35. It has no
+	// HPET or ACPI PM timer, so the kernel gets the TSC's frequency on
+	// its command line (TSCParam).
+	DefaultMachine = "microvm"
+	// NoTSCMachine is the machine when the TSC's frequency is unknown
+	// (TSCKHz negative, or the host's could not be measured): q35, whose
+	// HPET the kernel calibrates its TSC against.
+	NoTSCMachine = "q35"
+	// MachineOptions are DefaultMachine's options: the RTC, which gives
+	// the guest the date (microvm leaves it out under KVM).
+	MachineOptions = "rtc=on"
+	// DiskMachine is the machine a disk of the flavor (WriteDisk) is
+	// tested on: microvm's firmware boots no disks.
+	DiskMachine = "q35"
 )
 
 // Options configure a linux Kernel.
@@ -70,6 +90,11 @@ type Options struct {
 	// program's arguments, and unknown key=value words become its
 	// environment (the kernel's rules for init).
 	Cmdline string
+	// TSCKHz is the guest's TSC frequency in kHz, given to the kernel as
+	// TSCParam: 0 means the host's, measured once by New (HostTSCKHz;
+	// none where it cannot be measured), and a negative value gives none.
+	// Without one the image boots on NoTSCMachine.
+	TSCKHz int64
 }
 
 // ErrConfig is returned (wrapped) when the linux flavor's options
@@ -84,6 +109,7 @@ var ErrConfig = errors.New("bad Linux config")
 type Kernel struct {
 	opts   Options
 	kernel string
+	tsc    string // the TSCParam word, empty for none
 }
 
 // New checks opts and resolves the kernel (which may download
@@ -121,7 +147,16 @@ func New(opts Options) (*Kernel, error) {
 	if !protos.Has(image.LinuxBoot) {
 		return nil, &image.FormatError{Path: k, Err: image.ErrNotBootable, Reason: "not a Linux bzImage (no Linux boot protocol header)"}
 	}
-	return &Kernel{opts: opts, kernel: k}, nil
+	var tsc string
+	switch {
+	case opts.TSCKHz > 0:
+		tsc = tscWord(uint64(opts.TSCKHz))
+	case opts.TSCKHz == 0:
+		if khz, ok := HostTSCKHz(); ok {
+			tsc = tscWord(khz)
+		}
+	}
+	return &Kernel{opts: opts, kernel: k, tsc: tsc}, nil
 }
 
 // KernelPath is the bzImage the flavor boots (a build gets its own copy).
@@ -130,8 +165,9 @@ func (l *Kernel) KernelPath() string { return l.kernel }
 // Prepare implements flavor.Kernel. a.Kernel is the static program; it is copied
 // into the store (it is also the image's symbol file), the build's
 // initramfs is written beside it (read-only) with the program as /init and
-// the configured files, and the kernel is copied there too. a.Cmdline
-// follows the options' Cmdline on the command line.
+// the configured files, and the kernel is copied there too. The command
+// line is BaseCmdline, NoNestedKVM, the TSC's frequency (TSCParam), the
+// options' Cmdline, then a.Cmdline.
 func (l *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a image.Artifacts, inUse ...int) (image.Image, error) {
 	if a.Kernel == "" {
 		return image.Image{}, fmt.Errorf("linux: prepare build %d: no program configured", build)
@@ -156,25 +192,33 @@ func (l *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a i
 	// /init's addresses are mapped only while it runs on the vCPU; an
 	// idle guest runs on the kernel's page tables.
 	img.SymbolSpace = image.SpaceNone
-	img.Cmdline = joinCmdline(BaseCmdline, l.opts.Cmdline, a.Cmdline)
+	img.Cmdline = joinCmdline(BaseCmdline, NoNestedKVM, l.tsc, l.opts.Cmdline, a.Cmdline)
 	img.Protocols = image.LinuxBoot
-	img.Machine = DefaultMachine
+	img.Machine, img.MachineOptions = DefaultMachine, MachineOptions
+	if l.tsc == "" {
+		img.Machine, img.MachineOptions = NoTSCMachine, ""
+	}
 	img.Balloon = true
 	img.RNG = true
 	return img, nil
 }
 
 // DiskCmdline returns the kernel command line of a disk: cmdline with
-// the StaticIP word of BaseCmdline replaced by DiskIP. An ip= word the
-// user added stays, and as the later one it wins.
-func DiskCmdline(cmdline string) string {
-	words := strings.Fields(cmdline)
-	for i, w := range words {
-		if w == StaticIP {
-			words[i] = DiskIP
+// the StaticIP word of BaseCmdline replaced by DiskIP, and without the
+// words in drop (the TSC frequency of this host, which a cloud's machine
+// does not share). An ip= word the user added stays, and as the later one
+// it wins.
+func DiskCmdline(cmdline string, drop ...string) string {
+	var out []string
+	for _, w := range strings.Fields(cmdline) {
+		switch {
+		case w == StaticIP:
+			out = append(out, DiskIP)
+		case !slices.Contains(drop, w):
+			out = append(out, w)
 		}
 	}
-	return strings.Join(words, " ")
+	return strings.Join(out, " ")
 }
 
 // writeInitramfs writes the archive to a new read-only file at p: QEMU
@@ -267,10 +311,12 @@ func isFile(p string) bool {
 
 // WriteDisk implements flavor.DiskWriter: a GRUB disk that starts the
 // build's kernel with its initramfs and command line (the console on
-// ttyS0) on q35. The command line is DiskCmdline's: the address comes
-// from DHCP, as a cloud gives it.
+// ttyS0) on DiskMachine. The command line is DiskCmdline's: the address
+// comes from DHCP, as a cloud gives it, and the kernel calibrates its TSC
+// itself.
 func (l *Kernel) WriteDisk(ctx context.Context, img image.Image, path string, opts image.DiskOptions) (image.Disk, error) {
-	img.Cmdline = DiskCmdline(img.Cmdline)
+	img.Cmdline = DiskCmdline(img.Cmdline, l.tsc)
+	img.Machine, img.MachineOptions = DiskMachine, ""
 	d, err := bootdisk.WriteImage(ctx, img, path, opts)
 	if err != nil {
 		return image.Disk{}, fmt.Errorf("linux: %w", err)

@@ -29,6 +29,7 @@ func TestPrepare(t *testing.T) {
 		Kernel:  fakeBzImage(t),
 		Dir:     dir,
 		Cmdline: "loglevel=4",
+		TSCKHz:  2694870,
 		Files: []initramfs.File{
 			{Path: "/etc/motd", Host: "motd"},
 			{Path: "/etc/resolv.conf", Data: []byte("nameserver 10.0.2.3\n")},
@@ -48,8 +49,9 @@ func TestPrepare(t *testing.T) {
 		{"kernel", img.Kernel, filepath.Join(build, "vmlinuz")},
 		{"initrd", img.Initrd, filepath.Join(build, "initrd.cpio")},
 		{"symbols", img.Symbols, filepath.Join(build, "kernel")},
-		{"cmdline", img.Cmdline, BaseCmdline + " loglevel=4 -- -addr :9090"},
+		{"cmdline", img.Cmdline, BaseCmdline + " " + NoNestedKVM + " tsc_early_khz=2694870 loglevel=4 -- -addr :9090"},
 		{"machine", img.Machine, DefaultMachine},
+		{"machine options", img.MachineOptions, MachineOptions},
 	}
 	for _, c := range checks {
 		if c.got != c.want {
@@ -82,7 +84,7 @@ func TestPrepare(t *testing.T) {
 	// A second build gets its own files; the first stays intact.
 	img2, err := l.Prepare(t.Context(), store, 8, image.Artifacts{Kernel: program})
 	must(t, err)
-	if img2.Initrd == img.Initrd || img2.Cmdline != BaseCmdline+" loglevel=4" {
+	if img2.Initrd == img.Initrd || img2.Cmdline != BaseCmdline+" "+NoNestedKVM+" tsc_early_khz=2694870 loglevel=4" {
 		t.Errorf("second image %+v", img2)
 	}
 	if _, err := os.Stat(img.Initrd); err != nil {
@@ -345,15 +347,22 @@ func must(t *testing.T, err error) {
 }
 
 func TestDiskCmdline(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{BaseCmdline, "console=ttyS0 panic=-1 quiet ip=dhcp"},
-		{BaseCmdline + " loglevel=7 -- -addr :8080", "console=ttyS0 panic=-1 quiet ip=dhcp loglevel=7 -- -addr :8080"},
-		{BaseCmdline + " ip=192.168.1.5::192.168.1.1:255.255.255.0::eth0:off", "console=ttyS0 panic=-1 quiet ip=dhcp ip=192.168.1.5::192.168.1.1:255.255.255.0::eth0:off"},
-		{"console=ttyS0", "console=ttyS0"},
+	tests := []struct {
+		in   string
+		drop []string
+		want string
+	}{
+		{in: BaseCmdline, want: "console=ttyS0 panic=-1 quiet ip=dhcp"},
+		{in: BaseCmdline + " tsc_early_khz=2694870 loglevel=7", drop: []string{"tsc_early_khz=2694870"}, want: "console=ttyS0 panic=-1 quiet ip=dhcp loglevel=7"},
+		{in: BaseCmdline + " tsc_early_khz=1000000", drop: []string{"tsc_early_khz=2694870"}, want: "console=ttyS0 panic=-1 quiet ip=dhcp tsc_early_khz=1000000"},
+		{in: BaseCmdline, drop: []string{""}, want: "console=ttyS0 panic=-1 quiet ip=dhcp"},
+		{in: BaseCmdline + " loglevel=7 -- -addr :8080", want: "console=ttyS0 panic=-1 quiet ip=dhcp loglevel=7 -- -addr :8080"},
+		{in: BaseCmdline + " ip=192.168.1.5::192.168.1.1:255.255.255.0::eth0:off", want: "console=ttyS0 panic=-1 quiet ip=dhcp ip=192.168.1.5::192.168.1.1:255.255.255.0::eth0:off"},
+		{in: "console=ttyS0", want: "console=ttyS0"},
 	}
 	for _, tt := range tests {
-		if got := DiskCmdline(tt.in); got != tt.want {
-			t.Errorf("DiskCmdline(%q) = %q, want %q", tt.in, got, tt.want)
+		if got := DiskCmdline(tt.in, tt.drop...); got != tt.want {
+			t.Errorf("DiskCmdline(%q, %q) = %q, want %q", tt.in, tt.drop, got, tt.want)
 		}
 	}
 }

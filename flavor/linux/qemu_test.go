@@ -186,7 +186,7 @@ func TestLinuxDiskBootsUnderQEMU(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Machine != linux.DefaultMachine || d.Loader != "grub" || !d.ENA {
+	if d.Machine != linux.DiskMachine || d.Loader != "grub" || !d.ENA {
 		t.Errorf("disk = %+v", d)
 	}
 	// Booted from the disk alone, as vm.BootTest does, but until the

@@ -42,8 +42,10 @@ type idleOptions struct {
 // boot's work has passed: headless with --json, headless with the plain
 // printer (stdout a pipe), and with the dashboard on a 140×45 pty in its
 // default layout (the grid, the metrics panel sampling) and with the
-// console maximised. The targets are the worst headless figure and the
-// console-maximised dashboard.
+// console maximised. The targets are the worst headless figure, and the
+// dashboard in each layout: the grid a user sees first (the metrics and
+// memory panels sampling, graphs and values redrawn as they change) and
+// the console maximised.
 func runIdle(w io.Writer, o idleOptions) error {
 	if o.seconds < 1 {
 		return fmt.Errorf("bench: -idle-seconds must be at least 1, got %d", o.seconds)
@@ -70,6 +72,9 @@ func runIdle(w io.Writer, o idleOptions) error {
 	headless := max(results[0].ukdevPct, results[1].ukdevPct)
 	addTarget(w, fmt.Sprintf("idle: ukdev's CPU beside an idle VM, headless (--json and --plain, the worse) ≤ %.1f%% of a core", idleHeadlessTargetPercent),
 		fmt.Sprintf("%.2f%%", headless), headless <= idleHeadlessTargetPercent)
+	grid := results[2].ukdevPct
+	addTarget(w, fmt.Sprintf("idle: ukdev's CPU beside an idle VM, dashboard open (default grid, metrics and memory sampling) ≤ %.0f%% of a core", idleDashboardTargetPercent),
+		fmt.Sprintf("%.2f%%", grid), grid <= idleDashboardTargetPercent)
 	console := results[3].ukdevPct
 	addTarget(w, fmt.Sprintf("idle: ukdev's CPU beside an idle VM, dashboard open (console maximised) ≤ %.0f%% of a core", idleDashboardTargetPercent),
 		fmt.Sprintf("%.2f%%", console), console <= idleDashboardTargetPercent)

@@ -79,6 +79,9 @@ func main() {
 	watchesPart := flag.Bool("watches", true, "measure ukdev's CPU beside an idle VM of -example, the memory panel maximised with 20 watches and hidden")
 	idlePart := flag.Bool("idle", true, "measure ukdev's own CPU beside an idle VM of -example, headless and with the dashboard")
 	idleSeconds := flag.Int("idle-seconds", 60, "seconds of each idle measurement")
+	linuxPart := flag.Bool("linux", true, "benchmark the Linux flavor's boot: QEMU start → the program's first line, split by the kernel's clock")
+	linuxExample := flag.String("linux-example", "examples/go-http-linux", "Linux-flavor example project (copied, never changed)")
+	linuxBoots := flag.Int("linux-boots", 5, "number of Linux-flavor reloads timed")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -124,6 +127,13 @@ func main() {
 	if *idlePart {
 		opts := idleOptions{ukdev: *ukdev, example: *example, seconds: *idleSeconds, verbose: *verbose}
 		if err := runIdle(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *linuxPart {
+		opts := linuxOptions{ukdev: *ukdev, example: *linuxExample, boots: *linuxBoots, verbose: *verbose}
+		if err := runLinux(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -16,13 +16,14 @@ const (
 
 // line is one scrollback line. Its wrapped rows are computed when first
 // shown and cached for one width, so a flood costs nothing until a line
-// becomes visible and a redraw at the same width costs no wrapping.
+// becomes visible and a redraw at the same width costs no wrapping. A
+// line that is its own one row (most of them) caches only its row count;
+// the rows of the others are kept beside, in scrollback.rows.
 type line struct {
-	kind     lineKind
-	text     string // sanitised; tabs expanded; only SGR sequences remain
-	rows     []string
-	rowBytes int // the bytes of rows
-	wrapW    int // the width rows were computed for; 0: none
+	text  string // sanitised; tabs expanded; only SGR sequences remain
+	wrapW int32  // the width the rows were computed for; 0: none
+	nrows int32  // how many rows at wrapW
+	kind  lineKind
 }
 
 // scrollback is a bounded ring of lines. Lines are numbered by a sequence
@@ -39,10 +40,13 @@ type scrollback struct {
 	first    uint64 // sequence number of the oldest line
 	bytes    int    // text and cached row bytes held
 	maxBytes int
+	// rows are the cached rows of the lines that are not their own one
+	// row, by seq.
+	rows map[uint64][]string
 }
 
 func newScrollback(maxLines, maxBytes int) *scrollback {
-	return &scrollback{buf: make([]line, maxLines), maxBytes: maxBytes}
+	return &scrollback{buf: make([]line, maxLines), rows: map[uint64][]string{}, maxBytes: maxBytes}
 }
 
 // empty reports whether no line is held.
@@ -68,11 +72,28 @@ func (s *scrollback) push(kind lineKind, text string) {
 
 func (s *scrollback) dropOldest() {
 	old := &s.buf[s.start]
-	s.bytes -= len(old.text) + old.rowBytes
+	s.bytes -= len(old.text)
+	s.forgetRows(s.first)
 	*old = line{}
 	s.start = (s.start + 1) % len(s.buf)
 	s.n--
 	s.first++
+}
+
+// forgetRows drops the rows cached beside for line seq.
+func (s *scrollback) forgetRows(seq uint64) {
+	if rs, ok := s.rows[seq]; ok {
+		s.bytes -= rowsBytes(rs)
+		delete(s.rows, seq)
+	}
+}
+
+func rowsBytes(rs []string) int {
+	n := 0
+	for _, r := range rs {
+		n += len(r)
+	}
+	return n
 }
 
 // pos is the top visible row: a line and a wrapped row within it.
@@ -93,26 +114,37 @@ type layout struct {
 	wrap  bool
 }
 
-// rows returns the display rows of l: each exactly the text of one screen
-// row (without padding); for an unwrapped guest line the whole line.
-func (lo layout) rows(l *line) []string {
+// rows returns the display rows of line seq: each exactly the text of
+// one screen row (without padding); nil for an unwrapped guest line.
+func (lo layout) rows(seq uint64) []string {
+	l := lo.sb.at(seq)
 	if l.kind != guestLine || !lo.wrap {
 		return nil
 	}
-	if l.wrapW != lo.width {
-		l.rows = wrapRows(l.text, lo.width)
-		l.wrapW = lo.width
-		n := 0
-		if len(l.rows) > 1 || (len(l.rows) == 1 && l.rows[0] != l.text) {
-			// (A line that fits one row is its own row: no copy.)
-			for _, r := range l.rows {
-				n += len(r)
-			}
-		}
-		lo.sb.bytes += n - l.rowBytes
-		l.rowBytes = n
+	lo.wrapLine(seq, l)
+	if rs, ok := lo.sb.rows[seq]; ok {
+		return rs
 	}
-	return l.rows
+	if l.nrows == 0 {
+		return nil
+	}
+	return []string{l.text}
+}
+
+// wrapLine computes the rows of guest line l (line seq) at the layout's
+// width unless they are cached for it.
+func (lo layout) wrapLine(seq uint64, l *line) {
+	if int(l.wrapW) == lo.width {
+		return
+	}
+	rs := wrapRows(l.text, lo.width)
+	l.wrapW, l.nrows = int32(lo.width), int32(len(rs))
+	lo.sb.forgetRows(seq)
+	if len(rs) == 1 && rs[0] == l.text {
+		return // a line that fits one row is its own row: nothing cached
+	}
+	lo.sb.rows[seq] = rs
+	lo.sb.bytes += rowsBytes(rs)
 }
 
 // rowCount is how many screen rows line seq takes.
@@ -121,7 +153,8 @@ func (lo layout) rowCount(seq uint64) int {
 	if l.kind != guestLine || !lo.wrap {
 		return 1
 	}
-	return len(lo.rows(l))
+	lo.wrapLine(seq, l)
+	return int(l.nrows)
 }
 
 // clamp moves p onto a held line and an existing row.

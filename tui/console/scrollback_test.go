@@ -2,6 +2,7 @@ package console
 
 import (
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
@@ -17,7 +18,7 @@ func heldBytes(sb *scrollback) int {
 	for seq := sb.first; sb.n > 0 && seq <= sb.last(); seq++ {
 		l := sb.at(seq)
 		n += len(l.text)
-		for _, r := range l.rows {
+		for _, r := range sb.rows[seq] {
 			if unsafe.StringData(r) != unsafe.StringData(l.text) {
 				n += len(r)
 			}
@@ -84,4 +85,80 @@ func TestScrollbackBoundedWithLongLines(t *testing.T) {
 			}
 		})
 	}
+}
+
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// maxLineCost bounds what the console holds for one 64-byte line beside
+// its text, which it shares with the event: its slot in the scrollback
+// and, for a line that is its own one row, nothing more. A slot with the
+// rows cached in it cost 64 bytes, and 80 once the line was drawn.
+const maxLineCost = 40
+
+// TestLineCost floods the console with twice its scrollback of 64-byte
+// lines, drawing between batches as the dashboard does, and checks what
+// each line held costs beside its text, in colour and not.
+func TestLineCost(t *testing.T) {
+	for _, color := range []bool{false, true} {
+		t.Run(fmt.Sprint("color ", color), func(t *testing.T) {
+			var batches []panel.EventsMsg
+			for i := 0; i < 2*maxLines; i += 64 {
+				b := make(panel.EventsMsg, 64)
+				for j := range b {
+					b[j] = lineEv(1, fmt.Sprintf("%08d abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123", i+j))
+				}
+				batches = append(batches, b)
+			}
+			before := heapInUse()
+			m, _ := newModel(t, color, 140, 40)
+			for _, b := range batches {
+				update(m, b)
+				_ = m.View()
+			}
+			after := heapInUse()
+			runtime.KeepAlive(batches)
+			if m.sb.n != maxLines {
+				t.Fatalf("holds %d lines, want %d", m.sb.n, maxLines)
+			}
+			cost := float64(after-before) / float64(m.sb.n)
+			t.Logf("%d lines held, %.1f bytes each beside the text", m.sb.n, cost)
+			if cost > maxLineCost {
+				t.Errorf("each line held costs %.1f bytes beside its text, want at most %d", cost, maxLineCost)
+			}
+			runtime.KeepAlive(m)
+		})
+	}
+}
+
+// BenchmarkFlood measures a flood of 64-byte lines through a full console
+// drawn after each batch: allocations, and the bytes held per line beside
+// the text.
+func BenchmarkFlood(b *testing.B) {
+	var batches []panel.EventsMsg
+	for i := 0; i < 2*maxLines; i += 64 {
+		batch := make(panel.EventsMsg, 64)
+		for j := range batch {
+			batch[j] = lineEv(1, fmt.Sprintf("%08d abcdefghijklmnopqrstuvwxyz ABCDEFGHIJKLMNOPQRSTUVWXYZ 0123", i+j))
+		}
+		batches = append(batches, batch)
+	}
+	b.ReportAllocs()
+	var cost float64
+	for b.Loop() {
+		before := heapInUse()
+		m := New(panel.Deps{Styles: panel.NewStyles(true)})
+		m.SetSize(140, 40)
+		for _, batch := range batches {
+			m.Update(batch)
+			_ = m.View()
+		}
+		cost = float64(heapInUse()-before) / float64(m.sb.n)
+	}
+	b.ReportMetric(cost, "B/line-held")
 }

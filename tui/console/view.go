@@ -25,7 +25,7 @@ func (m *Model) View() string {
 			case l.kind == markerLine:
 				rows = append(rows, m.marker(l.text))
 			case m.wrap:
-				rs := lo.rows(l)
+				rs := lo.rows(p.seq)
 				for r := p.row; r < len(rs) && len(rows) < m.height; r++ {
 					rows = append(rows, m.fit(rs[r]))
 				}

@@ -125,10 +125,8 @@ type Model struct {
 	styles *panel.Styles
 	keys   keyMap
 
-	// lines holds the log, oldest first; lines[i].seq == base+i. Lines are
-	// never changed in place, so a slice of them may be handed to a
-	// tea.Cmd.
-	lines    []line
+	// lines holds the log, oldest first; line i has seq base+i.
+	lines    lineStore
 	base     uint64
 	maxLines int
 	bytes    int // text held, as lineBytes counts it
@@ -278,8 +276,8 @@ func (m *Model) addEvents(evs []devloop.Event) {
 }
 
 func (m *Model) appendLine(l line) {
-	l.seq = m.base + uint64(len(m.lines))
-	m.lines = append(m.lines, l)
+	l.seq = m.base + uint64(m.lines.len())
+	m.lines.push(l)
 	m.bytes += lineBytes(l)
 	m.maxBoot = max(m.maxBoot, l.boot)
 	if m.visible != nil && m.passes(l) {
@@ -298,10 +296,10 @@ func lineBytes(l line) int {
 }
 
 // trim drops the oldest lines once the log is an eighth over one of its
-// bounds, down to both bounds, so that the copy happens rarely. The copy
-// lets the dropped lines' memory go.
+// bounds, down to both bounds, so that the copy of the visible seqs
+// happens rarely.
 func (m *Model) trim() {
-	if len(m.lines) <= m.maxLines+m.maxLines/8 && m.bytes <= m.maxBytes+m.maxBytes/8 {
+	if m.lines.len() <= m.maxLines+m.maxLines/8 && m.bytes <= m.maxBytes+m.maxBytes/8 {
 		return
 	}
 	m.dropOldest()
@@ -312,18 +310,18 @@ func (m *Model) trim() {
 }
 
 // dropOldest drops the oldest lines until both bounds hold (the newest
-// line always stays), and moves the rest to a new array.
+// line always stays).
 func (m *Model) dropOldest() {
-	drop := max(len(m.lines)-m.maxLines, 0)
-	for _, l := range m.lines[:drop] {
-		m.bytes -= lineBytes(l)
+	drop := max(m.lines.len()-m.maxLines, 0)
+	for i := range drop {
+		m.bytes -= lineBytes(m.lines.at(i))
 	}
-	for drop < len(m.lines)-1 && m.bytes > m.maxBytes {
-		m.bytes -= lineBytes(m.lines[drop])
+	for drop < m.lines.len()-1 && m.bytes > m.maxBytes {
+		m.bytes -= lineBytes(m.lines.at(drop))
 		drop++
 	}
 	if drop > 0 {
-		m.lines = slices.Clone(m.lines[drop:])
+		m.lines.dropFront(drop)
 		m.base += uint64(drop)
 	}
 }
@@ -362,13 +360,18 @@ func (m *Model) addHistory(h historyMsg) {
 	}
 	m.matchSeq = shift(m.matchSeq)
 	live := m.lines
-	m.lines = make([]line, 0, len(hist)+len(live))
+	m.lines = lineStore{}
 	m.base, m.bytes = 1, 0
-	for _, l := range append(hist, live...) {
-		l.seq = m.base + uint64(len(m.lines))
-		m.lines = append(m.lines, l)
+	add := func(l line) {
+		m.lines.push(l)
 		m.bytes += lineBytes(l)
 		m.maxBoot = max(m.maxBoot, l.boot)
+	}
+	for _, l := range hist {
+		add(l)
+	}
+	for _, l := range live.all() {
+		add(l)
 	}
 	m.dropOldest()
 	m.rebuildVisible()
@@ -391,9 +394,9 @@ func (m *Model) rebuildVisible() {
 		return
 	}
 	m.visible = []uint64{}
-	for _, l := range m.lines {
+	for i, l := range m.lines.all() {
 		if m.passes(l) {
-			m.visible = append(m.visible, l.seq)
+			m.visible = append(m.visible, m.base+uint64(i))
 		}
 	}
 }
@@ -401,17 +404,25 @@ func (m *Model) rebuildVisible() {
 // shown is the number of lines shown (after filtering).
 func (m *Model) shown() int {
 	if m.visible == nil {
-		return len(m.lines)
+		return m.lines.len()
 	}
 	return len(m.visible)
 }
 
 // shownLine returns the i-th shown line.
-func (m *Model) shownLine(i int) *line {
+func (m *Model) shownLine(i int) line {
 	if m.visible == nil {
-		return &m.lines[i]
+		return m.lineAt(i)
 	}
-	return &m.lines[m.visible[i]-m.base]
+	return m.lineAt(int(m.visible[i] - m.base))
+}
+
+// lineAt returns line i of the log, 0 being the oldest held, with its
+// seq.
+func (m *Model) lineAt(i int) line {
+	l := m.lines.at(i)
+	l.seq = m.base + uint64(i)
+	return l
 }
 
 // indexOf returns the index of the first shown line whose seq is at least
@@ -421,7 +432,7 @@ func (m *Model) indexOf(seq uint64) int {
 		if seq < m.base {
 			return 0
 		}
-		return min(int(seq-m.base), len(m.lines))
+		return min(int(seq-m.base), m.lines.len())
 	}
 	return sort.Search(len(m.visible), func(i int) bool { return m.visible[i] >= seq })
 }
@@ -694,7 +705,7 @@ func (m *Model) jumpToBoot(n int) {
 func (m *Model) save() tea.Cmd {
 	out := make([]line, 0, m.shown())
 	for i := range m.shown() {
-		out = append(out, *m.shownLine(i))
+		out = append(out, m.shownLine(i))
 	}
 	path := saveName(m.deps.StateDir, m.deps.Now())
 	return func() tea.Msg {
@@ -732,9 +743,9 @@ func (m *Model) Title() string {
 		parts = append(parts, "search "+m.search.String())
 	}
 	if m.visible != nil {
-		parts = append(parts, fmt.Sprintf("%d/%d", m.shown(), len(m.lines)))
+		parts = append(parts, fmt.Sprintf("%d/%d", m.shown(), m.lines.len()))
 	} else {
-		parts = append(parts, strconv.Itoa(len(m.lines)))
+		parts = append(parts, strconv.Itoa(m.lines.len()))
 	}
 	if !m.scroll.Following() {
 		parts = append(parts, "paused (G follows)")
@@ -771,8 +782,9 @@ func (m *Model) View() string {
 		s := ""
 		switch i := top + r; {
 		case i < n:
-			s = m.renderLine(m.shownLine(i))
-		case r == 0 && len(m.lines) == 0:
+			l := m.shownLine(i)
+			s = m.renderLine(&l)
+		case r == 0 && m.lines.len() == 0:
 			s = m.styles.Muted.Render("no log lines yet")
 		case r == 0 && m.maxLevel >= 0:
 			s = m.styles.Muted.Render("no line shown: L changes the level, esc clears the filter, o the source")

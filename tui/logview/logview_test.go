@@ -88,7 +88,7 @@ func matchText(m *Model) string {
 	if m.matchSeq == 0 {
 		return ""
 	}
-	return m.lines[m.matchSeq-m.base].plain
+	return m.lineAt(int(m.matchSeq - m.base)).plain
 }
 
 func TestUpdate(t *testing.T) {
@@ -222,14 +222,14 @@ func TestUpdate(t *testing.T) {
 
 func TestGuestTextIsSanitized(t *testing.T) {
 	m := newModel(80, 20)
-	for _, l := range m.lines {
+	for _, l := range m.lines.all() {
 		if strings.ContainsAny(l.text, "\x1b\x07\t") {
 			t.Errorf("line %q keeps escapes or tabs with colour off", l.text)
 		}
 	}
 	colored := New(panel.Deps{Styles: panel.NewStyles(true)})
 	colored.Update(sampleEvents())
-	got := colored.lines[7]
+	got := colored.lineAt(7)
 	if got.text != "\x1b[31mred error\x1b[0m" || got.plain != "red error" {
 		t.Errorf("coloured line = %q (plain %q), want SGR kept and the OSC dropped", got.text, got.plain)
 	}
@@ -243,7 +243,7 @@ func TestBounded(t *testing.T) {
 	for i := range 1000 {
 		m.Update(panel.EventsMsg{{Time: t0, Type: devloop.TypeVMConsole, Boot: 1, Line: "line " + string(rune('0'+i%10))}})
 	}
-	if n := len(m.lines); n < 100 || n > 100+100/8 {
+	if n := m.lines.len(); n < 100 || n > 100+100/8 {
 		t.Errorf("holds %d lines, want 100 to 112", n)
 	}
 	for i := range m.shown() {
@@ -251,8 +251,8 @@ func TestBounded(t *testing.T) {
 			t.Fatalf("shown line %d = %q, want only matches", i, got)
 		}
 	}
-	if got, want := m.shown(), len(m.lines)/10; got < want-1 || got > want+1 {
-		t.Errorf("shown = %d of %d, want about a tenth", got, len(m.lines))
+	if got, want := m.shown(), m.lines.len()/10; got < want-1 || got > want+1 {
+		t.Errorf("shown = %d of %d, want about a tenth", got, m.lines.len())
 	}
 }
 
@@ -387,11 +387,11 @@ func TestHistory(t *testing.T) {
 				m.Update(tt.live)
 			}
 			m.Update(msg)
-			if len(m.lines) != len(tt.lines) {
-				t.Fatalf("got %d lines %q, want %d", len(m.lines), shownTexts(m), len(tt.lines))
+			if m.lines.len() != len(tt.lines) {
+				t.Fatalf("got %d lines %q, want %d", m.lines.len(), shownTexts(m), len(tt.lines))
 			}
 			for i, w := range tt.lines {
-				l := m.lines[i]
+				l := m.lineAt(i)
 				if l.boot != w.boot || l.source != w.src || l.plain != w.text || !l.at.Equal(w.at) || l.seq != uint64(i+1) {
 					t.Errorf("line %d = {boot %d %s %q %v seq %d}, want {boot %d %s %q %v seq %d}",
 						i, l.boot, l.source, l.plain, l.at, l.seq, w.boot, w.src, w.text, w.at, i+1)
@@ -472,7 +472,7 @@ func TestHistoryAtStartDoesNotRepeatLiveLines(t *testing.T) {
 		{Time: start.Add(10 * time.Millisecond), Type: devloop.TypeBuildOutput, Build: 3, Line: "cc main.c"},
 	})
 	var got []string
-	for _, l := range m.lines {
+	for _, l := range m.lines.all() {
 		got = append(got, bootLabel(l.boot)+" "+l.plain)
 	}
 	want := []string{"#1 one", "#1 two", "#2 three", "#2 four", "- ukdev started", "- cc main.c"}
@@ -529,16 +529,16 @@ func TestLinesBoundedByBytes(t *testing.T) {
 		m.Update(batch)
 	}
 	held := 0
-	for _, l := range m.lines {
+	for _, l := range m.lines.all() {
 		held += len(l.text)
 		if len(l.plain) != len(l.text) {
 			held += len(l.plain)
 		}
 	}
 	if held > 40<<20 {
-		t.Fatalf("panel holds %d MiB of text in %d lines, want at most 40 MiB", held>>20, len(m.lines))
+		t.Fatalf("panel holds %d MiB of text in %d lines, want at most 40 MiB", held>>20, m.lines.len())
 	}
-	last := m.lines[len(m.lines)-1].plain
+	last := m.lines.at(m.lines.len() - 1).plain
 	if len(last) >= len(long) || !strings.HasSuffix(last, "bytes]") {
 		t.Fatalf("a 64 KiB line is kept as %d bytes ending %q, want it cut with a marker", len(last), last[max(len(last)-30, 0):])
 	}

@@ -2,9 +2,12 @@ package qemu
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strconv"
+	"sync"
 
 	"github.com/ukdev/ukdev/vm"
 )
@@ -29,6 +32,95 @@ func ProcStats(pid int) (vm.HostStats, error) {
 		return vm.HostStats{}, fmt.Errorf("qemu: process stats of %d: %w", pid, err)
 	}
 	return s, nil
+}
+
+// procFiles reads one process's /proc stat and status through files kept
+// open: each read is one pread a file, where ProcStats opens, inspects,
+// reads and closes both, every second while the dashboard samples. Once
+// the process is gone a read fails (ESRCH) and procFiles falls back on
+// ProcStats, whose error wraps fs.ErrNotExist.
+type procFiles struct {
+	mu           sync.Mutex
+	pid          int
+	stat, status *os.File
+	closed       bool
+	buf          []byte
+}
+
+// read returns the stats of pid, as ProcStats does.
+func (f *procFiles) read(pid int) (vm.HostStats, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed || pid <= 0 {
+		return ProcStats(pid)
+	}
+	if f.pid != pid || f.stat == nil {
+		f.closeFiles()
+		dir := "/proc/" + strconv.Itoa(pid)
+		stat, err := os.Open(dir + "/stat")
+		if err != nil {
+			return ProcStats(pid)
+		}
+		status, err := os.Open(dir + "/status")
+		if err != nil {
+			stat.Close()
+			return ProcStats(pid)
+		}
+		f.pid, f.stat, f.status = pid, stat, status
+	}
+	stat, err := f.readAll(f.stat, 0)
+	if err != nil {
+		f.closeFiles()
+		return ProcStats(pid)
+	}
+	status, err := f.readAll(f.status, len(stat))
+	if err != nil {
+		f.closeFiles()
+		return ProcStats(pid)
+	}
+	s, err := parseProcStat(status[:len(stat)])
+	if err != nil {
+		return vm.HostStats{}, fmt.Errorf("qemu: process stats of %d: %w", pid, err)
+	}
+	if err := parseProcStatus(status[len(stat):], &s); err != nil {
+		return vm.HostStats{}, fmt.Errorf("qemu: process stats of %d: %w", pid, err)
+	}
+	return s, nil
+}
+
+// readAll reads file from its start into f.buf after the first keep
+// bytes, and returns f.buf up to its end.
+func (f *procFiles) readAll(file *os.File, keep int) ([]byte, error) {
+	if len(f.buf) < keep+4096 {
+		f.buf = append(f.buf[:keep], make([]byte, 4096)...)
+	}
+	for {
+		n, err := file.ReadAt(f.buf[keep:], 0)
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, err
+		}
+		if keep+n < len(f.buf) {
+			return f.buf[:keep+n], nil
+		}
+		// Full: the file may be longer than the buffer.
+		f.buf = append(f.buf, make([]byte, len(f.buf))...)
+	}
+}
+
+// close closes the files; later reads open none.
+func (f *procFiles) close() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.closeFiles()
+	f.closed = true
+}
+
+func (f *procFiles) closeFiles() {
+	if f.stat != nil {
+		f.stat.Close()
+		f.status.Close()
+	}
+	f.stat, f.status, f.pid = nil, nil, 0
 }
 
 // parseProcStat reads the fields of /proc/<pid>/stat ProcStats needs. The

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"math"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 
@@ -93,5 +94,74 @@ func TestParseProcStatus(t *testing.T) {
 	}
 	if err := parseProcStatus([]byte("VmRSS:\tlots kB\n"), &s); err == nil {
 		t.Error("bad VmRSS accepted")
+	}
+}
+
+// TestProcFilesFollowAProcess reads a child through files kept open: the
+// same stats as ProcStats while it runs, its CPU time growing between
+// reads of the same files, fs.ErrNotExist once it is reaped, and after
+// close the fresh reads of ProcStats.
+func TestProcFilesFollowAProcess(t *testing.T) {
+	cmd := exec.Command("sh", "-c", "while :; do :; done")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	pid := cmd.Process.Pid
+	var f procFiles
+	first, err := f.read(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := ProcStats(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.PID != pid || first.StartTicks != fresh.StartTicks || first.State == "" || first.RSSBytes == 0 ||
+		first.PeakRSSBytes < first.RSSBytes || first.Threads != fresh.Threads {
+		t.Fatalf("read = %+v, ProcStats = %+v", first, fresh)
+	}
+	kept := f.stat
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cur, err := f.read(pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.CPUTime() > first.CPUTime() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the child's CPU time never grew from %v", first.CPUTime())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if f.stat != kept {
+		t.Errorf("the files were opened again between reads of the same process")
+	}
+
+	// Another process: its own files.
+	self, err := f.read(os.Getpid())
+	if err != nil || self.PID != os.Getpid() {
+		t.Fatalf("read(self) = %+v, %v", self, err)
+	}
+	if _, err := f.read(pid); err != nil {
+		t.Fatal(err)
+	}
+
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	if _, err := f.read(pid); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read(reaped child) = %v, want fs.ErrNotExist", err)
+	}
+	f.close()
+	if f.stat != nil {
+		t.Errorf("close left the files open")
+	}
+	if st, err := f.read(os.Getpid()); err != nil || st.PID != os.Getpid() || f.stat != nil {
+		t.Errorf("read after close = %+v, %v, files open: %v", st, err, f.stat != nil)
+	}
+	if _, err := f.read(1 << 30); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("read(no such pid) = %v, want fs.ErrNotExist", err)
 	}
 }

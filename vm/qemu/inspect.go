@@ -11,8 +11,11 @@ import (
 // QMPError is an error reply from QEMU to one command.
 type QMPError = qmpcmd.Error
 
-// executor runs a Machine's QMP commands for package qmpcmd.
+// executor runs a Machine's QMP commands for package qmpcmd: one at a
+// time (Execute), or several in one write (ExecuteBatch, in sample.go).
 type executor struct{ m *Machine }
+
+var _ qmpcmd.BatchExecutor = executor{}
 
 // Execute implements qmpcmd.Executor.
 func (e executor) Execute(ctx context.Context, name string, args any) (json.RawMessage, error) {

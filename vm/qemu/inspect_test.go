@@ -1,6 +1,7 @@
 package qemu
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -75,6 +76,12 @@ func TestMachineBalloonStatsNoBalloon(t *testing.T) {
 	<-done
 	if err != nil || got.Present {
 		t.Errorf("BalloonStats = %+v, %v; want not present, no error", got, err)
+	}
+	// QEMU is not asked again: the fake one would not answer.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+	defer cancel()
+	if got, err := m.BalloonStats(ctx); err != nil || got.Present {
+		t.Errorf("BalloonStats again = %+v, %v; want not present without asking", got, err)
 	}
 }
 

@@ -121,6 +121,8 @@ type Machine struct {
 	balloon qmpcmd.Balloon
 	// sampling is what Sample keeps from one call to the next.
 	sampling qmpcmd.Sampler
+	// proc keeps QEMU's /proc files open for HostStats until it exits.
+	proc procFiles
 
 	mu       sync.Mutex
 	ended    chan struct{}
@@ -468,6 +470,7 @@ func (m *Machine) reap() {
 	m.end(out)
 	// The QMP connection ends by itself: QEMU's exit closed the socket.
 	m.endLife()
+	m.proc.close()
 	close(m.exited)
 }
 
@@ -726,6 +729,12 @@ func (m *Machine) execute(ctx context.Context, name string, args any) (json.RawM
 		return nil, fmt.Errorf("qemu: qmp %s: encode: %w", name, err)
 	}
 	raw, err := m.mon.RunContext(ctx, cmd)
+	return m.returnOf(name, raw, err)
+}
+
+// returnOf is the "return" value of command name's reply raw, or its
+// error err (vm.ErrExited once QEMU has exited).
+func (m *Machine) returnOf(name string, raw []byte, err error) (json.RawMessage, error) {
 	if err != nil {
 		if errors.Is(err, ErrMonitorClosed) && isClosed(m.exited) {
 			return nil, fmt.Errorf("qemu: qmp %s: %w", name, vm.ErrExited)
@@ -767,8 +776,9 @@ func (m *Machine) Cont(ctx context.Context) error {
 func (m *Machine) Resume(ctx context.Context) error { return m.Cont(ctx) }
 
 // HostStats returns a host-side snapshot of the QEMU process, from /proc
-// (ProcStats). An error wraps fs.ErrNotExist when the process is gone.
-func (m *Machine) HostStats() (vm.HostStats, error) { return ProcStats(m.PID()) }
+// (as ProcStats, through files kept open while QEMU runs). An error wraps
+// fs.ErrNotExist when the process is gone.
+func (m *Machine) HostStats() (vm.HostStats, error) { return m.proc.read(m.PID()) }
 
 // Pause pauses the VM (QMP stop).
 func (m *Machine) Pause(ctx context.Context) error {

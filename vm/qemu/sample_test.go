@@ -85,7 +85,9 @@ func TestMachineSample(t *testing.T) {
 				{cmd: "query-cpus-fast", reply: cpusReply},
 				{cmd: "query-blockstats", reply: `"error": {"class": "CommandNotFound", "desc": "The command query-blockstats has not been found"}`},
 				{cmd: "query-dirty-rate", reply: `"error": {"class": "CommandNotFound", "desc": "The command query-dirty-rate has not been found"}`},
-				{cmd: "query-stats", reply: `"error": {"class": "GenericError", "desc": "no stats now"}`},
+				{cmd: "query-stats", args: `{"target": "vm"}`, reply: `"error": {"class": "GenericError", "desc": "no stats now"}`},
+				// The round is written at once: the vcpu target is asked too.
+				{cmd: "query-stats", args: `{"target": "vcpu"}`, reply: `"return": []`},
 
 				{cmd: "query-cpus-fast", reply: cpusReply},
 				{cmd: "query-stats", args: `{"target": "vm"}`, reply: `"return": []`},
@@ -177,5 +179,42 @@ func TestMachineSampleRealQEMU(t *testing.T) {
 	}
 	if _, err := m.Sample(t.Context()); !errors.Is(err, vm.ErrExited) {
 		t.Errorf("Sample after Stop = %v, want ErrExited", err)
+	}
+}
+
+// TestMachineSampleOneRound checks that a Sample's queries reach QEMU
+// before it has answered any of them: one round trip, not one each. The
+// fake QEMU reads every query of the round, then answers them.
+func TestMachineSampleOneRound(t *testing.T) {
+	tests := []struct {
+		name  string
+		accel string
+		round []string
+	}{
+		{"tcg", "", []string{"query-cpus-fast", "query-blockstats", "query-dirty-rate"}},
+		{"kvm", "kvm", []string{"query-cpus-fast", "query-blockstats", "query-dirty-rate", "query-stats", "query-stats"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m, server := qmpMachine(t)
+			m.spec.Accel = tt.accel
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				var got []serverCommand
+				for _, name := range tt.round {
+					got = append(got, server.expect(name))
+				}
+				replies := map[string]string{"query-cpus-fast": `[]`, "query-blockstats": `[]`,
+					"query-dirty-rate": `{"status": "measuring"}`, "query-stats": `[]`}
+				for _, c := range got {
+					server.reply(c, replies[c.Execute])
+				}
+			}()
+			if _, err := m.Sample(t.Context()); err != nil {
+				t.Fatalf("Sample: %v", err)
+			}
+			<-done
+		})
 	}
 }

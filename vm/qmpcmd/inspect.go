@@ -27,6 +27,10 @@ type Balloon struct {
 	path       string
 	searched   bool
 	pollingSet bool
+	// absent is true once QEMU said it has no balloon: ukdev never
+	// hot-plugs one, so it is not asked again (the memory panel asks
+	// every second).
+	absent bool
 }
 
 // MemorySize returns the guest's RAM in bytes: base plus hot-plugged
@@ -48,16 +52,26 @@ func MemorySize(ctx context.Context, ex Executor) (uint64, error) {
 
 // Stats asks for the balloon's size and, once the guest reports
 // them, its memory statistics. No balloon device is not an error: it
-// yields a BalloonStats that is not Present. The first call finds the
+// yields a BalloonStats that is not Present, and later calls ask QEMU
+// nothing (ukdev never hot-plugs a balloon). The first call finds the
 // balloon in the QOM tree and enables the guest's stats polling; later
 // calls reuse both. On an error after the balloon answered, the returned
 // BalloonStats still holds its Present and ActualBytes. Calls are
 // serialised.
 func (bs *Balloon) Stats(ctx context.Context, ex Executor) (vm.BalloonStats, error) {
+	bs.mu.Lock()
+	absent := bs.absent
+	bs.mu.Unlock()
+	if absent {
+		return vm.BalloonStats{}, nil
+	}
 	ret, err := ex.Execute(ctx, "query-balloon", nil)
 	if err != nil {
 		var qe *Error
 		if errors.As(err, &qe) && qe.Class == "DeviceNotActive" {
+			bs.mu.Lock()
+			bs.absent = true
+			bs.mu.Unlock()
 			return vm.BalloonStats{}, nil
 		}
 		return vm.BalloonStats{}, err

@@ -18,6 +18,53 @@ type Executor interface {
 	Execute(ctx context.Context, name string, args any) (json.RawMessage, error)
 }
 
+// Command is one QMP command: its "execute" name and its arguments (nil
+// for none).
+type Command struct {
+	Name string
+	Args any
+}
+
+// BatchExecutor is an Executor that can also write several commands at
+// once and read their replies after: one round trip for all of them, not
+// one each. vm/qemu's executor is one (its own QMP socket); libvirt's
+// monitor passthrough takes one command at a time and is not.
+type BatchExecutor interface {
+	Executor
+	// ExecuteBatch runs cmds in one write and returns each one's
+	// "return" value and error, in order, as Execute would have.
+	ExecuteBatch(ctx context.Context, cmds []Command) ([]json.RawMessage, []error)
+}
+
+// round is a group of commands whose replies are read in order: all in
+// one ExecuteBatch when the executor is a BatchExecutor, else each by
+// Execute when it is read, so that a caller that stops at an error asks
+// nothing more, as it would running them one by one.
+type round struct {
+	ctx  context.Context
+	ex   Executor
+	cmds []Command
+	rets []json.RawMessage
+	errs []error
+}
+
+// newRound starts cmds on ex: at once if ex can batch them.
+func newRound(ctx context.Context, ex Executor, cmds []Command) *round {
+	r := &round{ctx: ctx, ex: ex, cmds: cmds}
+	if b, ok := ex.(BatchExecutor); ok {
+		r.rets, r.errs = b.ExecuteBatch(ctx, cmds)
+	}
+	return r
+}
+
+// result returns command i's "return" value or error.
+func (r *round) result(i int) (json.RawMessage, error) {
+	if r.errs == nil {
+		return r.ex.Execute(r.ctx, r.cmds[i].Name, r.cmds[i].Args)
+	}
+	return r.rets[i], r.errs[i]
+}
+
 // Error is an error reply from QEMU to one command.
 type Error struct {
 	// Command is the command's "execute" name.

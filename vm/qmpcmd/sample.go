@@ -30,9 +30,12 @@ type Sampler struct {
 
 // Sample asks QEMU, in one round of QMP commands, what vm.Sample holds:
 // query-cpus-fast (vCPU → host thread), query-blockstats,
-// query-dirty-rate (the last measurement) followed by calc-dirty-rate
-// when none runs (the next one, dirtyRateCalcSeconds long), and on KVM
-// query-stats for the vm and vcpu targets. A command QEMU does not have
+// query-dirty-rate (the last measurement), and on KVM query-stats for the
+// vm and vcpu targets; then calc-dirty-rate when no measurement runs (the
+// next one, dirtyRateCalcSeconds long, so about every other Sample). An
+// executor that is a BatchExecutor gets the round's queries written at
+// once (one round trip, not one per command); another runs them one at a
+// time, up to the first that fails Sample. A command QEMU does not have
 // or refuses leaves its part empty and is not asked again when missing;
 // the error is for a QEMU that did not answer (gone, or too slow). kvm
 // says the machine runs on KVM. Calls are serialised.
@@ -41,26 +44,44 @@ func (st *Sampler) Sample(ctx context.Context, ex Executor, kvm bool) (vm.Sample
 	defer st.mu.Unlock()
 
 	s := vm.Sample{At: time.Now()}
+	cmds := []Command{{Name: "query-cpus-fast"}}
+	block, dirty, kvmAt := -1, -1, -1
+	if !st.noBlock {
+		block = len(cmds)
+		cmds = append(cmds, Command{Name: "query-blockstats"})
+	}
+	if !st.noDirty {
+		dirty = len(cmds)
+		cmds = append(cmds, Command{Name: "query-dirty-rate"})
+	}
+	if kvm && !st.noKVMStat {
+		kvmAt = len(cmds)
+		cmds = append(cmds, Command{Name: "query-stats", Args: map[string]any{"target": "vm"}},
+			Command{Name: "query-stats", Args: map[string]any{"target": "vcpu"}})
+	}
+	r := newRound(ctx, ex, cmds)
+
 	var err error
-	if s.VCPUs, err = vcpus(ctx, ex); err != nil {
+	if s.VCPUs, err = decodeVCPUs(r.result(0)); err != nil {
 		return vm.Sample{}, err
 	}
-	if !st.noBlock {
-		s.Block, err = blockStats(ctx, ex)
+	if block >= 0 {
+		s.Block, err = decodeBlockStats(r.result(block))
 		if missing, err := optional(err); err != nil {
 			return vm.Sample{}, err
 		} else if missing {
 			st.noBlock = true
 		}
 	}
-	if !st.noDirty {
-		if err := dirtyRate(ctx, ex, st); err != nil {
+	if dirty >= 0 {
+		ret, err := r.result(dirty)
+		if err := dirtyRate(ctx, ex, st, ret, err); err != nil {
 			return vm.Sample{}, err
 		}
 		s.DirtyRate, s.DirtyRateOK = st.dirty, st.dirtyOK
 	}
-	if kvm && !st.noKVMStat {
-		s.KVM, err = kvmStats(ctx, ex)
+	if kvmAt >= 0 {
+		s.KVM, err = kvmStats(r, kvmAt)
 		if missing, err := optional(err); err != nil {
 			return vm.Sample{}, err
 		} else if missing {
@@ -70,9 +91,8 @@ func (st *Sampler) Sample(ctx context.Context, ex Executor, kvm bool) (vm.Sample
 	return s, nil
 }
 
-// vcpus runs query-cpus-fast.
-func vcpus(ctx context.Context, ex Executor) ([]vm.VCPU, error) {
-	ret, err := ex.Execute(ctx, "query-cpus-fast", nil)
+// decodeVCPUs reads query-cpus-fast's reply (ret, or its error err).
+func decodeVCPUs(ret json.RawMessage, err error) ([]vm.VCPU, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -90,10 +110,10 @@ func vcpus(ctx context.Context, ex Executor) ([]vm.VCPU, error) {
 	return out, nil
 }
 
-// blockStats runs query-blockstats. A device is named by its drive id, or
-// by its node name when it has none (-blockdev).
-func blockStats(ctx context.Context, ex Executor) ([]vm.BlockStat, error) {
-	ret, err := ex.Execute(ctx, "query-blockstats", nil)
+// decodeBlockStats reads query-blockstats' reply (ret, or its error
+// err). A device is named by its drive id, or by its node name when it has
+// none (-blockdev).
+func decodeBlockStats(ret json.RawMessage, err error) ([]vm.BlockStat, error) {
 	if err != nil {
 		return nil, err
 	}
@@ -126,11 +146,11 @@ func blockStats(ctx context.Context, ex Executor) ([]vm.BlockStat, error) {
 	return out, nil
 }
 
-// dirtyRate reads the last dirty-rate measurement into st and starts the
-// next one unless one still runs. A measurement that is running keeps the
-// previous result.
-func dirtyRate(ctx context.Context, ex Executor, st *Sampler) error {
-	ret, err := ex.Execute(ctx, "query-dirty-rate", nil)
+// dirtyRate reads the last dirty-rate measurement, query-dirty-rate's
+// reply (ret, or its error err), into st and starts the next one on ex
+// unless one still runs. A measurement that is running keeps the previous
+// result.
+func dirtyRate(ctx context.Context, ex Executor, st *Sampler, ret json.RawMessage, err error) error {
 	if missing, err := optional(err); err != nil {
 		return err
 	} else if missing {
@@ -158,12 +178,13 @@ func dirtyRate(ctx context.Context, ex Executor, st *Sampler) error {
 	return err
 }
 
-// kvmStats runs query-stats for the vm and vcpu targets and sums each
-// numeric counter over them (histograms and flags are left out).
-func kvmStats(ctx context.Context, ex Executor) (map[string]uint64, error) {
+// kvmStats reads the replies of query-stats for the vm and vcpu targets,
+// r's commands at and at+1, and sums each numeric counter over them
+// (histograms and flags are left out).
+func kvmStats(r *round, at int) (map[string]uint64, error) {
 	var sums map[string]uint64
-	for _, target := range []string{"vm", "vcpu"} {
-		ret, err := ex.Execute(ctx, "query-stats", map[string]any{"target": target})
+	for i, target := range []string{"vm", "vcpu"} {
+		ret, err := r.result(at + i)
 		if err != nil {
 			return sums, err
 		}
