@@ -59,6 +59,9 @@ type Model struct {
 	// tickGen counts the armings (tick.go).
 	tickDue time.Time
 	tickGen int
+	// tileBeat is when the sampling panels shown as tiles next refresh,
+	// together (tick.go).
+	tileBeat time.Time
 	// drawn keeps the parts of the screen last drawn (drawn.go).
 	drawn *drawn
 }

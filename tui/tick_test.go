@@ -24,7 +24,9 @@ func TestTickArming(t *testing.T) {
 		due     time.Duration // after pinnedNow; 0: no tick armed
 	}{
 		{name: "no VM, nothing samples", due: 0},
-		{name: "a sampling panel on screen", samples: []int{panelMetrics}, due: time.Second},
+		{name: "a sampling panel on screen as a tile: the tiles' beat", samples: []int{panelMetrics}, due: 2 * time.Second},
+		{name: "a sampling panel focused", samples: []int{panelMetrics}, keys: []string{"5"}, due: time.Second},
+		{name: "a sampling panel maximised", samples: []int{panelMetrics}, keys: []string{"5", "f"}, due: time.Second},
 		{name: "a sampling panel hidden by another maximised", samples: []int{panelMetrics}, keys: []string{"f"}, due: 0},
 		{name: "a sampling panel hidden behind its tab mate", samples: []int{panelMetrics}, keys: []string{"6"}, due: 0},
 		{name: "the uptime in its first minute: the next second", events: running(10*time.Second + 300*time.Millisecond), due: 700 * time.Millisecond},
@@ -107,6 +109,91 @@ func TestTickRearm(t *testing.T) {
 	// The tick fired; the next is armed at once for the VMs panel.
 	if m.tickDue.IsZero() {
 		t.Error("no tick armed after the tick, with the VMs panel sampling")
+	}
+}
+
+// TestTickInterval checks how often each panel refreshes: a sampling
+// panel shown as a tile every 2 s, focused or maximised every second, not
+// at all while hidden; the others every second while they tick.
+func TestTickInterval(t *testing.T) {
+	tests := []struct {
+		name      string
+		i, focus  int
+		maximised bool
+		ticking   bool
+		want      time.Duration
+	}{
+		{"metrics tile", panelMetrics, panelConsole, false, true, tileEvery},
+		{"memory tile", panelMemory, panelConsole, false, true, tileEvery},
+		{"metrics focused", panelMetrics, panelMetrics, false, true, tickEvery},
+		{"memory focused", panelMemory, panelMemory, false, true, tickEvery},
+		{"metrics maximised", panelMetrics, panelMetrics, true, true, tickEvery},
+		{"memory maximised", panelMemory, panelMemory, true, true, tickEvery},
+		{"metrics hidden", panelMetrics, panelConsole, true, false, 0},
+		{"memory hidden", panelMemory, panelConsole, false, false, 0},
+		{"VMs tile", panelVMs, panelConsole, false, true, tickEvery},
+		{"VMs hidden", panelVMs, panelConsole, false, false, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := tickInterval(tt.i, tt.focus, tt.maximised, tt.ticking); got != tt.want {
+				t.Errorf("tickInterval = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+// TestTileBeat checks that the metrics and memory tiles refresh on one
+// beat every 2 s, that a focused one refreshes every second beside the
+// other's beat, and that a tile that starts sampling joins the beat.
+func TestTileBeat(t *testing.T) {
+	m, fakes, _ := fakeModel(120, 40)
+	fakes[panelMetrics].samples = true
+	m = update(m, panel.EventsMsg{})
+	counts := func() [2]int {
+		var n [2]int
+		for j, i := range []int{panelMemory, panelMetrics} {
+			for _, msg := range fakes[i].msgs {
+				if _, ok := msg.(panel.TickMsg); ok {
+					n[j]++
+				}
+			}
+		}
+		return n
+	}
+	at := func(d time.Duration) time.Time { return pinnedNow.Add(d) }
+	steps := []struct {
+		name    string
+		keys    []string // pressed before the tick
+		memory  bool     // the memory panel samples from this step on
+		tick    time.Duration
+		want    [2]int        // ticks received so far: memory, metrics (a panel that does not tick gets them as ever, and ignores them)
+		nextDue time.Duration // after pinnedNow
+	}{
+		{name: "metrics tile, the beat starts", tick: 0, want: [2]int{1, 1}, nextDue: 2 * time.Second},
+		{name: "memory starts sampling off the beat", memory: true, tick: time.Second, want: [2]int{1, 1}, nextDue: 2 * time.Second},
+		{name: "both on the beat", tick: 2 * time.Second, want: [2]int{2, 2}, nextDue: 4 * time.Second},
+		{name: "memory focused: every second", keys: []string{"4"}, tick: 3 * time.Second, want: [2]int{3, 2}, nextDue: time.Second},
+		{name: "metrics still on the beat", tick: 4 * time.Second, want: [2]int{4, 3}, nextDue: time.Second},
+		{name: "metrics off the beat", tick: 5 * time.Second, want: [2]int{5, 3}, nextDue: time.Second},
+		{name: "both tiles again, on the same beat", keys: []string{"1"}, tick: 6 * time.Second, want: [2]int{6, 4}, nextDue: 8 * time.Second},
+		{name: "metrics maximised: every second", keys: []string{"5", "f"}, tick: 7 * time.Second, want: [2]int{7, 5}, nextDue: time.Second},
+	}
+	for _, st := range steps {
+		if st.memory {
+			fakes[panelMemory].samples = true
+		}
+		for _, k := range st.keys {
+			m = update(m, paneltest.Press(k))
+		}
+		m = update(m, panel.EventsMsg{})
+		m = update(m, tickMsg{gen: m.tickGen, at: at(st.tick)})
+		if got := counts(); got != st.want {
+			t.Errorf("%s: ticks (memory, metrics) %v, want %v", st.name, got, st.want)
+		}
+		if want := at(st.nextDue); !m.tickDue.Equal(want) {
+			t.Errorf("%s: next tick due %v, want %v", st.name, m.tickDue, want)
+		}
 	}
 }
 
