@@ -41,8 +41,10 @@ type idleOptions struct {
 // QEMU's) over o.seconds beside the idle VM of the example, once the
 // boot's work has passed: headless with --json, headless with the plain
 // printer (stdout a pipe), and with the dashboard on a 140×45 pty in its
-// default layout (the grid, the metrics panel sampling) and with the
-// console maximised. The targets are the worst headless figure, and the
+// default layout (the grid, the metrics panel sampling), twice: during the
+// boot's first minute, and after it (the target; with -idle-seconds
+// shorter than a minute both fall in the first one), and with the console
+// maximised. The targets are the worst headless figure, and the
 // dashboard in each layout: the grid a user sees first (the metrics and
 // memory panels sampling, graphs and values redrawn as they change) and
 // the console maximised.
@@ -65,17 +67,17 @@ func runIdle(w io.Writer, o idleOptions) error {
 	results = append(results, dash...)
 
 	fmt.Fprintf(w, "\nidle: ukdev's own CPU beside the idle VM of %s, %d s each, after the boot settled\n", o.example, o.seconds)
-	fmt.Fprintf(w, "  %-44s %14s %14s\n", "mode", "ukdev % core", "QEMU % core")
+	fmt.Fprintf(w, "  %-48s %14s %14s\n", "mode", "ukdev % core", "QEMU % core")
 	for _, r := range results {
-		fmt.Fprintf(w, "  %-44s %14.2f %14.2f\n", r.mode, r.ukdevPct, r.qemuPct)
+		fmt.Fprintf(w, "  %-48s %14.2f %14.2f\n", r.mode, r.ukdevPct, r.qemuPct)
 	}
 	headless := max(results[0].ukdevPct, results[1].ukdevPct)
 	addTarget(w, fmt.Sprintf("idle: ukdev's CPU beside an idle VM, headless (--json and --plain, the worse) ≤ %.1f%% of a core", idleHeadlessTargetPercent),
 		fmt.Sprintf("%.2f%%", headless), headless <= idleHeadlessTargetPercent)
-	grid := results[2].ukdevPct
-	addTarget(w, fmt.Sprintf("idle: ukdev's CPU beside an idle VM, dashboard open (default grid, metrics and memory sampling) ≤ %.0f%% of a core", idleDashboardTargetPercent),
-		fmt.Sprintf("%.2f%%", grid), grid <= idleDashboardTargetPercent)
-	console := results[3].ukdevPct
+	grid := results[3].ukdevPct
+	addTarget(w, fmt.Sprintf("idle: ukdev's CPU beside an idle VM, dashboard open (default grid, metrics and memory sampling, after the boot's first minute) ≤ %.0f%% of a core", idleDashboardTargetPercent),
+		fmt.Sprintf("%.2f%%; %.2f%% during the boot's first minute, while the uptime counts seconds", grid, results[2].ukdevPct), grid <= idleDashboardTargetPercent)
+	console := results[4].ukdevPct
 	addTarget(w, fmt.Sprintf("idle: ukdev's CPU beside an idle VM, dashboard open (console maximised) ≤ %.0f%% of a core", idleDashboardTargetPercent),
 		fmt.Sprintf("%.2f%%", console), console <= idleDashboardTargetPercent)
 	return nil
@@ -154,9 +156,18 @@ func idleDashboard(o idleOptions) ([]samplingResult, error) {
 		_, _ = io.Copy(dst, ptmx)
 	}()
 	var results []samplingResult
-	grid, err := idleOver(ws, cmd.Process.Pid, o.seconds)
-	grid.mode = "dashboard: default grid, metrics sampling"
-	results = append(results, grid)
+	// In the boot's first minute the status bar counts its uptime in
+	// seconds, so the screen changes every second whatever the panels
+	// do; the grid is measured then, and again once that has passed.
+	first, err := idleOver(ws, cmd.Process.Pid, o.seconds)
+	first.mode = "dashboard: default grid, the boot's first minute"
+	results = append(results, first)
+	if err == nil {
+		var grid samplingResult
+		grid, err = idleOver(ws, cmd.Process.Pid, o.seconds)
+		grid.mode = "dashboard: default grid, metrics sampling"
+		results = append(results, grid)
+	}
 	if err == nil {
 		// 1 focuses the console, f maximises it: nothing else shows.
 		if _, err = ptmx.Write([]byte("1f")); err != nil {
