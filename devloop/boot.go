@@ -291,9 +291,11 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 	// vm.start comes before any console line of the boot.
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: b.build, Accel: l.accel.Name, Machine: b.machine, PID: m.PID(),
 		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, b.build, strings.ToUpper(l.accel.Name), b.machine, m.PID())})
+	// The stub is known before the VM is live: whoever sees it live
+	// (Current) can open gdb on it at once.
+	l.setGDBStub(&gdbStub{m: m, boot: n, build: b.build, img: b.img, addr: spec.GDB})
 	l.setRunning(m, &VMInfo{Boot: n, Build: b.build, PID: m.PID(), Machine: b.machine, Accel: l.accel.Name,
 		MemoryMiB: spec.MemoryMiB, Symbols: b.img.Symbols, SymbolSpace: b.img.SymbolSpace})
-	l.setGDBStub(&gdbStub{m: m, boot: n, build: b.build, img: b.img, addr: spec.GDB})
 	switch {
 	case !spec.StartPaused:
 		// It runs since Start returned; its first lines, held until
