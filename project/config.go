@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -68,6 +69,22 @@ func Accels() []string { return []string{"auto", "kvm", "tcg"} }
 
 // Machines returns the values accepted for vm.machine.
 func Machines() []string { return []string{"auto", "microvm", "pc", "q35"} }
+
+// The values of vm.backend.
+const (
+	// BackendQEMU runs each boot as a QEMU process on this machine.
+	BackendQEMU = "qemu"
+	// BackendLibvirt runs each boot as a libvirt domain on the host at
+	// vm.libvirt_uri.
+	BackendLibvirt = "libvirt"
+)
+
+// Backends returns the values accepted for vm.backend.
+func Backends() []string { return []string{BackendQEMU, BackendLibvirt} }
+
+// DefaultLibvirtPool is the storage pool images are uploaded to on a
+// libvirt host; ukdev creates it when the host has none of that name.
+const DefaultLibvirtPool = "ukdev"
 
 // Config is a validated ukdev.toml with every default filled in and every
 // path made absolute.
@@ -185,6 +202,19 @@ type VM struct {
 	MemorySet bool
 	// CPUsSet says vm.cpus was given.
 	CPUsSet bool
+	// Backend is one of Backends(): BackendLibvirt when vm.backend says
+	// so, or when it is absent and a vm.libvirt_* key is given.
+	Backend string
+	// LibvirtURI is the libvirt connection URI as written
+	// ("qemu+ssh://user@host/system"); empty means LIBVIRT_DEFAULT_URI,
+	// else qemu:///system, resolved where it is used.
+	LibvirtURI string
+	// LibvirtPool is the storage pool on the libvirt host that images
+	// are uploaded to.
+	LibvirtPool string
+	// LibvirtNetwork, when not empty, puts the guest on that libvirt
+	// network of the host instead of user networking (so Ports is empty).
+	LibvirtNetwork string
 }
 
 // Logs bounds the per-boot logs kept in the state directory.
@@ -254,14 +284,18 @@ type rawKernel struct {
 }
 
 type rawVM struct {
-	QEMU    any `toml:"qemu"`
-	Memory  any `toml:"memory"`
-	CPUs    any `toml:"cpus"`
-	Accel   any `toml:"accel"`
-	Machine any `toml:"machine"`
-	Ports   any `toml:"ports"`
-	Args    any `toml:"args"`
-	Network any `toml:"network"`
+	QEMU           any `toml:"qemu"`
+	Memory         any `toml:"memory"`
+	CPUs           any `toml:"cpus"`
+	Accel          any `toml:"accel"`
+	Machine        any `toml:"machine"`
+	Ports          any `toml:"ports"`
+	Args           any `toml:"args"`
+	Network        any `toml:"network"`
+	Backend        any `toml:"backend"`
+	LibvirtURI     any `toml:"libvirt_uri"`
+	LibvirtPool    any `toml:"libvirt_pool"`
+	LibvirtNetwork any `toml:"libvirt_network"`
 }
 
 type rawLogs struct {
@@ -896,6 +930,74 @@ func (v *validator) vm(r rawVM, c *Config) {
 		c.VM.Network = b
 	}
 	c.VM.Network = c.VM.Network || len(c.VM.Ports) > 0
+	v.backend(r, c)
+}
+
+// backend reads vm.backend and the vm.libvirt_* keys, which only a
+// libvirt backend acts on.
+func (v *validator) backend(r rawVM, c *Config) {
+	libvirtKeys := []struct {
+		key string
+		x   any
+	}{{"vm.libvirt_uri", r.LibvirtURI}, {"vm.libvirt_pool", r.LibvirtPool}, {"vm.libvirt_network", r.LibvirtNetwork}}
+	def := BackendQEMU
+	for _, k := range libvirtKeys {
+		if k.x != nil {
+			def = BackendLibvirt
+		}
+	}
+	backend, ok := v.oneOf("vm.backend", r.Backend, def, Backends())
+	if !ok {
+		return
+	}
+	c.VM.Backend = backend
+	if backend != BackendLibvirt {
+		for _, k := range libvirtKeys {
+			if k.x != nil {
+				v.report(k.key, "not used with vm.backend %q (set vm.backend = %q, or leave it out)", backend, BackendLibvirt)
+			}
+		}
+		return
+	}
+	if uri, ok := v.str("vm.libvirt_uri", r.LibvirtURI, ""); ok && uri != "" {
+		if err := CheckLibvirtURI(uri); err != nil {
+			v.report("vm.libvirt_uri", "%v", err)
+		} else {
+			c.VM.LibvirtURI = uri
+		}
+	}
+	if pool, ok := v.str("vm.libvirt_pool", r.LibvirtPool, DefaultLibvirtPool); ok {
+		if pool == "" || strings.ContainsAny(pool, "/ \t\n") {
+			v.report("vm.libvirt_pool", "%q is not a storage pool name", pool)
+		} else {
+			c.VM.LibvirtPool = pool
+		}
+	}
+	if network, ok := v.str("vm.libvirt_network", r.LibvirtNetwork, ""); ok && network != "" {
+		c.VM.LibvirtNetwork = network
+		if len(c.VM.Ports) > 0 {
+			v.report("vm.libvirt_network", "the guest is on libvirt network %q, so vm.ports cannot forward to it: reach it at its address on that network, or drop vm.libvirt_network to forward ports", network)
+		}
+	}
+}
+
+// CheckLibvirtURI checks that uri is a libvirt URI of the QEMU driver:
+// qemu:///system, qemu:///session, or qemu+TRANSPORT://[user@]host[:port]/system.
+func CheckLibvirtURI(uri string) error {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return fmt.Errorf("bad libvirt URI %q: %v", uri, err)
+	}
+	driver, transport, _ := strings.Cut(u.Scheme, "+")
+	switch {
+	case driver != "qemu":
+		return fmt.Errorf("libvirt URI %q is not of the QEMU driver (want qemu:///system or qemu+ssh://host/system)", uri)
+	case transport != "" && transport != "unix" && u.Host == "":
+		return fmt.Errorf("libvirt URI %q names no host (want qemu+%s://host/system)", uri, transport)
+	case u.Path != "/system" && u.Path != "/session":
+		return fmt.Errorf("libvirt URI %q: want the path /system or /session, got %q", uri, u.Path)
+	}
+	return nil
 }
 
 // memory reads vm.memory: an integer or a plain-number string counts MiB,

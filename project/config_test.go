@@ -33,7 +33,7 @@ func TestParseDefaults(t *testing.T) {
 		Build:   project.Build{Dir: root},
 		Watch:   project.Watch{Paths: []string{root}, Debounce: 100 * time.Millisecond, MaxWait: 2 * time.Second, Settle: 8 * time.Millisecond},
 		Kernel:  project.Kernel{Image: root + "/build/hello.elf", Symbols: root + "/build/hello.elf"},
-		VM:      project.VM{QEMU: "qemu-system-x86_64", MemoryMiB: 128, CPUs: 1, Accel: "auto", Machine: "auto"},
+		VM:      project.VM{QEMU: "qemu-system-x86_64", MemoryMiB: 128, CPUs: 1, Accel: "auto", Machine: "auto", Backend: project.BackendQEMU},
 		Logs:    project.Logs{KeepBoots: 50, MaxBytes: 256 << 20},
 		Metrics: project.Metrics{Interval: time.Second},
 	}
@@ -91,7 +91,7 @@ url = "http://localhost:8080/healthz?full=1"
 			Debounce: 50 * time.Millisecond, MaxWait: time.Second, Settle: 5 * time.Millisecond},
 		Kernel: project.Kernel{Image: "/abs/build/hello.elf", Initrd: root + "/initrd.cpio",
 			Symbols: root + "/build/hello.dbg", Cmdline: "console=ttyS0"},
-		VM: project.VM{QEMU: "/usr/bin/qemu-system-x86_64", MemoryMiB: 1024, MemorySet: true, CPUs: 2, CPUsSet: true, Accel: "tcg", Machine: "microvm",
+		VM: project.VM{QEMU: "/usr/bin/qemu-system-x86_64", MemoryMiB: 1024, MemorySet: true, CPUs: 2, CPUsSet: true, Accel: "tcg", Machine: "microvm", Backend: project.BackendQEMU,
 			Ports: []project.Port{
 				{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 8080, GuestPort: 80, Spec: "8080:80"},
 				{Proto: "tcp", HostAddr: "127.0.0.1", HostPort: 2222, GuestPort: 22, Spec: "127.0.0.1:2222:22"},
@@ -161,6 +161,22 @@ func TestParseForms(t *testing.T) {
 			func(c *project.Config) bool { return c.Health.URL == "http://[::1]:9000/ready" && c.Metrics.URL == "" }},
 		{"metrics interval at the minimum", "kernel.image = \"k\"\n[metrics]\ninterval = \"100ms\"\n",
 			func(c *project.Config) bool { return c.Metrics.Interval == 100*time.Millisecond }},
+		{"backend defaults to qemu", "kernel.image = \"k\"\n",
+			func(c *project.Config) bool { return c.VM.Backend == project.BackendQEMU && c.VM.LibvirtPool == "" }},
+		{"libvirt backend defaults", "kernel.image = \"k\"\nvm.backend = \"libvirt\"\n",
+			func(c *project.Config) bool {
+				return c.VM.Backend == project.BackendLibvirt && c.VM.LibvirtURI == "" && c.VM.LibvirtPool == project.DefaultLibvirtPool
+			}},
+		{"libvirt uri implies the libvirt backend", "kernel.image = \"k\"\n[vm]\nlibvirt_uri = \"qemu+ssh://dev@kvm1:2222/system?keyfile=/k\"\nports = [\"8080:80\"]\n",
+			func(c *project.Config) bool {
+				return c.VM.Backend == project.BackendLibvirt && c.VM.LibvirtURI == "qemu+ssh://dev@kvm1:2222/system?keyfile=/k"
+			}},
+		{"libvirt pool and network", "kernel.image = \"k\"\n[vm]\nlibvirt_pool = \"images\"\nlibvirt_network = \"default\"\n",
+			func(c *project.Config) bool {
+				return c.VM.Backend == project.BackendLibvirt && c.VM.LibvirtPool == "images" && c.VM.LibvirtNetwork == "default"
+			}},
+		{"local libvirt session", "kernel.image = \"k\"\nvm.libvirt_uri = \"qemu:///session\"\n",
+			func(c *project.Config) bool { return c.VM.LibvirtURI == "qemu:///session" }},
 		{"same port on two addresses", "kernel.image = \"k\"\nvm.ports = [\"127.0.0.1:80:80\", \"127.0.0.2:80:80\"]\n",
 			func(c *project.Config) bool { return len(c.VM.Ports) == 2 }},
 	}
@@ -236,6 +252,14 @@ func TestParseErrors(t *testing.T) {
 		{Name: "ipv6 host address", Doc: img + "[vm]\nports = [\"8080:80\", \"[::1]:18094:80\"]\n", Line: 3, Col: 21, Key: "vm.ports[1]", Msg: `bad port forward "[::1]:18094:80": host address ::1 is IPv6`},
 		{Name: "args element", Doc: img + "vm.args = [\"-s\", false]\n", Line: 2, Col: 18, Key: "vm.args[1]", Msg: "got a boolean"},
 		{Name: "network wrong type", Doc: img + "vm.network = \"yes\"\n", Line: 2, Col: 14, Key: "vm.network", Msg: "want true or false"},
+		{Name: "backend enum", Doc: img + "vm.backend = \"xen\"\n", Line: 2, Col: 14, Key: "vm.backend", Msg: `"xen" is not one of qemu, libvirt`},
+		{Name: "libvirt key with qemu backend", Doc: img + "[vm]\nbackend = \"qemu\"\nlibvirt_uri = \"qemu:///system\"\n", Line: 4, Col: 15, Key: "vm.libvirt_uri", Msg: `not used with vm.backend "qemu"`},
+		{Name: "libvirt uri of another driver", Doc: img + "vm.libvirt_uri = \"xen:///system\"\n", Line: 2, Col: 18, Key: "vm.libvirt_uri", Msg: "not of the QEMU driver"},
+		{Name: "libvirt uri without host", Doc: img + "vm.libvirt_uri = \"qemu+ssh:///system\"\n", Line: 2, Col: 18, Key: "vm.libvirt_uri", Msg: "names no host"},
+		{Name: "libvirt uri path", Doc: img + "vm.libvirt_uri = \"qemu+ssh://h/\"\n", Line: 2, Col: 18, Key: "vm.libvirt_uri", Msg: "want the path /system or /session"},
+		{Name: "libvirt uri wrong type", Doc: img + "vm.libvirt_uri = 1\n", Line: 2, Col: 18, Key: "vm.libvirt_uri", Msg: "want a string"},
+		{Name: "libvirt pool name", Doc: img + "vm.libvirt_pool = \"a/b\"\n", Line: 2, Col: 19, Key: "vm.libvirt_pool", Msg: "not a storage pool name"},
+		{Name: "libvirt network with ports", Doc: img + "[vm]\nports = [\"8080:80\"]\nlibvirt_network = \"default\"\n", Line: 4, Col: 19, Key: "vm.libvirt_network", Msg: "cannot forward"},
 		{Name: "keep_boots zero", Doc: img + "[logs]\nkeep_boots = 0\n", Line: 3, Col: 14, Key: "logs.keep_boots", Msg: "0 is less than 1"},
 		{Name: "cpus too many", Doc: img + "vm.cpus = 1025\n", Line: 2, Col: 11, Key: "vm.cpus", Msg: "1025 is more than 1024"},
 		{Name: "max_bytes bad", Doc: img + "[logs]\nmax_bytes = \"lots\"\n", Line: 3, Col: 13, Key: "logs.max_bytes", Msg: `bad size "lots"`},
@@ -352,7 +376,7 @@ func TestParseFirstErrorInFileOrder(t *testing.T) {
 			`ukdev.toml:2:11: vm.cpus: 0 is less than 1`},
 		{"unknown key before a value",
 			"kernel.image = \"k\"\nvm.bogus = 1\nvm.cpus = 0\n",
-			`ukdev.toml:2:1: vm.bogus: unknown key; [vm] accepts: qemu, memory, cpus, accel, machine, ports, args, network`},
+			`ukdev.toml:2:1: vm.bogus: unknown key; [vm] accepts: qemu, memory, cpus, accel, machine, ports, args, network, backend, libvirt_uri, libvirt_pool, libvirt_network`},
 		{"a missing key after the keys given",
 			"vm.cpus = 0\n",
 			`ukdev.toml:1:11: vm.cpus: 0 is less than 1`},

@@ -117,6 +117,9 @@ func InitFile(d Detection) []byte {
 	}
 	line("# args = []                      # extra QEMU arguments, appended verbatim")
 	line("# network = false                # user networking; on whenever ports are forwarded")
+	line("# backend = %s                # %s (this machine), %s (a libvirt host, local or over ssh)", TOMLString(BackendQEMU), BackendQEMU, BackendLibvirt)
+	line("#                                # with libvirt: libvirt_uri (default LIBVIRT_DEFAULT_URI, else qemu:///system),")
+	line("#                                # libvirt_pool (default %s), libvirt_network; see the README", TOMLString(DefaultLibvirtPool))
 	line("")
 	line("[logs]")
 	line("# keep_boots = %d", DefaultKeepBoots)

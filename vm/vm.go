@@ -174,6 +174,31 @@ type StartOptions struct {
 	// The caller removes it once the machine has exited. Empty:
 	// ReadMemory may fail.
 	DumpFile string
+	// Progress, if not nil, is told how the transfer of each of the
+	// image's files to the machine's host goes (a remote backend uploads
+	// them before the machine starts): at its start, as bytes are sent,
+	// and once at its end (Transfer.Done). A backend that runs machines
+	// from local files never calls it.
+	Progress func(Transfer)
+}
+
+// Transfer is the progress of one file's copy to the host that runs a
+// machine.
+type Transfer struct {
+	// File is the local file; Dest names its copy on the host (a storage
+	// volume).
+	File, Dest string
+	// Sent and Total are the bytes sent so far and the file's size.
+	Sent, Total int64
+	// Skipped says the host already held the same content: nothing is
+	// sent.
+	Skipped bool
+	// Done says the transfer has ended (all sent, or skipped); Err, set
+	// with Done, says it failed.
+	Done bool
+	Err  error
+	// Elapsed is the time since the transfer began.
+	Elapsed time.Duration
 }
 
 // Accel is the accelerator to run guests with, and why it was chosen.
