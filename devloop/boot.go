@@ -179,11 +179,15 @@ func (l *Loop) machineSpec(img image.Image, n int) vm.Spec {
 // as spec says. A machine that cannot start is reported, and false
 // returned: the old one keeps running.
 func (l *Loop) startMachine(ctx context.Context, spec vm.Spec, out *consoleWriter, dump string) (vm.Machine, bool) {
-	m, err := l.backend.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump})
+	up := newUploadReporter(out.boot, spec.Image.Build, l.emit)
+	m, err := l.backend.Start(ctx, spec, vm.StartOptions{Console: out, Log: l.log, DumpFile: dump, Progress: up.progress})
 	if err == nil {
 		return m, true
 	}
 	build := spec.Image.Build
+	if spec.GDB != "" {
+		err = l.unsupported(err, "--gdb (boots waiting for gdb)")
+	}
 	var se *vm.StartError
 	if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
 		l.errorf("QEMU refused build #%d: %s%s", build, strings.TrimSpace(se.Stderr), l.stillRunning())

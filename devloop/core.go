@@ -43,7 +43,7 @@ func (l *Loop) DumpCore(ctx context.Context) (CoreDump, error) {
 	}
 	path := l.corePath(s.boot)
 	if err := s.m.DumpCore(ctx, path); err != nil {
-		return CoreDump{}, fmt.Errorf("devloop: dump core of boot #%d: %w", s.boot, err)
+		return CoreDump{}, fmt.Errorf("devloop: dump core of boot #%d: %w", s.boot, l.unsupported(err, "a core dump"))
 	}
 	target, err := l.debugTarget(s.img)
 	if err != nil {
@@ -80,4 +80,19 @@ func (l *Loop) corePath(n int) string {
 func gdbCoreArgs(t flavor.DebugTarget, path string) []string {
 	t.Arch = ""
 	return append(gdbLoadArgs(t), "-ex", "core-file "+gdbQuote(path))
+}
+
+// unsupported explains err when it says the backend cannot do what
+// (errors.ErrUnsupported): the VM runs on a host whose backend lacks it.
+// Other errors are returned as they are; errors.Is still finds
+// ErrUnsupported.
+func (l *Loop) unsupported(err error, what string) error {
+	if !errors.Is(err, errors.ErrUnsupported) {
+		return err
+	}
+	where := "this VM backend"
+	if l.opts.Host != "" {
+		where = "a VM on the libvirt host " + l.opts.Host
+	}
+	return fmt.Errorf("%s is not available for %s (run it here with --on local): %w", what, where, err)
 }

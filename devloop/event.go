@@ -50,6 +50,15 @@ const (
 	TypeBuildCanceled EventType = "build.canceled"
 	// TypeImageReady says that the build's image is checked and copied.
 	TypeImageReady EventType = "image.ready"
+	// TypeVMStale lists the Names of the VMs a ukdev that died left on
+	// the VM host (Detail), removed at start.
+	TypeVMStale EventType = "vm.stale"
+	// TypeVMUpload is the progress of the upload of one File of boot
+	// Boot's image to the VM host (a libvirt storage volume, Detail):
+	// BytesDone of BytesTotal after ElapsedMS; Skipped when the host held
+	// it already; Finished on the last, with why it failed in Detail when
+	// it did. Sent at its start, at most 4 times a second, and at its end.
+	TypeVMUpload EventType = "vm.upload"
 	// TypeVMStart is sent when boot number Boot of a build starts, before
 	// any of its console lines.
 	TypeVMStart EventType = "vm.start"
@@ -150,7 +159,10 @@ type Event struct {
 	Args       []string `json:"args,omitempty"`    // vm.gdb: the gdb command line, "gdb" first
 	Frames     []string `json:"frames,omitempty"`  // a crash's stack, innermost first, symbolised
 	Timing     *Timing  `json:"timing,omitempty"`
-	URL        string   `json:"url,omitempty"` // the endpoint a health event checked
+	URL        string   `json:"url,omitempty"`     // the endpoint a health event checked
+	Names      []string `json:"names,omitempty"`   // vm.stale: the VMs removed
+	File       string   `json:"file,omitempty"`    // vm.upload: the local file
+	Skipped    bool     `json:"skipped,omitempty"` // vm.upload: the host had it already
 
 	// Level, Library and Where are what the flavor reads from a console
 	// line in its kernel's log format (Unikraft: "crit", "err", "warn",
@@ -161,7 +173,8 @@ type Event struct {
 
 	// Target, Deploy, Plan, Step, Finished, BytesDone, BytesTotal,
 	// Instance, IP, URLs and ElapsedMS are a deploy's (DeployEvent); never
-	// a credential.
+	// a credential. A vm.upload has BytesDone, BytesTotal, Finished and
+	// ElapsedMS too.
 	Target     string    `json:"target,omitempty"`
 	Deploy     string    `json:"deploy,omitempty"`
 	Plan       []PlanRow `json:"plan,omitempty"`

@@ -154,7 +154,7 @@ func (l *Loop) OpenGDB(ctx context.Context, tcp bool) (GDBSession, error) {
 		if err := s.m.GDBServer(ctx, addr); err != nil {
 			// The old stub is closed before the new one opens.
 			s.addr = ""
-			return GDBSession{}, fmt.Errorf("devloop: open gdb stub on boot #%d: %w", s.boot, err)
+			return GDBSession{}, fmt.Errorf("devloop: open gdb stub on boot #%d: %w", s.boot, l.unsupported(err, "a gdb stub"))
 		}
 		s.addr = addr
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -39,6 +40,14 @@ type Options struct {
 	NoWatch bool
 	// Backend starts the machines (vm/qemu's Backend runs QEMU). Required.
 	Backend vm.Backend
+	// Host names the host a remote Backend runs the machines on (a
+	// libvirt URI), for messages; empty: this machine, under QEMU.
+	Host string
+	// CleanStale, when set, removes what a ukdev that died left on the
+	// Backend's host (libvirt domains) and returns their names; Run calls
+	// it once the host answers, before the first boot, and reports the
+	// names as a vm.stale event.
+	CleanStale func(context.Context) ([]string, error)
 	// Builder runs the builds; nil means a builder.Builder running the
 	// config's build command.
 	Builder Builder
@@ -371,8 +380,12 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 	}
 	if err := l.backend.Installed(cfg.VM.QEMU); err != nil {
 		l.qemuErr = fmt.Errorf("QEMU not found: %q is not on PATH; install it (Debian: apt-get install qemu-system-x86) or set vm.qemu in %s", cfg.VM.QEMU, cfg.Path)
+		if l.opts.Host != "" {
+			l.qemuErr = fmt.Errorf("the libvirt host %s does not answer (check it with `virsh -c %s list`): %w", l.opts.Host, l.opts.Host, err)
+		}
 		l.errorf("%v", l.qemuErr)
 	} else {
+		l.cleanStale(ctx)
 		l.accel = l.resolveAccel(ctx)
 		l.emit(Event{Type: TypeAccel, Accel: l.accel.Name, Detail: l.accel.Reason,
 			Message: fmt.Sprintf("accel %s: %s", l.accel.Name, l.accel.Reason)})
@@ -499,4 +512,22 @@ func (l *Loop) shutdown() {
 		}
 		l.emit(Event{Type: TypeStop, Message: "ukdev stopped; no VM left running"})
 	})
+}
+
+// cleanStale runs Options.CleanStale and reports what it removed.
+func (l *Loop) cleanStale(ctx context.Context) {
+	if l.opts.CleanStale == nil {
+		return
+	}
+	cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	names, err := l.opts.CleanStale(cctx)
+	if len(names) > 0 {
+		l.log.Info("stale VMs removed", "host", l.opts.Host, "names", names)
+		l.emit(Event{Type: TypeVMStale, Names: names, Detail: l.opts.Host,
+			Message: fmt.Sprintf("removed %d VM(s) a ukdev that died left on %s: %s", len(names), l.opts.Host, strings.Join(names, ", "))})
+	}
+	if err != nil {
+		l.errorf("cannot remove the VMs a ukdev that died left on %s: %v", l.opts.Host, err)
+	}
 }

@@ -21,7 +21,6 @@ import (
 	"github.com/ukdev/ukdev/manager"
 	"github.com/ukdev/ukdev/project"
 	"github.com/ukdev/ukdev/tui"
-	"github.com/ukdev/ukdev/vm/qemu"
 )
 
 func newDevCmd(a *app) *cobra.Command {
@@ -54,6 +53,7 @@ starts the guest. In the dashboard, g opens gdb on the running VM at any time.`,
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print events as JSON lines")
 	cmd.Flags().BoolVar(&gdb, "gdb", false, "start every boot paused, waiting for gdb on QEMU's gdb stub")
 	cmd.MarkFlagsMutuallyExclusive("plain", "json")
+	addOnFlag(cmd, a)
 	return cmd
 }
 
@@ -80,17 +80,21 @@ func openDiagnostics(cfg *project.Config) (*slog.Logger, io.Closer) {
 // devSession is what ukdev dev and ukdev run start from: the project's
 // config, ukdev's own log and the loop made from them.
 type devSession struct {
-	cfg      *project.Config
-	log      *slog.Logger
-	closeLog io.Closer
-	loop     *devloop.Loop
+	cfg *project.Config
+	log *slog.Logger
+	// closer closes the VM backend (a libvirt connection) and then ukdev's
+	// log, once the loop has ended.
+	closer io.Closer
+	loop   *devloop.Loop
 }
 
 // openSession loads the project's config, opens ukdev's log file,
 // announces the project and makes the loop with the options given (Once:
 // one boot only; NoWatch; GDB: boots that wait for the debugger), filling
-// in the rest. The caller closes closeLog when it is done; on an error
-// nothing is left open.
+// in the rest: the VM backend the config names (QEMU here, or a libvirt
+// host), which removes what a ukdev that died left there before the
+// first boot. The caller closes closer when the loop has ended; on an
+// error nothing is left open.
 func (a *app) openSession(opts devloop.Options) (*devSession, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
@@ -98,13 +102,16 @@ func (a *app) openSession(opts devloop.Options) (*devSession, error) {
 	}
 	log, closer := openDiagnostics(cfg)
 	a.announceOpen(cfg)
-	opts.Config, opts.Log, opts.Backend, opts.BuildSupervisor = cfg, log, qemu.Backend{}, builder.SelfExe
+	backend := newBackend(cfg)
+	opts.Config, opts.Log, opts.Backend, opts.BuildSupervisor = cfg, log, backend, builder.SelfExe
+	opts.Host, opts.CleanStale = hostLabel(libvirtHost(cfg)), cleanStale(cfg)
+	closer = closeAll{closeBackend{backend}, closer}
 	loop, err := devloop.New(opts)
 	if err != nil {
 		closer.Close()
 		return nil, err
 	}
-	return &devSession{cfg: cfg, log: log, closeLog: closer, loop: loop}, nil
+	return &devSession{cfg: cfg, log: log, closer: closer, loop: loop}, nil
 }
 
 func (a *app) dev(ctx context.Context, plain, asJSON, gdb bool) error {
@@ -112,7 +119,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON, gdb bool) error {
 	if err != nil {
 		return err
 	}
-	defer s.closeLog.Close()
+	defer s.closer.Close()
 	cfg, log, loop := s.cfg, s.log, s.loop
 	dashboard := !plain && !asJSON && isTerminal(a.stdin) && isTerminal(a.stdout)
 	defer a.serveControl(ctx, s, false, dashboard).Close()
@@ -218,6 +225,7 @@ starts the guest.`,
 	cmd.Flags().BoolVar(&gdb, "gdb", false, "start the boot paused, waiting for gdb on QEMU's gdb stub")
 	cmd.MarkFlagsMutuallyExclusive("json", "detach")
 	cmd.MarkFlagsMutuallyExclusive("gdb", "detach")
+	addOnFlag(cmd, a)
 	return cmd
 }
 
@@ -226,7 +234,7 @@ func (a *app) runOnce(ctx context.Context, asJSON, gdb bool) error {
 	if err != nil {
 		return err
 	}
-	defer s.closeLog.Close()
+	defer s.closer.Close()
 	defer a.serveControl(ctx, s, false, false).Close()
 	log, loop := s.log, s.loop
 	ctx, stop := context.WithCancel(ctx)

@@ -71,6 +71,9 @@ type app struct {
 	stdout, stderr io.Writer
 	dir            string
 	configPath     string
+	// on is --on: where the loop's VMs run (applyOn), for the commands
+	// that open a loop.
+	on string
 }
 
 func newRootCmd(a *app) *cobra.Command {
@@ -165,6 +168,9 @@ func (a *app) loadConfig() (*project.Config, error) {
 			}
 			fmt.Fprintf(a.stderr, "ukdev: no ukdev.toml: %s project from %s, %s, %s (`ukdev init` writes these settings to ukdev.toml)\n",
 				d.Flavor, d.Source, build, running)
+			if err := applyOn(cfg, a.on); err != nil {
+				return nil, err
+			}
 			return cfg, nil
 		}
 		if err != nil {
@@ -173,6 +179,9 @@ func (a *app) loadConfig() (*project.Config, error) {
 	}
 	cfg, err := project.Load(path)
 	if err != nil {
+		return nil, err
+	}
+	if err := applyOn(cfg, a.on); err != nil {
 		return nil, err
 	}
 	// An unknown flavor is reported where the flavor is opened.

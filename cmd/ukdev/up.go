@@ -49,7 +49,7 @@ type upMsg struct {
 }
 
 func newUpCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:   "up",
 		Short: "Boot the project's VM detached from the terminal (same as run -d)",
 		Long: `up starts a ukdev that runs the project's VM without a terminal: it builds when the
@@ -66,6 +66,8 @@ dashboard (w).`,
 			return a.up(cmd.Context())
 		},
 	}
+	addOnFlag(cmd, a)
+	return cmd
 }
 
 // up starts a detached ukdev for the project and relays its start.
@@ -94,6 +96,9 @@ func (a *app) up(ctx context.Context) error {
 		args = append(args, "-c", p)
 	}
 	args = append(args, detachedCmd)
+	if a.on != "" {
+		args = append(args, "--on", a.on)
+	}
 	state, err := project.StateDir(cfg)
 	if err != nil {
 		return fmt.Errorf("up: %w", err)
@@ -182,7 +187,7 @@ func realPath(path string) string {
 }
 
 func newDetachedCmd(a *app) *cobra.Command {
-	return &cobra.Command{
+	cmd := &cobra.Command{
 		Use:    detachedCmd,
 		Short:  "Run the loop detached (started by ukdev up)",
 		Hidden: true,
@@ -191,6 +196,8 @@ func newDetachedCmd(a *app) *cobra.Command {
 			return a.detached(cmd.Context(), os.NewFile(readyFD, "ready"))
 		},
 	}
+	addOnFlag(cmd, a)
+	return cmd
 }
 
 // detached is a detached ukdev: the loop with watching off, registered
@@ -205,7 +212,7 @@ func (a *app) detached(ctx context.Context, ready *os.File) error {
 		rep.fail(125, err.Error())
 		return err
 	}
-	defer s.closeLog.Close()
+	defer s.closer.Close()
 	ctx, quit := context.WithCancel(ctx)
 	defer quit()
 	srv := a.serveControl(ctx, s, true, false)
