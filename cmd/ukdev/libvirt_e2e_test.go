@@ -1,0 +1,211 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/guestexit"
+	"github.com/ukdev/ukdev/vm/libvirt"
+)
+
+// systemURI is the local libvirt daemon the end-to-end tests use.
+const systemURI = "qemu:///system"
+
+// needLibvirt skips the test when no libvirt daemon answers at
+// systemURI (a developer without libvirt; CI starts one), and returns a
+// connection closed at the end of the test.
+func needLibvirt(t *testing.T) *golibvirt.Libvirt {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	l, err := libvirt.Dial(ctx, systemURI)
+	if err != nil {
+		t.Skipf("no libvirt daemon answers at %s (install libvirt-daemon-system and start libvirtd): %v", systemURI, err)
+	}
+	t.Cleanup(func() { _ = l.Disconnect() })
+	return l
+}
+
+// domainsOf returns the names of the ukdev domains on systemURI that the
+// ukdev of pid created.
+func domainsOf(t *testing.T, pid int) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), quickWait)
+	defer cancel()
+	doms, err := libvirt.List(ctx, systemURI)
+	if err != nil {
+		t.Fatalf("list the domains of %s: %v", systemURI, err)
+	}
+	var names []string
+	for _, d := range doms {
+		if d.Owner.PID == pid {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// waitNoDomains fails the test unless, within a bounded time, no ukdev
+// domain of the ukdev of pid is left on systemURI.
+func waitNoDomains(t *testing.T, pid int, after string) {
+	t.Helper()
+	if !pollUntil(stopWait, func() bool { return len(domainsOf(t, pid)) == 0 }) {
+		t.Fatalf("libvirt domains of ukdev pid %d left %s: %v", pid, after, domainsOf(t, pid))
+	}
+}
+
+// createStaleDomain defines and starts, paused, a small transient domain
+// tagged as a ukdev of this host with a process that has ended (and not
+// auto-destroyed: it outlives the connection that made it), as a ukdev
+// whose daemon missed its death would leave behind. It is destroyed at
+// the end of the test if still there.
+func createStaleDomain(t *testing.T, l *golibvirt.Libvirt, project string) string {
+	t.Helper()
+	dead := exec.Command("true")
+	if err := dead.Run(); err != nil {
+		t.Fatal(err)
+	}
+	host, err := os.Hostname()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var r [4]byte
+	_, _ = rand.Read(r[:])
+	name := libvirt.NamePrefix + "e2e-stale-" + hex.EncodeToString(r[:])
+	x := fmt.Sprintf(`<domain type='qemu'>
+  <name>%s</name>
+  <memory unit='MiB'>16</memory>
+  <vcpu>1</vcpu>
+  <metadata><ukdev:machine xmlns:ukdev=%q host=%q pid="%d" project=%q/></metadata>
+  <os><type arch='x86_64' machine='pc'>hvm</type></os>
+  <devices><controller type='usb' model='none'/><memballoon model='none'/></devices>
+</domain>`, name, libvirt.Namespace, host, dead.Process.Pid, project)
+	dom, err := l.DomainCreateXML(x, golibvirt.DomainStartPaused)
+	if err != nil {
+		t.Fatalf("create a stale domain: %v", err)
+	}
+	t.Cleanup(func() { _ = l.DomainDestroy(dom) })
+	return name
+}
+
+// TestLibvirtEndToEnd runs examples/hello through the libvirt backend on
+// qemu:///system with the real binary: a domain a dead ukdev left is
+// removed at start (vm.stale), the image's files go to the pool
+// (vm.upload), the banner comes up on a ukdev domain, an edit boots a
+// new one in its place, ukdev mem reads ticks growing, console input
+// reaches the guest and `exit 3` ends the boot as locally; no domain is
+// left once ukdev ends, nor after a SIGKILLed ukdev once the next one
+// has started.
+func TestLibvirtEndToEnd(t *testing.T) {
+	l := needLibvirt(t)
+	dir, env := helloProject(t, "vm.backend = \"libvirt\"\nvm.libvirt_uri = \""+systemURI+"\"\n")
+	stale := createStaleDomain(t, l, dir)
+
+	s := startDev(t, dir, env)
+	pid := s.cmd.Process.Pid
+	e := s.waitFor("vm.stale", bootWait, isType(devloop.TypeVMStale))
+	if !slices.Contains(e.Names, stale) || e.Detail != systemURI {
+		t.Errorf("vm.stale = %s, want %s removed from %s", e.raw, stale, systemURI)
+	}
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, helloBanner))
+	// The uploads come before the boot starts.
+	var uploaded bool
+	for _, e := range s.seenType(devloop.TypeVMUpload) {
+		if e.Boot == 1 && e.Finished && filepath.Base(e.File) == "hello.elf" {
+			uploaded = e.Detail == "" && e.BytesTotal != nil && *e.BytesTotal > 0
+		}
+	}
+	if !uploaded {
+		t.Errorf("no vm.upload event ends boot 1's upload of hello.elf without an error\n%s", s.transcript())
+	}
+	if doms := domainsOf(t, pid); len(doms) != 1 {
+		t.Fatalf("ukdev domains of pid %d while boot 1 runs = %v, want one\n%s", pid, doms, s.transcript())
+	}
+	if !pollUntil(quickWait, func() bool { return !slices.Contains(allDomainNames(t), stale) }) {
+		t.Errorf("the stale domain %s is still there", stale)
+	}
+
+	setBanner(t, dir, "hello from libvirt")
+	s.waitFor("boot 2 banner", bootWait, consoleLine(2, "hello from libvirt"))
+	if !pollUntil(stopWait, func() bool { return len(domainsOf(t, pid)) == 1 }) {
+		t.Errorf("ukdev domains of pid %d after the reboot = %v, want boot 2's only", pid, domainsOf(t, pid))
+	}
+
+	readTicks := func() uint64 {
+		t.Helper()
+		r := runCLIWithin(t, quickWait, dir, env, "", "mem", "read", "ticks", "--json")
+		var v memJSON
+		if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &v) != nil || v.Symbol != "ticks" {
+			t.Fatalf("ukdev mem read ticks --json:\n%s", r)
+		}
+		n, err := strconv.ParseUint(string(v.Value), 10, 64)
+		if err != nil {
+			t.Fatalf("ticks' value %s is not a number", v.Value)
+		}
+		return n
+	}
+	first := readTicks()
+	if !pollUntil(bootWait, func() bool { return readTicks() > first }) {
+		t.Fatalf("ticks did not grow past %d", first)
+	}
+
+	s.send("echo through libvirt")
+	s.waitFor("the echo", bootWait, consoleLine(2, "through libvirt"))
+	s.send("exit 3")
+	exit := s.waitFor("vm.exit of boot 2", bootWait, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Boot == 2 })
+	if guestexit.Reason(exit.Reason) != guestexit.ReasonExit || exit.ExitCode == nil || *exit.ExitCode != 3 {
+		t.Errorf("vm.exit = %s, want reason exit, code 3", exit.raw)
+	}
+	s.quit()
+	waitNoDomains(t, pid, "after ukdev ended")
+
+	// A ukdev killed outright leaves nothing once the next one has
+	// started: libvirtd auto-destroys its domain, or the next ukdev
+	// removes it.
+	killed := startDev(t, dir, env)
+	killed.waitFor("the killed ukdev's banner", bootWait, consoleAny("hello from libvirt"))
+	kpid := killed.cmd.Process.Pid
+	if doms := domainsOf(t, kpid); len(doms) != 1 {
+		t.Fatalf("ukdev domains of pid %d = %v, want one", kpid, doms)
+	}
+	killed.kill()
+	next := startDev(t, dir, env)
+	next.waitFor("the next ukdev's banner", bootWait, consoleAny("hello from libvirt"))
+	waitNoDomains(t, kpid, "by a SIGKILLed ukdev once the next one started")
+	npid := next.cmd.Process.Pid
+	if code := next.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited with status %d after SIGTERM, want 0\n%s", code, next.transcript())
+	}
+	waitNoDomains(t, npid, "after ukdev ended")
+}
+
+// allDomainNames returns the names of every ukdev domain on systemURI.
+func allDomainNames(t *testing.T) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), quickWait)
+	defer cancel()
+	doms, err := libvirt.List(ctx, systemURI)
+	if err != nil {
+		t.Fatalf("list the domains of %s: %v", systemURI, err)
+	}
+	var names []string
+	for _, d := range doms {
+		names = append(names, d.Name)
+	}
+	return names
+}
