@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -50,6 +51,9 @@ type status struct {
 	gdbWait bool
 	// note is what the last gdb request came to, when worth saying.
 	note string
+	// upload is the image file being sent to the VM host (vm.upload),
+	// while it goes: "upload vmlinuz 12.0 MiB/40.0 MiB 1.20s".
+	upload string
 }
 
 // healthState is what the status bar says about the app's health.
@@ -93,7 +97,13 @@ func (s *status) apply(e devloop.Event) {
 		}
 	case devloop.TypeVMGDB:
 		s.gdbWait = e.Boot == s.boot && s.vm == vmBooting
+	case devloop.TypeVMUpload:
+		s.upload = ""
+		if !e.Finished {
+			s.upload = uploadLabel(e)
+		}
 	case devloop.TypeVMStart:
+		s.upload = ""
 		s.gdbWait, s.note = false, ""
 		s.vm, s.boot, s.bootStart, s.exit = vmBooting, e.Boot, e.Time, ""
 		s.frozenAt, s.pausedFor = time.Time{}, 0
@@ -196,6 +206,23 @@ func exitLabel(e devloop.Event) string {
 	return s
 }
 
+// uploadLabel is the status bar's segment for a vm.upload that goes on:
+// the file, the bytes sent of its size and the time so far.
+func uploadLabel(e devloop.Event) string {
+	var sent, total int64
+	if e.BytesDone != nil {
+		sent = *e.BytesDone
+	}
+	if e.BytesTotal != nil {
+		total = *e.BytesTotal
+	}
+	label := fmt.Sprintf("upload %s %s/%s", filepath.Base(e.File), panel.FormatBytes(float64(sent)), panel.FormatBytes(float64(total)))
+	if e.ElapsedMS != nil {
+		label += " " + panel.FormatMS(*e.ElapsedMS)
+	}
+	return label
+}
+
 // vmLabel is the VM segment of the status bar.
 func (s *status) vmLabel() string {
 	switch {
@@ -276,6 +303,9 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 		loop = append(loop, s.lastBuild)
 	default:
 		loop = append(loop, "no build yet")
+	}
+	if s.upload != "" {
+		loop = append(loop, s.upload)
 	}
 	if s.hasReload {
 		loop = append(loop, "save→running "+panel.FormatMS(s.reloadMS))

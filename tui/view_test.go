@@ -134,6 +134,7 @@ func TestTUIStatus(t *testing.T) {
 	bad, good := false, true
 	two := 2
 	f := func(v float64) *float64 { return &v }
+	i64 := func(v int64) *int64 { return &v }
 	tests := []struct {
 		name   string
 		events []devloop.Event
@@ -283,6 +284,36 @@ func TestTUIStatus(t *testing.T) {
 				{Type: devloop.TypeVMExit, Boot: 2, Reason: "exit", ExitCode: &two},
 			},
 			vm: "exited (exit 2)", lacks: []string{"ready", "health"},
+		},
+		{
+			name: "an upload to the VM host shows while it goes",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMUpload, Boot: 2, File: "/run/ukdev/images/3/vmlinuz", BytesDone: i64(3 << 20), BytesTotal: i64(12 << 20), ElapsedMS: f(1250)},
+			},
+			vm: "no VM", want: []string{"upload vmlinuz 3.0 MiB/12.0 MiB 1.25s"},
+		},
+		{
+			name: "a finished upload leaves the status bar",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMUpload, Boot: 2, File: "/run/ukdev/images/3/vmlinuz", BytesDone: i64(3 << 20), BytesTotal: i64(12 << 20), ElapsedMS: f(1250)},
+				{Type: devloop.TypeVMUpload, Boot: 2, File: "/run/ukdev/images/3/vmlinuz", BytesDone: i64(12 << 20), BytesTotal: i64(12 << 20), Finished: true},
+			},
+			vm: "no VM", lacks: []string{"upload"},
+		},
+		{
+			name: "a skipped upload never shows",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMUpload, Boot: 2, File: "/run/ukdev/images/3/vmlinuz", BytesTotal: i64(12 << 20), Skipped: true, Finished: true},
+			},
+			vm: "no VM", lacks: []string{"upload"},
+		},
+		{
+			name: "the boot's start ends the upload's segment",
+			events: []devloop.Event{
+				{Type: devloop.TypeVMUpload, Boot: 2, File: "/run/ukdev/images/3/initrd.cpio", BytesDone: i64(0), BytesTotal: i64(1 << 20)},
+				{Type: devloop.TypeVMStart, Boot: 2},
+			},
+			vm: "booting", lacks: []string{"upload"},
 		},
 		{
 			name:   "reload time",
