@@ -41,6 +41,9 @@ type fakeBackend struct {
 	// startOutput is what a guest started running writes to its console
 	// before Start returns.
 	startOutput string
+	// transfers are reported to each Start's Progress before it starts
+	// the machine, as a remote backend's uploads.
+	transfers []vm.Transfer
 	// log holds every start and every machine call, in order, as
 	// "start 1001" or "1001 resume".
 	log []string
@@ -84,6 +87,11 @@ func (b *fakeBackend) Start(_ context.Context, spec vm.Spec, opts vm.StartOption
 		err := b.startErrs[0]
 		b.startErrs = b.startErrs[1:]
 		return nil, err
+	}
+	if opts.Progress != nil {
+		for _, tr := range b.transfers {
+			opts.Progress(tr)
+		}
 	}
 	b.nextPID++
 	status := vm.StatusRunning

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -49,6 +50,10 @@ type harnessOptions struct {
 	// debug makes the fake kernel a flavor.Debugger with this target.
 	debug *flavor.DebugTarget
 	gdb   bool // Options.GDB
+	// host and cleanStale are Options.Host and Options.CleanStale (a
+	// libvirt backend).
+	host       string
+	cleanStale func(context.Context) ([]string, error)
 }
 
 func newHarness(t *testing.T, o harnessOptions) *harness {
@@ -77,6 +82,7 @@ func newHarness(t *testing.T, o harnessOptions) *harness {
 		k = &debugKernel{fakeKernel: h.k, target: *o.debug}
 	}
 	h.l, err = New(Options{Config: cfg, Backend: h.be, Builder: h.bld, Kernel: k, Once: o.once, NoWatch: o.noWatch, GDB: o.gdb,
+		Host: o.host, CleanStale: o.cleanStale,
 		StateDir: filepath.Join(t.TempDir(), "state"), RuntimeDir: runDir})
 	if err != nil {
 		t.Fatal(err)
@@ -534,6 +540,75 @@ func TestLoopWithoutQEMU(t *testing.T) {
 	}
 	if h.be.startCount() != 0 || h.be.probes != 0 {
 		t.Errorf("starts %d, probes %d: want none", h.be.startCount(), h.be.probes)
+	}
+}
+
+// TestLoopRemoteHost: a VM host that does not answer is named in the
+// error, and nothing is cleaned on it; one that answers has what a dead
+// ukdev left removed before the first boot, reported as vm.stale (a
+// failure to as an error), and the image's uploads come as vm.upload
+// events before the boot's vm.start.
+func TestLoopRemoteHost(t *testing.T) {
+	const host = "qemu+ssh://builder/system"
+	tests := []struct {
+		name        string
+		installed   error
+		stale       []string
+		staleErr    error
+		wantErr     string // the first error event's message prefix
+		wantStale   bool
+		wantCleaned bool // CleanStale called
+	}{
+		{name: "unreachable", installed: errors.New("libvirt: dial: refused"),
+			wantErr: "the libvirt host " + host + " does not answer (check it with `virsh -c " + host + " list`): libvirt: dial: refused"},
+		{name: "stale domains removed", stale: []string{"ukdev-a-1", "ukdev-b-2"}, wantStale: true, wantCleaned: true},
+		{name: "nothing stale", wantCleaned: true},
+		{name: "cleaning fails", staleErr: errors.New("permission denied"), wantCleaned: true,
+			wantErr: "cannot remove the VMs a ukdev that died left on " + host + ": permission denied"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var cleaned atomic.Bool
+			h := newHarness(t, harnessOptions{host: host, cleanStale: func(context.Context) ([]string, error) {
+				cleaned.Store(true)
+				return tt.stale, tt.staleErr
+			}})
+			h.be.installedErr = tt.installed
+			h.be.transfers = []vm.Transfer{{File: "/img/k.elf", Total: 10}, {File: "/img/k.elf", Sent: 10, Total: 10, Done: true}}
+			h.run()
+			if tt.wantErr != "" {
+				if e := h.wait(TypeError, nil); e.Message != tt.wantErr {
+					t.Errorf("error %q\nwant  %q", e.Message, tt.wantErr)
+				}
+			}
+			h.bld.next(t).finish(0)
+			if tt.installed != nil {
+				h.wait(TypeError, func(e Event) bool { return strings.HasPrefix(e.Message, "cannot boot build #1: the libvirt host") })
+			} else {
+				h.be.next(t)
+				h.wait(TypeVMStart, nil)
+				var uploads []Event
+				for _, e := range h.seen {
+					if e.Type == TypeVMUpload {
+						uploads = append(uploads, e)
+					}
+				}
+				if len(uploads) != 2 || uploads[0].Boot != 1 || uploads[0].Build != 1 || !uploads[1].Finished {
+					t.Errorf("vm.upload events before vm.start: %v\n%s", uploads, h.types())
+				}
+			}
+			if cleaned.Load() != tt.wantCleaned {
+				t.Errorf("CleanStale called: %v, want %v", cleaned.Load(), tt.wantCleaned)
+			}
+			if h.sawType(TypeVMStale) != tt.wantStale {
+				t.Errorf("vm.stale seen: %v, want %v\n%s", h.sawType(TypeVMStale), tt.wantStale, h.types())
+			}
+			for _, e := range h.seen {
+				if e.Type == TypeVMStale && (!slices.Equal(e.Names, tt.stale) || e.Detail != host) {
+					t.Errorf("vm.stale names %v on %q, want %v on %q", e.Names, e.Detail, tt.stale, host)
+				}
+			}
+		})
 	}
 }
 
