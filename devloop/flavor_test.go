@@ -72,16 +72,24 @@ func TestNewFlavor(t *testing.T) {
 		wantErr     error // errors.Is; nil for success
 		wantUnknown bool  // an error for an unknown flavor
 		wantSink    bool
+		vm          project.VM // where the VM runs; the zero value: here
+		wantNote    bool       // a second note, saying syslog is not received
 	}{
 		{name: "no syslog", flavor: "devloop-test-quiet"},
 		{name: "syslog", flavor: "devloop-test-syslog", wantSink: true},
+		{name: "syslog from a local libvirt", flavor: "devloop-test-syslog", wantSink: true,
+			vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu:///system"}},
+		{name: "no syslog from a remote VM host", flavor: "devloop-test-syslog", wantNote: true,
+			vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu+ssh://big/system"}},
+		{name: "no syslog from a libvirt network", flavor: "devloop-test-syslog", wantNote: true,
+			vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu:///system", LibvirtNetwork: "default"}},
 		{name: "open fails", flavor: "devloop-test-broken", wantErr: errOpen},
 		{name: "unknown flavor", flavor: "devloop-test-nope", wantUnknown: true},
 		{name: "a registered flavor", flavor: "elf"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := &project.Config{Flavor: tt.flavor, Root: t.TempDir()}
+			cfg := &project.Config{Flavor: tt.flavor, Root: t.TempDir(), VM: tt.vm}
 			cfg.VM.MemoryMiB = 128
 			k, c, notes, sink, err := newFlavor(cfg)
 			if sink != nil {
@@ -102,8 +110,12 @@ func TestNewFlavor(t *testing.T) {
 			if k == nil || c == nil {
 				t.Fatalf("kernel %v, config %v", k, c)
 			}
-			if tt.flavor != "elf" && (c.VM.MemoryMiB != 77 || len(notes) != 1 || cfg.VM.MemoryMiB != 128) {
-				t.Errorf("memory %d (caller's %d), notes %q: want Open's config and notes", c.VM.MemoryMiB, cfg.VM.MemoryMiB, notes)
+			wantNotes := 1
+			if tt.wantNote {
+				wantNotes = 2
+			}
+			if tt.flavor != "elf" && (c.VM.MemoryMiB != 77 || len(notes) != wantNotes || cfg.VM.MemoryMiB != 128) {
+				t.Errorf("memory %d (caller's %d), notes %q: want Open's config and %d notes", c.VM.MemoryMiB, cfg.VM.MemoryMiB, notes, wantNotes)
 			}
 			if (sink != nil) != tt.wantSink {
 				t.Fatalf("syslog receiver %v, want %v", sink != nil, tt.wantSink)

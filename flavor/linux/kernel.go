@@ -95,6 +95,10 @@ type Options struct {
 	// none where it cannot be measured), and a negative value gives none.
 	// Without one the image boots on NoTSCMachine.
 	TSCKHz int64
+	// DHCP gives the guest's network its address by DHCP (DiskIP)
+	// instead of QEMU's user network's fixed one (StaticIP): a guest on
+	// a network of the VM host.
+	DHCP bool
 }
 
 // ErrConfig is returned (wrapped) when the linux flavor's options
@@ -192,7 +196,11 @@ func (l *Kernel) Prepare(ctx context.Context, store *image.Store, build int, a i
 	// /init's addresses are mapped only while it runs on the vCPU; an
 	// idle guest runs on the kernel's page tables.
 	img.SymbolSpace = image.SpaceNone
-	img.Cmdline = joinCmdline(BaseCmdline, NoNestedKVM, l.tsc, l.opts.Cmdline, a.Cmdline)
+	base := BaseCmdline
+	if l.opts.DHCP {
+		base = strings.Replace(base, StaticIP, DiskIP, 1)
+	}
+	img.Cmdline = joinCmdline(base, NoNestedKVM, l.tsc, l.opts.Cmdline, a.Cmdline)
 	img.Protocols = image.LinuxBoot
 	img.Machine, img.MachineOptions = DefaultMachine, MachineOptions
 	if l.tsc == "" {

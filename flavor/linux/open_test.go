@@ -4,8 +4,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
+	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/image/imagetest"
 	"github.com/ukdev/ukdev/project"
 )
@@ -58,6 +60,47 @@ func TestOpen(t *testing.T) {
 			}
 			if len(k.opts.Files) != len(tt.files) {
 				t.Errorf("initramfs files %v, want %v", k.opts.Files, tt.files)
+			}
+		})
+	}
+}
+
+// TestOpenVMHost checks what Open gives a kernel for where the VM runs:
+// the TSC rate measured here only for a VM on this machine (else q35,
+// without tsc_early_khz), and an address by DHCP on a libvirt network.
+func TestOpenVMHost(t *testing.T) {
+	t.Setenv("LIBVIRT_DEFAULT_URI", "")
+	_, measurable := HostTSCKHz()
+	tests := []struct {
+		name     string
+		vm       project.VM
+		remote   bool
+		wantDHCP bool
+	}{
+		{name: "qemu here", vm: project.VM{Backend: project.BackendQEMU}},
+		{name: "local libvirt", vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu:///system"}},
+		{name: "libvirt over ssh", vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu+ssh://big/system"}, remote: true},
+		{name: "on a libvirt network", vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu+ssh://big/system", LibvirtNetwork: "default"},
+			remote: true, wantDHCP: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := &project.Config{Flavor: "linux", Root: t.TempDir(), VM: tt.vm}
+			cfg.Settings = Settings{Kernel: fakeBzImage(t)}
+			s, err := Flavor{}.Open(cfg)
+			must(t, err)
+			img, err := s.Kernel.Prepare(t.Context(), &image.Store{Dir: t.TempDir(), Keep: 2}, 1,
+				image.Artifacts{Kernel: imagetest.StaticProgram(t, t.TempDir(), "app")})
+			must(t, err)
+			hasTSC := strings.Contains(img.Cmdline, TSCParam+"=")
+			switch {
+			case tt.remote && (hasTSC || img.Machine != NoTSCMachine):
+				t.Errorf("a remote VM gets machine %s, cmdline %q: want %s without %s", img.Machine, img.Cmdline, NoTSCMachine, TSCParam)
+			case !tt.remote && measurable && (!hasTSC || img.Machine != DefaultMachine):
+				t.Errorf("a VM here gets machine %s, cmdline %q: want %s with the TSC measured here", img.Machine, img.Cmdline, DefaultMachine)
+			}
+			if dhcp := strings.Contains(img.Cmdline, DiskIP) && !strings.Contains(img.Cmdline, StaticIP); dhcp != tt.wantDHCP {
+				t.Errorf("cmdline %q: DHCP %v, want %v", img.Cmdline, dhcp, tt.wantDHCP)
 			}
 		})
 	}
