@@ -192,7 +192,11 @@ func (l *Loop) startMachine(ctx context.Context, spec vm.Spec, out *consoleWrite
 	if errors.As(err, &se) && strings.TrimSpace(se.Stderr) != "" {
 		l.errorf("QEMU refused build #%d: %s%s", build, strings.TrimSpace(se.Stderr), l.stillRunning())
 	} else {
-		l.errorf("cannot start QEMU for build #%d: %v%s", build, err, l.stillRunning())
+		what := "QEMU"
+		if l.opts.Host != "" {
+			what = "the VM on " + l.opts.Host
+		}
+		l.errorf("cannot start %s for build #%d: %v%s", what, build, err, l.stillRunning())
 	}
 	if l.opts.Once {
 		l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: err.Error()}
@@ -294,7 +298,7 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 	m, n := b.m, b.n
 	// vm.start comes before any console line of the boot.
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: b.build, Accel: l.accel.Name, Machine: b.machine, PID: m.PID(),
-		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, pid %d", n, b.build, strings.ToUpper(l.accel.Name), b.machine, m.PID())})
+		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, %s", n, b.build, strings.ToUpper(l.accel.Name), b.machine, l.where(m))})
 	// The stub is known before the VM is live: whoever sees it live
 	// (Current) can open gdb on it at once.
 	l.setGDBStub(&gdbStub{m: m, boot: n, build: b.build, img: b.img, addr: spec.GDB})
@@ -470,5 +474,19 @@ func (l *Loop) togglePause(ctx context.Context) {
 	} else {
 		b.paused = false
 		l.emit(Event{Type: TypeVMResumed, Boot: b.n, Message: fmt.Sprintf("boot #%d resumed", b.n)})
+	}
+}
+
+// where says where machine m runs, for vm.start's message: its QEMU's
+// pid here, and the libvirt host when the VMs run on one (whose QEMU's
+// pid is only known when the host is this machine).
+func (l *Loop) where(m vm.Machine) string {
+	switch {
+	case l.opts.Host == "":
+		return fmt.Sprintf("pid %d", m.PID())
+	case m.PID() == 0:
+		return "on " + l.opts.Host
+	default:
+		return fmt.Sprintf("on %s, pid %d", l.opts.Host, m.PID())
 	}
 }

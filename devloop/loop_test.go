@@ -585,8 +585,10 @@ func TestLoopRemoteHost(t *testing.T) {
 			if tt.installed != nil {
 				h.wait(TypeError, func(e Event) bool { return strings.HasPrefix(e.Message, "cannot boot build #1: the libvirt host") })
 			} else {
-				h.be.next(t)
-				h.wait(TypeVMStart, nil)
+				m := h.be.next(t)
+				if e := h.wait(TypeVMStart, nil); !strings.HasSuffix(e.Message, fmt.Sprintf("on %s, pid %d", host, m.pid)) {
+					t.Errorf("vm.start %q does not say where the VM runs", e.Message)
+				}
 				var uploads []Event
 				for _, e := range h.seen {
 					if e.Type == TypeVMUpload {

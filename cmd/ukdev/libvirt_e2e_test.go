@@ -209,3 +209,56 @@ func allDomainNames(t *testing.T) []string {
 	}
 	return names
 }
+
+// TestRunOnEndToEnd: `ukdev run --on URI` boots examples/hello on that
+// libvirt host whatever its config says, `--on local` here under QEMU in
+// a project configured for libvirt, and a URI that is no libvirt host's
+// is refused before anything runs. The guest's `exit 3` is ukdev run's
+// status either way.
+func TestRunOnEndToEnd(t *testing.T) {
+	tests := []struct {
+		name    string
+		config  string
+		on      string
+		libvirt bool   // needs the daemon; the boot runs there
+		wantErr string // the error on stderr; empty: the boot exits 3
+	}{
+		{name: "a libvirt host for a local project", on: systemURI, libvirt: true},
+		{name: "local for a libvirt project", config: "vm.backend = \"libvirt\"\nvm.libvirt_uri = \"qemu+ssh://nowhere.invalid/system\"\n", on: "local"},
+		{name: "not a libvirt host", on: "qemu+ssh:///system", wantErr: "ukdev: --on: libvirt URI \"qemu+ssh:///system\" names no host"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.libvirt {
+				needLibvirt(t)
+			}
+			dir, env := helloProject(t, tt.config)
+			r := runCLIWithin(t, bootWait, dir, env, "exit 3\n", "run", "--json", "--on", tt.on)
+			if tt.wantErr != "" {
+				if r.code != 1 || !strings.Contains(r.stderr, tt.wantErr) || strings.Contains(r.stdout, "vm.start") {
+					t.Fatalf("want a failure saying %q before any boot\n%s", tt.wantErr, r)
+				}
+				return
+			}
+			if r.code != 3 {
+				t.Fatalf("want the guest's exit 3\n%s", r)
+			}
+			var start *jsonEvent
+			for _, line := range strings.Split(strings.TrimSpace(r.stdout), "\n") {
+				e, err := parseEvent(line)
+				if err != nil {
+					t.Fatalf("a line that is no event: %q", line)
+				}
+				if e.Type == devloop.TypeVMStart {
+					start = &e
+				}
+			}
+			if start == nil {
+				t.Fatalf("no vm.start\n%s", r)
+			}
+			if onHost := strings.Contains(start.Message, "on "+systemURI); onHost != tt.libvirt {
+				t.Errorf("vm.start %q: on %s %v, want %v", start.Message, systemURI, onHost, tt.libvirt)
+			}
+		})
+	}
+}
