@@ -298,7 +298,7 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 	m, n := b.m, b.n
 	// vm.start comes before any console line of the boot.
 	l.emit(Event{Type: TypeVMStart, Boot: n, Build: b.build, Accel: l.accel.Name, Machine: b.machine, PID: m.PID(),
-		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s, %s", n, b.build, strings.ToUpper(l.accel.Name), b.machine, l.where(m))})
+		Message: fmt.Sprintf("boot #%d of build #%d: %s on %s%s", n, b.build, strings.ToUpper(l.accel.Name), b.machine, l.where(m))})
 	// The stub is known before the VM is live: whoever sees it live
 	// (Current) can open gdb on it at once.
 	l.setGDBStub(&gdbStub{m: m, boot: n, build: b.build, img: b.img, addr: spec.GDB})
@@ -483,10 +483,10 @@ func (l *Loop) togglePause(ctx context.Context) {
 func (l *Loop) where(m vm.Machine) string {
 	switch {
 	case l.opts.Host == "":
-		return fmt.Sprintf("pid %d", m.PID())
+		return fmt.Sprintf(", pid %d", m.PID())
 	case m.PID() == 0:
-		return "on " + l.opts.Host
+		return " at " + l.opts.Host
 	default:
-		return fmt.Sprintf("on %s, pid %d", l.opts.Host, m.PID())
+		return fmt.Sprintf(" at %s, pid %d", l.opts.Host, m.PID())
 	}
 }

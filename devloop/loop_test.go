@@ -586,7 +586,7 @@ func TestLoopRemoteHost(t *testing.T) {
 				h.wait(TypeError, func(e Event) bool { return strings.HasPrefix(e.Message, "cannot boot build #1: the libvirt host") })
 			} else {
 				m := h.be.next(t)
-				if e := h.wait(TypeVMStart, nil); !strings.HasSuffix(e.Message, fmt.Sprintf("on %s, pid %d", host, m.pid)) {
+				if e := h.wait(TypeVMStart, nil); !strings.HasSuffix(e.Message, fmt.Sprintf("TCG on microvm at %s, pid %d", host, m.pid)) {
 					t.Errorf("vm.start %q does not say where the VM runs", e.Message)
 				}
 				var uploads []Event
