@@ -90,9 +90,8 @@ func (l *Loop) unsupported(err error, what string) error {
 	if !errors.Is(err, errors.ErrUnsupported) {
 		return err
 	}
-	where := "this VM backend"
-	if l.opts.Host != "" {
-		where = "a VM on the libvirt host " + l.opts.Host
+	if l.opts.Host == "" {
+		return fmt.Errorf("%s is not available with this VM backend: %w", what, err)
 	}
-	return fmt.Errorf("%s is not available for %s (run it here with --on local): %w", what, where, err)
+	return fmt.Errorf("%s is not available for a VM on the libvirt host %s (run it here with --on local): %w", what, l.opts.Host, err)
 }

@@ -2,6 +2,7 @@ package devloop
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -111,5 +112,32 @@ func TestLoopDumpCoreWithoutDebugger(t *testing.T) {
 	}
 	if want := []string{"gdb", "-q", "-ex", "core-file " + c.Path}; !slices.Equal(c.GDB, want) {
 		t.Errorf("gdb command %q, want %q", c.GDB, want)
+	}
+}
+
+// TestUnsupported checks how a backend's errors.ErrUnsupported is
+// explained: where the VM runs and how to run it here, still
+// errors.ErrUnsupported underneath; other errors are left alone.
+func TestUnsupported(t *testing.T) {
+	other := errors.New("disk full")
+	tests := []struct {
+		name, host string
+		err        error
+		want       string
+	}{
+		{name: "libvirt host", host: "qemu+ssh://big/system", err: fmt.Errorf("libvirt: dump core: %w", errors.ErrUnsupported),
+			want: "a core dump is not available for a VM on the libvirt host qemu+ssh://big/system (run it here with --on local): libvirt: dump core: unsupported operation"},
+		{name: "here", err: errors.ErrUnsupported,
+			want: "a core dump is not available with this VM backend: unsupported operation"},
+		{name: "another error", host: "qemu:///system", err: other, want: "disk full"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := &Loop{opts: Options{Host: tt.host}}
+			err := l.unsupported(tt.err, "a core dump")
+			if err.Error() != tt.want || !errors.Is(err, tt.err) {
+				t.Errorf("unsupported = %q, want %q wrapping %v", err, tt.want, tt.err)
+			}
+		})
 	}
 }
