@@ -275,3 +275,24 @@ func uploadedKernel(s *session, n int, skipped *bool) bool {
 	}
 	return false
 }
+
+// TestUpOnEndToEnd: `ukdev up --on URI` gives --on to the detached ukdev
+// it starts, whose VM runs as a domain on that host until ukdev down.
+func TestUpOnEndToEnd(t *testing.T) {
+	needLibvirt(t)
+	env := testEnv(t)
+	killDetached(t, env)
+	dir := namedHello(t, "upon")
+	r := runCLI(t, dir, env, "", "up", "--on", systemURI)
+	if r.code != 0 || !strings.Contains(r.stderr, "at "+systemURI) || !strings.Contains(r.stderr, helloBanner) {
+		t.Fatalf("ukdev up --on %s: want the boot at %s and the banner\n%s", systemURI, systemURI, r)
+	}
+	v := waitPs(t, dir, env, "upon", devloop.StateRunning)
+	if doms := domainsOf(t, v.PID); len(doms) != 1 {
+		t.Fatalf("ukdev domains of the detached ukdev (pid %d) = %v, want one", v.PID, doms)
+	}
+	if r := runCLI(t, dir, env, "", "down"); r.code != 0 {
+		t.Fatalf("ukdev down\n%s", r)
+	}
+	waitNoDomains(t, v.PID, "after ukdev down")
+}
