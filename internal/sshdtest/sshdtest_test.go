@@ -110,3 +110,31 @@ func TestLibvirtThroughSSH(t *testing.T) {
 		t.Errorf("libvirt version through ssh = %d, want %d (local)", got, want)
 	}
 }
+
+// The server forwards TCP: `ssh -W` through the wrapper reaches a
+// listener on the loopback, as the port tunnels of qemu+ssh hosts do.
+func TestStdioForwarding(t *testing.T) {
+	s := sshdtest.Start(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		_, _ = c.Write([]byte("hello through ssh\n"))
+	}()
+	ctx, cancel := context.WithTimeout(t.Context(), 15*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, s.SSH, "-W", l.Addr().String(), "127.0.0.1").Output()
+	if err != nil {
+		t.Fatalf("ssh -W %s: %v\nsshd log:\n%s", l.Addr(), err, s.Log())
+	}
+	if got := string(out); got != "hello through ssh\n" {
+		t.Errorf("ssh -W read %q, want the listener's line", got)
+	}
+}
