@@ -45,7 +45,10 @@ type Entry struct {
 	Host string `json:"host,omitempty"`
 }
 
-// VM is a running loop and what its VM does, as ukdev ps shows it.
+// VM is a running loop and what its VM does, as ukdev ps shows it; or
+// (Merge) a libvirt domain of ukdev's that no running loop of this
+// machine owns, with Entry's Project, Root and Host, State, Domain and
+// its owner set.
 type VM struct {
 	Entry
 	// State is one of devloop's State words: running, paused, crashed
@@ -77,6 +80,15 @@ type VM struct {
 	// Error says why the loop's control socket did not answer; the other
 	// fields but Entry are then unknown.
 	Error string `json:"error,omitempty"`
+	// Domain is the libvirt domain on Host that runs the VM (see Merge).
+	Domain string `json:"domain,omitempty"`
+	// OwnerHost and OwnerPID are, for a domain no running loop of ours
+	// owns, the hostname and pid of the ukdev that created it; Orphan
+	// is true when that ukdev was of this machine and no longer runs
+	// (the next ukdev start on the host destroys the domain).
+	OwnerHost string `json:"owner_host,omitempty"`
+	OwnerPID  int    `json:"owner_pid,omitempty"`
+	Orphan    bool   `json:"orphan,omitempty"`
 }
 
 // ErrNotFound is returned (wrapped) by Find when no running loop matches.
