@@ -134,6 +134,15 @@ func loopOf(vms []VM, d libvirt.Domain, hostname string) int {
 	return -1
 }
 
+// OwnerLoop returns the running loop of vms that created d: d's owner is
+// this machine (hostname) and the loop's ukdev process.
+func OwnerLoop(vms []VM, d libvirt.Domain, hostname string) (VM, bool) {
+	if i := loopOf(vms, d, hostname); i >= 0 {
+		return vms[i], true
+	}
+	return VM{}, false
+}
+
 // domainVM is the row of a domain no running loop of ours owns.
 func domainVM(uri string, d libvirt.Domain, o Owners) VM {
 	v := VM{

@@ -99,6 +99,28 @@ func TestMerge(t *testing.T) {
 	}
 }
 
+func TestOwnerLoop(t *testing.T) {
+	vms := []VM{{Entry: Entry{Project: "a", PID: 100}}, {Entry: Entry{Project: "b", PID: 200}}}
+	tests := []struct {
+		name  string
+		owner libvirt.Owner
+		want  string
+	}{
+		{"this machine, a loop's pid", libvirt.Owner{Host: "dev1", PID: 200}, "b"},
+		{"this machine, no loop", libvirt.Owner{Host: "dev1", PID: 300}, ""},
+		{"a loop's pid on another machine", libvirt.Owner{Host: "laptop", PID: 100}, ""},
+		{"no pid", libvirt.Owner{Host: "dev1"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			v, ok := OwnerLoop(vms, libvirt.Domain{Name: "ukdev-x", Owner: tt.owner}, "dev1")
+			if ok != (tt.want != "") || v.Project != tt.want {
+				t.Errorf("OwnerLoop = %+v, %v; want %q", v, ok, tt.want)
+			}
+		})
+	}
+}
+
 func TestFindDomain(t *testing.T) {
 	dom := func(name, project string) libvirt.Domain {
 		return libvirt.Domain{Name: name, Owner: libvirt.Owner{Project: project}}

@@ -383,13 +383,8 @@ func (a *app) actOnDomain(ctx context.Context, act devloop.Action, name string, 
 		}
 		return err
 	}
-	here := localOwners()
-	if ref.Domain.Owner.Host == here.Hostname {
-		for _, v := range vms {
-			if v.PID == ref.Domain.Owner.PID {
-				return a.actOnLoop(ctx, act, v)
-			}
-		}
+	if v, ok := manager.OwnerLoop(vms, ref.Domain, localOwners().Hostname); ok {
+		return a.actOnLoop(ctx, act, v)
 	}
 	d, err := libvirt.Act(ctx, ref.URI, ref.Domain.Name, domainActions[act])
 	if err != nil {

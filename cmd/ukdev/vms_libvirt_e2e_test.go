@@ -13,6 +13,7 @@ import (
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
+	"github.com/ukdev/ukdev/devloop"
 	"github.com/ukdev/ukdev/image"
 	"github.com/ukdev/ukdev/manager"
 	"github.com/ukdev/ukdev/vm"
@@ -229,4 +230,45 @@ func psTableRow(table string, fields ...string) bool {
 		}
 	}
 	return false
+}
+
+// A domain whose owner is a running loop of this machine shows in that
+// loop's row, and an action named by the domain goes through the loop,
+// not through libvirt. (The loop here runs its VM under QEMU: the test
+// starts a domain in its name, as a loop on libvirt does.)
+func TestPsLibvirtLoopDomain(t *testing.T) {
+	needQEMU(t)
+	l := psLibvirt(t)
+	dir := namedHello(t, "psloop")
+	env := append(testEnv(t), "LIBVIRT_DEFAULT_URI=")
+	s := startDev(t, dir, env)
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, helloBanner))
+	host, _ := os.Hostname()
+	name := psStartHello(t, l, psBackend(t, l, libvirt.Owner{Host: host, PID: s.cmd.Process.Pid, Project: dir}),
+		filepath.Join(dir, "build", "hello.elf"))
+
+	r := runCLIWithin(t, bootWait, dir, env, "", "ps", "--json", "--on", psURI)
+	var vms []manager.VM
+	if err := json.Unmarshal([]byte(r.stdout), &vms); r.code != 0 || err != nil {
+		t.Fatalf("ukdev ps --json --on %s: %v\n%s", psURI, err, r)
+	}
+	var rows []manager.VM
+	for _, v := range vms {
+		if v.Project == "psloop" {
+			rows = append(rows, v)
+		}
+	}
+	if len(rows) != 1 || rows[0].Domain != name || rows[0].PID != s.cmd.Process.Pid || rows[0].State != "running" {
+		t.Errorf("ukdev ps --json rows of psloop = %+v; want one, the loop's, naming domain %s\n%s", rows, name, r)
+	}
+
+	r = runCLIWithin(t, bootWait, dir, env, "", "pause", name, "--on", psURI)
+	if r.code != 0 || !hasLine(r.stdout, "psloop: paused (boot #1)") {
+		t.Fatalf("ukdev pause %s: want it done by the loop\n%s", name, r)
+	}
+	s.waitFor("the loop's vm.paused", quickWait, isType(devloop.TypeVMPaused))
+	if got := psDomainState(t, name); got != "running" {
+		t.Errorf("the domain is %q after the loop paused its VM, want running (untouched)", got)
+	}
+	s.quit()
 }
