@@ -138,9 +138,9 @@ func processAlive(pid int) bool {
 	return err == nil || errors.Is(err, syscall.EPERM)
 }
 
-// hostLabel is ukdev ps's HOST for a libvirt URI: its host, or "local"
+// psHost is ukdev ps's HOST for a libvirt URI: its host, or "local"
 // for a URI without one (qemu:///system); "-" when QEMU runs the VM here.
-func hostLabel(uri string) string {
+func psHost(uri string) string {
 	if uri == "" {
 		return "-"
 	}
@@ -170,7 +170,7 @@ func writePs(w io.Writer, vms []manager.VM, hosts []manager.HostDomains, now tim
 		if !withHost {
 			return ""
 		}
-		return hostLabel(v.Host) + "\t"
+		return psHost(v.Host) + "\t"
 	}
 	if withHost {
 		fmt.Fprintln(tw, "PROJECT\tFLAVOR\tHOST\tSTATE\tBOOT\tUPTIME\tACCEL\tCPU%\tRSS\tPORTS\tPID\tMODE")
@@ -390,7 +390,7 @@ func (a *app) actOnDomain(ctx context.Context, act devloop.Action, name string, 
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(a.stdout, "%s (%s on %s): %s\n", d.Name, filepath.Base(d.Owner.Project), hostLabel(ref.URI), d.State)
+	fmt.Fprintf(a.stdout, "%s (%s on %s): %s\n", d.Name, filepath.Base(d.Owner.Project), psHost(ref.URI), d.State)
 	return nil
 }
 

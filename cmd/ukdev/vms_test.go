@@ -77,7 +77,7 @@ qemu+ssh://down/system: unreachable: ssh: connect to host down port 22: Connecti
 	}
 }
 
-func TestHostLabel(t *testing.T) {
+func TestPsHost(t *testing.T) {
 	for uri, want := range map[string]string{
 		"":                       "-",
 		"qemu:///system":         "local",
@@ -85,8 +85,8 @@ func TestHostLabel(t *testing.T) {
 		"qemu+ssh://kvm1/system": "kvm1",
 		"qemu+ssh://dev@127.0.0.1:2222/system?command=/x/ssh": "127.0.0.1:2222",
 	} {
-		if got := hostLabel(uri); got != want {
-			t.Errorf("hostLabel(%q) = %q, want %q", uri, got, want)
+		if got := psHost(uri); got != want {
+			t.Errorf("psHost(%q) = %q, want %q", uri, got, want)
 		}
 	}
 }
