@@ -13,11 +13,13 @@ package manager
 import (
 	"errors"
 	"fmt"
+	"net/url"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/ukdev/ukdev/project"
+	"github.com/ukdev/ukdev/vm/libvirt"
 )
 
 // SocketName is the control socket's file name in a project's runtime dir.
@@ -38,9 +40,15 @@ type Entry struct {
 	Detached bool `json:"detached"`
 	// Started is when the loop started.
 	Started time.Time `json:"started"`
+	// Host is the libvirt URI of the host the loop's VMs run on, any
+	// password removed; empty when QEMU runs them on this machine.
+	Host string `json:"host,omitempty"`
 }
 
-// VM is a running loop and what its VM does, as ukdev ps shows it.
+// VM is a running loop and what its VM does, as ukdev ps shows it; or
+// (Merge) a libvirt domain of ukdev's that no running loop of this
+// machine owns, with Entry's Project, Root and Host, State, Domain and
+// its owner set.
 type VM struct {
 	Entry
 	// State is one of devloop's State words: running, paused, crashed
@@ -72,6 +80,15 @@ type VM struct {
 	// Error says why the loop's control socket did not answer; the other
 	// fields but Entry are then unknown.
 	Error string `json:"error,omitempty"`
+	// Domain is the libvirt domain on Host that runs the VM (see Merge).
+	Domain string `json:"domain,omitempty"`
+	// OwnerHost and OwnerPID are, for a domain no running loop of ours
+	// owns, the hostname and pid of the ukdev that created it; Orphan
+	// is true when that ukdev was of this machine and no longer runs
+	// (the next ukdev start on the host destroys the domain).
+	OwnerHost string `json:"owner_host,omitempty"`
+	OwnerPID  int    `json:"owner_pid,omitempty"`
+	Orphan    bool   `json:"orphan,omitempty"`
 }
 
 // ErrNotFound is returned (wrapped) by Find when no running loop matches.
@@ -99,5 +116,30 @@ func NewEntry(cfg *project.Config, detached bool) (Entry, error) {
 		Socket:   filepath.Join(dir, SocketName),
 		Detached: detached,
 		Started:  time.Now(),
+		Host:     hostURI(cfg),
 	}, nil
+}
+
+// hostURI returns the libvirt URI cfg's VMs run on, without a password,
+// or "" when they run under QEMU here.
+func hostURI(cfg *project.Config) string {
+	if cfg.VM.Backend != project.BackendLibvirt {
+		return ""
+	}
+	return redactURI(libvirt.ResolveURI(cfg.VM.LibvirtURI))
+}
+
+// redactURI removes the password from uri's user information; a URI
+// that does not parse is returned as it is (the loop could not have
+// reached it anyway).
+func redactURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil || u.User == nil {
+		return uri
+	}
+	if _, ok := u.User.Password(); !ok {
+		return uri
+	}
+	u.User = url.User(u.User.Username())
+	return u.String()
 }

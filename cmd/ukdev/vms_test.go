@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -24,7 +25,7 @@ func TestWritePs(t *testing.T) {
 		{Entry: manager.Entry{Project: "lost", Flavor: "elf", PID: 5}, State: "none", Error: "control socket: connection refused"},
 	}
 	var b bytes.Buffer
-	if err := writePs(&b, vms, time.Now()); err != nil {
+	if err := writePs(&b, vms, nil, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	want := `PROJECT  FLAVOR  STATE        BOOT  UPTIME  ACCEL  CPU%  RSS    PORTS          PID    MODE
@@ -37,8 +38,56 @@ lost: control socket: connection refused
 		t.Errorf("ukdev ps table:\n%s\nwant:\n%s", b.String(), want)
 	}
 	b.Reset()
-	if err := writePs(&b, nil, time.Now()); err != nil || !strings.Contains(b.String(), "no ukdev is running") {
+	if err := writePs(&b, nil, nil, time.Now()); err != nil || !strings.Contains(b.String(), "no ukdev is running") {
 		t.Errorf("empty list: %q, %v", b.String(), err)
+	}
+}
+
+// With a VM on a libvirt host, ukdev ps shows a HOST column, the rows of
+// domains no running loop owns, and the hosts that did not answer.
+func TestWritePsHosts(t *testing.T) {
+	vms := []manager.VM{
+		{Entry: manager.Entry{Project: "api", Flavor: "nanos", PID: 41230, Host: "qemu+ssh://dev@kvm1:2222/system"}, State: "running", Boot: 1,
+			Uptime: 4 * time.Second, Accel: "kvm", Domain: "ukdev-api-1a2b"},
+		{Entry: manager.Entry{Project: "hello", Flavor: "elf", PID: 40977}, State: "running", Boot: 2, Accel: "tcg", QEMUPID: 9, RSS: 20 << 20},
+		{Entry: manager.Entry{Project: "old", Root: "/p/old", Host: "qemu:///system"}, State: "paused", Domain: "ukdev-old-3c4d", OwnerHost: "dev1", OwnerPID: 9999, Orphan: true},
+		{Entry: manager.Entry{Project: "web", Root: "/p/web", Host: "qemu:///system"}, State: "running", Domain: "ukdev-web-5e6f", OwnerHost: "laptop", OwnerPID: 812},
+	}
+	hosts := []manager.HostDomains{
+		{URI: "qemu:///system"},
+		{URI: "qemu+ssh://down/system", Err: errors.New("ssh: connect to host down port 22: Connection refused")},
+	}
+	var b bytes.Buffer
+	if err := writePs(&b, vms, hosts, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	want := `PROJECT  FLAVOR  HOST       STATE    BOOT  UPTIME  ACCEL  CPU%  RSS    PORTS  PID    MODE
+api      nanos   kvm1:2222  running  #1    4s      KVM    -     -      -      41230  terminal
+hello    elf     -          running  #2    -       TCG    0.0   20.0M  -      40977  terminal
+old      -       local      paused   -     -       -      -     -      -      -      orphan
+web      -       local      running  -     -       -      -     -      -      -      ukdev on laptop pid 812
+qemu+ssh://down/system: unreachable: ssh: connect to host down port 22: Connection refused
+`
+	if b.String() != want {
+		t.Errorf("ukdev ps table:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := writePs(&b, nil, hosts[1:], time.Now()); err != nil || !strings.Contains(b.String(), "no ukdev is running") || !strings.Contains(b.String(), "down/system: unreachable") {
+		t.Errorf("empty list, a host down: %q, %v", b.String(), err)
+	}
+}
+
+func TestPsHost(t *testing.T) {
+	for uri, want := range map[string]string{
+		"":                       "-",
+		"qemu:///system":         "local",
+		"qemu:///session":        "local",
+		"qemu+ssh://kvm1/system": "kvm1",
+		"qemu+ssh://dev@127.0.0.1:2222/system?command=/x/ssh": "127.0.0.1:2222",
+	} {
+		if got := psHost(uri); got != want {
+			t.Errorf("psHost(%q) = %q, want %q", uri, got, want)
+		}
 	}
 }
 
