@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,43 +13,7 @@ import (
 	"github.com/ukdev/ukdev/vm"
 )
 
-// standInSSH writes a stand-in for ssh that does on this machine what
-// sshd would do on the host: with -W it connects to the address (bash's
-// /dev/tcp), else it runs the remote command. It logs each run's
-// arguments, one line each, to the returned file.
-func standInSSH(t *testing.T) (bin, logFile string) {
-	t.Helper()
-	if _, err := os.Stat("/bin/bash"); err != nil {
-		t.Skip("no bash for the stand-in ssh")
-	}
-	dir := t.TempDir()
-	bin, logFile = filepath.Join(dir, "ssh"), filepath.Join(dir, "ssh.log")
-	script := `#!/bin/bash
-echo "$*" >>` + logFile + `
-target=
-args=("$@")
-while [ $# -gt 0 ]; do
-	case "$1" in
-	-W) target=$2; shift 2;;
-	--) shift 2; break;;
-	*) shift;;
-	esac
-done
-if [ -z "$target" ]; then exec sh -c "$*"; fi
-exec 3<>"/dev/tcp/${target%:*}/${target##*:}" || exit 1
-exec 4<&0 # a background job's standard input would be /dev/null
-cat <&3 & reader=$!
-cat <&4 >&3 & writer=$!
-wait $reader
-kill $writer 2>/dev/null
-`
-	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	return bin, logFile
-}
-
-// sshRuns returns the logged runs of the stand-in ssh: those that carry
+// sshRuns returns the logged runs of ssh (loggedSSH): those that carry
 // libvirt's protocol (dials) and those of tunnels (-W).
 func sshRuns(t *testing.T, logFile string) (dials, tunnels []string) {
 	t.Helper()
@@ -73,9 +36,9 @@ func sshRuns(t *testing.T, logFile string) (dials, tunnels []string) {
 // domain, and the Backend starts no more.
 func TestBackendSharesConnection(t *testing.T) {
 	l := reachable(t)
-	bin, logFile := standInSSH(t)
+	uri, logFile := sshURI(t)
 	b := testBackend(t, l)
-	b.URI = "qemu+ssh://nobody@stand-in/system?command=" + bin
+	b.URI = uri
 	if err := b.Installed(""); err != nil {
 		t.Fatal(err)
 	}

@@ -56,12 +56,17 @@ func (m *Machine) GDBServer(ctx context.Context, addr string) error {
 				transport(u), errors.ErrUnsupported)
 		}
 	}
+	// QEMU 7.2 refuses a second TCP stub while one is open ("duplicate
+	// yank instance"): the old one is closed first, as in vm/qemu.
+	if _, err := m.hmp(ctx, "gdbserver none"); err != nil {
+		return fmt.Errorf("libvirt: gdbserver: %w", err)
+	}
 	text, err := m.hmp(ctx, "gdbserver tcp:127.0.0.1:0")
 	if err != nil {
 		return fmt.Errorf("libvirt: gdbserver: %w", err)
 	}
 	if !strings.HasPrefix(strings.TrimSpace(text), "Waiting for gdb connection") {
-		return fmt.Errorf("libvirt: gdbserver: %s", strings.TrimSpace(text))
+		return fmt.Errorf("libvirt: gdbserver: %s", strings.Join(strings.Fields(text), " "))
 	}
 	port, err := m.gdbPort(ctx)
 	if err != nil {
