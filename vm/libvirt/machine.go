@@ -866,12 +866,6 @@ func (m *Machine) HostStats() (vm.HostStats, error) {
 	return hs, nil
 }
 
-// DumpCore is not available through libvirt yet: QEMU would write the
-// core on the libvirt host.
-func (m *Machine) DumpCore(ctx context.Context, path string) error {
-	return fmt.Errorf("libvirt: dump core: %w", errors.ErrUnsupported)
-}
-
 // Stop destroys the domain (libvirt sends QEMU SIGTERM, then SIGKILL) and
 // returns once it is gone and Exited closed; when ctx ends first it stops
 // waiting for the daemon's answer (the destroy goes on in the background,
