@@ -568,8 +568,8 @@ func (m *Machine) Outcome() image.Outcome {
 	return m.outcome
 }
 
-// Exited returns a channel closed once the domain is gone, its consoles
-// ended and the connection closed.
+// Exited returns a channel closed once the domain is gone and its
+// consoles ended (the connection stays: it is the Backend's).
 func (m *Machine) Exited() <-chan struct{} { return m.exited }
 
 // Stderr returns why the domain stopped, once it has: QEMU's own standard
