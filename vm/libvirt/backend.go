@@ -70,6 +70,10 @@ type Backend struct {
 // ErrClosed means the Backend was closed: it starts no more machines.
 var ErrClosed = errors.New("libvirt: backend closed")
 
+// installedLimit bounds Installed's dial: a host that does not answer
+// (ssh waiting on a dead address) is an error, not a hang.
+const installedLimit = 30 * time.Second
+
 // closeLimit bounds each step of Close: stopping a machine, closing the
 // connection.
 const closeLimit = 10 * time.Second
@@ -77,11 +81,14 @@ const closeLimit = 10 * time.Second
 var _ vm.Backend = (*Backend)(nil)
 
 // Installed reports whether the libvirt daemon at the backend's URI
-// answers. binary, the QEMU binary, is the host's: an absolute path must
-// be one the host's libvirt can run; a bare name (vm.DefaultQEMU) or
-// empty leaves the choice to libvirt.
+// answers within installedLimit (the connection is then the one machines
+// use). binary, the QEMU binary, is the host's: an absolute path must be
+// one the host's libvirt can run; a bare name (vm.DefaultQEMU) or empty
+// leaves the choice to libvirt.
 func (b *Backend) Installed(binary string) error {
-	l, err := b.conn(context.Background())
+	ctx, cancel := context.WithTimeout(context.Background(), installedLimit)
+	defer cancel()
+	l, err := b.conn(ctx)
 	if err != nil {
 		return err
 	}
