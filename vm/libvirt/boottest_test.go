@@ -49,13 +49,24 @@ func TestBootTestDisk(t *testing.T) {
 	if !bytes.Equal(sum(), before) {
 		t.Error("the disk file changed")
 	}
-	// The volume is the disk as built: a second boot test reuses it.
-	var skipped bool
-	b.Progress = func(u Upload) { skipped = skipped || u.Skipped }
+	// The volume is the disk as built: a second boot test reuses it, so
+	// its file in the pool's directory is not written again.
+	vols, err := filepath.Glob(filepath.Join(b.PoolDir, "ukdev-*-hello.raw"))
+	if err != nil || len(vols) != 1 {
+		t.Fatalf("volumes in the pool = %v, %v; want the disk's", vols, err)
+	}
+	volBefore, err := os.Stat(vols[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := vm.BootTest(t.Context(), b, vm.BootTestOptions{Disk: disk, MemoryMiB: 64}); err != nil {
 		t.Fatal(err)
 	}
-	if !skipped {
+	after, err := os.Stat(vols[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !after.ModTime().Equal(volBefore.ModTime()) {
 		t.Error("the second boot test uploaded the disk again")
 	}
 }

@@ -50,7 +50,7 @@ const (
 )
 
 // Machine is one transient libvirt domain: the libvirt vm.Machine. It
-// has its own connection to the daemon, made with the domain
+// runs on its Backend's connection to the daemon, made with the domain
 // auto-destroyed when that connection closes: a ukdev that dies leaves
 // no domain running (libvirtd notices the closed connection).
 //
@@ -59,6 +59,7 @@ const (
 // QEMU on QEMU's SHUTDOWN event) instead of keeping it paused; a guest
 // panic keeps it paused for inspection.
 type Machine struct {
+	b    *Backend
 	l    *golibvirt.Libvirt
 	dom  golibvirt.Domain
 	uri  string
@@ -100,6 +101,10 @@ type Machine struct {
 	balloon  qmpcmd.Balloon
 	sampling qmpcmd.Sampler
 
+	// gdb is the local end of the gdb stub (GDBServer, Spec.GDB).
+	gdbMu sync.Mutex
+	gdb   *Tunnel
+
 	mu       sync.Mutex
 	ended    chan struct{}
 	outcome  image.Outcome
@@ -122,8 +127,11 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 		return nil, fmt.Errorf("libvirt: start: negative memory size %d MiB", spec.MemoryMiB)
 	case spec.CPUs < 0:
 		return nil, fmt.Errorf("libvirt: start: negative CPU count %d", spec.CPUs)
-	case spec.GDB != "":
-		return nil, fmt.Errorf("libvirt: start: gdb stub: %w", errors.ErrUnsupported)
+	}
+	if spec.GDB != "" {
+		if _, _, err := gdbListenAddr(spec.GDB); err != nil {
+			return nil, fmt.Errorf("libvirt: start: %w", err)
+		}
 	}
 	if opts.StartTimeout <= 0 {
 		opts.StartTimeout = DefaultStartTimeout
@@ -140,12 +148,11 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
 	defer cancel()
 
-	l, err := Dial(ctx, uri)
+	l, hub, err := b.session(ctx)
 	if err != nil {
 		return nil, &vm.StartError{Argv: argv, Err: err}
 	}
 	failed := func(err error) (*Machine, error) {
-		_ = l.Disconnect()
 		var le golibvirt.Error
 		detail := ""
 		if errors.As(err, &le) {
@@ -155,7 +162,7 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 	}
 
 	owner := b.owner()
-	p := domainParams{Name: newDomainName(owner), Spec: spec, Owner: owner}
+	p := domainParams{Name: newDomainName(owner), Spec: spec, Owner: owner, Network: b.Network}
 	if emu := emulator(spec.QEMU); emu != nil {
 		p.Emulator = emu[0]
 	}
@@ -179,7 +186,7 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 			}
 			poolReady = true
 		}
-		if *f.host, err = upload(ctx, l, pool, f.local, b.Progress); err != nil {
+		if *f.host, err = upload(ctx, l, pool, f.local, opts.Progress); err != nil {
 			return failed(err)
 		}
 	}
@@ -190,20 +197,17 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 	argv = append(argv, p.Name)
 
 	life, endLife := context.WithCancel(context.Background())
-	lifecycle, err := l.LifecycleEvents(life)
-	if err != nil {
-		endLife()
-		return failed(fmt.Errorf("libvirt: start: lifecycle events: %w", err))
-	}
 	dom, err := l.DomainCreateXML(xml, golibvirt.DomainStartPaused|golibvirt.DomainStartAutodestroy)
 	if err != nil {
 		endLife()
 		return failed(fmt.Errorf("libvirt: start: create domain: %w", err))
 	}
+	lifecycle, unsubscribe := hub.subscribe(dom.UUID)
+	context.AfterFunc(life, unsubscribe)
 	opts.Log.Debug("libvirt domain created", "uri", uri, "name", dom.Name, "id", dom.ID)
 
 	m := &Machine{
-		l: l, dom: dom, uri: uri, spec: spec, log: opts.Log, ttl: opts.CommandTimeout,
+		b: b, l: l, dom: dom, uri: uri, spec: spec, log: opts.Log, ttl: opts.CommandTimeout,
 		console: opts.Console, writeSlot: make(chan struct{}, 1),
 		consoleDone: make(chan struct{}), exitDone: make(chan struct{}),
 		life: life, endLife: endLife,
@@ -220,6 +224,10 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 	}
 	go m.watch(lifecycle, qemuEvents)
 	go m.reap()
+	if err := b.track(m); err != nil {
+		m.abort()
+		return failed(err)
+	}
 
 	opened := make(chan struct{})
 	go m.runConsole(consoleDevice, m.inR, consoleWriter{m}, opened, m.consoleDone)
@@ -239,6 +247,12 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 		case <-ctx.Done():
 			m.abort()
 			return nil, &vm.StartError{Argv: argv, Err: fmt.Errorf("libvirt: open consoles: %w", ctx.Err())}
+		}
+	}
+	if spec.GDB != "" {
+		if err := m.GDBServer(ctx, spec.GDB); err != nil {
+			m.abort()
+			return failed(fmt.Errorf("libvirt: start: %w", err))
 		}
 	}
 	if !spec.StartPaused {
@@ -360,9 +374,6 @@ func (m *Machine) watch(lifecycle <-chan golibvirt.DomainEventLifecycleMsg, qemu
 				lifecycle = nil
 				continue
 			}
-			if ev.Dom.UUID != m.dom.UUID {
-				continue
-			}
 			m.log.Debug("libvirt lifecycle event", "event", ev.Event, "detail", ev.Detail)
 			switch golibvirt.DomainEventType(ev.Event) {
 			case golibvirt.DomainEventStopped:
@@ -385,6 +396,12 @@ func (m *Machine) watch(lifecycle <-chan golibvirt.DomainEventLifecycleMsg, qemu
 			m.markStopped("libvirt connection lost")
 			disconnected = nil
 		case <-m.life.Done():
+			// go-libvirt's subscription ends with life, after handing over
+			// an event it may hold: take it, so that it can end.
+			go func() {
+				for range qemu {
+				}
+			}()
 			return
 		}
 	}
@@ -463,8 +480,9 @@ func (m *Machine) markStopped(detail string) {
 }
 
 // reap waits for the domain to be gone, lets its consoles end, records
-// the end of the boot (unless one was recorded before), closes the
-// connection and then Exited.
+// the end of the boot (unless one was recorded before), closes its gdb
+// tunnel, gives its port forwards back to the Backend and then closes
+// Exited. The connection stays: it is the Backend's.
 func (m *Machine) reap() {
 	<-m.stopped
 	drain := time.NewTimer(consoleDrainLimit)
@@ -483,16 +501,13 @@ func (m *Machine) reap() {
 	m.endLife()
 	_ = m.inW.Close()
 	_ = m.exitW.Close()
-	done := make(chan struct{})
-	go func() {
-		_ = m.l.Disconnect()
-		close(done)
-	}()
-	select {
-	case <-done:
-	case <-time.After(consoleDrainLimit):
-		m.log.Warn("libvirt disconnect is slow; leaving it")
+	m.gdbMu.Lock()
+	if m.gdb != nil {
+		_ = m.gdb.Close()
+		m.gdb = nil
 	}
+	m.gdbMu.Unlock()
+	m.b.untrack(m)
 	close(m.exited)
 }
 
@@ -553,8 +568,8 @@ func (m *Machine) Outcome() image.Outcome {
 	return m.outcome
 }
 
-// Exited returns a channel closed once the domain is gone, its consoles
-// ended and the connection closed.
+// Exited returns a channel closed once the domain is gone and its
+// consoles ended (the connection stays: it is the Backend's).
 func (m *Machine) Exited() <-chan struct{} { return m.exited }
 
 // Stderr returns why the domain stopped, once it has: QEMU's own standard
@@ -767,16 +782,6 @@ func (m *Machine) restoreRebootAction() error {
 	return err
 }
 
-// AddPortForward forwards a port of the libvirt host to the guest through
-// the domain's user-mode network (hostfwd_add on libvirt's hostnet0): on
-// a remote host, the port is the host's.
-func (m *Machine) AddPortForward(ctx context.Context, pf vm.PortForward) error {
-	if !m.spec.Network {
-		return fmt.Errorf("libvirt: add port forward: %w", vm.ErrNoNetwork)
-	}
-	return qmpcmd.AddPortForward(ctx, m, netdevID, pf)
-}
-
 // ReadMemory reads guest memory with virDomainMemoryPeek, a physical
 // address or with virtual a virtual one through vCPU 0's page tables, in
 // chunks of at most 64 KiB.
@@ -861,22 +866,11 @@ func (m *Machine) HostStats() (vm.HostStats, error) {
 	return hs, nil
 }
 
-// DumpCore is not available through libvirt yet: QEMU would write the
-// core on the libvirt host.
-func (m *Machine) DumpCore(ctx context.Context, path string) error {
-	return fmt.Errorf("libvirt: dump core: %w", errors.ErrUnsupported)
-}
-
-// GDBServer is not available through libvirt yet: the stub would listen
-// on the libvirt host.
-func (m *Machine) GDBServer(ctx context.Context, addr string) error {
-	return fmt.Errorf("libvirt: gdbserver: %w", errors.ErrUnsupported)
-}
-
 // Stop destroys the domain (libvirt sends QEMU SIGTERM, then SIGKILL) and
 // returns once it is gone and Exited closed; when ctx ends first it stops
-// waiting for the daemon's answer but still waits for Exited, which the
-// connection's end guarantees. Idempotent and safe to call concurrently.
+// waiting for the daemon's answer (the destroy goes on in the background,
+// and the domain goes at the latest with the Backend's connection).
+// Idempotent and safe to call concurrently.
 // The boot's outcome becomes StoppedByHost unless one was recorded before.
 func (m *Machine) Stop(ctx context.Context) error {
 	m.stopRequested.Store(true)
@@ -884,9 +878,10 @@ func (m *Machine) Stop(ctx context.Context) error {
 	select {
 	case <-m.exited:
 	case <-ctx.Done():
-		// The daemon did not answer in time: closing the connection makes
-		// libvirtd destroy the domain (it was started auto-destroyed).
-		m.markStopped("libvirt connection closed")
+		// The daemon did not answer in time. The domain was started
+		// auto-destroyed: it goes with the Backend's connection at the
+		// latest.
+		m.markStopped("libvirt did not answer the destroy")
 		<-m.exited
 	}
 	return nil

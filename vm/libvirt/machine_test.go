@@ -83,7 +83,8 @@ func symbol(t *testing.T, path, name string) uint64 {
 // the end with its volumes.
 func testBackend(t *testing.T, l *golibvirt.Libvirt) *Backend {
 	t.Helper()
-	name := "ukdev-test-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	// The pid keeps apart the pools of test runs in parallel on one daemon.
+	name := "ukdev-test-" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")) + "-" + strconv.Itoa(os.Getpid())
 	b := &Backend{Pool: name, PoolDir: t.TempDir(), Owner: Owner{Project: "/work/example"}}
 	t.Cleanup(func() {
 		pool, err := l.StoragePoolLookupByName(name)
@@ -96,6 +97,12 @@ func testBackend(t *testing.T, l *golibvirt.Libvirt) *Backend {
 		}
 		_ = l.StoragePoolDestroy(pool)
 		_ = l.StoragePoolUndefine(pool)
+	})
+	// Before the pool goes: its machines are stopped first.
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Errorf("Backend.Close: %v", err)
+		}
 	})
 	return b
 }
@@ -165,9 +172,8 @@ func TestMachineHello(t *testing.T) {
 	b := testBackend(t, l)
 	spec := helloSpec(t)
 	con := newConsole()
-	var uploads []Upload
-	b.Progress = func(u Upload) { uploads = append(uploads, u) }
-	m, err := b.Start(t.Context(), spec, vm.StartOptions{Console: con})
+	var uploads []vm.Transfer
+	m, err := b.Start(t.Context(), spec, vm.StartOptions{Console: con, Progress: func(tr vm.Transfer) { uploads = append(uploads, tr) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +195,9 @@ func TestMachineHello(t *testing.T) {
 	if !found {
 		t.Errorf("List = %+v, want %s among them", doms, name)
 	}
-	if len(uploads) == 0 || uploads[len(uploads)-1].Done != uploads[len(uploads)-1].Total {
-		t.Errorf("uploads = %+v, want a finished one", uploads)
+	if n := len(uploads); n < 2 || uploads[0].Sent != 0 || uploads[0].Done || !uploads[n-1].Done || uploads[n-1].Err != nil ||
+		uploads[n-1].Sent != uploads[n-1].Total || uploads[n-1].Skipped || uploads[n-1].Dest == "" || uploads[n-1].File != spec.Image.Kernel {
+		t.Errorf("uploads = %+v, want a first report and a finished upload of the kernel", uploads)
 	}
 
 	con.wait(t, "hello from ukdev")
@@ -276,15 +283,15 @@ func TestMachineHello(t *testing.T) {
 
 	// The same kernel again: its volume is reused, not uploaded again.
 	uploads = nil
-	m2, err := b.Start(t.Context(), spec, vm.StartOptions{Console: newConsole()})
+	m2, err := b.Start(t.Context(), spec, vm.StartOptions{Console: newConsole(), Progress: func(tr vm.Transfer) { uploads = append(uploads, tr) }})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := m2.Stop(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	if len(uploads) != 1 || !uploads[0].Skipped {
-		t.Errorf("second start's uploads = %+v, want one skipped", uploads)
+	if len(uploads) != 2 || uploads[0].Done || !uploads[1].Done || !uploads[1].Skipped || uploads[1].Sent != 0 {
+		t.Errorf("second start's uploads = %+v, want a first report and a skipped end", uploads)
 	}
 }
 
@@ -566,6 +573,7 @@ func TestMachineResetRunningPC(t *testing.T) {
 func TestBackendInstalledAndProbe(t *testing.T) {
 	reachable(t)
 	var b Backend
+	defer b.Close()
 	for _, bin := range []string{"", vm.DefaultQEMU, "/usr/bin/qemu-system-x86_64"} {
 		if err := b.Installed(bin); err != nil {
 			t.Errorf("Installed(%q) = %v", bin, err)
@@ -574,7 +582,7 @@ func TestBackendInstalledAndProbe(t *testing.T) {
 	if err := b.Installed("/no/such/qemu"); err == nil {
 		t.Error("Installed of a missing emulator succeeded")
 	}
-	if err := (&Backend{URI: "qemu:///system?socket=/no/such/socket"}).Installed(""); err == nil {
+	if err := (&Backend{URI: "qemu:///system?socket=/no/such/socket"}).Installed(""); err == nil { // nothing to close
 		t.Error("Installed with no daemon succeeded")
 	}
 	kvm := false

@@ -11,20 +11,29 @@ import (
 	"os/exec"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 )
 
 // Tunnel carries the connections made to a local address to a TCP port
-// on the loopback of a remote libvirt host, over the SSH transport of
-// its qemu+ssh:// URI: each connection runs `ssh -W 127.0.0.1:<port>`
-// with the URI's options, so the user's ssh configuration (and a
-// ControlMaster, where configured) applies as for libvirt itself.
+// on the loopback of a libvirt host. To a remote host it goes over the
+// SSH transport of its qemu+ssh:// URI: each connection runs `ssh -W
+// 127.0.0.1:<port>` with the URI's options, so the user's ssh
+// configuration (and a ControlMaster, where configured) applies as for
+// libvirt itself. To the daemon of this machine it connects directly.
+//
+// Its target port can change while it listens (Retarget): connections
+// accepted afterwards go to the new port, those already open stay where
+// they are.
 type Tunnel struct {
 	ln   net.Listener
 	bin  string
-	argv []string
+	argv []string // ssh's options, up to the -W; empty: a direct connection
+	host string
 	log  *slog.Logger
+
+	target atomic.Int32
 
 	// ctx ends with Close, and with it every ssh.
 	ctx    context.Context
@@ -45,30 +54,42 @@ var ErrNoTunnel = errors.New("libvirt: no ssh transport to tunnel through")
 // connection to remotePort on the loopback of uri's host. It fails with
 // ErrNoTunnel unless uri is a qemu+ssh:// URI; log may be nil.
 func OpenTunnel(uri, local string, remotePort int, log *slog.Logger) (*Tunnel, error) {
-	u, err := url.Parse(ResolveURI(uri))
+	return openTunnel(uri, "tcp", local, remotePort, false, log)
+}
+
+// openTunnel listens on network ("tcp" or "unix") at local and forwards
+// every connection to remotePort on the loopback of uri's host: over ssh
+// for a qemu+ssh:// URI, directly when direct is set and uri is local.
+func openTunnel(uri, network, local string, remotePort int, direct bool, log *slog.Logger) (*Tunnel, error) {
+	uri = ResolveURI(uri)
+	u, err := url.Parse(uri)
 	if err != nil {
 		return nil, fmt.Errorf("libvirt: tunnel: parse URI: %w", err)
-	}
-	if u.Scheme != "qemu+ssh" {
-		return nil, fmt.Errorf("libvirt: tunnel to %s: %w", u.Redacted(), ErrNoTunnel)
 	}
 	if remotePort < 1 || remotePort > 65535 {
 		return nil, fmt.Errorf("libvirt: tunnel: port %d is outside 1-65535", remotePort)
 	}
-	bin, argv, err := sshCommand(u)
-	if err != nil {
-		return nil, err
+	t := &Tunnel{conns: make(map[net.Conn]struct{})}
+	switch {
+	case u.Scheme == "qemu+ssh":
+		bin, argv, err := sshCommand(u)
+		if err != nil {
+			return nil, err
+		}
+		t.bin, t.argv, t.host = bin, argv, u.Hostname()
+	case direct && localURI(uri):
+	default:
+		return nil, fmt.Errorf("libvirt: tunnel to %s: %w", u.Redacted(), ErrNoTunnel)
 	}
-	argv = append(argv, "-W", net.JoinHostPort("127.0.0.1", strconv.Itoa(remotePort)), "--", u.Hostname())
-	ln, err := net.Listen("tcp", local)
-	if err != nil {
+	t.target.Store(int32(remotePort))
+	if t.ln, err = net.Listen(network, local); err != nil {
 		return nil, fmt.Errorf("libvirt: tunnel: %w", err)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t := &Tunnel{ln: ln, bin: bin, argv: argv, log: log, ctx: ctx, cancel: cancel, conns: make(map[net.Conn]struct{})}
+	t.log = log
+	t.ctx, t.cancel = context.WithCancel(context.Background())
 	t.wg.Add(1)
 	go t.accept()
 	return t, nil
@@ -77,13 +98,31 @@ func OpenTunnel(uri, local string, remotePort int, log *slog.Logger) (*Tunnel, e
 // Addr returns the local address the tunnel listens on.
 func (t *Tunnel) Addr() net.Addr { return t.ln.Addr() }
 
-// Argv returns the ssh command line each connection runs, program first.
-func (t *Tunnel) Argv() []string { return append([]string{t.bin}, t.argv...) }
+// Target returns the port on the host's loopback connections go to.
+func (t *Tunnel) Target() int { return int(t.target.Load()) }
+
+// Retarget sends the connections accepted from now on to remotePort;
+// those already open stay where they are.
+func (t *Tunnel) Retarget(remotePort int) { t.target.Store(int32(remotePort)) }
+
+// Argv returns the ssh command line a connection accepted now runs,
+// program first; nil for a direct tunnel.
+func (t *Tunnel) Argv() []string {
+	if t.bin == "" {
+		return nil
+	}
+	argv := append([]string{t.bin}, t.argv...)
+	return append(argv, "-W", net.JoinHostPort("127.0.0.1", strconv.Itoa(t.Target())), "--", t.host)
+}
 
 // Close stops listening, ends every connection and its ssh, and waits for
-// them.
+// them. It is idempotent.
 func (t *Tunnel) Close() error {
 	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
 	t.closed = true
 	t.cancel()
 	for c := range t.conns {
@@ -118,7 +157,7 @@ func (t *Tunnel) accept() {
 	}
 }
 
-// serve runs one ssh for c until either side ends.
+// serve carries c to the target until either side ends.
 func (t *Tunnel) serve(c net.Conn) {
 	defer t.wg.Done()
 	defer func() {
@@ -127,7 +166,12 @@ func (t *Tunnel) serve(c net.Conn) {
 		t.mu.Unlock()
 		_ = c.Close()
 	}()
-	cmd := exec.CommandContext(t.ctx, t.bin, t.argv...)
+	argv := t.Argv()
+	if argv == nil {
+		t.serveDirect(c)
+		return
+	}
+	cmd := exec.CommandContext(t.ctx, argv[0], argv[1:]...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM) }
 	cmd.WaitDelay = time.Second
@@ -152,4 +196,28 @@ func (t *Tunnel) serve(c net.Conn) {
 	if err := cmd.Wait(); err != nil && t.ctx.Err() == nil {
 		t.log.Debug("tunnel: ssh ended", "err", err, "stderr", stderr.String())
 	}
+}
+
+// serveDirect connects c to the target on this machine's loopback.
+func (t *Tunnel) serveDirect(c net.Conn) {
+	var d net.Dialer
+	r, err := d.DialContext(t.ctx, "tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(t.Target())))
+	if err != nil {
+		t.log.Debug("tunnel: connect", "err", err)
+		return
+	}
+	stop := context.AfterFunc(t.ctx, func() { _ = r.Close() })
+	defer stop()
+	defer r.Close()
+	done := make(chan struct{})
+	go func() {
+		_, _ = io.Copy(r, c)
+		if tc, ok := r.(*net.TCPConn); ok {
+			_ = tc.CloseWrite()
+		}
+		close(done)
+	}()
+	_, _ = io.Copy(c, r)
+	_ = c.Close()
+	<-done
 }

@@ -10,8 +10,11 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
+
+	"github.com/ukdev/ukdev/vm"
 )
 
 // DefaultPool is the storage pool images are uploaded to when
@@ -22,16 +25,9 @@ const (
 	DefaultPoolDir = "/var/lib/libvirt/ukdev"
 )
 
-// Upload reports the progress of one file's upload to the host.
-type Upload struct {
-	// File is the local file, Volume the volume it goes to.
-	File, Volume string
-	// Done and Total are bytes sent and the file's size.
-	Done, Total int64
-	// Skipped says the volume already held the same content: nothing was
-	// sent.
-	Skipped bool
-}
+// progressEvery is the least time between two reports of an upload's
+// progress while bytes go.
+const progressEvery = 100 * time.Millisecond
 
 // ensurePool returns the storage pool named name, started. A missing
 // pool is defined as a directory pool at dir (DefaultPoolDir when
@@ -93,31 +89,50 @@ func volumeName(path string) (string, error) {
 
 // upload puts the file at path into pool and returns the volume's path on
 // the host. A volume of the same content is reused. progress, if not
-// nil, is called as bytes go out and once at the end.
-func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePool, path string, progress func(Upload)) (string, error) {
-	name, err := volumeName(path)
-	if err != nil {
-		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+// nil, is told of the transfer: once before anything else (Sent 0), as
+// bytes go (at most every progressEvery), and once at its end (Done;
+// Skipped when the volume was reused, Err when the upload failed).
+func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePool, path string, progress func(vm.Transfer)) (string, error) {
+	began := time.Now()
+	tr := vm.Transfer{File: path}
+	report := func() {
+		if progress != nil {
+			tr.Elapsed = time.Since(began)
+			progress(tr)
+		}
+	}
+	fail := func(err error) (string, error) {
+		tr.Done, tr.Err = true, err
+		report()
+		return "", err
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
-		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+		return fail(fmt.Errorf("libvirt: upload %s: %w", path, err))
 	}
-	report := func(u Upload) {
-		if progress != nil {
-			progress(u)
-		}
+	tr.Total = fi.Size()
+	// First: hashing a large disk image takes a while.
+	report()
+	name, err := volumeName(path)
+	if err != nil {
+		return fail(fmt.Errorf("libvirt: upload %s: %w", path, err))
 	}
+	tr.Dest = name
 	vol, err := l.StorageVolLookupByName(pool, name)
 	if err == nil {
 		if _, capacity, _, err := l.StorageVolGetInfo(vol); err == nil && capacity == uint64(fi.Size()) {
-			report(Upload{File: path, Volume: name, Done: fi.Size(), Total: fi.Size(), Skipped: true})
-			return l.StorageVolGetPath(vol)
+			p, err := l.StorageVolGetPath(vol)
+			if err != nil {
+				return fail(fmt.Errorf("libvirt: upload %s: volume path: %w", path, err))
+			}
+			tr.Done, tr.Skipped = true, true
+			report()
+			return p, nil
 		}
 		// A half-written volume of an earlier, interrupted upload.
 		_ = l.StorageVolDelete(vol, 0)
 	} else if !isError(err, golibvirt.ErrNoStorageVol) {
-		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+		return fail(fmt.Errorf("libvirt: upload %s: %w", path, err))
 	}
 	var def struct {
 		XMLName  xml.Name `xml:"volume"`
@@ -137,37 +152,40 @@ func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePoo
 	b, _ := xml.Marshal(def)
 	vol, err = l.StorageVolCreateXML(pool, string(b), 0)
 	if err != nil {
-		return "", fmt.Errorf("libvirt: upload %s: create volume %s: %w", path, name, err)
+		return fail(fmt.Errorf("libvirt: upload %s: create volume %s: %w", path, name, err))
 	}
 	f, err := os.Open(path)
 	if err != nil {
 		_ = l.StorageVolDelete(vol, 0)
-		return "", fmt.Errorf("libvirt: upload %s: %w", path, err)
+		return fail(fmt.Errorf("libvirt: upload %s: %w", path, err))
 	}
 	defer f.Close()
-	r := &progressReader{ctx: ctx, r: f, every: 1 << 20, report: func(n int64) {
-		report(Upload{File: path, Volume: name, Done: n, Total: fi.Size()})
+	r := &progressReader{ctx: ctx, r: f, every: progressEvery, last: time.Now(), report: func(n int64) {
+		tr.Sent = n
+		report()
 	}}
 	if err := l.StorageVolUpload(vol, r, 0, uint64(fi.Size()), 0); err != nil {
 		_ = l.StorageVolDelete(vol, 0)
-		return "", fmt.Errorf("libvirt: upload %s to %s: %w", path, name, err)
+		return fail(fmt.Errorf("libvirt: upload %s to %s: %w", path, name, err))
 	}
-	report(Upload{File: path, Volume: name, Done: fi.Size(), Total: fi.Size()})
 	p, err := l.StorageVolGetPath(vol)
 	if err != nil {
-		return "", fmt.Errorf("libvirt: upload %s: volume path: %w", path, err)
+		return fail(fmt.Errorf("libvirt: upload %s: volume path: %w", path, err))
 	}
+	tr.Sent, tr.Done = fi.Size(), true
+	report()
 	return p, nil
 }
 
-// progressReader counts the bytes read through it, reports every so
-// many, and fails once ctx is done (which aborts the upload).
+// progressReader counts the bytes read through it, reports the count at
+// most every so often, and fails once ctx is done (which aborts the
+// upload).
 type progressReader struct {
 	ctx    context.Context
 	r      io.Reader
 	n      int64
-	last   int64
-	every  int64
+	last   time.Time
+	every  time.Duration
 	report func(int64)
 }
 
@@ -177,8 +195,8 @@ func (p *progressReader) Read(b []byte) (int, error) {
 	}
 	n, err := p.r.Read(b)
 	p.n += int64(n)
-	if p.n-p.last >= p.every {
-		p.last = p.n
+	if now := time.Now(); n > 0 && now.Sub(p.last) >= p.every {
+		p.last = now
 		p.report(p.n)
 	}
 	return n, err

@@ -53,6 +53,9 @@ type domainParams struct {
 	// Emulator is the QEMU binary on the host; empty lets libvirt choose.
 	Emulator string
 	Owner    Owner
+	// Network is the libvirt network the guest's NIC joins (with
+	// Spec.Network); empty: QEMU's user-mode network.
+	Network string
 }
 
 type domainXMLDoc struct {
@@ -137,7 +140,10 @@ type diskXML struct {
 }
 
 type interfaceXML struct {
-	Type  string `xml:"type,attr"`
+	Type   string `xml:"type,attr"`
+	Source *struct {
+		Network string `xml:"network,attr"`
+	} `xml:"source"`
 	Model struct {
 		Type string `xml:"type,attr"`
 	} `xml:"model"`
@@ -186,6 +192,8 @@ type argXML struct {
 // It is a pure function of p. The machine matches vm/qemu's command line
 // where libvirt can say it:
 //   - TCG runs <cpu mode='maximum'/> (-cpu max), KVM host-passthrough;
+//   - Spec.Network is a virtio NIC on QEMU's user-mode network, or on
+//     the libvirt network p.Network names;
 //   - the serial console is a pty serial, serial0;
 //   - isa-debug-exit is replaced by an isa-debugcon at its port on a
 //     second pty serial, serial1: the guest's exit code arrives there as
@@ -265,6 +273,12 @@ func domainXML(p domainParams) (string, error) {
 	}
 	if s.Network {
 		in := interfaceXML{Type: "user"}
+		if p.Network != "" {
+			in.Type = "network"
+			in.Source = &struct {
+				Network string `xml:"network,attr"`
+			}{Network: p.Network}
+		}
 		in.Model.Type = "virtio"
 		dev.Interfaces = append(dev.Interfaces, in)
 	}

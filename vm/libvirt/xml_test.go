@@ -63,6 +63,17 @@ func TestDomainXML(t *testing.T) {
 				`<source file="/pool/data"></source><target dev="vdb" bus="virtio"></target><transient></transient>`},
 			notWant: []string{"<kernel>"},
 		},
+		{
+			name:    "libvirt network",
+			p:       domainParams{Name: "d", Kernel: "/pool/k", Network: "default", Spec: vm.Spec{Network: true, Image: image.Image{Kernel: "k"}}},
+			want:    []string{`<interface type="network"><source network="default"></source><model type="virtio"></model></interface>`},
+			notWant: []string{`type="user"`},
+		},
+		{
+			name:    "libvirt network without Spec.Network",
+			p:       domainParams{Name: "d", Kernel: "/pool/k", Network: "default", Spec: vm.Spec{Image: image.Image{Kernel: "k"}}},
+			notWant: []string{"<interface"},
+		},
 		{name: "unknown accelerator", p: domainParams{Name: "d", Spec: vm.Spec{Accel: "hvf"}}, wantErr: true},
 	}
 	for _, tt := range tests {
