@@ -65,10 +65,10 @@ func newBackend(cfg *project.Config) vm.Backend {
 		return qemu.Backend{}
 	}
 	return &libvirt.Backend{
-		URI:  uri,
-		Pool: cfg.VM.LibvirtPool,
-		// TODO-at-merge (Part A adds Backend.Network): Network: cfg.VM.LibvirtNetwork,
-		Owner: libvirt.Owner{Project: cfg.Root},
+		URI:     uri,
+		Pool:    cfg.VM.LibvirtPool,
+		Network: cfg.VM.LibvirtNetwork,
+		Owner:   libvirt.Owner{Project: cfg.Root},
 	}
 }
 
@@ -93,7 +93,7 @@ func cleanStale(cfg *project.Config) func(context.Context) ([]string, error) {
 		return nil
 	}
 	return func(ctx context.Context) ([]string, error) {
-		return libvirt.CleanStale(ctx, uri)
+		return libvirt.CleanStale(ctx, uri, cfg.Root)
 	}
 }
 

@@ -62,7 +62,7 @@ func TestNewBackend(t *testing.T) {
 		uri  string // the libvirt backend's URI; empty: QEMU
 	}{
 		{name: "qemu", vm: project.VM{Backend: project.BackendQEMU, LibvirtURI: "qemu:///system"}},
-		{name: "libvirt at its URI", vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu:///system", LibvirtPool: "p"}, uri: "qemu:///system"},
+		{name: "libvirt at its URI", vm: project.VM{Backend: project.BackendLibvirt, LibvirtURI: "qemu:///system", LibvirtPool: "p", LibvirtNetwork: "default"}, uri: "qemu:///system"},
 		{name: "libvirt at LIBVIRT_DEFAULT_URI", vm: project.VM{Backend: project.BackendLibvirt, LibvirtPool: "p"}, uri: "qemu+ssh://default/system"},
 	}
 	for _, tt := range tests {
@@ -79,7 +79,7 @@ func TestNewBackend(t *testing.T) {
 			if !ok {
 				t.Fatalf("backend %T, want *libvirt.Backend", b)
 			}
-			if lb.URI != tt.uri || lb.Pool != tt.vm.LibvirtPool || lb.Owner.Project != cfg.Root || libvirtHost(cfg) != tt.uri || cleanStale(cfg) == nil {
+			if lb.URI != tt.uri || lb.Pool != tt.vm.LibvirtPool || lb.Owner.Project != cfg.Root || lb.Network != tt.vm.LibvirtNetwork || libvirtHost(cfg) != tt.uri || cleanStale(cfg) == nil {
 				t.Errorf("backend %+v, host %q, want URI %s, pool %s, project %s, and a stale cleaner", lb, libvirtHost(cfg), tt.uri, tt.vm.LibvirtPool, cfg.Root)
 			}
 		})

@@ -48,8 +48,8 @@ It also lists the domains ukdev created on each known libvirt host: the hosts of
 the running loops, the current project's (vm.libvirt_uri), each --on URI and
 LIBVIRT_DEFAULT_URI. A loop's own domain shows in its row (HOST: the URI's host, or
 local); any other ukdev domain gets a row of its own, its mode "orphan" (its ukdev
-on this machine is gone: the next ukdev start on that host removes it) or "ukdev
-on HOST pid N". A host that does not answer is reported after the table.`,
+on this machine is gone: the next ukdev of that project on that host removes it)
+or "ukdev on HOST pid N". A host that does not answer is reported after the table.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := checkOn(on); err != nil {

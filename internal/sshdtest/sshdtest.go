@@ -251,6 +251,9 @@ func (s *Server) start(sshd string) error {
 	// test's (each session it forks runs in a session of its own and ends
 	// with its client); Pdeathsig ends it with the test binary.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGTERM}
+	// A session still open when sshd ends holds its log pipe: Wait
+	// returns a moment after sshd itself, whatever its sessions do.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", sshd, err)
 	}

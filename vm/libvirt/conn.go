@@ -58,7 +58,13 @@ func Dial(ctx context.Context, uri string) (*golibvirt.Libvirt, error) {
 				return
 			}
 			l = golibvirt.NewWithDialer(d)
-			done <- l.ConnectToURI(golibvirt.ConnectURI(remoteName(u)))
+			err = l.ConnectToURI(golibvirt.ConnectURI(remoteName(u)))
+			if why := ""; err != nil {
+				if why = d.sshFailure(2 * time.Second); why != "" {
+					err = fmt.Errorf("%s: %w", why, err)
+				}
+			}
+			done <- err
 			return
 		}
 		l, err = golibvirt.ConnectToURI(u)
@@ -101,6 +107,9 @@ type SSHDialer struct {
 	SSH string
 	// Argv is the command line after the program.
 	Argv []string
+
+	mu   sync.Mutex
+	last *cmdConn // the ssh Dial started last, for why it failed
 }
 
 var _ socket.Dialer = (*SSHDialer)(nil)
@@ -190,7 +199,37 @@ func (d *SSHDialer) Dial() (net.Conn, error) {
 		c.waitErr = cmd.Wait()
 		close(c.waited)
 	}()
+	d.mu.Lock()
+	d.last = c
+	d.mu.Unlock()
 	return c, nil
+}
+
+// sshFailure returns what the ssh Dial started last said on its standard
+// error before it ended (within wait), or how it ended when it said
+// nothing, or "" when it did not end: go-libvirt reports a transport that closed during the
+// handshake only as an interrupted call, without ssh's reason
+// ("Permission denied (publickey)", "Host key verification failed").
+func (d *SSHDialer) sshFailure(wait time.Duration) string {
+	d.mu.Lock()
+	c := d.last
+	d.mu.Unlock()
+	if c == nil {
+		return ""
+	}
+	select {
+	case <-c.waited:
+	case <-time.After(wait):
+		return ""
+	}
+	msg := lastLine(c.stderr.String())
+	switch {
+	case msg == "" && c.waitErr != nil:
+		return fmt.Sprintf("%s ended: %v", c.cmd.Path, c.waitErr)
+	case msg != "" && !strings.HasPrefix(msg, "ssh:"):
+		return "ssh: " + msg
+	}
+	return msg
 }
 
 // cmdConn is a net.Conn over a command's standard input and output.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -111,5 +112,36 @@ exec sh -c "$*"
 	case <-l.Disconnected():
 	case <-time.After(10 * time.Second):
 		t.Error("the ssh transport is still connected after Disconnect")
+	}
+}
+
+// TestDialSSHFailure: when ssh ends before the daemon answers, Dial's
+// error says what ssh said (or how it ended), not only that the call was
+// interrupted. No daemon is needed: ssh never reaches one.
+func TestDialSSHFailure(t *testing.T) {
+	tests := []struct {
+		name, script, want string
+	}{
+		{"refused key", "echo 'user@host: Permission denied (publickey).' >&2; exit 255", "ssh: user@host: Permission denied (publickey)."},
+		{"ssh's own message", "echo 'ssh: connect to host h port 22: Connection refused' >&2; exit 255", ": ssh: connect to host h port 22: Connection refused: "},
+		{"silent", "exit 7", "ended: exit status 7"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fake := filepath.Join(t.TempDir(), "ssh")
+			if err := os.WriteFile(fake, []byte("#!/bin/sh\n"+tt.script+"\n"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+			defer cancel()
+			l, err := Dial(ctx, "qemu+ssh://user@h/system?command="+fake)
+			if err == nil {
+				_ = l.Disconnect()
+				t.Fatal("Dial through an ssh that fails succeeded")
+			}
+			if !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Dial error %q does not contain %q", err, tt.want)
+			}
+		})
 	}
 }

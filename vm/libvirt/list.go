@@ -81,13 +81,13 @@ func stateName(s int32) string {
 }
 
 // CleanStale destroys the domains of the daemon at uri that a ukdev of
-// this machine created and that outlived it: its metadata names this
-// host and a process that no longer exists. Domains are started
-// auto-destroyed, so libvirtd removes them when their client's
-// connection closes; this catches those a daemon kept because it had not
-// noticed yet (a half-open SSH or TCP connection). It returns the names
-// destroyed.
-func CleanStale(ctx context.Context, uri string) ([]string, error) {
+// this machine created for project (its root directory; empty: any
+// project) and that outlived it: its metadata names this host and a
+// process that no longer exists. Domains are started auto-destroyed, so
+// libvirtd removes them when their client's connection closes; this
+// catches those a daemon kept because it had not noticed yet (a
+// half-open SSH or TCP connection). It returns the names destroyed.
+func CleanStale(ctx context.Context, uri, project string) ([]string, error) {
 	doms, err := List(ctx, uri)
 	if err != nil {
 		return nil, err
@@ -95,7 +95,7 @@ func CleanStale(ctx context.Context, uri string) ([]string, error) {
 	host, _ := os.Hostname()
 	var stale []Domain
 	for _, d := range doms {
-		if d.Owner.Host == host && d.Owner.PID > 0 && !processExists(d.Owner.PID) {
+		if d.Owner.Host == host && d.Owner.PID > 0 && (project == "" || d.Owner.Project == project) && !processExists(d.Owner.PID) {
 			stale = append(stale, d)
 		}
 	}

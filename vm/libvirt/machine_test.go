@@ -604,9 +604,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// A domain whose ukdev is gone (here: one created without auto-destroy,
-// owned by a process that has exited) is destroyed by CleanStale; one of
-// a live process is kept.
+// A domain of the project whose ukdev is gone (here: one created without
+// auto-destroy, owned by a process that has exited) is destroyed by
+// CleanStale; one of a live process, of another host or of another
+// project is kept.
 func TestCleanStale(t *testing.T) {
 	l := reachable(t)
 	dead := exec.Command("true")
@@ -614,6 +615,7 @@ func TestCleanStale(t *testing.T) {
 		t.Fatal(err)
 	}
 	host, _ := os.Hostname()
+	project := t.TempDir()
 	spec := vm.Spec{Machine: "pc", MemoryMiB: 16, StartPaused: true}
 	create := func(owner Owner) string {
 		x, err := domainXML(domainParams{Name: newDomainName(owner), Spec: spec, Owner: owner})
@@ -627,10 +629,11 @@ func TestCleanStale(t *testing.T) {
 		t.Cleanup(func() { _ = l.DomainDestroy(dom) })
 		return dom.Name
 	}
-	staleName := create(Owner{Host: host, PID: dead.Process.Pid})
-	liveName := create(Owner{Host: host, PID: os.Getpid()})
-	otherHost := create(Owner{Host: host + "-elsewhere", PID: dead.Process.Pid})
-	got, err := CleanStale(t.Context(), "")
+	staleName := create(Owner{Host: host, PID: dead.Process.Pid, Project: project})
+	liveName := create(Owner{Host: host, PID: os.Getpid(), Project: project})
+	otherHost := create(Owner{Host: host + "-elsewhere", PID: dead.Process.Pid, Project: project})
+	otherProject := create(Owner{Host: host, PID: dead.Process.Pid, Project: project + "-other"})
+	got, err := CleanStale(t.Context(), "", project)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -638,7 +641,7 @@ func TestCleanStale(t *testing.T) {
 		t.Errorf("CleanStale = %v, want [%s]", got, staleName)
 	}
 	left := ukdevDomains(t)
-	if contains(left, staleName) || !contains(left, liveName) || !contains(left, otherHost) {
-		t.Errorf("domains left = %v; want %s and %s, not %s", left, liveName, otherHost, staleName)
+	if contains(left, staleName) || !contains(left, liveName) || !contains(left, otherHost) || !contains(left, otherProject) {
+		t.Errorf("domains left = %v; want %s, %s and %s, not %s", left, liveName, otherHost, otherProject, staleName)
 	}
 }
