@@ -302,7 +302,7 @@ func (l *Loop) letRun(ctx context.Context, b *bootState, spec vm.Spec, dump stri
 	// The stub is known before the VM is live: whoever sees it live
 	// (Current) can open gdb on it at once.
 	l.setGDBStub(&gdbStub{m: m, boot: n, build: b.build, img: b.img, addr: spec.GDB})
-	l.setRunning(m, &VMInfo{Boot: n, Build: b.build, PID: m.PID(), Machine: b.machine, Accel: l.accel.Name,
+	l.setRunning(m, &VMInfo{Boot: n, Build: b.build, PID: m.PID(), Host: l.opts.Host, Machine: b.machine, Accel: l.accel.Name,
 		MemoryMiB: spec.MemoryMiB, Symbols: b.img.Symbols, SymbolSpace: b.img.SymbolSpace})
 	switch {
 	case !spec.StartPaused:

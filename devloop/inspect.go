@@ -3,6 +3,8 @@ package devloop
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/ukdev/ukdev/metrics"
@@ -12,8 +14,12 @@ import (
 // VMInfo describes the VM that runs now, for views that inspect it.
 type VMInfo struct {
 	Boot, Build int
-	// PID is QEMU's process id (host-side CPU and memory).
-	PID       int
+	// PID is QEMU's process id (host-side CPU and memory); 0 when QEMU
+	// runs on another machine (a remote libvirt host).
+	PID int
+	// Host is the libvirt host the VM runs on (Options.Host); "" for
+	// QEMU run here.
+	Host      string
 	Machine   string
 	Accel     string
 	MemoryMiB int
@@ -22,6 +28,30 @@ type VMInfo struct {
 	// SymbolSpace is how the symbols' addresses reach guest memory:
 	// SpacePhysical, SpaceVirtual or SpaceNone (see image.Image.SymbolSpace).
 	SymbolSpace string
+}
+
+// Where says where the VM's QEMU runs, for people: "pid 4242", or "on
+// kvm1" for a VM on a remote libvirt host (whose process id is not known
+// here).
+func (i VMInfo) Where() string {
+	if i.PID == 0 && i.Host != "" {
+		return "on " + HostName(i.Host)
+	}
+	return fmt.Sprintf("pid %d", i.PID)
+}
+
+// HostName is the short name of a libvirt URI's host: "kvm1" for
+// qemu+ssh://me@kvm1:2222/system, "libvirt" for a local daemon
+// (qemu:///system), the URI itself when it does not parse.
+func HostName(uri string) string {
+	u, err := url.Parse(uri)
+	switch {
+	case err != nil:
+		return uri
+	case u.Hostname() == "":
+		return "libvirt"
+	}
+	return u.Hostname()
 }
 
 // ErrNoVM is returned when an inspection needs a running VM and none runs.

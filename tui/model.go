@@ -109,7 +109,7 @@ func newModel(d panel.Deps, panels [numPanels]panel.Panel, events <-chan devloop
 		events:   events,
 		tmux:     opts.Tmux,
 		tmuxPane: opts.TmuxPane,
-		status:   status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports, attached: opts.Attached},
+		status:   status{project: opts.Project, flavor: opts.Flavor, ports: opts.Ports, host: opts.Host, attached: opts.Attached},
 		tab:      panelMetrics,
 		drawn:    &drawn{},
 	}

@@ -29,6 +29,9 @@ type Options struct {
 	// Ports are the forwarded ports as the status bar shows them
 	// ("tcp 8080→80").
 	Ports []string
+	// Host is the libvirt URI the VMs run at (password removed), which
+	// the status bar names ("on kvm1"); "" for QEMU run here.
+	Host string
 	// Log receives the dashboard's own diagnostics; nil discards them.
 	// Nothing is ever written to the terminal but the dashboard.
 	Log *slog.Logger

@@ -31,6 +31,7 @@ type status struct {
 	exit       string // how the last boot ended, for vmExited and vmCrashed
 	accel      string // "TCG (no KVM)"
 	machine    string
+	host       string // the libvirt URI the VMs run at; "" here
 	boot       int
 	bootStart  time.Time
 	frozenAt   time.Time     // when the VM paused or ended: the uptime stops there
@@ -276,7 +277,11 @@ func (s *status) segments(now time.Time) (vm, loop []string) {
 	}
 	vm = append(vm, name, s.vmLabel())
 	if s.accel != "" || s.machine != "" {
-		vm = append(vm, strings.TrimSpace(s.accel+" "+s.machine))
+		where := strings.TrimSpace(s.accel + " " + s.machine)
+		if s.host != "" {
+			where += " on " + devloop.HostName(s.host)
+		}
+		vm = append(vm, where)
 	}
 	if s.boot > 0 {
 		b := fmt.Sprintf("boot #%d", s.boot)

@@ -138,6 +138,7 @@ func TestTUIStatus(t *testing.T) {
 	tests := []struct {
 		name   string
 		events []devloop.Event
+		host   string // the libvirt URI the VMs run at
 		vm     string
 		want   []string // substrings of the status bar
 		lacks  []string // substrings it must not have
@@ -163,6 +164,18 @@ func TestTUIStatus(t *testing.T) {
 				{Type: devloop.TypeVMConsole, Boot: 3, Line: "hi"},
 			},
 			vm: "running", want: []string{"TCG (KVM unusable) microvm", "boot #3 up 1m"}, lacks: []string{"1m05s"},
+		},
+		{
+			name:   "on a remote libvirt host",
+			host:   "qemu+ssh://me@kvm1:2222/system",
+			events: []devloop.Event{{Type: devloop.TypeAccel, Accel: "kvm"}, {Type: devloop.TypeVMStart, Boot: 1, Machine: "q35", Time: at(0)}},
+			vm:     "booting", want: []string{"KVM q35 on kvm1"},
+		},
+		{
+			name:   "on this machine's libvirt",
+			host:   "qemu:///system",
+			events: []devloop.Event{{Type: devloop.TypeVMStart, Boot: 1, Machine: "pc", Accel: "tcg", Time: at(0)}},
+			vm:     "booting", want: []string{"TCG (no KVM) pc on libvirt"},
 		},
 		{
 			name:   "booting until the first line",
@@ -333,7 +346,7 @@ func TestTUIStatus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := status{project: "hello", flavor: "elf"}
+			s := status{project: "hello", flavor: "elf", host: tt.host}
 			for _, e := range tt.events {
 				s.apply(e)
 			}

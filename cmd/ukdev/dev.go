@@ -131,6 +131,7 @@ func (a *app) dev(ctx context.Context, plain, asJSON, gdb bool) error {
 			Project: cfg.Name,
 			Flavor:  cfg.Flavor,
 			Ports:   manager.PortLabels(cfg.VM.Ports),
+			Host:    hostLabel(libvirtHost(cfg)),
 			Log:     log,
 			// Inside tmux, g opens gdb in a split of ukdev's pane.
 			Tmux:     os.Getenv("TMUX") != "",

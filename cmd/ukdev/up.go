@@ -239,6 +239,7 @@ func (a *app) detached(ctx context.Context, ready *os.File) error {
 			Project: s.cfg.Name,
 			Flavor:  s.cfg.Flavor,
 			Ports:   manager.PortLabels(s.cfg.VM.Ports),
+			Host:    hostLabel(libvirtHost(s.cfg)),
 			Log:     s.log,
 			Input:   term.In,
 			Output:  term.Out,

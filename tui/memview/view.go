@@ -49,7 +49,7 @@ func (m *Model) headerLines() []string {
 		lines = append(lines, st.Muted.Render("reading the VM…"))
 	default:
 		age := m.now.Sub(s.at)
-		lines = append(lines, fmt.Sprintf("boot %d · pid %d · %s", s.info.Boot, s.info.PID,
+		lines = append(lines, fmt.Sprintf("boot %d · %s · %s", s.info.Boot, s.info.Where(),
 			st.Muted.Render("sampled "+formatAge(age)+" ago")))
 		lines = append(lines, m.memoryLine(), m.balloonLine())
 		if l, ok := m.goLine(); ok {

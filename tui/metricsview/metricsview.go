@@ -326,9 +326,9 @@ func (m *Model) summary() []string {
 	case m.in == nil || !m.running:
 		head = st.Muted.Render("no VM running")
 	case m.snap.VMError != "" && m.snap.PID == m.info.PID:
-		head = fmt.Sprintf("QEMU pid %d · boot %d · ", m.info.PID, m.info.Boot) + st.Error.Render(m.snap.VMError)
+		head = fmt.Sprintf("QEMU %s · boot %d · ", m.info.Where(), m.info.Boot) + st.Error.Render(m.snap.VMError)
 	default:
-		head = fmt.Sprintf("QEMU pid %d · boot %d · %s %s", m.info.PID, m.info.Boot, m.info.Accel, m.info.Machine)
+		head = fmt.Sprintf("QEMU %s · boot %d · %s %s", m.info.Where(), m.info.Boot, m.info.Accel, m.info.Machine)
 	}
 	cpuVals := lastValues(m.snap, "cpu", history)
 	rssVals := lastValues(m.snap, "rss", history)

@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/guestexit"
+	"github.com/ukdev/ukdev/internal/sshdtest"
+	"github.com/ukdev/ukdev/vm/libvirt"
+)
+
+// sshHost starts a real sshd on the loopback whose login reaches this
+// machine's libvirt daemon, and returns the qemu+ssh:// URI of that
+// daemon through it. It skips without libvirt or sshd.
+func sshHost(t *testing.T) string {
+	t.Helper()
+	needLibvirt(t)
+	return sshdtest.Start(t).LibvirtURI()
+}
+
+// TestLibvirtSSHEndToEnd runs examples/hello on a libvirt host reached
+// over SSH (qemu+ssh://127.0.0.1 through a test sshd, the remote path of
+// a real host: uploads, console, QMP and memory all go through ssh): the
+// banner, an edit that boots anew, console input, ukdev mem reading
+// ticks, and `exit 3` decoded as locally; no domain is left once ukdev
+// ends.
+func TestLibvirtSSHEndToEnd(t *testing.T) {
+	uri := sshHost(t)
+	dir, env := helloProject(t, "")
+	s := startDev(t, dir, env, "--on", uri)
+	pid := s.cmd.Process.Pid
+	start := s.waitFor("boot 1's vm.start", bootWait, bootStart(1))
+	if !strings.Contains(start.Message, "127.0.0.1") {
+		t.Errorf("vm.start %q does not name the host", start.Message)
+	}
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, helloBanner))
+	if !uploadedKernel(s, 1, nil) {
+		t.Errorf("no vm.upload event ends boot 1's upload of the kernel without an error\n%s", s.transcript())
+	}
+	if doms := domainsOf(t, pid); len(doms) != 1 {
+		t.Fatalf("ukdev domains of pid %d while boot 1 runs = %v, want one\n%s", pid, doms, s.transcript())
+	}
+
+	setBanner(t, dir, "hello over ssh")
+	s.waitFor("boot 2 banner", bootWait, consoleLine(2, "hello over ssh"))
+	if !pollUntil(stopWait, func() bool { return len(domainsOf(t, pid)) == 1 }) {
+		t.Errorf("ukdev domains of pid %d after the reboot = %v, want boot 2's only", pid, domainsOf(t, pid))
+	}
+
+	readTicks := func() uint64 {
+		t.Helper()
+		r := runCLIWithin(t, bootWait, dir, env, "", "mem", "read", "ticks", "--json")
+		var v memJSON
+		if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &v) != nil || v.Symbol != "ticks" {
+			t.Fatalf("ukdev mem read ticks --json:\n%s", r)
+		}
+		n, err := strconv.ParseUint(string(v.Value), 10, 64)
+		if err != nil {
+			t.Fatalf("ticks' value %s is not a number", v.Value)
+		}
+		return n
+	}
+	first := readTicks()
+	if !pollUntil(bootWait, func() bool { return readTicks() > first }) {
+		t.Fatalf("ticks did not grow past %d", first)
+	}
+
+	s.send("echo typed over ssh")
+	s.waitFor("the echo", bootWait, consoleLine(2, "typed over ssh"))
+	s.send("exit 3")
+	exit := s.waitFor("vm.exit of boot 2", bootWait, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Boot == 2 })
+	if guestexit.Reason(exit.Reason) != guestexit.ReasonExit || exit.ExitCode == nil || *exit.ExitCode != 3 {
+		t.Errorf("vm.exit = %s, want reason exit, code 3", exit.raw)
+	}
+	if code := s.stop(syscall.SIGTERM); code != 0 {
+		t.Errorf("ukdev exited with status %d after SIGTERM, want 0\n%s", code, s.transcript())
+	}
+	waitNoDomains(t, pid, "after ukdev ended")
+}
+
+// TestLibvirtSSHDashboardHTTP runs examples/go-http-linux in the
+// dashboard on a libvirt host reached over SSH: its forwarded port is
+// tunnelled from this machine's 127.0.0.1, so HTTP reaches the guest as
+// with a local VM, the health check through it marks the boot ready, and
+// after a save the same local port reaches the new boot. Quitting frees
+// the port and leaves no domain.
+func TestLibvirtSSHDashboardHTTP(t *testing.T) {
+	uri := sshHost(t)
+	port := freePort(t)
+	dir := linuxProject(t, port)
+	env := testEnv(t)
+	s := startDashboard(t, "sshhttp", dir, env, 160, 50, fmt.Sprintf("%s dev --on '%s'", ukdevBin, uri))
+	s.waitText("the banner in the console panel", linuxWait, "hello from linux")
+	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+	waitHTTP(t, url, "hello from linux", linuxWait)
+	s.waitText("the status bar's readiness", linuxWait, "ready ")
+
+	setGoBanner(t, dir, "hello again over ssh")
+	s.waitText("the new banner", linuxWait, "hello again over ssh")
+	waitHTTP(t, url, "hello again over ssh", linuxWait)
+
+	s.quit()
+	if !pollUntil(stopWait, func() bool { return canListen(port) }) {
+		t.Errorf("port %d is still bound after ukdev quit", port)
+	}
+	if !pollUntil(stopWait, func() bool { return len(projectDomains(t, dir)) == 0 }) {
+		t.Errorf("domains of %s left after ukdev quit: %v", dir, projectDomains(t, dir))
+	}
+}
+
+// projectDomains returns the names of the ukdev domains on systemURI
+// made for the project in dir.
+func projectDomains(t *testing.T, dir string) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), quickWait)
+	defer cancel()
+	doms, err := libvirt.List(ctx, systemURI)
+	if err != nil {
+		t.Fatalf("list the domains of %s: %v", systemURI, err)
+	}
+	real, _ := filepath.EvalSymlinks(dir)
+	var names []string
+	for _, d := range doms {
+		if d.Owner.Project == dir || d.Owner.Project == real {
+			names = append(names, d.Name)
+		}
+	}
+	return names
+}
+
+// TestLibvirtSSHDashboardPanels: the dashboard on a libvirt host reached
+// over SSH shows the example's console, its memory panel reading ticks
+// at its rate through libvirt's memory peek, and the metrics panel
+// graphing the domain's CPU, as with a local QEMU.
+func TestLibvirtSSHDashboardPanels(t *testing.T) {
+	uri := sshHost(t)
+	dir, env := helloProject(t, "")
+	s := startDashboard(t, "sshpanels", dir, env, 140, 45, fmt.Sprintf("%s dev --on '%s'", ukdevBin, uri))
+	s.waitText("the dashboard, naming the host", bootWait, helloBanner, "4 memory", "microvm on 127.0.0.1", "boot 1 · on 127.0.0.1")
+	s.keys("4", "f")
+	rate := regexp.MustCompile(`[> ] ticks +0x[0-9a-f]+ +volatile uint32_t +\d+ \(0x[0-9a-f]+\) +\+\d+(\.\d)?/s`)
+	s.waitScreen("ticks with its rate in the memory panel", bootWait, func(screen string) bool { return rate.MatchString(screen) })
+	s.keys("f", "5", "f")
+	s.waitText("the domain's CPU graphed", bootWait, "cpu · QEMU CPU", "┤")
+	s.keys("f")
+	s.quit()
+	if !pollUntil(stopWait, func() bool { return len(projectDomains(t, dir)) == 0 }) {
+		t.Errorf("domains of %s left after ukdev quit: %v", dir, projectDomains(t, dir))
+	}
+}
