@@ -86,33 +86,45 @@ func TestLibvirtSSHEndToEnd(t *testing.T) {
 	waitNoDomains(t, pid, "after ukdev ended")
 }
 
-// TestLibvirtSSHDashboardHTTP runs examples/go-http-linux in the
-// dashboard on a libvirt host reached over SSH: its forwarded port is
-// tunnelled from this machine's 127.0.0.1, so HTTP reaches the guest as
-// with a local VM, the health check through it marks the boot ready, and
-// after a save the same local port reaches the new boot. Quitting frees
-// the port and leaves no domain.
-func TestLibvirtSSHDashboardHTTP(t *testing.T) {
-	uri := sshHost(t)
-	port := freePort(t)
-	dir := linuxProject(t, port)
-	env := testEnv(t)
-	s := startDashboard(t, "sshhttp", dir, env, 160, 50, fmt.Sprintf("%s dev --on '%s'", ukdevBin, uri))
-	s.waitText("the banner in the console panel", linuxWait, "hello from linux")
-	url := fmt.Sprintf("http://127.0.0.1:%d/", port)
-	waitHTTP(t, url, "hello from linux", linuxWait)
-	s.waitText("the status bar's readiness", linuxWait, "ready ")
-
-	setGoBanner(t, dir, "hello again over ssh")
-	s.waitText("the new banner", linuxWait, "hello again over ssh")
-	waitHTTP(t, url, "hello again over ssh", linuxWait)
-
-	s.quit()
-	if !pollUntil(stopWait, func() bool { return canListen(port) }) {
-		t.Errorf("port %d is still bound after ukdev quit", port)
+// TestLibvirtDashboardHTTP runs examples/go-http-linux in the dashboard
+// on this machine's libvirt and on a libvirt host reached over SSH: its
+// forwarded port reaches the guest from this machine's 127.0.0.1 (bound
+// by QEMU on qemu:///system, tunnelled over ssh from a remote host), the
+// health check through it marks the boot ready, and after a save the
+// same local port reaches the new boot. Quitting frees the port and
+// leaves no domain.
+func TestLibvirtDashboardHTTP(t *testing.T) {
+	tests := []struct {
+		name string
+		uri  func(t *testing.T) string
+	}{
+		{"local", func(t *testing.T) string { needLibvirt(t); return systemURI }},
+		{"ssh", sshHost},
 	}
-	if !pollUntil(stopWait, func() bool { return len(projectDomains(t, dir)) == 0 }) {
-		t.Errorf("domains of %s left after ukdev quit: %v", dir, projectDomains(t, dir))
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			uri := tt.uri(t)
+			port := freePort(t)
+			dir := linuxProject(t, port)
+			env := testEnv(t)
+			s := startDashboard(t, "http"+tt.name, dir, env, 160, 50, fmt.Sprintf("%s dev --on '%s'", ukdevBin, uri))
+			s.waitText("the banner in the console panel", linuxWait, "hello from linux")
+			url := fmt.Sprintf("http://127.0.0.1:%d/", port)
+			waitHTTP(t, url, "hello from linux", linuxWait)
+			s.waitText("the status bar's readiness", linuxWait, "ready ")
+
+			setGoBanner(t, dir, "hello again through libvirt")
+			s.waitText("the new banner", linuxWait, "hello again through libvirt")
+			waitHTTP(t, url, "hello again through libvirt", linuxWait)
+
+			s.quit()
+			if !pollUntil(stopWait, func() bool { return canListen(port) }) {
+				t.Errorf("port %d is still bound after ukdev quit", port)
+			}
+			if !pollUntil(stopWait, func() bool { return len(projectDomains(t, dir)) == 0 }) {
+				t.Errorf("domains of %s left after ukdev quit: %v", dir, projectDomains(t, dir))
+			}
+		})
 	}
 }
 

@@ -136,7 +136,14 @@ type diskXML struct {
 	Boot *struct {
 		Order int `xml:"order,attr"`
 	} `xml:"boot"`
-	Transient *struct{} `xml:"transient"`
+	Transient *struct{}   `xml:"transient"`
+	Address   *addressXML `xml:"address"`
+}
+
+// addressXML places a device on a bus: virtio-mmio on microvm, which has
+// no PCI bus for libvirt's default placement of virtio devices.
+type addressXML struct {
+	Type string `xml:"type,attr"`
 }
 
 type interfaceXML struct {
@@ -147,6 +154,7 @@ type interfaceXML struct {
 	Model struct {
 		Type string `xml:"type,attr"`
 	} `xml:"model"`
+	Address *addressXML `xml:"address"`
 }
 
 type serialXML struct {
@@ -174,10 +182,12 @@ type rngXML struct {
 		Model string `xml:"model,attr"`
 		Value string `xml:",chardata"`
 	} `xml:"backend"`
+	Address *addressXML `xml:"address"`
 }
 
 type balloonXML struct {
-	Model string `xml:"model,attr"`
+	Model   string      `xml:"model,attr"`
+	Address *addressXML `xml:"address"`
 }
 
 type commandXML struct {
@@ -201,8 +211,11 @@ type argXML struct {
 //   - a guest reset or power-off destroys the domain and a panic keeps it
 //     (libvirt's QEMU driver has no "preserve" for the first two);
 //   - no USB controller and no balloon unless the image asks for one
-//     (microvm has no PCI bus for them);
-//   - microvm's legacy devices and Image.MachineOptions, which the domain
+//     (microvm has no PCI bus for them), and on microvm the virtio
+//     devices (disks, NIC, RNG, balloon) on virtio-mmio;
+//   - microvm's legacy devices, its ACPI tables (where a Linux guest finds
+//     the virtio-mmio devices; libvirt's -no-acpi would hide them, and
+//     the later option wins) and Image.MachineOptions, which the domain
 //     XML cannot express, go on a second -machine option that QEMU merges
 //     with libvirt's.
 func domainXML(p domainParams) (string, error) {
@@ -216,6 +229,11 @@ func domainXML(p domainParams) (string, error) {
 		cpus = vm.DefaultCPUs
 	}
 	machine := s.MachineType()
+	// virtio devices sit on PCI unless told otherwise; microvm has none.
+	var virtioAddress *addressXML
+	if machine == "microvm" {
+		virtioAddress = &addressXML{Type: "virtio-mmio"}
+	}
 
 	d := domainXMLDoc{
 		Type:     "qemu",
@@ -244,7 +262,7 @@ func domainXML(p domainParams) (string, error) {
 	dev.Controller = []controllerXML{{Type: "usb", Model: "none"}}
 	dev.Balloon.Model = "none"
 	if s.Image.Balloon {
-		dev.Balloon.Model = "virtio"
+		dev.Balloon.Model, dev.Balloon.Address = "virtio", virtioAddress
 	}
 	disk := func(path, target string, boot bool) {
 		dk := diskXML{Type: "file", Device: "disk"}
@@ -259,6 +277,7 @@ func domainXML(p domainParams) (string, error) {
 		// The guest's writes go to an overlay libvirt discards: the
 		// volume stays the image that was built, for the next boot.
 		dk.Transient = &struct{}{}
+		dk.Address = virtioAddress
 		dev.Disks = append(dev.Disks, dk)
 	}
 	if p.BootDisk != "" {
@@ -279,7 +298,7 @@ func domainXML(p domainParams) (string, error) {
 				Network string `xml:"network,attr"`
 			}{Network: p.Network}
 		}
-		in.Model.Type = "virtio"
+		in.Model.Type, in.Address = "virtio", virtioAddress
 		dev.Interfaces = append(dev.Interfaces, in)
 	}
 	con := serialXML{Type: "pty"}
@@ -303,12 +322,13 @@ func domainXML(p domainParams) (string, error) {
 	if s.Image.RNG {
 		dev.RNG = &rngXML{Model: "virtio"}
 		dev.RNG.Backend.Model, dev.RNG.Backend.Value = "random", "/dev/urandom"
+		dev.RNG.Address = virtioAddress
 	}
 
 	var extra []string
 	opts := s.Image.MachineOptions
 	if machine == "microvm" {
-		legacy := "pic=on,pit=on,isa-serial=on"
+		legacy := "pic=on,pit=on,isa-serial=on,acpi=on"
 		if opts != "" {
 			legacy += "," + opts
 		}

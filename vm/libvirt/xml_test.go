@@ -53,8 +53,16 @@ func TestDomainXML(t *testing.T) {
 			p: domainParams{Name: "d", Kernel: "/pool/k", Disk: "/pool/disk",
 				Spec: vm.Spec{Image: image.Image{Kernel: "k", Disk: "disk", Machine: "microvm", MachineOptions: "rtc=on"}, ExtraArgs: []string{"-s"}}},
 			want: []string{`machine="microvm"`, `xmlns:qemu="http://libvirt.org/schemas/domain/qemu/1.0"`,
-				`<qemu:arg value="-machine"></qemu:arg><qemu:arg value="pic=on,pit=on,isa-serial=on,rtc=on"></qemu:arg><qemu:arg value="-global"></qemu:arg><qemu:arg value="virtio-mmio.force-legacy=false"></qemu:arg><qemu:arg value="-s"></qemu:arg>`,
-				`<source file="/pool/disk"></source><target dev="vda" bus="virtio"></target><transient></transient>`},
+				`<qemu:arg value="-machine"></qemu:arg><qemu:arg value="pic=on,pit=on,isa-serial=on,acpi=on,rtc=on"></qemu:arg><qemu:arg value="-global"></qemu:arg><qemu:arg value="virtio-mmio.force-legacy=false"></qemu:arg><qemu:arg value="-s"></qemu:arg>`,
+				`<source file="/pool/disk"></source><target dev="vda" bus="virtio"></target><transient></transient><address type="virtio-mmio"></address>`},
+		},
+		{
+			name: "microvm: virtio NIC, RNG and balloon on virtio-mmio",
+			p: domainParams{Name: "d", Kernel: "/pool/k",
+				Spec: vm.Spec{Network: true, Image: image.Image{Kernel: "k", Machine: "microvm", RNG: true, Balloon: true}}},
+			want: []string{`<interface type="user"><model type="virtio"></model><address type="virtio-mmio"></address></interface>`,
+				`<backend model="random">/dev/urandom</backend><address type="virtio-mmio"></address></rng>`,
+				`<memballoon model="virtio"><address type="virtio-mmio"></address></memballoon>`},
 		},
 		{
 			name: "boot disk first, data disk second",
@@ -67,7 +75,7 @@ func TestDomainXML(t *testing.T) {
 			name:    "libvirt network",
 			p:       domainParams{Name: "d", Kernel: "/pool/k", Network: "default", Spec: vm.Spec{Network: true, Image: image.Image{Kernel: "k"}}},
 			want:    []string{`<interface type="network"><source network="default"></source><model type="virtio"></model></interface>`},
-			notWant: []string{`type="user"`},
+			notWant: []string{`type="user"`, "virtio-mmio"},
 		},
 		{
 			name:    "libvirt network without Spec.Network",
