@@ -82,6 +82,9 @@ func main() {
 	linuxPart := flag.Bool("linux", true, "benchmark the Linux flavor's boot: QEMU start → the program's first line, split by the kernel's clock")
 	linuxExample := flag.String("linux-example", "examples/go-http-linux", "Linux-flavor example project (copied, never changed)")
 	linuxBoots := flag.Int("linux-boots", 5, "number of Linux-flavor reloads timed")
+	libvirtPart := flag.Bool("libvirt", true, "time reloads of -example through libvirt (each of -libvirt-uris) beside the local QEMU backend")
+	libvirtURIs := flag.String("libvirt-uris", "qemu:///system", "comma-separated libvirt URIs the libvirt part runs -example on")
+	libvirtEdits := flag.Int("libvirt-edits", 10, "edits timed per backend in the libvirt part")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -134,6 +137,13 @@ func main() {
 	if *linuxPart {
 		opts := linuxOptions{ukdev: *ukdev, example: *linuxExample, boots: *linuxBoots, verbose: *verbose}
 		if err := runLinux(os.Stdout, opts); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	if *libvirtPart {
+		opts := libvirtOptions{ukdev: *ukdev, example: *example, edits: *libvirtEdits, verbose: *verbose, uris: splitList(*libvirtURIs)}
+		if err := runLibvirt(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -295,8 +305,10 @@ type session struct {
 	recent  []string               // the last events, for error reports
 }
 
-func startSession(ukdev, dir string, env []string, verbose bool) (*session, error) {
-	cmd := exec.Command(ukdev, "dev", "--json")
+// startSession starts `ukdev dev --json` in dir, with extra arguments
+// after those.
+func startSession(ukdev, dir string, env []string, verbose bool, extra ...string) (*session, error) {
+	cmd := exec.Command(ukdev, append([]string{"dev", "--json"}, extra...)...)
 	cmd.Dir = dir
 	cmd.Env = env
 	s := &session{cmd: cmd, events: make(chan event, 4096), stderr: &lockedBuffer{}, verbose: verbose,
