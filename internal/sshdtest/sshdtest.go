@@ -77,61 +77,79 @@ func (s *Server) Log() string { return s.stderr.String() }
 // does not come up.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	s, err := New(t.TempDir())
+	if errors.Is(err, ErrMissing) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	return s
+}
+
+// ErrMissing means this machine lacks what New needs (sshd, ssh,
+// ssh-keygen, a user name): tests skip rather than fail.
+var ErrMissing = errors.New("sshdtest: missing")
+
+// New starts sshd as Start does, with its files in dir (which must
+// exist and outlive the server), for callers that are not tests (the
+// benchmark). The caller calls Close. An error wraps ErrMissing when
+// something needed is not installed.
+func New(dir string) (*Server, error) {
 	sshd := findSSHD()
 	if sshd == "" {
-		t.Skip("sshdtest: no sshd (install openssh-server)")
+		return nil, fmt.Errorf("%w: no sshd (install openssh-server)", ErrMissing)
 	}
 	sshBin, err := exec.LookPath("ssh")
 	if err != nil {
-		t.Skip("sshdtest: no ssh client (install openssh-client)")
+		return nil, fmt.Errorf("%w: no ssh client (install openssh-client)", ErrMissing)
 	}
 	keygen, err := exec.LookPath("ssh-keygen")
 	if err != nil {
-		t.Skip("sshdtest: no ssh-keygen (install openssh-client)")
+		return nil, fmt.Errorf("%w: no ssh-keygen (install openssh-client)", ErrMissing)
 	}
 	u, err := user.Current()
 	if err != nil || u.Username == "" {
-		t.Skipf("sshdtest: the current user has no name: %v", err)
+		return nil, fmt.Errorf("%w: the current user has no name: %v", ErrMissing, err)
 	}
 	if os.Geteuid() == 0 {
 		// sshd started as root refuses to run without its privilege
 		// separation directory, which systemd's unit normally creates.
 		if err := os.MkdirAll("/run/sshd", 0o755); err != nil {
-			t.Fatalf("sshdtest: create /run/sshd: %v", err)
+			return nil, fmt.Errorf("sshdtest: create /run/sshd: %w", err)
 		}
 	}
 
-	dir := t.TempDir()
 	hostKey := filepath.Join(dir, "host_key")
 	clientKey := filepath.Join(dir, "client_key")
 	for _, k := range []string{hostKey, clientKey} {
 		out, err := exec.Command(keygen, "-q", "-t", "ed25519", "-N", "", "-C", "sshdtest", "-f", k).CombinedOutput()
 		if err != nil {
-			t.Fatalf("sshdtest: ssh-keygen %s: %v: %s", k, err, out)
+			return nil, fmt.Errorf("sshdtest: ssh-keygen %s: %v: %s", k, err, out)
 		}
 	}
 	hostPub, err := os.ReadFile(hostKey + ".pub")
 	if err != nil {
-		t.Fatalf("sshdtest: %v", err)
+		return nil, fmt.Errorf("sshdtest: %w", err)
 	}
 
 	var lastErr error
 	for range attempts {
 		port, err := freePort()
 		if err != nil {
-			t.Fatalf("sshdtest: %v", err)
+			return nil, fmt.Errorf("sshdtest: %w", err)
 		}
 		s := &Server{Port: port, User: u.Username, dir: dir}
 		if err := s.writeConfig(sshBin, hostKey, clientKey, strings.TrimSpace(string(hostPub))); err != nil {
-			t.Fatalf("sshdtest: %v", err)
+			return nil, fmt.Errorf("sshdtest: %w", err)
 		}
 		if err := s.start(sshd); err != nil {
-			t.Fatalf("sshdtest: %v", err)
+			return nil, fmt.Errorf("sshdtest: %w", err)
 		}
-		t.Cleanup(s.stop)
 		err = s.waitReady()
 		if err == nil {
-			return s
+			return s, nil
 		}
 		lastErr = err
 		s.stop()
@@ -139,9 +157,11 @@ func Start(t testing.TB) *Server {
 			break
 		}
 	}
-	t.Fatalf("sshdtest: %v", lastErr)
-	return nil
+	return nil, fmt.Errorf("sshdtest: %w", lastErr)
 }
+
+// Close stops sshd and waits for it. It is idempotent.
+func (s *Server) Close() { s.stop() }
 
 // findSSHD returns the absolute path of sshd (it refuses to start
 // otherwise), which is in /usr/sbin, often not in a user's PATH.

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/ukdev/ukdev/devloop"
+	"github.com/ukdev/ukdev/internal/sshdtest"
 	"github.com/ukdev/ukdev/vm/libvirt"
 )
 
@@ -20,6 +22,8 @@ type libvirtOptions struct {
 	verbose        bool
 	// uris are the libvirt hosts timed beside the local backend.
 	uris []string
+	// ssh adds qemu+ssh://127.0.0.1 through an sshd the part starts.
+	ssh bool
 }
 
 // backendRun is what the edits of one backend measured.
@@ -48,7 +52,22 @@ func runLibvirt(w io.Writer, o libvirtOptions) error {
 	}
 	runs := []backendRun{local}
 	var skipped []string
-	for _, uri := range o.uris {
+	uris := o.uris
+	if o.ssh {
+		dir, err := os.MkdirTemp("", "ukbench-sshd")
+		if err != nil {
+			return fmt.Errorf("bench: %w", err)
+		}
+		defer os.RemoveAll(dir)
+		s, err := sshdtest.New(dir)
+		if err != nil {
+			skipped = append(skipped, fmt.Sprintf("qemu+ssh://127.0.0.1: not measured: %v", err))
+		} else {
+			defer s.Close()
+			uris = append(uris, s.LibvirtURI())
+		}
+	}
+	for _, uri := range uris {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		l, err := libvirt.Dial(ctx, uri)
 		cancel()
@@ -57,16 +76,16 @@ func runLibvirt(w io.Writer, o libvirtOptions) error {
 			continue
 		}
 		_ = l.Disconnect()
-		r, err := benchBackend(o, "libvirt "+redactURI(uri), uri)
+		r, err := benchBackend(o, "libvirt "+shortURI(uri), uri)
 		if err != nil {
 			return err
 		}
 		runs = append(runs, r)
 	}
 	fmt.Fprintf(w, "\nlibvirt backend: %d edits of %s per backend, save → first line of the new boot (the benchmark's clock)\n", o.edits, o.example)
-	fmt.Fprintf(w, "  %-44s %6s %11s %9s %11s %16s\n", "backend", "accel", "median ms", "p90 ms", "× local", "start→line ms")
+	fmt.Fprintf(w, "  %-50s %6s %11s %9s %11s %16s\n", "backend", "accel", "median ms", "p90 ms", "× local", "start→line ms")
 	for _, r := range runs {
-		fmt.Fprintf(w, "  %-44s %6s %11.1f %9.1f %10.2f× %16.1f\n", r.name, strings.ToUpper(r.accel), median(r.saveToBanner), p90(r.saveToBanner),
+		fmt.Fprintf(w, "  %-50s %6s %11.1f %9.1f %10.2f× %16.1f\n", r.name, strings.ToUpper(r.accel), median(r.saveToBanner), p90(r.saveToBanner),
 			median(r.saveToBanner)/median(local.saveToBanner), median(r.boot))
 	}
 	fmt.Fprintln(w, "  (start→line: the domain's or QEMU's start → its first console line, medians; ukdev's first boot, upload included:")
@@ -138,6 +157,17 @@ func benchBackend(o libvirtOptions, name, on string) (backendRun, error) {
 		return r, fmt.Errorf("bench: %s: ukdev left QEMU processes behind after SIGTERM (killed): %v", name, left)
 	}
 	return r, nil
+}
+
+// shortURI is uri without its query (the benchmark's ssh wrapper) and
+// password.
+func shortURI(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	u.RawQuery = ""
+	return u.Redacted()
 }
 
 // redactURI drops a password from a libvirt URI.

@@ -85,6 +85,7 @@ func main() {
 	libvirtPart := flag.Bool("libvirt", true, "time reloads of -example through libvirt (each of -libvirt-uris) beside the local QEMU backend")
 	libvirtURIs := flag.String("libvirt-uris", "qemu:///system", "comma-separated libvirt URIs the libvirt part runs -example on")
 	libvirtEdits := flag.Int("libvirt-edits", 10, "edits timed per backend in the libvirt part")
+	libvirtSSH := flag.Bool("libvirt-ssh", true, "also time the libvirt part through qemu+ssh://127.0.0.1, an sshd the benchmark starts on the loopback (a remote host's path: the same daemon reached over ssh)")
 	flag.Parse()
 	if *elfPart {
 		if err := run(*ukdev, *example, *edits, *verbose); err != nil {
@@ -142,7 +143,7 @@ func main() {
 		}
 	}
 	if *libvirtPart {
-		opts := libvirtOptions{ukdev: *ukdev, example: *example, edits: *libvirtEdits, verbose: *verbose, uris: splitList(*libvirtURIs)}
+		opts := libvirtOptions{ukdev: *ukdev, example: *example, edits: *libvirtEdits, verbose: *verbose, uris: splitList(*libvirtURIs), ssh: *libvirtSSH}
 		if err := runLibvirt(os.Stdout, opts); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
