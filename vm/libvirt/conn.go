@@ -147,7 +147,11 @@ func sshCommand(u *url.URL) (string, []string, error) {
 		return "", nil, fmt.Errorf("libvirt: ssh transport: URI %q names no host", u.Redacted())
 	}
 	q := u.Query()
-	argv := []string{"-T", "-e", "none", "-o", "BatchMode=yes"}
+	// No prompt (nobody would see it); a host that does not answer fails
+	// the dial within ConnectTimeout, and a link that dies mid-session
+	// (an upload, a console) ends ssh, and so the connection, within a
+	// minute, where TCP alone would wait for many.
+	argv := []string{"-T", "-e", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4"}
 	if p := u.Port(); p != "" {
 		argv = append(argv, "-p", p)
 	}

@@ -22,17 +22,17 @@ func TestNewSSHDialer(t *testing.T) {
 		{
 			uri:     "qemu+ssh://host/system",
 			wantSSH: "ssh",
-			want:    []string{"-T", "-e", "none", "-o", "BatchMode=yes", "--", "host", "sh -c " + script},
+			want:    []string{"-T", "-e", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "--", "host", "sh -c " + script},
 		},
 		{
 			uri:     "qemu+ssh://dev@10.0.0.5:2222/system?keyfile=/k/id&command=/opt/ssh",
 			wantSSH: "/opt/ssh",
-			want:    []string{"-T", "-e", "none", "-o", "BatchMode=yes", "-p", "2222", "-l", "dev", "-i", "/k/id", "--", "10.0.0.5", "sh -c " + script},
+			want:    []string{"-T", "-e", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-p", "2222", "-l", "dev", "-i", "/k/id", "--", "10.0.0.5", "sh -c " + script},
 		},
 		{
 			uri:     "qemu+ssh://host/session?socket=/run/user/1000/libvirt/libvirt-sock&netcat=ncat",
 			wantSSH: "ssh",
-			want: []string{"-T", "-e", "none", "-o", "BatchMode=yes", "--", "host",
+			want: []string{"-T", "-e", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "--", "host",
 				"sh -c " + `'which virt-ssh-helper 1>/dev/null 2>&1; if test $? = 0; then virt-ssh-helper '\''qemu:///session'\''; else '\''ncat'\'' -U '\''/run/user/1000/libvirt/libvirt-sock'\''; fi'`},
 		},
 		{uri: "qemu+ssh:///system", wantErr: true},

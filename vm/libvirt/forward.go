@@ -26,11 +26,14 @@ type forward struct {
 	owner *Machine
 }
 
-// release forgets m as the forward's target. The caller holds the
-// Backend's mutex.
+// release forgets m as the forward's target, and the tunnel refuses
+// connections until the next machine takes it over: the host port m's
+// QEMU had is free now, and another program (another user's forward, on
+// a shared host) may take it. The caller holds the Backend's mutex.
 func (f *forward) release(m *Machine) {
 	if f.owner == m {
 		f.owner = nil
+		f.tun.Retarget(0)
 	}
 }
 

@@ -322,6 +322,22 @@ func TestRemotePortForwardAcrossMachines(t *testing.T) {
 	if !portBound(port) {
 		t.Error("the local port was freed when the machines stopped; it belongs to the Backend")
 	}
+	// With no machine behind it, a connection is closed at once, never
+	// carried to the host port the last machine had (free now, and
+	// anyone's to take).
+	_, before := sshRuns(t, logFile)
+	c, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(waitLimit))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || !errors.Is(err, io.EOF) {
+		t.Errorf("a connection with no machine behind the tunnel read %d bytes, %v; want it closed", n, err)
+	}
+	c.Close()
+	if _, after := sshRuns(t, logFile); len(after) != len(before) {
+		t.Errorf("a connection with no machine behind the tunnel ran ssh: %q", after[len(before):])
+	}
 
 	busy, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

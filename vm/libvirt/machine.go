@@ -145,10 +145,13 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 	if opts.Console == nil {
 		opts.Console = io.Discard
 	}
-	ctx, cancel := context.WithTimeout(ctx, opts.StartTimeout)
-	defer cancel()
-
-	l, hub, err := b.session(ctx)
+	// StartTimeout bounds the dial, and then the start proper; the
+	// uploads between them take what the files' size and the link need,
+	// bounded by ctx (and a dead link by ssh's keepalives).
+	parent := ctx
+	dialCtx, cancelDial := context.WithTimeout(parent, opts.StartTimeout)
+	l, hub, err := b.session(dialCtx)
+	cancelDial()
 	if err != nil {
 		return nil, &vm.StartError{Argv: argv, Err: err}
 	}
@@ -186,10 +189,12 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 			}
 			poolReady = true
 		}
-		if *f.host, err = upload(ctx, l, pool, f.local, opts.Progress); err != nil {
+		if *f.host, err = upload(parent, l, pool, f.local, opts.Progress); err != nil {
 			return failed(err)
 		}
 	}
+	ctx, cancel := context.WithTimeout(parent, opts.StartTimeout)
+	defer cancel()
 	xml, err := domainXML(p)
 	if err != nil {
 		return failed(err)

@@ -103,6 +103,8 @@ func (t *Tunnel) Target() int { return int(t.target.Load()) }
 
 // Retarget sends the connections accepted from now on to remotePort;
 // those already open stay where they are.
+//
+// Port 0 means no target: connections are closed as soon as accepted.
 func (t *Tunnel) Retarget(remotePort int) { t.target.Store(int32(remotePort)) }
 
 // Argv returns the ssh command line a connection accepted now runs,
@@ -166,6 +168,9 @@ func (t *Tunnel) serve(c net.Conn) {
 		t.mu.Unlock()
 		_ = c.Close()
 	}()
+	if t.Target() == 0 {
+		return // no machine behind the tunnel now: the connection is closed
+	}
 	argv := t.Argv()
 	if argv == nil {
 		t.serveDirect(c)

@@ -20,7 +20,7 @@ func TestOpenTunnelArgv(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tun.Close()
-	want := []string{"ssh", "-T", "-e", "none", "-o", "BatchMode=yes", "-p", "2222", "-l", "dev", "-i", "/k", "-W", "127.0.0.1:8080", "--", "host"}
+	want := []string{"ssh", "-T", "-e", "none", "-o", "BatchMode=yes", "-o", "ConnectTimeout=20", "-o", "ServerAliveInterval=15", "-o", "ServerAliveCountMax=4", "-p", "2222", "-l", "dev", "-i", "/k", "-W", "127.0.0.1:8080", "--", "host"}
 	if got := tun.Argv(); !reflect.DeepEqual(got, want) {
 		t.Errorf("Argv = %q\nwant %q", got, want)
 	}

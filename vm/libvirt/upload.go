@@ -10,6 +10,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
@@ -87,46 +88,59 @@ func volumeName(path string) (string, error) {
 	return "ukdev-" + hex.EncodeToString(h.Sum(nil))[:16] + "-" + filepath.Base(path), nil
 }
 
+// completeSuffix ends the name of the empty volume that marks a volume
+// of the same name without it as completely uploaded.
+const completeSuffix = ".complete"
+
 // upload puts the file at path into pool and returns the volume's path on
-// the host. A volume of the same content is reused. progress, if not
-// nil, is told of the transfer: once before anything else (Sent 0), as
-// bytes go (at most every progressEvery), and once at its end (Done;
-// Skipped when the volume was reused, Err when the upload failed).
+// the host. A volume of the same content is reused once its upload is
+// known to have completed: an empty marker volume (completeSuffix) is
+// created after the last byte arrived, so that a volume an interrupted
+// upload left half-written (ukdev killed, the connection cut) is never
+// booted; it is deleted and sent again. progress, if not nil, is told of
+// the transfer: once before anything else (Sent 0), as bytes go (at most
+// every progressEvery), and once at its end (Done; Skipped when the
+// volume was reused, Err when the upload failed), never after that.
 func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePool, path string, progress func(vm.Transfer)) (string, error) {
 	began := time.Now()
+	var mu sync.Mutex // tr: go-libvirt may still read the file after a failed upload returned
 	tr := vm.Transfer{File: path}
-	report := func() {
+	update := func(f func(*vm.Transfer)) {
+		mu.Lock()
+		defer mu.Unlock()
+		if tr.Done {
+			return
+		}
+		f(&tr)
 		if progress != nil {
 			tr.Elapsed = time.Since(began)
 			progress(tr)
 		}
 	}
 	fail := func(err error) (string, error) {
-		tr.Done, tr.Err = true, err
-		report()
+		update(func(t *vm.Transfer) { t.Done, t.Err = true, err })
 		return "", err
 	}
 	fi, err := os.Stat(path)
 	if err != nil {
 		return fail(fmt.Errorf("libvirt: upload %s: %w", path, err))
 	}
-	tr.Total = fi.Size()
 	// First: hashing a large disk image takes a while.
-	report()
+	update(func(t *vm.Transfer) { t.Total = fi.Size() })
 	name, err := volumeName(path)
 	if err != nil {
 		return fail(fmt.Errorf("libvirt: upload %s: %w", path, err))
 	}
-	tr.Dest = name
+	update(func(t *vm.Transfer) { t.Dest = name })
 	vol, err := l.StorageVolLookupByName(pool, name)
 	if err == nil {
-		if _, capacity, _, err := l.StorageVolGetInfo(vol); err == nil && capacity == uint64(fi.Size()) {
+		_, markErr := l.StorageVolLookupByName(pool, name+completeSuffix)
+		if _, capacity, _, err := l.StorageVolGetInfo(vol); err == nil && markErr == nil && capacity == uint64(fi.Size()) {
 			p, err := l.StorageVolGetPath(vol)
 			if err != nil {
 				return fail(fmt.Errorf("libvirt: upload %s: volume path: %w", path, err))
 			}
-			tr.Done, tr.Skipped = true, true
-			report()
+			update(func(t *vm.Transfer) { t.Done, t.Skipped = true, true })
 			return p, nil
 		}
 		// A half-written volume of an earlier, interrupted upload.
@@ -147,10 +161,14 @@ func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePoo
 			} `xml:"format"`
 		} `xml:"target"`
 	}
-	def.Name, def.Capacity.Unit, def.Capacity.Value = name, "bytes", fi.Size()
+	def.Capacity.Unit = "bytes"
 	def.Target.Format.Type = "raw"
-	b, _ := xml.Marshal(def)
-	vol, err = l.StorageVolCreateXML(pool, string(b), 0)
+	volumeXML := func(name string, size int64) string {
+		def.Name, def.Capacity.Value = name, size
+		b, _ := xml.Marshal(def)
+		return string(b)
+	}
+	vol, err = l.StorageVolCreateXML(pool, volumeXML(name, fi.Size()), 0)
 	if err != nil {
 		return fail(fmt.Errorf("libvirt: upload %s: create volume %s: %w", path, name, err))
 	}
@@ -161,19 +179,23 @@ func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePoo
 	}
 	defer f.Close()
 	r := &progressReader{ctx: ctx, r: f, every: progressEvery, last: time.Now(), report: func(n int64) {
-		tr.Sent = n
-		report()
+		update(func(t *vm.Transfer) { t.Sent = n })
 	}}
 	if err := l.StorageVolUpload(vol, r, 0, uint64(fi.Size()), 0); err != nil {
 		_ = l.StorageVolDelete(vol, 0)
 		return fail(fmt.Errorf("libvirt: upload %s to %s: %w", path, name, err))
 	}
+	// The marker, once every byte is in. Without it the volume is sent
+	// again next time: a failure here costs an upload, nothing worse.
+	if old, err := l.StorageVolLookupByName(pool, name+completeSuffix); err == nil {
+		_ = l.StorageVolDelete(old, 0)
+	}
+	_, _ = l.StorageVolCreateXML(pool, volumeXML(name+completeSuffix, 0), 0)
 	p, err := l.StorageVolGetPath(vol)
 	if err != nil {
 		return fail(fmt.Errorf("libvirt: upload %s: volume path: %w", path, err))
 	}
-	tr.Sent, tr.Done = fi.Size(), true
-	report()
+	update(func(t *vm.Transfer) { t.Sent, t.Done = fi.Size(), true })
 	return p, nil
 }
 
