@@ -57,6 +57,15 @@ func (l *Loop) resolveAccel(ctx context.Context) vm.Accel {
 // ready and the old one is stopped beside it, off the critical path
 // (overlap). When the new machine cannot start, the old one keeps running.
 func (l *Loop) boot(ctx context.Context, img image.Image, clock *reloadClock) {
+	if l.qemuErr != nil && l.opts.Host != "" {
+		l.checkBackend(ctx)
+		if l.qemuErr != nil {
+			if l.opts.Once {
+				l.lastExit = &guestexit.Exit{Reason: guestexit.ReasonQEMUError, Detail: l.qemuErr.Error()}
+			}
+			return // reported by checkBackend
+		}
+	}
 	if l.qemuErr != nil {
 		if !l.opts.Once {
 			// A reminder after each build; ukdev run said it at start.

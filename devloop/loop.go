@@ -378,18 +378,7 @@ func (l *Loop) Run(ctx context.Context) (exit guestexit.Exit, err error) {
 	if l.syslog != nil {
 		go l.syslog.run(l)
 	}
-	if err := l.backend.Installed(cfg.VM.QEMU); err != nil {
-		l.qemuErr = fmt.Errorf("QEMU not found: %q is not on PATH; install it (Debian: apt-get install qemu-system-x86) or set vm.qemu in %s", cfg.VM.QEMU, cfg.Path)
-		if l.opts.Host != "" {
-			l.qemuErr = fmt.Errorf("the libvirt host %s does not answer (check it with `virsh -c %s list`): %w", l.opts.Host, l.opts.Host, err)
-		}
-		l.errorf("%v", l.qemuErr)
-	} else {
-		l.cleanStale(ctx)
-		l.accel = l.resolveAccel(ctx)
-		l.emit(Event{Type: TypeAccel, Accel: l.accel.Name, Detail: l.accel.Reason,
-			Message: fmt.Sprintf("accel %s: %s", l.accel.Name, l.accel.Reason)})
-	}
+	l.checkBackend(ctx)
 
 	if !l.opts.Once {
 		if err := l.startWatcher(ctx); err != nil {
@@ -512,6 +501,28 @@ func (l *Loop) shutdown() {
 		}
 		l.emit(Event{Type: TypeStop, Message: "ukdev stopped; no VM left running"})
 	})
+}
+
+// checkBackend checks that the backend can run machines, and once it
+// can, removes what a dead ukdev left there and picks the accelerator.
+// A problem is kept in qemuErr and reported. A libvirt host is asked
+// again before each boot while it fails (see boot): it may have been
+// down only for a while (a VPN, a locked ssh agent).
+func (l *Loop) checkBackend(ctx context.Context) {
+	cfg := l.cfg
+	if err := l.backend.Installed(cfg.VM.QEMU); err != nil {
+		l.qemuErr = fmt.Errorf("QEMU not found: %q is not on PATH; install it (Debian: apt-get install qemu-system-x86) or set vm.qemu in %s", cfg.VM.QEMU, cfg.Path)
+		if l.opts.Host != "" {
+			l.qemuErr = fmt.Errorf("the libvirt host %s cannot run the VM (check it with `virsh -c %s list`): %w", l.opts.Host, l.opts.Host, err)
+		}
+		l.errorf("%v", l.qemuErr)
+		return
+	}
+	l.qemuErr = nil
+	l.cleanStale(ctx)
+	l.accel = l.resolveAccel(ctx)
+	l.emit(Event{Type: TypeAccel, Accel: l.accel.Name, Detail: l.accel.Reason,
+		Message: fmt.Sprintf("accel %s: %s", l.accel.Name, l.accel.Reason)})
 }
 
 // cleanStale runs Options.CleanStale and reports what it removed.

@@ -544,7 +544,9 @@ func TestLoopWithoutQEMU(t *testing.T) {
 }
 
 // TestLoopRemoteHost: a VM host that does not answer is named in the
-// error, and nothing is cleaned on it; one that answers has what a dead
+// error, nothing is cleaned on it, and it is asked again before the boot
+// of the first build (when it answers then, the boot goes ahead); one
+// that answers has what a dead
 // ukdev left removed before the first boot, reported as vm.stale (a
 // failure to as an error), and the image's uploads come as vm.upload
 // events before the boot's vm.start.
@@ -553,6 +555,7 @@ func TestLoopRemoteHost(t *testing.T) {
 	tests := []struct {
 		name        string
 		installed   error
+		backLater   bool // the host answers by the time the build is done
 		stale       []string
 		staleErr    error
 		wantErr     string // the first error event's message prefix
@@ -560,7 +563,9 @@ func TestLoopRemoteHost(t *testing.T) {
 		wantCleaned bool // CleanStale called
 	}{
 		{name: "unreachable", installed: errors.New("libvirt: dial: refused"),
-			wantErr: "the libvirt host " + host + " does not answer (check it with `virsh -c " + host + " list`): libvirt: dial: refused"},
+			wantErr: "the libvirt host " + host + " cannot run the VM (check it with `virsh -c " + host + " list`): libvirt: dial: refused"},
+		{name: "unreachable for a while", installed: errors.New("libvirt: dial: refused"), backLater: true, wantCleaned: true,
+			wantErr: "the libvirt host " + host + " cannot run the VM (check it with `virsh -c " + host + " list`): libvirt: dial: refused"},
 		{name: "stale domains removed", stale: []string{"ukdev-a-1", "ukdev-b-2"}, wantStale: true, wantCleaned: true},
 		{name: "nothing stale", wantCleaned: true},
 		{name: "cleaning fails", staleErr: errors.New("permission denied"), wantCleaned: true,
@@ -581,9 +586,18 @@ func TestLoopRemoteHost(t *testing.T) {
 					t.Errorf("error %q\nwant  %q", e.Message, tt.wantErr)
 				}
 			}
+			if tt.backLater {
+				h.be.mu.Lock()
+				h.be.installedErr = nil
+				h.be.mu.Unlock()
+			}
 			h.bld.next(t).finish(0)
-			if tt.installed != nil {
-				h.wait(TypeError, func(e Event) bool { return strings.HasPrefix(e.Message, "cannot boot build #1: the libvirt host") })
+			if tt.installed != nil && !tt.backLater {
+				// Asked again at the boot, and still down.
+				h.wait(TypeError, func(e Event) bool { return e.Message == tt.wantErr })
+				if h.be.startCount() != 0 {
+					t.Errorf("%d machines started on a host that does not answer", h.be.startCount())
+				}
 			} else {
 				m := h.be.next(t)
 				if e := h.wait(TypeVMStart, nil); !strings.HasSuffix(e.Message, fmt.Sprintf("TCG on microvm at %s, pid %d", host, m.pid)) {
