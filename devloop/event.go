@@ -54,7 +54,7 @@ const (
 	// the VM host (Detail), removed at start.
 	TypeVMStale EventType = "vm.stale"
 	// TypeVMUpload is the progress of the upload of one File of boot
-	// Boot's image to the VM host (a libvirt storage volume, Detail):
+	// Boot's image to the VM host (into a libvirt storage volume):
 	// BytesDone of BytesTotal after ElapsedMS; Skipped when the host held
 	// it already; Finished on the last, with why it failed in Detail when
 	// it did. Sent at its start, at most 4 times a second, and at its end.

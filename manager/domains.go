@@ -50,8 +50,30 @@ func Hosts(vms []VM, extra ...string) []string {
 
 // ListDomains lists the ukdev domains of each host of uris, all at once,
 // in the order of uris. A host that fails or takes longer than
-// hostTimeout has Err set.
+// hostTimeout has Err set. Two URIs may name one daemon
+// (qemu+ssh://me@kvm1/system and qemu+ssh://kvm1/system): a domain is
+// listed under the first host that has it only.
 func ListDomains(ctx context.Context, uris []string) []HostDomains {
+	return dedupe(listAll(ctx, uris))
+}
+
+// dedupe drops from each host the domains an earlier host of out has
+// (same name and owner: the same daemon reached under two URIs).
+func dedupe(out []HostDomains) []HostDomains {
+	seen := map[libvirt.Domain]bool{}
+	for i := range out {
+		out[i].Domains = slices.DeleteFunc(out[i].Domains, func(d libvirt.Domain) bool {
+			key := libvirt.Domain{Name: d.Name, Owner: d.Owner}
+			dup := seen[key]
+			seen[key] = true
+			return dup
+		})
+	}
+	return out
+}
+
+// listAll lists the ukdev domains of each host of uris, all at once.
+func listAll(ctx context.Context, uris []string) []HostDomains {
 	out := make([]HostDomains, len(uris))
 	var wg sync.WaitGroup
 	for i, uri := range uris {

@@ -159,3 +159,40 @@ func TestFindDomain(t *testing.T) {
 		})
 	}
 }
+
+func TestDedupe(t *testing.T) {
+	a := libvirt.Domain{Name: "ukdev-hello-1", Owner: libvirt.Owner{Host: "laptop", PID: 7, Project: "/src/hello"}, State: "running"}
+	b := libvirt.Domain{Name: "ukdev-api-2", Owner: libvirt.Owner{Host: "laptop", PID: 9, Project: "/src/api"}, State: "paused"}
+	// The same name made by another ukdev: another daemon's domain.
+	other := libvirt.Domain{Name: "ukdev-hello-1", Owner: libvirt.Owner{Host: "desk", PID: 7, Project: "/src/hello"}, State: "running"}
+	tests := []struct {
+		name string
+		in   []HostDomains
+		want [][]string // domain names per host
+	}{
+		{"one host", []HostDomains{{URI: "h1", Domains: []libvirt.Domain{a, b}}}, [][]string{{a.Name, b.Name}}},
+		{"one daemon under two URIs", []HostDomains{
+			{URI: "qemu+ssh://me@kvm1/system", Domains: []libvirt.Domain{a, b}},
+			{URI: "qemu+ssh://kvm1/system", Domains: []libvirt.Domain{b, a}},
+		}, [][]string{{a.Name, b.Name}, nil}},
+		{"two daemons", []HostDomains{
+			{URI: "h1", Domains: []libvirt.Domain{a}},
+			{URI: "h2", Domains: []libvirt.Domain{other}},
+		}, [][]string{{a.Name}, {other.Name}}},
+		{"a host that failed", []HostDomains{{URI: "h1", Err: errors.New("refused")}, {URI: "h2", Domains: []libvirt.Domain{a}}}, [][]string{nil, {a.Name}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := dedupe(tt.in)
+			for i, h := range got {
+				var names []string
+				for _, d := range h.Domains {
+					names = append(names, d.Name)
+				}
+				if !slices.Equal(names, tt.want[i]) {
+					t.Errorf("host %s: %v, want %v", h.URI, names, tt.want[i])
+				}
+			}
+		})
+	}
+}

@@ -65,7 +65,7 @@ or "ukdev on HOST pid N". A host that does not answer is reported after the tabl
 			if asJSON {
 				for _, h := range hosts {
 					if h.Err != nil {
-						fmt.Fprintf(a.stderr, "ukdev: %s: unreachable: %v\n", h.URI, h.Err)
+						fmt.Fprintf(a.stderr, "ukdev: %s: unreachable: %v\n", libvirt.Redact(h.URI), h.Err)
 					}
 				}
 				if vms == nil {
@@ -235,7 +235,7 @@ func writePs(w io.Writer, vms []manager.VM, hosts []manager.HostDomains, now tim
 func writeUnreachable(w io.Writer, hosts []manager.HostDomains) error {
 	for _, h := range hosts {
 		if h.Err != nil {
-			if _, err := fmt.Fprintf(w, "%s: unreachable: %v\n", h.URI, h.Err); err != nil {
+			if _, err := fmt.Fprintf(w, "%s: unreachable: %v\n", libvirt.Redact(h.URI), h.Err); err != nil {
 				return err
 			}
 		}
@@ -375,7 +375,7 @@ func (a *app) actOnDomain(ctx context.Context, act devloop.Action, name string, 
 	if err != nil {
 		for _, h := range hosts {
 			if h.Err != nil {
-				fmt.Fprintf(a.stderr, "ukdev: %s: unreachable: %v\n", h.URI, h.Err)
+				fmt.Fprintf(a.stderr, "ukdev: %s: unreachable: %v\n", libvirt.Redact(h.URI), h.Err)
 			}
 		}
 		if errors.Is(err, manager.ErrNotFound) {

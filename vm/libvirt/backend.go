@@ -96,7 +96,7 @@ func (b *Backend) Installed(binary string) error {
 		return nil
 	}
 	if _, err := l.ConnectGetDomainCapabilities(emulator(binary), nil, nil, golibvirt.OptString{"qemu"}, 0); err != nil {
-		return fmt.Errorf("libvirt: %s on %s: %w", binary, ResolveURI(b.URI), err)
+		return fmt.Errorf("libvirt: %s on %s: %w", binary, Redact(ResolveURI(b.URI)), err)
 	}
 	return nil
 }
@@ -105,7 +105,7 @@ func (b *Backend) Installed(binary string) error {
 // binary (empty: its default emulator); TCG otherwise. A host whose KVM
 // is present but broken is only found out by booting.
 func (b *Backend) ProbeAccel(ctx context.Context, binary string) vm.Accel {
-	uri := ResolveURI(b.URI)
+	uri := Redact(ResolveURI(b.URI))
 	l, err := b.conn(ctx)
 	if err != nil {
 		return vm.Accel{Name: "tcg", Reason: "libvirt at " + uri + " unreachable — using TCG"}
@@ -147,7 +147,7 @@ func (b *Backend) session(ctx context.Context) (*golibvirt.Libvirt, *lifecycleHu
 	events, err := startLifecycleHub(subCtx, l)
 	if err != nil {
 		_ = l.Disconnect()
-		return nil, nil, fmt.Errorf("libvirt: lifecycle events of %s: %w", ResolveURI(b.URI), err)
+		return nil, nil, fmt.Errorf("libvirt: lifecycle events of %s: %w", Redact(ResolveURI(b.URI)), err)
 	}
 	b.l, b.events = l, events
 	return l, events, nil
@@ -227,7 +227,7 @@ func (b *Backend) Close() error {
 		select {
 		case <-done:
 		case <-time.After(closeLimit):
-			errs = append(errs, fmt.Errorf("libvirt: close connection to %s: %w", ResolveURI(b.URI), context.DeadlineExceeded))
+			errs = append(errs, fmt.Errorf("libvirt: close connection to %s: %w", Redact(ResolveURI(b.URI)), context.DeadlineExceeded))
 		}
 	}
 	return errors.Join(errs...)

@@ -46,7 +46,7 @@ func Dial(ctx context.Context, uri string) (*golibvirt.Libvirt, error) {
 	uri = ResolveURI(uri)
 	u, err := url.Parse(uri)
 	if err != nil {
-		return nil, fmt.Errorf("libvirt: dial: parse URI %q: %w", uri, err)
+		return nil, fmt.Errorf("libvirt: dial: parse URI %q: %w", Redact(uri), err)
 	}
 	var l *golibvirt.Libvirt
 	done := make(chan error, 1)
@@ -73,7 +73,7 @@ func Dial(ctx context.Context, uri string) (*golibvirt.Libvirt, error) {
 	select {
 	case err := <-done:
 		if err != nil {
-			return nil, fmt.Errorf("libvirt: dial %s: %w", uri, err)
+			return nil, fmt.Errorf("libvirt: dial %s: %w", u.Redacted(), err)
 		}
 		return l, nil
 	case <-ctx.Done():
@@ -82,8 +82,19 @@ func Dial(ctx context.Context, uri string) (*golibvirt.Libvirt, error) {
 				_ = l.Disconnect()
 			}
 		}()
-		return nil, fmt.Errorf("libvirt: dial %s: %w", uri, ctx.Err())
+		return nil, fmt.Errorf("libvirt: dial %s: %w", u.Redacted(), ctx.Err())
 	}
+}
+
+// Redact returns uri without the password it may hold, for messages and
+// logs; a URI that does not parse is reduced to its scheme.
+func Redact(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		scheme, _, _ := strings.Cut(uri, ":")
+		return scheme + "://(unparsable URI)"
+	}
+	return u.Redacted()
 }
 
 // remoteName is the URI the daemon on the far side of an SSH transport

@@ -145,3 +145,20 @@ func TestDialSSHFailure(t *testing.T) {
 		})
 	}
 }
+
+func TestRedact(t *testing.T) {
+	tests := []struct{ uri, want string }{
+		{"qemu:///system", "qemu:///system"},
+		{"qemu+ssh://me@kvm1:2222/system?keyfile=/k", "qemu+ssh://me@kvm1:2222/system?keyfile=/k"},
+		{"qemu+tcp://me:secret@kvm1/system", "qemu+tcp://me:xxxxx@kvm1/system"},
+		{"qemu+tcp://me:sec%zzret@kvm1/system", "qemu+tcp://(unparsable URI)"},
+	}
+	for _, tt := range tests {
+		if got := Redact(tt.uri); got != tt.want {
+			t.Errorf("Redact(%q) = %q, want %q", tt.uri, got, tt.want)
+		}
+		if strings.Contains(Redact(tt.uri), "secret") || strings.Contains(Redact(tt.uri), "sec%") {
+			t.Errorf("Redact(%q) keeps the password", tt.uri)
+		}
+	}
+}

@@ -75,7 +75,7 @@ func (m *Machine) GDBServer(ctx context.Context, addr string) error {
 
 	m.gdbMu.Lock()
 	defer m.gdbMu.Unlock()
-	if isClosed(m.exited) {
+	if m.gdbDone {
 		return fmt.Errorf("libvirt: gdbserver: %w", vm.ErrExited)
 	}
 	if m.gdb != nil {

@@ -104,6 +104,8 @@ type Machine struct {
 	// gdb is the local end of the gdb stub (GDBServer, Spec.GDB).
 	gdbMu sync.Mutex
 	gdb   *Tunnel
+	// gdbDone: reap closed the stub's tunnel; no new one may open.
+	gdbDone bool
 
 	mu       sync.Mutex
 	ended    chan struct{}
@@ -121,7 +123,7 @@ var (
 // spec.StartPaused). A failed start destroys what it created.
 func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions) (*Machine, error) {
 	uri := ResolveURI(b.URI)
-	argv := []string{"libvirt", uri}
+	argv := []string{"libvirt", Redact(uri)}
 	switch {
 	case spec.MemoryMiB < 0:
 		return nil, fmt.Errorf("libvirt: start: negative memory size %d MiB", spec.MemoryMiB)
@@ -209,7 +211,7 @@ func (b *Backend) start(ctx context.Context, spec vm.Spec, opts vm.StartOptions)
 	}
 	lifecycle, unsubscribe := hub.subscribe(dom.UUID)
 	context.AfterFunc(life, unsubscribe)
-	opts.Log.Debug("libvirt domain created", "uri", uri, "name", dom.Name, "id", dom.ID)
+	opts.Log.Debug("libvirt domain created", "uri", Redact(uri), "name", dom.Name, "id", dom.ID)
 
 	m := &Machine{
 		b: b, l: l, dom: dom, uri: uri, spec: spec, log: opts.Log, ttl: opts.CommandTimeout,
@@ -507,6 +509,7 @@ func (m *Machine) reap() {
 	_ = m.inW.Close()
 	_ = m.exitW.Close()
 	m.gdbMu.Lock()
+	m.gdbDone = true
 	if m.gdb != nil {
 		_ = m.gdb.Close()
 		m.gdb = nil
