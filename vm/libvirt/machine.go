@@ -33,6 +33,12 @@ const (
 	// consoleDrainLimit is how long, after the domain stopped, Exited
 	// waits for the console streams to end.
 	consoleDrainLimit = 2 * time.Second
+	// domainGoneLimit bounds the wait for a stopped domain to leave
+	// libvirt before its console streams are finished anyway, and
+	// domainFreedDelay is the moment given after it left for the daemon
+	// to free it (closeConsolesLater).
+	domainGoneLimit  = 30 * time.Second
+	domainFreedDelay = 2 * time.Second
 	// consoleQuiet is how long the console must stay silent before a
 	// boot's end is recorded, and consoleSettleLimit how long that is
 	// waited for at most: console bytes travel through libvirtd, apart
@@ -96,7 +102,9 @@ type Machine struct {
 
 	stopRequested atomic.Bool
 	stopOnce      sync.Once
-	stopErr       error
+	// inputOnce closes the console streams' input (closeConsoles).
+	inputOnce sync.Once
+	stopErr   error
 
 	balloon  qmpcmd.Balloon
 	sampling qmpcmd.Sampler
@@ -320,6 +328,16 @@ type consoleWriter struct{ m *Machine }
 func (w consoleWriter) Write(p []byte) (int, error) {
 	m := w.m
 	m.lastOutput.Store(time.Now().UnixNano())
+	if m.biosReset.Load() == biosResetPending && m.biosReset.CompareAndSwap(biosResetPending, biosResetRestoring) {
+		// The guest runs again after a Reset: its own resets end the
+		// boot from now on. Off the console's path: it is a round trip.
+		go func() {
+			if err := m.restoreRebootAction(); err != nil {
+				m.log.Warn("restore the reboot action after a reset", "err", err)
+			}
+			m.biosReset.Store(0)
+		}()
+	}
 	if !m.broken.Load() {
 		if _, err := m.console.Write(p); err != nil {
 			// Keep reading so that the guest never blocks on its console.
@@ -421,14 +439,10 @@ func (m *Machine) qemuEvent(name string, raw []byte) {
 	_ = json.Unmarshal(raw, &data)
 	switch name {
 	case "RESET":
-		// The firmware's reboot that follows a Reset (see Reset).
-		if guest, _ := data["guest"].(bool); guest && m.biosReset.CompareAndSwap(biosResetPending, biosResetRestoring) {
-			// Before the next event: a triple fault right after the
-			// reboot must find the action restored.
-			if err := m.restoreRebootAction(); err != nil {
-				m.log.Warn("restore the reboot action after a reset", "err", err)
-			}
-			m.biosReset.Store(0)
+		// The firmware's reboots that follow a Reset (see Reset) are
+		// let through until the guest writes to its console again.
+		if guest, _ := data["guest"].(bool); guest && m.biosReset.Load() == biosResetPending {
+			m.log.Debug("firmware reboot after a reset")
 		}
 	case "GUEST_PANICKED":
 		m.endFrozen(image.Outcome{Kind: image.GuestPanicked, Status: -1, Detail: panicDetail(data)})
@@ -506,8 +520,7 @@ func (m *Machine) reap() {
 	}
 	m.end(out)
 	m.endLife()
-	_ = m.inW.Close()
-	_ = m.exitW.Close()
+	go m.closeConsolesLater()
 	m.gdbMu.Lock()
 	m.gdbDone = true
 	if m.gdb != nil {
@@ -709,9 +722,9 @@ func (m *Machine) Resume(ctx context.Context) error {
 //
 // On pc and q35, SeaBIOS answers a warm reset with a reboot of its own
 // (through port 0xcf9) to start from a clean machine: a guest reset that
-// would end the domain. There the reboot action goes back to shutdown
-// only once that reset has happened (QEMU's RESET event from the guest),
-// or after biosResetLimit.
+// would end the domain (sometimes more than one, under load). There the
+// reboot action goes back to shutdown only once the guest writes to its
+// console again, or after biosResetLimit.
 func (m *Machine) Reset(ctx context.Context) error {
 	before, err := m.Status(ctx)
 	if err != nil {
@@ -895,19 +908,98 @@ func (m *Machine) Stop(ctx context.Context) error {
 	return nil
 }
 
-// destroy destroys the domain and marks it gone.
+// destroyAttempts bounds how often destroy asks libvirt before it gives
+// up; libvirt's own destroy fails, for one, when QEMU does not die of
+// SIGKILL within its own limit (a process stuck in the kernel).
+const destroyAttempts = 5
+
+// closeInput ends the console streams' input: go-libvirt then finishes
+// each stream from this side. Idempotent.
+func (m *Machine) closeInput() {
+	m.inputOnce.Do(func() {
+		_ = m.inW.Close()
+		_ = m.exitW.Close()
+	})
+}
+
+// closeConsoles finishes the console streams from this side while the
+// domain still runs, and waits for libvirt to close them, at most
+// consoleDrainLimit. It comes before a destroy: libvirt 9.0 deadlocks
+// (the whole daemon) when a console stream is finished while the domain
+// that owns it is being freed, since virStreamFinish and virChrdevFree
+// take the stream's lock and the consoles' lock in opposite orders. A
+// stream libvirt already ended (the domain stopped by itself) is left to
+// closeConsolesLater.
+func (m *Machine) closeConsoles() {
+	if isClosed(m.consoleDone) {
+		return
+	}
+	m.closeInput()
+	limit := time.NewTimer(consoleDrainLimit)
+	defer limit.Stop()
+	for _, ch := range []chan struct{}{m.consoleDone, m.exitDone} {
+		select {
+		case <-ch:
+		case <-limit.C:
+			return
+		}
+	}
+}
+
+// closeConsolesLater ends the console streams' input of a machine that
+// has stopped, once its domain is gone from libvirt (plus a moment for
+// the daemon to free it) or the connection closed: finishing a stream
+// of a domain being freed deadlocks libvirt 9.0 (see closeConsoles).
+// Until then the goroutine go-libvirt reads the input with waits on it.
+func (m *Machine) closeConsolesLater() {
+	defer m.closeInput()
+	deadline := time.Now().Add(domainGoneLimit)
+	for time.Now().Before(deadline) {
+		if isClosed(m.l.Disconnected()) {
+			return
+		}
+		if _, err := m.l.DomainLookupByUUID(m.dom.UUID); isError(err, golibvirt.ErrNoDomain) {
+			break
+		}
+		select {
+		case <-m.l.Disconnected():
+			return
+		case <-time.After(200 * time.Millisecond): // polling: libvirt has no event for a freed domain
+		}
+	}
+	select {
+	case <-m.l.Disconnected():
+	case <-time.After(domainFreedDelay):
+	}
+}
+
+// destroy destroys the domain and marks it gone. A destroy libvirt
+// refuses is tried again a few times: a domain left running would hold
+// its forwarded host port, and the host's memory, until ukdev ends and
+// its connection takes the domain with it.
 func (m *Machine) destroy() {
 	if isClosed(m.stopped) {
 		return
 	}
-	err := m.l.DomainDestroy(m.dom)
-	switch {
-	case err == nil:
-		m.markStopped("domain destroyed")
-	case isError(err, golibvirt.ErrNoDomain):
-		m.markStopped("domain gone")
-	default:
-		m.log.Warn("libvirt destroy", "err", err)
-		m.markStopped("destroy failed: " + err.Error())
+	m.closeConsoles()
+	var err error
+	for attempt := 1; attempt <= destroyAttempts; attempt++ {
+		err = m.l.DomainDestroy(m.dom)
+		switch {
+		case err == nil:
+			m.markStopped("domain destroyed")
+			return
+		case isError(err, golibvirt.ErrNoDomain):
+			m.markStopped("domain gone")
+			return
+		case isClosed(m.l.Disconnected()):
+			// The connection is gone, and the domain with it (started
+			// auto-destroyed).
+			m.markStopped("connection to libvirt closed")
+			return
+		}
+		m.log.Warn("libvirt destroy", "attempt", attempt, "err", err)
+		time.Sleep(time.Duration(attempt) * 500 * time.Millisecond)
 	}
+	m.markStopped("destroy failed: " + err.Error())
 }

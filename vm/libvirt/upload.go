@@ -131,7 +131,9 @@ func upload(ctx context.Context, l *golibvirt.Libvirt, pool golibvirt.StoragePoo
 	if err != nil {
 		return fail(fmt.Errorf("libvirt: upload %s: %w", path, err))
 	}
-	update(func(t *vm.Transfer) { t.Dest = name })
+	mu.Lock()
+	tr.Dest = name // told with the next report
+	mu.Unlock()
 	vol, err := l.StorageVolLookupByName(pool, name)
 	if err == nil {
 		_, markErr := l.StorageVolLookupByName(pool, name+completeSuffix)
