@@ -4,13 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -122,49 +120,9 @@ func TestLibvirtEndToEnd(t *testing.T) {
 	if !slices.Contains(e.Names, stale) || e.Detail != systemURI {
 		t.Errorf("vm.stale = %s, want %s removed from %s", e.raw, stale, systemURI)
 	}
-	s.waitFor("boot 1 banner", bootWait, consoleLine(1, helloBanner))
-	// The kernel goes to the pool before the boot starts (skipped when
-	// an earlier run left the same one there).
-	if !uploadedKernel(s, 1, nil) {
-		t.Errorf("no vm.upload event ends boot 1's upload of the kernel without an error\n%s", s.transcript())
-	}
-	if doms := domainsOf(t, pid); len(doms) != 1 {
-		t.Fatalf("ukdev domains of pid %d while boot 1 runs = %v, want one\n%s", pid, doms, s.transcript())
-	}
+	helloOnLibvirt(t, s, dir, env, "hello from libvirt")
 	if !pollUntil(quickWait, func() bool { return !slices.Contains(allDomainNames(t), stale) }) {
 		t.Errorf("the stale domain %s is still there", stale)
-	}
-
-	setBanner(t, dir, "hello from libvirt")
-	s.waitFor("boot 2 banner", bootWait, consoleLine(2, "hello from libvirt"))
-	if !pollUntil(stopWait, func() bool { return len(domainsOf(t, pid)) == 1 }) {
-		t.Errorf("ukdev domains of pid %d after the reboot = %v, want boot 2's only", pid, domainsOf(t, pid))
-	}
-
-	readTicks := func() uint64 {
-		t.Helper()
-		r := runCLIWithin(t, quickWait, dir, env, "", "mem", "read", "ticks", "--json")
-		var v memJSON
-		if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &v) != nil || v.Symbol != "ticks" {
-			t.Fatalf("ukdev mem read ticks --json:\n%s", r)
-		}
-		n, err := strconv.ParseUint(string(v.Value), 10, 64)
-		if err != nil {
-			t.Fatalf("ticks' value %s is not a number", v.Value)
-		}
-		return n
-	}
-	first := readTicks()
-	if !pollUntil(bootWait, func() bool { return readTicks() > first }) {
-		t.Fatalf("ticks did not grow past %d", first)
-	}
-
-	s.send("echo through libvirt")
-	s.waitFor("the echo", bootWait, consoleLine(2, "through libvirt"))
-	s.send("exit 3")
-	exit := s.waitFor("vm.exit of boot 2", bootWait, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Boot == 2 })
-	if guestexit.Reason(exit.Reason) != guestexit.ReasonExit || exit.ExitCode == nil || *exit.ExitCode != 3 {
-		t.Errorf("vm.exit = %s, want reason exit, code 3", exit.raw)
 	}
 	s.quit()
 	waitNoDomains(t, pid, "after ukdev ended")
@@ -295,4 +253,37 @@ func TestUpOnEndToEnd(t *testing.T) {
 		t.Fatalf("ukdev down\n%s", r)
 	}
 	waitNoDomains(t, v.PID, "after ukdev down")
+}
+
+// helloOnLibvirt drives s, a ukdev running examples/hello in dir on a
+// libvirt host: boot 1's banner comes up after its kernel's upload (or
+// the finding that the pool holds it), on one domain; an edit to banner
+// boots anew in its place; ukdev mem reads ticks growing; typed input
+// reaches the guest; `exit 3` ends boot 2 as it does locally.
+func helloOnLibvirt(t *testing.T, s *session, dir string, env []string, banner string) {
+	t.Helper()
+	pid := s.cmd.Process.Pid
+	s.waitFor("boot 1 banner", bootWait, consoleLine(1, helloBanner))
+	if !uploadedKernel(s, 1, nil) {
+		t.Errorf("no vm.upload event ends boot 1's upload of the kernel without an error\n%s", s.transcript())
+	}
+	if doms := domainsOf(t, pid); len(doms) != 1 {
+		t.Fatalf("ukdev domains of pid %d while boot 1 runs = %v, want one\n%s", pid, doms, s.transcript())
+	}
+
+	setBanner(t, dir, banner)
+	s.waitFor("boot 2 banner", bootWait, consoleLine(2, banner))
+	if !pollUntil(stopWait, func() bool { return len(domainsOf(t, pid)) == 1 }) {
+		t.Errorf("ukdev domains of pid %d after the reboot = %v, want boot 2's only", pid, domainsOf(t, pid))
+	}
+
+	waitTicksGrow(t, dir, env)
+
+	s.send("echo typed into the console")
+	s.waitFor("the echo", bootWait, consoleLine(2, "typed into the console"))
+	s.send("exit 3")
+	exit := s.waitFor("vm.exit of boot 2", bootWait, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Boot == 2 })
+	if guestexit.Reason(exit.Reason) != guestexit.ReasonExit || exit.ExitCode == nil || *exit.ExitCode != 3 {
+		t.Errorf("vm.exit = %s, want reason exit, code 3", exit.raw)
+	}
 }

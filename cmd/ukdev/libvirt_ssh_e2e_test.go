@@ -2,17 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"regexp"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 
-	"github.com/ukdev/ukdev/devloop"
-	"github.com/ukdev/ukdev/guestexit"
 	"github.com/ukdev/ukdev/internal/sshdtest"
 	"github.com/ukdev/ukdev/vm/libvirt"
 )
@@ -41,45 +37,7 @@ func TestLibvirtSSHEndToEnd(t *testing.T) {
 	if !strings.Contains(start.Message, "127.0.0.1") {
 		t.Errorf("vm.start %q does not name the host", start.Message)
 	}
-	s.waitFor("boot 1 banner", bootWait, consoleLine(1, helloBanner))
-	if !uploadedKernel(s, 1, nil) {
-		t.Errorf("no vm.upload event ends boot 1's upload of the kernel without an error\n%s", s.transcript())
-	}
-	if doms := domainsOf(t, pid); len(doms) != 1 {
-		t.Fatalf("ukdev domains of pid %d while boot 1 runs = %v, want one\n%s", pid, doms, s.transcript())
-	}
-
-	setBanner(t, dir, "hello over ssh")
-	s.waitFor("boot 2 banner", bootWait, consoleLine(2, "hello over ssh"))
-	if !pollUntil(stopWait, func() bool { return len(domainsOf(t, pid)) == 1 }) {
-		t.Errorf("ukdev domains of pid %d after the reboot = %v, want boot 2's only", pid, domainsOf(t, pid))
-	}
-
-	readTicks := func() uint64 {
-		t.Helper()
-		r := runCLIWithin(t, bootWait, dir, env, "", "mem", "read", "ticks", "--json")
-		var v memJSON
-		if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &v) != nil || v.Symbol != "ticks" {
-			t.Fatalf("ukdev mem read ticks --json:\n%s", r)
-		}
-		n, err := strconv.ParseUint(string(v.Value), 10, 64)
-		if err != nil {
-			t.Fatalf("ticks' value %s is not a number", v.Value)
-		}
-		return n
-	}
-	first := readTicks()
-	if !pollUntil(bootWait, func() bool { return readTicks() > first }) {
-		t.Fatalf("ticks did not grow past %d", first)
-	}
-
-	s.send("echo typed over ssh")
-	s.waitFor("the echo", bootWait, consoleLine(2, "typed over ssh"))
-	s.send("exit 3")
-	exit := s.waitFor("vm.exit of boot 2", bootWait, func(e jsonEvent) bool { return e.Type == devloop.TypeVMExit && e.Boot == 2 })
-	if guestexit.Reason(exit.Reason) != guestexit.ReasonExit || exit.ExitCode == nil || *exit.ExitCode != 3 {
-		t.Errorf("vm.exit = %s, want reason exit, code 3", exit.raw)
-	}
+	helloOnLibvirt(t, s, dir, env, "hello over ssh")
 	if code := s.stop(syscall.SIGTERM); code != 0 {
 		t.Errorf("ukdev exited with status %d after SIGTERM, want 0\n%s", code, s.transcript())
 	}

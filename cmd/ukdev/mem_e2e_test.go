@@ -31,26 +31,7 @@ func TestMemCommandsEndToEnd(t *testing.T) {
 	s := startDev(t, dir, env)
 	s.waitFor("the banner", bootWait, consoleLine(1, helloBanner))
 
-	readTicks := func() uint64 {
-		t.Helper()
-		r := runCLIWithin(t, quickWait, dir, env, "", "mem", "read", "ticks", "--json")
-		var v memJSON
-		if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &v) != nil {
-			t.Fatalf("ukdev mem read ticks --json:\n%s", r)
-		}
-		if v.Symbol != "ticks" || v.Size != 4 || v.Address == 0 || !strings.Contains(v.Type, "uint32_t") {
-			t.Fatalf("ukdev mem read ticks --json = %+v", v)
-		}
-		n, err := strconv.ParseUint(string(v.Value), 10, 64)
-		if err != nil {
-			t.Fatalf("ticks' value %s is not a number", v.Value)
-		}
-		return n
-	}
-	first := readTicks()
-	if !pollUntil(bootWait, func() bool { return readTicks() > first }) {
-		t.Fatalf("ticks did not grow past %d", first)
-	}
+	waitTicksGrow(t, dir, env)
 
 	r := runCLIWithin(t, quickWait, dir, env, "", "mem", "read", "stats", "--json")
 	var st memJSON
@@ -107,8 +88,8 @@ func TestMemCommandsEndToEnd(t *testing.T) {
 	// A crashed VM is frozen for inspection: still readable, not moving.
 	s.send("crash")
 	s.waitFor("the crash", bootWait, isType(devloop.TypeVMExit))
-	frozen := readTicks()
-	if again := readTicks(); again != frozen {
+	frozen := readTicks(t, dir, env)
+	if again := readTicks(t, dir, env); again != frozen {
 		t.Errorf("ticks of the frozen VM moved from %d to %d", frozen, again)
 	}
 
@@ -117,5 +98,34 @@ func TestMemCommandsEndToEnd(t *testing.T) {
 	r = runCLIWithin(t, quickWait, dir, env, "", "mem", "read", "ticks")
 	if r.code == 0 || r.stderr == "" {
 		t.Errorf("ukdev mem read with no ukdev running (after %s):\n%s", time.Since(start), r)
+	}
+}
+
+// readTicks reads the example's ticks with `ukdev mem read ticks --json`
+// from the ukdev running in dir, checking what it says of the symbol.
+func readTicks(t *testing.T, dir string, env []string) uint64 {
+	t.Helper()
+	r := runCLIWithin(t, bootWait, dir, env, "", "mem", "read", "ticks", "--json")
+	var v memJSON
+	if r.code != 0 || json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &v) != nil {
+		t.Fatalf("ukdev mem read ticks --json:\n%s", r)
+	}
+	if v.Symbol != "ticks" || v.Size != 4 || v.Address == 0 || !strings.Contains(v.Type, "uint32_t") {
+		t.Fatalf("ukdev mem read ticks --json = %+v", v)
+	}
+	n, err := strconv.ParseUint(string(v.Value), 10, 64)
+	if err != nil {
+		t.Fatalf("ticks' value %s is not a number", v.Value)
+	}
+	return n
+}
+
+// waitTicksGrow reads ticks until it grows past its first reading: the
+// guest runs, and ukdev mem reads its memory live.
+func waitTicksGrow(t *testing.T, dir string, env []string) {
+	t.Helper()
+	first := readTicks(t, dir, env)
+	if !pollUntil(bootWait, func() bool { return readTicks(t, dir, env) > first }) {
+		t.Fatalf("ticks did not grow past %d", first)
 	}
 }

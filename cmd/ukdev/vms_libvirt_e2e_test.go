@@ -9,7 +9,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	golibvirt "github.com/digitalocean/go-libvirt"
 
@@ -20,24 +19,7 @@ import (
 	"github.com/ukdev/ukdev/vm/libvirt"
 )
 
-// psURI is the libvirt daemon the ps tests use.
-const psURI = "qemu:///system"
-
-// psLibvirt connects to the libvirt daemon at psURI, or skips the test
-// when none answers (a developer without libvirt; CI has one).
-func psLibvirt(t *testing.T) *golibvirt.Libvirt {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	l, err := libvirt.Dial(ctx, psURI)
-	if err != nil {
-		t.Skipf("no libvirt daemon answers at %s: %v", psURI, err)
-	}
-	t.Cleanup(func() { _ = l.Disconnect() })
-	return l
-}
-
-// psBackend returns a Backend on psURI that records owner in its domains
+// psBackend returns a Backend on systemURI that records owner in its domains
 // and uploads to a pool of the test's own, removed at the end.
 func psBackend(t *testing.T, l *golibvirt.Libvirt, owner libvirt.Owner) *libvirt.Backend {
 	t.Helper()
@@ -54,7 +36,7 @@ func psBackend(t *testing.T, l *golibvirt.Libvirt, owner libvirt.Owner) *libvirt
 		_ = l.StoragePoolDestroy(p)
 		_ = l.StoragePoolUndefine(p)
 	})
-	return &libvirt.Backend{URI: psURI, Pool: pool, PoolDir: t.TempDir(), Owner: owner}
+	return &libvirt.Backend{URI: systemURI, Pool: pool, PoolDir: t.TempDir(), Owner: owner}
 }
 
 // psStartHello boots the hello kernel at elf as a domain of b and
@@ -90,10 +72,10 @@ func psStartHello(t *testing.T, l *golibvirt.Libvirt, b *libvirt.Backend, elf st
 	return name
 }
 
-// psDomainNames returns the ukdev domains at psURI by name.
+// psDomainNames returns the ukdev domains at systemURI by name.
 func psDomainNames(t *testing.T) map[string]libvirt.Domain {
 	t.Helper()
-	doms, err := libvirt.List(t.Context(), psURI)
+	doms, err := libvirt.List(t.Context(), systemURI)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +86,7 @@ func psDomainNames(t *testing.T) map[string]libvirt.Domain {
 	return out
 }
 
-// psDomainState returns the state of domain name at psURI, "" when it is
+// psDomainState returns the state of domain name at systemURI, "" when it is
 // gone.
 func psDomainState(t *testing.T, name string) string {
 	t.Helper()
@@ -117,7 +99,7 @@ func psDomainState(t *testing.T, name string) string {
 // stop act on them through libvirt, by domain name or by project.
 func TestPsLibvirtDomains(t *testing.T) {
 	needQEMU(t)
-	l := psLibvirt(t)
+	l := needLibvirt(t)
 	dir := namedHello(t, "pslive")
 	if out, err := exec.Command("make", "-C", dir).CombinedOutput(); err != nil {
 		t.Fatalf("make: %v\n%s", err, out)
@@ -145,9 +127,9 @@ func TestPsLibvirtDomains(t *testing.T) {
 	// this daemon (another test) removes a dead ukdev's domains.
 	orphan := psStartHello(t, l, psBackend(t, l, libvirt.Owner{Host: host, PID: dead.Process.Pid, Project: orphanRoot}), elf)
 
-	r := runCLIWithin(t, bootWait, dir, env, "", "ps", "--json", "--on", psURI)
+	r := runCLIWithin(t, bootWait, dir, env, "", "ps", "--json", "--on", systemURI)
 	if r.code != 0 {
-		t.Fatalf("ukdev ps --json --on %s failed\n%s", psURI, r)
+		t.Fatalf("ukdev ps --json --on %s failed\n%s", systemURI, r)
 	}
 	var vms []manager.VM
 	if err := json.Unmarshal([]byte(r.stdout), &vms); err != nil {
@@ -157,20 +139,20 @@ func TestPsLibvirtDomains(t *testing.T) {
 	for _, v := range vms {
 		byDomain[v.Domain] = v
 	}
-	if v, ok := byDomain[live]; !ok || v.Project != "pslive" || v.Root != dir || v.Host != psURI || v.State != "running" ||
+	if v, ok := byDomain[live]; !ok || v.Project != "pslive" || v.Root != dir || v.Host != systemURI || v.State != "running" ||
 		v.OwnerHost != host || v.OwnerPID != sleeper.Process.Pid || v.Orphan || v.PID != 0 {
 		t.Errorf("ps --json row of %s = %+v (found %v), want project pslive running on %s owned by pid %d, not orphan\n%s",
-			live, v, ok, psURI, sleeper.Process.Pid, r)
+			live, v, ok, systemURI, sleeper.Process.Pid, r)
 	}
 	if v, ok := byDomain[orphan]; !ok || v.Project != "psorphan" || v.State != "running" || !v.Orphan || v.OwnerPID != dead.Process.Pid {
 		t.Errorf("ps --json row of %s = %+v (found %v), want project psorphan, an orphan of pid %d\n%s", orphan, v, ok, dead.Process.Pid, r)
 	}
 
-	r = runCLIWithin(t, bootWait, dir, env, "", "ps", "--on", psURI)
+	r = runCLIWithin(t, bootWait, dir, env, "", "ps", "--on", systemURI)
 	if r.code != 0 {
-		t.Fatalf("ukdev ps --on %s failed\n%s", psURI, r)
+		t.Fatalf("ukdev ps --on %s failed\n%s", systemURI, r)
 	}
-	t.Logf("ukdev ps --on %s:\n%s", psURI, r.stdout)
+	t.Logf("ukdev ps --on %s:\n%s", systemURI, r.stdout)
 	if !psTableRow(r.stdout, "pslive", "local", "running", "ukdev on "+host+" pid "+strconv.Itoa(sleeper.Process.Pid)) ||
 		!psTableRow(r.stdout, "psorphan", "local", "running", "orphan") {
 		t.Errorf("ukdev ps table lacks the domains' rows\n%s", r)
@@ -195,21 +177,21 @@ func TestPsLibvirtDomains(t *testing.T) {
 		{[]string{"stop", "psorphan"}, orphan, "psorphan", ""}, // by project
 	}
 	for _, s := range steps {
-		r := runCLIWithin(t, bootWait, dir, env, "", append(s.args, "--on", psURI)...)
+		r := runCLIWithin(t, bootWait, dir, env, "", append(s.args, "--on", systemURI)...)
 		want := s.state
 		if want == "" {
 			want = libvirt.StateDestroyed
 		}
 		if r.code != 0 || !hasLine(r.stdout, s.name+" ("+s.project+" on local): "+want) {
-			t.Fatalf("ukdev %s --on %s: want %s %s\n%s", strings.Join(s.args, " "), psURI, s.name, want, r)
+			t.Fatalf("ukdev %s --on %s: want %s %s\n%s", strings.Join(s.args, " "), systemURI, s.name, want, r)
 		}
 		if got := psDomainState(t, s.name); got != s.state {
 			t.Fatalf("after ukdev %s, libvirt says %s is %q, want %q", strings.Join(s.args, " "), s.name, got, s.state)
 		}
 	}
 
-	r = runCLIWithin(t, bootWait, dir, env, "", "stop", live, "--on", psURI)
-	if r.code == 0 || !strings.Contains(r.stderr, "nor is it a ukdev domain on "+psURI) {
+	r = runCLIWithin(t, bootWait, dir, env, "", "stop", live, "--on", systemURI)
+	if r.code == 0 || !strings.Contains(r.stderr, "nor is it a ukdev domain on "+systemURI) {
 		t.Errorf("ukdev stop of a domain that is gone: want a failure naming the host\n%s", r)
 	}
 }
@@ -238,7 +220,7 @@ func psTableRow(table string, fields ...string) bool {
 // starts a domain in its name, as a loop on libvirt does.)
 func TestPsLibvirtLoopDomain(t *testing.T) {
 	needQEMU(t)
-	l := psLibvirt(t)
+	l := needLibvirt(t)
 	dir := namedHello(t, "psloop")
 	env := append(testEnv(t), "LIBVIRT_DEFAULT_URI=")
 	s := startDev(t, dir, env)
@@ -247,10 +229,10 @@ func TestPsLibvirtLoopDomain(t *testing.T) {
 	name := psStartHello(t, l, psBackend(t, l, libvirt.Owner{Host: host, PID: s.cmd.Process.Pid, Project: dir}),
 		filepath.Join(dir, "build", "hello.elf"))
 
-	r := runCLIWithin(t, bootWait, dir, env, "", "ps", "--json", "--on", psURI)
+	r := runCLIWithin(t, bootWait, dir, env, "", "ps", "--json", "--on", systemURI)
 	var vms []manager.VM
 	if err := json.Unmarshal([]byte(r.stdout), &vms); r.code != 0 || err != nil {
-		t.Fatalf("ukdev ps --json --on %s: %v\n%s", psURI, err, r)
+		t.Fatalf("ukdev ps --json --on %s: %v\n%s", systemURI, err, r)
 	}
 	var rows []manager.VM
 	for _, v := range vms {
@@ -262,7 +244,7 @@ func TestPsLibvirtLoopDomain(t *testing.T) {
 		t.Errorf("ukdev ps --json rows of psloop = %+v; want one, the loop's, naming domain %s\n%s", rows, name, r)
 	}
 
-	r = runCLIWithin(t, bootWait, dir, env, "", "pause", name, "--on", psURI)
+	r = runCLIWithin(t, bootWait, dir, env, "", "pause", name, "--on", systemURI)
 	if r.code != 0 || !hasLine(r.stdout, "psloop: paused (boot #1)") {
 		t.Fatalf("ukdev pause %s: want it done by the loop\n%s", name, r)
 	}
